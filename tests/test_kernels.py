@@ -1,0 +1,180 @@
+"""Kernel-level tests: kernels.reference against PyTorch (an independent reference), every fast kernel
+against kernels.reference, the adjoint identity, dtypes, non-contiguous inputs, and kernel selection.
+
+No timing here: speed is measured by bench/bench_conv.py, as a ratio to PyTorch in the same run.
+"""
+import importlib
+import subprocess
+import sys
+import os
+
+import numpy as np
+import pytest
+
+import kernels
+from kernels import reference
+
+try:
+    import torch
+    import torch.nn.functional as TF
+    import torch.nn.grad as TG
+except ImportError:  # the PyTorch cross-checks are skipped, the reference-vs-fast tests still run
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch (test-only cross-check) is not installed")
+
+# (N, C, O, H, W, (kh, kw), stride, padding, dilation, output_padding)
+# output_padding is used by conv_transpose2d only and must be < max(stride, dilation) for PyTorch.
+GRID = [
+    (2, 3, 4, 8, 8, (3, 3), (1, 1), (0, 0), (1, 1), (0, 0)),
+    (1, 1, 1, 5, 5, (1, 1), (1, 1), (0, 0), (1, 1), (0, 0)),      # batch 1, 1x1 kernel
+    (2, 3, 5, 9, 7, (4, 4), (2, 2), (1, 1), (1, 1), (1, 1)),      # DCGAN-like k4 s2 p1, odd sizes
+    (3, 2, 3, 11, 13, (3, 2), (2, 3), (1, 2), (1, 1), (1, 2)),    # rectangular kernel, unequal strides
+    (2, 4, 3, 10, 9, (3, 3), (1, 1), (2, 2), (2, 3), (1, 2)),     # dilation (op < dilation)
+    (1, 3, 2, 7, 8, (2, 3), (3, 2), (0, 1), (2, 1), (2, 0)),      # stride 3 with dilation
+    (2, 1, 6, 28, 28, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0)),    # 1-channel input (MNIST D's first layer)
+    (2, 6, 1, 14, 14, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0)),    # 1-channel output (MNIST G's last layer)
+    (1, 2, 2, 4, 4, (5, 5), (1, 1), (2, 2), (1, 1), (0, 0)),      # kernel larger than the image
+    (2, 5, 3, 6, 5, (3, 3), (2, 2), (3, 0), (1, 1), (0, 1)),      # padding larger than half the kernel
+]
+IDS = ["N{}C{}O{}_{}x{}_k{}_s{}_p{}_d{}_op{}".format(*c[:5], *["".join(map(str, t)) for t in c[5:]]) for c in GRID]
+
+
+def rng_arrays(case, dtype, seed=0):
+    """x (N,C,H,W), W (O,C,kh,kw) for conv2d, Wt (C,O,kh,kw) for conv_transpose2d, and gy for conv2d's output."""
+    N, C, O, H, W_, (kh, kw), s, p, d, op = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W_)).astype(dtype)
+    W = rng.standard_normal((O, C, kh, kw)).astype(dtype)
+    Wt = rng.standard_normal((C, O, kh, kw)).astype(dtype)
+    Ho = reference.conv_output_size(H, kh, s[0], p[0], d[0])
+    Wo = reference.conv_output_size(W_, kw, s[1], p[1], d[1])
+    gy = rng.standard_normal((N, O, Ho, Wo)).astype(dtype)
+    return x, W, Wt, gy
+
+
+def tol(dtype):
+    return dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------- the reference against PyTorch
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", GRID, ids=IDS)
+def test_reference_matches_torch(case, dtype):
+    N, C, O, H, W_, k, s, p, d, op = case
+    x, W, Wt, gy = rng_arrays(case, dtype)
+    t = torch.from_numpy
+    y_t = TF.conv2d(t(x), t(W), stride=s, padding=p, dilation=d).numpy()
+    np.testing.assert_allclose(reference.conv2d(x, W, s, p, d), y_t, **tol(dtype))
+    z_t = TF.conv_transpose2d(t(x), t(Wt), stride=s, padding=p, output_padding=op, dilation=d).numpy()
+    np.testing.assert_allclose(reference.conv_transpose2d(x, Wt, s, p, op, d), z_t, **tol(dtype))
+    gW_t = TG.conv2d_weight(t(x), W.shape, t(gy), stride=s, padding=p, dilation=d).numpy()
+    np.testing.assert_allclose(reference.conv2d_weight(x, gy, k, s, p, d), gW_t, **tol(dtype))
+
+
+@needs_torch
+def test_reference_conv_transpose_is_conv_input_gradient():
+    """conv_transpose2d(gy, W, output_padding=r) with W a conv2d weight = d<conv2d(x, W), gy>/dx (autograd)."""
+    case = (2, 3, 4, 10, 9, (4, 3), (3, 2), (1, 1), (1, 1), (0, 0))
+    N, C, O, H, W_, k, s, p, d, _ = case
+    x, W, _, gy = rng_arrays(case, np.float64)
+    xt = torch.from_numpy(x).requires_grad_()
+    (TF.conv2d(xt, torch.from_numpy(W), stride=s, padding=p, dilation=d) * torch.from_numpy(gy)).sum().backward()
+    # output_padding recovers the rows/columns lost to the conv's floor division
+    op = tuple(n - reference.conv_transpose_output_size(m, kk, ss, pp, 0, dd)
+               for n, m, kk, ss, pp, dd in zip((H, W_), gy.shape[2:], k, s, p, d))
+    np.testing.assert_allclose(reference.conv_transpose2d(gy, W, s, p, op, d), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------- properties every kernel module must have
+
+def kernel_modules():
+    """The kernel modules available here: the reference always, Numba CPU when Numba imports."""
+    mods = [pytest.param("reference")]
+    mods.append(pytest.param("cpu", marks=pytest.mark.skipif(
+        importlib.util.find_spec("numba") is None or importlib.util.find_spec("kernels.cpu") is None,
+        reason="Numba (or kernels.cpu) not available")))
+    return mods
+
+
+@pytest.mark.parametrize("modname", kernel_modules())
+@pytest.mark.parametrize("case", GRID, ids=IDS)
+def test_adjoint_identity(modname, case):
+    """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)>  and  <conv2d(x, W), y> = <W, conv2d_weight(x, y)>."""
+    mod = getattr(kernels, modname)
+    N, C, O, H, W_, k, s, p, d, _ = case
+    x, W, _, gy = rng_arrays(case, np.float64, seed=1)
+    lhs = np.vdot(mod.conv2d(x, W, s, p, d), gy)
+    op = tuple(n - reference.conv_transpose_output_size(m, kk, ss, pp, 0, dd)
+               for n, m, kk, ss, pp, dd in zip((H, W_), gy.shape[2:], k, s, p, d))
+    gx = mod.conv_transpose2d(gy, W, s, p, op, d)
+    assert gx.shape == x.shape
+    np.testing.assert_allclose(np.vdot(x, gx), lhs, rtol=1e-10)
+    np.testing.assert_allclose(np.vdot(W, mod.conv2d_weight(x, gy, k, s, p, d)), lhs, rtol=1e-10)
+
+
+@pytest.mark.parametrize("modname", kernel_modules())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_contiguity_and_noncontiguous_inputs(modname, dtype):
+    """Same dtype out as in, C-contiguous outputs, and non-contiguous inputs give the contiguous answer."""
+    mod = getattr(kernels, modname)
+    case = GRID[3]
+    N, C, O, H, W_, k, s, p, d, op = case
+    x, W, Wt, gy = rng_arrays(case, dtype, seed=2)
+
+    def strided(a):
+        # the same values in non-contiguous views: a step-2 slice of a larger buffer, then a Fortran-order copy
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+        big[..., ::2] = a
+        v = big[..., ::2] if a.ndim == 4 and a.shape[0] != a.shape[1] else np.asfortranarray(a)
+        assert not v.flags.c_contiguous and np.array_equal(v, a)
+        return v
+
+    outs = [(mod.conv2d, (x, W, s, p, d)), (mod.conv_transpose2d, (x, Wt, s, p, op, d)),
+            (mod.conv2d_weight, (x, gy, k, s, p, d))]
+    for f, args in outs:
+        want = f(*args)
+        assert want.dtype == dtype and want.flags.c_contiguous, f.__name__
+        got = f(*[strided(a) if isinstance(a, np.ndarray) else a for a in args])
+        assert got.dtype == dtype and got.flags.c_contiguous, f.__name__
+        np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6, err_msg=f.__name__)
+
+
+@pytest.mark.parametrize("modname", kernel_modules())
+def test_bad_arguments_raise(modname):
+    mod = getattr(kernels, modname)
+    x = np.zeros((1, 2, 3, 3))
+    with pytest.raises(ValueError):
+        mod.conv2d(x, np.zeros((4, 3, 2, 2)))                  # channel mismatch
+    with pytest.raises(ValueError):
+        mod.conv2d(x, np.zeros((4, 2, 5, 5)))                  # empty output
+    with pytest.raises(ValueError):
+        mod.conv_transpose2d(x, np.zeros((3, 4, 2, 2)))        # channel mismatch (W is (C_in, C_out, kh, kw))
+
+
+# ---------------------------------------------------------------- kernel selection
+
+def test_select_modes(monkeypatch):
+    monkeypatch.setenv("MINIGAN_KERNELS", "reference")
+    assert kernels.select("numpy") is kernels.reference
+    assert kernels.select("numpy", mode="reference") is kernels.reference
+    monkeypatch.setenv("MINIGAN_KERNELS", "bogus")
+    with pytest.raises(ValueError):
+        kernels.select("numpy")
+    monkeypatch.delenv("MINIGAN_KERNELS")
+    has_cpu = importlib.util.find_spec("numba") and importlib.util.find_spec("kernels.cpu")
+    expected = "kernels.cpu" if has_cpu else "kernels.reference"
+    assert kernels.select("numpy").__name__ == expected
+    info = kernels.info()
+    assert info["kernels"] == expected and "blas" in info
+
+
+def test_select_in_fresh_process():
+    """The environment variable is read by a process that starts with it (what a user does)."""
+    code = "import kernels; print(kernels.select('numpy').__name__)"
+    env = dict(os.environ, MINIGAN_KERNELS="reference")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "kernels.reference"
