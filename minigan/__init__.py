@@ -1,0 +1,35 @@
+"""minigan: generative models (RBM, DBN, VAE, GAN, DCGAN, WGAN-GP, ...) from scratch on a small autograd
+engine with second derivatives, on NumPy (CPU) or CuPy (GPU), with Numba convolution kernels.
+
+    import minigan as mg, minigan.functional as F, minigan.nn as nn, minigan.optim as optim
+"""
+from .autograd import backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
+from .backend import get_array_module, info, manual_seed
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_jacobian
+from .tensor import (Tensor, arange, full, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                     tensor, zeros, zeros_like)
+from .functional import cat, stack, where, logsumexp
+
+__version__ = "0.1.0"
+
+float32 = "float32"
+float64 = "float64"
+int64 = "int64"
+
+__all__ = ["Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "randint", "arange", "zeros_like",
+           "ones_like", "rand_like", "randn_like", "grad", "backward", "no_grad", "enable_grad",
+           "is_grad_enabled", "detect_anomaly", "manual_seed", "get_array_module", "info", "gradcheck",
+           "gradgradcheck", "numerical_jacobian", "GradcheckError", "cat", "stack", "where", "logsumexp",
+           "save", "load"]
+
+
+def save(state, path):
+    """Write a dict of Tensors/arrays (nested dicts and numbers allowed) to ``path`` safely and atomically."""
+    from .serialization import save as _save
+    return _save(state, path)
+
+
+def load(path, device="cpu"):
+    """Read what ``save`` wrote (never unpickles)."""
+    from .serialization import load as _load
+    return _load(path, device=device)

@@ -1,0 +1,301 @@
+"""Reverse-mode differentiation: ``backward``, ``grad``, ``no_grad``, ``detect_anomaly``.
+
+The graph is made of ``Function`` nodes (``tensor.creator``) linking output Tensors to input Tensors.
+``run_backward`` sweeps it from the outputs, newest function first (by ``generation``, the longest path
+from a leaf, so that a function runs only after every gradient flowing into its outputs has been summed:
+diamonds and reused inputs are handled by accumulation).
+
+Each ``Function.backward`` is built from ops. Under ``create_graph=False`` the sweep runs with recording
+off, so first-order training pays nothing for that; under ``create_graph=True`` the backward ops are
+recorded, and the gradients are themselves differentiable (double backprop, as WGAN-GP's gradient penalty
+needs).
+
+State here is two switches, both named: ``grad_mode.enabled`` (is the graph being recorded) and
+``anomaly_mode.enabled`` (check every op's outputs for NaN/inf and name the op).
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+
+
+class _Switch:
+    """A named on/off state with a context manager that restores it."""
+
+    def __init__(self, name: str, enabled: bool):
+        self.name = name
+        self.enabled = enabled
+
+    @contextlib.contextmanager
+    def set(self, enabled: bool):
+        previous, self.enabled = self.enabled, bool(enabled)
+        try:
+            yield
+        finally:
+            self.enabled = previous
+
+
+grad_mode = _Switch("grad_mode", True)
+anomaly_mode = _Switch("anomaly_mode", False)
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager (and decorator) that stops recording the graph, like ``torch.no_grad``."""
+
+    def __enter__(self):
+        self._previous = grad_mode.enabled
+        grad_mode.enabled = False
+
+    def __exit__(self, *exc):
+        grad_mode.enabled = self._previous
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Turn recording back on inside a ``no_grad`` block."""
+
+    def __enter__(self):
+        self._previous = grad_mode.enabled
+        grad_mode.enabled = True
+
+    def __exit__(self, *exc):
+        grad_mode.enabled = self._previous
+        return False
+
+
+def is_grad_enabled() -> bool:
+    return grad_mode.enabled
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Check every op's forward outputs and backward gradients for NaN/inf; raise naming the op."""
+
+    def __enter__(self):
+        self._previous = anomaly_mode.enabled
+        anomaly_mode.enabled = True
+
+    def __exit__(self, *exc):
+        anomaly_mode.enabled = self._previous
+        return False
+
+
+def check_finite(op_name: str, phase: str, arrays) -> None:
+    from .backend import get_array_module
+    for index, array in enumerate(arrays):
+        if array is None:
+            continue
+        data = getattr(array, "data", array)
+        xp = get_array_module(data)
+        if data.dtype.kind == "f" and not bool(xp.isfinite(data).all()):
+            kinds = []
+            if bool(xp.isnan(data).any()):
+                kinds.append("NaN")
+            if bool(xp.isinf(data).any()):
+                kinds.append("inf")
+            raise FloatingPointError(f"anomaly: {op_name}.{phase} produced {' and '.join(kinds)} "
+                                     f"in output {index} (shape {tuple(data.shape)})")
+
+
+# ----------------------------------------------------------------------------------------------------
+
+def _as_tuple(value):
+    if value is None:
+        return ()
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,)
+
+
+def _default_grad_output(output):
+    from .tensor import Tensor
+    if output.data.size != 1:
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this output has "
+                           f"shape {tuple(output.shape)}: pass grad_outputs (or gradient=) of that shape")
+    xp = output.xp
+    return Tensor(xp.ones_like(output.data))
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None, allow_unused=False):
+    """Sweep the graph from ``outputs``.
+
+    With ``inputs=None`` (``Tensor.backward``) the gradients are accumulated into the ``.grad`` of every
+    leaf that requires grad. With ``inputs`` given (``grad``) they are returned, one per input, and no
+    ``.grad`` is touched.
+    """
+    from .tensor import Tensor
+
+    outputs = _as_tuple(outputs)
+    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"got {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    if retain_graph is None:
+        retain_graph = create_graph
+
+    grads = {}     # id(tensor) -> gradient Tensor, summed over every path
+    alive = {}     # id(tensor) -> tensor: keeps every tensor whose gradient we hold alive during the sweep
+    for output, grad_output in zip(outputs, grad_outputs):
+        if not isinstance(output, Tensor):
+            raise TypeError(f"outputs must be Tensors, got {type(output).__name__}")
+        if not output.requires_grad:
+            raise RuntimeError("element of outputs does not require grad and has no creator: nothing to "
+                               "differentiate (did you compute it under no_grad, or from tensors with "
+                               "requires_grad=False?)")
+        if grad_output is None:
+            grad_output = _default_grad_output(output)
+        elif not isinstance(grad_output, Tensor):
+            grad_output = Tensor(output.xp.asarray(grad_output, dtype=output.dtype))
+        if tuple(grad_output.shape) != tuple(output.shape):
+            raise RuntimeError(f"grad_output has shape {tuple(grad_output.shape)} but the output has shape "
+                               f"{tuple(output.shape)}")
+        _accumulate(grads, alive, output, grad_output)
+
+    targets = None
+    if inputs is not None:
+        targets = {id(t) for t in inputs}
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
+            if not t.requires_grad:
+                raise RuntimeError(f"one of the inputs (shape {tuple(t.shape)}) does not require grad")
+    needed = _functions_leading_to(outputs, targets)
+
+    counter = itertools.count()       # tie-breaker so the heap never compares Functions
+    heap, queued = [], set()
+
+    def push(function):
+        if function is not None and id(function) not in queued and (needed is None or id(function) in needed):
+            queued.add(id(function))
+            heapq.heappush(heap, (-function.generation, next(counter), function))
+
+    leaves = {}
+    for output in outputs:
+        if output.creator is None:
+            leaves[id(output)] = output
+        push(output.creator)
+
+    with grad_mode.set(create_graph):
+        while heap:
+            _, _, function = heapq.heappop(heap)
+            if function.inputs is None:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (through {function.name}): its "
+                    "saved tensors were freed after the first backward. Pass retain_graph=True to the first "
+                    "backward/grad call if you need to go through the graph again.")
+            if create_graph and not function.differentiable_backward:
+                raise RuntimeError(f"{function.name} has no second derivative ({function.why_not_twice}); "
+                                   "it cannot be used under create_graph=True")
+            output_grads = []
+            for ref in function._outputs:
+                tensor = ref()
+                output_grads.append(None if tensor is None else grads.pop(id(tensor), None))
+            if all(g is None for g in output_grads):
+                continue
+            function.needs_input_grad = tuple(
+                t.requires_grad and (needed is None or id(t) in targets or
+                                     (t.creator is not None and id(t.creator) in needed))
+                for t in function.inputs)
+            input_grads = _as_tuple(function.backward(*output_grads))
+            if len(input_grads) != len(function.inputs):
+                raise RuntimeError(f"{function.name}.backward returned {len(input_grads)} gradients for "
+                                   f"{len(function.inputs)} inputs")
+            if anomaly_mode.enabled:
+                check_finite(function.name, "backward", input_grads)
+            for tensor, grad in zip(function.inputs, input_grads):
+                if grad is None or not tensor.requires_grad:
+                    continue
+                if tuple(grad.shape) != tuple(tensor.shape):
+                    raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
+                                       f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}")
+                _accumulate(grads, alive, tensor, grad)
+                if tensor.creator is None:
+                    leaves[id(tensor)] = tensor
+                else:
+                    push(tensor.creator)
+            if not retain_graph:
+                function.inputs = None
+
+    if inputs is not None:
+        results = []
+        for t in inputs:
+            g = grads.get(id(t))
+            if g is None and not allow_unused:
+                raise RuntimeError(f"one of the inputs (shape {tuple(t.shape)}) was not used to compute the "
+                                   "outputs; pass allow_unused=True to get None for it")
+            results.append(g)
+        return tuple(results)
+
+    for key, leaf in leaves.items():
+        g = grads.get(key)
+        if g is None:
+            continue
+        if not create_graph:
+            g = g.detach()
+        leaf.grad = g if leaf.grad is None else (leaf.grad + g if create_graph else _add_detached(leaf.grad, g))
+    return None
+
+
+def _add_detached(a, b):
+    from .tensor import Tensor
+    return Tensor(a.data + b.data)
+
+
+def _accumulate(grads, alive, tensor, grad):
+    key = id(tensor)
+    alive[key] = tensor
+    grads[key] = grad if key not in grads else grads[key] + grad
+
+
+def _functions_leading_to(outputs, targets):
+    """The ids of the functions on some path from ``outputs`` back to a target tensor (None = all)."""
+    if targets is None:
+        return None
+    needed, visited = set(), {}
+
+    def leads(function):              # iterative DFS with memo: graphs can be deep
+        stack = [(function, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in visited and not expanded:
+                continue
+            if node.inputs is None:
+                visited[id(node)] = False
+                continue
+            if not expanded:
+                visited[id(node)] = False
+                stack.append((node, True))
+                for t in node.inputs:
+                    if t.creator is not None and id(t.creator) not in visited:
+                        stack.append((t.creator, False))
+            else:
+                hit = any(id(t) in targets or (t.creator is not None and visited.get(id(t.creator), False))
+                          for t in node.inputs)
+                visited[id(node)] = hit
+                if hit:
+                    needed.add(id(node))
+        return visited[id(function)]
+
+    for output in outputs:
+        if output.creator is not None:
+            leads(output.creator)
+    return needed
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, as a tuple (like ``torch.autograd.grad``).
+
+    ``create_graph=True`` records the backward pass, so the result can be differentiated again.
+    """
+    single = not isinstance(inputs, (tuple, list))
+    inputs = (inputs,) if single else tuple(inputs)
+    return run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs,
+                        allow_unused=allow_unused)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate gradients into the ``.grad`` of the leaves (like ``torch.autograd.backward``)."""
+    run_backward(tensors, grad_tensors, retain_graph, create_graph)
+
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "grad", "backward",
+           "grad_mode", "anomaly_mode"]

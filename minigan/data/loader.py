@@ -1,0 +1,84 @@
+"""A minimal ``DataLoader``: mini-batches of aligned arrays, optionally shuffled under a seed.
+
+    loader = DataLoader(images, labels, batch_size=64, shuffle=True, seed=0)
+    for x, y in loader:            # x (64, 3, 64, 64), y (64,) -- Tensors when the engine is present
+        ...
+
+Like PyTorch's ``DataLoader`` over a ``TensorDataset``, minus workers: the data are already in memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["DataLoader"]
+
+
+class DataLoader:
+    """Iterate over aligned arrays in mini-batches.
+
+    ``*arrays``: one or more arrays with the same first dimension N (e.g. images (N, C, H, W), labels
+    (N,)). Each batch is a tuple with one slice per array (a single array gives the slice itself, not a
+    1-tuple).
+
+    ``shuffle``: a fresh permutation each epoch, drawn from ``numpy.random.default_rng(seed)`` created
+    once, so the sequence of epochs is reproducible under a seed and epochs differ from each other.
+    ``drop_last``: drop the final batch when it has fewer than ``batch_size`` rows (GAN training with
+    batch statistics often wants equal batches).
+
+    ``as_tensor``: True -> yield ``minigan.tensor(batch, device=device)``; False -> NumPy arrays (then
+    ``device`` must be "cpu"); None (default) -> Tensors if ``minigan.tensor`` can be imported, else arrays.
+    The import happens inside the iterator, so this module works without the engine.
+    """
+
+    def __init__(self, *arrays, batch_size: int = 64, shuffle: bool = False, seed: int | None = None,
+                 drop_last: bool = False, device: str = "cpu", as_tensor: bool | None = None):
+        if not arrays:
+            raise ValueError("DataLoader needs at least one array")
+        self.arrays = tuple(np.asarray(array) for array in arrays)
+        lengths = {array.shape[0] if array.ndim else None for array in self.arrays}
+        if None in lengths:
+            raise ValueError("every array needs a first (sample) dimension; got a scalar")
+        if len(lengths) != 1:
+            raise ValueError(f"all arrays must have the same first dimension, got {[a.shape[0] for a in self.arrays]}")
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if as_tensor is False and device != "cpu":
+            raise ValueError(f"NumPy batches live on the CPU; device={device!r} needs as_tensor=True")
+        self.num_samples = lengths.pop()
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = device
+        self.as_tensor = as_tensor
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def _converter(self):
+        """The function applied to each batch array: identity, or ``minigan.tensor`` on ``self.device``."""
+        if self.as_tensor is False:
+            return lambda array: array
+        try:
+            from minigan import tensor  # lazy: the engine may not exist yet, or may be mid-import
+        except ImportError:
+            if self.as_tensor:
+                raise ImportError("DataLoader(as_tensor=True) needs minigan.tensor (the autograd engine)") from None
+            if self.device != "cpu":
+                raise ValueError(f"device={self.device!r} needs the engine's minigan.tensor, which is not importable") from None
+            return lambda array: array
+        return lambda array: tensor(array, device=self.device)
+
+    def __iter__(self):
+        convert = self._converter()
+        order = self.rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            indices = order[start:start + self.batch_size]
+            batch = tuple(convert(array[indices]) for array in self.arrays)
+            yield batch[0] if len(batch) == 1 else batch

@@ -1,0 +1,103 @@
+"""The ``Function`` base class: one differentiable primitive.
+
+The contract (DESIGN.md, "The engine contract"):
+
+* ``forward(self, *arrays)`` works on raw xp arrays (NumPy or CuPy) and returns an array or a tuple.
+* ``backward(self, *grad_outputs)`` receives **Tensors** (``None`` for outputs that got no gradient) and
+  returns one Tensor (or ``None``) per input, built only from minigan ops. Because the backward pass is
+  itself made of ops, it is recorded when ``create_graph=True`` and can be differentiated again: second
+  derivatives come for free (Chainer's ``FunctionNode`` does the same).
+
+``apply`` records the inputs (as Tensors) and the outputs (as weak references, to avoid a reference
+cycle), so that ``backward`` can read ``self.inputs`` and ``self.output(i)``.
+
+A primitive that has no second derivative sets ``differentiable_backward = False`` and says why in
+``why_not_twice``; using it under ``create_graph=True`` raises a clear error.
+"""
+from __future__ import annotations
+
+import weakref
+
+from . import autograd
+from .backend import device_of, get_array_module, is_cupy_array
+
+
+class Function:
+    """Base of all primitives. Subclasses implement ``forward`` and ``backward``."""
+
+    differentiable_backward = True
+    why_not_twice = ""
+
+    def __init__(self):
+        self.inputs = None          # tuple of Tensors, freed after backward unless retain_graph
+        self._outputs = None        # tuple of weakrefs to the output Tensors
+        self.generation = 0         # longest path from a leaf: orders the backward sweep
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    # ------------------------------------------------------------------------------------------------
+    def apply(self, *inputs):
+        """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed."""
+        from .tensor import Tensor, as_tensor_like
+
+        tensors = []
+        reference = next((t for t in inputs if isinstance(t, Tensor)), None)
+        for value in inputs:
+            tensors.append(value if isinstance(value, Tensor) else as_tensor_like(value, reference))
+        arrays = [t.data for t in tensors]
+        _check_same_device(self.name, arrays)
+
+        outputs = self.forward(*arrays)
+        single = not isinstance(outputs, tuple)
+        if single:
+            outputs = (outputs,)
+        if autograd.anomaly_mode.enabled:
+            autograd.check_finite(self.name, "forward", outputs)
+
+        needs_grad = autograd.grad_mode.enabled and any(t.requires_grad for t in tensors)
+        results = tuple(Tensor(out, requires_grad=needs_grad) for out in outputs)
+        if needs_grad:
+            self.inputs = tuple(tensors)
+            self.generation = max((t.creator.generation for t in tensors if t.creator), default=-1) + 1
+            self._outputs = tuple(weakref.ref(r) for r in results)
+            for result in results:
+                result.creator = self
+        return results[0] if single else results
+
+    def output(self, index: int = 0):
+        """The ``index``-th output Tensor (alive whenever a gradient flows from it)."""
+        tensor = self._outputs[index]()
+        if tensor is None:
+            raise RuntimeError(f"{self.name}: output {index} was freed before backward needed it")
+        return tensor
+
+    # ------------------------------------------------------------------------------------------------
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{self.name} generation={self.generation}>"
+
+
+def _check_same_device(op_name, arrays):
+    if len(arrays) < 2:
+        return
+    devices = {device_of(a) for a in arrays}
+    if len(devices) > 1:
+        names = ", ".join(sorted(devices))
+        raise RuntimeError(f"{op_name}: expected all tensors on one device, found {names}; "
+                           "move them with .to(device) first")
+
+
+def xp_of(*arrays):
+    """Shorthand used by ops: the array module of the arrays."""
+    return get_array_module(*arrays)
+
+
+__all__ = ["Function", "xp_of", "is_cupy_array"]

@@ -1,0 +1,19 @@
+"""The primitives: each a ``Function`` with ``forward`` on arrays and ``backward`` built from these ops.
+
+Grouped by kind: ``arith`` (add, mul, div, pow, exp, log, where, masks), ``reduce`` (sum, max,
+logsumexp), ``shape`` (reshape, transpose, broadcast_to, sum_to, getitem, concat, pad), ``linalg``
+(matmul), ``activation`` (tanh, sigmoid, softplus), ``conv`` (conv2d, conv_transpose2d, conv2d_weight).
+Everything else is built from these in ``minigan.functional``.
+"""
+from .arith import add, sub, mul, div, neg, pow_scalar, exp, log, where, mul_mask
+from .reduce import sum, sum_to, max, logsumexp
+from .shape import reshape, transpose, broadcast_to, getitem, concat, pad
+from .linalg import matmul
+from .activation import tanh, sigmoid, softplus
+from .conv import conv2d, conv_transpose2d, conv2d_weight
+from .convert import cast, to_device
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "log", "where", "mul_mask",
+           "sum", "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem",
+           "concat", "pad", "matmul", "tanh", "sigmoid", "softplus", "conv2d", "conv_transpose2d",
+           "conv2d_weight", "cast", "to_device"]

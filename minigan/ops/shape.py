@@ -1,0 +1,208 @@
+"""Shape primitives: reshape, transpose, broadcast_to and its adjoint sum_to, indexing and its adjoint
+(a scatter-add), concatenation, constant padding. Each backward is another op of this file."""
+from ..function import Function, xp_of
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  gx = gy reshaped back."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot view a tensor of shape {tuple(x.shape)} ({x.size} elements) "
+                             f"as shape {self.shape}") from None
+
+    def backward(self, gy):
+        return reshape(gy, self.inputs[0].shape)
+
+
+class Transpose(Function):
+    """y = x with axes permuted;  gx = gy with the inverse permutation."""
+
+    def __init__(self, axes):
+        super().__init__()
+        self.axes = tuple(axes)
+
+    def forward(self, x):
+        if sorted(a % x.ndim for a in self.axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: {self.axes} is not a permutation of the {x.ndim} axes of a tensor "
+                             f"of shape {tuple(x.shape)}")
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a % len(self.axes)] = i
+        return transpose(gy, inverse)
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to ``shape`` (NumPy rules);  gx = sum_to(gy, x.shape)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        try:
+            return xp_of(x).broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {self.shape}") from None
+
+    def backward(self, gy):
+        return sum_to(gy, self.inputs[0].shape)
+
+
+class SumTo(Function):
+    """y = gy summed over the axes that broadcasting added or stretched, so that y has ``shape``.
+    The adjoint of ``broadcast_to``;  gx = broadcast_to(gy, x.shape)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        lead = x.ndim - len(self.shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape)
+                                           if n == 1 and x.shape[lead + i] != 1)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        if lead:
+            y = y.reshape(self.shape)
+        return y
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+class GetItem(Function):
+    """y = x[index] (basic or advanced NumPy indexing);  gx = scatter-add of gy into zeros of x's shape."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.index = index
+
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, gy):
+        return GetItemGrad(self.index, self.inputs[0].shape).apply(gy)
+
+
+class GetItemGrad(Function):
+    """The adjoint of ``x[index]``: y = zeros(shape); y[index] += gy (repeated indices add up).
+    Its own backward is ``ggy = ggx[index]``."""
+
+    def __init__(self, index, shape):
+        super().__init__()
+        self.index, self.shape = index, tuple(shape)
+
+    def forward(self, gy):
+        xp = xp_of(gy)
+        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        if _is_basic_index(self.index):
+            gx[self.index] = gy          # basic indexing never repeats an element: plain assignment
+        elif xp.__name__ == "numpy":
+            xp.add.at(gx, self.index, gy)
+        else:
+            import cupyx
+            cupyx.scatter_add(gx, self.index, gy)
+        return gx
+
+    def backward(self, ggx):
+        return getitem(ggx, self.index)
+
+
+def _is_basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items)
+
+
+class Concat(Function):
+    """y = concatenate(xs, axis);  gx_i = the slice of gy that x_i occupies."""
+
+    def __init__(self, axis):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, *xs):
+        shapes = [tuple(x.shape) for x in xs]
+        ndim = xs[0].ndim
+        axis = self.axis % ndim
+        for s in shapes:
+            if len(s) != ndim or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != axis):
+                raise ValueError(f"cat: shapes {shapes} differ outside dimension {self.axis}")
+        self.sizes = [x.shape[axis] for x in xs]
+        return xp_of(*xs).concatenate(xs, axis=axis)
+
+    def backward(self, gy):
+        axis = self.axis % gy.ndim
+        grads, start = [], 0
+        for size in self.sizes:
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            grads.append(getitem(gy, index))
+            start += size
+        return tuple(grads)
+
+
+class Pad(Function):
+    """Constant padding; ``pad_width`` is NumPy's ((before, after), ...) per axis.
+    gx = the un-padded window of gy."""
+
+    def __init__(self, pad_width, value=0.0):
+        super().__init__()
+        self.pad_width, self.value = tuple(tuple(p) for p in pad_width), value
+
+    def forward(self, x):
+        return xp_of(x).pad(x, self.pad_width, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        index = tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.pad_width))
+        return getitem(gy, index)
+
+
+def reshape(x, shape):
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return Reshape(shape).apply(x)
+
+
+def transpose(x, axes):
+    return Transpose(axes).apply(x)
+
+
+def broadcast_to(x, shape):
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return BroadcastTo(shape).apply(x)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (undo broadcasting). A no-op when the shapes already agree."""
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return SumTo(shape).apply(x)
+
+
+def getitem(x, index):
+    index = _unwrap_index(index)
+    return GetItem(index).apply(x)
+
+
+def _unwrap_index(index):
+    """Tensors used as indices become their arrays (indices are never differentiated)."""
+    if isinstance(index, tuple):
+        return tuple(getattr(i, "data", i) for i in index)
+    return getattr(index, "data", index)
+
+
+def concat(xs, axis=0):
+    return Concat(axis).apply(*xs)
+
+
+def pad(x, pad_width, value=0.0):
+    return Pad(pad_width, value).apply(x)

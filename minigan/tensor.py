@@ -1,0 +1,472 @@
+"""``Tensor``: an xp array (NumPy or CuPy) with a gradient and a link to the op that made it.
+
+Attributes: ``.data`` (the array), ``.grad`` (a Tensor or None), ``.requires_grad``, ``.creator`` (the
+``Function`` that produced it; None for a leaf), and the derived ``.shape``, ``.dtype``, ``.device``.
+Operators follow NumPy broadcasting; methods follow PyTorch's names (``sum(dim, keepdim)``, ``view``,
+``transpose(dim0, dim1)``, ``clamp``, ...).
+
+Creation functions (``tensor``, ``zeros``, ``randn``, ...) default to float32 on the CPU, as PyTorch does.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import autograd, backend
+
+DEFAULT_DTYPE = numpy.float32
+
+
+class Tensor:
+    __array_priority__ = 1000   # so that ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False):
+        if not hasattr(data, "dtype") or not hasattr(data, "shape"):
+            data = numpy.asarray(data)
+        self.data = data
+        self.grad = None
+        self.creator = None
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    # --- attributes ---------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool):
+        if value and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require gradients, this one has dtype "
+                               f"{self.data.dtype}")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, value: bool = True) -> "Tensor":
+        self.requires_grad = value
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def xp(self):
+        return backend.get_array_module(self.data)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self):
+        return self.shape[0]
+
+    # --- conversion ---------------------------------------------------------------------------------
+    def numpy(self):
+        """A NumPy copy of the data (from the GPU if needed)."""
+        return numpy.array(backend.to_device(self.data, "cpu"), copy=True)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (no copy)."""
+        return Tensor(self.data)
+
+    def to(self, device=None, dtype=None) -> "Tensor":
+        """Move to a device and/or cast; differentiable (the gradient moves back)."""
+        from . import functional as F
+        out = self
+        if dtype is not None and numpy.dtype(dtype) != self.dtype:
+            out = F.cast(out, dtype)
+        if device is not None and device != out.device:
+            out = F.to_device(out, device)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0):
+        return self.to(f"cuda:{index}")
+
+    def float(self):
+        return self.to(dtype=numpy.float32)
+
+    def double(self):
+        return self.to(dtype=numpy.float64)
+
+    def long(self):
+        return Tensor(self.data.astype(numpy.int64))
+
+    def clone(self):
+        from . import functional as F
+        return F.clone(self)
+
+    def __repr__(self):
+        body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != DEFAULT_DTYPE:
+            extras.append(f"dtype={self.dtype}")
+        if self.creator is not None:
+            extras.append(f"creator={self.creator.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    # --- autograd -----------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def zero_(self):
+        """Set the data to zero in place (leaves only)."""
+        self.data[...] = 0
+        return self
+
+    # --- operators ----------------------------------------------------------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        from . import functional as F
+        return F.pow(self, exponent)
+
+    def __rpow__(self, base):
+        from . import functional as F
+        return F.exp(F.mul(self, float(numpy.log(base))))
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and autograd.grad_mode.enabled:
+            raise RuntimeError("in-place assignment to a tensor that requires grad; do it under "
+                               "minigan.no_grad() (as optimizers do) or on a detached copy")
+        self.data[ops.shape._unwrap_index(index)] = getattr(value, "data", value)
+
+    # comparisons give boolean tensors, outside the graph
+    def _compare(self, other, name):
+        return Tensor(getattr(self.data, name)(getattr(other, "data", other)))
+
+    def __lt__(self, other):
+        return self._compare(other, "__lt__")
+
+    def __le__(self, other):
+        return self._compare(other, "__le__")
+
+    def __gt__(self, other):
+        return self._compare(other, "__gt__")
+
+    def __ge__(self, other):
+        return self._compare(other, "__ge__")
+
+    def eq(self, other):
+        return self._compare(other, "__eq__")
+
+    def ne(self, other):
+        return self._compare(other, "__ne__")
+
+    # --- methods with PyTorch's names (each forwards to minigan.functional) ---------------------------
+    def sum(self, dim=None, keepdim=False):
+        return ops.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        from . import functional as F
+        return F.mean(self, dim, keepdim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        from . import functional as F
+        return F.var(self, dim, keepdim, unbiased)
+
+    def std(self, dim=None, keepdim=False, unbiased=True):
+        from . import functional as F
+        return F.sqrt(F.var(self, dim, keepdim, unbiased))
+
+    def max(self, dim=None, keepdim=False):
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return ops.neg(ops.max(ops.neg(self), dim, keepdim))
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor(self.xp.argmax(self.data, axis=dim, keepdims=keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor(self.xp.argmin(self.data, axis=dim, keepdims=keepdim))
+
+    def logsumexp(self, dim=None, keepdim=False):
+        return ops.logsumexp(self, dim, keepdim)
+
+    def reshape(self, *shape):
+        from . import functional as F
+        return F.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        from . import functional as F
+        return F.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0, dim1):
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return ops.transpose(self, axes)
+
+    def permute(self, *dims):
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return ops.transpose(self, dims)
+
+    @property
+    def T(self):
+        return ops.transpose(self, tuple(reversed(range(self.ndim))))
+
+    def unsqueeze(self, dim):
+        from . import functional as F
+        return F.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        from . import functional as F
+        return F.squeeze(self, dim)
+
+    def expand(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = tuple(s if s != -1 else self.shape[i - len(shape) + self.ndim] for i, s in enumerate(shape))
+        return ops.broadcast_to(self, shape)
+
+    def broadcast_to(self, shape):
+        return ops.broadcast_to(self, shape)
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        from . import functional as F
+        return F.sqrt(self)
+
+    def abs(self):
+        from . import functional as F
+        return F.abs(self)
+
+    def clamp(self, min=None, max=None):
+        from . import functional as F
+        return F.clamp(self, min, max)
+
+    clip = clamp
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def relu(self):
+        from . import functional as F
+        return F.relu(self)
+
+    def softmax(self, dim):
+        from . import functional as F
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from . import functional as F
+        return F.log_softmax(self, dim)
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def square(self):
+        return ops.pow_scalar(self, 2)
+
+    def norm(self, dim=None, keepdim=False):
+        from . import functional as F
+        return F.norm(self, dim, keepdim)
+
+
+from . import ops  # noqa: E402  (ops import Tensor lazily; the Tensor methods need ops)
+
+
+def as_tensor_like(value, reference: Tensor | None) -> Tensor:
+    """Wrap a Python number or array as a constant Tensor on ``reference``'s device with its dtype (for a
+    number) so that ``x * 2`` keeps x's dtype, as in PyTorch."""
+    if reference is None:
+        return Tensor(numpy.asarray(value))
+    xp = reference.xp
+    if isinstance(value, (bool, int, float)):
+        dtype = reference.dtype if reference.dtype.kind == "f" else None
+        return Tensor(xp.asarray(value, dtype=dtype))
+    if backend.is_cupy_array(value) != backend.is_cupy_array(reference.data):
+        raise RuntimeError(f"expected all tensors on one device, found {backend.device_of(value)} and "
+                           f"{reference.device}")
+    return Tensor(xp.asarray(value))
+
+
+# --- creation ---------------------------------------------------------------------------------------
+
+def _resolve_dtype(dtype, data=None):
+    if dtype is not None:
+        return numpy.dtype(dtype)
+    return None
+
+
+def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """A new leaf Tensor from a list, a number or an array (copied). Python floats become float32 (as in
+    PyTorch); NumPy arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is None and not hasattr(data, "dtype"):
+        array = numpy.asarray(data)
+        if array.dtype.kind == "f":
+            array = array.astype(DEFAULT_DTYPE)
+    else:
+        array = data
+    xp = backend.empty_module_for(device)
+    if backend.is_cupy_array(array):
+        array = backend.to_device(array, device)
+    array = xp.array(array, dtype=_resolve_dtype(dtype), copy=True)
+    if backend.parse_device(device)[0] == "cpu" and backend.is_cupy_array(array):
+        array = array.get()
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _shape(args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _make(fill, shape, dtype, device, requires_grad):
+    xp = backend.empty_module_for(device)
+    dtype = numpy.dtype(dtype or DEFAULT_DTYPE)
+    return Tensor(fill(xp, shape, dtype), requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _make(lambda xp, s, d: xp.zeros(s, dtype=d), _shape(shape), dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _make(lambda xp, s, d: xp.ones(s, dtype=d), _shape(shape), dtype, device, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    return _make(lambda xp, s, d: xp.full(s, fill_value, dtype=d), tuple(shape), dtype, device, requires_grad)
+
+
+def randn(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """Standard normal samples from the device's generator (seeded by ``manual_seed``)."""
+    rng = backend.generator(device)
+    return _make(lambda xp, s, d: rng.standard_normal(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
+                 _shape(shape), dtype, device, requires_grad)
+
+
+def rand(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1) from the device's generator."""
+    rng = backend.generator(device)
+    return _make(lambda xp, s, d: rng.random(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
+                 _shape(shape), dtype, device, requires_grad)
+
+
+def randint(low, high, size, device="cpu") -> Tensor:
+    rng = backend.generator(device)
+    return Tensor(rng.integers(low, high, size=tuple(size), dtype=numpy.int64))
+
+
+def arange(*args, dtype=None, device="cpu") -> Tensor:
+    xp = backend.empty_module_for(device)
+    return Tensor(xp.arange(*args, dtype=dtype))
+
+
+def _like(fn, x, dtype, requires_grad):
+    return fn(*x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    return _like(zeros, x, dtype, requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    return _like(ones, x, dtype, requires_grad)
+
+
+def randn_like(x, dtype=None, requires_grad=False):
+    return _like(randn, x, dtype, requires_grad)
+
+
+def rand_like(x, dtype=None, requires_grad=False):
+    return _like(rand, x, dtype, requires_grad)
