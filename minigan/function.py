@@ -95,9 +95,16 @@ def _check_same_device(op_name, arrays):
                            "move them with .to(device) first")
 
 
+def unwrap(value):
+    """The array inside a Tensor; anything else (an array, a number, an index) unchanged.
+    (Not ``getattr(value, "data", value)``: a NumPy array has a ``.data`` attribute too, a memoryview.)"""
+    from .tensor import Tensor
+    return value.data if isinstance(value, Tensor) else value
+
+
 def xp_of(*arrays):
     """Shorthand used by ops: the array module of the arrays."""
     return get_array_module(*arrays)
 
 
-__all__ = ["Function", "xp_of", "is_cupy_array"]
+__all__ = ["Function", "xp_of", "unwrap", "is_cupy_array"]

@@ -10,6 +10,7 @@ import math
 import numpy
 
 from . import backend, ops
+from .function import unwrap
 from .ops import (add, sub, mul, div, neg, exp, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
 from .ops.conv import _pair
@@ -55,9 +56,9 @@ def clamp(x, min=None, max=None):
     """min(max(x, min), max); the gradient is 1 inside the interval, 0 where clamped."""
     out = x
     if min is not None:
-        out = ops.where(out.data < getattr(min, "data", min), _tensor(min, out), out)
+        out = ops.where(out.data < unwrap(min), _tensor(min, out), out)
     if max is not None:
-        out = ops.where(out.data > getattr(max, "data", max), _tensor(max, out), out)
+        out = ops.where(out.data > unwrap(max), _tensor(max, out), out)
     return out
 
 
@@ -74,7 +75,7 @@ def minimum(a, b):
 def where(condition, x, y):
     """condition ? x : y elementwise; ``condition`` is a boolean Tensor or array (not differentiated)."""
     like = x if isinstance(x, Tensor) else y
-    return ops.where(getattr(condition, "data", condition), _tensor(x, like), _tensor(y, like))
+    return ops.where(unwrap(condition), _tensor(x, like), _tensor(y, like))
 
 
 # --- reductions -------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def clone(x):
 
 def one_hot(labels, num_classes, dtype=numpy.float32):
     """Integer labels (N,) -> one-hot rows (N, num_classes), a constant Tensor."""
-    data = getattr(labels, "data", labels)
+    data = unwrap(labels)
     xp = backend.get_array_module(data)
     out = xp.zeros((data.shape[0], num_classes), dtype=dtype)
     out[xp.arange(data.shape[0]), data] = 1
@@ -335,15 +336,15 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         centered = sub(x, mu)
         variance = mean(mul(centered, centered), axes, keepdim=True)
         if running_mean is not None:
-            rm = getattr(running_mean, "data", running_mean)
-            rv = getattr(running_var, "data", running_var)
+            rm = unwrap(running_mean)
+            rv = unwrap(running_var)
             rm *= (1 - momentum)
             rm += momentum * mu.data.reshape(-1).astype(rm.dtype)
             rv *= (1 - momentum)
             rv += momentum * variance.data.reshape(-1).astype(rv.dtype) * (n / (n - 1))
     else:
-        mu = _reshape(_tensor(getattr(running_mean, "data", running_mean), x), shape)
-        variance = _reshape(_tensor(getattr(running_var, "data", running_var), x), shape)
+        mu = _reshape(_tensor(unwrap(running_mean), x), shape)
+        variance = _reshape(_tensor(unwrap(running_var), x), shape)
         centered = sub(x, mu)
     y = mul(centered, ops.pow_scalar(add(variance, float(eps)), -0.5))
     if weight is not None:
@@ -416,7 +417,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
 def nll_loss(log_probs, target, reduction="mean"):
     """-log_probs[n, target[n]]: log_probs (N, C), target (N,) integer class indices."""
-    labels = getattr(target, "data", target)
+    labels = unwrap(target)
     if log_probs.ndim != 2 or labels.ndim != 1 or labels.shape[0] != log_probs.shape[0]:
         raise ValueError(f"nll_loss: expected log_probs (N, C) and integer targets (N,), got {log_probs.shape} "
                          f"and {tuple(labels.shape)}")

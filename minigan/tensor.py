@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy
 
 from . import autograd, backend
+from .function import unwrap
 
 DEFAULT_DTYPE = numpy.float32
 
@@ -215,11 +216,11 @@ class Tensor:
         if self.requires_grad and autograd.grad_mode.enabled:
             raise RuntimeError("in-place assignment to a tensor that requires grad; do it under "
                                "minigan.no_grad() (as optimizers do) or on a detached copy")
-        self.data[ops.shape._unwrap_index(index)] = getattr(value, "data", value)
+        self.data[ops.shape._unwrap_index(index)] = unwrap(value)
 
     # comparisons give boolean tensors, outside the graph
     def _compare(self, other, name):
-        return Tensor(getattr(self.data, name)(getattr(other, "data", other)))
+        return Tensor(getattr(self.data, name)(unwrap(other)))
 
     def __lt__(self, other):
         return self._compare(other, "__lt__")

@@ -1,6 +1,6 @@
 """Elementwise arithmetic primitives. Broadcasting follows NumPy; every backward sums its gradient back
 to its input's shape (``sum_to``)."""
-from ..function import Function, xp_of
+from ..function import Function, unwrap, xp_of
 from .shape import sum_to
 
 
@@ -169,9 +169,9 @@ def log(x):
 
 
 def where(condition, a, b):
-    condition = getattr(condition, "data", condition)
+    condition = unwrap(condition)
     return Where(condition).apply(a, b)
 
 
 def mul_mask(x, mask):
-    return MulMask(getattr(mask, "data", mask)).apply(x)
+    return MulMask(unwrap(mask)).apply(x)

@@ -1,6 +1,6 @@
 """Shape primitives: reshape, transpose, broadcast_to and its adjoint sum_to, indexing and its adjoint
 (a scatter-add), concatenation, constant padding. Each backward is another op of this file."""
-from ..function import Function, xp_of
+from ..function import Function, unwrap, xp_of
 
 
 class Reshape(Function):
@@ -196,8 +196,8 @@ def getitem(x, index):
 def _unwrap_index(index):
     """Tensors used as indices become their arrays (indices are never differentiated)."""
     if isinstance(index, tuple):
-        return tuple(getattr(i, "data", i) for i in index)
-    return getattr(index, "data", index)
+        return tuple(unwrap(i) for i in index)
+    return unwrap(index)
 
 
 def concat(xs, axis=0):
