@@ -1,0 +1,179 @@
+"""The GAN family's losses, each a few lines with its equation and its paper.
+
+Every loss takes the networks' raw outputs (logits, critic scores) as Tensors and returns a scalar Tensor
+(the mean over the batch), so ``loss.backward()`` or ``mg.grad(loss, params)`` trains with it.
+
+    D(x) = sigmoid(l(x)): a discriminator gives logits l; a WGAN critic gives unbounded scores f(x).
+
+=============================  ========================================================  ===================
+loss                           equation (minimised)                                      paper
+=============================  ========================================================  ===================
+d_loss_minimax                 -E log D(x) - E log(1 - D(G(z)))                           Goodfellow 2014
+g_loss_minimax                 E log(1 - D(G(z)))                                         Goodfellow 2014
+g_loss_nonsaturating           -E log D(G(z))                                             Goodfellow 2014
+critic_loss_wasserstein        E f(G(z)) - E f(x)                                         Arjovsky 2017
+g_loss_wasserstein             -E f(G(z))                                                 Arjovsky 2017
+gradient_penalty               lambda E (||grad f(x_hat)||_2 - 1)^2                       Gulrajani 2017
+clip_weights (not a loss)      w <- clip(w, -c, c)                                        Arjovsky 2017
+info_categorical_loss          -E log Q(c | G(z, c)),  c ~ Cat(K)                         Chen 2016
+info_continuous_loss           -E log N(c; mu(G(z,c)), sigma^2(G(z,c)))                   Chen 2016
+=============================  ========================================================  ===================
+
+Logit losses use log sigmoid(l) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l): exact and finite
+for any logit, where log(sigmoid(l)) underflows to log 0 = -inf once l < -88 in float32.
+
+References: Goodfellow et al., Generative Adversarial Nets, 2014 (arXiv:1406.2661); Arjovsky, Chintala &
+Bottou, Wasserstein GAN, 2017 (arXiv:1701.07875); Gulrajani et al., Improved Training of Wasserstein GANs,
+2017 (arXiv:1704.00028); Chen et al., InfoGAN, 2016 (arXiv:1606.03657).
+"""
+from __future__ import annotations
+
+import math
+
+from . import autograd, backend
+from . import functional as F
+from .tensor import Tensor
+
+__all__ = ["d_loss_minimax", "g_loss_minimax", "g_loss_nonsaturating", "critic_loss_wasserstein",
+           "g_loss_wasserstein", "wasserstein_estimate", "interpolate", "gradient_penalty", "clip_weights",
+           "info_categorical_loss", "info_continuous_loss"]
+
+
+def _array(value, like):
+    """The xp array behind a Tensor, an array or a list (on ``like``'s device)."""
+    if isinstance(value, Tensor):
+        return value.data
+    return backend.to_device(like.xp.asarray(value), like.device)
+
+
+# --- the original GAN (Goodfellow et al., 2014), on logits -------------------------------------------
+
+def d_loss_minimax(real_logits, fake_logits):
+    """Discriminator loss  -E_x log D(x) - E_z log(1 - D(G(z)))  = E softplus(-l_real) + E softplus(l_fake).
+
+    The binary cross-entropy with target 1 on real and 0 on fake (Goodfellow et al., 2014, eq. 1).
+    real_logits (N, ...) and fake_logits (M, ...) -> scalar."""
+    return F.mean(F.softplus(-real_logits)) + F.mean(F.softplus(fake_logits))
+
+
+def g_loss_minimax(fake_logits):
+    """Generator loss of the minimax game  E_z log(1 - D(G(z)))  = -E softplus(l_fake).
+
+    Saturates: when D rejects the fakes confidently (l_fake << 0) its gradient vanishes, which is why
+    Goodfellow et al. (2014, section 3) train G with :func:`g_loss_nonsaturating` instead."""
+    return -F.mean(F.softplus(fake_logits))
+
+
+def g_loss_nonsaturating(fake_logits):
+    """Non-saturating generator loss  -E_z log D(G(z))  = E softplus(-l_fake)  (Goodfellow et al., 2014).
+
+    Same fixed point as the minimax loss, but a strong gradient exactly when G is losing."""
+    return F.mean(F.softplus(-fake_logits))
+
+
+# --- Wasserstein GAN (Arjovsky et al., 2017; Gulrajani et al., 2017) ---------------------------------
+
+def critic_loss_wasserstein(real_scores, fake_scores):
+    """Critic loss  E f(G(z)) - E f(x): minimising it maximises the Kantorovich-Rubinstein estimate
+
+        W(P_r, P_g) = sup_{||f||_L <= 1}  E_{x~P_r} f(x) - E_{x~P_g} f(x)     (Arjovsky et al., 2017, eq. 3)
+
+    over the critic f (kept near 1-Lipschitz by clipping or by the gradient penalty)."""
+    return F.mean(fake_scores) - F.mean(real_scores)
+
+
+def g_loss_wasserstein(fake_scores):
+    """Generator loss  -E_z f(G(z)): move the fakes where the critic scores real data high."""
+    return -F.mean(fake_scores)
+
+
+def wasserstein_estimate(real_scores, fake_scores) -> float:
+    """E f(x) - E f(G(z)) as a float: the critic's current estimate of the Wasserstein distance (the
+    negative critic loss without the penalty), the curve WGAN papers plot."""
+    return float(F.mean(real_scores).item() - F.mean(fake_scores).item())
+
+
+def interpolate(real, fake, alpha=None):
+    """Points on straight lines between real and fake samples, x_hat = alpha x + (1 - alpha) x~, one
+    alpha ~ U[0, 1] per sample (Gulrajani et al., 2017, algorithm 1, line 6).
+
+    real, fake (N, ...) -> x_hat (N, ...), a new leaf with requires_grad=True (cut from the generator:
+    the penalty constrains the critic only). ``alpha`` (N,) may be given, e.g. to make the result
+    deterministic in a gradient check; otherwise it is drawn from the device's generator."""
+    if tuple(real.shape) != tuple(fake.shape):
+        raise ValueError(f"interpolate: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+    n = real.shape[0]
+    if alpha is None:
+        alpha = backend.generator(real.device).random(n).astype(real.dtype)
+        alpha = backend.to_device(alpha, real.device)
+    alpha = _array(alpha, real).reshape((n,) + (1,) * (real.ndim - 1)).astype(real.dtype)
+    x_hat = alpha * real.data + (1 - alpha) * fake.data
+    return Tensor(x_hat, requires_grad=True)
+
+
+def gradient_penalty(critic, real, fake, lambda_gp=10.0, alpha=None, return_norm=False):
+    """The WGAN-GP penalty  lambda E_{x_hat} (||grad_x_hat f(x_hat)||_2 - 1)^2  (Gulrajani et al., 2017,
+    eq. 3), on x_hat = :func:`interpolate`\\ (real, fake, alpha).
+
+    The gradient is taken with ``create_graph=True`` (when grad mode is on): the penalty depends on the critic's parameters
+    through its input gradient, so minimising it differentiates the critic twice (double backprop).
+    The norm is per sample, over all non-batch dimensions; sqrt(sum g^2 + 1e-12) keeps the derivative of
+    the norm finite if a gradient is exactly 0.
+
+    critic: a callable (N, ...) -> (N,) or (N, 1) scores; real, fake (N, ...) -> scalar penalty
+    (and the per-sample norms (N,) as a detached Tensor when ``return_norm``)."""
+    x_hat = interpolate(real, fake, alpha)
+    # Under no_grad (evaluation, a numerical gradient check) the penalty is still a value: the input
+    # gradient is needed for the value itself, so it is always computed, but recorded only when grad is on.
+    record = autograd.is_grad_enabled()
+    with autograd.enable_grad():
+        scores = critic(x_hat)
+        (gradients,) = autograd.grad(F.sum(scores), x_hat, create_graph=record)   # (N, ...) = d f / d x_hat
+    squared = F.sum(F.reshape(gradients * gradients, (gradients.shape[0], -1)), 1)   # (N,)
+    norms = F.sqrt(squared + 1e-12)
+    penalty = F.mean((norms - 1.0) ** 2) * float(lambda_gp)
+    return (penalty, norms.detach()) if return_norm else penalty
+
+
+def clip_weights(parameters, clip_value=0.01):
+    """The original WGAN's Lipschitz constraint: clamp every weight to [-c, c] in place after each critic
+    update (Arjovsky et al., 2017, algorithm 1, c = 0.01). ``parameters``: an iterable of Tensors."""
+    with autograd.no_grad():
+        for parameter in parameters:
+            data = parameter.data
+            data[...] = parameter.xp.clip(data, -clip_value, clip_value)
+
+
+# --- InfoGAN's mutual-information lower bound (Chen et al., 2016) ------------------------------------
+#
+#   I(c; G(z, c)) >= L_I = E_{c ~ P(c), x ~ G(z, c)} log Q(c | x) + H(c)          (Chen et al., eq. 4-5)
+#
+# H(c) is a constant of the prior, so maximising L_I means minimising -E log Q(c | x): a cross-entropy for
+# a categorical code, a Gaussian negative log-likelihood for a continuous code. G and Q both minimise it.
+
+def info_categorical_loss(q_logits, code):
+    """-E log Q(c | x) for a categorical code: the cross-entropy of Q's logits against the sampled code.
+
+    q_logits (N, K); code (N,) integer classes or (N, K) one-hot rows -> scalar. Adding log K (= H(c) of a
+    uniform code) to the negative gives the lower bound on I(c; G(z, c)) in nats."""
+    labels = _array(code, q_logits)
+    if labels.ndim == 2:                      # one-hot rows -> indices
+        labels = labels.argmax(axis=1)
+    return F.cross_entropy(q_logits, labels.astype("int64"))
+
+
+def info_continuous_loss(q_mean, q_logvar, code):
+    """-E log Q(c | x) for a continuous code under Q's diagonal Gaussian N(mu, exp(logvar)):
+
+        -log N(c; mu, sigma^2) = 1/2 sum_j [ log 2 pi + logvar_j + (c_j - mu_j)^2 exp(-logvar_j) ]
+
+    summed over the code's dimensions, averaged over the batch. ``q_logvar`` None means unit variance
+    (InfoGAN's "fixed sigma" variant: the loss is then 1/2 ||c - mu||^2 + const).
+    q_mean, q_logvar, code (N, D) -> scalar."""
+    code = code if isinstance(code, Tensor) else Tensor(code)
+    diff = code - q_mean
+    if q_logvar is None:
+        terms = diff * diff + math.log(2 * math.pi)
+    else:
+        terms = q_logvar + diff * diff * F.exp(-q_logvar) + math.log(2 * math.pi)
+    return F.mean(F.sum(F.reshape(terms, (terms.shape[0], -1)), 1)) * 0.5
