@@ -85,7 +85,7 @@ def check_finite(op_name: str, phase: str, arrays) -> None:
     for index, array in enumerate(arrays):
         if array is None:
             continue
-        data = getattr(array, "data", array)
+        data = array.data if hasattr(array, "creator") else array
         xp = get_array_module(data)
         if data.dtype.kind == "f" and not bool(xp.isfinite(data).all()):
             kinds = []

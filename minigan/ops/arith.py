@@ -4,10 +4,19 @@ from ..function import Function, unwrap, xp_of
 from .shape import sum_to
 
 
+def _check_broadcast(op_name, a, b):
+    try:
+        xp_of(a, b).broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast "
+                         "together") from None
+
+
 class Add(Function):
     """y = a + b;  ga = gy, gb = gy (summed to each input's shape)."""
 
     def forward(self, a, b):
+        _check_broadcast("add", a, b)
         return a + b
 
     def backward(self, gy):
@@ -19,6 +28,7 @@ class Sub(Function):
     """y = a - b;  ga = gy, gb = -gy."""
 
     def forward(self, a, b):
+        _check_broadcast("sub", a, b)
         return a - b
 
     def backward(self, gy):
@@ -30,6 +40,7 @@ class Mul(Function):
     """y = a * b;  ga = gy * b, gb = gy * a."""
 
     def forward(self, a, b):
+        _check_broadcast("mul", a, b)
         return a * b
 
     def backward(self, gy):
@@ -43,6 +54,7 @@ class Div(Function):
     """y = a / b;  ga = gy / b, gb = -gy * a / b^2."""
 
     def forward(self, a, b):
+        _check_broadcast("div", a, b)
         return a / b
 
     def backward(self, gy):
