@@ -1,0 +1,347 @@
+"""``Module`` and ``Parameter``: the containers every network is built from (PyTorch's ``torch.nn.Module``).
+
+A module owns three kinds of state, each in an ordered dict filled by ``__setattr__``:
+
+* ``_parameters``: ``Parameter`` tensors (learned; returned by ``parameters()``, seen by optimizers);
+* ``_buffers``: tensors that are state but not learned (batch-norm running statistics), registered
+  explicitly with ``register_buffer(name, tensor)``;
+* ``_modules``: sub-modules.
+
+Names are joined with dots (``"0.weight"``, ``"bn.running_mean"``), exactly as PyTorch names them, so a
+``state_dict`` can be exchanged with PyTorch (through safetensors) key for key.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy
+
+from .. import backend
+from ..tensor import Tensor
+
+__all__ = ["Module", "Parameter"]
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a Module learns: ``requires_grad=True`` by default, listed by ``parameters()``.
+
+    ``Parameter(data)`` takes an xp array or a Tensor (whose array it shares, not copies)."""
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = numpy.empty((0,), dtype=numpy.float32)
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of all layers and networks. Subclasses set attributes in ``__init__`` and define
+    ``forward``; calling the module calls ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # --- registration ---------------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() was called "
+                                 f"(call super().__init__() first in {type(self).__name__}.__init__)")
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r} of "
+                                f"{type(self).__name__} (a Parameter or None is expected)")
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} to sub-module {name!r} of "
+                                f"{type(self).__name__} (a Module or None is expected)")
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r} of "
+                                f"{type(self).__name__} (a Tensor or None is expected)")
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):            # only called when normal lookup fails
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        if any(name in table for table in (self._parameters, self._buffers, self._modules)):
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Register a non-learned state tensor (moved by ``to``, saved by ``state_dict`` if persistent)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"buffer {name!r} must be a Tensor or None, got {type(tensor).__name__}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"attribute {name!r} already exists as a parameter or sub-module")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def register_parameter(self, name: str, param) -> None:
+        """Add a Parameter (or None, for an absent optional parameter such as a bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"parameter {name!r} must be a Parameter or None, got {type(param).__name__}")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def add_module(self, name: str, module) -> None:
+        """Add a sub-module under ``name`` (what ``self.name = module`` does)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module")
+        self._forget(name)
+        self._modules[name] = module
+
+    # --- traversal ------------------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "", memo=None):
+        """Yield (dotted name, module) for this module and every descendant, each once."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(prefix + ("." if prefix else "") + name, memo)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, table, recurse):
+        seen = set()
+        modules = self.named_modules() if recurse else [("", self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """Yield (dotted name, Parameter), each Parameter once even when shared."""
+        for name, p in self._named_members("_parameters", recurse):
+            yield prefix + ("." if prefix and name else "") + name, p
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        for name, b in self._named_members("_buffers", recurse):
+            yield prefix + ("." if prefix and name else "") + name, b
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # --- modes and bulk changes -----------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (batch norm uses batch statistics, dropout drops) here and below."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every parameter (``None``, or zeros with ``set_to_none=False``)."""
+        for p in self.parameters():
+            _zero_grad(p, set_to_none)
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module (children first) and then on self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, device=None, dtype=None) -> "Module":
+        """Move (and/or cast floating tensors of) every parameter and buffer, in place.
+
+        Each Parameter keeps its identity (only its ``.data`` and ``.grad`` change), so an optimizer built
+        before the move still holds the right objects."""
+        if isinstance(device, str) and device not in ("cpu",) and not device.startswith("cuda"):
+            try:                                   # allow module.to("float64")
+                dtype, device = numpy.dtype(device), None
+            except TypeError:
+                pass
+        target = None if dtype is None else numpy.dtype(dtype)
+
+        def convert(array):
+            if target is not None and array.dtype.kind in "fc":
+                array = array.astype(target, copy=False)
+            if device is not None:
+                array = backend.to_device(array, device)
+            return array
+
+        for module in self.modules():
+            for p in module._parameters.values():
+                if p is None:
+                    continue
+                p.data = convert(p.data)
+                if p.grad is not None:
+                    p.grad = Tensor(convert(p.grad.data))
+            for name, b in module._buffers.items():
+                if b is not None:
+                    b.data = convert(b.data)
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0):
+        return self.to(f"cuda:{index}")
+
+    def float(self):
+        return self.to(dtype=numpy.float32)
+
+    def double(self):
+        return self.to(dtype=numpy.float64)
+
+    # --- state dict -----------------------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An OrderedDict of dotted name -> Tensor for every parameter and persistent buffer.
+
+        Without ``keep_vars`` the values are detached Tensors sharing the parameters' arrays (as in
+        PyTorch: copy them, or save them, before training on if you need a snapshot)."""
+        destination = OrderedDict() if destination is None else destination
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else Tensor(p.data)
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else Tensor(b.data)
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values into the parameters and buffers, in place (cast to their dtype, moved to their
+        device). Values may be Tensors or arrays (NumPy, CuPy, or anything ``numpy.asarray`` takes).
+
+        With ``strict`` a missing or unexpected key is an error naming every such key; a shape mismatch is
+        always an error naming the key and both shapes. Returns (missing_keys, unexpected_keys)."""
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict:
+            if missing:
+                errors.append("missing keys: " + ", ".join(repr(k) for k in missing))
+            if unexpected:
+                errors.append("unexpected keys: " + ", ".join(repr(k) for k in unexpected))
+        arrays = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else value
+            if not hasattr(array, "shape") or not hasattr(array, "dtype"):
+                if hasattr(array, "detach") and hasattr(array, "cpu"):       # a torch tensor
+                    array = array.detach().cpu().numpy()
+                array = numpy.asarray(array)
+            if tuple(array.shape) != tuple(target.shape):
+                errors.append(f"size mismatch for {key!r}: the checkpoint has shape {tuple(array.shape)}, "
+                              f"the module has shape {tuple(target.shape)}")
+                continue
+            arrays[key] = array
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                               + "\n  ".join(errors))
+        for key, array in arrays.items():
+            target = own[key]
+            array = backend.to_device(array, target.device)
+            target.data[...] = array.astype(target.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- calling and printing -------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's line in ``repr`` (override in layers)."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, module in self._modules.items():
+            body = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (extra + "\n" if extra else "\n")
+        return head + "".join("  " + line + "\n" for line in lines) + ")"
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+
+def _zero_grad(p, set_to_none):
+    if p.grad is None:
+        return
+    if set_to_none:
+        p.grad = None
+    else:   # a fresh array: the old .grad may share its array with another tensor
+        p.grad = Tensor(p.xp.zeros_like(p.grad.data))
