@@ -311,7 +311,7 @@ def ksg_mutual_information(x, y, k: int = 3, base: float | None = None, method: 
     add noise of tiny amplitude (e.g. 1e-10 * std) first, as the paper recommends for discretised data.
 
     ``method``: "kdtree" (scipy.spatial.cKDTree, O(N log N); N = 10 000 in well under a second),
-    "brute" (NumPy only, O(N^2): about a second or two at N = 10 000) or "auto" (kdtree when SciPy is
+    "brute" (NumPy only, O(N^2): a few seconds at N = 10 000) or "auto" (kdtree when SciPy is
     installed, otherwise brute). SciPy is in the ``test`` extra, not the default install, hence the fallback.
     """
     x = _as_sample_matrix(x, "x")

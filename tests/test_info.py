@@ -202,12 +202,40 @@ def correlated_gaussians(rho, n, seed):
 
 @pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
 def test_ksg_on_bivariate_gaussians(rho):
-    """I = -1/2 log(1 - rho^2). The bench (bench/bench_ksg.py) measures a spread below 0.01 nats at
-    N = 10 000 over 20 seeds, so 0.03 is a wide but still failing-capable tolerance (a wrong digamma
-    offset or a <= instead of < is off by > 0.05)."""
+    """I = -1/2 log(1 - rho^2). bench/bench_ksg.py measures |bias| < 0.004 and a spread of 0.007-0.014
+    nats at N = 10 000 (20 seeds), so 0.03 is about 2-4 standard deviations: wide enough not to flake,
+    tight enough that an off-by-one in k fails (+0.5 nats). Subtler slips (<= for <, psi(n) for
+    psi(n + 1): 0.01-0.02 nats) are caught exactly by test_ksg_matches_literal_formula."""
     x, y = correlated_gaussians(rho, 10_000, seed=4)
     exact = -0.5 * math.log(1 - rho**2)
     assert ksg_mutual_information(x, y, k=3) == pytest.approx(exact, abs=0.03)
+
+
+def literal_ksg(x, y, k):
+    """Kraskov et al. (2004) eq. (8), written as plainly as possible: loops, SciPy's digamma."""
+    digamma = pytest.importorskip("scipy.special").digamma
+    n = len(x)
+    total = 0.0
+    for i in range(n):
+        distance_x = np.abs(x - x[i]).max(axis=1)
+        distance_y = np.abs(y - y[i]).max(axis=1)
+        distance_joint = np.maximum(distance_x, distance_y)
+        others = np.arange(n) != i
+        epsilon = np.sort(distance_joint[others])[k - 1]  # k-th nearest neighbour, excluding i itself
+        n_x = np.sum(distance_x[others] < epsilon)
+        n_y = np.sum(distance_y[others] < epsilon)
+        total += digamma(n_x + 1) + digamma(n_y + 1)
+    return digamma(k) + digamma(n) - total / n
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_ksg_matches_literal_formula(k):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((120, 2))
+    y = x[:, :1] + 0.5 * rng.standard_normal((120, 1))
+    expected = literal_ksg(x, y, k)
+    assert ksg_mutual_information(x, y, k=k, method="brute") == pytest.approx(expected, abs=1e-12)
+    assert ksg_mutual_information(x, y, k=k, method="kdtree") == pytest.approx(expected, abs=1e-12)
 
 
 def test_ksg_brute_force_matches_kdtree():
