@@ -1,0 +1,232 @@
+"""Kernel-level convolution benchmark: minigan's kernels against PyTorch CPU, in one run.
+
+    /work/venv/bin/python bench/bench_conv.py [--repeats 30] [--kernels cpu|reference] [--no-coldstart]
+
+For each DCGAN shape (issue 4) it prints, as medians over `--repeats` timed calls after warm-up:
+  - minigan's time and PyTorch's time (torch.set_num_threads = Numba's thread count), their ratio;
+  - achieved GFLOP/s (2*MACs / time) and the machine's float32 matmul peak (measured here, 2048^3);
+  - the time of the bare BLAS matrix products the im2col method needs (the floor of the method), and
+    minigan's time divided by it;
+for the forward pass ("fwd") and forward + backward ("fwd+bwd").  Backward of a conv layer is
+conv_transpose2d (gx) + conv2d_weight (gW); of a conv_transpose layer, conv2d (gx) + conv2d_weight(gy, x) (gW).
+Then the JIT cold start (a fresh process with an empty NUMBA_CACHE_DIR: import + first fwd+bwd in float32)
+and the warm start (the same, with the cache filled).
+Timing never appears in a test's assertion; this script is where speed is judged.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+
+import kernels  # noqa: E402
+
+# (name, kind, N, C_in, C_out, H_in): all k4 s2 p1
+SHAPES = [
+    ("mnist D conv 1->64 28->14", "conv", 64, 1, 64, 28),
+    ("mnist D conv 64->128 14->7", "conv", 64, 64, 128, 14),
+    ("mnist G convT 128->64 7->14", "convT", 64, 128, 64, 7),
+    ("mnist G convT 64->1 14->28", "convT", 64, 64, 1, 14),
+    ("64x64 D conv 3->64 64->32", "conv", 16, 3, 64, 64),
+    ("64x64 D conv 64->128 32->16", "conv", 16, 64, 128, 32),
+]
+K, S, P = 4, 2, 1
+
+
+def median_ms(f, repeats, warmup=3):
+    for _ in range(warmup):
+        f()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(ts))
+
+
+def layer(kind, N, Cin, Cout, H, rng):
+    """Arrays of one layer: x, W (PyTorch layout for the kind), gy (gradient of its output)."""
+    x = rng.standard_normal((N, Cin, H, H)).astype(np.float32)
+    if kind == "conv":
+        W = (0.1 * rng.standard_normal((Cout, Cin, K, K))).astype(np.float32)
+        Ho = (H + 2 * P - K) // S + 1
+    else:
+        W = (0.1 * rng.standard_normal((Cin, Cout, K, K))).astype(np.float32)
+        Ho = (H - 1) * S - 2 * P + K
+    gy = rng.standard_normal((N, Cout, Ho, Ho)).astype(np.float32)
+    return x, W, gy
+
+
+def minigan_fns(mod, kind, x, W, gy):
+    s, p = (S, S), (P, P)
+    if kind == "conv":
+        def fwd():
+            return mod.conv2d(x, W, s, p)
+
+        def fwdbwd():
+            mod.conv2d(x, W, s, p)
+            mod.conv_transpose2d(gy, W, s, p, (0, 0))               # gx (H even: no output_padding)
+            mod.conv2d_weight(x, gy, (K, K), s, p)                  # gW
+    else:
+        def fwd():
+            return mod.conv_transpose2d(x, W, s, p, (0, 0))
+
+        def fwdbwd():
+            mod.conv_transpose2d(x, W, s, p, (0, 0))
+            mod.conv2d(gy, W, s, p)                                 # gx
+            mod.conv2d_weight(gy, x, (K, K), s, p)                  # gW (C_in, C_out, k, k)
+    return fwd, fwdbwd
+
+
+def torch_fns(torch, kind, x, W, gy):
+    F = torch.nn.functional
+    xt = torch.from_numpy(x).requires_grad_()
+    Wt = torch.from_numpy(W).requires_grad_()
+    gyt = torch.from_numpy(gy)
+    op = (lambda: F.conv2d(xt, Wt, stride=S, padding=P)) if kind == "conv" else \
+         (lambda: F.conv_transpose2d(xt, Wt, stride=S, padding=P))
+
+    def fwd():
+        with torch.no_grad():
+            return op()
+
+    def fwdbwd():
+        torch.autograd.grad(op(), (xt, Wt), gyt)
+    return fwd, fwdbwd
+
+
+def gemm_fns(kind, N, Cin, Cout, H, rng):
+    """The bare matrix products of the im2col method for this layer, on preallocated matrices of the
+    same shapes and orientations as kernels.cpu uses: (fwd, [fwd, gx, gW]) and the MAC count of one."""
+    kk = K * K
+    Ho = (H + 2 * P - K) // S + 1 if kind == "conv" else (H - 1) * S - 2 * P + K
+    if kind == "conv":
+        O, Kc, NL = Cout, Cin * kk, N * Ho * Ho                 # y_m = W_(O,K) @ cols(K,NL)
+        small = Cout                                            # the 'O' side of the backward products
+    else:
+        O, Kc, NL = Cin, Cout * kk, N * H * H                   # the conv this layer is the adjoint of
+        small = Cin
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    Wm, cols, gm = r(O, Kc), r(Kc, NL), r(small, NL)
+    f_conv = lambda: Wm @ cols                                  # noqa: E731  conv2d forward
+    f_convT = lambda: Wm.T @ gm                                 # noqa: E731  conv_transpose2d forward
+    f_gW = lambda: gm @ cols.T                                  # noqa: E731  conv2d_weight
+    macs = O * Kc * NL
+    if kind == "conv":
+        return f_conv, [f_conv, f_convT, f_gW], macs
+    return f_convT, [f_convT, f_conv, f_gW], macs
+
+
+def matmul_peak(repeats):
+    n = 2048
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+    ms = median_ms(lambda: a @ b, max(5, repeats // 3))
+    return 2 * n ** 3 / (ms * 1e-3) / 1e9
+
+
+COLD_CODE = r"""
+import time, sys
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+import numpy as np
+import kernels
+mod = kernels.select("numpy")
+t1 = time.perf_counter()
+rng = np.random.default_rng(0)
+x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32); W = rng.standard_normal((4, 3, 4, 4)).astype(np.float32)
+y = mod.conv2d(x, W, (2, 2), (1, 1))
+mod.conv_transpose2d(y, W, (2, 2), (1, 1), (0, 0))
+mod.conv2d_weight(x, y, (4, 4), (2, 2), (1, 1))
+t2 = time.perf_counter()
+print(f"{{t1 - t0:.3f}} {{t2 - t1:.3f}} {{mod.__name__}}")
+"""
+
+
+def cold_start():
+    """(import s, first fwd+bwd s) in a fresh process: with an empty Numba cache, then with it warm."""
+    code = COLD_CODE.format(root=ROOT)
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for label in ("cold", "warm"):
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            total = time.perf_counter() - t0
+            imp, first, name = r.stdout.split()
+            out[label] = (float(imp), float(first), total, name)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--kernels", default=None, help="reference|numba (default: $MINIGAN_KERNELS or numba)")
+    ap.add_argument("--no-coldstart", action="store_true")
+    args = ap.parse_args()
+
+    mod = kernels.select("numpy", args.kernels)
+    import torch
+    import numba
+    nthreads = numba.get_num_threads()
+    torch.set_num_threads(nthreads)
+    info = kernels.info("numpy", args.kernels)
+    rng = np.random.default_rng(0)
+
+    # warm every kernel (JIT or cache load) before timing anything
+    for _, kind, N, Cin, Cout, H in SHAPES[:1]:
+        for f in minigan_fns(mod, kind, *layer(kind, N, Cin, Cout, H, rng)):
+            f()
+    info = kernels.info("numpy", args.kernels)
+    peak = matmul_peak(args.repeats)
+    print(f"minigan kernels: {info}")
+    print(f"torch {torch.__version__}, torch threads {torch.get_num_threads()}; numpy {np.__version__}")
+    print(f"float32 matmul peak (2048^3, numpy/BLAS): {peak:.0f} GFLOP/s;  median of {args.repeats} repeats\n")
+
+    hdr = (f"{'shape':30s} {'pass':8s} {'minigan ms':>10s} {'torch ms':>9s} {'ratio':>6s} "
+           f"{'mg GF/s':>8s} {'pt GF/s':>8s} {'matmul ms':>9s} {'mg/matmul':>9s}")
+    print(hdr)
+    print("-" * len(hdr))
+    totals = {"fwd": [0.0, 0.0, 0.0], "fwd+bwd": [0.0, 0.0, 0.0]}
+    worst = {"fwd": 0.0, "fwd+bwd": 0.0}
+    for name, kind, N, Cin, Cout, H in SHAPES:
+        x, W, gy = layer(kind, N, Cin, Cout, H, rng)
+        mg = minigan_fns(mod, kind, x, W, gy)
+        pt = torch_fns(torch, kind, x, W, gy)
+        g_fwd, g_all, macs = gemm_fns(kind, N, Cin, Cout, H, rng)
+        gemm = (lambda: g_fwd(), lambda: [g() for g in g_all])
+        for passname, f_mg, f_pt, f_mm, nprod in zip(("fwd", "fwd+bwd"), mg, pt, gemm, (1, 3)):
+            # interleave the three measurements in rounds so that drift hits all of them alike
+            t_mg, t_pt, t_mm = [], [], []
+            for _ in range(3):
+                t_mg.append(median_ms(f_mg, max(1, args.repeats // 3)))
+                t_pt.append(median_ms(f_pt, max(1, args.repeats // 3)))
+                t_mm.append(median_ms(f_mm, max(1, args.repeats // 3)))
+            a, b, c = float(np.median(t_mg)), float(np.median(t_pt)), float(np.median(t_mm))
+            flop = 2.0 * macs * nprod
+            print(f"{name:30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {flop / a / 1e6:8.1f} "
+                  f"{flop / b / 1e6:8.1f} {c:9.2f} {a / c:9.2f}")
+            for i, v in enumerate((a, b, c)):
+                totals[passname][i] += v
+            worst[passname] = max(worst[passname], a / b)
+    print("-" * len(hdr))
+    for passname, (a, b, c) in totals.items():
+        print(f"{'SUM over six shapes':30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {'':8s} {'':8s} "
+              f"{c:9.2f} {a / c:9.2f}   (worst single-shape ratio {worst[passname]:.2f})")
+    print("targets (fwd+bwd): sum <= 0.8x torch, no shape > 1.2x, each shape <= 1.5x its bare matmuls")
+
+    if not args.no_coldstart and mod.__name__ == "kernels.cpu":
+        cs = cold_start()
+        print("\nJIT start-up, fresh process (import kernels + first conv2d/conv_transpose2d/conv2d_weight, float32):")
+        for label, (imp, first, total, name) in cs.items():
+            print(f"  {label:4s} cache: import {imp:6.2f} s, first calls {first:6.2f} s, whole process {total:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Fast CPU convolution kernels: Numba im2col/col2im (njit(parallel=True)) feeding BLAS matrix products.
+
+Same three functions, signatures, math and shapes as kernels/reference.py (read that first: it is the
+spec).  What differs is the data layout, chosen so that each operation is ONE large matrix product
+(efficient BLAS) plus memory-bound Numba loops that run on all cores:
+
+    K = C*kh*kw,  L = Ho*Wo,  "cols" is (K, N*L): row (c,i,j), column (n,h,w) -- the whole batch at once
+
+    conv2d:            cols = im2col(x)          y_m  = W_(O,K) @ cols            (O, N*L) -> y (N, O, L)
+    conv2d_weight:     cols = im2col(x)          gW   = gy_(O, N*L) @ cols.T      (O, K)
+    conv_transpose2d:  x_(C, N*H*W)              cols = W_(C, O*kh*kw).T @ x_     -> y = col2im(cols)
+
+The (N, O, L) <-> (O, N*L) transposes are parallel Numba copies (skipped when N == 1 or O == 1, where
+both layouts are the same memory).  col2im is a Numba loop with one thread per output plane (n, c), so
+the scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~10x slower).
+
+Threading set-up (the library does this itself; users should not have to):
+  On this 2-core machine, Numba's default OpenMP layer and OpenBLAS's pthreads each spin-wait after a call
+  and fight over the cores: one DCGAN-size conv took 16-24 ms instead of 3-14 ms (measured with this
+  module's loops).  Numba's `workqueue` layer parks its threads on a condition variable (no spinning), so
+  it is immune to this, and it needs no environment variable read at library-load time (which we cannot
+  guarantee: numpy, and through it OpenBLAS, is loaded before us).  So unless the user chose a layer
+  ($NUMBA_THREADING_LAYER), this module selects `workqueue` before the first parallel call.  Measured
+  alternatives are in bench/README.md.  Caveat of workqueue: it must not be entered from two Python
+  threads at once (Numba aborts); minigan calls kernels from one thread.
+
+Compiled kernels are cached on disk (cache=True; $NUMBA_CACHE_DIR relocates the cache), so the JIT cost
+is paid once per machine (bench/bench_conv.py reports cold and warm start times).
+"""
+import os
+
+import numba
+import numpy as np
+from numba import njit, prange, uint64
+
+from .reference import conv_output_size, conv_transpose_output_size, _pair
+
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "threading_layer"]
+
+# Choose the threading layer before Numba launches its first parallel region (see module docstring).
+# Both the config attribute and the environment variable are set: Numba re-reads NUMBA_* variables when
+# any of them changes, which would otherwise reset the attribute.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"
+
+
+def threading_layer():
+    """Numba's threading layer in use (or the one requested, before the first parallel call)."""
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        return f"{numba.config.THREADING_LAYER} (requested)"
+
+
+# ---------------------------------------------------------------- Numba loops (memory-bound, parallel)
+
+@njit(inline="always")
+def _valid_range(n_out, start, step, size):
+    """[lo, hi): the output indices o in [0, n_out) whose input index start + o*step lies in [0, size)."""
+    lo = 0
+    if start < 0:
+        lo = (-start + step - 1) // step
+    hi = n_out
+    last = size - 1 - start          # need start + o*step <= size - 1
+    if last < 0:
+        hi = 0
+    elif last // step + 1 < hi:
+        hi = last // step + 1
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
+# The loops below index flattened arrays with unsigned (uint64) offsets.  With signed indices Numba adds a
+# negative-index wrap-around test to every access, which blocks vectorisation: the uint64 version of
+# _im2col measured 3.3 ms against 5-8 ms for the 4-D-indexed one (64x64x14x14 input, k4 s2 p1).
+
+@njit(parallel=True, cache=True)
+def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols):
+    """cols[(c*kh + i)*kw + j, n*L + h*Wo + w] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
+
+    x (N, C, H, W) C-contiguous; cols (C*kh*kw, N*L) C-contiguous.  One parallel task per row of cols
+    (one (c, i, j) tap), so every task writes one long contiguous stretch of memory.
+    """
+    N, C, H, W = x.shape
+    L = Ho * Wo
+    NL = N * L
+    xf = x.reshape(x.size)
+    cf = cols.reshape(cols.size)
+    for r in prange(C * kh * kw):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        h_lo, h_hi = _valid_range(Ho, i * dh - ph, sh, H)
+        w_lo, w_hi = _valid_range(Wo, j * dw - pw, sw, W)
+        for n in range(N):
+            for h in range(Ho):
+                base = uint64(r * NL + n * L + h * Wo)
+                if h < h_lo or h >= h_hi:
+                    for w in range(Wo):
+                        cf[base + uint64(w)] = 0
+                else:
+                    # flat index of xpad[n, c, h*sh + i*dh, w_lo*sw + j*dw] in the unpadded x
+                    src = uint64(((n * C + c) * H + h * sh - ph + i * dh) * W + j * dw - pw + w_lo * sw)
+                    for w in range(w_lo):
+                        cf[base + uint64(w)] = 0
+                    for w in range(w_hi - w_lo):
+                        cf[base + uint64(w_lo + w)] = xf[src + uint64(w * sw)]
+                    for w in range(w_hi, Wo):
+                        cf[base + uint64(w)] = 0
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out):
+    """out[n, c, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[(c*kh + i)*kw + j, n*Hi*Wi + h*Wi + w].
+
+    cols (C*kh*kw, N*Hi*Wi); out (N, C, Ho, Wo) C-contiguous, overwritten.  (Hi, Wi) is the grid of column
+    positions (the transposed conv's input size).  One parallel task per output plane (n, c): no two
+    tasks write the same element, so no atomics are needed.
+    """
+    N, C, Ho, Wo = out.shape
+    L = Hi * Wi
+    NL = N * L
+    cf = cols.reshape(cols.size)
+    of = out.reshape(out.size)
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        plane = uint64(nc * Ho * Wo)
+        for a in range(Ho * Wo):
+            of[plane + uint64(a)] = 0
+        for i in range(kh):
+            h_lo, h_hi = _valid_range(Hi, i * dh - ph, sh, Ho)
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                w_lo, w_hi = _valid_range(Wi, j * dw - pw, sw, Wo)
+                for h in range(h_lo, h_hi):
+                    dst = plane + uint64((h * sh - ph + i * dh) * Wo + w_lo * sw + j * dw - pw)
+                    src = uint64(r * NL + n * L + h * Wi + w_lo)
+                    for w in range(w_hi - w_lo):
+                        of[dst + uint64(w * sw)] += cf[src + uint64(w)]
+
+
+@njit(parallel=True, cache=True)
+def _onl_to_nol(a, out):
+    """out[n, o, l] = a[o, n*L + l]:  a (O, N*L) -> out (N, O, L), both C-contiguous."""
+    N, O, L = out.shape
+    af = a.reshape(a.size)
+    of = out.reshape(out.size)
+    for n in prange(N):
+        for o in range(O):
+            d = uint64((n * O + o) * L)
+            s = uint64(o * N * L + n * L)
+            for l in range(L):
+                of[d + uint64(l)] = af[s + uint64(l)]
+
+
+@njit(parallel=True, cache=True)
+def _nol_to_onl(a, out):
+    """out[o, n*L + l] = a[n, o, l]:  a (N, O, L) -> out (O, N*L), both C-contiguous."""
+    N, O, L = a.shape
+    af = a.reshape(a.size)
+    of = out.reshape(out.size)
+    for o in prange(O):
+        for n in range(N):
+            d = uint64(o * N * L + n * L)
+            s = uint64((n * O + o) * L)
+            for l in range(L):
+                of[d + uint64(l)] = af[s + uint64(l)]
+
+
+def _to_onl(a):
+    """(N, O, L) array -> C-contiguous (O, N*L) matrix (a copy unless N == 1 or O == 1)."""
+    N, O, L = a.shape
+    if N == 1 or O == 1:
+        return a.reshape(O, N * L)
+    out = np.empty((O, N * L), dtype=a.dtype)
+    _nol_to_onl(a, out)
+    return out
+
+
+def _from_onl(m, N):
+    """(O, N*L) matrix -> C-contiguous (N, O, L) array (a copy unless N == 1 or O == 1)."""
+    O, NL = m.shape
+    if N == 1 or O == 1:
+        return m.reshape(N, O, NL // N)
+    out = np.empty((N, O, NL // N), dtype=m.dtype)
+    _onl_to_nol(m, out)
+    return out
+
+
+def _prepare(a, dtype):
+    """C-contiguous array of `dtype` (copies only when needed)."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+# ---------------------------------------------------------------- the three operations
+
+def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """2-D cross-correlation: x (N, C, H, W), W (O, C, kh, kw) -> y (N, O, Ho, Wo).  See reference.conv2d."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    N, C, H, Wd = x.shape
+    O, C_w, kh, kw = W.shape
+    if C_w != C:
+        raise ValueError(f"conv2d: x has {C} channels but W expects {C_w} (W is (O, C, kh, kw))")
+    Ho, Wo = conv_output_size(H, kh, sh, ph, dh), conv_output_size(Wd, kw, sw, pw, dw)
+    if Ho <= 0 or Wo <= 0:
+        raise ValueError(f"conv2d output would be empty: input {(H, Wd)}, kernel {(kh, kw)}")
+    dtype = np.result_type(x, W)
+    x, W = _prepare(x, dtype), _prepare(W, dtype)
+    cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols)
+    y_m = W.reshape(O, C * kh * kw) @ cols                      # (O, N*L): one BLAS call for the batch
+    return _from_onl(y_m, N).reshape(N, O, Ho, Wo)
+
+
+def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
+    """Transposed convolution: x (N, C, H, W), W (C, O, kh, kw) -> y (N, O, Ho, Wo).
+    See reference.conv_transpose2d."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    oph, opw = _pair(output_padding, "output_padding")
+    N, C, H, Wd = x.shape
+    C_w, O, kh, kw = W.shape
+    if C_w != C:
+        raise ValueError(f"conv_transpose2d: x has {C} channels but W expects {C_w} (W is (C, O, kh, kw))")
+    if min(oph, opw) < 0:
+        raise ValueError(f"output_padding must be >= 0, got {(oph, opw)}")
+    Ho = conv_transpose_output_size(H, kh, sh, ph, oph, dh)
+    Wo = conv_transpose_output_size(Wd, kw, sw, pw, opw, dw)
+    if Ho <= 0 or Wo <= 0:
+        raise ValueError(f"conv_transpose2d output would be empty: {(Ho, Wo)}")
+    dtype = np.result_type(x, W)
+    x, W = _prepare(x, dtype), _prepare(W, dtype)
+    x_m = _to_onl(x.reshape(N, C, H * Wd))                      # (C, N*H*W)
+    cols = W.reshape(C, O * kh * kw).T @ x_m                    # (O*kh*kw, N*H*W)
+    y = np.empty((N, O, Ho, Wo), dtype=dtype)
+    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y)
+    return y
+
+
+def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Gradient of conv2d w.r.t. its weight: x (N, C, H, W), gy (N, O, Ho, Wo) -> gW (O, C, kh, kw).
+    See reference.conv2d_weight."""
+    kh, kw = _pair(kernel_size, "kernel_size")
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    N, C, H, Wd = x.shape
+    Ng, O, Ho, Wo = gy.shape
+    if Ng != N:
+        raise ValueError(f"conv2d_weight: batch of x ({N}) and gy ({Ng}) differ")
+    if Ho > conv_output_size(H, kh, sh, ph, dh) or Wo > conv_output_size(Wd, kw, sw, pw, dw):
+        raise ValueError(f"conv2d_weight: gy spatial size {(Ho, Wo)} exceeds conv2d's output size")
+    dtype = np.result_type(x, gy)
+    x, gy = _prepare(x, dtype), _prepare(gy, dtype)
+    cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols)
+    gW = _to_onl(gy.reshape(N, O, Ho * Wo)) @ cols.T            # (O, N*L) @ (N*L, K)
+    return gW.reshape(O, C, kh, kw)
