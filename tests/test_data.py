@@ -427,3 +427,21 @@ def test_load_names_every_source_and_rejects_others():
     with pytest.raises(ValueError, match="choose one of"):
         data.load("cifar10")
     np.testing.assert_array_equal(data.load("shapes", "test", n=2).x, data.load("shapes-test", n=2).x)
+
+
+# ---------------------------------------------------------------- demo
+
+
+def test_shapes_gallery_demo_quick(tmp_path):
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    command = [sys.executable, str(repo / "demos" / "shapes_gallery.py"), "--quick", "--out", str(tmp_path)]
+    environment = {**os.environ, "PYTHONPATH": str(repo)}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=repo, env=environment)
+    assert result.returncode == 0, result.stderr
+    png = tmp_path / "shapes_gallery.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
