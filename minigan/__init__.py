@@ -4,7 +4,8 @@ engine with second derivatives, on NumPy (CPU) or CuPy (GPU), with Numba convolu
     import minigan as mg, minigan.functional as F, minigan.nn as nn, minigan.optim as optim
 """
 from .autograd import backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
-from .backend import get_array_module, info, manual_seed
+from .backend import get_array_module, manual_seed
+from .backend import info as backend_info
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_jacobian
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                      tensor, zeros, zeros_like)
@@ -18,7 +19,7 @@ int64 = "int64"
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "randint", "arange", "zeros_like",
            "ones_like", "rand_like", "randn_like", "grad", "backward", "no_grad", "enable_grad",
-           "is_grad_enabled", "detect_anomaly", "manual_seed", "get_array_module", "info", "gradcheck",
+           "is_grad_enabled", "detect_anomaly", "manual_seed", "get_array_module", "backend_info", "gradcheck",
            "gradgradcheck", "numerical_jacobian", "GradcheckError", "cat", "stack", "where", "logsumexp",
            "save", "load"]
 

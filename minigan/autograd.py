@@ -191,10 +191,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 output_grads.append(None if tensor is None else grads.pop(id(tensor), None))
             if all(g is None for g in output_grads):
                 continue
-            function.needs_input_grad = tuple(
-                t.requires_grad and (needed is None or id(t) in targets or
-                                     (t.creator is not None and id(t.creator) in needed))
-                for t in function.inputs)
+            if needed is None:
+                function.needs_input_grad = tuple(t._requires_grad for t in function.inputs)
+            else:
+                function.needs_input_grad = tuple(
+                    t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
+                    for t in function.inputs)
             input_grads = _as_tuple(function.backward(*output_grads))
             if len(input_grads) != len(function.inputs):
                 raise RuntimeError(f"{function.name}.backward returned {len(input_grads)} gradients for "
@@ -202,9 +204,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             if anomaly_mode.enabled:
                 check_finite(function.name, "backward", input_grads)
             for tensor, grad in zip(function.inputs, input_grads):
-                if grad is None or not tensor.requires_grad:
+                if grad is None or not tensor._requires_grad:
                     continue
-                if tuple(grad.shape) != tuple(tensor.shape):
+                if grad.data.shape != tensor.data.shape:
                     raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
                                        f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}")
                 _accumulate(grads, alive, tensor, grad)

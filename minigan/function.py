@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import weakref
 
+import numpy
+
 from . import autograd
 from .backend import device_of, get_array_module, is_cupy_array
 
@@ -41,14 +43,17 @@ class Function:
     # ------------------------------------------------------------------------------------------------
     def apply(self, *inputs):
         """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed."""
-        from .tensor import Tensor, as_tensor_like
-
-        tensors = []
-        reference = next((t for t in inputs if isinstance(t, Tensor)), None)
+        Tensor = _tensor_class()
+        reference = None
         for value in inputs:
-            tensors.append(value if isinstance(value, Tensor) else as_tensor_like(value, reference))
+            if isinstance(value, Tensor):
+                reference = value
+                break
+        tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference)
+                        for value in inputs)
         arrays = [t.data for t in tensors]
-        _check_same_device(self.name, arrays)
+        if len(arrays) > 1:
+            _check_same_device(self.name, arrays)
 
         outputs = self.forward(*arrays)
         single = not isinstance(outputs, tuple)
@@ -57,11 +62,12 @@ class Function:
         if autograd.anomaly_mode.enabled:
             autograd.check_finite(self.name, "forward", outputs)
 
-        needs_grad = autograd.grad_mode.enabled and any(t.requires_grad for t in tensors)
+        needs_grad = autograd.grad_mode.enabled and any(t._requires_grad for t in tensors)
         results = tuple(Tensor(out, requires_grad=needs_grad) for out in outputs)
         if needs_grad:
-            self.inputs = tuple(tensors)
-            self.generation = max((t.creator.generation for t in tensors if t.creator), default=-1) + 1
+            self.inputs = tensors
+            self.generation = max([t.creator.generation for t in tensors if t.creator is not None],
+                                  default=-1) + 1
             self._outputs = tuple(weakref.ref(r) for r in results)
             for result in results:
                 result.creator = self
@@ -86,7 +92,7 @@ class Function:
 
 
 def _check_same_device(op_name, arrays):
-    if len(arrays) < 2:
+    if all(type(a) is numpy.ndarray or isinstance(a, numpy.generic) for a in arrays):   # all on the CPU
         return
     devices = {device_of(a) for a in arrays}
     if len(devices) > 1:
@@ -95,11 +101,23 @@ def _check_same_device(op_name, arrays):
                            "move them with .to(device) first")
 
 
+def _tensor_class():
+    """``minigan.tensor.Tensor`` (imported on first use: tensor.py imports the ops, which import this)."""
+    global _Tensor, _as_tensor_like
+    if _Tensor is None:
+        from .tensor import Tensor, as_tensor_like
+        _Tensor, _as_tensor_like = Tensor, as_tensor_like
+    return _Tensor
+
+
+_Tensor = None
+_as_tensor_like = None
+
+
 def unwrap(value):
     """The array inside a Tensor; anything else (an array, a number, an index) unchanged.
     (Not ``getattr(value, "data", value)``: a NumPy array has a ``.data`` attribute too, a memoryview.)"""
-    from .tensor import Tensor
-    return value.data if isinstance(value, Tensor) else value
+    return value.data if isinstance(value, _tensor_class()) else value
 
 
 def xp_of(*arrays):

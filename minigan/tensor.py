@@ -21,8 +21,8 @@ class Tensor:
     __array_priority__ = 1000   # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False):
-        if not hasattr(data, "dtype") or not hasattr(data, "shape"):
-            data = numpy.asarray(data)
+        if isinstance(data, numpy.generic) or not hasattr(data, "shape"):
+            data = numpy.asarray(data)        # NumPy reductions return scalars: keep a 0-d array
         self.data = data
         self.grad = None
         self.creator = None

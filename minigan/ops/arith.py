@@ -1,13 +1,18 @@
 """Elementwise arithmetic primitives. Broadcasting follows NumPy; every backward sums its gradient back
 to its input's shape (``sum_to``)."""
+import operator
+
 from ..function import Function, unwrap, xp_of
 from .shape import sum_to
 
 
-def _check_broadcast(op_name, a, b):
+def _binary(op_name, operator, a, b):
+    """Apply a NumPy binary operator; a broadcasting failure names the op and both shapes."""
     try:
-        xp_of(a, b).broadcast_shapes(a.shape, b.shape)
+        return operator(a, b)
     except ValueError:
+        if a.shape == b.shape:
+            raise
         raise ValueError(f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast "
                          "together") from None
 
@@ -16,8 +21,7 @@ class Add(Function):
     """y = a + b;  ga = gy, gb = gy (summed to each input's shape)."""
 
     def forward(self, a, b):
-        _check_broadcast("add", a, b)
-        return a + b
+        return _binary("add", operator.add, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -28,8 +32,7 @@ class Sub(Function):
     """y = a - b;  ga = gy, gb = -gy."""
 
     def forward(self, a, b):
-        _check_broadcast("sub", a, b)
-        return a - b
+        return _binary("sub", operator.sub, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -40,8 +43,7 @@ class Mul(Function):
     """y = a * b;  ga = gy * b, gb = gy * a."""
 
     def forward(self, a, b):
-        _check_broadcast("mul", a, b)
-        return a * b
+        return _binary("mul", operator.mul, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -54,8 +56,7 @@ class Div(Function):
     """y = a / b;  ga = gy / b, gb = -gy * a / b^2."""
 
     def forward(self, a, b):
-        _check_broadcast("div", a, b)
-        return a / b
+        return _binary("div", operator.truediv, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
