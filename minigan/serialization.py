@@ -45,7 +45,8 @@ def _to_numpy(value):
     array = value.data if isinstance(value, Tensor) else value
     if backend.is_cupy_array(array):
         array = array.get()
-    return numpy.ascontiguousarray(array)
+    # not ascontiguousarray: it turns a 0-d array (num_batches_tracked, a step) into shape (1,)
+    return array if array.flags.c_contiguous else numpy.array(array, order="C")
 
 
 def _flatten(value, key, tensors):
