@@ -375,3 +375,37 @@ def test_init_matches_torch_formulas():
     for a, b in [(m.weight, t.weight), (m.bias, t.bias)]:
         ratio = np.abs(a.numpy()).max() / b.detach().abs().max().item()
         assert 0.97 < ratio < 1.03
+
+
+def test_to_cuda_moves_in_place_or_fails_clearly():
+    net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    params = list(net.parameters())
+    try:
+        net.to("cuda")
+    except RuntimeError as error:                      # no GPU here: say so, and leave the module untouched
+        assert "cuda" in str(error)
+        assert all(p.device == "cpu" for p in net.parameters())
+        return
+    assert all(a is b for a, b in zip(params, net.parameters()))
+    assert all(t.device == "cuda:0" for t in list(net.parameters()) + list(net.buffers()))
+    y = net(mg.randn(4, 2, device="cuda"))
+    assert y.device == "cuda:0"
+    net.to("cpu")
+    assert all(p.device == "cpu" for p in net.parameters())
+
+
+def test_module_misuse_errors():
+    class Forgot(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match="super\\(\\).__init__\\(\\)"):
+        Forgot()
+    with pytest.raises(AttributeError, match="'Linear' object has no attribute 'wieght'"):
+        nn.Linear(1, 1).wieght
+    with pytest.raises(NotImplementedError):
+        nn.Module()(mg.zeros(1))
+    with pytest.raises(IndexError):
+        nn.Sequential(nn.ReLU())[1]
+    with pytest.raises(TypeError, match="integers"):
+        nn.Embedding(3, 2)(mg.zeros(2))
