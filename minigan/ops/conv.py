@@ -15,21 +15,10 @@ Shapes (PyTorch's layouts):
     conv2d_weight    x (N, C, H, W), gy (N, O, Ho, Wo) -> (O, C, kh, kw)
 Reference: Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016).
 """
+from kernels.reference import _pair, conv_output_size   # kernels own the convolution arithmetic
+
 from ..backend import conv_kernels
 from ..function import Function
-
-
-def _pair(value, name):
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(int(v) for v in value)
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
-    return value
-
-
-def conv_output_size(size, kernel, stride, padding, dilation):
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _output_padding_to_match(input_hw, output_hw, kernel_hw, stride, padding, dilation):
