@@ -187,6 +187,7 @@ def main():
     peak = matmul_peak(args.repeats)
     print(f"minigan kernels: {info}")
     print(f"torch {torch.__version__}, torch threads {torch.get_num_threads()}; numpy {np.__version__}")
+    print(f"load average at start (other processes share these cores): {os.getloadavg()}")
     print(f"float32 matmul peak (2048^3, numpy/BLAS): {peak:.0f} GFLOP/s;  median of {args.repeats} repeats\n")
 
     hdr = (f"{'shape':30s} {'pass':8s} {'minigan ms':>10s} {'torch ms':>9s} {'ratio':>6s} "
@@ -220,6 +221,7 @@ def main():
         print(f"{'SUM over six shapes':30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {'':8s} {'':8s} "
               f"{c:9.2f} {a / c:9.2f}   (worst single-shape ratio {worst[passname]:.2f})")
     print("targets (fwd+bwd): sum <= 0.8x torch, no shape > 1.2x, each shape <= 1.5x its bare matmuls")
+    print(f"load average at end: {os.getloadavg()}")
 
     if not args.no_coldstart and mod.__name__ == "kernels.cpu":
         cs = cold_start()

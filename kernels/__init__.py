@@ -95,6 +95,8 @@ def _blas_info():
     try:
         from threadpoolctl import threadpool_info
         blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        # numpy's own BLAS first (scipy, loaded by Numba, may bring a second OpenBLAS)
+        blas.sort(key=lambda p: "numpy" not in p.get("filepath", ""))
         if blas:
             b = blas[0]
             return {"blas": f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})",
