@@ -169,13 +169,20 @@ def main():
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--kernels", default=None, help="reference|numba (default: $MINIGAN_KERNELS or numba)")
     ap.add_argument("--no-coldstart", action="store_true")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for Numba, numpy's BLAS (needs threadpoolctl) and PyTorch; default: Numba's count. "
+                         "--threads 1 is far less sensitive to other processes on a shared machine")
     args = ap.parse_args()
 
     mod = kernels.select("numpy", args.kernels)
     import torch
     import numba
-    nthreads = numba.get_num_threads()
+    nthreads = args.threads or numba.get_num_threads()
+    numba.set_num_threads(nthreads)
     torch.set_num_threads(nthreads)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(nthreads, user_api="blas")
     info = kernels.info("numpy", args.kernels)
     rng = np.random.default_rng(0)
 
