@@ -87,6 +87,8 @@ def info(xp_name="numpy", mode=None):
     except ImportError:
         d["numba"] = None
     d.update(_blas_info())
+    if module.__name__.endswith(".cuda"):
+        d["gpu_blas"] = "cuBLAS via CuPy (NumPy's BLAS under NUMBA_ENABLE_CUDASIM)"
     return d
 
 
