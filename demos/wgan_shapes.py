@@ -140,7 +140,7 @@ def separation(scores, labels, class_names):
     values = np.array(list(pairs.values()))
     summary = {"pairs": len(pairs), "auc_ge_0.9": int((values >= 0.9).sum()), "auc_ge_0.99": int((values >= 0.99).sum()),
                "min_auc": float(values.min()), "median_auc": float(np.median(values)),
-               "noise_only": {f"{class_names[i]} | {class_names[j]}": round(pairs[(i, j)], 4) for i, j in noise},
+               "noise_only": {f"{class_names[i]} vs {class_names[j]}": round(pairs[(i, j)], 4) for i, j in noise},
                "noise_only_ge_0.9": int(sum(pairs[p] >= 0.9 for p in noise)),
                "noise_only_ge_0.99": int(sum(pairs[p] >= 0.99 for p in noise))}
     return table, pairs, summary
@@ -183,7 +183,7 @@ def run(out, epochs=20, short_epochs=(1, 2, 10), width=16, seed=0, baseline_seed
         results["runs"][name] = {"epochs": runs[name], "steps": int(state["step"]),
                                  "train_wall_seconds": round(config.get("wall_seconds", float("nan")), 1),
                                  "table": table, "summary": summary,
-                                 "pair_auc": {f"{names[i]} | {names[j]}": round(v, 4) for (i, j), v in pairs.items()}}
+                                 "pair_auc": {f"{names[i]} vs {names[j]}": round(v, 4) for (i, j), v in pairs.items()}}
         viz.loss_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(out, f"losses_{name}.png"),
                         keys=("critic_loss", "gp", "wasserstein"), title=f"WGAN-GP, {runs[name]} epochs")
 
@@ -215,6 +215,17 @@ def run(out, epochs=20, short_epochs=(1, 2, 10), width=16, seed=0, baseline_seed
                              title=f"{runs[name]} epoch(s): scores - mean of {REFERENCE_CLASS!r}")
     figure.tight_layout()
     figure.savefig(os.path.join(out, "scores_by_schedule.png"), dpi=90)
+    plt.close(figure)
+    # source 000 zooms in on two classes whose scores are close; here: every noise-only pair, main run
+    pairs = noise_only_pairs(names)
+    figure, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 3.4), squeeze=False)
+    for axis, (i, j) in zip(axes[0], pairs):
+        keep = (test_y == i) | (test_y == j)
+        sub_names = [names[i], names[j]]
+        viz.score_histograms(scores_of[main][keep], (test_y[keep] == j).astype(int), sub_names, None, axes=axis,
+                             bins=30, title=f"zoom: {names[i].rsplit(' ', 1)[0]}, noise 0.01 vs 0.03")
+    figure.tight_layout()
+    figure.savefig(os.path.join(out, "scores_noise_pairs.png"), dpi=90)
     plt.close(figure)
     figure, axes = plt.subplots(1, 1, figsize=(9, 4.5))
     viz.score_histograms(baseline_scores["mean pixel intensity"], test_y, names, None, axes=axes,
@@ -275,16 +286,16 @@ def markdown_report(results):
               "|---|---|---|" + "---|" * len(results["baselines"])]
     for c, row in enumerate(results["runs"][main]["table"]):
         base = [results["baselines"][b]["table"][c]["mean"] for b in results["baselines"]]
-        lines.append(f"| {row['class']} | {row['mean']:.4f} | {row['std']:.4f} | " + " | ".join(f"{v:.4f}" for v in base) + " |")
+        lines.append(f"| {row['class']} | {row['mean']:.5g} | {row['std']:.3g} | " + " | ".join(f"{v:.5g}" for v in base) + " |")
     lines += ["", "## Class means centred on the reference class " + REFERENCE_CLASS, "",
               "| class | " + " | ".join(results["centred_class_means"]) + " |",
               "|---|" + "---|" * len(results["centred_class_means"])]
     for c, name in enumerate(results["classes"]):
-        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for m in results["centred_class_means"].values()) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.5g}" for m in results["centred_class_means"].values()) + " |")
     lines += ["", "## Question (c): rank correlation (Spearman) of the class means across retrainings", ""]
     lines += [f"- {k}: {v:.3f}" for k, v in results["rank_correlation"].items()]
     lines += ["", "## Wall time", "", f"```\n{json.dumps(results['wall_seconds'], indent=1)}\n```", "",
-              "Figures: scores_main.png, scores_by_schedule.png, scores_baseline_intensity.png, losses_*.png, "
+              "Figures: scores_main.png, scores_by_schedule.png, scores_noise_pairs.png, scores_baseline_intensity.png, losses_*.png, "
               "run_*/samples_epoch_*.png.", ""]
     for name, r in results["runs"].items():
         lines += [f"### All pair AUCs, {name}", "", "| pair | AUC |", "|---|---|"]
