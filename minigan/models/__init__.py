@@ -1,7 +1,12 @@
 """Networks (and only networks; losses are in ``minigan.losses``, loops in ``minigan.training``).
 
     from minigan.models import WGANCritic, WGANGenerator     # source 000: 64x64x3 shapes, residual blocks
+    from minigan.models import DCGANGenerator, DCGANDiscriminator   # 28x28 MNIST (Radford et al., 2016)
+    from minigan.models import MLPGenerator, MLPDiscriminator       # the original GAN's MLPs
 """
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .gan import MLPDiscriminator, MLPGenerator
 from .wgan_gp import ResBlockDown, ResBlockUp, WGANCritic, WGANGenerator
 
-__all__ = ["ResBlockDown", "ResBlockUp", "WGANCritic", "WGANGenerator"]
+__all__ = ["ResBlockDown", "ResBlockUp", "WGANCritic", "WGANGenerator", "DCGANGenerator", "DCGANDiscriminator",
+           "MLPGenerator", "MLPDiscriminator"]
