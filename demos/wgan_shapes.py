@@ -240,8 +240,12 @@ def run(out, epochs=20, short_epochs=(1, 2, 10), width=16, seed=0, baseline_seed
     results["centred_class_means"] = {name: [round(float(v), 5) for v in m] for name, m in centred.items()}
     results["rank_correlation"] = {f"{a} vs {b}": round(spearman(centred[a], centred[b]), 4)
                                    for a, b in itertools.combinations(runs, 2)}
-    results["wall_seconds"] = {"training": {k: round(v, 1) for k, v in wall.items()},
-                               "total_this_invocation": round(time.perf_counter() - started, 1)}
+    per_run = {name: r["train_wall_seconds"] for name, r in results["runs"].items()}
+    results["wall_seconds"] = {
+        "training_per_run": per_run,                     # from each run's checkpoint: survives --resume
+        "training_sum_of_runs": round(sum(per_run.values()), 1),
+        "this_invocation_training": {k: round(v, 1) for k, v in wall.items()},
+        "this_invocation_total": round(time.perf_counter() - started, 1)}
     results["machine"] = mg.backend.info()
     with open(os.path.join(out, "report.json"), "w") as file:
         json.dump(results, file, indent=1)
