@@ -14,6 +14,7 @@ from .function import unwrap
 from .ops import (add, sub, mul, div, neg, exp, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
 from .ops.conv import _pair
+from .ops.norm import batch_norm_normalize
 from .tensor import Tensor
 
 __all__ = [
@@ -278,14 +279,12 @@ def pad(x, pad, mode="constant", value=0.0):
 
 def relu(x):
     """max(x, 0)."""
-    return ops.mul_mask(x, (x.data > 0).astype(x.dtype))
+    return ops.leaky_relu(x, 0.0)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x for x > 0, negative_slope * x otherwise (Maas et al., 2013)."""
-    xp = x.xp
-    slope = xp.where(x.data > 0, x.dtype.type(1), x.dtype.type(negative_slope))
-    return ops.mul_mask(x, slope)
+    return ops.leaky_relu(x, negative_slope)
 
 
 def elu(x, alpha=1.0):
@@ -326,27 +325,22 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     y = (x - mean) / sqrt(var + eps) * weight + bias. In training the batch statistics are used (biased
     variance) and the running estimates are updated in place: r <- (1 - momentum) r + momentum * stat
     (the unbiased variance, as PyTorch)."""
-    axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
         n = x.numel() // x.shape[1]
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
-        mu = mean(x, axes, keepdim=True)
-        centered = sub(x, mu)
-        variance = mean(mul(centered, centered), axes, keepdim=True)
+        y, batch_mean, batch_var = batch_norm_normalize(x, eps)
         if running_mean is not None:
-            rm = unwrap(running_mean)
-            rv = unwrap(running_var)
+            rm, rv = unwrap(running_mean), unwrap(running_var)
             rm *= (1 - momentum)
-            rm += momentum * mu.data.reshape(-1).astype(rm.dtype)
+            rm += momentum * batch_mean.astype(rm.dtype)
             rv *= (1 - momentum)
-            rv += momentum * variance.data.reshape(-1).astype(rv.dtype) * (n / (n - 1))
+            rv += momentum * batch_var.astype(rv.dtype) * (n / (n - 1))
     else:
         mu = _reshape(_tensor(unwrap(running_mean), x), shape)
         variance = _reshape(_tensor(unwrap(running_var), x), shape)
-        centered = sub(x, mu)
-    y = mul(centered, ops.pow_scalar(add(variance, float(eps)), -0.5))
+        y = mul(sub(x, mu), ops.pow_scalar(add(variance, float(eps)), -0.5))
     if weight is not None:
         y = mul(y, _reshape(weight, shape))
     if bias is not None:

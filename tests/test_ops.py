@@ -195,6 +195,8 @@ CASES = [
          lambda a, b: a @ b),
     Case("linear", F.linear, lambda: [randn(5, 4), randn(3, 4), randn(3)], lambda x, W, b: x @ W.T + b, t("nn.functional.linear")),
     # --- activations ---
+    Case("leaky_relu_steep", lambda a: F.leaky_relu(a, 1.5), lambda: [away_from_zero(4, 5)],
+         lambda a: np.where(a > 0, a, 1.5 * a), lambda a: TF.leaky_relu(a, 1.5)),
     Case("relu", F.relu, lambda: [away_from_zero(4, 5)], lambda a: np.maximum(a, 0), t("relu")),
     Case("leaky_relu", lambda a: F.leaky_relu(a, 0.2), lambda: [away_from_zero(4, 5)],
          lambda a: np.where(a > 0, a, 0.2 * a), lambda a: TF.leaky_relu(a, 0.2)),
@@ -236,6 +238,9 @@ CASES = [
     Case("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
          lambda: [randn(4, 3, 2, 2), randn(3), randn(3)], np_batch_norm_train,
          lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True)),
+    Case("batch_norm_train_3d", lambda x: F.batch_norm(x, None, None, training=True), lambda: [randn(5, 3, 4)],
+         lambda x: (x - x.mean((0, 2), keepdims=True)) / np.sqrt(x.var((0, 2), keepdims=True) + 1e-5),
+         lambda x: TF.batch_norm(x, None, None, training=True)),
     Case("layer_norm", lambda x, w, b: F.layer_norm(x, 5, w, b), lambda: [randn(3, 5), randn(5), randn(5)],
          np_layer_norm, lambda x, w, b: TF.layer_norm(x, (5,), w, b)),
     # --- losses ---
@@ -331,6 +336,6 @@ def test_every_primitive_is_in_the_table():
     import minigan.ops as ops
     covered = {"add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "log", "where", "mul_mask", "sum",
                "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concat",
-               "pad", "matmul", "tanh", "sigmoid", "softplus", "conv2d", "conv_transpose2d", "conv2d_weight",
-               "cast", "to_device"}
+               "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d", "conv2d_weight",
+               "cast", "to_device", "batch_norm_normalize"}
     assert set(ops.__all__) == covered

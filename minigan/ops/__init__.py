@@ -9,11 +9,12 @@ from .arith import add, sub, mul, div, neg, pow_scalar, exp, log, where, mul_mas
 from .reduce import sum, sum_to, max, logsumexp
 from .shape import reshape, transpose, broadcast_to, getitem, concat, pad
 from .linalg import matmul
-from .activation import tanh, sigmoid, softplus
+from .activation import tanh, sigmoid, softplus, leaky_relu
 from .conv import conv2d, conv_transpose2d, conv2d_weight
 from .convert import cast, to_device
+from .norm import batch_norm_normalize
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "log", "where", "mul_mask",
            "sum", "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem",
-           "concat", "pad", "matmul", "tanh", "sigmoid", "softplus", "conv2d", "conv_transpose2d",
-           "conv2d_weight", "cast", "to_device"]
+           "concat", "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d",
+           "conv2d_weight", "cast", "to_device", "batch_norm_normalize"]
