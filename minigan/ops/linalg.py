@@ -17,6 +17,8 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
                              f"({a.shape[-1]} != {b.shape[-2]})")
+        if a.shape[-1] == 1:            # an outer product: BLAS is slow at K = 1, broadcasting is not
+            return a * b
         return a @ b
 
     def backward(self, gy):
