@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -115,19 +114,8 @@ def _sample(args):
     return 0
 
 
-def _load_demo():
-    """demos/wgan_shapes.py of the source checkout this package lives in."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demos", "wgan_shapes.py")
-    if not os.path.exists(path):
-        raise SystemExit(f"minigan demo: {path} not found; the demo runs from a source checkout of minigan")
-    spec = importlib.util.spec_from_file_location("minigan_demo_wgan_shapes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _demo(args):
-    demo = _load_demo()
+    from .experiments import wgan_shapes as demo
     argv = ["--out", args.out]
     if args.quick:
         argv.append("--quick")

@@ -5,7 +5,6 @@ differentiable twice (the gradient of a composite is the composite of gradients)
 """
 from __future__ import annotations
 
-import math
 
 import numpy
 

@@ -6,8 +6,8 @@ logsumexp), ``shape`` (reshape, transpose, broadcast_to, sum_to, getitem, concat
 Everything else is built from these in ``minigan.functional``.
 """
 from .arith import add, sub, mul, div, neg, pow_scalar, exp, log, where, mul_mask
-from .reduce import sum, sum_to, max, logsumexp
-from .shape import reshape, transpose, broadcast_to, getitem, concat, pad
+from .reduce import sum, max, logsumexp
+from .shape import sum_to, reshape, transpose, broadcast_to, getitem, concat, pad
 from .linalg import matmul
 from .activation import tanh, sigmoid, softplus, leaky_relu
 from .conv import conv2d, conv_transpose2d, conv2d_weight

@@ -94,5 +94,3 @@ def max(x, axis=None, keepdims=False):
 def logsumexp(x, axis=None, keepdims=False):
     return LogSumExp(axis, keepdims).apply(x)
 
-
-from .shape import sum_to  # noqa: E402,F401  (re-exported for ops/__init__)
