@@ -253,3 +253,24 @@ def test_second_backward_without_create_graph_has_no_graph():
     x = t64([1.0, 2.0])
     (g,) = mg.grad((x ** 2).sum(), x)
     assert not g.requires_grad
+
+
+def test_an_op_without_second_derivative_refuses_create_graph():
+    """The mechanism for a future primitive whose backward is not built from ops."""
+    from minigan.function import Function
+
+    class SquareFirstOrderOnly(Function):
+        differentiable_backward = False
+        why_not_twice = "its backward works on raw arrays"
+
+        def forward(self, x):
+            return x * x
+
+        def backward(self, gy):
+            return mg.Tensor(2 * self.inputs[0].data * gy.data)
+
+    x = t64([1.0, 3.0])
+    (g,) = mg.grad(SquareFirstOrderOnly().apply(x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), [2.0, 6.0])
+    with pytest.raises(RuntimeError, match="SquareFirstOrderOnly has no second derivative .its backward works on raw"):
+        mg.grad(SquareFirstOrderOnly().apply(x).sum(), x, create_graph=True)
