@@ -102,12 +102,18 @@ def kernel_modules():
 needs_cpu = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="Numba is not installed")
 
 
+# kernels.cpu has two layouts, chosen by channel count (cpu._CHANNELS_LAST_MIN): force each one in turn
+LAYOUTS = {"nchw": 10 ** 9, "channels_last": 1}
+
+
 @needs_cpu
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", GRID, ids=IDS)
-def test_cpu_matches_reference(case, dtype):
-    """kernels.cpu (Numba + BLAS) against kernels.reference, all three operations."""
+def test_cpu_matches_reference(case, dtype, layout, monkeypatch):
+    """kernels.cpu (Numba + BLAS) against kernels.reference, all three operations, both layouts."""
     cpu = kernels.cpu
+    monkeypatch.setattr(cpu, "_CHANNELS_LAST_MIN", LAYOUTS[layout])
     N, C, O, H, W_, k, s, p, d, op = case
     x, W, Wt, gy = rng_arrays(case, dtype, seed=3)
     pairs = [(cpu.conv2d(x, W, s, p, d), reference.conv2d(x, W, s, p, d)),
@@ -120,8 +126,10 @@ def test_cpu_matches_reference(case, dtype):
 
 
 @needs_cpu
-def test_cpu_large_output_padding_and_smaller_gy():
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_cpu_large_output_padding_and_smaller_gy(layout, monkeypatch):
     """Edge cases of the index arithmetic: output_padding beyond the last tap; gy smaller than the formula."""
+    monkeypatch.setattr(kernels.cpu, "_CHANNELS_LAST_MIN", LAYOUTS[layout])
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 5, 6))
     Wt = rng.standard_normal((3, 2, 3, 3))
@@ -151,9 +159,14 @@ def test_adjoint_identity(modname, case):
 
 @pytest.mark.parametrize("modname", kernel_modules())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_contiguity_and_noncontiguous_inputs(modname, dtype):
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_dtype_contiguity_and_noncontiguous_inputs(modname, dtype, layout, monkeypatch):
     """Same dtype out as in, C-contiguous outputs, and non-contiguous inputs give the contiguous answer."""
     mod = getattr(kernels, modname)
+    if hasattr(mod, "_CHANNELS_LAST_MIN"):      # kernels.cpu: both of its layouts
+        monkeypatch.setattr(mod, "_CHANNELS_LAST_MIN", LAYOUTS[layout])
+    elif layout != "nchw":
+        pytest.skip("one layout only")
     case = GRID[3]
     N, C, O, H, W_, k, s, p, d, op = case
     x, W, Wt, gy = rng_arrays(case, dtype, seed=2)
