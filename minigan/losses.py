@@ -36,7 +36,7 @@ from .tensor import Tensor
 
 __all__ = ["d_loss_minimax", "g_loss_minimax", "g_loss_nonsaturating", "critic_loss_wasserstein",
            "g_loss_wasserstein", "wasserstein_estimate", "interpolate", "gradient_penalty", "clip_weights",
-           "info_categorical_loss", "info_continuous_loss"]
+           "info_categorical_loss", "info_continuous_loss", "vae_loss"]
 
 
 def _array(value, like):
@@ -177,3 +177,33 @@ def info_continuous_loss(q_mean, q_logvar, code):
     else:
         terms = q_logvar + diff * diff * F.exp(-q_logvar) + math.log(2 * math.pi)
     return F.mean(F.sum(F.reshape(terms, (terms.shape[0], -1)), 1)) * 0.5
+
+
+# --- the variational autoencoder's negative ELBO (Kingma & Welling, 2014) ----------------------------
+#
+#   -ELBO(x) = -E_{q(z|x)} log p(x | z) + KL(q(z | x) || p(z))   >=  -log p(x)          (K&W 2014, eq. 3)
+#
+# One reparameterized sample z = mu + sigma * eps estimates the first term; the second is closed-form for
+# a diagonal Gaussian q and a standard normal prior (K&W 2014, appendix B; ``F.kl_normal``).
+
+def vae_loss(recon_logits, x, mu, logvar, beta=1.0):
+    """Negative ELBO of a VAE with a Bernoulli decoder, in nats per example (mean over the batch):
+
+        recon = -sum_i [ x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i)) ] = sum_i softplus(l_i) - x_i l_i
+        kl    = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))
+        loss  = recon + beta * kl
+
+    The reconstruction is summed over pixels (not averaged, which would weigh the KL 784 times too much)
+    and the loss is the mean over the batch, so its value is the per-image negative ELBO (for binary x an
+    upper bound on -log p(x)). ``beta`` != 1 gives the beta-VAE (Higgins et al., 2017).
+    x in [0, 1] (binary for a true likelihood; grey levels give the "BCE" loss of pytorch/examples/vae).
+
+    recon_logits (N, D_x) or (N, *shape); x the same number of elements per row; mu, logvar (N, D)
+    -> (loss, recon, kl), three scalar Tensors (recon and kl are batch means, differentiable too)."""
+    n = recon_logits.shape[0]
+    logits = F.reshape(recon_logits, (n, -1))
+    x = x if isinstance(x, Tensor) else Tensor(_array(x, recon_logits).astype(recon_logits.dtype))
+    target = F.reshape(x, (n, -1))
+    recon = F.mean(F.sum(F.binary_cross_entropy_with_logits(logits, target, reduction="none"), 1))
+    kl = F.mean(F.kl_normal(mu, logvar))
+    return recon + kl * float(beta), recon, kl
