@@ -3,10 +3,15 @@
     from minigan.models import WGANCritic, WGANGenerator     # source 000: 64x64x3 shapes, residual blocks
     from minigan.models import DCGANGenerator, DCGANDiscriminator   # 28x28 MNIST (Radford et al., 2016)
     from minigan.models import MLPGenerator, MLPDiscriminator       # the original GAN's MLPs
+    from minigan.models import VAE                                  # MLP VAE (Kingma & Welling, 2014)
+    from minigan.models import BernoulliNaiveBayes, LogisticRegression   # source 001's generative/discriminative pair
 """
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .gan import MLPDiscriminator, MLPGenerator
+from .naive_bayes import BernoulliNaiveBayes, LogisticRegression
+from .vae import VAE
 from .wgan_gp import ResBlockDown, ResBlockUp, WGANCritic, WGANGenerator
 
 __all__ = ["ResBlockDown", "ResBlockUp", "WGANCritic", "WGANGenerator", "DCGANGenerator", "DCGANDiscriminator",
            "MLPGenerator", "MLPDiscriminator"]
+__all__ += ["VAE", "BernoulliNaiveBayes", "LogisticRegression"]

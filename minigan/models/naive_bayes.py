@@ -1,0 +1,181 @@
+"""The simplest generative classifier and its discriminative counterpart (source 001, section 1).
+
+Bernoulli naive Bayes models the joint p(x, y) = p(y) prod_i p(x_i | y) of binary features (binarised
+pixels) and classifies by Bayes' rule; because it models p(x | y) it can also *generate* images of a class.
+Logistic regression models p(y | x) only: better boundaries, no samples (Ng & Jordan, 2002).
+
+    p(y = c)          = N_c / N                                          class prior
+    p(x_i = 1 | y=c)  = theta_ci = (N_ci + alpha) / (N_c + 2 alpha)      Laplace (add-alpha) smoothing
+    log p(x, y=c)     = log p(c) + sum_i x_i log theta_ci + (1 - x_i) log(1 - theta_ci)
+    log p(y=c | x)    = log p(x, y=c) - logsumexp_c' log p(x, y=c')      Bayes' rule
+
+(N_ci: training examples of class c with x_i = 1.) Naive Bayes is NumPy only (a closed-form fit; no
+gradients). ``LogisticRegression`` is a minigan Linear layer trained with softmax cross-entropy and Adam.
+
+References: Ng & Jordan, On Discriminative vs. Generative Classifiers: A comparison of logistic
+regression and naive Bayes, NIPS 2002; McCallum & Nigam, A Comparison of Event Models for Naive Bayes
+Text Classification, 1998 (the Bernoulli event model); scikit-learn's ``BernoulliNB``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import autograd, nn, optim
+from .. import functional as F
+from ..tensor import Tensor
+
+__all__ = ["BernoulliNaiveBayes", "LogisticRegression"]
+
+
+def _rows(x):
+    """(N, ...) -> (N, D) float64 NumPy array (images are flattened)."""
+    x = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    return x.reshape(x.shape[0], -1).astype(np.float64)
+
+
+def _logsumexp(a, axis):
+    top = a.max(axis=axis, keepdims=True)
+    return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+class BernoulliNaiveBayes:
+    """Bernoulli naive Bayes with add-alpha (Laplace: alpha = 1) smoothing.
+
+    alpha: the pseudo-count added to each of the two outcomes of every pixel and class.
+    binarize: threshold; features are x > binarize. None: the features are already 0/1.
+    fit_prior: learn p(y) from the class counts; False: uniform prior.
+
+    After ``fit``: classes_ (K,), class_count_ (K,), feature_count_ (K, D) = N_ci, class_log_prior_ (K,),
+    feature_log_prob_ (K, D) = log theta_ci (the names of scikit-learn's BernoulliNB)."""
+
+    def __init__(self, alpha=1.0, binarize=0.5, fit_prior=True):
+        if alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        self.alpha, self.binarize, self.fit_prior = float(alpha), binarize, fit_prior
+
+    def _features(self, x):
+        x = _rows(x)
+        if self.binarize is not None:
+            return (x > self.binarize).astype(np.float64)
+        if not np.all((x == 0) | (x == 1)):
+            raise ValueError("binarize=None needs 0/1 features; pass a threshold (e.g. binarize=0.5)")
+        return x
+
+    def fit(self, x, y):
+        """x (N, ...) images or features, y (N,) labels -> self."""
+        x, y = self._features(x), np.asarray(y)
+        self.classes_ = np.unique(y)
+        onehot = (y[:, None] == self.classes_[None, :]).astype(np.float64)        # (N, K)
+        self.class_count_ = onehot.sum(0)                                           # (K,) N_c
+        self.feature_count_ = onehot.T @ x                                          # (K, D) N_ci
+        theta = (self.feature_count_ + self.alpha) / (self.class_count_[:, None] + 2 * self.alpha)
+        with np.errstate(divide="ignore"):                 # alpha = 0 may give log 0 = -inf, as it should
+            self.feature_log_prob_ = np.log(theta)                                  # (K, D) log theta
+            self.feature_log_neg_prob_ = np.log1p(-theta)                           # (K, D) log(1 - theta)
+        if self.fit_prior:
+            self.class_log_prior_ = np.log(self.class_count_ / self.class_count_.sum())
+        else:
+            self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
+        return self
+
+    def joint_log_likelihood(self, x):
+        """log p(x, y=c) for every class: x (N, ...) -> (N, K)."""
+        x = self._features(x)
+        # x log theta + (1 - x) log(1 - theta); with alpha = 0 a log may be -inf, clipped to -1e30 so that
+        # 0 * (-inf) = nan never appears (an impossible pixel still gives a hopeless -1e30).
+        log_p = np.maximum(self.feature_log_prob_, -1e30)                            # (K, D)
+        log_q = np.maximum(self.feature_log_neg_prob_, -1e30)                        # (K, D)
+        return x @ log_p.T + (1 - x) @ log_q.T + self.class_log_prior_
+
+    def predict_log_proba(self, x):
+        """log p(y=c | x) by Bayes' rule, normalised with logsumexp: (N, K), rows logsumexp to 0."""
+        jll = self.joint_log_likelihood(x)
+        return jll - _logsumexp(jll, 1)[:, None]
+
+    def predict_proba(self, x):
+        return np.exp(self.predict_log_proba(x))
+
+    def predict(self, x):
+        """The most probable class (N,)."""
+        return self.classes_[np.argmax(self.joint_log_likelihood(x), 1)]
+
+    def score(self, x, y):
+        """Accuracy in [0, 1]."""
+        return float(np.mean(self.predict(x) == np.asarray(y)))
+
+    def log_likelihood(self, x):
+        """log p(x) = logsumexp_c log p(x, y=c) in nats: (N,). The model is a density on {0, 1}^D."""
+        return _logsumexp(self.joint_log_likelihood(x), 1)
+
+    def sample(self, label, n=1, rng=None):
+        """n binary images of class ``label``: x_i ~ Bernoulli(theta_ci) independently -> (n, D) float32.
+        rng: a numpy Generator or a seed."""
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        theta = np.exp(self.feature_log_prob_[self._index(label)])
+        return (rng.random((n, theta.size)) < theta).astype(np.float32)
+
+    def class_means(self):
+        """theta (K, D): p(x_i = 1 | y = c), the mean image of each class-conditional."""
+        return np.exp(self.feature_log_prob_)
+
+    def _index(self, label):
+        where = np.flatnonzero(self.classes_ == label)
+        if where.size == 0:
+            raise ValueError(f"unknown class {label!r}; classes are {self.classes_.tolist()}")
+        return int(where[0])
+
+
+class LogisticRegression(nn.Module):
+    """Multinomial logistic regression p(y | x) = softmax(W x + b), trained on minigan.
+
+    Minimises the mean cross-entropy plus (weight_decay / 2) ||W||^2 with Adam on mini-batches.
+    x (N, ...) is flattened to (N, in_features); logits (N, num_classes)."""
+
+    def __init__(self, in_features=784, num_classes=10):
+        super().__init__()
+        self.linear = nn.Linear(in_features, num_classes)                           # (N, K)
+        with autograd.no_grad():                       # start at the uniform classifier, as sklearn does
+            self.linear.weight.data[...] = 0
+            self.linear.bias.data[...] = 0
+
+    def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x, dtype=self.linear.weight.dtype))
+        return self.linear(x.reshape(x.shape[0], -1))
+
+    def fit(self, x, y, epochs=30, lr=0.01, batch_size=128, weight_decay=1e-4, seed=0, verbose=False):
+        """Adam on shuffled mini-batches (a NumPy generator seeded by ``seed``); returns the per-epoch mean
+        training loss (list of floats)."""
+        x, y = _rows(x).astype(self.linear.weight.dtype), np.asarray(y, dtype=np.int64)
+        optimizer = optim.Adam(self.parameters(), lr=lr)
+        rng, history = np.random.default_rng(seed), []
+        for epoch in range(epochs):
+            order, total = rng.permutation(len(x)), 0.0
+            for start in range(0, len(x), batch_size):
+                rows = order[start:start + batch_size]
+                loss = F.cross_entropy(self(x[rows]), y[rows])
+                if weight_decay:
+                    loss = loss + F.sum(self.linear.weight * self.linear.weight) * (0.5 * weight_decay)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(rows)
+            history.append(total / len(x))
+            if verbose:
+                print(f"logistic regression epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f}")
+        return history
+
+    def predict_proba(self, x, batch_size=1000):
+        """p(y | x) as a NumPy array (N, K)."""
+        x = _rows(x).astype(self.linear.weight.dtype)
+        out = []
+        with autograd.no_grad():
+            for start in range(0, len(x), batch_size):
+                out.append(F.softmax(self(x[start:start + batch_size]), 1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.linear.out_features))
+
+    def predict(self, x):
+        return self.predict_proba(x).argmax(1)
+
+    def score(self, x, y):
+        return float(np.mean(self.predict(x) == np.asarray(y)))
