@@ -53,7 +53,14 @@ def threading_layer():
         return f"{numba.config.THREADING_LAYER} (requested)"
 
 
-# ---------------------------------------------------------------- Numba loops (memory-bound, parallel)
+# ---------------------------------------------------------------- Numba loops (memory-bound)
+#
+# Each loop is split into a task body (an @njit function doing one independent piece of the work) and a
+# driver that runs the tasks either with prange (parallel) or with a plain range (serial), chosen at run
+# time by its last argument.  Why: a parallel region of Numba's workqueue layer costs 70-100 us to wake
+# its threads and collect them on this 2-vCPU VM (measured: a 2-element prange kernel, 67-100 us per
+# call, against 0.2 us serial), so for small jobs the serial loop wins; see _use_threads.
+# A serial call never enters the parallel branch, so it pays nothing for the thread pool.
 
 @njit(inline="always")
 def _valid_range(n_out, start, step, size):
@@ -76,98 +83,114 @@ def _valid_range(n_out, start, step, size):
 # negative-index wrap-around test to every access, which blocks vectorisation: the uint64 version of
 # _im2col measured 3.3 ms against 5-8 ms for the 4-D-indexed one (64x64x14x14 input, k4 s2 p1).
 
-@njit(parallel=True, cache=True)
-def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols):
-    """cols[(c*kh + i)*kw + j, n*L + h*Wo + w] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
-
-    x (N, C, H, W) C-contiguous; cols (C*kh*kw, N*L) C-contiguous.  One parallel task per row of cols
-    (one (c, i, j) tap), so every task writes one long contiguous stretch of memory.
-    """
-    N, C, H, W = x.shape
+@njit(cache=True)
+def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
+    """Row r = (c, i, j) of _im2col's cols: one long contiguous stretch of memory."""
     L = Ho * Wo
     NL = N * L
-    xf = x.reshape(x.size)
-    cf = cols.reshape(cols.size)
-    for r in prange(C * kh * kw):
-        c = r // (kh * kw)
-        i = (r // kw) % kh
-        j = r % kw
-        h_lo, h_hi = _valid_range(Ho, i * dh - ph, sh, H)
-        w_lo, w_hi = _valid_range(Wo, j * dw - pw, sw, W)
-        for n in range(N):
-            for h in range(Ho):
-                base = uint64(r * NL + n * L + h * Wo)
-                if h < h_lo or h >= h_hi:
-                    for w in range(Wo):
-                        cf[base + uint64(w)] = 0
-                else:
-                    # flat index of xpad[n, c, h*sh + i*dh, w_lo*sw + j*dw] in the unpadded x
-                    src = uint64(((n * C + c) * H + h * sh - ph + i * dh) * W + j * dw - pw + w_lo * sw)
-                    for w in range(w_lo):
-                        cf[base + uint64(w)] = 0
-                    for w in range(w_hi - w_lo):
-                        cf[base + uint64(w_lo + w)] = xf[src + uint64(w * sw)]
-                    for w in range(w_hi, Wo):
-                        cf[base + uint64(w)] = 0
+    c = r // (kh * kw)
+    i = (r // kw) % kh
+    j = r % kw
+    h_lo, h_hi = _valid_range(Ho, i * dh - ph, sh, H)
+    w_lo, w_hi = _valid_range(Wo, j * dw - pw, sw, W)
+    for n in range(N):
+        for h in range(Ho):
+            base = uint64(r * NL + n * L + h * Wo)
+            if h < h_lo or h >= h_hi:
+                for w in range(Wo):
+                    cf[base + uint64(w)] = 0
+            else:
+                # flat index of xpad[n, c, h*sh + i*dh, w_lo*sw + j*dw] in the unpadded x
+                src = uint64(((n * C + c) * H + h * sh - ph + i * dh) * W + j * dw - pw + w_lo * sw)
+                for w in range(w_lo):
+                    cf[base + uint64(w)] = 0
+                for w in range(w_hi - w_lo):
+                    cf[base + uint64(w_lo + w)] = xf[src + uint64(w * sw)]
+                for w in range(w_hi, Wo):
+                    cf[base + uint64(w)] = 0
 
 
 @njit(parallel=True, cache=True)
-def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out):
+def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
+    """cols[(c*kh + i)*kw + j, n*L + h*Wo + w] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
+
+    x (N, C, H, W) C-contiguous; cols (C*kh*kw, N*L) C-contiguous.  One task per row of cols (one
+    (c, i, j) tap), so every task writes one long contiguous stretch of memory.
+    """
+    N, C, H, W = x.shape
+    xf = x.reshape(x.size)
+    cf = cols.reshape(cols.size)
+    if parallel:
+        for r in prange(C * kh * kw):
+            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+    else:
+        for r in range(C * kh * kw):
+            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+
+
+@njit(cache=True)
+def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of):
+    """Output plane nc = (n, c) of _col2im: zero it, then add its kh*kw taps."""
+    L = Hi * Wi
+    NL = N * L
+    n = nc // C
+    c = nc - n * C
+    plane = uint64(nc * Ho * Wo)
+    for a in range(Ho * Wo):
+        of[plane + uint64(a)] = 0
+    for i in range(kh):
+        h_lo, h_hi = _valid_range(Hi, i * dh - ph, sh, Ho)
+        for j in range(kw):
+            r = (c * kh + i) * kw + j
+            w_lo, w_hi = _valid_range(Wi, j * dw - pw, sw, Wo)
+            for h in range(h_lo, h_hi):
+                dst = plane + uint64((h * sh - ph + i * dh) * Wo + w_lo * sw + j * dw - pw)
+                src = uint64(r * NL + n * L + h * Wi + w_lo)
+                for w in range(w_hi - w_lo):
+                    of[dst + uint64(w * sw)] += cf[src + uint64(w)]
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     """out[n, c, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[(c*kh + i)*kw + j, n*Hi*Wi + h*Wi + w].
 
     cols (C*kh*kw, N*Hi*Wi); out (N, C, Ho, Wo) C-contiguous, overwritten.  (Hi, Wi) is the grid of column
-    positions (the transposed conv's input size).  One parallel task per output plane (n, c): no two
-    tasks write the same element, so no atomics are needed.
+    positions (the transposed conv's input size).  One task per output plane (n, c): no two tasks write
+    the same element, so no atomics are needed.
     """
     N, C, Ho, Wo = out.shape
-    L = Hi * Wi
-    NL = N * L
     cf = cols.reshape(cols.size)
     of = out.reshape(out.size)
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc - n * C
-        plane = uint64(nc * Ho * Wo)
-        for a in range(Ho * Wo):
-            of[plane + uint64(a)] = 0
-        for i in range(kh):
-            h_lo, h_hi = _valid_range(Hi, i * dh - ph, sh, Ho)
-            for j in range(kw):
-                r = (c * kh + i) * kw + j
-                w_lo, w_hi = _valid_range(Wi, j * dw - pw, sw, Wo)
-                for h in range(h_lo, h_hi):
-                    dst = plane + uint64((h * sh - ph + i * dh) * Wo + w_lo * sw + j * dw - pw)
-                    src = uint64(r * NL + n * L + h * Wi + w_lo)
-                    for w in range(w_hi - w_lo):
-                        of[dst + uint64(w * sw)] += cf[src + uint64(w)]
+    if parallel:
+        for nc in prange(N * C):
+            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of)
+    else:
+        for nc in range(N * C):
+            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of)
+
+
+@njit(cache=True)
+def _copy_block(af, a0, of, o0, L):
+    """of[o0 : o0+L] = af[a0 : a0+L]."""
+    for l in range(L):
+        of[o0 + uint64(l)] = af[a0 + uint64(l)]
 
 
 @njit(parallel=True, cache=True)
-def _onl_to_nol(a, out):
-    """out[n, o, l] = a[o, n*L + l]:  a (O, N*L) -> out (N, O, L), both C-contiguous."""
-    N, O, L = out.shape
+def _swap_first(a, out, parallel):
+    """out[q, p, l] = a[p, q, l]:  a (P, Q, L) -> out (Q, P, L), both C-contiguous: swaps the two leading
+    axes, moving contiguous L-blocks.  (N, O, L) <-> (O, N, L) = (O, N*L).  One task per out[q]."""
+    P, Q, L = a.shape
     af = a.reshape(a.size)
     of = out.reshape(out.size)
-    for n in prange(N):
-        for o in range(O):
-            d = uint64((n * O + o) * L)
-            s = uint64(o * N * L + n * L)
-            for l in range(L):
-                of[d + uint64(l)] = af[s + uint64(l)]
-
-
-@njit(parallel=True, cache=True)
-def _nol_to_onl(a, out):
-    """out[o, n*L + l] = a[n, o, l]:  a (N, O, L) -> out (O, N*L), both C-contiguous."""
-    N, O, L = a.shape
-    af = a.reshape(a.size)
-    of = out.reshape(out.size)
-    for o in prange(O):
-        for n in range(N):
-            d = uint64(o * N * L + n * L)
-            s = uint64((n * O + o) * L)
-            for l in range(L):
-                of[d + uint64(l)] = af[s + uint64(l)]
+    if parallel:
+        for q in prange(Q):
+            for p in range(P):
+                _copy_block(af, uint64((p * Q + q) * L), of, uint64((q * P + p) * L), L)
+    else:
+        for q in range(Q):
+            for p in range(P):
+                _copy_block(af, uint64((p * Q + q) * L), of, uint64((q * P + p) * L), L)
 
 
 def _to_onl(a):
@@ -175,9 +198,9 @@ def _to_onl(a):
     N, O, L = a.shape
     if N == 1 or O == 1:
         return a.reshape(O, N * L)
-    out = np.empty((O, N * L), dtype=a.dtype)
-    _nol_to_onl(a, out)
-    return out
+    out = np.empty((O, N, L), dtype=a.dtype)
+    _swap_first(a, out, _use_threads(a.size))
+    return out.reshape(O, N * L)
 
 
 def _from_onl(m, N):
@@ -186,7 +209,7 @@ def _from_onl(m, N):
     if N == 1 or O == 1:
         return m.reshape(N, O, NL // N)
     out = np.empty((N, O, NL // N), dtype=m.dtype)
-    _onl_to_nol(m, out)
+    _swap_first(m.reshape(O, N, NL // N), out, _use_threads(m.size))
     return out
 
 
@@ -203,7 +226,7 @@ def _prepare(a, dtype):
 # 0.2 ms).  In channels-last order (N, H, W, C) one tap of one output pixel is C CONTIGUOUS elements, so
 # the innermost loop is a C-long vectorised copy or add: 0.5 ms and ~1 ms for the same two jobs.  The
 # price is a transpose of each sample between (C, H*W) and (H*W, C), which we fuse into the same
-# per-sample task (the sample's plane is 50-200 kB: it stays in L2), and reordering W, which is small.
+# per-sample task (the sample's plane is 50-250 kB: it stays in L2), and reordering W, which is small.
 #
 #     K' = kh*kw*C,  "cols_cl" is (N*L, K'): row (n,h,w), column (i,j,c) -- im2col's matrix transposed
 
@@ -220,98 +243,138 @@ def _transpose_into(a, a0, R, S, out, o0):
                 out[d + uint64(r)] = a[src + uint64(r * S)]
 
 
+@njit(cache=True)
+def _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
+    """Sample n of _im2col_cl: transpose x[n] to (H, W, C) in a private buffer, then copy one C-vector
+    per (output pixel, tap)."""
+    HW = H * W
+    K = kh * kw * C
+    buf = np.empty(HW * C, dtype=xf.dtype)            # x[n] as (H*W, C)
+    _transpose_into(xf, uint64(n * C * HW), C, HW, buf, uint64(0))
+    for h in range(Ho):
+        for w in range(Wo):
+            dst = uint64(((n * Ho + h) * Wo + w) * K)
+            for i in range(kh):
+                hh = h * sh - ph + i * dh
+                for j in range(kw):
+                    ww = w * sw - pw + j * dw
+                    d = dst + uint64((i * kw + j) * C)
+                    if hh < 0 or hh >= H or ww < 0 or ww >= W:
+                        for c in range(C):
+                            cf[d + uint64(c)] = 0
+                    else:
+                        s = uint64((hh * W + ww) * C)
+                        for c in range(C):
+                            cf[d + uint64(c)] = buf[s + uint64(c)]
+
+
 @njit(parallel=True, cache=True)
-def _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols):
+def _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     """cols[n*L + h*Wo + w, (i*kw + j)*C + c] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
 
     x (N, C, H, W) C-contiguous (NCHW, as everywhere in the API); cols (N*L, kh*kw*C) C-contiguous.
-    One parallel task per sample: it first transposes x[n] to (H, W, C) in a private buffer, then
-    copies one C-vector per (output pixel, tap).
+    One task per sample.
     """
     N, C, H, W = x.shape
-    HW = H * W
-    K = kh * kw * C
     xf = x.reshape(x.size)
     cf = cols.reshape(cols.size)
-    for n in prange(N):
-        buf = np.empty(HW * C, dtype=x.dtype)            # x[n] as (H*W, C)
-        _transpose_into(xf, uint64(n * C * HW), C, HW, buf, uint64(0))
-        for h in range(Ho):
-            for w in range(Wo):
-                dst = uint64(((n * Ho + h) * Wo + w) * K)
-                for i in range(kh):
-                    hh = h * sh - ph + i * dh
-                    for j in range(kw):
-                        ww = w * sw - pw + j * dw
-                        d = dst + uint64((i * kw + j) * C)
-                        if hh < 0 or hh >= H or ww < 0 or ww >= W:
-                            for c in range(C):
-                                cf[d + uint64(c)] = 0
-                        else:
-                            s = uint64((hh * W + ww) * C)
-                            for c in range(C):
-                                cf[d + uint64(c)] = buf[s + uint64(c)]
+    if parallel:
+        for n in prange(N):
+            _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+    else:
+        for n in range(N):
+            _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
 
 
-@njit(parallel=True, cache=True)
-def _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out):
-    """out[n, o, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[n*Hi*Wi + h*Wi + w, (i*kw + j)*O + o].
-
-    cols (N*Hi*Wi, kh*kw*O) C-contiguous; out (N, O, Ho, Wo) C-contiguous, overwritten.  One parallel task
-    per sample: it scatter-adds whole O-vectors into a private (Ho*Wo, O) buffer (in L2), then transposes
-    that buffer into out[n].  No two tasks write the same element.
-    """
-    N, O, Ho, Wo = out.shape
+@njit(cache=True)
+def _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of):
+    """Sample n of _col2im_cl: scatter-add whole O-vectors into a private (Ho*Wo, O) buffer (in L2),
+    then transpose that buffer into out[n]."""
     K = kh * kw * O
     P = Ho * Wo
-    cf = cols.reshape(cols.size)
-    of = out.reshape(out.size)
-    for n in prange(N):
-        buf = np.zeros(P * O, dtype=out.dtype)            # out[n] as (Ho*Wo, O)
-        for h in range(Hi):
-            for i in range(kh):
-                y = h * sh - ph + i * dh
-                if y < 0 or y >= Ho:
-                    continue
-                for w in range(Wi):
-                    src = uint64(((n * Hi + h) * Wi + w) * K + i * kw * O)
-                    for j in range(kw):
-                        x = w * sw - pw + j * dw
-                        if x < 0 or x >= Wo:
-                            continue
-                        d = uint64((y * Wo + x) * O)
-                        s = src + uint64(j * O)
-                        for o in range(O):
-                            buf[d + uint64(o)] += cf[s + uint64(o)]
-        _transpose_into(buf, uint64(0), P, O, of, uint64(n * O * P))
+    buf = np.zeros(P * O, dtype=of.dtype)            # out[n] as (Ho*Wo, O)
+    for h in range(Hi):
+        for i in range(kh):
+            y = h * sh - ph + i * dh
+            if y < 0 or y >= Ho:
+                continue
+            for w in range(Wi):
+                src = uint64(((n * Hi + h) * Wi + w) * K + i * kw * O)
+                for j in range(kw):
+                    x = w * sw - pw + j * dw
+                    if x < 0 or x >= Wo:
+                        continue
+                    d = uint64((y * Wo + x) * O)
+                    s = src + uint64(j * O)
+                    for o in range(O):
+                        buf[d + uint64(o)] += cf[s + uint64(o)]
+    _transpose_into(buf, uint64(0), P, O, of, uint64(n * O * P))
 
 
 @njit(parallel=True, cache=True)
-def _batch_transpose(a, out):
+def _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
+    """out[n, o, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[n*Hi*Wi + h*Wi + w, (i*kw + j)*O + o].
+
+    cols (N*Hi*Wi, kh*kw*O) C-contiguous; out (N, O, Ho, Wo) C-contiguous, overwritten.  One task per
+    sample: no two tasks write the same element.
+    """
+    N, O, Ho, Wo = out.shape
+    cf = cols.reshape(cols.size)
+    of = out.reshape(out.size)
+    if parallel:
+        for n in prange(N):
+            _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+    else:
+        for n in range(N):
+            _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+
+
+@njit(cache=True)
+def _swap_last_block(t, af, R, S, nrb, of):
+    """Task t = (b, block of 8 rows) of _swap_last_into."""
+    b = t // nrb
+    r0 = (t - b * nrb) * 8
+    r1 = min(R, r0 + 8)
+    base = uint64(b * R * S)
+    for s in range(S):
+        d = base + uint64(s * R)
+        src = base + uint64(s)
+        for r in range(r0, r1):
+            of[d + uint64(r)] = af[src + uint64(r * S)]
+
+
+@njit(parallel=True, cache=True)
+def _swap_last_into(a, out, parallel):
     """out[b, s, r] = a[b, r, s]:  a (B, R, S) -> out (B, S, R), both C-contiguous.  One task per
-    (b, block of 8 rows)."""
+    (b, block of 8 rows): each pass over s reads 8 streams and writes 8 contiguous elements."""
     B, R, S = a.shape
     af = a.reshape(a.size)
     of = out.reshape(out.size)
     nrb = (R + 7) // 8
-    for t in prange(B * nrb):
-        b = t // nrb
-        r0 = (t - b * nrb) * 8
-        r1 = min(R, r0 + 8)
-        base = uint64(b * R * S)
-        for s in range(S):
-            d = base + uint64(s * R)
-            src = base + uint64(s)
-            for r in range(r0, r1):
-                of[d + uint64(r)] = af[src + uint64(r * S)]
+    if parallel:
+        for t in prange(B * nrb):
+            _swap_last_block(t, af, R, S, nrb, of)
+    else:
+        for t in range(B * nrb):
+            _swap_last_block(t, af, R, S, nrb, of)
 
 
 def _swap_last(a):
     """(B, R, S) array -> C-contiguous (B, S, R) copy."""
     B, R, S = a.shape
     out = np.empty((B, S, R), dtype=a.dtype)
-    _batch_transpose(a, out)
+    _swap_last_into(a, out, _use_threads(a.size))
     return out
+
+
+# Parallel Numba loops only for jobs of at least this many elements (see the comment above the loops).
+# Measured on this machine: ... (set below)
+_PARALLEL_MIN = 1 << 20
+
+
+def _use_threads(n_elements):
+    """Whether a Numba loop over n_elements is worth a parallel region (~0.1 ms to start and join)."""
+    return n_elements >= _PARALLEL_MIN
 
 
 # The channel count from which the channels-last kernels are used: the C of conv2d / conv2d_weight's
@@ -337,12 +400,12 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     x, W = _prepare(x, dtype), _prepare(W, dtype)
     if C >= _CHANNELS_LAST_MIN:
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
-        _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols)
+        _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)   # columns (i, j, c)
         y_t = cols @ W_cl.T                                     # (N*L, O): one BLAS call for the batch
         return _swap_last(y_t.reshape(N, Ho * Wo, O)).reshape(N, O, Ho, Wo)
     cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
-    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols)
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
     y_m = W.reshape(O, C * kh * kw) @ cols                      # (O, N*L): one BLAS call for the batch
     return _from_onl(y_m, N).reshape(N, O, Ho, Wo)
 
@@ -369,11 +432,11 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         x_t = _swap_last(x.reshape(N, C, H * Wd)).reshape(N * H * Wd, C)
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(C, kh * kw * O)   # columns (i, j, o)
         cols = x_t @ W_cl                                       # (N*H*W, kh*kw*O)
-        _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y)
+        _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
         return y
     x_m = _to_onl(x.reshape(N, C, H * Wd))                      # (C, N*H*W)
     cols = W.reshape(C, O * kh * kw).T @ x_m                    # (O*kh*kw, N*H*W)
-    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y)
+    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
     return y
 
 
@@ -392,11 +455,11 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
     x, gy = _prepare(x, dtype), _prepare(gy, dtype)
     if C >= _CHANNELS_LAST_MIN:
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
-        _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols)
+        _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
         gy_t = _swap_last(gy.reshape(N, O, Ho * Wo)).reshape(N * Ho * Wo, O)
         gW_cl = gy_t.T @ cols                                   # (O, N*L) @ (N*L, K'): columns (i, j, c)
         return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
     cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
-    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols)
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
     gW = _to_onl(gy.reshape(N, O, Ho * Wo)) @ cols.T            # (O, N*L) @ (N*L, K)
     return gW.reshape(O, C, kh, kw)

@@ -102,8 +102,16 @@ def kernel_modules():
 needs_cpu = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="Numba is not installed")
 
 
-# kernels.cpu has two layouts, chosen by channel count (cpu._CHANNELS_LAST_MIN): force each one in turn
-LAYOUTS = {"nchw": 10 ** 9, "channels_last": 1}
+# kernels.cpu has two layouts, chosen by channel count (cpu._CHANNELS_LAST_MIN), and runs its Numba loops
+# serially or in parallel by job size (cpu._PARALLEL_MIN): force each combination in turn
+LAYOUTS = {"nchw-serial": (10 ** 9, 1 << 62), "nchw-parallel": (10 ** 9, 0),
+           "channels_last-serial": (1, 1 << 62), "channels_last-parallel": (1, 0)}
+
+
+def force_layout(monkeypatch, cpu, layout):
+    channels_last_min, parallel_min = LAYOUTS[layout]
+    monkeypatch.setattr(cpu, "_CHANNELS_LAST_MIN", channels_last_min)
+    monkeypatch.setattr(cpu, "_PARALLEL_MIN", parallel_min)
 
 
 @needs_cpu
@@ -111,9 +119,9 @@ LAYOUTS = {"nchw": 10 ** 9, "channels_last": 1}
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", GRID, ids=IDS)
 def test_cpu_matches_reference(case, dtype, layout, monkeypatch):
-    """kernels.cpu (Numba + BLAS) against kernels.reference, all three operations, both layouts."""
+    """kernels.cpu (Numba + BLAS) against kernels.reference, all three operations, every layout and threading mode."""
     cpu = kernels.cpu
-    monkeypatch.setattr(cpu, "_CHANNELS_LAST_MIN", LAYOUTS[layout])
+    force_layout(monkeypatch, cpu, layout)
     N, C, O, H, W_, k, s, p, d, op = case
     x, W, Wt, gy = rng_arrays(case, dtype, seed=3)
     pairs = [(cpu.conv2d(x, W, s, p, d), reference.conv2d(x, W, s, p, d)),
@@ -129,7 +137,7 @@ def test_cpu_matches_reference(case, dtype, layout, monkeypatch):
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_cpu_large_output_padding_and_smaller_gy(layout, monkeypatch):
     """Edge cases of the index arithmetic: output_padding beyond the last tap; gy smaller than the formula."""
-    monkeypatch.setattr(kernels.cpu, "_CHANNELS_LAST_MIN", LAYOUTS[layout])
+    force_layout(monkeypatch, kernels.cpu, layout)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 5, 6))
     Wt = rng.standard_normal((3, 2, 3, 3))
@@ -164,8 +172,8 @@ def test_dtype_contiguity_and_noncontiguous_inputs(modname, dtype, layout, monke
     """Same dtype out as in, C-contiguous outputs, and non-contiguous inputs give the contiguous answer."""
     mod = getattr(kernels, modname)
     if hasattr(mod, "_CHANNELS_LAST_MIN"):      # kernels.cpu: both of its layouts
-        monkeypatch.setattr(mod, "_CHANNELS_LAST_MIN", LAYOUTS[layout])
-    elif layout != "nchw":
+        force_layout(monkeypatch, mod, layout)
+    elif layout != "nchw-serial":
         pytest.skip("one layout only")
     case = GRID[3]
     N, C, O, H, W_, k, s, p, d, op = case
