@@ -1,0 +1,108 @@
+"""Bernoulli naive Bayes against a hand computation and scikit-learn's BernoulliNB; sampling; the minigan
+logistic regression; the naive-Bayes demo's --quick run."""
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.models import BernoulliNaiveBayes, LogisticRegression
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _toy():
+    x = np.array([[1, 0, 1], [1, 1, 1], [0, 0, 1], [0, 1, 0], [0, 1, 0]], dtype=np.float64)
+    y = np.array([0, 0, 0, 1, 1])
+    return x, y
+
+
+def test_fit_and_posterior_match_a_hand_computation():
+    x, y = _toy()
+    nb = BernoulliNaiveBayes(alpha=1.0, binarize=None).fit(x, y)
+    # class 0: 3 examples, pixel counts (2, 1, 3) -> theta = (3/5, 2/5, 4/5); class 1: 2 examples, (0, 2, 0) -> (1/4, 3/4, 1/4)
+    np.testing.assert_allclose(np.exp(nb.feature_log_prob_), [[3 / 5, 2 / 5, 4 / 5], [1 / 4, 3 / 4, 1 / 4]])
+    np.testing.assert_allclose(np.exp(nb.class_log_prior_), [3 / 5, 2 / 5])
+    query = np.array([[1.0, 1.0, 0.0]])
+    joint0 = 3 / 5 * (3 / 5) * (2 / 5) * (1 - 4 / 5)
+    joint1 = 2 / 5 * (1 / 4) * (3 / 4) * (1 - 1 / 4)
+    np.testing.assert_allclose(nb.predict_proba(query), [[joint0 / (joint0 + joint1), joint1 / (joint0 + joint1)]])
+    np.testing.assert_allclose(nb.log_likelihood(query), [np.log(joint0 + joint1)])
+    assert nb.predict(query)[0] == (0 if joint0 > joint1 else 1)
+    assert nb.score(x, y) == pytest.approx(np.mean(nb.predict(x) == y))
+
+
+def test_posterior_is_normalised_and_finite_for_many_pixels():
+    rng = np.random.default_rng(0)
+    x = (rng.random((200, 784)) < 0.3).astype(np.float32)     # 784 pixels: the joint underflows without logs
+    y = rng.integers(0, 10, 200)
+    log_post = BernoulliNaiveBayes(binarize=None).fit(x, y).predict_log_proba(x)
+    assert np.all(np.isfinite(log_post))
+    np.testing.assert_allclose(np.exp(log_post).sum(1), 1.0, rtol=1e-12)
+
+
+def test_agrees_with_scikit_learn():
+    sklearn_nb = pytest.importorskip("sklearn.naive_bayes")
+    rng = np.random.default_rng(1)
+    x = rng.random((300, 40))
+    y = rng.integers(0, 4, 300)
+    ours = BernoulliNaiveBayes(alpha=0.5, binarize=0.6).fit(x, y)
+    theirs = sklearn_nb.BernoulliNB(alpha=0.5, binarize=0.6).fit(x, y)
+    test = rng.random((50, 40))
+    np.testing.assert_allclose(ours.feature_log_prob_, theirs.feature_log_prob_, rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_log_proba(test), theirs.predict_log_proba(test), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(ours.predict(test), theirs.predict(test))
+
+
+def test_alpha_zero_gives_hard_zeros_not_nans():
+    x, y = _toy()
+    nb = BernoulliNaiveBayes(alpha=0.0, binarize=None).fit(x, y)
+    # class 0 has theta = (2/3, 1/3, 1), class 1 has theta = (0, 1, 0): [1, 0, 1] is impossible under class 1,
+    # [0, 1, 0] under class 0
+    post = nb.predict_proba(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
+    assert np.all(np.isfinite(post))
+    np.testing.assert_allclose(post, [[1.0, 0.0], [0.0, 1.0]], atol=1e-12)   # each query is impossible under one class
+
+
+def test_samples_follow_the_class_conditional():
+    x, y = _toy()
+    nb = BernoulliNaiveBayes(alpha=1.0, binarize=None).fit(x, y)
+    samples = nb.sample(1, n=20000, rng=0)
+    assert samples.shape == (20000, 3) and set(np.unique(samples)) <= {0.0, 1.0}
+    np.testing.assert_allclose(samples.mean(0), [1 / 4, 3 / 4, 1 / 4], atol=0.015)
+    np.testing.assert_array_equal(samples, nb.sample(1, n=20000, rng=0))
+    with pytest.raises(ValueError):
+        nb.sample(7)
+
+
+def test_logistic_regression_learns_a_separable_problem_and_matches_its_probabilities():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 5)) * 3
+    y = rng.integers(0, 3, 300)
+    x = (centres[y] + rng.normal(size=(300, 5))).astype(np.float32)
+    mg.manual_seed(0)
+    model = LogisticRegression(5, 3)
+    history = model.fit(x, y, epochs=20, lr=0.05, batch_size=50)
+    assert history[-1] < history[0] * 0.5
+    assert model.score(x, y) > 0.95
+    probs = model.predict_proba(x)
+    logits = x @ model.linear.weight.numpy().T + model.linear.bias.numpy()
+    reference = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(probs, reference / reference.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_naive_bayes_demo_quick_writes_a_finite_report(tmp_path):
+    command = [sys.executable, str(REPO / "demos" / "naive_bayes.py"), "--quick", "--out", str(tmp_path)]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                   "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert all(math.isfinite(v) and 0 <= v <= 1 for v in report["accuracy"].values())
+    for name in ("naive_bayes_samples.png", "naive_bayes_means.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
