@@ -9,7 +9,7 @@ the vector from centroid b to centroid a, v_ab = c_a - c_b; an unseen x moved to
 
 1. all 45 digit pairs: one row per pair (a, b), a < b, starting from the test image of digit b closest to
    centroid b, alpha = 0 ... 1 along v_ab (the row turns a b into an a), as source 001's figure;
-2. a 7 moved along the 6 -> 0 vector (v = c_0 - c_6), alpha from -1.5 to 1.5: source 001 saw 0-like
+2. a 7 moved along the 6 -> 0 vector (v = c_0 - c_6), alpha from -3 to 3: source 001 saw 0-like
    images on the right and nothing 6-like on the left;
 3. a multinomial logistic regression (minigan, trained on the grey-level training images) gives
    p(digit | image) along every path; for all 90 ordered pairs and every test image of the start class:
@@ -48,7 +48,7 @@ LATENT_DIM = 20
 HIDDEN = 400
 EPOCHS = 150                       # if no --checkpoint: the training of demos/vae_mnist.py
 PAIR_ALPHAS = np.linspace(0.0, 1.0, 9)
-SEVEN_ALPHAS = np.linspace(-1.5, 1.5, 13)
+SEVEN_ALPHAS = np.linspace(-3.0, 3.0, 13)
 STATS_ALPHAS = np.linspace(0.0, 1.5, 7)   # alpha values at which the classifier is summarised
 SEED = 0
 QUICK = dict(epochs=2, classifier_epochs=2, per_class=5)
@@ -184,7 +184,7 @@ def main(argv=None):
     seven_pixel = latent.pixel_interpolate(seven, means[0] - means[6], SEVEN_ALPHAS)[:, 0]
     viz.save_image_grid(np.concatenate([seven_vae, seven_pixel]), os.path.join(args.out, "seven_along_6to0.png"),
                         nrow=len(SEVEN_ALPHAS),
-                        title="a 7 along the 6->0 vector, alpha = -1.5 ... 1.5: VAE (top), pixel space (bottom)")
+                        title="a 7 along the 6->0 vector, alpha = -3 ... 3: VAE (top), pixel space (bottom)")
     seven_probs = {"vae": classifier.predict_proba(seven_vae), "pixel": classifier.predict_proba(seven_pixel)}
     figure_paths = []
     for name, probs in seven_probs.items():

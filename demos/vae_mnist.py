@@ -19,7 +19,7 @@ What it does:
 3. a third model, VAE(20) trained on grey-level targets exactly like pytorch/examples/vae (BCE against
    grey levels), whose test loss compares with the number that example prints;
 4. figures: the 2-D latent space of the test set coloured by digit, the 20 x 20 manifold grid through
-   Gaussian quantiles (K&W 2014, fig. 4), test reconstructions (2-D and 20-D), prior samples, loss curves;
+   Gaussian quantiles (K&W 2014, appendix A), test reconstructions (2-D and 20-D), prior samples, loss curves;
 5. report.md + report.json with every number, and the trained weights (vae2.safetensors,
    vae20.safetensors; ``demos/interpolation.py --checkpoint`` reuses the 20-D one).
 """
@@ -61,7 +61,8 @@ QUICK = dict(epochs=2, n_train=1000, n_test=200, eval_samples=2, importance=5, g
 # BCE targets, 784-400-20); https://github.com/pytorch/examples/pull/1416 (the log in its description).
 PYTORCH_EXAMPLES_TEST_LOSS = {"epoch": 7, "test_loss": 106.6624, "url": "https://github.com/pytorch/examples/pull/1416"}
 # Kingma & Welling (2014), figure 2: the average test lower bound on MNIST (60 000 images, 500 hidden units)
-# for N_z = 20 after 10^8 training samples is about -100 nats per image (read off the plot, not a table).
+# for N_z = 20 after 10^8 training samples is about -100 nats per image (recalled from the plot, not a table;
+# not verified against the paper here -- treat as approximate).
 KINGMA_WELLING_FIG2_BOUND = -100.0
 
 
@@ -266,7 +267,7 @@ def write_markdown(report, path):
                      f"{v.get('neg_iwae', float('nan')):.2f} |")
     lines += [f"| baseline: independent per-pixel Bernoulli (training means, add-one) | exact NLL {r['baseline_per_pixel_bernoulli']['nll']:.2f} | | | |",
               f"| baseline: naive Bayes as a 10-component Bernoulli mixture (uses labels) | exact NLL {r['baseline_naive_bayes_mixture']['nll']:.2f} | | | |",
-              f"| reference: Kingma & Welling 2014 fig. 2, N_z=20, full MNIST, 10^8 samples | about {-report['references']['kingma_welling_2014_fig2_Nz20_bound']:.0f} (read off the plot) | | | |",
+              f"| reference: Kingma & Welling 2014 fig. 2, N_z=20, full MNIST, 10^8 samples | about {-report['references']['kingma_welling_2014_fig2_Nz20_bound']:.0f} (from the plot, approximate, not re-verified) | | | |",
               ""]
     if "vae_D20_grey_targets" in r:
         v, ref = r["vae_D20_grey_targets"], report["references"]["pytorch_examples_vae"]

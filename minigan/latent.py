@@ -11,7 +11,7 @@ alpha = 1 puts E(x) where a class-a point "should" be. The latent space is learn
 labels are used only afterwards, to compute the centroids.
 
 ``manifold_grid`` decodes a regular grid of a 2-D latent space through the Gaussian quantile function,
-so that each cell holds the same prior mass (Kingma & Welling, 2014, figure 4).
+so that each cell holds the same prior mass (Kingma & Welling, 2014, appendix A, the learned MNIST manifold).
 
 Functions take and return NumPy/CuPy arrays (or Tensors where noted) and never record a graph.
 """
@@ -84,7 +84,7 @@ def pixel_interpolate(x, vector, alphas, clip=(0.0, 1.0)):
 
 def gaussian_grid(n=20, low=0.05, high=0.95):
     """An n x n grid of 2-D latent points at the standard normal's quantiles Phi^-1(p), p evenly spaced in
-    [low, high] (K&W 2014, fig. 4: "linearly spaced coordinates on the unit square were transformed through
+    [low, high] (K&W 2014, appendix A: "linearly spaced coordinates on the unit square were transformed through
     the inverse CDF of the Gaussian"). Row r has z_2 decreasing down the page, column q has z_1
     increasing, as a scatter plot reads. -> (n * n, 2) float64, rows in reading order."""
     quantiles = np.array([NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)])
