@@ -1,18 +1,34 @@
-"""Fast CPU convolution kernels: Numba im2col/col2im (njit(parallel=True)) feeding BLAS matrix products.
+"""Fast CPU convolution kernels: Numba im2col/col2im loops (njit(parallel=True)) feeding BLAS matrix products.
 
 Same three functions, signatures, math and shapes as kernels/reference.py (read that first: it is the
-spec).  What differs is the data layout, chosen so that each operation is ONE large matrix product
-(efficient BLAS) plus memory-bound Numba loops that run on all cores:
+spec).  What differs is the data layout, chosen so that the work is BLAS matrix products plus Numba loops
+with long contiguous inner loops.  There are two layouts, picked per call by channel count
+(_CHANNELS_LAST_MIN; all measurements in bench/README.md):
 
-    K = C*kh*kw,  L = Ho*Wo,  "cols" is (K, N*L): row (c,i,j), column (n,h,w) -- the whole batch at once
+Many channels (the C of conv2d / conv2d_weight's input, the O of conv_transpose2d's output >= 16):
+channels-last columns, one batched product.  K' = kh*kw*C, L = Ho*Wo, "cols" is (N*L, K'): row (n,h,w),
+column (i,j,c), so one tap of one pixel is a contiguous C-vector (a strided 7-element loop in NCHW).
 
-    conv2d:            cols = im2col(x)          y_m  = W_(O,K) @ cols            (O, N*L) -> y (N, O, L)
-    conv2d_weight:     cols = im2col(x)          gW   = gy_(O, N*L) @ cols.T      (O, K)
-    conv_transpose2d:  x_(C, N*H*W)              cols = W_(C, O*kh*kw).T @ x_     -> y = col2im(cols)
+    conv2d:            cols = im2col_cl(x)       y_t  = cols @ W_(O,K').T          (N*L, O) -> y (N, O, L)
+    conv2d_weight:     cols = im2col_cl(x)       gW   = gy_t(N*L, O).T @ cols       (O, K') -> (O, C, kh, kw)
+    conv_transpose2d:  x_t (N*H*W, C)            cols = x_t @ W_(C, kh*kw*O)        -> y = col2im_cl(cols)
 
-The (N, O, L) <-> (O, N*L) transposes are parallel Numba copies (skipped when N == 1 or O == 1, where
-both layouts are the same memory).  col2im is a Numba loop with one thread per output plane (n, c), so
-the scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~10x slower).
+im2col_cl and col2im_cl transpose each sample between (C, H*W) and (H*W, C) inside their per-sample
+task (in cache); the other transposes ((N, L, O) <-> (N, O, L)) are separate Numba loops.
+
+Few channels (1- and 3-channel layers): NCHW columns, where the long inner loop is a row of pixels.
+K = C*kh*kw.  conv2d and conv_transpose2d use one small product per sample (np.matmul on a stack),
+which reads and writes the (N, C, L) layouts directly; conv2d_weight one product for the batch:
+
+    conv2d:            cols (N, K, L) = im2col(x)                  y[n] = W_(O,K) @ cols[n]
+    conv2d_weight:     cols (K, N*L) = im2col(x)                   gW   = gy_(O, N*L) @ cols.T
+    conv_transpose2d:  cols[n] = W_(C, O*kh*kw).T @ x[n]           y    = col2im(cols)
+
+col2im is a Numba loop with one task per output plane (n, c) (col2im_cl: per sample), so the
+scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~10x slower).
+
+Every Numba loop has a serial and a parallel driver (_use_threads): on this VM starting and joining a
+parallel region of the workqueue layer costs 70-100 us, more than small jobs take serially.
 
 Threading set-up (the library does this itself; users should not have to):
   On this 2-core machine, Numba's default OpenMP layer and OpenBLAS's pthreads each spin-wait after a call
@@ -84,10 +100,8 @@ def _valid_range(n_out, start, step, size):
 # _im2col measured 3.3 ms against 5-8 ms for the 4-D-indexed one (64x64x14x14 input, k4 s2 p1).
 
 @njit(cache=True)
-def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
-    """Row r = (c, i, j) of _im2col's cols: one long contiguous stretch of memory."""
-    L = Ho * Wo
-    NL = N * L
+def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns):
+    """Row r = (c, i, j) of _im2col's cols, all samples: row r of sample n starts at cf[r*rs + n*ns]."""
     c = r // (kh * kw)
     i = (r // kw) % kh
     j = r % kw
@@ -95,7 +109,7 @@ def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
     w_lo, w_hi = _valid_range(Wo, j * dw - pw, sw, W)
     for n in range(N):
         for h in range(Ho):
-            base = uint64(r * NL + n * L + h * Wo)
+            base = uint64(r * rs + n * ns + h * Wo)
             if h < h_lo or h >= h_hi:
                 for w in range(Wo):
                     cf[base + uint64(w)] = 0
@@ -112,27 +126,34 @@ def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
 
 @njit(parallel=True, cache=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
-    """cols[(c*kh + i)*kw + j, n*L + h*Wo + w] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
+    """cols[(c*kh + i)*kw + j, n, h*Wo + w] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
 
-    x (N, C, H, W) C-contiguous; cols (C*kh*kw, N*L) C-contiguous.  One task per row of cols (one
-    (c, i, j) tap), so every task writes one long contiguous stretch of memory.
+    x (N, C, H, W) C-contiguous.  cols is C-contiguous, either (C*kh*kw, N*L) (the whole batch in one
+    matrix: conv2d_weight) or (N, C*kh*kw, L) (one matrix per sample: conv2d, see there); the row and
+    sample strides follow from its shape.  One task per row (c, i, j), so that each task reads only
+    channel c of x.
     """
     N, C, H, W = x.shape
+    K = C * kh * kw
+    L = Ho * Wo
+    if cols.ndim == 3:
+        rs, ns = L, K * L
+    else:
+        rs, ns = N * L, L
     xf = x.reshape(x.size)
     cf = cols.reshape(cols.size)
     if parallel:
-        for r in prange(C * kh * kw):
-            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+        for r in prange(K):
+            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
     else:
-        for r in range(C * kh * kw):
-            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+        for r in range(K):
+            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
 
 
 @njit(cache=True)
-def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of):
-    """Output plane nc = (n, c) of _col2im: zero it, then add its kh*kw taps."""
-    L = Hi * Wi
-    NL = N * L
+def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns):
+    """Output plane nc = (n, c) of _col2im: zero it, then add its kh*kw taps (row r of sample n of the
+    columns starts at cf[r*rs + n*ns])."""
     n = nc // C
     c = nc - n * C
     plane = uint64(nc * Ho * Wo)
@@ -145,28 +166,33 @@ def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, 
             w_lo, w_hi = _valid_range(Wi, j * dw - pw, sw, Wo)
             for h in range(h_lo, h_hi):
                 dst = plane + uint64((h * sh - ph + i * dh) * Wo + w_lo * sw + j * dw - pw)
-                src = uint64(r * NL + n * L + h * Wi + w_lo)
+                src = uint64(r * rs + n * ns + h * Wi + w_lo)
                 for w in range(w_hi - w_lo):
                     of[dst + uint64(w * sw)] += cf[src + uint64(w)]
 
 
 @njit(parallel=True, cache=True)
 def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
-    """out[n, c, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[(c*kh + i)*kw + j, n*Hi*Wi + h*Wi + w].
+    """out[n, c, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[(c*kh + i)*kw + j, n, h*Wi + w].
 
-    cols (C*kh*kw, N*Hi*Wi); out (N, C, Ho, Wo) C-contiguous, overwritten.  (Hi, Wi) is the grid of column
-    positions (the transposed conv's input size).  One task per output plane (n, c): no two tasks write
-    the same element, so no atomics are needed.
+    cols C-contiguous, (C*kh*kw, N*Hi*Wi) or (N, C*kh*kw, Hi*Wi) (strides as in _im2col); out (N, C, Ho, Wo)
+    C-contiguous, overwritten.  (Hi, Wi) is the grid of column positions (the transposed conv's input
+    size).  One task per output plane (n, c): no two tasks write the same element, so no atomics.
     """
     N, C, Ho, Wo = out.shape
+    L = Hi * Wi
+    if cols.ndim == 3:
+        rs, ns = L, C * kh * kw * L
+    else:
+        rs, ns = N * L, L
     cf = cols.reshape(cols.size)
     of = out.reshape(out.size)
     if parallel:
         for nc in prange(N * C):
-            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of)
+            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
     else:
         for nc in range(N * C):
-            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of)
+            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
 
 
 @njit(cache=True)
@@ -201,16 +227,6 @@ def _to_onl(a):
     out = np.empty((O, N, L), dtype=a.dtype)
     _swap_first(a, out, _use_threads(a.size))
     return out.reshape(O, N * L)
-
-
-def _from_onl(m, N):
-    """(O, N*L) matrix -> C-contiguous (N, O, L) array (a copy unless N == 1 or O == 1)."""
-    O, NL = m.shape
-    if N == 1 or O == 1:
-        return m.reshape(N, O, NL // N)
-    out = np.empty((N, O, NL // N), dtype=m.dtype)
-    _swap_first(m.reshape(O, N, NL // N), out, _use_threads(m.size))
-    return out
 
 
 def _prepare(a, dtype):
@@ -368,7 +384,10 @@ def _swap_last(a):
 
 
 # Parallel Numba loops only for jobs of at least this many elements (see the comment above the loops).
-# Measured on this machine: ... (set below)
+# The break-even estimate: a parallel region costs 70-100 us to start and join here, and the serial
+# loops move 1M float32 in 0.1-0.25 ms (transpose of a (16, 64, 1024) batch: 0.10 ms serial, 0.18-0.28 ms
+# parallel), so below ~1M elements the second thread cannot win back its start-up.  On the DCGAN shapes
+# this keeps the cols of the 64- and 128-channel layers (3-4M elements) parallel, the rest serial.
 _PARALLEL_MIN = 1 << 20
 
 
@@ -404,10 +423,13 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)   # columns (i, j, c)
         y_t = cols @ W_cl.T                                     # (N*L, O): one BLAS call for the batch
         return _swap_last(y_t.reshape(N, Ho * Wo, O)).reshape(N, O, Ho, Wo)
-    cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
+    # Few channels: K = C*kh*kw is small, so the product is cheap and the (O, N*L) -> (N, O, L) transpose
+    # of one batched product would cost as much as the product itself.  One product per sample writes
+    # y's layout directly (conv 1->64 on 64 MNIST images: 0.35 ms against 0.45-0.9 ms, 1 thread).
+    cols = np.empty((N, C * kh * kw, Ho * Wo), dtype=dtype)
     _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
-    y_m = W.reshape(O, C * kh * kw) @ cols                      # (O, N*L): one BLAS call for the batch
-    return _from_onl(y_m, N).reshape(N, O, Ho, Wo)
+    y = np.matmul(W.reshape(O, C * kh * kw), cols)              # (N, O, L): one BLAS call per sample
+    return y.reshape(N, O, Ho, Wo)
 
 
 def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
@@ -434,8 +456,9 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         cols = x_t @ W_cl                                       # (N*H*W, kh*kw*O)
         _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
         return y
-    x_m = _to_onl(x.reshape(N, C, H * Wd))                      # (C, N*H*W)
-    cols = W.reshape(C, O * kh * kw).T @ x_m                    # (O*kh*kw, N*H*W)
+    # Few output channels: per-sample products read x in its own layout (no transpose of x; 64->1 on
+    # 64 14x14 maps: 0.36 ms against 0.63 ms with a batched product, 1 thread).
+    cols = np.matmul(W.reshape(C, O * kh * kw).T, x.reshape(N, C, H * Wd))    # (N, O*kh*kw, H*W)
     _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
     return y
 
