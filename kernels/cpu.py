@@ -71,12 +71,15 @@ def threading_layer():
 
 # ---------------------------------------------------------------- Numba loops (memory-bound)
 #
-# Each loop is split into a task body (an @njit function doing one independent piece of the work) and a
-# driver that runs the tasks either with prange (parallel) or with a plain range (serial), chosen at run
-# time by its last argument.  Why: a parallel region of Numba's workqueue layer costs 70-100 us to wake
-# its threads and collect them on this 2-vCPU VM (measured: a 2-element prange kernel, 67-100 us per
-# call, against 0.2 us serial), so for small jobs the serial loop wins; see _use_threads.
-# A serial call never enters the parallel branch, so it pays nothing for the thread pool.
+# Each loop is split into a task body (an @njit function doing one independent piece of the work) and two
+# compiled drivers that run the tasks, `_X_serial` with a plain range and `_X_parallel` with prange; a
+# Python function `_X` picks one by its last argument.  Why: a parallel region of Numba's workqueue layer
+# costs 70-100 us to wake its threads and collect them on this 2-vCPU VM (measured: a 2-element prange
+# kernel, 67-100 us per call, against 0.2 us serial), so for small jobs the serial loop wins; see
+# _use_threads.  Why two compiled functions rather than one with an `if parallel:` inside: compiling a
+# parallel=True function costs ~2 s (the parfor passes), so a workload that only ever needs the serial
+# loops (small layers) must not pay for the parallel ones; the cold start of a first DCGAN step went
+# from 18 s to the figure in bench/README.md.
 
 @njit(inline="always")
 def _valid_range(n_out, start, step, size):
@@ -124,7 +127,18 @@ def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, r
                     cf[base + uint64(w)] = 0
 
 
+@njit(cache=True)
+def _im2col_serial(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns):
+    for r in range(C * kh * kw):
+        _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
+
+
 @njit(parallel=True, cache=True)
+def _im2col_parallel(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns):
+    for r in prange(C * kh * kw):
+        _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
+
+
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     """cols[(c*kh + i)*kw + j, n, h*Wo + w] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
 
@@ -134,20 +148,10 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     channel c of x.
     """
     N, C, H, W = x.shape
-    K = C * kh * kw
-    L = Ho * Wo
-    if cols.ndim == 3:
-        rs, ns = L, K * L
-    else:
-        rs, ns = N * L, L
-    xf = x.reshape(x.size)
-    cf = cols.reshape(cols.size)
-    if parallel:
-        for r in prange(K):
-            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
-    else:
-        for r in range(K):
-            _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
+    K, L = C * kh * kw, Ho * Wo
+    rs, ns = (L, K * L) if cols.ndim == 3 else (N * L, L)
+    loop = _im2col_parallel if parallel else _im2col_serial
+    loop(x.reshape(-1), N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols.reshape(-1), rs, ns)
 
 
 @njit(cache=True)
@@ -171,7 +175,18 @@ def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, 
                     of[dst + uint64(w * sw)] += cf[src + uint64(w)]
 
 
+@njit(cache=True)
+def _col2im_serial(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns):
+    for nc in range(N * C):
+        _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
+
+
 @njit(parallel=True, cache=True)
+def _col2im_parallel(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns):
+    for nc in prange(N * C):
+        _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
+
+
 def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     """out[n, c, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[(c*kh + i)*kw + j, n, h*Wi + w].
 
@@ -181,18 +196,9 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     """
     N, C, Ho, Wo = out.shape
     L = Hi * Wi
-    if cols.ndim == 3:
-        rs, ns = L, C * kh * kw * L
-    else:
-        rs, ns = N * L, L
-    cf = cols.reshape(cols.size)
-    of = out.reshape(out.size)
-    if parallel:
-        for nc in prange(N * C):
-            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
-    else:
-        for nc in range(N * C):
-            _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
+    rs, ns = (L, C * kh * kw * L) if cols.ndim == 3 else (N * L, L)
+    loop = _col2im_parallel if parallel else _col2im_serial
+    loop(cols.reshape(-1), N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, out.reshape(-1), rs, ns)
 
 
 @njit(cache=True)
@@ -202,21 +208,26 @@ def _copy_block(af, a0, of, o0, L):
         of[o0 + uint64(l)] = af[a0 + uint64(l)]
 
 
+@njit(cache=True)
+def _swap_first_serial(af, P, Q, L, of):
+    for q in range(Q):
+        for p in range(P):
+            _copy_block(af, uint64((p * Q + q) * L), of, uint64((q * P + p) * L), L)
+
+
 @njit(parallel=True, cache=True)
+def _swap_first_parallel(af, P, Q, L, of):
+    for q in prange(Q):
+        for p in range(P):
+            _copy_block(af, uint64((p * Q + q) * L), of, uint64((q * P + p) * L), L)
+
+
 def _swap_first(a, out, parallel):
     """out[q, p, l] = a[p, q, l]:  a (P, Q, L) -> out (Q, P, L), both C-contiguous: swaps the two leading
     axes, moving contiguous L-blocks.  (N, O, L) <-> (O, N, L) = (O, N*L).  One task per out[q]."""
     P, Q, L = a.shape
-    af = a.reshape(a.size)
-    of = out.reshape(out.size)
-    if parallel:
-        for q in prange(Q):
-            for p in range(P):
-                _copy_block(af, uint64((p * Q + q) * L), of, uint64((q * P + p) * L), L)
-    else:
-        for q in range(Q):
-            for p in range(P):
-                _copy_block(af, uint64((p * Q + q) * L), of, uint64((q * P + p) * L), L)
+    loop = _swap_first_parallel if parallel else _swap_first_serial
+    loop(a.reshape(-1), P, Q, L, out.reshape(-1))
 
 
 def _to_onl(a):
@@ -284,7 +295,18 @@ def _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf
                             cf[d + uint64(c)] = buf[s + uint64(c)]
 
 
+@njit(cache=True)
+def _im2col_cl_serial(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
+    for n in range(N):
+        _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+
+
 @njit(parallel=True, cache=True)
+def _im2col_cl_parallel(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
+    for n in prange(N):
+        _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+
+
 def _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     """cols[n*L + h*Wo + w, (i*kw + j)*C + c] = xpad[n, c, h*sh + i*dh, w*sw + j*dw],  L = Ho*Wo.
 
@@ -292,14 +314,8 @@ def _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     One task per sample.
     """
     N, C, H, W = x.shape
-    xf = x.reshape(x.size)
-    cf = cols.reshape(cols.size)
-    if parallel:
-        for n in prange(N):
-            _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
-    else:
-        for n in range(N):
-            _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+    loop = _im2col_cl_parallel if parallel else _im2col_cl_serial
+    loop(x.reshape(-1), N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols.reshape(-1))
 
 
 @njit(cache=True)
@@ -327,7 +343,18 @@ def _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, 
     _transpose_into(buf, uint64(0), P, O, of, uint64(n * O * P))
 
 
+@njit(cache=True)
+def _col2im_cl_serial(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of):
+    for n in range(N):
+        _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+
+
 @njit(parallel=True, cache=True)
+def _col2im_cl_parallel(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of):
+    for n in prange(N):
+        _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+
+
 def _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     """out[n, o, h*sh - ph + i*dh, w*sw - pw + j*dw] += cols[n*Hi*Wi + h*Wi + w, (i*kw + j)*O + o].
 
@@ -335,14 +362,8 @@ def _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     sample: no two tasks write the same element.
     """
     N, O, Ho, Wo = out.shape
-    cf = cols.reshape(cols.size)
-    of = out.reshape(out.size)
-    if parallel:
-        for n in prange(N):
-            _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
-    else:
-        for n in range(N):
-            _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+    loop = _col2im_cl_parallel if parallel else _col2im_cl_serial
+    loop(cols.reshape(-1), N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, out.reshape(-1))
 
 
 @njit(cache=True)
@@ -359,20 +380,25 @@ def _swap_last_block(t, af, R, S, nrb, of):
             of[d + uint64(r)] = af[src + uint64(r * S)]
 
 
+@njit(cache=True)
+def _swap_last_serial(af, R, S, nrb, of, n_tasks):
+    for t in range(n_tasks):
+        _swap_last_block(t, af, R, S, nrb, of)
+
+
 @njit(parallel=True, cache=True)
+def _swap_last_parallel(af, R, S, nrb, of, n_tasks):
+    for t in prange(n_tasks):
+        _swap_last_block(t, af, R, S, nrb, of)
+
+
 def _swap_last_into(a, out, parallel):
     """out[b, s, r] = a[b, r, s]:  a (B, R, S) -> out (B, S, R), both C-contiguous.  One task per
     (b, block of 8 rows): each pass over s reads 8 streams and writes 8 contiguous elements."""
     B, R, S = a.shape
-    af = a.reshape(a.size)
-    of = out.reshape(out.size)
     nrb = (R + 7) // 8
-    if parallel:
-        for t in prange(B * nrb):
-            _swap_last_block(t, af, R, S, nrb, of)
-    else:
-        for t in range(B * nrb):
-            _swap_last_block(t, af, R, S, nrb, of)
+    loop = _swap_last_parallel if parallel else _swap_last_serial
+    loop(a.reshape(-1), R, S, nrb, out.reshape(-1), B * nrb)
 
 
 def _swap_last(a):
