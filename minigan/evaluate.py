@@ -79,3 +79,85 @@ def separation(scores, labels, class_names):
                "noise_only_ge_0.9": int(sum(pairs[p] >= 0.9 for p in noise)),
                "noise_only_ge_0.99": int(sum(pairs[p] >= 0.99 for p in noise))}
     return table, pairs, summary
+
+
+# --- mode coverage (source 004: the collapse a real/fake discriminator cannot see) ----------------------
+#
+# A discriminator judges one sample at a time: "is this a real digit?". A generator that never draws an 8
+# but draws perfect 0-7 and 9 passes that test sample by sample, so D's accuracy does not move. The
+# collapse shows only in the *distribution* of classes over many samples: classify every sample with a
+# classifier trained on real data and compare the class histogram with the (uniform) real one.
+
+__all__ += ["mode_coverage", "digit_classifier", "classifier_confidence"]
+
+
+def mode_coverage(predictions, n_classes, threshold=None, reference=None):
+    """Class histogram of generated samples, judged by a classifier: which modes does a generator cover?
+
+    ``predictions``: (N,) integer labels, or (N, K) class probabilities (each row is turned into its
+    argmax; the mean of the rows is reported too, as ``soft_fractions``).
+    ``reference``: (K,) class frequencies of the real data (default uniform 1/K).
+    A class is *covered* when its fraction is at least ``threshold`` (default 0.1 / K, a tenth of the
+    uniform share: 1 % of the samples for 10 classes).
+
+    Returns a dict:
+        fractions       (K,) list, the share of samples assigned to each class (sums to 1)
+        counts          (K,) list of ints
+        covered         number of classes with fraction >= threshold
+        missing         list of the classes below it
+        has_missing     covered < K: the flag of a dropped mode
+        kl_to_reference KL(fractions || reference) in nats (0 for a perfect match; log K when every sample
+                        is one class against a uniform reference); empty classes contribute 0
+        entropy         H(fractions) in nats (log K = 2.303 for 10 uniform classes)
+        soft_fractions  (K,) mean probability per class (only with probability rows)
+    """
+    from . import info
+    predictions = np.asarray(predictions)
+    result = {}
+    if predictions.ndim == 2:
+        if predictions.shape[1] != n_classes:
+            raise ValueError(f"mode_coverage: probability rows have {predictions.shape[1]} columns, n_classes={n_classes}")
+        result["soft_fractions"] = [float(v) for v in predictions.mean(0)]
+        labels = predictions.argmax(1)
+    elif predictions.ndim == 1:
+        labels = predictions.astype(np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            raise ValueError(f"mode_coverage: labels must be in [0, {n_classes}), got {labels.min()}..{labels.max()}")
+    else:
+        raise ValueError(f"mode_coverage: predictions must be (N,) labels or (N, K) probabilities, got {predictions.shape}")
+    if labels.size == 0:
+        raise ValueError("mode_coverage: no samples")
+    counts = np.bincount(labels, minlength=n_classes)
+    fractions = counts / counts.sum()
+    reference = np.full(n_classes, 1.0 / n_classes) if reference is None else np.asarray(reference, float)
+    reference = reference / reference.sum()
+    threshold = 0.1 / n_classes if threshold is None else float(threshold)
+    missing = [int(c) for c in np.flatnonzero(fractions < threshold)]
+    result.update({"fractions": [float(v) for v in fractions], "counts": [int(v) for v in counts],
+                   "covered": int(n_classes - len(missing)), "missing": missing, "has_missing": bool(missing),
+                   "kl_to_reference": float(info.kl_divergence(fractions, reference)),
+                   "entropy": float(info.entropy(fractions)), "threshold": threshold})
+    return result
+
+
+def digit_classifier(dataset=None, epochs=30, seed=0):
+    """The "small MNIST classifier" of the GAN demos: multinomial logistic regression (models.naive_bayes)
+    trained on real digits in [0, 1] (default: mnist5k's 4 000 training images; about 92 % test accuracy).
+    ``dataset``: a ``minigan.data.Dataset`` or an (x, y) pair. Returns the fitted ``LogisticRegression``."""
+    from .models import LogisticRegression
+    if dataset is None:
+        from . import data
+        dataset = data.load("mnist5k")
+    x, y = (dataset.x, dataset.y) if hasattr(dataset, "x") else dataset
+    classifier = LogisticRegression(int(np.prod(np.asarray(x).shape[1:])), int(np.max(y)) + 1)
+    classifier.fit(x, y, epochs=epochs, seed=seed)
+    return classifier
+
+
+def classifier_confidence(probabilities):
+    """How sure a real-data classifier is about generated samples: mean max probability and the mean
+    entropy of the rows in nats (sharp digits: high confidence, low entropy; blobs: the reverse).
+    probabilities (N, K) -> {"mean_max_probability", "mean_entropy"}."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
+    return {"mean_max_probability": float(p.max(1).mean()),
+            "mean_entropy": float(-(p * np.log(p)).sum(1).mean())}
