@@ -15,3 +15,7 @@ from .wgan_gp import ResBlockDown, ResBlockUp, WGANCritic, WGANGenerator
 __all__ = ["ResBlockDown", "ResBlockUp", "WGANCritic", "WGANGenerator", "DCGANGenerator", "DCGANDiscriminator",
            "MLPGenerator", "MLPDiscriminator"]
 __all__ += ["VAE", "BernoulliNaiveBayes", "LogisticRegression"]
+from .rbm import RBM, ais_log_partition, log_partition_exact  # noqa: E402  (source 003)
+from .dbn import DBN, DBNClassifier, DeepAutoencoder  # noqa: E402
+
+__all__ += ["RBM", "ais_log_partition", "log_partition_exact", "DBN", "DBNClassifier", "DeepAutoencoder"]
