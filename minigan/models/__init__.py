@@ -5,9 +5,13 @@
     from minigan.models import MLPGenerator, MLPDiscriminator       # the original GAN's MLPs
     from minigan.models import VAE                                  # MLP VAE (Kingma & Welling, 2014)
     from minigan.models import BernoulliNaiveBayes, LogisticRegression   # source 001's generative/discriminative pair
+    from minigan.models import ConditionalDCGANGenerator, ConditionalDCGANDiscriminator   # source 003's cGAN
+    from minigan.models import InfoGANGenerator, InfoGANDiscriminator, SSGANDiscriminator  # InfoGAN, K+1 SSGAN
 """
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .gan import MLPDiscriminator, MLPGenerator
+from .gan_variants import (ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, InfoGANDiscriminator,
+                           InfoGANGenerator, SSGANDiscriminator)
 from .naive_bayes import BernoulliNaiveBayes, LogisticRegression
 from .vae import VAE
 from .wgan_gp import ResBlockDown, ResBlockUp, WGANCritic, WGANGenerator
@@ -19,3 +23,5 @@ from .rbm import RBM, ais_log_partition, log_partition_exact  # noqa: E402  (sou
 from .dbn import DBN, DBNClassifier, DeepAutoencoder  # noqa: E402
 
 __all__ += ["RBM", "ais_log_partition", "log_partition_exact", "DBN", "DBNClassifier", "DeepAutoencoder"]
+__all__ += ["ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "InfoGANGenerator", "InfoGANDiscriminator",
+            "SSGANDiscriminator"]
