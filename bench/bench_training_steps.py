@@ -58,15 +58,15 @@ def minigan_steps(seed=0):
     opt_G = optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_D = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
 
-    def dcgan_step():
+    def gan_step(G, D, opt_G, opt_D, z, real):
         # (1) update D: maximize log D(x) + log(1 - D(G(z)))
-        fake = G(z_dcgan)
-        d_loss = (F.binary_cross_entropy_with_logits(D(real_images), ones)
+        fake = G(z)
+        d_loss = (F.binary_cross_entropy_with_logits(D(real), ones)
                   + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
         opt_D.zero_grad()
         d_loss.backward()
         opt_D.step()
-        # (2) update G: maximize log D(G(z))
+        # (2) update G: maximize log D(G(z)) (the non-saturating loss)
         g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
         opt_G.zero_grad()
         g_loss.backward()
@@ -91,25 +91,13 @@ def minigan_steps(seed=0):
     opt_mG = optim.Adam(mlp_G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_mD = optim.Adam(mlp_D.parameters(), lr=2e-4, betas=(0.5, 0.999))
 
-    def mlp_gan_step():
-        fake = mlp_G(z_dcgan)
-        d_loss = (F.binary_cross_entropy_with_logits(mlp_D(real_flat), ones)
-                  + F.binary_cross_entropy_with_logits(mlp_D(fake.detach()), zeros))
-        opt_mD.zero_grad()
-        d_loss.backward()
-        opt_mD.step()
-        g_loss = F.binary_cross_entropy_with_logits(mlp_D(fake), ones)
-        opt_mG.zero_grad()
-        g_loss.backward()
-        opt_mG.step()
-        return d_loss.item() + g_loss.item()
-
     data = {"real_images": real_images.numpy(), "z": z_dcgan.numpy(), "real_flat": real_flat.numpy(),
             "alpha": alpha}
     states = {name: {k: v.numpy() for k, v in module.state_dict().items()}
               for name, module in (("G", G), ("D", D), ("critic", critic), ("mlp_G", mlp_G), ("mlp_D", mlp_D))}
-    steps = {"DCGAN step (D + G)": dcgan_step, "WGAN-GP critic step": wgan_gp_critic_step,
-             "MLP GAN step (D + G)": mlp_gan_step}
+    steps = {"DCGAN step (D + G)": lambda: gan_step(G, D, opt_G, opt_D, z_dcgan, real_images),
+             "WGAN-GP critic step": wgan_gp_critic_step,
+             "MLP GAN step (D + G)": lambda: gan_step(mlp_G, mlp_D, opt_mG, opt_mD, z_dcgan, real_flat)}
     return steps, states, data
 
 
