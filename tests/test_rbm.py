@@ -122,6 +122,22 @@ def test_cd_statistics_equal_the_autograd_gradient_of_the_free_energy_difference
     assert exact["W"].shape == (7, 4)
 
 
+def test_gaussian_hidden_units_cd_statistics_equal_the_autograd_gradient():
+    """Linear hidden units (H&S 2006's top layer): F(v) = -b^T v - |c + W^T v|^2 / 2, same identity."""
+    mg.manual_seed(0)
+    rbm = RBM(7, 4, hidden="gaussian", init_std=0.3, dtype="float64")
+    rng = np.random.default_rng(1)
+    v_data = (rng.random((9, 7)) < 0.4).astype(np.float64)
+    v_model = rbm.negative_particles(v_data, k=2)
+    expected = rbm.cd_gradients(v_data, v_model)
+    grads = mg.grad(rbm.free_energy_loss(v_data, v_model), [rbm.W, rbm.b, rbm.c])
+    for name, g in zip("Wbc", grads):
+        np.testing.assert_allclose(g.numpy(), expected[name], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rbm.free_energy(v_data), rbm.free_energy_tensor(v_data).numpy(), rtol=1e-12)
+    _, h = rbm.sample_h_given_v(np.zeros((20000, 7)))
+    assert abs(h.std() - 1.0) < 0.02                                            # unit-variance noise
+
+
 def test_ais_matches_the_exact_log_partition_function():
     rbm = tiny_rbm(20, 10, scale=0.3, seed=2)
     exact = log_partition_exact(rbm)
