@@ -161,3 +161,19 @@ def classifier_confidence(probabilities):
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
     return {"mean_max_probability": float(p.max(1).mean()),
             "mean_entropy": float(-(p * np.log(p)).sum(1).mean())}
+
+
+__all__ += ["judge_digits"]
+
+
+def judge_digits(classifier, images, value_range=(-1.0, 1.0), n_classes=10):
+    """What a real-data digit classifier says about generated images: its predictions and probabilities,
+    ``mode_coverage`` and ``classifier_confidence``. images (N, 1, 28, 28) (array or Tensor) in
+    ``value_range`` (a tanh generator's [-1, 1] by default; the classifier was trained on [0, 1]).
+    Returns (summary dict, predicted labels (N,), probabilities (N, K))."""
+    x = images.numpy() if hasattr(images, "numpy") and not isinstance(images, np.ndarray) else np.asarray(images)
+    low, high = value_range
+    x = np.clip((x.astype(np.float32) - low) / (high - low), 0.0, 1.0)
+    probabilities = classifier.predict_proba(x)
+    summary = {"coverage": mode_coverage(probabilities, n_classes), **classifier_confidence(probabilities)}
+    return summary, probabilities.argmax(1), probabilities
