@@ -91,14 +91,17 @@ def separation(scores, labels, class_names):
 __all__ += ["mode_coverage", "digit_classifier", "classifier_confidence"]
 
 
-def mode_coverage(predictions, n_classes, threshold=None, reference=None):
+def mode_coverage(predictions, n_classes, threshold=None, reference=None, min_ratio=None):
     """Class histogram of generated samples, judged by a classifier: which modes does a generator cover?
 
     ``predictions``: (N,) integer labels, or (N, K) class probabilities (each row is turned into its
     argmax; the mean of the rows is reported too, as ``soft_fractions``).
     ``reference``: (K,) class frequencies of the real data (default uniform 1/K).
     A class is *covered* when its fraction is at least ``threshold`` (default 0.1 / K, a tenth of the
-    uniform share: 1 % of the samples for 10 classes).
+    uniform share: 1 % of the samples for 10 classes). An imperfect classifier calls some samples of other
+    classes "8", so a generator without 8s can still show a few: ``min_ratio`` instead calls a class covered
+    when its fraction is at least ``min_ratio * reference[c]`` -- pass as ``reference`` the classifier's own
+    histogram on real data (``judge_digits`` of real images) and e.g. ``min_ratio=0.3``.
 
     Returns a dict:
         fractions       (K,) list, the share of samples assigned to each class (sums to 1)
@@ -131,8 +134,12 @@ def mode_coverage(predictions, n_classes, threshold=None, reference=None):
     fractions = counts / counts.sum()
     reference = np.full(n_classes, 1.0 / n_classes) if reference is None else np.asarray(reference, float)
     reference = reference / reference.sum()
-    threshold = 0.1 / n_classes if threshold is None else float(threshold)
-    missing = [int(c) for c in np.flatnonzero(fractions < threshold)]
+    if min_ratio is not None:
+        thresholds = float(min_ratio) * reference
+    else:
+        thresholds = np.full(n_classes, 0.1 / n_classes if threshold is None else float(threshold))
+    threshold = [float(t) for t in thresholds]
+    missing = [int(c) for c in np.flatnonzero(fractions < thresholds)]
     result.update({"fractions": [float(v) for v in fractions], "counts": [int(v) for v in counts],
                    "covered": int(n_classes - len(missing)), "missing": missing, "has_missing": bool(missing),
                    "kl_to_reference": float(info.kl_divergence(fractions, reference)),
@@ -166,14 +173,16 @@ def classifier_confidence(probabilities):
 __all__ += ["judge_digits"]
 
 
-def judge_digits(classifier, images, value_range=(-1.0, 1.0), n_classes=10):
+def judge_digits(classifier, images, value_range=(-1.0, 1.0), n_classes=10, reference=None, min_ratio=None):
     """What a real-data digit classifier says about generated images: its predictions and probabilities,
     ``mode_coverage`` and ``classifier_confidence``. images (N, 1, 28, 28) (array or Tensor) in
-    ``value_range`` (a tanh generator's [-1, 1] by default; the classifier was trained on [0, 1]).
+    ``value_range`` (a tanh generator's [-1, 1] by default; the classifier was trained on [0, 1]);
+    ``reference``, ``min_ratio``: passed to ``mode_coverage``.
     Returns (summary dict, predicted labels (N,), probabilities (N, K))."""
     x = images.numpy() if hasattr(images, "numpy") and not isinstance(images, np.ndarray) else np.asarray(images)
     low, high = value_range
     x = np.clip((x.astype(np.float32) - low) / (high - low), 0.0, 1.0)
     probabilities = classifier.predict_proba(x)
-    summary = {"coverage": mode_coverage(probabilities, n_classes), **classifier_confidence(probabilities)}
+    summary = {"coverage": mode_coverage(probabilities, n_classes, reference=reference, min_ratio=min_ratio),
+               **classifier_confidence(probabilities)}
     return summary, probabilities.argmax(1), probabilities

@@ -31,6 +31,9 @@ def test_mode_coverage_uniform_collapsed_and_probabilities():
     assert classifier_confidence(probabilities)["mean_max_probability"] == pytest.approx((0.9 + 0.8 + 0.6) / 3)
     with pytest.raises(ValueError):
         mode_coverage(np.array([0, 5]), 3)
+    # relative thresholds: class 2 at 0.05 against a reference share of 0.5 is "missing" at min_ratio 0.3
+    relative = mode_coverage(np.array([0] * 10 + [1] * 9 + [2]), 3, reference=[0.25, 0.25, 0.5], min_ratio=0.3)
+    assert relative["missing"] == [2] and relative["threshold"] == pytest.approx([0.075, 0.075, 0.15])
 
 
 def test_generator_that_drops_eights_is_caught_by_coverage_not_by_real_fake_accuracy():
