@@ -199,7 +199,7 @@ def write_markdown(report, args, path):
     command = "python demos/rbm_mnist.py" + (" --quick" if args.quick else "") + f" --out {args.out}"
     lines = [f"# RBM on binarised mnist5k: CD-1, CD-10, PCD (source 003){' -- QUICK smoke run' if args.quick else ''}",
              "", f"Command: `NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 {command}` "
-             f"(seed {s['seed']}, {report['seconds']['total']:.0f} s on one CPU thread).", "",
+             f"(seed {s['seed']}, {report['seconds']['total']:.0f} s wall time, single-threaded BLAS, on a 2-core machine shared with other jobs).", "",
              f"{s['n_train']} training digits (re-binarised by a Bernoulli draw each epoch), {s['n_test']} test digits "
              f"(one fixed Bernoulli draw). 784-{s['n_hidden']} RBMs, {s['epochs']} epochs, batch {s['batch_size']}, "
              f"momentum 0.5, weight decay 2e-4, visible biases started at the base rates. CD: lr 0.05; PCD: "
