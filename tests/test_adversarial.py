@@ -171,3 +171,17 @@ def test_adversarial_loop_with_a_logistic_regression_discriminator():
     assert [r["step"] for r in history] == [1, 2, 3, 4, 5]
     assert "monitored" in history[1] and "monitored" in history[4] and "monitored" not in history[0]
     assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in history)
+
+
+def test_noise_prediction_term_is_infogan_with_all_of_z_as_continuous_codes():
+    """Source 003's entropy term: a third network predicts the noise from the sample (a variational bound on
+    H(z | x)), so G cannot ignore z. With no categorical code and z made entirely of continuous codes,
+    InfoGAN's update is exactly that; the prediction loss falls."""
+    mg.manual_seed(8)
+    real, _ = synthetic_digits(16)
+    model = A.InfoGAN(InfoGANGenerator(0, 0, 16, width=8), InfoGANDiscriminator(0, 16, width=8, hidden=32),
+                      lambda_categorical=0.0, lambda_continuous=1.0, lr=1e-3)
+    records = [model.train_step(real) for _ in range(12)]
+    assert records[-1]["info_categorical"] == 0.0
+    assert np.mean([r["info_continuous"] for r in records[-3:]]) < np.mean([r["info_continuous"] for r in records[:3]]) - 1
+    assert model.sample(mg.randn(3, 0)).shape == (3, 1, 28, 28)
