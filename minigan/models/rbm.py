@@ -59,7 +59,8 @@ __all__ = ["RBM", "ais_log_partition", "log_partition_exact", "independent_berno
 
 
 def _sigmoid(xp, a):
-    return 1.0 / (1.0 + xp.exp(-a))
+    """1 / (1 + e^-a) written as (1 + tanh(a / 2)) / 2: no overflow for large |a|."""
+    return 0.5 * (1.0 + xp.tanh(0.5 * a))
 
 
 def _softplus(xp, a):
@@ -246,7 +247,8 @@ class RBM(nn.Module):
         x (N, D) or (N, 1, 28, 28): binary data, or probabilities in [0, 1] (binarize="dynamic" draws a
         fresh Bernoulli sample each epoch; None uses x as given). n_chains: PCD fantasy particles (default
         batch_size). lr_decay: decay lr linearly to 0 over training (Tieleman 2008 does for PCD).
-        monitor: (N', D) data for the per-epoch reconstruction error and pseudo-log-likelihood.
+        monitor: (N', D) data for the per-epoch reconstruction error and pseudo-log-likelihood (20 random
+        bits per example).
         Returns a list of per-epoch dicts (epoch, recon_error, pseudo_log_likelihood, seconds)."""
         import time
         xp = self.xp
@@ -276,7 +278,7 @@ class RBM(nn.Module):
             record = {"epoch": epoch + 1, "seconds": time.time() - started}
             if monitor is not None:
                 record["recon_error"] = self.reconstruction_error(monitor)
-                record["pseudo_log_likelihood"] = self.pseudo_log_likelihood(monitor)
+                record["pseudo_log_likelihood"] = self.pseudo_log_likelihood(monitor, n_bits=20)
             history.append(record)
             if verbose:
                 print(f"RBM {'P' if persistent else ''}CD-{k} epoch {epoch + 1}/{epochs}: "
@@ -373,7 +375,10 @@ def ais_log_partition(rbm, base_visible_bias=None, n_runs=100, betas=None, retur
         Z_B / Z_A ~= mean(w),      log Z_B ~= log Z_A + logmeanexp(log w).
 
     Returns log Z (float); with return_details, a dict with log_z, log_z_low / log_z_high (log of mean w
-    -+ 3 standard errors, as S&M report), the log weights and the final samples."""
+    -+ 3 standard errors, as S&M report; -inf when the error exceeds the mean), the effective sample size
+    (sum w)^2 / sum w^2 of the importance weights, the log weights and the final samples. A small effective
+    sample size means the estimate rests on a few runs: in expectation AIS underestimates log Z then
+    (Jensen), i.e. overestimates the likelihood -- use more temperatures or runs."""
     if rbm.hidden != "bernoulli":
         raise ValueError("AIS here is for Bernoulli hidden units")
     xp = rbm.xp
@@ -408,6 +413,8 @@ def ais_log_partition(rbm, base_visible_bias=None, n_runs=100, betas=None, retur
     mean, stderr = float(w.mean()), float(w.std() / math.sqrt(n_runs))
     offset = float(log_w.max()) + log_z_A
     return {"log_z": log_z, "log_z_A": log_z_A,
+            "effective_sample_size": float(w.sum() ** 2 / (w * w).sum()),     # 1 (one run dominates)..n_runs
+            "log_w_std": float(log_w.std()),
             "log_z_low": offset + math.log(mean - 3 * stderr) if mean > 3 * stderr else float("-inf"),
             "log_z_high": offset + math.log(mean + 3 * stderr),
             "log_w": backend.to_device(log_w, "cpu"), "samples": v, "n_runs": n_runs, "n_betas": len(betas)}
