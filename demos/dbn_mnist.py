@@ -17,6 +17,14 @@ On mnist5k (4 000 training / 1 000 test real MNIST digits, grey levels in [0, 1]
    the same autoencoder trained from random init (H&S fig. 2: PCA's 30-D reconstructions are far worse);
 3. figures: first-layer filters, reconstructions (data / PCA / DBN before and after fine-tuning / random
    init), fine-tuning loss curves; report.md and report.json with every number.
+
+Measured (seed 0, the settings below, ~4 min on a shared 2-core machine): test accuracy 0.951 for the
+pretrained-then-fine-tuned 784-500-500 net, 0.928 for the same net from random init (the training loss
+of the pretrained net falls about ten times faster), 0.900 for logistic regression on pixels, 0.955 for
+logistic regression on the frozen DBN features (+-0.007 binomial s.e.). Squared reconstruction error per
+test image with a 30-D code: PCA 14.63, unrolled DBN before fine-tuning 48.24, after 10.07, the same
+autoencoder from random init 33.37 (it stays near blurry class averages: H&S's point that deep
+autoencoders need the pretraining), the mean image 54.19.
 """
 import argparse
 import json
