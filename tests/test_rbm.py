@@ -107,8 +107,7 @@ def test_cd_statistics_equal_the_autograd_gradient_of_the_free_energy_difference
     # d/dW [mean F(v_data) + log Z] by finite differences of the exact log Z
     V, _, _, p, log_z = brute_force(rbm)
     p_v = p.sum(1)
-    exact = rbm.cd_gradients(v_data, V)                                         # unweighted; reweight:
-    h_model = rbm.hidden_probs(V)
+    h_model = rbm.hidden_probs(V)                                               # model expectation, exact
     exact_W = -(v_data.T @ rbm.hidden_probs(v_data) / len(v_data) - (V * p_v[:, None]).T @ h_model)
     eps, (i, j) = 1e-6, (2, 1)
     def nll():
@@ -119,7 +118,6 @@ def test_cd_statistics_equal_the_autograd_gradient_of_the_free_energy_difference
     down = nll()
     rbm.W.data[i, j] += eps
     assert (up - down) / (2 * eps) == pytest.approx(exact_W[i, j], rel=1e-5)
-    assert exact["W"].shape == (7, 4)
 
 
 def test_gaussian_hidden_units_cd_statistics_equal_the_autograd_gradient():

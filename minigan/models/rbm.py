@@ -50,7 +50,7 @@ import math
 
 import numpy
 
-from .. import autograd, backend, nn, optim
+from .. import backend, nn, optim
 from .. import functional as F
 from ..tensor import Tensor
 
