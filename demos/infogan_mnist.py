@@ -1,6 +1,6 @@
 """Source 002: InfoGAN on MNIST -- a 10-way categorical code and 2 continuous codes (Chen et al., 2016).
 
-    python demos/infogan_mnist.py --out demo_out/infogan_mnist       # about 4 minutes on one CPU thread
+    python demos/infogan_mnist.py --out demo_out/infogan_mnist       # about 8 minutes on one (shared) CPU thread
     python demos/infogan_mnist.py --quick --out /tmp/infogan_quick   # seconds
 
 G(z, c): z ~ N(0, I_62), c_cat ~ Cat(10) uniform, c_1, c_2 ~ U(-1, 1). D and Q share a convolutional body
@@ -54,7 +54,7 @@ LAMBDA_CAT, LAMBDA_CONT = 1.0, 0.1
 WIDTH = 32
 HIDDEN = 256
 BATCH = 64
-EPOCHS = 20                 # 20 x 62 = 1 240 steps
+EPOCHS = 40                 # 40 x 62 = 2 480 steps
 LR_G, LR_D = 1e-3, 2e-4     # the paper: 1e-3 for G, 2e-4 for D
 N_JUDGE = 2000
 TRAVERSAL = np.linspace(-2, 2, 9)

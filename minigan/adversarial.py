@@ -330,8 +330,8 @@ class SemiSupervisedGAN(_Adversarial):
     """
 
     def __init__(self, generator, discriminator, labelled_x, labelled_y, latent_dim=None, labelled_batch=64,
-                 generator_loss="feature_matching", unsupervised_weight=1.0, lr=2e-4, betas=(0.5, 0.999)):
-        super().__init__(generator, discriminator, lr, betas)
+                 generator_loss="feature_matching", unsupervised_weight=1.0, lr=2e-4, betas=(0.5, 0.999), lr_d=None):
+        super().__init__(generator, discriminator, lr, betas, lr_d)
         self.labelled_x = np.asarray(labelled_x, np.float32)
         self.labelled_y = np.asarray(labelled_y, np.int64)
         self.latent_dim = latent_dim or generator.latent_dim
