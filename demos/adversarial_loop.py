@@ -41,7 +41,7 @@ import minigan.data as data  # noqa: E402
 import minigan.functional as F  # noqa: E402
 from minigan import autograd, losses, optim, viz  # noqa: E402
 from minigan.adversarial import adversarial_loop, discriminator_accuracy  # noqa: E402
-from minigan.evaluate import digit_classifier, judge_digits, mode_coverage  # noqa: E402
+from minigan.evaluate import digit_classifier, judge_digits  # noqa: E402
 from minigan.models import DCGANDiscriminator, DCGANGenerator, LogisticRegression  # noqa: E402
 
 # ---- settings

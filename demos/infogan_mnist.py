@@ -76,6 +76,23 @@ def ink_moments(images):
     return np.sqrt(mu20), -mu11 / (mu02 + 1e-9)          # minus: image rows grow downwards
 
 
+def one_to_one(table):
+    """The one-to-one map from rows (code values) to columns (digits) with the largest total count: the
+    Hungarian algorithm (scipy), or a greedy assignment when scipy (a test extra) is not installed."""
+    try:
+        from scipy.optimize import linear_sum_assignment
+        return linear_sum_assignment(-table)
+    except ImportError:
+        table = np.array(table, float)
+        rows, cols = [], []
+        for _ in range(min(table.shape)):
+            r, c = np.unravel_index(np.argmax(table), table.shape)
+            rows.append(r)
+            cols.append(c)
+            table[r, :], table[:, c] = -1, -1
+        return np.array(rows), np.array(cols)
+
+
 def code_study(model, classifier, n, seed):
     """Random codes -> images -> (MI and purity of c_cat vs predicted digit, correlations of c_1, c_2 with
     width and slant, the contingency table)."""
@@ -86,8 +103,7 @@ def code_study(model, classifier, n, seed):
     images = model.sample(z, categorical, continuous).numpy()
     summary, predicted, _ = judge_digits(classifier, images)
     table = info.contingency_table(categorical, predicted)
-    from scipy.optimize import linear_sum_assignment
-    codes, digits = linear_sum_assignment(-table)                # the best one-to-one code -> digit map
+    codes, digits = one_to_one(table)
     purity = float(table[codes, digits].sum() / n)
     width, slant = ink_moments(images)
     correlations = {f"c{j + 1}_{name}": float(np.corrcoef(continuous[:, j], values)[0, 1])
