@@ -48,6 +48,14 @@ class NonFiniteLossError(RuntimeError):
         super().__init__(f"training stopped at step {step}: loss {name!r} is {value}{kept}")
 
 
+def _progress_fields(trainable, metrics):
+    """What the progress bar shows: the trainable's ``progress_fields`` ({label: metric name}) if it has
+    them, otherwise every numeric metric."""
+    fields = getattr(trainable, "progress_fields", None) or {name: name for name in metrics}
+    return {label: f"{metrics[name]:.3f}" for label, name in fields.items()
+            if isinstance(metrics.get(name), (int, float))}
+
+
 def check_finite(step, **values):
     """Raise ``NonFiniteLossError`` for the first value that is NaN or +-inf."""
     for name, value in values.items():
@@ -70,6 +78,9 @@ class WGANGP:
 
     Adam with the paper's defaults, lr 1e-4, betas (0, 0.9), for both networks.
     """
+
+    # the progress bar's labels: critic loss, generator loss, Wasserstein estimate, gradient penalty
+    progress_fields = {"D": "critic_loss", "G": "g_loss", "W": "wasserstein", "GP": "gp"}
 
     def __init__(self, generator, critic, latent_dim=None, n_critic=5, lambda_gp=10.0, lr=1e-4,
                  betas=(0.0, 0.9)):
@@ -239,10 +250,7 @@ def fit(trainable, loader, epochs, out_dir, checkpoint_every=100, resume=False, 
                     log.write(record)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix({"D": f"{metrics.get('critic_loss', float('nan')):.3f}",
-                                     "G": f"{metrics.get('g_loss', float('nan')):.3f}",
-                                     "W": f"{metrics.get('wasserstein', float('nan')):.3f}",
-                                     "GP": f"{metrics.get('gp', float('nan')):.3f}"}, refresh=False)
+                    bar.set_postfix(_progress_fields(trainable, metrics), refresh=False)
                 for callback in callbacks:
                     callback(step, record)
                 finished_epoch = batch_index + 1 == steps_per_epoch
