@@ -34,7 +34,6 @@ class Function:
         self.inputs = None          # tuple of Tensors, freed after backward unless retain_graph
         self._outputs = None        # tuple of weakrefs to the output Tensors
         self.generation = 0         # longest path from a leaf: orders the backward sweep
-        self.freed = False
 
     @property
     def name(self) -> str:

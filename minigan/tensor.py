@@ -379,12 +379,6 @@ def as_tensor_like(value, reference: Tensor | None) -> Tensor:
 
 # --- creation ---------------------------------------------------------------------------------------
 
-def _resolve_dtype(dtype, data=None):
-    if dtype is not None:
-        return numpy.dtype(dtype)
-    return None
-
-
 def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     """A new leaf Tensor from a list, a number or an array (copied). Python floats become float32 (as in
     PyTorch); NumPy arrays keep their dtype."""
@@ -399,7 +393,7 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     xp = backend.empty_module_for(device)
     if backend.is_cupy_array(array):
         array = backend.to_device(array, device)
-    array = xp.array(array, dtype=_resolve_dtype(dtype), copy=True)
+    array = xp.array(array, dtype=None if dtype is None else numpy.dtype(dtype), copy=True)
     if backend.parse_device(device)[0] == "cpu" and backend.is_cupy_array(array):
         array = array.get()
     return Tensor(array, requires_grad=requires_grad)
