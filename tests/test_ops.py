@@ -228,6 +228,8 @@ CASES = [
          lambda x, gy: torch.nn.grad.conv2d_weight(x, (4, 3, 3, 3), gy, stride=2, padding=1)),
     Case("avg_pool2d", lambda a: F.avg_pool2d(a, 2), lambda: [randn(2, 3, 4, 6)],
          lambda a: a.reshape(2, 3, 2, 2, 3, 2).mean((3, 5)), lambda a: TF.avg_pool2d(a, 2)),
+    Case("avg_pool2d_overlapping_padded", lambda a: F.avg_pool2d(a, 3, 2, padding=1), lambda: [randn(1, 2, 5, 6)],
+         None, lambda a: TF.avg_pool2d(a, 3, 2, padding=1)),
     Case("max_pool2d", lambda a: F.max_pool2d(a, 3, 2), lambda: [distinct(1, 2, 7, 7)],
          lambda a: np_max_pool(a, 3, 2), lambda a: TF.max_pool2d(a, 3, 2)),
     Case("max_pool2d_padded", lambda a: F.max_pool2d(a, 2, 2, padding=1), lambda: [distinct(1, 2, 5, 5)], None,
