@@ -1,6 +1,6 @@
 """Whole training steps, minigan against PyTorch on the CPU, in one run (issue 4's step benchmarks).
 
-    python bench/bench_training_steps.py [--repeats 15] [--threads 2] [--skip-memory] [--skip-coldstart]
+    python bench/bench_training_steps.py [--repeats 15] [--threads 2] [--block 4] [--skip-memory] [--skip-coldstart]
 
 * DCGAN step on MNIST shapes, batch 64: one discriminator step (BCE on logits, real + fake) and one
   generator step (non-saturating loss), Adam(2e-4, (0.5, 0.999)); networks of minigan.models.dcgan.
@@ -9,9 +9,14 @@
 * MLP GAN step: 784-256-256-1 / 100-256-256-784, one D step and one G step, batch 64.
 
 Both sides get the same initial weights (minigan's state dict copied into torch modules with the same
-names) and the same data; the steps are timed alternately (interleaved) so that a change in machine load
-hits both; the figure is the ratio of medians, minigan / PyTorch (> 1: minigan slower). PyTorch uses the
-same number of threads as minigan's kernels and BLAS.
+names) and the same data.  Each framework runs in its OWN process (a long-lived worker that runs one step
+when told and reports its time), and the parent alternates between them in blocks (one settling step,
+then --block timed steps back to back, as in a training loop), so that a change in machine load hits both
+while neither's threads compete with the other's.  Why not one process: minigan's kernels and PyTorch each keep a pool of OpenMP threads that
+spin for ~10 ms after their last parallel region (measured: CPU time used by an idle process), and two
+spinning pools in one process on 2 cores slowed both sides by up to 20x (MLP GAN step: minigan 245 ms,
+torch 83 ms in one process, against 10-12 ms and 9-11 ms alone).  The figure is the ratio of medians,
+minigan / PyTorch (> 1: minigan slower); PyTorch uses the same number of threads as minigan's kernels.
 
 Peak memory: each framework runs its DCGAN steps in a fresh subprocess; the peak resident set (VmHWM,
 reset through /proc/self/clear_refs after set-up) minus the resident set before the steps.
@@ -178,18 +183,60 @@ def torch_steps(states, data):
 
 # ---------------------------------------------------------------------------------------------------
 
-def interleaved_medians(fn_a, fn_b, repeats, warmup=2):
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
+def step_worker(framework, threads):
+    """Run in a subprocess: build the steps, then for each line `NAME` on stdin run that step once and
+    print its time in seconds (`quit` ends)."""
+    steps, states, data = minigan_steps()
+    if framework == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        steps = torch_steps(states, data)
+    else:
+        import numba
+        numba.set_num_threads(threads)
+    names = {f"step{i}": step for i, step in enumerate(steps.values())}
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if name == "quit":
+            break
+        start = time.perf_counter()
+        names[name]()
+        print(f"{time.perf_counter() - start:.6f}", flush=True)
+
+
+class StepWorker:
+    """A step_worker subprocess: `run(name)` runs one step there and returns its time in seconds."""
+
+    def __init__(self, framework, threads):
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--step-worker", framework,
+                                         "--threads", str(threads)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {framework} step worker did not start")
+
+    def run(self, name):
+        self.process.stdin.write(name + "\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def alternating_medians(worker_a, worker_b, name, repeats, block=4, settle=1):
+    """Median step times of the two workers, run in alternating blocks: `settle` untimed steps, then
+    `block` timed ones, on a, then on b, and so on until each has `repeats` timed steps.  Steps within a
+    block run back to back, as in a training loop; the settling steps absorb the other process's
+    spinning threads and a cold cache."""
     times_a, times_b = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn_a()
-        times_a.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fn_b()
-        times_b.append(time.perf_counter() - start)
+    while len(times_a) < repeats:
+        for worker, times in ((worker_a, times_a), (worker_b, times_b)):
+            for _ in range(settle):
+                worker.run(name)
+            times.extend(worker.run(name) for _ in range(min(block, repeats - len(times))))
     return statistics.median(times_a), statistics.median(times_b)
 
 
@@ -238,7 +285,9 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: Numba's count)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-coldstart", action="store_true")
+    parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
     parser.add_argument("--memory-child", choices=["minigan", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--step-worker", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--coldstart-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -249,25 +298,23 @@ def main():
         return memory_child(args.memory_child, threads)
     if args.coldstart_child:
         return coldstart_child()
+    if args.step_worker:
+        return step_worker(args.step_worker, threads)
 
-    numba.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except ImportError:
-        pass
     import torch
-    torch.set_num_threads(threads)
     import minigan as mg
 
     print(f"load average at start: {os.getloadavg()[0]:.2f}; threads: {threads}; torch {torch.__version__}")
     print(mg.backend_info().replace("\n", "; "))
-    steps, states, data = minigan_steps()
-    reference = torch_steps(states, data)
-    print(f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, interleaved)")
-    for name, step in steps.items():
-        t_mg, t_torch = interleaved_medians(step, reference[name], args.repeats)
+    names = list(minigan_steps()[0])
+    workers = StepWorker("minigan", threads), StepWorker("torch", threads)
+    print(f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, "
+          f"two processes, alternating blocks of 1 + {args.block} steps)")
+    for i, name in enumerate(names):
+        t_mg, t_torch = alternating_medians(*workers, f"step{i}", args.repeats, args.block)
         print(f"{name:26s} {t_mg * 1e3:11.1f} {t_torch * 1e3:10.1f} {t_mg / t_torch:7.2f}")
+    for worker in workers:
+        worker.close()
 
     if not args.skip_memory:
         mem_mg = run_child(["--memory-child", "minigan", "--threads", str(threads)])

@@ -30,15 +30,23 @@ scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~1
 Every Numba loop has a serial and a parallel driver (_use_threads): on this VM starting and joining a
 parallel region of the workqueue layer costs 70-100 us, more than small jobs take serially.
 
+Fused pipelines (the default when kernels/blas.py's private OpenBLAS loads): the channels-last layers run
+as one pipeline per Numba worker thread -- its slice of the batch, in chunks whose columns stay in cache,
+im2col -> one single-threaded product on the private BLAS -> transpose/col2im -- and the few-channel
+layers and minigan's matmul primitive (`matmul` below) also call the private BLAS from Numba threads.  So a
+training step uses exactly one thread pool, Numba's.
+
 Threading set-up (the library does this itself; users should not have to):
-  On this 2-core machine, Numba's default OpenMP layer and OpenBLAS's pthreads each spin-wait after a call
-  and fight over the cores: one DCGAN-size conv took 16-24 ms instead of 3-14 ms (measured with this
-  module's loops).  Numba's `workqueue` layer parks its threads on a condition variable (no spinning), so
-  it is immune to this, and it needs no environment variable read at library-load time (which we cannot
-  guarantee: numpy, and through it OpenBLAS, is loaded before us).  So unless the user chose a layer
-  ($NUMBA_THREADING_LAYER), this module selects `workqueue` before the first parallel call.  Measured
-  alternatives are in bench/README.md.  Caveat of workqueue: it must not be entered from two Python
-  threads at once (Numba aborts); minigan calls kernels from one thread.
+  Two thread pools that spin-wait after each call fight over this machine's 2 cores: with NumPy's
+  OpenBLAS (2 threads) next to Numba's `omp` layer one DCGAN-size conv took 16-24 ms instead of 3-14 ms,
+  and a fused conv right after a NumPy product 12 ms instead of 6.7 ms.  With the fused pipelines
+  nothing else runs, so the module picks Numba's spinning `omp` layer (a parallel region starts in ~3 us;
+  `workqueue`, which parks its threads, takes 70-130 us, which is more than a small product takes), and
+  `workqueue` if libgomp cannot be loaded.  Without the private BLAS (MINIGAN_PRIVATE_BLAS=0 or the wheel
+  missing) the products run on NumPy's spinning pool, so the module picks `workqueue`, which is immune.
+  A user's $NUMBA_THREADING_LAYER always wins.  Caveat: another spinning OpenMP pool in the same process
+  (PyTorch's, for one) still competes; bench/bench_training_steps.py therefore times PyTorch in a
+  separate process.  Measurements in bench/README.md.
 
 Compiled kernels are cached on disk (cache=True; $NUMBA_CACHE_DIR relocates the cache), so the JIT cost
 is paid once per machine (bench/bench_conv.py reports cold and warm start times).
@@ -49,16 +57,35 @@ import numba
 import numpy as np
 from numba import njit, prange, uint64
 
+from . import blas
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "threading_layer"]
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "threading_layer"]
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
+
+# Whether the channels-last layers use the fused per-thread pipelines (needs kernels/blas.py's private
+# BLAS).  Tests switch it off to check the unfused path too.
+_FUSED = blas.available()
 
 # Choose the threading layer before Numba launches its first parallel region (see module docstring).
 # Both the config attribute and the environment variable are set: Numba re-reads NUMBA_* variables when
 # any of them changes, which would otherwise reset the attribute.
+#
+# With the private BLAS (kernels/blas.py) every product and every loop of a training step runs on Numba's
+# threads, so nothing competes with them and the spinning `omp` layer is the fast one: a parallel region
+# starts in microseconds (workqueue: 70-100 us), which decides the speed of products under ~40M
+# multiply-adds.  `workqueue` is the fallback when libgomp cannot be loaded.  Without the private BLAS
+# the products run on NumPy's spinning OpenBLAS pool and only the non-spinning `workqueue` is safe.
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
-    numba.config.THREADING_LAYER = "workqueue"
+    if blas.available():
+        os.environ["NUMBA_THREADING_LAYER_PRIORITY"] = "omp workqueue tbb"    # must name all three
+        os.environ["NUMBA_THREADING_LAYER"] = "default"
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+        numba.config.THREADING_LAYER = "default"
+    else:
+        os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+        numba.config.THREADING_LAYER = "workqueue"
 
 
 def threading_layer():
@@ -271,16 +298,15 @@ def _transpose_into(a, a0, R, S, out, o0):
 
 
 @njit(cache=True)
-def _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
-    """Sample n of _im2col_cl: transpose x[n] to (H, W, C) in a private buffer, then copy one C-vector
-    per (output pixel, tap)."""
+def _im2col_cl_sample(n, row, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, buf):
+    """Sample n of x into sample slot `row` of channels-last columns cf: transpose x[n] to (H, W, C) in
+    buf (H*W*C elements, the caller's scratch), then copy one C-vector per (output pixel, tap)."""
     HW = H * W
     K = kh * kw * C
-    buf = np.empty(HW * C, dtype=xf.dtype)            # x[n] as (H*W, C)
     _transpose_into(xf, uint64(n * C * HW), C, HW, buf, uint64(0))
     for h in range(Ho):
         for w in range(Wo):
-            dst = uint64(((n * Ho + h) * Wo + w) * K)
+            dst = uint64(((row * Ho + h) * Wo + w) * K)
             for i in range(kh):
                 hh = h * sh - ph + i * dh
                 for j in range(kw):
@@ -297,14 +323,16 @@ def _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf
 
 @njit(cache=True)
 def _im2col_cl_serial(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
+    buf = np.empty(H * W * C, dtype=xf.dtype)
     for n in range(N):
-        _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+        _im2col_cl_sample(n, n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, buf)
 
 
 @njit(parallel=True, cache=True)
 def _im2col_cl_parallel(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf):
     for n in prange(N):
-        _im2col_cl_sample(n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf)
+        buf = np.empty(H * W * C, dtype=xf.dtype)
+        _im2col_cl_sample(n, n, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, buf)
 
 
 def _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
@@ -319,19 +347,19 @@ def _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
 
 
 @njit(cache=True)
-def _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of):
-    """Sample n of _col2im_cl: scatter-add whole O-vectors into a private (Ho*Wo, O) buffer (in L2),
-    then transpose that buffer into out[n]."""
+def _col2im_cl_sample(row, n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of, buf):
+    """Sample slot `row` of channels-last columns cf into out[n]: scatter-add whole O-vectors into buf
+    (the caller's Ho*Wo*O scratch, zeroed here; it stays in L2), then transpose buf into out[n]."""
     K = kh * kw * O
     P = Ho * Wo
-    buf = np.zeros(P * O, dtype=of.dtype)            # out[n] as (Ho*Wo, O)
+    buf[:] = 0
     for h in range(Hi):
         for i in range(kh):
             y = h * sh - ph + i * dh
             if y < 0 or y >= Ho:
                 continue
             for w in range(Wi):
-                src = uint64(((n * Hi + h) * Wi + w) * K + i * kw * O)
+                src = uint64(((row * Hi + h) * Wi + w) * K + i * kw * O)
                 for j in range(kw):
                     x = w * sw - pw + j * dw
                     if x < 0 or x >= Wo:
@@ -345,14 +373,16 @@ def _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, 
 
 @njit(cache=True)
 def _col2im_cl_serial(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of):
+    buf = np.empty(Ho * Wo * O, dtype=of.dtype)
     for n in range(N):
-        _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+        _col2im_cl_sample(n, n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of, buf)
 
 
 @njit(parallel=True, cache=True)
 def _col2im_cl_parallel(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of):
     for n in prange(N):
-        _col2im_cl_sample(n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of)
+        buf = np.empty(Ho * Wo * O, dtype=of.dtype)
+        _col2im_cl_sample(n, n, cf, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, O, Ho, Wo, of, buf)
 
 
 def _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
@@ -409,6 +439,270 @@ def _swap_last(a):
     return out
 
 
+# ---------------------------------------------------------------- fused pipelines (kernels/blas.py)
+#
+# The channels-last layers above, done as one pipeline per worker thread: worker w takes samples
+# [w*N/n_workers, (w+1)*N/n_workers) and walks them in chunks of `chunk` samples, each chunk going
+# through im2col -> one single-threaded BLAS product -> scatter/transpose while its columns are still in
+# the core's cache.  The products come from kernels/blas.py's private OpenBLAS (1 thread per caller), so
+# no BLAS thread pool spins next to Numba's (the reason is in kernels/blas.py).  Buffers are allocated
+# once per worker and call.  `gemm` is a ctypes CBLAS function passed as an argument (sgemm or dgemm:
+# Numba compiles one version per dtype and can cache it).
+
+@njit(cache=True)
+def _conv2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
+                      Ho, Wo, Wcl, O, yf):
+    """y[n] = (cols_n @ Wcl.T).T for this worker's samples; Wcl (O, K') C-contiguous, yf = y (N, O, L)."""
+    n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
+    L, K = Ho * Wo, kh * kw * C
+    cols = np.empty(chunk * L * K, dtype=xf.dtype)
+    y_t = np.empty(chunk * L * O, dtype=xf.dtype)
+    buf = np.empty(H * W * C, dtype=xf.dtype)
+    for c0 in range(n0, n1, chunk):
+        nb = min(chunk, n1 - c0)
+        for r in range(nb):
+            _im2col_cl_sample(c0 + r, r, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, buf)
+        # y_t (nb*L, O) = cols (nb*L, K') @ Wcl.T
+        gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, nb * L, O, K, 1.0, cols.ctypes.data, K, Wcl.ctypes.data, K,
+             0.0, y_t.ctypes.data, O)
+        for r in range(nb):
+            _transpose_into(y_t, uint64(r * L * O), L, O, yf, uint64((c0 + r) * O * L))
+
+
+@njit(cache=True)
+def _conv2d_cl_fused_serial(chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, Wcl, O, yf):
+    _conv2d_cl_worker(0, 1, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, Wcl, O, yf)
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_cl_fused_parallel(n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
+                              Ho, Wo, Wcl, O, yf):
+    for w in prange(n_workers):
+        _conv2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
+                          Ho, Wo, Wcl, O, yf)
+
+
+@njit(cache=True)
+def _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
+                                dh, dw, O, Ho, Wo, yf):
+    """y[n] = col2im_cl(x[n].T @ Wcl) for this worker's samples; Wcl (C, K' = kh*kw*O), yf = y (N, O, Ho, Wo)."""
+    n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
+    HW, K = H * W, kh * kw * O
+    x_t = np.empty(chunk * HW * C, dtype=xf.dtype)
+    cols = np.empty(chunk * HW * K, dtype=xf.dtype)
+    buf = np.empty(Ho * Wo * O, dtype=xf.dtype)
+    for c0 in range(n0, n1, chunk):
+        nb = min(chunk, n1 - c0)
+        for r in range(nb):
+            _transpose_into(xf, uint64((c0 + r) * C * HW), C, HW, x_t, uint64(r * HW * C))
+        # cols (nb*H*W, K') = x_t (nb*H*W, C) @ Wcl (C, K')
+        gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, nb * HW, K, C, 1.0, x_t.ctypes.data, C, Wcl.ctypes.data, K,
+             0.0, cols.ctypes.data, K)
+        for r in range(nb):
+            _col2im_cl_sample(r, c0 + r, cols, kh, kw, sh, sw, ph, pw, dh, dw, H, W, O, Ho, Wo, yf, buf)
+
+
+@njit(cache=True)
+def _conv_transpose2d_cl_fused_serial(chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw, dh, dw,
+                                      O, Ho, Wo, yf):
+    _conv_transpose2d_cl_worker(0, 1, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw, dh, dw,
+                                O, Ho, Wo, yf)
+
+
+@njit(parallel=True, cache=True)
+def _conv_transpose2d_cl_fused_parallel(n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
+                                        dh, dw, O, Ho, Wo, yf):
+    for w in prange(n_workers):
+        _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
+                                    dh, dw, O, Ho, Wo, yf)
+
+
+@njit(cache=True)
+def _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
+                             dh, dw, Ho, Wo, partial):
+    """partial[w] (O*K',) = sum over this worker's samples n of gy[n] (O, L) @ cols_n (L, K')."""
+    n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
+    L, K = Ho * Wo, kh * kw * C
+    mine = partial[w]                                # (O*K',) row of the (n_workers, O*K') partial sums
+    if n1 == n0:
+        mine[:] = 0
+        return
+    cols = np.empty(chunk * L * K, dtype=xf.dtype)
+    g = np.empty(O * chunk * L, dtype=xf.dtype)
+    buf = np.empty(H * W * C, dtype=xf.dtype)
+    beta = 0.0
+    for c0 in range(n0, n1, chunk):
+        nb = min(chunk, n1 - c0)
+        for r in range(nb):
+            _im2col_cl_sample(c0 + r, r, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, buf)
+        # g (O, nb*L): g[o, r*L + l] = gy[c0 + r, o, l]  (contiguous L-blocks; no transpose needed)
+        for o in range(O):
+            for r in range(nb):
+                _copy_block(gyf, uint64(((c0 + r) * O + o) * L), g, uint64((o * nb + r) * L), L)
+        # partial[w] (O, K') (+)= g (O, nb*L) @ cols (nb*L, K')
+        gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, O, K, nb * L, 1.0, g.ctypes.data, nb * L, cols.ctypes.data, K,
+             beta, mine.ctypes.data, K)
+        beta = 1.0
+
+
+@njit(cache=True)
+def _conv2d_weight_cl_fused_serial(chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw, dh, dw,
+                                   Ho, Wo, partial):
+    _conv2d_weight_cl_worker(0, 1, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw, dh, dw,
+                             Ho, Wo, partial)
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_weight_cl_fused_parallel(n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
+                                     dh, dw, Ho, Wo, partial):
+    for w in prange(n_workers):
+        _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
+                                 dh, dw, Ho, Wo, partial)
+
+
+# Chunk size of the fused pipelines: about this many bytes of columns per chunk (at least one sample).
+# Small enough that a chunk's columns stay in a core's L2 between im2col and the product, large enough
+# that the product is efficient; see bench/README.md.
+_FUSED_CHUNK_BYTES = 1 << 20
+
+
+def _fused_plan(N, bytes_per_sample, n_elements):
+    """(n_workers, chunk) for a fused pipeline over N samples: one worker per Numba thread for big jobs
+    (one worker, the serial driver, below _PARALLEL_MIN elements), chunks of ~_FUSED_CHUNK_BYTES."""
+    n_workers = min(N, numba.get_num_threads()) if _use_threads(n_elements) else 1
+    per_worker = -(-N // n_workers)
+    chunk = max(1, min(per_worker, _FUSED_CHUNK_BYTES // max(1, bytes_per_sample)))
+    return n_workers, chunk
+
+
+def _fused_gemm(dtype, *dims):
+    """The private BLAS's gemm for this dtype when the fused path applies, else None."""
+    if not _FUSED or not blas.fits_int32(*dims):
+        return None
+    return blas.gemm_for(np.dtype(dtype))
+
+
+# ---------------------------------------------------------------- matrix product on the private BLAS
+#
+# minigan's matmul primitive (NumPy backend) comes here too, not to NumPy's BLAS: one product on NumPy's
+# 2-thread OpenBLAS leaves its worker spinning for ~0.1 s, and a fused conv that follows (a linear layer
+# feeding a transposed conv, as in every DCGAN generator) ran 2x slower for it (6.7 -> 12 ms, measured).
+# Large products are split in row or column blocks over the Numba threads; small ones run on the calling
+# thread (a parallel region costs 70-100 us here).
+
+@njit(cache=True)
+def _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc, itemsize):
+    """Block w of C (M, N) = op(A) @ op(B): rows of C when M >= N, else columns.  a, b, c are addresses."""
+    if M >= N:
+        m0, m1 = w * M // n_workers, (w + 1) * M // n_workers
+        if m1 > m0:
+            a_off = m0 * lda if trans_a == _NO_TRANS else m0
+            gemm(_ROW_MAJOR, trans_a, trans_b, m1 - m0, N, K, 1.0, a + a_off * itemsize, lda, b, ldb,
+                 0.0, c + m0 * ldc * itemsize, ldc)
+    else:
+        n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
+        if n1 > n0:
+            b_off = n0 if trans_b == _NO_TRANS else n0 * ldb
+            gemm(_ROW_MAJOR, trans_a, trans_b, M, n1 - n0, K, 1.0, a, lda, b + b_off * itemsize, ldb,
+                 0.0, c + n0 * itemsize, ldc)
+
+
+@njit(parallel=True, cache=True)
+def _gemm_parallel(n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc, itemsize):
+    for w in prange(n_workers):
+        _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc, itemsize)
+
+
+@njit(cache=True)
+def _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
+                       c, ldc, stride_c, itemsize):
+    """Items [w*batch/n_workers, (w+1)*batch/n_workers) of C[i] = op(A[i]) @ op(B[i]); A[i] starts at
+    a + i*stride_a elements (stride 0: one A for all), likewise B and C."""
+    for i in range(w * batch // n_workers, (w + 1) * batch // n_workers):
+        gemm(_ROW_MAJOR, trans_a, trans_b, M, N, K, 1.0, a + i * stride_a * itemsize, lda,
+             b + i * stride_b * itemsize, ldb, 0.0, c + i * stride_c * itemsize, ldc)
+
+
+@njit(parallel=True, cache=True)
+def _gemm_batch_parallel(n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
+                         c, ldc, stride_c, itemsize):
+    for w in prange(n_workers):
+        _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb,
+                           stride_b, c, ldc, stride_c, itemsize)
+
+
+# Products of at least this many multiply-adds are split over the Numba threads (see bench/README.md).
+_MATMUL_PARALLEL_MIN = 1 << 19
+
+
+def _blas_operand(m):
+    """(array, trans flag, leading dimension) for a 2-D operand, without copying when m or m.T is
+    C-contiguous."""
+    if m.flags.c_contiguous:
+        return m, _NO_TRANS, max(1, m.shape[1])
+    if m.flags.f_contiguous:
+        return m, _TRANS, max(1, m.shape[0])
+    m = np.ascontiguousarray(m)
+    return m, _NO_TRANS, max(1, m.shape[1])
+
+
+def _matmul_2d(a, b, gemm, out):
+    """out (M, N) = a (M, K) @ b (K, N) on the private BLAS."""
+    (M, K), N = a.shape, b.shape[1]
+    a, trans_a, lda = _blas_operand(a)
+    b, trans_b, ldb = _blas_operand(b)
+    args = (gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
+            max(1, N), out.itemsize)
+    if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and numba.get_num_threads() > 1:
+        _gemm_parallel(numba.get_num_threads(), *args)
+    else:
+        _gemm_worker(0, 1, *args)
+
+
+def _matmul_batch(a, b, gemm, out):
+    """out[i] (M, N) = a[i] (M, K) @ b[i] (K, N) for 3-D C-contiguous a, b, out; a batch axis of length 1
+    in a or b is shared by every item (stride 0)."""
+    B, M, N = out.shape
+    K = a.shape[2]
+    stride_a = 0 if a.shape[0] == 1 else M * K
+    stride_b = 0 if b.shape[0] == 1 else K * N
+    args = (B, gemm, _NO_TRANS, _NO_TRANS, M, N, K, a.ctypes.data, max(1, K), stride_a,
+            b.ctypes.data, max(1, N), stride_b, out.ctypes.data, max(1, N), M * N, out.itemsize)
+    n_workers = min(B, numba.get_num_threads())
+    if n_workers > 1 and B * M * N * K >= _MATMUL_PARALLEL_MIN:
+        _gemm_batch_parallel(n_workers, *args)
+    else:
+        _gemm_batch_worker(0, 1, *args)
+
+
+def matmul(a, b):
+    """a @ b with NumPy's broadcasting rules, for arrays of at least 2 dimensions.
+
+    Float32/float64 products of 2-D matrices, of a C-contiguous stack with a matrix, and of two stacks
+    with the same batch shape run on kernels/blas.py's private BLAS; everything else (mixed or integer
+    dtypes, broadcasting between different batch shapes, empty matrices, no private BLAS) is NumPy's `@`.
+    """
+    dtype = np.result_type(a, b)
+    gemm = _fused_gemm(dtype, *a.shape[-2:], b.shape[-1]) if a.dtype == b.dtype else None
+    if gemm is None or a.ndim < 2 or b.ndim < 2 or 0 in a.shape or 0 in b.shape:
+        return a @ b
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:       # a stack times one matrix: one product
+        out = np.empty(a.shape[:-1] + (N,), dtype=dtype)
+        _matmul_2d(a.reshape(-1, K), b, gemm, out.reshape(-1, N))
+        return out
+    if a.ndim == 2 and b.ndim == 2:
+        out = np.empty((M, N), dtype=dtype)
+        _matmul_2d(a, b, gemm, out)
+        return out
+    if a.shape[:-2] == b.shape[:-2]:
+        out = np.empty(a.shape[:-1] + (N,), dtype=dtype)
+        _matmul_batch(np.ascontiguousarray(a).reshape(-1, M, K), np.ascontiguousarray(b).reshape(-1, K, N),
+                      gemm, out.reshape(-1, M, N))
+        return out
+    return a @ b
+
+
 # Parallel Numba loops only for jobs of at least this many elements (see the comment above the loops).
 # The break-even estimate: a parallel region costs 70-100 us to start and join here, and the serial
 # loops move 1M float32 in 0.1-0.25 ms (transpose of a (16, 64, 1024) batch: 0.10 ms serial, 0.18-0.28 ms
@@ -429,6 +723,26 @@ def _use_threads(n_elements):
 _CHANNELS_LAST_MIN = 16
 
 
+def _product(a, b):
+    """a @ b for 2-D operands: the private BLAS when it is there, else NumPy's."""
+    gemm = _fused_gemm(a.dtype, *a.shape, b.shape[1])
+    if gemm is None or 0 in a.shape or 0 in b.shape:
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    _matmul_2d(a, b, gemm, out)
+    return out
+
+
+def _batched_product(a, b):
+    """a @ b for C-contiguous 3-D stacks (a batch axis of 1 is shared): the private BLAS when it is there."""
+    gemm = _fused_gemm(a.dtype, *a.shape[1:], b.shape[2])
+    if gemm is None or 0 in a.shape or 0 in b.shape:
+        return np.matmul(a, b)
+    out = np.empty((max(a.shape[0], b.shape[0]), a.shape[1], b.shape[2]), dtype=a.dtype)
+    _matmul_batch(a, b, gemm, out)
+    return out
+
+
 # ---------------------------------------------------------------- the three operations
 
 def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -444,9 +758,20 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     dtype = np.result_type(x, W)
     x, W = _prepare(x, dtype), _prepare(W, dtype)
     if C >= _CHANNELS_LAST_MIN:
+        W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)   # columns (i, j, c)
+        L, K = Ho * Wo, kh * kw * C
+        gemm = _fused_gemm(dtype, N * L, K, O)
+        if gemm is not None:
+            y = np.empty((N, O, Ho, Wo), dtype=dtype)
+            n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
+            args = (gemm, x.reshape(-1), N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, W_cl, O, y.reshape(-1))
+            if n_workers > 1:
+                _conv2d_cl_fused_parallel(n_workers, chunk, *args)
+            else:
+                _conv2d_cl_fused_serial(chunk, *args)
+            return y
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
         _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
-        W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)   # columns (i, j, c)
         y_t = cols @ W_cl.T                                     # (N*L, O): one BLAS call for the batch
         return _swap_last(y_t.reshape(N, Ho * Wo, O)).reshape(N, O, Ho, Wo)
     # Few channels: K = C*kh*kw is small, so the product is cheap and the (O, N*L) -> (N, O, L) transpose
@@ -454,7 +779,7 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     # y's layout directly (conv 1->64 on 64 MNIST images: 0.35 ms against 0.45-0.9 ms, 1 thread).
     cols = np.empty((N, C * kh * kw, Ho * Wo), dtype=dtype)
     _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
-    y = np.matmul(W.reshape(O, C * kh * kw), cols)              # (N, O, L): one BLAS call per sample
+    y = _batched_product(W.reshape(1, O, C * kh * kw), cols)    # (N, O, L): one BLAS call per sample
     return y.reshape(N, O, Ho, Wo)
 
 
@@ -477,14 +802,25 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
     x, W = _prepare(x, dtype), _prepare(W, dtype)
     y = np.empty((N, O, Ho, Wo), dtype=dtype)
     if O >= _CHANNELS_LAST_MIN:
-        x_t = _swap_last(x.reshape(N, C, H * Wd)).reshape(N * H * Wd, C)
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(C, kh * kw * O)   # columns (i, j, o)
+        HW, K = H * Wd, kh * kw * O
+        gemm = _fused_gemm(dtype, N * HW, K, C)
+        if gemm is not None:
+            n_workers, chunk = _fused_plan(N, HW * K * x.itemsize, N * HW * K)
+            args = (gemm, x.reshape(-1), N, C, H, Wd, W_cl, kh, kw, sh, sw, ph, pw, dh, dw, O, Ho, Wo, y.reshape(-1))
+            if n_workers > 1:
+                _conv_transpose2d_cl_fused_parallel(n_workers, chunk, *args)
+            else:
+                _conv_transpose2d_cl_fused_serial(chunk, *args)
+            return y
+        x_t = _swap_last(x.reshape(N, C, H * Wd)).reshape(N * H * Wd, C)
         cols = x_t @ W_cl                                       # (N*H*W, kh*kw*O)
         _col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
         return y
     # Few output channels: per-sample products read x in its own layout (no transpose of x; 64->1 on
     # 64 14x14 maps: 0.36 ms against 0.63 ms with a batched product, 1 thread).
-    cols = np.matmul(W.reshape(C, O * kh * kw).T, x.reshape(N, C, H * Wd))    # (N, O*kh*kw, H*W)
+    W_t = np.ascontiguousarray(W.reshape(C, O * kh * kw).T)
+    cols = _batched_product(W_t.reshape(1, O * kh * kw, C), x.reshape(N, C, H * Wd))   # (N, O*kh*kw, H*W)
     _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
     return y
 
@@ -503,6 +839,18 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
     dtype = np.result_type(x, gy)
     x, gy = _prepare(x, dtype), _prepare(gy, dtype)
     if C >= _CHANNELS_LAST_MIN:
+        L, K = Ho * Wo, kh * kw * C
+        gemm = _fused_gemm(dtype, N * L, K, O)
+        if gemm is not None:
+            n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
+            partial = np.empty((n_workers, O * K), dtype=dtype)
+            args = (gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, partial)
+            if n_workers > 1:
+                _conv2d_weight_cl_fused_parallel(n_workers, chunk, *args)
+            else:
+                _conv2d_weight_cl_fused_serial(chunk, *args)
+            gW_cl = partial.sum(axis=0) if n_workers > 1 else partial[0]
+            return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
         _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
         gy_t = _swap_last(gy.reshape(N, O, Ho * Wo)).reshape(N * Ho * Wo, O)
@@ -510,5 +858,5 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
     cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
     _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
-    gW = _to_onl(gy.reshape(N, O, Ho * Wo)) @ cols.T            # (O, N*L) @ (N*L, K)
+    gW = _product(_to_onl(gy.reshape(N, O, Ho * Wo)), cols.T)   # (O, N*L) @ (N*L, K)
     return gW.reshape(O, C, kh, kw)

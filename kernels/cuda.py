@@ -23,8 +23,9 @@ import numpy as np
 from numba import cuda
 
 from .reference import conv_output_size, conv_transpose_output_size, _pair
+from .reference import matmul  # noqa: F401  CuPy's a @ b is cuBLAS already
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight"]
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul"]
 
 
 def _xp(*arrays):

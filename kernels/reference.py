@@ -32,7 +32,7 @@ Every output is C-contiguous and has the dtype of the inputs (numpy's result_typ
 """
 import numpy as np
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "im2col", "col2im",
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "im2col", "col2im",
            "conv_output_size", "conv_transpose_output_size"]
 
 
@@ -192,3 +192,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
     # one matrix product over the batch and the pixels together: (O, N*L) @ (N*L, K)
     gW = gy_m.transpose(1, 0, 2).reshape(O, N * Ho * Wo) @ cols.transpose(0, 2, 1).reshape(N * Ho * Wo, C * kh * kw)
     return xp.ascontiguousarray(gW.reshape(O, C, kh, kw))
+
+
+def matmul(a, b):
+    """a @ b (NumPy's or CuPy's own product: the array library's BLAS)."""
+    return a @ b

@@ -1,4 +1,5 @@
 """Matrix product (batched, NumPy's ``@`` broadcasting over leading axes)."""
+from ..backend import conv_kernels
 from ..function import Function
 from .shape import reshape, sum_to, transpose
 
@@ -19,7 +20,9 @@ class MatMul(Function):
                              f"({a.shape[-1]} != {b.shape[-2]})")
         if a.shape[-1] == 1:            # an outer product: BLAS is slow at K = 1, broadcasting is not
             return a * b
-        return a @ b
+        # The kernel module's product: on the CPU the private BLAS on Numba's threads (kernels/blas.py
+        # says why NumPy's own BLAS would slow the convolutions that follow), else the array library's @.
+        return conv_kernels(a).matmul(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
