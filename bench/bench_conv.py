@@ -7,7 +7,11 @@ For each DCGAN shape (issue 4) it prints, as medians over `--repeats` timed call
   - achieved GFLOP/s (2*MACs / time) and the machine's float32 matmul peak (measured here, 2048^3);
   - the time of the bare BLAS matrix products the im2col method needs (the floor of the method), and
     minigan's time divided by it;
-for the forward pass ("fwd") and forward + backward ("fwd+bwd").  Backward of a conv layer is
+for the forward pass ("fwd") and forward + backward ("fwd+bwd").  minigan, PyTorch and the bare products
+each run in their OWN worker process, which the parent asks in turn for one block of timed calls (three
+rounds per shape and pass, median of the block medians): two thread pools that spin after each call
+(minigan's Numba `omp` pool, PyTorch's OpenMP pool, NumPy's OpenBLAS) slowed each other by up to 20x in one
+process on this 2-core machine (bench/README.md).  Backward of a conv layer is
 conv_transpose2d (gx) + conv2d_weight (gW); of a conv_transpose layer, conv2d (gx) + conv2d_weight(gy, x) (gW).
 Then the JIT cold start (a fresh process with an empty NUMBA_CACHE_DIR: import + first fwd+bwd in float32)
 and the warm start (the same, with the cache filled).
@@ -164,38 +168,104 @@ def cold_start():
     return out
 
 
+# Pause before each block of timed calls: NumPy's OpenBLAS threads spin for up to ~0.1 s after a product,
+# the OpenMP pools of minigan and PyTorch ~10 ms (measured as CPU time used by an idle process).
+QUIET_S = 0.25
+
+
+def worker(role, kernel_mode, nthreads):
+    """Run in a subprocess: answer requests on stdin, one per line, with one number on stdout.
+      `time I PASS N` -> median ms of N calls (after warm-up) of pass PASS (0 fwd, 1 fwd+bwd) of SHAPES[I];
+      `peak N`        -> float32 matmul GFLOP/s (gemm worker);   `info` -> a description;   `quit`.
+    role: "minigan" (kernels), "torch" (torch.nn.functional) or "gemm" (the bare products, NumPy's BLAS)."""
+    import numba
+    numba.set_num_threads(nthreads)
+    if role == "torch":
+        import torch
+        torch.set_num_threads(nthreads)
+    mod = kernels.select("numpy", kernel_mode)
+    if role == "minigan":                       # warm every kernel (JIT or cache load) before timing
+        for kind, N, Cin, Cout, H in [(k, 2, ci, co, 8) for k in ("conv", "convT") for ci, co in ((1, 64), (64, 64))]:
+            for f in minigan_fns(mod, kind, *layer(kind, N, Cin, Cout, H, np.random.default_rng(0))):
+                f()
+    fns = {}
+    print("ready", flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if words[0] == "quit":
+            break
+        if words[0] == "info":
+            if role == "torch":
+                import torch
+                print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+            else:
+                print(str(kernels.info("numpy", kernel_mode)).replace("\n", " "), flush=True)
+            continue
+        if words[0] == "peak":
+            print(f"{matmul_peak(int(words[1])):.1f}", flush=True)
+            continue
+        i, passno, n = (int(w) for w in words[1:])
+        if i not in fns:
+            _, kind, N, Cin, Cout, H = SHAPES[i]
+            x, W, gy = layer(kind, N, Cin, Cout, H, np.random.default_rng(i))
+            if role == "minigan":
+                fns[i] = minigan_fns(mod, kind, x, W, gy)
+            elif role == "torch":
+                import torch
+                fns[i] = torch_fns(torch, kind, x, W, gy)
+            else:
+                g_fwd, g_all, _ = gemm_fns(kind, N, Cin, Cout, H, np.random.default_rng(i))
+                fns[i] = (g_fwd, lambda g_all=g_all: [g() for g in g_all])
+        print(f"{median_ms(fns[i][passno], n):.4f}", flush=True)
+
+
+class Worker:
+    """A worker() subprocess; ask(line) sends one request and returns the reply line."""
+
+    def __init__(self, role, kernel_mode, nthreads):
+        args = [sys.executable, os.path.abspath(__file__), "--worker", role, "--threads", str(nthreads)]
+        if kernel_mode:
+            args += ["--kernels", kernel_mode]
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {role} worker did not start")
+
+    def ask(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def close(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def macs_of(kind, N, Cin, Cout, H):
+    return gemm_fns(kind, N, Cin, Cout, H, np.random.default_rng(0))[2]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--kernels", default=None, help="reference|numba (default: $MINIGAN_KERNELS or numba)")
     ap.add_argument("--no-coldstart", action="store_true")
     ap.add_argument("--threads", type=int, default=None,
-                    help="threads for Numba, numpy's BLAS (needs threadpoolctl) and PyTorch; default: Numba's count. "
-                         "--threads 1 is far less sensitive to other processes on a shared machine")
+                    help="threads for Numba, the products and PyTorch; default: Numba's count")
+    ap.add_argument("--worker", choices=["minigan", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
-
-    mod = kernels.select("numpy", args.kernels)
-    import torch
     import numba
     nthreads = args.threads or numba.get_num_threads()
-    numba.set_num_threads(nthreads)
-    torch.set_num_threads(nthreads)
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(nthreads, user_api="blas")
-    info = kernels.info("numpy", args.kernels)
-    rng = np.random.default_rng(0)
+    if args.worker:
+        return worker(args.worker, args.kernels, nthreads)
 
-    # warm every kernel (JIT or cache load) before timing anything
-    for _, kind, N, Cin, Cout, H in SHAPES[:1]:
-        for f in minigan_fns(mod, kind, *layer(kind, N, Cin, Cout, H, rng)):
-            f()
-    info = kernels.info("numpy", args.kernels)
-    peak = matmul_peak(args.repeats)
-    print(f"minigan kernels: {info}")
-    print(f"torch {torch.__version__}, torch threads {torch.get_num_threads()}; numpy {np.__version__}")
+    workers = {role: Worker(role, args.kernels, nthreads) for role in ("minigan", "torch", "gemm")}
+    peak = float(workers["gemm"].ask(f"peak {args.repeats}"))
+    print(f"minigan kernels: {workers['minigan'].ask('info')}")
+    print(f"{workers['torch'].ask('info')}; numpy {np.__version__}")
     print(f"load average at start (other processes share these cores): {os.getloadavg()}")
-    print(f"float32 matmul peak (2048^3, numpy/BLAS): {peak:.0f} GFLOP/s;  median of {args.repeats} repeats\n")
+    print(f"float32 matmul peak (2048^3, numpy/BLAS): {peak:.0f} GFLOP/s;  median of {args.repeats} repeats, "
+          "minigan / torch / bare products each in its own process\n")
 
     hdr = (f"{'shape':30s} {'pass':8s} {'minigan ms':>10s} {'torch ms':>9s} {'ratio':>6s} "
            f"{'mg GF/s':>8s} {'pt GF/s':>8s} {'matmul ms':>9s} {'mg/matmul':>9s}")
@@ -203,26 +273,25 @@ def main():
     print("-" * len(hdr))
     totals = {"fwd": [0.0, 0.0, 0.0], "fwd+bwd": [0.0, 0.0, 0.0]}
     worst = {"fwd": 0.0, "fwd+bwd": 0.0}
-    for name, kind, N, Cin, Cout, H in SHAPES:
-        x, W, gy = layer(kind, N, Cin, Cout, H, rng)
-        mg = minigan_fns(mod, kind, x, W, gy)
-        pt = torch_fns(torch, kind, x, W, gy)
-        g_fwd, g_all, macs = gemm_fns(kind, N, Cin, Cout, H, rng)
-        gemm = (lambda: g_fwd(), lambda: [g() for g in g_all])
-        for passname, f_mg, f_pt, f_mm, nprod in zip(("fwd", "fwd+bwd"), mg, pt, gemm, (1, 3)):
-            # interleave the three measurements in rounds so that drift hits all of them alike
-            t_mg, t_pt, t_mm = [], [], []
+    block = max(1, args.repeats // 3)
+    for i, (name, kind, N, Cin, Cout, H) in enumerate(SHAPES):
+        macs = macs_of(kind, N, Cin, Cout, H)
+        for passno, (passname, nprod) in enumerate((("fwd", 1), ("fwd+bwd", 3))):
+            # three rounds, each worker in turn, so that drift in the machine's load hits all of them alike
+            t = {role: [] for role in workers}
             for _ in range(3):
-                t_mg.append(median_ms(f_mg, max(1, args.repeats // 3)))
-                t_pt.append(median_ms(f_pt, max(1, args.repeats // 3)))
-                t_mm.append(median_ms(f_mm, max(1, args.repeats // 3)))
-            a, b, c = float(np.median(t_mg)), float(np.median(t_pt)), float(np.median(t_mm))
+                for role, w in workers.items():
+                    time.sleep(QUIET_S)             # let the previous worker's spinning threads go to sleep
+                    t[role].append(float(w.ask(f"time {i} {passno} {block}")))
+            a, b, c = (float(np.median(t[role])) for role in ("minigan", "torch", "gemm"))
             flop = 2.0 * macs * nprod
             print(f"{name:30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {flop / a / 1e6:8.1f} "
-                  f"{flop / b / 1e6:8.1f} {c:9.2f} {a / c:9.2f}")
-            for i, v in enumerate((a, b, c)):
-                totals[passname][i] += v
+                  f"{flop / b / 1e6:8.1f} {c:9.2f} {a / c:9.2f}", flush=True)
+            for j, v in enumerate((a, b, c)):
+                totals[passname][j] += v
             worst[passname] = max(worst[passname], a / b)
+    for w in workers.values():
+        w.close()
     print("-" * len(hdr))
     for passname, (a, b, c) in totals.items():
         print(f"{'SUM over six shapes':30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {'':8s} {'':8s} "
@@ -230,7 +299,7 @@ def main():
     print("targets (fwd+bwd): sum <= 0.8x torch, no shape > 1.2x, each shape <= 1.5x its bare matmuls")
     print(f"load average at end: {os.getloadavg()}")
 
-    if not args.no_coldstart and mod.__name__ == "kernels.cpu":
+    if not args.no_coldstart and kernels.select("numpy", args.kernels).__name__ == "kernels.cpu":
         cs = cold_start()
         print("\nJIT start-up, fresh process (import kernels + first conv2d/conv_transpose2d/conv2d_weight, float32):")
         for label, (imp, first, total, name) in cs.items():

@@ -82,6 +82,7 @@ def info(xp_name="numpy", mode=None):
         d["numba_threads"] = numba.get_num_threads()
         if module.__name__.endswith(".cpu"):
             d["threading_layer"] = module.threading_layer()
+            d["kernel_blas"] = importlib.import_module(f"{__name__}.blas").describe()
         else:
             d["threading_layer"] = numba.config.THREADING_LAYER + " (requested; loads on first parallel call)"
     except ImportError:
@@ -93,7 +94,7 @@ def info(xp_name="numpy", mode=None):
 
 
 def _blas_info():
-    """numpy's BLAS name/version and thread count, from threadpoolctl if available, else numpy's config."""
+    """numpy's BLAS (the one NumPy's own products use; kernels.cpu's is kernel_blas) name/version and thread count, from threadpoolctl if available, else numpy's config."""
     try:
         from threadpoolctl import threadpool_info
         blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
