@@ -23,9 +23,12 @@ import numpy as np
 from numba import cuda
 
 from .reference import conv_output_size, conv_transpose_output_size, _pair
-from .reference import matmul  # noqa: F401  CuPy's a @ b is cuBLAS already
+# CuPy's own array code is the GPU version of these (a @ b is cuBLAS; the rest are elementwise/reductions)
+from .reference import (matmul, leaky_relu, leaky_relu_slope_map, batch_norm_forward,  # noqa: F401
+                        batch_norm_backward, adam_update)
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul"]
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_slope_map",
+           "batch_norm_forward", "batch_norm_backward", "adam_update"]
 
 
 def _xp(*arrays):

@@ -20,7 +20,7 @@ import numpy
 
 __all__ = [
     "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
-    "generator", "manual_seed", "get_rng_state", "set_rng_state", "conv_kernels", "info",
+    "generator", "manual_seed", "get_rng_state", "set_rng_state", "kernels_for", "info",
 ]
 
 
@@ -145,9 +145,9 @@ def set_rng_state(state: dict) -> None:
     generator("cpu").bit_generator.state = state
 
 
-# --- convolution kernels ----------------------------------------------------------------------------
+# --- kernels (convolutions, products, the hottest elementwise ops) -------------------------------------
 
-def conv_kernels(array):
+def kernels_for(array):
     """The kernel module for this array: ``kernels.cuda`` for CuPy arrays, otherwise the one chosen by
     ``MINIGAN_KERNELS=reference|numba`` (default numba when importable)."""
     import kernels

@@ -231,19 +231,12 @@ class Adam(Optimizer):
                 grad = grad + weight_decay * p.data
         state["step"] += 1
         step = state["step"]
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += (grad - exp_avg) * (1 - beta1)           # torch's lerp_(grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-        if group["amsgrad"]:
-            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
-        else:
-            second = exp_avg_sq
-        denom = xp.sqrt(second) / bias_correction2_sqrt + eps
-        p.data -= (lr / bias_correction1) * (exp_avg / denom)
+        # the update itself (m, v, v_max, p in place) is the kernel module's adam_update: array code in
+        # kernels/reference.py, one fused parallel pass in kernels.cpu
+        step_size, bias_correction2_sqrt = lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step)
+        backend.kernels_for(p.data).adam_update(p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+                                                state.get("max_exp_avg_sq") if group["amsgrad"] else None,
+                                                beta1, beta2, step_size, bias_correction2_sqrt, eps)
 
 
 class AdamW(Adam):

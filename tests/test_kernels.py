@@ -314,3 +314,65 @@ def test_private_blas_can_be_switched_off():
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "workqueue"
+
+
+# ---------------------------------------------------------------- elementwise and per-channel kernels
+
+ELEMENTWISE_SHAPES = [(2, 3), (4, 5, 6), (3, 4, 5, 7), (1, 1, 1, 1)]
+
+
+@needs_cpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=str)
+def test_cpu_elementwise_kernels_match_reference(shape, dtype, monkeypatch):
+    """Numba leaky ReLU, its slope map and batch-norm forward/backward against the array code of
+    kernels.reference (the spec), forced onto the Numba path even for small arrays."""
+    cpu = kernels.cpu
+    monkeypatch.setattr(cpu, "_ELEMENTWISE_MIN", 0)
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * 3 + 0.5).astype(dtype)
+    x.reshape(-1)[0] = 0.0                                   # the kink: x = 0 takes the slope side
+    for slope in (0.0, 0.2, 1.5):
+        np.testing.assert_array_equal(cpu.leaky_relu(x, slope), reference.leaky_relu(x, slope))
+        np.testing.assert_array_equal(cpu.leaky_relu_slope_map(x, slope), reference.leaky_relu_slope_map(x, slope))
+    got, want = cpu.batch_norm_forward(x, 1e-5), reference.batch_norm_forward(x, 1e-5)
+    for name, g, w in zip(("x_hat", "mean", "var", "inv_std"), got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype == dtype, name
+        np.testing.assert_allclose(g, w, err_msg=name, **tol(dtype))
+    gy = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_allclose(cpu.batch_norm_backward(gy, got[0], got[3]),
+                               reference.batch_norm_backward(gy, want[0], want[3]), **tol(dtype))
+
+
+@needs_cpu
+def test_cpu_elementwise_kernels_leave_odd_inputs_to_the_reference(monkeypatch):
+    """Non-contiguous, integer, or float16 inputs give the reference's answer (the fallback is taken)."""
+    cpu = kernels.cpu
+    monkeypatch.setattr(cpu, "_ELEMENTWISE_MIN", 0)
+    x = np.random.default_rng(1).standard_normal((6, 8))
+    for a in (x[:, ::2], x.T, x.astype(np.float16), np.arange(-3, 3)):
+        np.testing.assert_array_equal(cpu.leaky_relu(a, 0.1), reference.leaky_relu(a, 0.1))
+    np.testing.assert_allclose(cpu.batch_norm_forward(x.T, 1e-5)[0], reference.batch_norm_forward(x.T, 1e-5)[0])
+
+
+@needs_cpu
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cpu_adam_update_matches_reference_over_steps(dtype, amsgrad, monkeypatch):
+    """Five fused Numba Adam steps = five steps of the reference array code (m, v, v_max and p)."""
+    cpu = kernels.cpu
+    monkeypatch.setattr(cpu, "_ELEMENTWISE_MIN", 0)
+    rng = np.random.default_rng(2)
+    states = []
+    for _ in range(2):
+        p = rng.standard_normal((7, 9)).astype(dtype)
+        states.append([p.copy(), np.zeros_like(p), np.zeros_like(p), np.zeros_like(p) if amsgrad else None])
+    states[1] = [a.copy() if a is not None else None for a in states[0]]
+    for step in range(1, 6):
+        grad = rng.standard_normal((7, 9)).astype(dtype)
+        args = (0.9, 0.99, 1e-2 / (1 - 0.9 ** step), np.sqrt(1 - 0.99 ** step), 1e-8)
+        cpu.adam_update(*states[0][:1], grad, *states[0][1:], *args)
+        reference.adam_update(*states[1][:1], grad, *states[1][1:], *args)
+        for name, a, b in zip(("p", "m", "v", "v_max"), states[0], states[1]):
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.float32 else 1e-14, err_msg=name)

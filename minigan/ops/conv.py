@@ -17,7 +17,7 @@ Reference: Dumoulin & Visin, "A guide to convolution arithmetic for deep learnin
 """
 from kernels.reference import _pair, conv_output_size   # kernels own the convolution arithmetic
 
-from ..backend import conv_kernels
+from ..backend import kernels_for
 from ..function import Function
 
 
@@ -50,7 +50,7 @@ class Conv2d(Function):
         if min(out_hw) < 1:
             raise ValueError(f"conv2d: input {tuple(x.shape)} is too small for kernel {tuple(W.shape[2:])} with "
                              f"stride {self.stride}, padding {self.padding}, dilation {self.dilation}")
-        return conv_kernels(x).conv2d(x, W, self.stride, self.padding, self.dilation)
+        return kernels_for(x).conv2d(x, W, self.stride, self.padding, self.dilation)
 
     def backward(self, gy):
         x, W = self.inputs
@@ -79,7 +79,7 @@ class ConvTranspose2d(Function):
             if op >= max(s, d):
                 raise ValueError(f"conv_transpose2d: output_padding {self.output_padding} must be smaller than "
                                  f"stride {self.stride} or dilation {self.dilation}")
-        return conv_kernels(x).conv_transpose2d(x, W, self.stride, self.padding, self.output_padding,
+        return kernels_for(x).conv_transpose2d(x, W, self.stride, self.padding, self.output_padding,
                                                 self.dilation)
 
     def backward(self, gy):
@@ -98,7 +98,7 @@ class Conv2dWeight(Function):
 
     def forward(self, x, gy):
         _check_float("conv2d_weight", x, gy)
-        return conv_kernels(x).conv2d_weight(x, gy, self.kernel_size, self.stride, self.padding, self.dilation)
+        return kernels_for(x).conv2d_weight(x, gy, self.kernel_size, self.stride, self.padding, self.dilation)
 
     def backward(self, ggW):
         x, gy = self.inputs

@@ -1,5 +1,5 @@
 """Matrix product (batched, NumPy's ``@`` broadcasting over leading axes)."""
-from ..backend import conv_kernels
+from ..backend import kernels_for
 from ..function import Function
 from .shape import reshape, sum_to, transpose
 
@@ -22,7 +22,7 @@ class MatMul(Function):
             return a * b
         # The kernel module's product: on the CPU the private BLAS on Numba's threads (kernels/blas.py
         # says why NumPy's own BLAS would slow the convolutions that follow), else the array library's @.
-        return conv_kernels(a).matmul(a, b)
+        return kernels_for(a).matmul(a, b)
 
     def backward(self, gy):
         a, b = self.inputs

@@ -13,7 +13,8 @@ Its backward has two forms:
   norm works, and gradgradcheck checks it).
 """
 from .. import autograd
-from ..function import Function, xp_of
+from ..backend import kernels_for
+from ..function import Function
 
 
 def _normalize_composite(x, axes, eps):
@@ -26,22 +27,18 @@ def _normalize_composite(x, axes, eps):
 
 class BatchNormNormalize(Function):
     """x (N, C, ...) -> x_hat (N, C, ...); ``self.mean`` and ``self.var`` (C,) hold the batch statistics
-    (biased variance) for the running estimates."""
+    (biased variance) for the running estimates.  Both passes are the kernel module's batch_norm_forward /
+    batch_norm_backward (kernels/reference.py has the array code; kernels.cpu one parallel Numba pass per
+    channel)."""
 
     def __init__(self, eps):
         super().__init__()
         self.eps = eps
 
     def forward(self, x):
-        xp = xp_of(x)
         self.axes = (0,) + tuple(range(2, x.ndim))
-        mean = x.mean(axis=self.axes, keepdims=True)
-        centered = x - mean
-        var = xp.mean(centered * centered, axis=self.axes, keepdims=True)
-        self.inv_std = (var + x.dtype.type(self.eps)) ** x.dtype.type(-0.5)
-        self.mean, self.var = mean.reshape(-1), var.reshape(-1)
-        centered *= self.inv_std
-        return centered
+        x_hat, self.mean, self.var, self.inv_std = kernels_for(x).batch_norm_forward(x, self.eps)
+        return x_hat
 
     def backward(self, gy):
         from ..tensor import Tensor
@@ -51,14 +48,7 @@ class BatchNormNormalize(Function):
                 x_hat = _normalize_composite(x, self.axes, self.eps)
                 (gx,) = autograd.grad(x_hat, x, grad_outputs=gy, create_graph=True)
             return gx
-        g, x_hat = gy.data, self.output(0).data
-        mean_g = g.mean(axis=self.axes, keepdims=True)
-        mean_gx = (g * x_hat).mean(axis=self.axes, keepdims=True)
-        gx = x_hat * mean_gx
-        gx += mean_g
-        xp_of(g).subtract(g, gx, out=gx)
-        gx *= self.inv_std
-        return Tensor(gx)
+        return Tensor(kernels_for(gy.data).batch_norm_backward(gy.data, self.output(0).data, self.inv_std))
 
 
 def batch_norm_normalize(x, eps=1e-5):
