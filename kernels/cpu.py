@@ -61,7 +61,7 @@ from . import blas
 from . import reference
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_slope_map",
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
            "batch_norm_forward", "batch_norm_backward", "adam_update", "threading_layer"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
@@ -710,7 +710,9 @@ def matmul(a, b):
 # loops move 1M float32 in 0.1-0.25 ms (transpose of a (16, 64, 1024) batch: 0.10 ms serial, 0.18-0.28 ms
 # parallel), so below ~1M elements the second thread cannot win back its start-up.  On the DCGAN shapes
 # this keeps the cols of the 64- and 128-channel layers (3-4M elements) parallel, the rest serial.
-_PARALLEL_MIN = 1 << 20
+# With the fused path's spinning `omp` layer a parallel region costs a few microseconds, not 70-100 us,
+# so the threshold drops to 64K elements there.
+_PARALLEL_MIN = (1 << 16) if _FUSED else (1 << 20)
 
 
 def _use_threads(n_elements):
@@ -876,9 +878,15 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
 _ELEMENTWISE_MIN = (1 << 15) if _FUSED else _PARALLEL_MIN
 
 
-def _fast_ok(*arrays):
+# The Adam update runs on every parameter, however small: below ~30K elements the kernel's few
+# microseconds beat NumPy's ten passes of ~10 us each (with `omp`; with `workqueue` the region costs more).
+_ADAM_MIN = 0 if _FUSED else _PARALLEL_MIN
+
+
+def _fast_ok(*arrays, min_size=None):
     a0 = arrays[0]
-    return (a0.dtype.kind == "f" and a0.dtype.itemsize in (4, 8) and a0.size >= _ELEMENTWISE_MIN
+    min_size = _ELEMENTWISE_MIN if min_size is None else min_size
+    return (a0.dtype.kind == "f" and a0.dtype.itemsize in (4, 8) and a0.size >= min_size
             and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays))
 
 
@@ -890,9 +898,9 @@ def _leaky_relu_kernel(xf, slope, yf):
 
 
 @njit(parallel=True, cache=True)
-def _slope_map_kernel(xf, slope, yf):
+def _leaky_relu_backward_kernel(gf, xf, slope, outf):
     for i in prange(xf.size):
-        yf[i] = 1 if xf[i] > 0 else slope
+        outf[i] = gf[i] if xf[i] > 0 else gf[i] * slope
 
 
 def leaky_relu(x, slope):
@@ -904,13 +912,13 @@ def leaky_relu(x, slope):
     return y
 
 
-def leaky_relu_slope_map(x, slope):
-    """See reference.leaky_relu_slope_map."""
-    if not _fast_ok(x):
-        return reference.leaky_relu_slope_map(x, slope)
-    y = np.empty_like(x)
-    _slope_map_kernel(x.reshape(-1), x.dtype.type(slope), y.reshape(-1))
-    return y
+def leaky_relu_backward(gy, x, slope):
+    """See reference.leaky_relu_backward (one pass, no slope map)."""
+    if not _fast_ok(gy, x):
+        return reference.leaky_relu_backward(gy, x, slope)
+    gx = np.empty_like(gy)
+    _leaky_relu_backward_kernel(gy.reshape(-1), x.reshape(-1), x.dtype.type(slope), gx.reshape(-1))
+    return gx
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
@@ -1000,8 +1008,10 @@ def _adam_kernel(p, g, m, v, vmax, amsgrad, one_minus_beta1, beta2, one_minus_be
 def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size, bias_correction2_sqrt,
                 eps):
     """See reference.adam_update (one fused pass; the same arithmetic per element)."""
+    if grad.dtype == p.dtype and not grad.flags.c_contiguous:    # e.g. a linear layer's weight gradient
+        grad = np.ascontiguousarray(grad)
     arrays = (p, grad, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if max_exp_avg_sq is not None else ())
-    if not _fast_ok(*arrays):
+    if not _fast_ok(*arrays, min_size=_ADAM_MIN):
         return reference.adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size,
                                      bias_correction2_sqrt, eps)
     t = p.dtype.type
@@ -1009,3 +1019,96 @@ def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step
     _adam_kernel(p.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), vmax,
                  max_exp_avg_sq is not None, t(1 - beta1), t(beta2), t(1 - beta2), t(step_size),
                  t(bias_correction2_sqrt), t(eps))
+
+
+@njit(parallel=True, cache=True)
+def _add_same_kernel(af, bf, outf):
+    for i in prange(af.size):
+        outf[i] = af[i] + bf[i]
+
+
+@njit(parallel=True, cache=True)
+def _multiply_same_kernel(af, bf, outf):
+    for i in prange(af.size):
+        outf[i] = af[i] * bf[i]
+
+
+@njit(parallel=True, cache=True)
+def _add_channel_kernel(af, bc, C, L, outf):
+    """out[n, c, l] = a[n, c, l] + b[c] (one task per (n, c) plane of L elements)."""
+    for nc in prange(af.size // L):
+        v = bc[nc % C]
+        base = uint64(nc * L)
+        for i in range(L):
+            outf[base + uint64(i)] = af[base + uint64(i)] + v
+
+
+@njit(parallel=True, cache=True)
+def _multiply_channel_kernel(af, bc, C, L, outf):
+    for nc in prange(af.size // L):
+        v = bc[nc % C]
+        base = uint64(nc * L)
+        for i in range(L):
+            outf[base + uint64(i)] = af[base + uint64(i)] * v
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def _channel_sum_kernel(xf, N, C, L, out):
+    for c in prange(C):
+        s = 0.0
+        for n in range(N):
+            base = uint64((n * C + c) * L)
+            for i in range(L):
+                s += xf[base + uint64(i)]
+        out[c] = s
+
+
+def _channel_vector(big, small):
+    """small as a (C,) vector if it broadcasts against big (N, C, ...) along axis 1 only, else None."""
+    if big.ndim < 2 or small.ndim > big.ndim:
+        return None
+    shape = (1,) * (big.ndim - small.ndim) + small.shape
+    if shape[1] != big.shape[1] or any(n != 1 for i, n in enumerate(shape) if i != 1):
+        return None
+    return np.ascontiguousarray(small).reshape(-1)
+
+
+def _binary_op(a, b, same_kernel, channel_kernel, fallback):
+    """a (op) b on the Numba path for same-shape arrays and for an (N, C, ...) array with a per-channel
+    vector (a bias, a batch-norm scale), in either order; everything else is NumPy's (fallback)."""
+    if a.dtype != b.dtype or a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
+        return fallback(a, b)
+    if a.shape == b.shape:
+        if not _fast_ok(a, b):
+            return fallback(a, b)
+        out = np.empty_like(a)
+        same_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+        return out
+    big, small = (a, b) if a.size >= b.size else (b, a)
+    vector = _channel_vector(big, small) if _fast_ok(big) else None
+    if vector is None:
+        return fallback(a, b)
+    out = np.empty_like(big)
+    channel_kernel(big.reshape(-1), vector, big.shape[1], big.size // (big.shape[0] * big.shape[1]),
+                   out.reshape(-1))
+    return out
+
+
+def add(a, b):
+    """See reference.add (same-shape or per-channel operands: one parallel pass)."""
+    return _binary_op(a, b, _add_same_kernel, _add_channel_kernel, reference.add)
+
+
+def multiply(a, b):
+    """See reference.multiply (same-shape or per-channel operands: one parallel pass)."""
+    return _binary_op(a, b, _multiply_same_kernel, _multiply_channel_kernel, reference.multiply)
+
+
+def channel_sum(x):
+    """See reference.channel_sum (float64 accumulation, one task per channel)."""
+    if x.ndim < 2 or not _fast_ok(x):
+        return reference.channel_sum(x)
+    N, C = x.shape[:2]
+    out = np.empty(C, dtype=np.float64)
+    _channel_sum_kernel(x.reshape(-1), N, C, x.size // max(1, N * C), out)
+    return out.astype(x.dtype)

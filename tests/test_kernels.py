@@ -325,7 +325,7 @@ ELEMENTWISE_SHAPES = [(2, 3), (4, 5, 6), (3, 4, 5, 7), (1, 1, 1, 1)]
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=str)
 def test_cpu_elementwise_kernels_match_reference(shape, dtype, monkeypatch):
-    """Numba leaky ReLU, its slope map and batch-norm forward/backward against the array code of
+    """Numba leaky ReLU, its backward and batch-norm forward/backward against the array code of
     kernels.reference (the spec), forced onto the Numba path even for small arrays."""
     cpu = kernels.cpu
     monkeypatch.setattr(cpu, "_ELEMENTWISE_MIN", 0)
@@ -334,7 +334,8 @@ def test_cpu_elementwise_kernels_match_reference(shape, dtype, monkeypatch):
     x.reshape(-1)[0] = 0.0                                   # the kink: x = 0 takes the slope side
     for slope in (0.0, 0.2, 1.5):
         np.testing.assert_array_equal(cpu.leaky_relu(x, slope), reference.leaky_relu(x, slope))
-        np.testing.assert_array_equal(cpu.leaky_relu_slope_map(x, slope), reference.leaky_relu_slope_map(x, slope))
+        gy = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+        np.testing.assert_array_equal(cpu.leaky_relu_backward(gy, x, slope), reference.leaky_relu_backward(gy, x, slope))
     got, want = cpu.batch_norm_forward(x, 1e-5), reference.batch_norm_forward(x, 1e-5)
     for name, g, w in zip(("x_hat", "mean", "var", "inv_std"), got, want):
         assert g.shape == w.shape and g.dtype == w.dtype == dtype, name
@@ -361,7 +362,7 @@ def test_cpu_elementwise_kernels_leave_odd_inputs_to_the_reference(monkeypatch):
 def test_cpu_adam_update_matches_reference_over_steps(dtype, amsgrad, monkeypatch):
     """Five fused Numba Adam steps = five steps of the reference array code (m, v, v_max and p)."""
     cpu = kernels.cpu
-    monkeypatch.setattr(cpu, "_ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr(cpu, "_ADAM_MIN", 0)
     rng = np.random.default_rng(2)
     states = []
     for _ in range(2):
@@ -369,10 +370,35 @@ def test_cpu_adam_update_matches_reference_over_steps(dtype, amsgrad, monkeypatc
         states.append([p.copy(), np.zeros_like(p), np.zeros_like(p), np.zeros_like(p) if amsgrad else None])
     states[1] = [a.copy() if a is not None else None for a in states[0]]
     for step in range(1, 6):
-        grad = rng.standard_normal((7, 9)).astype(dtype)
+        grad = rng.standard_normal((9, 7)).astype(dtype).T if step % 2 else rng.standard_normal((7, 9)).astype(dtype)
         args = (0.9, 0.99, 1e-2 / (1 - 0.9 ** step), np.sqrt(1 - 0.99 ** step), 1e-8)
         cpu.adam_update(*states[0][:1], grad, *states[0][1:], *args)
         reference.adam_update(*states[1][:1], grad, *states[1][1:], *args)
         for name, a, b in zip(("p", "m", "v", "v_max"), states[0], states[1]):
             if a is not None:
                 np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.float32 else 1e-14, err_msg=name)
+
+
+@needs_cpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cpu_add_multiply_channel_sum_match_reference(dtype, monkeypatch):
+    """Same-shape and per-channel operands (in either order) take the Numba path; anything else NumPy's."""
+    cpu = kernels.cpu
+    monkeypatch.setattr(cpu, "_ELEMENTWISE_MIN", 0)
+    rng = np.random.default_rng(3)
+    r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
+    x = r(4, 5, 3, 2)
+    operands = [(x, r(4, 5, 3, 2)), (x, r(1, 5, 1, 1)), (r(5, 1, 1), x), (x, r(5, 1, 1)), (r(6, 5), r(5)),
+                (x, r(3, 2)), (x, r(1, 1, 1, 1)), (x, x[:, :, ::-1]), (x, r(4, 5, 3, 2).astype(np.float16)),
+                (x, np.float64(2.5))]
+    for a, b in operands:
+        for fast, slow in ((cpu.add, reference.add), (cpu.multiply, reference.multiply)):
+            got, want = fast(a, b), slow(a, b)
+            assert got.shape == want.shape and got.dtype == want.dtype, (np.shape(a), np.shape(b))
+            np.testing.assert_allclose(got, want, **tol(dtype))
+    for y in (x, r(6, 5), x[:, :, :1]):
+        got = cpu.channel_sum(y)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, reference.channel_sum(y), **tol(dtype))
+    with pytest.raises(ValueError):
+        cpu.add(x, r(3, 5))

@@ -42,8 +42,8 @@ class LeakyReLU(Function):
     """y = x for x > 0, slope * x otherwise (slope = 0: ReLU).  gx = gy * (1 if x > 0 else slope).
 
     The slope map is rebuilt from the saved input in backward rather than stored by forward: a ReLU then
-    costs no memory beyond its input, which the graph keeps anyway.  Forward and slope map run the kernel
-    module's leaky_relu / leaky_relu_slope_map (one parallel Numba pass on the CPU; kernels/reference.py). Piecewise linear, so the backward
+    costs no memory beyond its input, which the graph keeps anyway.  Forward and backward run the kernel
+    module's leaky_relu / leaky_relu_backward (one parallel Numba pass each on the CPU; kernels/reference.py). Piecewise linear, so the backward
     (a multiplication of gy by a constant map) is itself differentiable: the second derivative is 0."""
 
     def __init__(self, negative_slope):
@@ -54,9 +54,23 @@ class LeakyReLU(Function):
         return kernels_for(x).leaky_relu(x, self.negative_slope)
 
     def backward(self, gy):
-        from .arith import mul_mask
-        x = self.inputs[0].data
-        return mul_mask(gy, kernels_for(x).leaky_relu_slope_map(x, self.negative_slope))
+        return LeakyReLUBackward(self.inputs[0].data, self.negative_slope).apply(gy)
+
+
+class LeakyReLUBackward(Function):
+    """gx = gy * (1 if x > 0 else slope) for a saved input x, which is a constant here.  Linear in gy, so
+    its own backward is itself (leaky ReLU's second derivative is 0 almost everywhere).  One pass of the
+    kernel module's leaky_relu_backward: no slope map is built."""
+
+    def __init__(self, x, negative_slope):
+        super().__init__()
+        self.x, self.negative_slope = x, negative_slope
+
+    def forward(self, gy):
+        return kernels_for(gy).leaky_relu_backward(gy, self.x, self.negative_slope)
+
+    def backward(self, ggx):
+        return LeakyReLUBackward(self.x, self.negative_slope).apply(ggx)
 
 
 def leaky_relu(x, negative_slope=0.01):

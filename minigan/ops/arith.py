@@ -2,12 +2,14 @@
 to its input's shape (``sum_to``)."""
 import operator
 
+from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
 from .shape import sum_to
 
 
 def _binary(op_name, operator, a, b):
-    """Apply a NumPy binary operator; a broadcasting failure names the op and both shapes."""
+    """Apply a binary operator (a function of two arrays); a broadcasting failure names the op and both
+    shapes."""
     try:
         return operator(a, b)
     except ValueError:
@@ -21,7 +23,7 @@ class Add(Function):
     """y = a + b;  ga = gy, gb = gy (summed to each input's shape)."""
 
     def forward(self, a, b):
-        return _binary("add", operator.add, a, b)
+        return _binary("add", kernels_for(a).add, a, b)      # Numba's parallel pass for big CPU arrays
 
     def backward(self, gy):
         a, b = self.inputs
@@ -43,7 +45,7 @@ class Mul(Function):
     """y = a * b;  ga = gy * b, gb = gy * a."""
 
     def forward(self, a, b):
-        return _binary("mul", operator.mul, a, b)
+        return _binary("mul", kernels_for(a).multiply, a, b)
 
     def backward(self, gy):
         a, b = self.inputs

@@ -1,5 +1,6 @@
 """Shape primitives: reshape, transpose, broadcast_to and its adjoint sum_to, indexing and its adjoint
 (a scatter-add), concatenation, constant padding. Each backward is another op of this file."""
+from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
 
 
@@ -70,6 +71,8 @@ class SumTo(Function):
         lead = x.ndim - len(self.shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape)
                                            if n == 1 and x.shape[lead + i] != 1)
+        if not lead and x.ndim >= 2 and axes == (0,) + tuple(range(2, x.ndim)):    # a per-channel bias
+            return kernels_for(x).channel_sum(x).reshape(self.shape)
         y = x.sum(axis=axes, keepdims=True) if axes else x
         if lead:
             y = y.reshape(self.shape)
