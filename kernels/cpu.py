@@ -157,15 +157,15 @@ def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, r
 
 
 @njit(cache=True)
-def _im2col_serial(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns):
-    for r in range(C * kh * kw):
-        _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
+def _im2col_serial(n_tasks, args):
+    for r in range(n_tasks):
+        _im2col_row(r, *args)
 
 
 @njit(parallel=True, cache=True)
-def _im2col_parallel(xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns):
-    for r in prange(C * kh * kw):
-        _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
+def _im2col_parallel(n_tasks, args):
+    for r in prange(n_tasks):
+        _im2col_row(np.int64(r), *args)
 
 
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
@@ -180,7 +180,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     K, L = C * kh * kw, Ho * Wo
     rs, ns = (L, K * L) if cols.ndim == 3 else (N * L, L)
     loop = _im2col_parallel if parallel else _im2col_serial
-    loop(x.reshape(-1), N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols.reshape(-1), rs, ns)
+    loop(C * kh * kw, (x.reshape(-1), N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols.reshape(-1), rs, ns))
 
 
 @njit(cache=True)
@@ -205,15 +205,15 @@ def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, 
 
 
 @njit(cache=True)
-def _col2im_serial(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns):
-    for nc in range(N * C):
-        _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
+def _col2im_serial(n_tasks, args):
+    for nc in range(n_tasks):
+        _col2im_plane(nc, *args)
 
 
 @njit(parallel=True, cache=True)
-def _col2im_parallel(cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns):
-    for nc in prange(N * C):
-        _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
+def _col2im_parallel(n_tasks, args):
+    for nc in prange(n_tasks):
+        _col2im_plane(np.int64(nc), *args)
 
 
 def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
@@ -227,7 +227,7 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     L = Hi * Wi
     rs, ns = (L, C * kh * kw * L) if cols.ndim == 3 else (N * L, L)
     loop = _col2im_parallel if parallel else _col2im_serial
-    loop(cols.reshape(-1), N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, out.reshape(-1), rs, ns)
+    loop(N * C, (cols.reshape(-1), N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, out.reshape(-1), rs, ns))
 
 
 @njit(cache=True)
@@ -421,7 +421,7 @@ def _swap_last_serial(af, R, S, nrb, of, n_tasks):
 @njit(parallel=True, cache=True)
 def _swap_last_parallel(af, R, S, nrb, of, n_tasks):
     for t in prange(n_tasks):
-        _swap_last_block(t, af, R, S, nrb, of)
+        _swap_last_block(np.int64(t), af, R, S, nrb, of)
 
 
 def _swap_last_into(a, out, parallel):
@@ -472,19 +472,6 @@ def _conv2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw,
 
 
 @njit(cache=True)
-def _conv2d_cl_fused_serial(chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, Wcl, O, yf):
-    _conv2d_cl_worker(0, 1, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, Wcl, O, yf)
-
-
-@njit(parallel=True, cache=True)
-def _conv2d_cl_fused_parallel(n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
-                              Ho, Wo, Wcl, O, yf):
-    for w in prange(n_workers):
-        _conv2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
-                          Ho, Wo, Wcl, O, yf)
-
-
-@njit(cache=True)
 def _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
                                 dh, dw, O, Ho, Wo, yf):
     """y[n] = col2im_cl(x[n].T @ Wcl) for this worker's samples; Wcl (C, K' = kh*kw*O), yf = y (N, O, Ho, Wo)."""
@@ -505,27 +492,13 @@ def _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, 
 
 
 @njit(cache=True)
-def _conv_transpose2d_cl_fused_serial(chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw, dh, dw,
-                                      O, Ho, Wo, yf):
-    _conv_transpose2d_cl_worker(0, 1, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw, dh, dw,
-                                O, Ho, Wo, yf)
-
-
-@njit(parallel=True, cache=True)
-def _conv_transpose2d_cl_fused_parallel(n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
-                                        dh, dw, O, Ho, Wo, yf):
-    for w in prange(n_workers):
-        _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
-                                    dh, dw, O, Ho, Wo, yf)
-
-
-@njit(cache=True)
 def _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
                              dh, dw, Ho, Wo, partial):
-    """partial[w] (O*K',) = sum over this worker's samples n of gy[n] (O, L) @ cols_n (L, K')."""
+    """partial[w*O*K' : (w+1)*O*K'] = sum over this worker's samples n of gy[n] (O, L) @ cols_n (L, K'),
+    partial a flat (n_workers*O*K',) array."""
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     L, K = Ho * Wo, kh * kw * C
-    mine = partial[w]                                # (O*K',) row of the (n_workers, O*K') partial sums
+    mine = partial[w * O * K:(w + 1) * O * K]        # this worker's (O, K') partial sum
     if n1 == n0:
         mine[:] = 0
         return
@@ -547,19 +520,34 @@ def _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, 
         beta = 1.0
 
 
-@njit(cache=True)
-def _conv2d_weight_cl_fused_serial(chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw, dh, dw,
-                                   Ho, Wo, partial):
-    _conv2d_weight_cl_worker(0, 1, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw, dh, dw,
-                             Ho, Wo, partial)
+# The parallel drivers: one worker per Numba thread.  Arguments travel as one tuple: a parfor over a
+# dozen-odd separate arguments took about twice as long to compile.
+
+@njit(parallel=True, cache=True)
+def _conv2d_cl_fused_parallel(n_workers, args):
+    for w in prange(n_workers):
+        _conv2d_cl_worker(np.int64(w), n_workers, *args)
 
 
 @njit(parallel=True, cache=True)
-def _conv2d_weight_cl_fused_parallel(n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
-                                     dh, dw, Ho, Wo, partial):
+def _conv_transpose2d_cl_fused_parallel(n_workers, args):
     for w in prange(n_workers):
-        _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
-                                 dh, dw, Ho, Wo, partial)
+        _conv_transpose2d_cl_worker(np.int64(w), n_workers, *args)
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_weight_cl_fused_parallel(n_workers, args):
+    for w in prange(n_workers):
+        _conv2d_weight_cl_worker(np.int64(w), n_workers, *args)
+
+
+def _run_workers(worker, parallel_driver, n_workers, args):
+    """worker(w, n_workers, *args) for w < n_workers: on the Numba threads, or directly when n_workers == 1
+    (the prange index is converted to int64 so that both calls share one compiled worker)."""
+    if n_workers > 1:
+        parallel_driver(n_workers, args)
+    else:
+        worker(0, 1, *args)
 
 
 # Chunk size of the fused pipelines: about this many bytes of columns per chunk (at least one sample).
@@ -610,9 +598,9 @@ def _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, 
 
 
 @njit(parallel=True, cache=True)
-def _gemm_parallel(n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc, itemsize):
+def _gemm_parallel(n_workers, args):
     for w in prange(n_workers):
-        _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc, itemsize)
+        _gemm_worker(np.int64(w), n_workers, *args)
 
 
 @njit(cache=True)
@@ -626,11 +614,9 @@ def _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, 
 
 
 @njit(parallel=True, cache=True)
-def _gemm_batch_parallel(n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
-                         c, ldc, stride_c, itemsize):
+def _gemm_batch_parallel(n_workers, args):
     for w in prange(n_workers):
-        _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb,
-                           stride_b, c, ldc, stride_c, itemsize)
+        _gemm_batch_worker(np.int64(w), n_workers, *args)
 
 
 # Products of at least this many multiply-adds are split over the Numba threads (see bench/README.md).
@@ -656,7 +642,7 @@ def _matmul_2d(a, b, gemm, out):
     args = (gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
             max(1, N), out.itemsize)
     if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and numba.get_num_threads() > 1:
-        _gemm_parallel(numba.get_num_threads(), *args)
+        _gemm_parallel(numba.get_num_threads(), args)
     else:
         _gemm_worker(0, 1, *args)
 
@@ -672,7 +658,7 @@ def _matmul_batch(a, b, gemm, out):
             b.ctypes.data, max(1, N), stride_b, out.ctypes.data, max(1, N), M * N, out.itemsize)
     n_workers = min(B, numba.get_num_threads())
     if n_workers > 1 and B * M * N * K >= _MATMUL_PARALLEL_MIN:
-        _gemm_batch_parallel(n_workers, *args)
+        _gemm_batch_parallel(n_workers, args)
     else:
         _gemm_batch_worker(0, 1, *args)
 
@@ -710,9 +696,10 @@ def matmul(a, b):
 # loops move 1M float32 in 0.1-0.25 ms (transpose of a (16, 64, 1024) batch: 0.10 ms serial, 0.18-0.28 ms
 # parallel), so below ~1M elements the second thread cannot win back its start-up.  On the DCGAN shapes
 # this keeps the cols of the 64- and 128-channel layers (3-4M elements) parallel, the rest serial.
-# With the fused path's spinning `omp` layer a parallel region costs a few microseconds, not 70-100 us,
-# so the threshold drops to 64K elements there.
-_PARALLEL_MIN = (1 << 16) if _FUSED else (1 << 20)
+# (With the fused path's `omp` layer a region starts in microseconds, and 64K elements would do; but each
+# parallel loop costs 1.5-2.5 s to compile on first use, and the 1M threshold keeps the few-channel layers'
+# loops serial: the cold first DCGAN step compiles ~5 s less, for ~0.3 ms per step.)
+_PARALLEL_MIN = 1 << 20
 
 
 def _use_threads(n_elements):
@@ -768,11 +755,9 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         if gemm is not None:
             y = np.empty((N, O, Ho, Wo), dtype=dtype)
             n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
-            args = (gemm, x.reshape(-1), N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, W_cl, O, y.reshape(-1))
-            if n_workers > 1:
-                _conv2d_cl_fused_parallel(n_workers, chunk, *args)
-            else:
-                _conv2d_cl_fused_serial(chunk, *args)
+            _run_workers(_conv2d_cl_worker, _conv2d_cl_fused_parallel, n_workers,
+                         (chunk, gemm, x.reshape(-1), N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, W_cl, O,
+                          y.reshape(-1)))
             return y
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
         _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
@@ -811,11 +796,9 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         gemm = _fused_gemm(dtype, N * HW, K, C)
         if gemm is not None:
             n_workers, chunk = _fused_plan(N, HW * K * x.itemsize, N * HW * K)
-            args = (gemm, x.reshape(-1), N, C, H, Wd, W_cl, kh, kw, sh, sw, ph, pw, dh, dw, O, Ho, Wo, y.reshape(-1))
-            if n_workers > 1:
-                _conv_transpose2d_cl_fused_parallel(n_workers, chunk, *args)
-            else:
-                _conv_transpose2d_cl_fused_serial(chunk, *args)
+            _run_workers(_conv_transpose2d_cl_worker, _conv_transpose2d_cl_fused_parallel, n_workers,
+                         (chunk, gemm, x.reshape(-1), N, C, H, Wd, W_cl, kh, kw, sh, sw, ph, pw, dh, dw, O, Ho, Wo,
+                          y.reshape(-1)))
             return y
         x_t = _swap_last(x.reshape(N, C, H * Wd)).reshape(N * H * Wd, C)
         cols = x_t @ W_cl                                       # (N*H*W, kh*kw*O)
@@ -848,11 +831,9 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         if gemm is not None:
             n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
             partial = np.empty((n_workers, O * K), dtype=dtype)
-            args = (gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, partial)
-            if n_workers > 1:
-                _conv2d_weight_cl_fused_parallel(n_workers, chunk, *args)
-            else:
-                _conv2d_weight_cl_fused_serial(chunk, *args)
+            _run_workers(_conv2d_weight_cl_worker, _conv2d_weight_cl_fused_parallel, n_workers,
+                         (chunk, gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw,
+                          Ho, Wo, partial.reshape(-1)))
             gW_cl = partial.sum(axis=0) if n_workers > 1 else partial[0]
             return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
@@ -890,17 +871,24 @@ def _fast_ok(*arrays, min_size=None):
             and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays))
 
 
-@njit(parallel=True, cache=True)
-def _leaky_relu_kernel(xf, slope, yf):
-    for i in prange(xf.size):
-        v = xf[i]
-        yf[i] = v if v > 0 else v * slope
+# One parallel loop for the four elementwise operations (one parfor to compile, not four); the branch on
+# `op` is loop-invariant.
+_ADD, _MULTIPLY, _LEAKY_RELU, _LEAKY_RELU_BACKWARD = 0, 1, 2, 3
 
 
 @njit(parallel=True, cache=True)
-def _leaky_relu_backward_kernel(gf, xf, slope, outf):
-    for i in prange(xf.size):
-        outf[i] = gf[i] if xf[i] > 0 else gf[i] * slope
+def _elementwise_kernel(op, af, bf, scalar, outf):
+    """out = a + b | a * b | leaky_relu(a) (b unused) | a * leaky_relu'(b), elementwise, by op."""
+    for i in prange(af.size):
+        a, b = af[i], bf[i]
+        if op == _ADD:
+            outf[i] = a + b
+        elif op == _MULTIPLY:
+            outf[i] = a * b
+        elif op == _LEAKY_RELU:
+            outf[i] = a if a > 0 else a * scalar
+        else:
+            outf[i] = a if b > 0 else a * scalar
 
 
 def leaky_relu(x, slope):
@@ -908,7 +896,7 @@ def leaky_relu(x, slope):
     if not _fast_ok(x):
         return reference.leaky_relu(x, slope)
     y = np.empty_like(x)
-    _leaky_relu_kernel(x.reshape(-1), x.dtype.type(slope), y.reshape(-1))
+    _elementwise_kernel(_LEAKY_RELU, x.reshape(-1), x.reshape(-1), x.dtype.type(slope), y.reshape(-1))
     return y
 
 
@@ -917,7 +905,7 @@ def leaky_relu_backward(gy, x, slope):
     if not _fast_ok(gy, x):
         return reference.leaky_relu_backward(gy, x, slope)
     gx = np.empty_like(gy)
-    _leaky_relu_backward_kernel(gy.reshape(-1), x.reshape(-1), x.dtype.type(slope), gx.reshape(-1))
+    _elementwise_kernel(_LEAKY_RELU_BACKWARD, gy.reshape(-1), x.reshape(-1), x.dtype.type(slope), gx.reshape(-1))
     return gx
 
 
@@ -1022,34 +1010,17 @@ def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step
 
 
 @njit(parallel=True, cache=True)
-def _add_same_kernel(af, bf, outf):
-    for i in prange(af.size):
-        outf[i] = af[i] + bf[i]
-
-
-@njit(parallel=True, cache=True)
-def _multiply_same_kernel(af, bf, outf):
-    for i in prange(af.size):
-        outf[i] = af[i] * bf[i]
-
-
-@njit(parallel=True, cache=True)
-def _add_channel_kernel(af, bc, C, L, outf):
-    """out[n, c, l] = a[n, c, l] + b[c] (one task per (n, c) plane of L elements)."""
+def _channel_kernel(op, af, bc, C, L, outf):
+    """out[n, c, l] = a[n, c, l] + b[c] (op _ADD) or * b[c] (_MULTIPLY); one task per (n, c) plane."""
     for nc in prange(af.size // L):
         v = bc[nc % C]
         base = uint64(nc * L)
-        for i in range(L):
-            outf[base + uint64(i)] = af[base + uint64(i)] + v
-
-
-@njit(parallel=True, cache=True)
-def _multiply_channel_kernel(af, bc, C, L, outf):
-    for nc in prange(af.size // L):
-        v = bc[nc % C]
-        base = uint64(nc * L)
-        for i in range(L):
-            outf[base + uint64(i)] = af[base + uint64(i)] * v
+        if op == _ADD:
+            for i in range(L):
+                outf[base + uint64(i)] = af[base + uint64(i)] + v
+        else:
+            for i in range(L):
+                outf[base + uint64(i)] = af[base + uint64(i)] * v
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
@@ -1073,7 +1044,7 @@ def _channel_vector(big, small):
     return np.ascontiguousarray(small).reshape(-1)
 
 
-def _binary_op(a, b, same_kernel, channel_kernel, fallback):
+def _binary_op(a, b, op, fallback):
     """a (op) b on the Numba path for same-shape arrays and for an (N, C, ...) array with a per-channel
     vector (a bias, a batch-norm scale), in either order; everything else is NumPy's (fallback)."""
     if a.dtype != b.dtype or a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
@@ -1082,26 +1053,26 @@ def _binary_op(a, b, same_kernel, channel_kernel, fallback):
         if not _fast_ok(a, b):
             return fallback(a, b)
         out = np.empty_like(a)
-        same_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+        _elementwise_kernel(op, a.reshape(-1), b.reshape(-1), a.dtype.type(0), out.reshape(-1))
         return out
     big, small = (a, b) if a.size >= b.size else (b, a)
     vector = _channel_vector(big, small) if _fast_ok(big) else None
     if vector is None:
         return fallback(a, b)
     out = np.empty_like(big)
-    channel_kernel(big.reshape(-1), vector, big.shape[1], big.size // (big.shape[0] * big.shape[1]),
-                   out.reshape(-1))
+    _channel_kernel(op, big.reshape(-1), vector, big.shape[1], big.size // (big.shape[0] * big.shape[1]),
+                    out.reshape(-1))
     return out
 
 
 def add(a, b):
     """See reference.add (same-shape or per-channel operands: one parallel pass)."""
-    return _binary_op(a, b, _add_same_kernel, _add_channel_kernel, reference.add)
+    return _binary_op(a, b, _ADD, reference.add)
 
 
 def multiply(a, b):
     """See reference.multiply (same-shape or per-channel operands: one parallel pass)."""
-    return _binary_op(a, b, _multiply_same_kernel, _multiply_channel_kernel, reference.multiply)
+    return _binary_op(a, b, _MULTIPLY, reference.multiply)
 
 
 def channel_sum(x):
