@@ -18,6 +18,8 @@ import os
 
 import numpy
 
+import kernels   # arrays in, arrays out; never imports minigan (only its reference module loads here)
+
 __all__ = [
     "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
     "generator", "manual_seed", "get_rng_state", "set_rng_state", "kernels_for", "info",
@@ -150,9 +152,7 @@ def set_rng_state(state: dict) -> None:
 def kernels_for(array):
     """The kernel module for this array: ``kernels.cuda`` for CuPy arrays, otherwise the one chosen by
     ``MINIGAN_KERNELS=reference|numba`` (default numba when importable)."""
-    import kernels
-    return kernels.select("cupy" if is_cupy_array(array) else "numpy",
-                          os.environ.get("MINIGAN_KERNELS"))
+    return kernels.select("cupy" if is_cupy_array(array) else "numpy")
 
 
 def info() -> str:
