@@ -1,12 +1,15 @@
 """One WGAN-GP training step (n_critic critic updates with the gradient penalty + one generator update) of
 source 000's networks, minigan against the same networks in PyTorch, on this machine, in this run.
 
-    python bench/bench_wgan_step.py [--width 16] [--batch-size 8] [--n-critic 5] [--repeats 15] [--threads N]
+    python bench/bench_wgan_step.py [--width 16] [--batch-size 8] [--n-critic 5] [--repeats 16] [--block 4] [--threads N]
 
 Both sides get the same weights (minigan's state dict copied into torch.nn modules of the same layout),
-the same real batch, Adam(1e-4, (0, 0.9)); the two are timed alternately (interleaved), so a change in
-machine load hits both. The result is the ratio of the medians, minigan / PyTorch (> 1: minigan slower).
-PyTorch appears only here, as a reference, never in the library.
+the same real batch, Adam(1e-4, (0, 0.9)).  Each side runs in its own worker process (minigan's and
+PyTorch's OpenMP thread pools spin after their parallel regions and slow each other badly in one process;
+see bench_training_steps.py), and the parent alternates between them in blocks of steps (one settling
+step, then --block timed ones), so a change in machine load hits both.  The result is the ratio of the
+medians, minigan / PyTorch (> 1: minigan slower).  PyTorch appears only here, as a reference, never in
+the library.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -107,55 +111,111 @@ def torch_step(G, D, opt_g, opt_d, real, n_critic, lambda_gp, latent_dim):
     return loss.item(), g_loss.item()
 
 
+def worker(side, args):
+    """Run in a subprocess: build this side's networks (same seed, same weights), then answer stdin lines:
+    `critic` -> the critic's outputs on the real batch (JSON), `step` -> one step's time in s, `quit`."""
+    mg.manual_seed(0)
+    G, D = WGANGenerator(latent_dim=args.latent_dim, width=args.width), WGANCritic(width=args.width)
+    from minigan.data import shapes_train
+    images, _, _ = shapes_train(n_per_class=args.batch_size)
+    batch = images[np.random.default_rng(0).permutation(len(images))[:args.batch_size]]
+    if side == "minigan":
+        import numba
+        numba.set_num_threads(args.threads)
+        model, real = WGANGP(G, D, n_critic=args.n_critic), mg.tensor(batch)
+
+        def critic():
+            with mg.no_grad():
+                return D(real).numpy().ravel().tolist()
+
+        def step():
+            model.train_step(real)
+    else:
+        import torch
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+        tG, tD = torch_networks(args.width, args.latent_dim)
+        for ours, theirs in ((G, tG), (D, tD)):                  # same weights on both sides
+            theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+        opt_g = torch.optim.Adam(tG.parameters(), lr=1e-4, betas=(0.0, 0.9))
+        opt_d = torch.optim.Adam(tD.parameters(), lr=1e-4, betas=(0.0, 0.9))
+        treal = torch.from_numpy(batch.copy())
+
+        def critic():
+            with torch.no_grad():
+                return tD(treal).numpy().ravel().tolist()
+
+        def step():
+            torch_step(tG, tD, opt_g, opt_d, treal, args.n_critic, 10.0, args.latent_dim)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            break
+        if command == "critic":
+            print(json.dumps(critic()), flush=True)
+            continue
+        start = time.perf_counter()
+        step()
+        print(f"{time.perf_counter() - start:.6f}", flush=True)
+
+
+class Worker:
+    def __init__(self, side, argv):
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--side", side] + argv,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {side} worker did not start")
+
+    def ask(self, command):
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline()
+
+    def close(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--n-critic", type=int, default=5)
     parser.add_argument("--latent-dim", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--repeats", type=int, default=16)
+    parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both sides (default: Numba's)")
     parser.add_argument("--json", default=None, help="write the result here too")
+    parser.add_argument("--side", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    import kernels.cpu  # noqa: F401  (picks Numba's threading layer before any parallel call)
+    import numba
+    args.threads = args.threads or numba.get_num_threads()
+    if args.side:
+        return worker(args.side, args)
 
-    import torch
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    mg.manual_seed(0)
-    torch.manual_seed(0)
-    G, D = WGANGenerator(latent_dim=args.latent_dim, width=args.width), WGANCritic(width=args.width)
-    model = WGANGP(G, D, n_critic=args.n_critic)
-    tG, tD = torch_networks(args.width, args.latent_dim)
-    for ours, theirs in ((G, tG), (D, tD)):                      # same weights on both sides
-        theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
-    opt_g = torch.optim.Adam(tG.parameters(), lr=1e-4, betas=(0.0, 0.9))
-    opt_d = torch.optim.Adam(tD.parameters(), lr=1e-4, betas=(0.0, 0.9))
-
-    from minigan.data import shapes_train
-    images, _, _ = shapes_train(n_per_class=args.batch_size)
-    batch = images[np.random.default_rng(0).permutation(len(images))[:args.batch_size]]
-    real, treal = mg.tensor(batch), torch.from_numpy(batch.copy())
-    with mg.no_grad(), torch.no_grad():                          # the two critics agree before training
-        gap = float(np.abs(D(real).numpy() - tD(treal).numpy()).max())
-
+    passed = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+              if k in ("width", "batch_size", "n_critic", "latent_dim", "threads")]
+    ours, theirs = Worker("minigan", passed), Worker("torch", passed)
+    gap = float(np.abs(np.array(json.loads(ours.ask("critic"))) - np.array(json.loads(theirs.ask("critic")))).max())
     ours_times, torch_times = [], []
-    for i in range(args.warmup + args.repeats):
-        t = time.perf_counter()
-        model.train_step(real)
-        t_ours = time.perf_counter() - t
-        t = time.perf_counter()
-        torch_step(tG, tD, opt_g, opt_d, treal, args.n_critic, 10.0, args.latent_dim)
-        t_torch = time.perf_counter() - t
-        if i >= args.warmup:
-            ours_times.append(t_ours)
-            torch_times.append(t_torch)
+    while len(ours_times) < args.repeats:
+        for w, times in ((ours, ours_times), (theirs, torch_times)):
+            w.ask("step")                                        # settling step
+            for _ in range(min(args.block, args.repeats - len(times))):
+                times.append(float(w.ask("step")))
+    ours.close()
+    theirs.close()
+    import torch
     result = {"width": args.width, "batch_size": args.batch_size, "n_critic": args.n_critic,
               "repeats": args.repeats, "minigan_median_s": statistics.median(ours_times),
               "torch_median_s": statistics.median(torch_times),
               "ratio_minigan_over_torch": statistics.median(ours_times) / statistics.median(torch_times),
-              "critic_output_max_abs_diff_at_init": gap, "torch_threads": torch.get_num_threads(),
-              "torch_version": torch.__version__, "minigan_backend": mg.backend.info().replace("\n", "; ")}
+              "critic_output_max_abs_diff_at_init": gap, "threads": args.threads,
+              "torch_version": torch.__version__, "minigan_backend": mg.backend.info().replace("\n", "; "),
+              "load_average_end": os.getloadavg()[0]}
     print(json.dumps(result, indent=1))
     if args.json:
         with open(args.json, "w") as file:

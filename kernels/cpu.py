@@ -556,10 +556,16 @@ def _run_workers(worker, parallel_driver, n_workers, args):
 _FUSED_CHUNK_BYTES = 1 << 20
 
 
+# Fused pipelines of at least this many column elements run on all threads.  Lower than _PARALLEL_MIN:
+# a fused call is mostly a product, which two threads halve, and its parallel driver is compiled anyway.
+# (Source 000's WGAN-GP step, batch 8: ~1 300 of its ~1 600 conv calls per 3 steps were under 1M.)
+_FUSED_PARALLEL_MIN = 1 << 16
+
+
 def _fused_plan(N, bytes_per_sample, n_elements):
     """(n_workers, chunk) for a fused pipeline over N samples: one worker per Numba thread for big jobs
-    (one worker, the serial driver, below _PARALLEL_MIN elements), chunks of ~_FUSED_CHUNK_BYTES."""
-    n_workers = min(N, numba.get_num_threads()) if _use_threads(n_elements) else 1
+    (one worker on the calling thread below _FUSED_PARALLEL_MIN elements), chunks of ~_FUSED_CHUNK_BYTES."""
+    n_workers = min(N, numba.get_num_threads()) if n_elements >= _FUSED_PARALLEL_MIN else 1
     per_worker = -(-N // n_workers)
     chunk = max(1, min(per_worker, _FUSED_CHUNK_BYTES // max(1, bytes_per_sample)))
     return n_workers, chunk

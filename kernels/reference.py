@@ -50,6 +50,8 @@ def _pair(v, name):
     """Check that v is a pair of ints (the engine normalises ints to pairs before calling)."""
     if isinstance(v, int):
         return (v, v)
+    if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
+        return v                                 # the common case, called for every conv: no copy
     v = tuple(int(t) for t in v)
     if len(v) != 2:
         raise ValueError(f"{name} must be a pair of ints, got {v!r}")

@@ -103,7 +103,7 @@ needs_cpu = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason
 
 
 # kernels.cpu has two layouts, chosen by channel count (cpu._CHANNELS_LAST_MIN), runs its Numba loops and
-# products serially or in parallel by job size (cpu._PARALLEL_MIN, cpu._MATMUL_PARALLEL_MIN), and does the
+# products serially or in parallel by job size (cpu._PARALLEL_MIN, _FUSED_PARALLEL_MIN, _MATMUL_PARALLEL_MIN), and does the
 # channels-last layers as fused per-thread pipelines on the private BLAS (cpu._FUSED, in chunks of
 # ~cpu._FUSED_CHUNK_BYTES of columns) or, unfused, with NumPy's BLAS: force each combination in turn.
 SERIAL, PARALLEL = 1 << 62, 0
@@ -111,9 +111,10 @@ LAYOUTS = {
     "nchw-serial": dict(_CHANNELS_LAST_MIN=10 ** 9, _PARALLEL_MIN=SERIAL, _MATMUL_PARALLEL_MIN=SERIAL),
     "nchw-parallel": dict(_CHANNELS_LAST_MIN=10 ** 9, _PARALLEL_MIN=PARALLEL, _MATMUL_PARALLEL_MIN=PARALLEL),
     "nchw-numpy_blas": dict(_CHANNELS_LAST_MIN=10 ** 9, _PARALLEL_MIN=PARALLEL, _FUSED=False),
-    "channels_last-serial": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=SERIAL),
-    "channels_last-parallel": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=PARALLEL),
-    "channels_last-parallel-chunk1": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=PARALLEL, _FUSED_CHUNK_BYTES=1),
+    "channels_last-serial": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=SERIAL, _FUSED_PARALLEL_MIN=SERIAL),
+    "channels_last-parallel": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=PARALLEL, _FUSED_PARALLEL_MIN=PARALLEL),
+    "channels_last-parallel-chunk1": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=PARALLEL, _FUSED_PARALLEL_MIN=PARALLEL,
+                                          _FUSED_CHUNK_BYTES=1),
     "channels_last-unfused-serial": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=SERIAL, _FUSED=False),
     "channels_last-unfused-parallel": dict(_CHANNELS_LAST_MIN=1, _PARALLEL_MIN=PARALLEL, _FUSED=False),
 }
