@@ -625,6 +625,9 @@ def _gemm_batch_parallel(n_workers, args):
         _gemm_batch_worker(np.int64(w), n_workers, *args)
 
 
+# Products below this many multiply-adds (per matrix) go to NumPy (see matmul).
+_NUMPY_MATMUL_MAX = 1 << 18
+
 # Products of at least this many multiply-adds are split over the Numba threads (see bench/README.md).
 _MATMUL_PARALLEL_MIN = 1 << 19
 
@@ -672,13 +675,17 @@ def _matmul_batch(a, b, gemm, out):
 def matmul(a, b):
     """a @ b with NumPy's broadcasting rules, for arrays of at least 2 dimensions.
 
-    Float32/float64 products of 2-D matrices, of a C-contiguous stack with a matrix, and of two stacks
+    Products of fewer than _NUMPY_MATMUL_MAX multiply-adds per matrix are NumPy's: OpenBLAS runs those on
+    the calling thread (its threshold is 65536 * 4), so no BLAS pool wakes up, and NumPy's call costs ~1 us
+    where ours costs several.  Larger float32/float64 products of 2-D matrices, of a C-contiguous stack with a matrix, and of two stacks
     with the same batch shape run on kernels/blas.py's private BLAS; everything else (mixed or integer
     dtypes, broadcasting between different batch shapes, empty matrices, no private BLAS) is NumPy's `@`.
     """
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-2] * a.shape[-1] * b.shape[-1] < _NUMPY_MATMUL_MAX:
+        return a @ b
     dtype = np.result_type(a, b)
     gemm = _fused_gemm(dtype, *a.shape[-2:], b.shape[-1]) if a.dtype == b.dtype else None
-    if gemm is None or a.ndim < 2 or b.ndim < 2 or 0 in a.shape or 0 in b.shape:
+    if gemm is None or 0 in a.shape or 0 in b.shape:
         return a @ b
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
     if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:       # a stack times one matrix: one product
@@ -1053,7 +1060,8 @@ def _channel_vector(big, small):
 def _binary_op(a, b, op, fallback):
     """a (op) b on the Numba path for same-shape arrays and for an (N, C, ...) array with a per-channel
     vector (a bias, a batch-norm scale), in either order; everything else is NumPy's (fallback)."""
-    if a.dtype != b.dtype or a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
+    if (a.size < _ELEMENTWISE_MIN and b.size < _ELEMENTWISE_MIN) or a.dtype != b.dtype \
+            or a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
         return fallback(a, b)
     if a.shape == b.shape:
         if not _fast_ok(a, b):

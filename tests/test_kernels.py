@@ -284,6 +284,7 @@ def test_cpu_matmul_matches_numpy_both_dtypes_in_one_process(threading, monkeypa
     and float64 alternate on purpose: Numba once dispatched dgemm calls to the sgemm-typed compiled code
     when both ctypes functions shared a Python class (wrong float64 results); kernels/blas.py prevents it."""
     monkeypatch.setattr(kernels.cpu, "_MATMUL_PARALLEL_MIN", SERIAL if threading == "serial" else PARALLEL)
+    monkeypatch.setattr(kernels.cpu, "_NUMPY_MATMUL_MAX", 0)        # the test matrices are small
     for round_ in range(2):
         for dtype in (np.float32, np.float64) if round_ == 0 else (np.float64, np.float32):
             for name, a, b in _matmul_cases(np.random.default_rng(7), dtype):
