@@ -565,7 +565,7 @@ _FUSED_PARALLEL_MIN = 1 << 16
 def _fused_plan(N, bytes_per_sample, n_elements):
     """(n_workers, chunk) for a fused pipeline over N samples: one worker per Numba thread for big jobs
     (one worker on the calling thread below _FUSED_PARALLEL_MIN elements), chunks of ~_FUSED_CHUNK_BYTES."""
-    n_workers = min(N, numba.get_num_threads()) if n_elements >= _FUSED_PARALLEL_MIN else 1
+    n_workers = min(N, _threads()) if n_elements >= _FUSED_PARALLEL_MIN else 1
     per_worker = -(-N // n_workers)
     chunk = max(1, min(per_worker, _FUSED_CHUNK_BYTES // max(1, bytes_per_sample)))
     return n_workers, chunk
@@ -650,8 +650,8 @@ def _matmul_2d(a, b, gemm, out):
     b, trans_b, ldb = _blas_operand(b)
     args = (gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
             max(1, N), out.itemsize)
-    if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and numba.get_num_threads() > 1:
-        _gemm_parallel(numba.get_num_threads(), args)
+    if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and _threads() > 1:
+        _gemm_parallel(_threads(), args)
     else:
         _gemm_worker(0, 1, *args)
 
@@ -665,7 +665,7 @@ def _matmul_batch(a, b, gemm, out):
     stride_b = 0 if b.shape[0] == 1 else K * N
     args = (B, gemm, _NO_TRANS, _NO_TRANS, M, N, K, a.ctypes.data, max(1, K), stride_a,
             b.ctypes.data, max(1, N), stride_b, out.ctypes.data, max(1, N), M * N, out.itemsize)
-    n_workers = min(B, numba.get_num_threads())
+    n_workers = min(B, _threads())
     if n_workers > 1 and B * M * N * K >= _MATMUL_PARALLEL_MIN:
         _gemm_batch_parallel(n_workers, args)
     else:
@@ -717,7 +717,29 @@ _PARALLEL_MIN = 1 << 20
 
 def _use_threads(n_elements):
     """Whether a Numba loop over n_elements is worth a parallel region (~0.1 ms to start and join)."""
-    return n_elements >= _PARALLEL_MIN
+    return n_elements >= _PARALLEL_MIN and not _FORKED
+
+
+# GNU OpenMP (the `omp` layer) cannot run in a process forked from one that used it: Numba's pool prints
+# "Terminating: fork() called from a process already using GNU OpenMP, this is unsafe." and the child dies
+# at its first parallel region.  So a forked child (multiprocessing's default start method on Linux) runs
+# every kernel on its calling thread: the serial drivers, the reference array code for the elementwise
+# kernels.  The parent is unaffected.
+_FORKED = False
+
+
+def _after_fork_in_child():
+    global _FORKED
+    _FORKED = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _threads():
+    """Numba threads a kernel may use: 1 in a forked child (see _FORKED)."""
+    return 1 if _FORKED else numba.get_num_threads()
 
 
 # The channel count from which the channels-last kernels are used: the C of conv2d / conv2d_weight's
@@ -880,7 +902,7 @@ _ADAM_MIN = 0 if _FUSED else _PARALLEL_MIN
 def _fast_ok(*arrays, min_size=None):
     a0 = arrays[0]
     min_size = _ELEMENTWISE_MIN if min_size is None else min_size
-    return (a0.dtype.kind == "f" and a0.dtype.itemsize in (4, 8) and a0.size >= min_size
+    return (not _FORKED and a0.dtype.kind == "f" and a0.dtype.itemsize in (4, 8) and a0.size >= min_size
             and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays))
 
 

@@ -404,3 +404,36 @@ def test_cpu_add_multiply_channel_sum_match_reference(dtype, monkeypatch):
         np.testing.assert_allclose(got, reference.channel_sum(y), **tol(dtype))
     with pytest.raises(ValueError):
         cpu.add(x, r(3, 5))
+
+
+@needs_cpu
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_kernels_work_in_a_forked_child():
+    """After a parallel region in the parent, a forked child (multiprocessing's default on Linux) must not
+    enter GNU OpenMP again (the child would be killed): kernels.cpu runs serially there, with the same
+    results."""
+    code = (
+        "import os, numpy as np, kernels.cpu as c\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.standard_normal((64, 64, 14, 14)).astype(np.float32)\n"
+        "W = rng.standard_normal((128, 64, 4, 4)).astype(np.float32)\n"
+        "def work():\n"
+        "    y = c.conv2d(x, W, 2, 1)\n"
+        "    return [y, c.conv_transpose2d(y, W, 2, 1), c.conv2d_weight(x, y, 4, 2, 1), c.leaky_relu(x, 0.2),\n"
+        "            c.batch_norm_forward(x, 1e-5)[0], c.matmul(x.reshape(-1, 196), x.reshape(-1, 196).T[:, :512])]\n"
+        "parent = work()\n"
+        "r, w = os.pipe()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    ok = all(np.allclose(a, b, rtol=1e-4, atol=1e-3) for a, b in zip(work(), parent))\n"
+        "    os.write(w, b'same' if ok else b'different')\n"
+        "    os._exit(0)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print(os.read(r, 100).decode(), status)\n")
+    try:         # the failure mode is a child that hangs or dies inside GNU OpenMP: bound the wait
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child hung (it entered the parent's OpenMP pool)")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["same", "0"], (out.stdout, out.stderr)
