@@ -44,7 +44,7 @@ Threading set-up (the library does this itself; users should not have to):
   `workqueue`, which parks its threads, takes 70-130 us, which is more than a small product takes), and
   `workqueue` if libgomp cannot be loaded.  Without the private BLAS (MINIGAN_PRIVATE_BLAS=0 or the wheel
   missing) the products run on NumPy's spinning pool, so the module picks `workqueue`, which is immune.
-  A user's $NUMBA_THREADING_LAYER always wins.  Caveat: another spinning OpenMP pool in the same process
+  A user's $NUMBA_THREADING_LAYER always wins.  A forked child runs every kernel serially (_FORKED).  Caveat: another spinning OpenMP pool in the same process
   (PyTorch's, for one) still competes; bench/bench_training_steps.py therefore times PyTorch in a
   separate process.  Measurements in bench/README.md.
 
