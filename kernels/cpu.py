@@ -541,6 +541,36 @@ def _conv2d_weight_cl_fused_parallel(n_workers, args):
         _conv2d_weight_cl_worker(np.int64(w), n_workers, *args)
 
 
+@njit(cache=True)
+def _conv2d_weight_nchw_worker(w, n_workers, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw, dh, dw,
+                               Ho, Wo, partial):
+    """Few-channel conv2d_weight, worker w: partial[w] (O, K) = sum over its samples n of
+    gy[n] (O, L) @ cols_n (K, L).T, with K = C*kh*kw and cols_n the NCHW columns of sample n alone (built
+    here, in cache).  gy is read in place: no (O, N*L) copy of it."""
+    n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
+    K, L = C * kh * kw, Ho * Wo
+    mine = partial[w * O * K:(w + 1) * O * K]
+    if n1 == n0:
+        mine[:] = 0
+        return
+    cols = np.empty(K * L, dtype=xf.dtype)
+    sample, item = C * H * W, xf.itemsize
+    beta = 0.0
+    for n in range(n0, n1):
+        x_n = xf[n * sample:(n + 1) * sample]
+        for r in range(K):
+            _im2col_row(r, x_n, 1, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, L, K * L)
+        gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, O, K, L, 1.0, gyf.ctypes.data + n * O * L * item, L, cols.ctypes.data, L,
+             beta, mine.ctypes.data, K)
+        beta = 1.0
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_weight_nchw_parallel(n_workers, args):
+    for w in prange(n_workers):
+        _conv2d_weight_nchw_worker(np.int64(w), n_workers, *args)
+
+
 def _run_workers(worker, parallel_driver, n_workers, args):
     """worker(w, n_workers, *args) for w < n_workers: on the Numba threads, or directly when n_workers == 1
     (the prange index is converted to int64 so that both calls share one compiled worker)."""
@@ -876,9 +906,19 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         gy_t = _swap_last(gy.reshape(N, O, Ho * Wo)).reshape(N * Ho * Wo, O)
         gW_cl = gy_t.T @ cols                                   # (O, N*L) @ (N*L, K'): columns (i, j, c)
         return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
-    cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=dtype)
+    K, L = C * kh * kw, Ho * Wo
+    gemm = _fused_gemm(dtype, O, K, L)
+    if gemm is not None:          # per-worker sums of per-sample products (no copy of gy, columns in cache)
+        n_workers = min(N, _threads()) if N * K * L >= _FUSED_PARALLEL_MIN else 1
+        partial = np.empty((n_workers, O * K), dtype=dtype)
+        _run_workers(_conv2d_weight_nchw_worker, _conv2d_weight_nchw_parallel, n_workers,
+                     (gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
+                      partial.reshape(-1)))
+        gW = partial.sum(axis=0) if n_workers > 1 else partial[0]
+        return gW.reshape(O, C, kh, kw)
+    cols = np.empty((K, N * L), dtype=dtype)
     _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
-    gW = _product(_to_onl(gy.reshape(N, O, Ho * Wo)), cols.T)   # (O, N*L) @ (N*L, K)
+    gW = _product(_to_onl(gy.reshape(N, O, L)), cols.T)         # (O, N*L) @ (N*L, K)
     return gW.reshape(O, C, kh, kw)
 
 
