@@ -1,7 +1,8 @@
-"""Fast CPU convolution kernels: Numba im2col/col2im loops (njit(parallel=True)) feeding BLAS matrix products.
+"""Fast CPU kernels: convolutions as Numba im2col/col2im loops (njit(parallel=True)) around BLAS products,
+minigan's matrix product, and one-pass Numba versions of the hottest elementwise primitives (leaky ReLU,
+batch norm, Adam, per-channel add/multiply/sum; at the end of this file).
 
-Same three functions, signatures, math and shapes as kernels/reference.py (read that first: it is the
-spec).  What differs is the data layout, chosen so that the work is BLAS matrix products plus Numba loops
+Same functions, signatures, math and shapes as kernels/reference.py (read that first: it is the spec).  What differs is the data layout, chosen so that the work is BLAS matrix products plus Numba loops
 with long contiguous inner loops.  There are two layouts, picked per call by channel count
 (_CHANNELS_LAST_MIN; all measurements in bench/README.md):
 
@@ -21,7 +22,8 @@ K = C*kh*kw.  conv2d and conv_transpose2d use one small product per sample (np.m
 which reads and writes the (N, C, L) layouts directly; conv2d_weight one product for the batch:
 
     conv2d:            cols (N, K, L) = im2col(x)                  y[n] = W_(O,K) @ cols[n]
-    conv2d_weight:     cols (K, N*L) = im2col(x)                   gW   = gy_(O, N*L) @ cols.T
+    conv2d_weight:     per worker: sum over its n of gy[n] (O, L) @ cols_n(K, L).T   (unfused: one product
+                       gy_(O, N*L) @ im2col(x)(K, N*L).T after a copy of gy)
     conv_transpose2d:  cols[n] = W_(C, O*kh*kw).T @ x[n]           y    = col2im(cols)
 
 col2im is a Numba loop with one task per output plane (n, c) (col2im_cl: per sample), so the
