@@ -30,6 +30,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 import kernels  # noqa: E402
+from worker_process import WorkerProcess  # noqa: E402
 
 # (name, kind, N, C_in, C_out, H_in): all k4 s2 p1
 SHAPES = [
@@ -219,28 +220,6 @@ def worker(role, kernel_mode, nthreads):
         print(f"{median_ms(fns[i][passno], n):.4f}", flush=True)
 
 
-class Worker:
-    """A worker() subprocess; ask(line) sends one request and returns the reply line."""
-
-    def __init__(self, role, kernel_mode, nthreads):
-        args = [sys.executable, os.path.abspath(__file__), "--worker", role, "--threads", str(nthreads)]
-        if kernel_mode:
-            args += ["--kernels", kernel_mode]
-        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the {role} worker did not start")
-
-    def ask(self, line):
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-        return self.process.stdout.readline().strip()
-
-    def close(self):
-        self.process.stdin.write("quit\n")
-        self.process.stdin.close()
-        self.process.wait()
-
-
 def macs_of(kind, N, Cin, Cout, H):
     return gemm_fns(kind, N, Cin, Cout, H, np.random.default_rng(0))[2]
 
@@ -259,7 +238,9 @@ def main():
     if args.worker:
         return worker(args.worker, args.kernels, nthreads)
 
-    workers = {role: Worker(role, args.kernels, nthreads) for role in ("minigan", "torch", "gemm")}
+    mode = ["--kernels", args.kernels] if args.kernels else []
+    workers = {role: WorkerProcess(os.path.abspath(__file__), ["--worker", role, "--threads", str(nthreads)] + mode,
+                                   role) for role in ("minigan", "torch", "gemm")}
     peak = float(workers["gemm"].ask(f"peak {args.repeats}"))
     print(f"minigan kernels: {workers['minigan'].ask('info')}")
     print(f"{workers['torch'].ask('info')}; numpy {np.__version__}")

@@ -39,6 +39,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from worker_process import WorkerProcess  # noqa: E402
+
 BATCH = 64
 
 
@@ -205,27 +207,6 @@ def step_worker(framework, threads):
         print(f"{time.perf_counter() - start:.6f}", flush=True)
 
 
-class StepWorker:
-    """A step_worker subprocess: `run(name)` runs one step there and returns its time in seconds."""
-
-    def __init__(self, framework, threads):
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--step-worker", framework,
-                                         "--threads", str(threads)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, bufsize=1)
-        if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the {framework} step worker did not start")
-
-    def run(self, name):
-        self.process.stdin.write(name + "\n")
-        self.process.stdin.flush()
-        return float(self.process.stdout.readline())
-
-    def close(self):
-        self.process.stdin.write("quit\n")
-        self.process.stdin.close()
-        self.process.wait()
-
-
 def alternating_medians(worker_a, worker_b, name, repeats, block=4, settle=1):
     """Median step times of the two workers, run in alternating blocks: `settle` untimed steps, then
     `block` timed ones, on a, then on b, and so on until each has `repeats` timed steps.  Steps within a
@@ -235,8 +216,8 @@ def alternating_medians(worker_a, worker_b, name, repeats, block=4, settle=1):
     while len(times_a) < repeats:
         for worker, times in ((worker_a, times_a), (worker_b, times_b)):
             for _ in range(settle):
-                worker.run(name)
-            times.extend(worker.run(name) for _ in range(min(block, repeats - len(times))))
+                worker.ask(name)
+            times.extend(float(worker.ask(name)) for _ in range(min(block, repeats - len(times))))
     return statistics.median(times_a), statistics.median(times_b)
 
 
@@ -307,7 +288,8 @@ def main():
     print(f"load average at start: {os.getloadavg()[0]:.2f}; threads: {threads}; torch {torch.__version__}")
     print(mg.backend_info().replace("\n", "; "))
     names = list(minigan_steps()[0])
-    workers = StepWorker("minigan", threads), StepWorker("torch", threads)
+    workers = tuple(WorkerProcess(os.path.abspath(__file__), ["--step-worker", side, "--threads", str(threads)], side)
+                    for side in ("minigan", "torch"))
     print(f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, "
           f"two processes, alternating blocks of 1 + {args.block} steps)")
     for i, name in enumerate(names):

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -28,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402
 from minigan.training import WGANGP                                   # noqa: E402
+from worker_process import WorkerProcess                              # noqa: E402
 
 
 def torch_networks(width, latent_dim):
@@ -160,24 +160,6 @@ def worker(side, args):
         print(f"{time.perf_counter() - start:.6f}", flush=True)
 
 
-class Worker:
-    def __init__(self, side, argv):
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--side", side] + argv,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the {side} worker did not start")
-
-    def ask(self, command):
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self.process.stdout.readline()
-
-    def close(self):
-        self.process.stdin.write("quit\n")
-        self.process.stdin.close()
-        self.process.wait()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=16)
@@ -198,7 +180,8 @@ def main(argv=None):
 
     passed = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
               if k in ("width", "batch_size", "n_critic", "latent_dim", "threads")]
-    ours, theirs = Worker("minigan", passed), Worker("torch", passed)
+    ours, theirs = (WorkerProcess(os.path.abspath(__file__), ["--side", side] + passed, side)
+                    for side in ("minigan", "torch"))
     gap = float(np.abs(np.array(json.loads(ours.ask("critic"))) - np.array(json.loads(theirs.ask("critic")))).max())
     ours_times, torch_times = [], []
     while len(ours_times) < args.repeats:

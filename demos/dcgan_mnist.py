@@ -60,13 +60,13 @@ def gradient_norms_of_generator_losses(G, D, latent, real, d_updates, lr):
     """Train D alone for ``d_updates`` steps against the (fixed) G, then ||d loss / d theta_G|| for both
     generator losses on the same z, and D's mean probability on those fakes."""
     from minigan import optim
-    from minigan.adversarial import _step
+    from minigan.adversarial import step_parameters
     optimizer = optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     params_d, params_g = list(D.parameters()), list(G.parameters())
     for _ in range(d_updates):
         with autograd.no_grad():
             fake = G(mg.randn(len(real), latent))
-        _step(losses.d_loss_minimax(D(mg.tensor(real)), D(fake)), params_d, optimizer)
+        step_parameters(losses.d_loss_minimax(D(mg.tensor(real)), D(fake)), params_d, optimizer)
     z = mg.randn(len(real), latent)
     out = {}
     for name, loss_fn in (("minimax", losses.g_loss_minimax), ("nonsaturating", losses.g_loss_nonsaturating)):

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import minigan as mg  # noqa: E402
 import minigan.data as data  # noqa: E402
 from minigan import autograd, optim, viz  # noqa: E402
-from minigan.adversarial import SemiSupervisedGAN, _step, ssgan_supervised_loss  # noqa: E402
+from minigan.adversarial import SemiSupervisedGAN, ssgan_supervised_loss, step_parameters  # noqa: E402
 from minigan.models import DCGANGenerator, LogisticRegression, SSGANDiscriminator  # noqa: E402
 from minigan.training import fit  # noqa: E402
 
@@ -80,7 +80,7 @@ def supervised_only(x_lab, y_lab, steps, width, hidden, seed):
     rng = np.random.default_rng(seed)
     for _ in range(steps):
         rows = rng.integers(0, len(x_lab), BATCH)
-        _step(ssgan_supervised_loss(network(mg.tensor(x_lab[rows])), y_lab[rows]), params, optimizer)
+        step_parameters(ssgan_supervised_loss(network(mg.tensor(x_lab[rows])), y_lab[rows]), params, optimizer)
     return network
 
 

@@ -49,9 +49,7 @@ def requested_mode(mode=None):
 
 
 def select(xp_name, mode=None):
-    """The kernel module for arrays of module `xp_name` ("numpy" or "cupy").  Called for every primitive,
-    so the answer is memoised per (array module, mode, $MINIGAN_KERNELS) -- the variable is still read on
-    each call, so changing it takes effect at once.
+    """The kernel module for arrays of module `xp_name` ("numpy" or "cupy").
 
     - mode (or $MINIGAN_KERNELS) == "reference": kernels.reference, for any array module (it runs on CuPy
       arrays too) -- the readable path for teaching and debugging;
@@ -59,17 +57,6 @@ def select(xp_name, mode=None):
     - numpy arrays otherwise: kernels.cpu (Numba) when Numba imports, else kernels.reference.  An explicit
       mode="numba" (argument, not the default) raises if Numba is missing instead of falling back.
     """
-    key = (xp_name, mode, os.environ.get("MINIGAN_KERNELS"))
-    module = _SELECTED.get(key)
-    if module is None:
-        module = _SELECTED[key] = _select(xp_name, mode)
-    return module
-
-
-_SELECTED = {}      # select()'s memo: (xp_name, mode, $MINIGAN_KERNELS) -> module
-
-
-def _select(xp_name, mode):
     explicit = mode or os.environ.get("MINIGAN_KERNELS")
     mode = requested_mode(mode)
     if mode == "reference":

@@ -35,7 +35,7 @@ from .training import check_finite
 
 __all__ = ["LabelledBatches", "GAN", "ConditionalGAN", "InfoGAN", "SemiSupervisedGAN",
            "ssgan_supervised_loss", "ssgan_unsupervised_loss", "ssgan_discriminator_loss",
-           "feature_matching_loss", "discriminator_accuracy", "adversarial_loop"]
+           "feature_matching_loss", "discriminator_accuracy", "step_parameters", "adversarial_loop"]
 
 
 # --- plumbing ------------------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ class LabelledBatches:
             yield (tuple(batch),)
 
 
-def _step(loss, parameters, optimizer):
+def step_parameters(loss, parameters, optimizer):
     """Gradients of ``loss`` for ``parameters`` only (other networks' .grad untouched), then one update."""
     grads = autograd.grad(loss, parameters)
     for p, g in zip(parameters, grads):
@@ -151,12 +151,12 @@ class GAN(_Adversarial):
             real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
             d_loss = losses.d_loss_minimax(real_logits, fake_logits)
             check_finite(self.step + 1, d_loss=d_loss.item())
-            _step(d_loss, self.d_params, self.optimizer_d)
+            step_parameters(d_loss, self.d_params, self.optimizer_d)
         fake_logits_g = self.discriminator(self.generator(self.noise(n, device)))   # (2) update G
         g_loss = (losses.g_loss_nonsaturating(fake_logits_g) if self.generator_loss == "nonsaturating"
                   else losses.g_loss_minimax(fake_logits_g))
         check_finite(self.step + 1, g_loss=g_loss.item())
-        _step(g_loss, self.g_params, self.optimizer_g)
+        step_parameters(g_loss, self.g_params, self.optimizer_g)
         self.step += 1
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
                 "d_real": float(F.sigmoid(real_logits).mean().item()),
@@ -198,13 +198,13 @@ class ConditionalGAN(GAN):
             fake_logits = self.discriminator(fake, fake_labels)
             d_loss = losses.d_loss_minimax(real_logits, fake_logits)
             check_finite(self.step + 1, d_loss=d_loss.item())
-            _step(d_loss, self.d_params, self.optimizer_d)
+            step_parameters(d_loss, self.d_params, self.optimizer_d)
         fake_labels = self.random_labels(n)               # (2) update G
         fake_logits_g = self.discriminator(self.generator(self.noise(n, device), fake_labels), fake_labels)
         g_loss = (losses.g_loss_nonsaturating(fake_logits_g) if self.generator_loss == "nonsaturating"
                   else losses.g_loss_minimax(fake_logits_g))
         check_finite(self.step + 1, g_loss=g_loss.item())
-        _step(g_loss, self.g_params, self.optimizer_g)
+        step_parameters(g_loss, self.g_params, self.optimizer_g)
         self.step += 1
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
                 "d_real": float(F.sigmoid(real_logits).mean().item()),
@@ -268,14 +268,14 @@ class InfoGAN(GAN):
             gan_loss = losses.d_loss_minimax(real_logits, fake_logits)
             d_loss = gan_loss + loss_cat * self.lambda_categorical + loss_cont * self.lambda_continuous
             check_finite(self.step + 1, d_loss=d_loss.item())
-            _step(d_loss, self.d_params, self.optimizer_d)
+            step_parameters(d_loss, self.d_params, self.optimizer_d)
         z, categorical, continuous = self.codes(n)        # (2) update G
         fake_logits_g, loss_cat_g, loss_cont_g = self.information_losses(
             self.generator(z, categorical, continuous), categorical, continuous)
         g_gan = losses.g_loss_nonsaturating(fake_logits_g)
         g_loss = g_gan + loss_cat_g * self.lambda_categorical + loss_cont_g * self.lambda_continuous
         check_finite(self.step + 1, g_loss=g_loss.item())
-        _step(g_loss, self.g_params, self.optimizer_g)
+        step_parameters(g_loss, self.g_params, self.optimizer_g)
         self.step += 1
         return {"d_loss": gan_loss.item(), "g_loss": g_gan.item(), "info_categorical": loss_cat_g.item(),
                 "info_continuous": loss_cont_g.item(),
@@ -348,7 +348,7 @@ class SemiSupervisedGAN(_Adversarial):
             self.discriminator(Tensor(self.labelled_x[rows])), self.labelled_y[rows],
             self.discriminator(real), self.discriminator(fake), self.unsupervised_weight)
         check_finite(self.step + 1, d_loss=d_loss.item())
-        _step(d_loss, self.d_params, self.optimizer_d)
+        step_parameters(d_loss, self.d_params, self.optimizer_d)
         fake = self.generator(randn(n, self.latent_dim))          # (2) update G
         if self.generator_loss == "feature_matching":
             with autograd.no_grad():
@@ -357,7 +357,7 @@ class SemiSupervisedGAN(_Adversarial):
         else:
             g_loss = losses.g_loss_nonsaturating(F.logsumexp(self.discriminator(fake), 1))
         check_finite(self.step + 1, g_loss=g_loss.item())
-        _step(g_loss, self.g_params, self.optimizer_g)
+        step_parameters(g_loss, self.g_params, self.optimizer_g)
         self.step += 1
         return {"d_loss": d_loss.item(), "supervised": supervised.item(), "unsupervised": unsupervised.item(),
                 "g_loss": g_loss.item()}

@@ -294,7 +294,8 @@ def test_cpu_matmul_matches_numpy_both_dtypes_in_one_process(threading, monkeypa
 
 
 @needs_cpu
-def test_cpu_matmul_passes_other_dtypes_to_numpy():
+def test_cpu_matmul_passes_other_dtypes_to_numpy(monkeypatch):
+    monkeypatch.setattr(kernels.cpu, "_NUMPY_MATMUL_MAX", 0)    # past the small-product shortcut: the dtype checks
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(kernels.cpu.matmul(a, b), a @ b)                    # integers: exact
     mixed = kernels.cpu.matmul(a.astype(np.float32), b.astype(np.float64))

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import autograd, losses, nn, optim
 from .. import functional as F
+from ..adversarial import discriminator_accuracy, step_parameters
 from ..tensor import Tensor, randn
 
 __all__ = ["BiGANEncoder", "BiGANGenerator", "BiGANDiscriminator", "BiGAN"]
@@ -95,21 +96,6 @@ class BiGANDiscriminator(nn.Module):
         return self.net(pair).reshape(-1)                              # (N,)
 
 
-def _grad_step(loss, parameters, optimizer):
-    """Gradients of ``loss`` for ``parameters`` only, then one update (other networks' .grad untouched)."""
-    grads = autograd.grad(loss, parameters)
-    for p, g in zip(parameters, grads):
-        p.grad = g
-    optimizer.step()
-    for p in parameters:
-        p.grad = None
-
-
-def _accuracy(real_logits, fake_logits):
-    real, fake = real_logits.numpy(), fake_logits.numpy()
-    return float(((real > 0).sum() + (fake < 0).sum()) / (real.size + fake.size))
-
-
 class BiGAN:
     """The BiGAN game as a trainable (see the module docstring).
 
@@ -151,16 +137,16 @@ class BiGAN:
         real_logits, fake_logits = self.discriminator(x, ex), self.discriminator(gz, z)
         d_loss = losses.d_loss_minimax(real_logits, fake_logits)
         _check(self.step + 1, d_loss=d_loss.item())
-        _grad_step(d_loss, self.d_params, self.optimizer_d)
+        step_parameters(d_loss, self.d_params, self.optimizer_d)
         z = self.noise(n)                                              # (2) E and G with inverted labels
         _, eg_loss, _, _ = self.losses(x, z)
         _check(self.step + 1, eg_loss=eg_loss.item())
-        _grad_step(eg_loss, self.eg_params, self.optimizer_eg)
+        step_parameters(eg_loss, self.eg_params, self.optimizer_eg)
         self.step += 1
         return {"d_loss": d_loss.item(), "eg_loss": eg_loss.item(),
                 "d_real": float(F.sigmoid(real_logits).mean().item()),
                 "d_fake": float(F.sigmoid(fake_logits).mean().item()),
-                "d_accuracy": _accuracy(real_logits, fake_logits)}
+                "d_accuracy": discriminator_accuracy(real_logits, fake_logits)}
 
     # --- no-graph conveniences (NumPy in, NumPy out) ----------------------------------------------------
 

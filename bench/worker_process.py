@@ -1,0 +1,29 @@
+"""A benchmark worker in its own process, driven one line at a time (used by the bench_*.py scripts).
+
+Each framework is timed in its own process because minigan's and PyTorch's OpenMP thread pools spin after
+their parallel regions and slow each other badly when they share one (bench/README.md, third round).
+The worker is the benchmark script itself, started with its worker flags: it prints "ready" once set up,
+then answers each request line with one reply line, and stops on "quit".
+"""
+import subprocess
+import sys
+
+
+class WorkerProcess:
+    """`python script *argv` as a worker: ask(line) sends one request and returns the reply line."""
+
+    def __init__(self, script, argv, name):
+        self.process = subprocess.Popen([sys.executable, script] + list(argv), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {name} worker did not start")
+
+    def ask(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def close(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait()
