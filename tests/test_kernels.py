@@ -121,6 +121,7 @@ LAYOUTS = {
 
 
 def force_layout(monkeypatch, cpu, layout):
+    monkeypatch.setattr(cpu, "_WINOGRAD_MIN_CHANNELS", 10 ** 9)      # the im2col paths (Winograd: below)
     for name, value in LAYOUTS[layout].items():
         monkeypatch.setattr(cpu, name, value)
 
@@ -412,7 +413,8 @@ def test_cpu_add_multiply_channel_sum_match_reference(dtype, monkeypatch):
 def test_kernels_work_in_a_forked_child():
     """After a parallel region in the parent, a forked child (multiprocessing's default on Linux) must not
     enter GNU OpenMP again (the child would be killed): kernels.cpu runs serially there, with the same
-    results."""
+    results up to float32 rounding (the serial and parallel Winograd products block their rows differently;
+    1e-5 of each output's scale, as in test_winograd_matches_reference)."""
     code = (
         "import os, numpy as np, kernels.cpu as c\n"
         "rng = np.random.default_rng(0)\n"
@@ -426,7 +428,7 @@ def test_kernels_work_in_a_forked_child():
         "r, w = os.pipe()\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
-        "    ok = all(np.allclose(a, b, rtol=1e-4, atol=1e-3) for a, b in zip(work(), parent))\n"
+        "    ok = all(np.allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max()) for a, b in zip(work(), parent))\n"
         "    os.write(w, b'same' if ok else b'different')\n"
         "    os._exit(0)\n"
         "_, status = os.waitpid(pid, 0)\n"
@@ -438,3 +440,106 @@ def test_kernels_work_in_a_forked_child():
         pytest.fail("the forked child hung (it entered the parent's OpenMP pool)")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["same", "0"], (out.stdout, out.stderr)
+
+
+# ---------------------------------------------------------------- Winograd F(4x4, 2x2) (kernels/winograd.py)
+
+def _correlate_1d(g, d, m):
+    return np.array([sum(g[k] * d[i + k] for k in range(len(g))) for i in range(m)])
+
+
+@needs_cpu
+@pytest.mark.parametrize("m, r, points", [(4, 2, (0, 1, -1, 2)), (2, 2, (0, 1)), (2, 3, (0, 1, -1)), (4, 3, (0, 1, -1, 2, -2))])
+def test_winograd_transform_matrices_compute_the_correlation(m, r, points):
+    """A^T [(G g) (.) (B^T d)] is the correlation y_i = sum_k g_k d_{i+k}, for Toom-Cook matrices at any points."""
+    from kernels import winograd
+    AT, G, BT = winograd.transform_matrices(m, r, points)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        g, d = rng.standard_normal(r), rng.standard_normal(m + r - 1)
+        np.testing.assert_allclose(AT @ ((G @ g) * (BT @ d)), _correlate_1d(g, d, m), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="needs"):
+        winograd.transform_matrices(m, r, points[:-1])
+
+
+@needs_cpu
+def test_winograd_f4x4_2x2_matrices_are_the_documented_ones():
+    """The matrices that _input_rows/_output_rows spell out: integer B^T, and still a correct F(4, 2)."""
+    from kernels import winograd
+    AT, G, BT = winograd.f4x4_2x2_matrices()
+    np.testing.assert_array_equal(BT, [[2, -1, -2, 1, 0], [0, 2, 1, -1, 0], [0, -2, 3, -1, 0], [0, -1, 0, 1, 0],
+                                       [0, 2, -1, -2, 1]])
+    np.testing.assert_array_equal(AT, [[1, 1, 1, 1, 0], [0, 1, -1, 2, 0], [0, 1, 1, 4, 0], [0, 1, -1, 8, 1]])
+    g, d = np.array([0.3, -1.7]), np.arange(5.0) ** 2 - 3
+    np.testing.assert_allclose(AT @ ((G @ g) * (BT @ d)), _correlate_1d(g, d, 4), rtol=1e-12)
+
+
+# (N, C, O, H, W, k, s, p, output_padding): kernels twice the stride, which kernels/winograd.py serves
+WINOGRAD_CASES = [
+    (2, 16, 32, 14, 14, 4, 2, 1, 0),      # a DCGAN 4x4 stride-2 layer, scaled down
+    (1, 3, 5, 9, 7, 4, 2, 0, 1),          # batch 1, odd rectangular image, output_padding
+    (3, 4, 6, 8, 8, 2, 1, 0, 0),          # k2 s1
+    (2, 5, 3, 11, 10, 6, 3, 2, 2),        # k6 s3
+    (2, 3, 4, 7, 9, 4, 2, 3, 1),          # padding beyond half the kernel
+    (1, 2, 2, 2, 3, 4, 2, 1, 0),          # an image smaller than one tile
+]
+WINOGRAD_IDS = ["N{}C{}O{}_{}x{}_k{}s{}p{}op{}".format(*c) for c in WINOGRAD_CASES]
+
+
+def _force_winograd(monkeypatch, threads):
+    from kernels import winograd
+    calls = []
+    run = winograd._run
+    monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "_PARALLEL_MIN_MACS", SERIAL if threads == "serial" else PARALLEL)
+    if threads == "parallel-chunk1":
+        monkeypatch.setattr(winograd, "_TILES_PER_CHUNK", 1)
+    monkeypatch.setattr(winograd, "_run", lambda *args: calls.append(1) or run(*args))
+    return calls
+
+
+@needs_cpu
+@pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the Winograd path needs the private BLAS")
+@pytest.mark.parametrize("threads", ["serial", "parallel", "parallel-chunk1"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=WINOGRAD_IDS)
+def test_winograd_matches_reference(case, dtype, threads, monkeypatch):
+    """conv2d and conv_transpose2d by F(4x4, 2x2) against the reference: to rounding in float64, and in float32
+    within 1e-5 of the output's scale (Winograd's transforms cost about one decimal digit over im2col)."""
+    calls = _force_winograd(monkeypatch, threads)
+    N, C, O, H, W_, k, s, p, op = case
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, C, H, W_)).astype(dtype)
+    W = rng.standard_normal((O, C, k, k)).astype(dtype)
+    Wt = rng.standard_normal((C, O, k, k)).astype(dtype)
+    pairs = [(kernels.cpu.conv2d(x, W, s, p), reference.conv2d(x, W, s, p)),
+             (kernels.cpu.conv_transpose2d(x, Wt, s, p, op), reference.conv_transpose2d(x, Wt, s, p, op))]
+    assert len(calls) == 2                              # both went through kernels/winograd.py
+    for name, (got, want) in zip(("conv2d", "conv_transpose2d"), pairs):
+        assert got.shape == want.shape and got.dtype == want.dtype == dtype and got.flags.c_contiguous, name
+        scale = np.abs(want).max()
+        atol = 1e-5 * scale if dtype == np.float32 else 1e-12 * scale
+        np.testing.assert_allclose(got, want, rtol=0, atol=atol, err_msg=name)
+
+
+@needs_cpu
+@pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the Winograd path needs the private BLAS")
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=WINOGRAD_IDS)
+def test_winograd_adjoint_identity_and_gradcheck(case, monkeypatch):
+    """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)> with both sides by Winograd, and the engine's gradcheck and
+    gradgradcheck of a conv layer whose forward and input gradient take the Winograd path."""
+    import minigan as mg
+    calls = _force_winograd(monkeypatch, "parallel")
+    N, C, O, H, W_, k, s, p, _ = case
+    rng = np.random.default_rng(8)
+    x, W = rng.standard_normal((N, C, H, W_)), rng.standard_normal((O, C, k, k))
+    y = kernels.cpu.conv2d(x, W, s, p)
+    gy = rng.standard_normal(y.shape)
+    op = tuple(n - reference.conv_transpose_output_size(m, k, s, p, 0, 1) for n, m in zip((H, W_), y.shape[2:]))
+    np.testing.assert_allclose(np.vdot(x, kernels.cpu.conv_transpose2d(gy, W, s, p, op)), np.vdot(y, gy), rtol=1e-10)
+    assert len(calls) == 2
+    if C * O > 64:
+        return                                          # the numerical checks below are for the small cases
+    tensors = [mg.tensor(x[:1], dtype="float64", requires_grad=True), mg.tensor(W, dtype="float64", requires_grad=True)]
+    conv = lambda a, w: mg.functional.conv2d(a, w, stride=s, padding=p)   # noqa: E731
+    assert mg.gradcheck(conv, tensors) and mg.gradgradcheck(conv, tensors)
