@@ -766,8 +766,9 @@ def _threads():
 # conv2d and conv_transpose2d layers whose kernel is twice the stride (DCGAN's k4 s2) and that have at least
 # this many channels on both sides go to kernels/winograd.py (with the private BLAS): F(4x4, 2x2) after
 # space-to-depth, 1.96-2.56x fewer multiply-adds than im2col's product.  Fewer channels make products too
-# small to pay for the transforms.  Tests set it to 1 or to a huge value to run cases through both paths.
-_WINOGRAD_MIN_CHANNELS = 16
+# small to pay for the transforms.  Tests set it to 1 or to a huge value to run cases through both paths;
+# MINIGAN_WINOGRAD=0 in the environment switches the path off (for comparisons).
+_WINOGRAD_MIN_CHANNELS = 16 if os.environ.get("MINIGAN_WINOGRAD", "1").strip() != "0" else 1 << 62
 
 # The channel count from which the channels-last kernels are used: the C of conv2d / conv2d_weight's
 # input (im2col copies C-vectors), the O of conv_transpose2d's output (col2im adds O-vectors).  Below it

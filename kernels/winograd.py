@@ -131,6 +131,34 @@ def _output_rows(a, a0, astep, b, b0, bstep, K):
         y3[k] = minus + x3x4 + x3x4 + m4[k]
 
 
+@njit(inline="always")
+def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t):
+    """V[t] (25, K) = B^T d B for the 5 x 5 patch d of input-grid cells starting at (4*ti, 4*tj), where cell
+    (R, Q) is the K = s_in*s_in*C vector xcl[R*s_in + u + off_h, Q*s_in + v + off_w, c] in order (u, v, c),
+    zero outside the (H, W) image; xcl is one sample channels-last.  D and tmp are (25*K) scratch."""
+    m, a = _M, _ALPHA
+    K = s_in * s_in * C
+    for xi in range(a):                          # gather the 5 x 5 patch of K-vectors
+        for nu in range(a):
+            for u in range(s_in):
+                hh = (ti * m + xi) * s_in + u + off_h
+                for v in range(s_in):
+                    ww = (tj * m + nu) * s_in + v + off_w
+                    d0 = uint64(((xi * a + nu) * s_in * s_in + u * s_in + v) * C)
+                    if hh < 0 or hh >= H or ww < 0 or ww >= W:
+                        for c in range(C):
+                            D[d0 + uint64(c)] = 0
+                    else:
+                        src = uint64((hh * W + ww) * C)
+                        for c in range(C):
+                            D[d0 + uint64(c)] = xcl[src + uint64(c)]
+    # tmp[j, nu, :] = sum_xi B^T[j, xi] D[xi, nu, :];  V[t, (j, l), :] = sum_nu B^T[l, nu] tmp[j, nu, :]
+    for nu in range(a):
+        _input_rows(D, nu * K, a * K, tmp, nu * K, a * K, K)
+    for j in range(a):
+        _input_rows(tmp, j * a * K, K, V, (t * a * a + j * a) * K, K, K)
+
+
 @njit(cache=True)
 def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off_w, Hg, Wg,
                      U, Oc, s_out, out_h, out_w, Ho, Wo, yf):
@@ -166,25 +194,7 @@ def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off
             for ti in range(th):
                 for tj in range(tw):
                     t = q * tiles + ti * tw + tj
-                    for xi in range(a):                  # gather the 5 x 5 patch of K-vectors
-                        for nu in range(a):
-                            for u in range(s_in):
-                                hh = (ti * m + xi) * s_in + u + off_h
-                                for v in range(s_in):
-                                    ww = (tj * m + nu) * s_in + v + off_w
-                                    d0 = uint64(((xi * a + nu) * s_in * s_in + u * s_in + v) * C)
-                                    if hh < 0 or hh >= H or ww < 0 or ww >= W:
-                                        for c in range(C):
-                                            D[d0 + uint64(c)] = 0
-                                    else:
-                                        src = uint64((hh * W + ww) * C)
-                                        for c in range(C):
-                                            D[d0 + uint64(c)] = xcl[src + uint64(c)]
-                    # tmp[j, nu, :] = sum_xi B^T[j, xi] D[xi, nu, :];  V[t, (j, l), :] = sum_nu B^T[l, nu] tmp[j, nu, :]
-                    for nu in range(a):
-                        _input_rows(D, nu * K, a * K, tmp, nu * K, a * K, K)
-                    for j in range(a):
-                        _input_rows(tmp, j * a * K, K, V, (t * a * a + j * a) * K, K, K)
+                    _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t)
         for e in range(a * a):      # M[:, e] (T, Kout) = V[:, e] (T, K) @ U_e (K, Kout): rows 25 vectors apart
             gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, Kout, K, 1.0, V.ctypes.data + e * K * item, a * a * K,
                  U.ctypes.data + e * K * Kout * item, Kout, 0.0, M.ctypes.data + e * Kout * item, a * a * Kout)
@@ -224,16 +234,11 @@ def _winograd_parallel(n_workers, args):
         _winograd_worker(np.int64(w), n_workers, *args)
 
 
+
 @njit(cache=True)
-def _transform_weights(W, GG, s, transposed, U):
-    """The transformed weights U = G g G^T of every channel pair, g the 2 x 2 sub-kernel of the taps
-    (a*s + u, b*s + v), a, b < 2, for the sub-pixel (u, v):
-
-        conv2d      (W (O, C, k, k)):  U[e, (u, v, c), o] = sum_{a,b} GG[e, 2a+b] W[o, c, a*s+u, b*s+v]
-        transposed  (W (C, O, k, k)):  U[e, c, (u, v, o)] = sum_{a,b} GG[e, 2a+b] W[c, o, (1-a)*s+u, (1-b)*s+v]
-
-    GG = kron(G, G) (25, 4), e = xi*5 + nu.  W is first reordered to Wt (C_in, k, k, C_out) so that the
-    inner loop runs over contiguous output channels."""
+def _tap_major(W, transposed):
+    """W reordered to (C_in, k, k, C_out), flat: from a conv2d weight (O, C, k, k) or a transposed
+    convolution's (C, O, k, k)."""
     if transposed:
         Ci, Co, k = W.shape[0], W.shape[1], W.shape[2]
     else:
@@ -247,8 +252,23 @@ def _transform_weights(W, GG, s, transposed, U):
             transpose_into(Wf, uint64(c * Co * kk), Co, kk, Wt, uint64(c * kk * Co))
     else:                                        # (O, C*k*k) -> (C*k*k, O)
         transpose_into(Wf, zero, Co, Ci * kk, Wt, zero)
-    Uf = U.reshape(-1)
-    for e in range(GG.shape[0]):
+    return Wt
+
+
+@njit(cache=True)
+def _transform_weights_worker(w, n_workers, Wt, GG, s, transposed, Ci, Co, Uf):
+    """Worker w's share (a range of the 25 points e) of the transformed weights U = G g G^T of every channel
+    pair, g the 2 x 2 sub-kernel of the taps (a*s + u, b*s + v), a, b < 2, of the sub-pixel (u, v):
+
+        conv2d      (W (O, C, k, k)):  U[e, (u, v, c), o] = sum_{a,b} GG[e, 2a+b] W[o, c, a*s+u, b*s+v]
+        transposed  (W (C, O, k, k)):  U[e, c, (u, v, o)] = sum_{a,b} GG[e, 2a+b] W[c, o, (1-a)*s+u, (1-b)*s+v]
+
+    GG = kron(G, G) (25, 4), e = xi*5 + nu; Wt is _tap_major(W), so the inner loop runs over contiguous
+    output channels."""
+    k = 2 * s
+    kk = k * k
+    E = GG.shape[0]
+    for e in range(w * E // n_workers, (w + 1) * E // n_workers):
         for u in range(s):
             for v in range(s):
                 for c in range(Ci):
@@ -271,18 +291,29 @@ def _transform_weights(W, GG, s, transposed, U):
                             out[o] += g * tap[o]
 
 
+@njit(parallel=True, cache=True)
+def _transform_weights_parallel(n_workers, args):
+    for w in prange(n_workers):
+        _transform_weights_worker(np.int64(w), n_workers, *args)
+
+
 # Tiles per chunk (rows of each of the 25 products): small, so that a chunk's V and M stay in the core's
 # cache between the transforms and the products.  Measured on the 64->128 layer (14->7, one thread):
 # 7.1 ms at 16 tiles, 8.4-8.9 ms at 32-128, 8.1 ms at 256 (and 17 ms for the transposed layer).
 _TILES_PER_CHUNK = 16
 
 
-def _transformed_weights(W, s, transposed):
-    """U (25, K, Kout) of _transform_weights for the C-contiguous weight W."""
+def _transformed_weights(W, s, transposed, n_threads):
+    """U (25, K, Kout) of _transform_weights_worker for the C-contiguous weight W, on up to n_threads."""
     Ci, Co = (W.shape[0], W.shape[1]) if transposed else (W.shape[1], W.shape[0])
     shape = (_ALPHA * _ALPHA, Ci, s * s * Co) if transposed else (_ALPHA * _ALPHA, s * s * Ci, Co)
     U = np.empty(shape, dtype=W.dtype)
-    _transform_weights(W, _KRON_G.astype(W.dtype), s, transposed, U)
+    args = (_tap_major(W, transposed), _KRON_G.astype(W.dtype), s, transposed, Ci, Co, U.reshape(-1))
+    n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
+    if n_workers > 1:
+        _transform_weights_parallel(n_workers, args)
+    else:
+        _transform_weights_worker(0, 1, *args)
     return U
 
 
@@ -315,7 +346,7 @@ def conv2d(x, W, stride, padding, Ho, Wo, gemm, n_threads):
     no dilation (`applies`), output (Ho, Wo): the s2d 2 x 2 correlation by F(4x4, 2x2)."""
     (s, _), (ph, pw) = stride, padding
     O = W.shape[0]
-    U = _transformed_weights(W, s, False)                 # (25, (u, v, c), o)
+    U = _transformed_weights(W, s, False, n_threads)      # (25, (u, v, c), o)
     geometry = (s, -ph, -pw, Ho, Wo, O, 1, 0, 0)
     return _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
 
@@ -326,10 +357,11 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads):
     stride-1 2 x 2 correlation of x with the flipped kernel (module docstring), by F(4x4, 2x2)."""
     (s, _), (ph, pw) = stride, padding
     O = W.shape[1]
-    U = _transformed_weights(W, s, True)                  # (25, c, (u, v, o))
+    U = _transformed_weights(W, s, True, n_threads)       # (25, c, (u, v, o))
     # Output row Yo = R*s + u - ph, so R runs over ph // s .. (Ho - 1 + ph) // s; likewise for columns.
     # The correlation's input cell R' holds x row R' + R0 - 1 (x zero-padded by r - 1 = 1).
     R0, Q0 = ph // s, pw // s
     Hg, Wg = (Ho - 1 + ph) // s - R0 + 1, (Wo - 1 + pw) // s - Q0 + 1
     geometry = (1, R0 - 1, Q0 - 1, Hg, Wg, O, s, R0 * s - ph, Q0 * s - pw)
     return _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
+
