@@ -97,7 +97,7 @@ def applies(kernel_size, stride, dilation):
     return dh == 1 and dw == 1 and sh == sw and kh == kw == 2 * sh
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _input_rows(a, a0, astep, b, b0, bstep, K):
     """b[b0 + j*bstep : +K] = sum_q B^T[j, q] a[a0 + q*astep : +K], with f4x4_2x2_matrices' B^T (doublings
     as additions, so that float32 stays float32; slices, so that the loop vectorises)."""
@@ -114,7 +114,7 @@ def _input_rows(a, a0, astep, b, b0, bstep, K):
         b4_[k] = (x1 - x3) + (x1 - x3) - x2 + x4
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _output_rows(a, a0, astep, b, b0, bstep, K):
     """b[b0 + i*bstep : +K] = sum_q A^T[i, q] a[a0 + q*astep : +K], with f4x4_2x2_matrices' A^T."""
     m0, m1, m2 = a[a0:a0 + K], a[a0 + astep:a0 + astep + K], a[a0 + 2 * astep:a0 + 2 * astep + K]
@@ -131,7 +131,7 @@ def _output_rows(a, a0, astep, b, b0, bstep, K):
         y3[k] = minus + x3x4 + x3x4 + m4[k]
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t):
     """V[t] (25, K) = B^T d B for the 5 x 5 patch d of input-grid cells starting at (4*ti, 4*tj), where cell
     (R, Q) is the K = s_in*s_in*C vector xcl[R*s_in + u + off_h, Q*s_in + v + off_w, c] in order (u, v, c),
