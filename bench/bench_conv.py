@@ -5,8 +5,9 @@
 For each DCGAN shape (issue 4) it prints, as medians over `--repeats` timed calls after warm-up:
   - minigan's time and PyTorch's time (torch.set_num_threads = Numba's thread count), their ratio;
   - achieved GFLOP/s (2*MACs / time) and the machine's float32 matmul peak (measured here, 2048^3);
-  - the time of the bare BLAS matrix products the im2col method needs (the floor of the method), and
-    minigan's time divided by it;
+  - the time of the bare BLAS matrix products the im2col method needs (the floor of that method), and
+    minigan's time divided by it (below 1 where kernels/winograd.py serves the layer: the 64- and
+    128-channel conv2d / conv_transpose2d passes, which do 2-2.6x fewer multiply-adds than im2col);
 for the forward pass ("fwd") and forward + backward ("fwd+bwd").  minigan, PyTorch and the bare products
 each run in their OWN worker process, which the parent asks in turn for one block of timed calls (three
 rounds per shape and pass, median of the block medians): two thread pools that spin after each call

@@ -32,6 +32,11 @@ scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~1
 Every Numba loop has a serial and a parallel driver (_use_threads): on this VM starting and joining a
 parallel region of the workqueue layer costs 70-100 us, more than small jobs take serially.
 
+Winograd (kernels/winograd.py): conv2d and conv_transpose2d layers whose kernel is twice the stride (the
+4x4 stride-2 layers of a DCGAN) with >= 16 channels on both sides are computed by F(4x4, 2x2) after
+space-to-depth -- 2-2.6x fewer multiply-adds than the im2col product, which alone took as long as
+PyTorch's whole convolution on the large layers (_winograd_pays: large layers only).  Their weight gradient stays here.
+
 Fused pipelines (the default when kernels/blas.py's private OpenBLAS loads): the channels-last layers run
 as one pipeline per Numba worker thread -- its slice of the batch, in chunks whose columns stay in cache,
 im2col -> one single-threaded product on the private BLAS -> transpose/col2im -- and the few-channel
@@ -763,12 +768,25 @@ def _threads():
     return 1 if _FORKED else numba.get_num_threads()
 
 
-# conv2d and conv_transpose2d layers whose kernel is twice the stride (DCGAN's k4 s2) and that have at least
-# this many channels on both sides go to kernels/winograd.py (with the private BLAS): F(4x4, 2x2) after
-# space-to-depth, 1.96-2.56x fewer multiply-adds than im2col's product.  Fewer channels make products too
-# small to pay for the transforms.  Tests set it to 1 or to a huge value to run cases through both paths;
-# MINIGAN_WINOGRAD=0 in the environment switches the path off (for comparisons).
-_WINOGRAD_MIN_CHANNELS = 16 if os.environ.get("MINIGAN_WINOGRAD", "1").strip() != "0" else 1 << 62
+# conv2d and conv_transpose2d layers whose kernel is twice the stride (DCGAN's k4 s2) go to
+# kernels/winograd.py (with the private BLAS) when they are large: at least _WINOGRAD_MIN_CHANNELS channels
+# on both sides and _WINOGRAD_MIN_MACS multiply-adds in the direct convolution.  F(4x4, 2x2) after
+# space-to-depth does 1.96-2.56x fewer multiply-adds than im2col's product, but its weight transform costs
+# 25/4 of the weights per call and its 25 products are small: measured (bench/README.md, fourth round),
+# conv2d / conv_transpose2d forward time against the im2col pipeline, 2 threads:
+#     64 x 64->64 14->7 (206M MACs) 0.86 / 0.98     16 x 64->64 32->16 (268M) 0.63 / 0.86
+#     16 x 32->64 32->16 (134M)     0.92 / 0.94     64 x 32->64 14->7 (103M)  1.12 / 1.29
+#     64 x 16->16 14->7 (13M)       1.64 / 1.65     8 x 64->128 8->4 (17M)    3.1 / 3.3  (source 000's critic)
+# Tests set the thresholds to 1 / 0 or to huge values to run cases through both paths; MINIGAN_WINOGRAD=0 in
+# the environment switches the path off (for comparisons).
+_WINOGRAD_MIN_CHANNELS = 32 if os.environ.get("MINIGAN_WINOGRAD", "1").strip() != "0" else 1 << 62
+_WINOGRAD_MIN_MACS = 1 << 27
+
+
+def _winograd_pays(C, O, direct_macs):
+    """Whether a layer with C input and O output channels and this many direct multiply-adds is large
+    enough for kernels/winograd.py (see the thresholds above)."""
+    return min(C, O) >= _WINOGRAD_MIN_CHANNELS and direct_macs >= _WINOGRAD_MIN_MACS
 
 # The channel count from which the channels-last kernels are used: the C of conv2d / conv2d_weight's
 # input (im2col copies C-vectors), the O of conv_transpose2d's output (col2im adds O-vectors).  Below it
@@ -811,7 +829,7 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         raise ValueError(f"conv2d output would be empty: input {(H, Wd)}, kernel {(kh, kw)}")
     dtype = np.result_type(x, W)
     x, W = _prepare(x, dtype), _prepare(W, dtype)
-    if min(C, O) >= _WINOGRAD_MIN_CHANNELS and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
+    if _winograd_pays(C, O, N * Ho * Wo * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
         gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
         if gemm is not None:
             return winograd.conv2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads())
@@ -856,7 +874,7 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         raise ValueError(f"conv_transpose2d output would be empty: {(Ho, Wo)}")
     dtype = np.result_type(x, W)
     x, W = _prepare(x, dtype), _prepare(W, dtype)
-    if min(C, O) >= _WINOGRAD_MIN_CHANNELS and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
+    if _winograd_pays(C, O, N * H * Wd * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
         gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
         if gemm is not None:
             return winograd.conv_transpose2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads())

@@ -491,6 +491,7 @@ def _force_winograd(monkeypatch, threads):
     calls = []
     run = winograd._run
     monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_MACS", 0)
     monkeypatch.setattr(winograd, "_PARALLEL_MIN_MACS", SERIAL if threads == "serial" else PARALLEL)
     if threads == "parallel-chunk1":
         monkeypatch.setattr(winograd, "_TILES_PER_CHUNK", 1)
