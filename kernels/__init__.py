@@ -83,6 +83,7 @@ def info(xp_name="numpy", mode=None):
         if module.__name__.endswith(".cpu"):
             d["threading_layer"] = module.threading_layer()
             d["kernel_blas"] = importlib.import_module(f"{__name__}.blas").describe()
+            d["winograd"] = module.winograd_info()
         else:
             d["threading_layer"] = numba.config.THREADING_LAYER + " (requested; loads on first parallel call)"
     except ImportError:

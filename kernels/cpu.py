@@ -71,7 +71,7 @@ from .loops import transpose_into as _transpose_into
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
-           "batch_norm_forward", "batch_norm_backward", "adam_update", "threading_layer"]
+           "batch_norm_forward", "batch_norm_backward", "adam_update", "threading_layer", "winograd_info"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
 
@@ -781,6 +781,16 @@ def _threads():
 # the environment switches the path off (for comparisons).
 _WINOGRAD_MIN_CHANNELS = 32 if os.environ.get("MINIGAN_WINOGRAD", "1").strip() != "0" else 1 << 62
 _WINOGRAD_MIN_MACS = 1 << 27
+
+
+def winograd_info():
+    """One line for kernels.info(): whether and for which layers kernels/winograd.py is used."""
+    if not _FUSED:
+        return "off (needs the private BLAS)"
+    if _WINOGRAD_MIN_CHANNELS >= 1 << 62:
+        return "off ($MINIGAN_WINOGRAD=0)"
+    return (f"F(4x4, 2x2) for kernel = 2 x stride layers with >= {_WINOGRAD_MIN_CHANNELS} channels and "
+            f">= 2^{_WINOGRAD_MIN_MACS.bit_length() - 1} multiply-adds")
 
 
 def _winograd_pays(C, O, direct_macs):

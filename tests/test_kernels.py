@@ -544,3 +544,20 @@ def test_winograd_adjoint_identity_and_gradcheck(case, monkeypatch):
     tensors = [mg.tensor(x[:1], dtype="float64", requires_grad=True), mg.tensor(W, dtype="float64", requires_grad=True)]
     conv = lambda a, w: mg.functional.conv2d(a, w, stride=s, padding=p)   # noqa: E731
     assert mg.gradcheck(conv, tensors) and mg.gradgradcheck(conv, tensors)
+
+
+@needs_cpu
+def test_winograd_choice_is_visible_and_can_be_switched_off():
+    """kernels.info() says whether Winograd serves the large layers; MINIGAN_WINOGRAD=0 (fresh process) turns it off."""
+    info = kernels.info()
+    if kernels.cpu._FUSED:
+        assert info["winograd"].startswith("F(4x4, 2x2)") and str(kernels.cpu._WINOGRAD_MIN_CHANNELS) in info["winograd"]
+        assert kernels.cpu._winograd_pays(64, 128, 411_041_792) and not kernels.cpu._winograd_pays(16, 16, 1 << 40)
+    code = ("import kernels, kernels.cpu as c\n"
+            "assert kernels.info()['winograd'].startswith('off'), kernels.info()['winograd']\n"
+            "assert not c._winograd_pays(128, 128, 1 << 40)\n"
+            "print('off')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, MINIGAN_WINOGRAD="0"),
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0 and out.stdout.split() == ["off"], out.stderr
