@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from . import blas
-from .loops import transpose_into
+from .loops import transpose_into, transpose_rows_into
 
 __all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d"]
 
@@ -245,42 +245,29 @@ def _winograd_parallel(n_workers, args):
 
 
 @njit(cache=True)
-def _tap_major(W, transposed):
-    """W reordered to (C_in, k, k, C_out), flat: from a conv2d weight (O, C, k, k) or a transposed
-    convolution's (C, O, k, k)."""
-    if transposed:
-        Ci, Co, k = W.shape[0], W.shape[1], W.shape[2]
-    else:
-        Co, Ci, k = W.shape[0], W.shape[1], W.shape[2]
-    kk = k * k
-    Wf = W.reshape(-1)
-    Wt = np.empty(Ci * kk * Co, dtype=W.dtype)
-    zero = uint64(0)
-    if transposed:                               # (C, O, k*k) -> (C, k*k, O), one channel at a time
-        for c in range(Ci):
-            transpose_into(Wf, uint64(c * Co * kk), Co, kk, Wt, uint64(c * kk * Co))
-    else:                                        # (O, C*k*k) -> (C*k*k, O)
-        transpose_into(Wf, zero, Co, Ci * kk, Wt, zero)
-    return Wt
-
-
-@njit(cache=True)
-def _transform_weights_worker(w, n_workers, Wt, GG, s, transposed, Ci, Co, Uf):
-    """Worker w's share (a range of the 25 points e) of the transformed weights U = G g G^T of every channel
-    pair, g the 2 x 2 sub-kernel of the taps (a*s + u, b*s + v), a, b < 2, of the sub-pixel (u, v):
+def _transform_weights_worker(w, n_workers, Wf, GG, s, transposed, Ci, Co, Uf):
+    """Worker w's share (a range of input channels c) of the transformed weights U = G g G^T of every
+    channel pair, g the 2 x 2 sub-kernel of the taps (a*s + u, b*s + v), a, b < 2, of the sub-pixel (u, v):
 
         conv2d      (W (O, C, k, k)):  U[e, (u, v, c), o] = sum_{a,b} GG[e, 2a+b] W[o, c, a*s+u, b*s+v]
         transposed  (W (C, O, k, k)):  U[e, c, (u, v, o)] = sum_{a,b} GG[e, 2a+b] W[c, o, (1-a)*s+u, (1-b)*s+v]
 
-    GG = kron(G, G) (25, 4), e = xi*5 + nu; Wt is _tap_major(W), so the inner loop runs over contiguous
-    output channels."""
+    GG = kron(G, G) (25, 4), e = xi*5 + nu; Wf, Uf flat.  The worker first copies its channels' taps
+    tap-major, Wt (c, k*k, C_out), so that the inner loop runs over contiguous output channels."""
     k = 2 * s
     kk = k * k
+    c0, c1 = w * Ci // n_workers, (w + 1) * Ci // n_workers
+    Wt = np.empty(max(1, (c1 - c0) * kk * Co), dtype=Wf.dtype)
+    if transposed:                               # W[c] (O, k*k) -> (k*k, O), channel by channel
+        for c in range(c0, c1):
+            transpose_into(Wf, uint64(c * Co * kk), Co, kk, Wt, uint64((c - c0) * kk * Co))
+    elif c1 > c0:                                # W[:, c0:c1] (O, (c1-c0)*k*k), rows Ci*k*k apart -> transposed
+        transpose_rows_into(Wf, uint64(c0 * kk), Co, (c1 - c0) * kk, Ci * kk, Wt, uint64(0))
     E = GG.shape[0]
-    for e in range(w * E // n_workers, (w + 1) * E // n_workers):
+    for e in range(E):
         for u in range(s):
             for v in range(s):
-                for c in range(Ci):
+                for c in range(c0, c1):
                     if transposed:
                         d0 = ((e * Ci + c) * s * s + u * s + v) * Co
                     else:
@@ -294,7 +281,7 @@ def _transform_weights_worker(w, n_workers, Wt, GG, s, transposed, Ci, Co, Uf):
                         a_, b_ = ab // 2, ab % 2
                         if transposed:
                             a_, b_ = 1 - a_, 1 - b_
-                        s0 = (c * kk + (a_ * s + u) * k + b_ * s + v) * Co
+                        s0 = ((c - c0) * kk + (a_ * s + u) * k + b_ * s + v) * Co
                         tap = Wt[s0:s0 + Co]
                         for o in range(Co):
                             out[o] += g * tap[o]
@@ -317,7 +304,7 @@ def _transformed_weights(W, s, transposed, n_threads):
     Ci, Co = (W.shape[0], W.shape[1]) if transposed else (W.shape[1], W.shape[0])
     shape = (_ALPHA * _ALPHA, Ci, s * s * Co) if transposed else (_ALPHA * _ALPHA, s * s * Ci, Co)
     U = np.empty(shape, dtype=W.dtype)
-    args = (_tap_major(W, transposed), _KRON_G.astype(W.dtype), s, transposed, Ci, Co, U.reshape(-1))
+    args = (W.reshape(-1), _KRON_G.astype(W.dtype), s, transposed, Ci, Co, U.reshape(-1))
     n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
     if n_workers > 1:
         _transform_weights_parallel(n_workers, args)
