@@ -39,9 +39,10 @@ Measured (bench/README.md, fourth round): the 64->128 / 128->64 DCGAN layers' fo
 im2col pipeline's time, a DCGAN training step ~7% faster and a WGAN-GP critic step ~15% (same process,
 alternating).  The price is compile time: the parallel driver takes ~15 s to compile on first use (cached
 afterwards).  Not done here: the weight gradient.  Its Winograd form, G^T [sum over tiles of
-(A gy_t A^T) (.) (B^T d_t B)] G, was written and measured no faster than im2col (2 threads: 6.3-8.3 ms
-against 5.9-6.2 ms on the 14->7 layer): its 25 products reduce over the tiles of a chunk only, and
-either the chunks are small (products too short) or large (V and M out of cache).
+(A gy_t A^T) (.) (B^T d_t B)] G (from the bilinear identity of F(4, 2)), was written twice and measured:
+with (T, 25, K) layouts 6.3-8.3 ms against im2col's 5.9-6.2 ms (2 threads, 14->7 layer); with (25, T, K)
+layouts and 32-tile chunks ~0.9x of im2col alone but a 6-14% slower DCGAN step (same process, alternating).
+Its 25 products reduce over one chunk's tiles only: short products, or V and Gy out of cache.
 """
 import numpy as np
 from numba import njit, prange, uint64
