@@ -142,8 +142,9 @@ def _output_rows(a, a0, astep, b, b0, bstep, K):
 
 
 @njit(cache=True)
-def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t):
-    """V[t] (25, K) = B^T d B for the 5 x 5 patch d of input-grid cells starting at (4*ti, 4*tj), where cell
+def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, v0, e_stride):
+    """V[v0 + e*e_stride : +K] = (B^T d B)[e], e < 25, for the 5 x 5 patch d of input-grid cells starting at
+    (4*ti, 4*tj) (the worker lays V out (T, 25, K): v0 = t*25*K, e_stride = K), where cell
     (R, Q) is the K = s_in*s_in*C vector xcl[R*s_in + u + off_h, Q*s_in + v + off_w, c] in order (u, v, c),
     zero outside the (H, W) image; xcl is one sample channels-last.  D and tmp are (25*K) scratch."""
     m, a = _M, _ALPHA
@@ -162,11 +163,11 @@ def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t):
                         src = uint64((hh * W + ww) * C)
                         for c in range(C):
                             D[d0 + uint64(c)] = xcl[src + uint64(c)]
-    # tmp[j, nu, :] = sum_xi B^T[j, xi] D[xi, nu, :];  V[t, (j, l), :] = sum_nu B^T[l, nu] tmp[j, nu, :]
+    # tmp[j, nu, :] = sum_xi B^T[j, xi] D[xi, nu, :];  V[(j, l)] = sum_nu B^T[l, nu] tmp[j, nu, :]
     for nu in range(a):
         _input_rows(D, nu * K, a * K, tmp, nu * K, a * K, K)
     for j in range(a):
-        _input_rows(tmp, j * a * K, K, V, (t * a * a + j * a) * K, K, K)
+        _input_rows(tmp, j * a * K, K, V, v0 + j * a * e_stride, e_stride, K)
 
 
 @njit(cache=True)
@@ -177,9 +178,11 @@ def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off
     Input grid: cell (R, Q) holds the K = s_in*s_in*C vector x[c, R*s_in + u + off_h, Q*s_in + v + off_w]
     in order (u, v, c) (zero outside x).  Output grid Hg x Wg: cell (R, Q) holds Kout = s_out*s_out*Oc
     values in order (u, v, o), written to y[n, o, R*s_out + u + out_h, Q*s_out + v + out_w] where that lies
-    inside (Ho, Wo).  U (25, K, Kout): the transformed weights.  Per chunk of samples (T tiles):
+    inside (Ho, Wo).  U (25, K, Kout): the transformed weights.  The worker's (sample, tile) pairs, in order,
+    go in chunks of `chunk` tiles (a chunk may hold several small samples or part of a large one):
         V (T, 25, K) = B^T d B of every tile's 5 x 5 patch d,   M[:, e] (T, Kout) = V[:, e] @ U_e,
-        output tile (4, 4, Kout) = A^T M A."""
+        output tile (4, 4, Kout) = A^T M A, scattered into the sample's channels-last ycl, which goes to y
+        once the sample's last tile is in."""
     m, a = _M, _ALPHA
     K = s_in * s_in * C
     Kout = U.shape[2]
@@ -191,51 +194,51 @@ def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off
     xcl = np.empty(H * W * C, dtype=dt)                 # one sample, channels last (H, W, C)
     D = np.empty(a * a * K, dtype=dt)                   # one input patch (5, 5, K)
     tmp = np.empty(a * a * max(K, Kout), dtype=dt)
-    V = np.empty(chunk * tiles * a * a * K, dtype=dt)   # (T, 25, K): one tile's 25 K-vectors together
-    M = np.empty(chunk * tiles * a * a * Kout, dtype=dt)  # (T, 25, Kout)
+    V = np.empty(chunk * a * a * K, dtype=dt)           # (T, 25, K): one tile's 25 K-vectors together
+    M = np.empty(chunk * a * a * Kout, dtype=dt)        # (T, 25, Kout)
     Y = np.empty(m * m * Kout, dtype=dt)                # one output tile (4, 4, Kout)
     ycl = np.empty(Ho * Wo * Oc, dtype=dt)              # one output sample, channels last (Ho, Wo, Oc)
     zero = uint64(0)
-    for c0 in range(n0, n1, chunk):
-        nb = min(chunk, n1 - c0)
-        T = nb * tiles
-        for q in range(nb):
-            transpose_into(xf, uint64((c0 + q) * C * H * W), C, H * W, xcl, zero)
-            for ti in range(th):
-                for tj in range(tw):
-                    t = q * tiles + ti * tw + tj
-                    _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t)
+    in_xcl = -1                                          # the sample now in xcl
+    for g0 in range(n0 * tiles, n1 * tiles, chunk):     # g = n * tiles + (tile index in sample n)
+        T = min(chunk, n1 * tiles - g0)
+        for t in range(T):
+            n, tile = (g0 + t) // tiles, (g0 + t) % tiles
+            if n != in_xcl:                              # a new sample: x[n] channels last
+                transpose_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
+                in_xcl = n
+            _patch_transform(xcl, C, H, W, s_in, off_h, off_w, tile // tw, tile % tw, D, tmp, V, t * a * a * K, K)
         for e in range(a * a):      # M[:, e] (T, Kout) = V[:, e] (T, K) @ U_e (K, Kout): rows 25 vectors apart
             gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, Kout, K, 1.0, V.ctypes.data + e * K * item, a * a * K,
                  U.ctypes.data + e * K * Kout * item, Kout, 0.0, M.ctypes.data + e * Kout * item, a * a * Kout)
-        for q in range(nb):
-            for ti in range(th):
-                for tj in range(tw):
-                    t = q * tiles + ti * tw + tj
-                    # tmp[i, nu, :] = sum_xi A^T[i, xi] M[t, (xi, nu), :];  Y[i, j, :] = sum_nu A^T[j, nu] tmp[i, nu, :]
-                    for nu in range(a):
-                        _output_rows(M, (t * a * a + nu) * Kout, a * Kout, tmp, nu * Kout, a * Kout, Kout)
-                    for i in range(m):
-                        _output_rows(tmp, i * a * Kout, Kout, Y, i * m * Kout, Kout, Kout)
-                    for i in range(m):                   # scatter the tile's cells (R, Q) into ycl
-                        R = ti * m + i
-                        for j in range(m):
-                            Q = tj * m + j
-                            if R >= Hg or Q >= Wg:
+        for t in range(T):
+            n, tile = (g0 + t) // tiles, (g0 + t) % tiles
+            ti, tj = tile // tw, tile % tw
+            # tmp[i, nu, :] = sum_xi A^T[i, xi] M[t, (xi, nu), :];  Y[i, j, :] = sum_nu A^T[j, nu] tmp[i, nu, :]
+            for nu in range(a):
+                _output_rows(M, (t * a * a + nu) * Kout, a * Kout, tmp, nu * Kout, a * Kout, Kout)
+            for i in range(m):
+                _output_rows(tmp, i * a * Kout, Kout, Y, i * m * Kout, Kout, Kout)
+            for i in range(m):                           # scatter the tile's cells (R, Q) into ycl
+                R = ti * m + i
+                for j in range(m):
+                    Q = tj * m + j
+                    if R >= Hg or Q >= Wg:
+                        continue
+                    for u in range(s_out):
+                        hy = R * s_out + u + out_h
+                        if hy < 0 or hy >= Ho:
+                            continue
+                        for v in range(s_out):
+                            wy = Q * s_out + v + out_w
+                            if wy < 0 or wy >= Wo:
                                 continue
-                            for u in range(s_out):
-                                hy = R * s_out + u + out_h
-                                if hy < 0 or hy >= Ho:
-                                    continue
-                                for v in range(s_out):
-                                    wy = Q * s_out + v + out_w
-                                    if wy < 0 or wy >= Wo:
-                                        continue
-                                    src = uint64((i * m + j) * Kout + (u * s_out + v) * Oc)
-                                    dst = uint64((hy * Wo + wy) * Oc)
-                                    for o in range(Oc):
-                                        ycl[dst + uint64(o)] = Y[src + uint64(o)]
-            transpose_into(ycl, zero, Ho * Wo, Oc, yf, uint64((c0 + q) * Oc * Ho * Wo))
+                            src = uint64((i * m + j) * Kout + (u * s_out + v) * Oc)
+                            dst = uint64((hy * Wo + wy) * Oc)
+                            for o in range(Oc):
+                                ycl[dst + uint64(o)] = Y[src + uint64(o)]
+            if tile == tiles - 1:                        # the sample is complete: ycl (Ho*Wo, Oc) -> y[n]
+                transpose_into(ycl, zero, Ho * Wo, Oc, yf, uint64(n * Oc * Ho * Wo))
 
 
 @njit(parallel=True, cache=True)
@@ -295,7 +298,7 @@ def _transform_weights_parallel(n_workers, args):
 
 
 # Tiles per chunk (rows of each of the 25 products): small, so that a chunk's V and M stay in the core's
-# cache between the transforms and the products.  Measured on the 64->128 layer (14->7, one thread):
+# cache between the transforms and the products, whatever the image size (a chunk may hold part of a sample).  Measured on the 64->128 layer (14->7, one thread):
 # 7.1 ms at 16 tiles, 8.4-8.9 ms at 32-128, 8.1 ms at 256 (and 17 ms for the transposed layer).
 _TILES_PER_CHUNK = 16
 
@@ -327,7 +330,7 @@ def _run(x, U, geometry, out_shape, gemm, n_threads):
     tiles = -(-Hg // _M) * -(-Wg // _M)
     macs = N * tiles * U.shape[0] * U.shape[1] * U.shape[2]
     n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
-    chunk = max(1, min(-(-N // n_workers), _TILES_PER_CHUNK // tiles))
+    chunk = max(1, min(-(-N // n_workers) * tiles, _TILES_PER_CHUNK))             # tiles per chunk
     y = np.empty((N, Oc, Ho, Wo), dtype=x.dtype)
     args = (chunk, gemm, x.reshape(-1), N, C, H, W, s_in, off_h, off_w, Hg, Wg, U, Oc, s_out,
             out_h, out_w, Ho, Wo, y.reshape(-1))

@@ -482,6 +482,7 @@ WINOGRAD_CASES = [
     (2, 5, 3, 11, 10, 6, 3, 2, 2),        # k6 s3
     (2, 3, 4, 7, 9, 4, 2, 3, 1),          # padding beyond half the kernel
     (1, 2, 2, 2, 3, 4, 2, 1, 0),          # an image smaller than one tile
+    (2, 3, 2, 40, 36, 4, 2, 1, 0),        # many tiles per sample (more than a chunk holds)
 ]
 WINOGRAD_IDS = ["N{}C{}O{}_{}x{}_k{}s{}p{}op{}".format(*c) for c in WINOGRAD_CASES]
 
@@ -495,13 +496,15 @@ def _force_winograd(monkeypatch, threads):
     monkeypatch.setattr(winograd, "_PARALLEL_MIN_MACS", SERIAL if threads == "serial" else PARALLEL)
     if threads == "parallel-chunk1":
         monkeypatch.setattr(winograd, "_TILES_PER_CHUNK", 1)
+    if threads == "serial-chunk3":              # chunks that end inside a sample and hold parts of two
+        monkeypatch.setattr(winograd, "_TILES_PER_CHUNK", 3)
     monkeypatch.setattr(winograd, "_run", lambda *args: calls.append(1) or run(*args))
     return calls
 
 
 @needs_cpu
 @pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the Winograd path needs the private BLAS")
-@pytest.mark.parametrize("threads", ["serial", "parallel", "parallel-chunk1"])
+@pytest.mark.parametrize("threads", ["serial", "parallel", "parallel-chunk1", "serial-chunk3"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=WINOGRAD_IDS)
 def test_winograd_matches_reference(case, dtype, threads, monkeypatch):
