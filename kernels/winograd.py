@@ -31,9 +31,10 @@ below solves for B^T exactly from A^T and G); in float32 the outputs differ from
 price of Winograd.  In float64 they agree to ~1e-15, so gradcheck and gradgradcheck run through this path.
 
 Shapes used in this module: K = s*s*C (conv2d) or C (transposed), Kout = O (conv2d) or s*s*O
-(transposed); T = tiles in a chunk of samples.  Work per Numba worker thread, on its slice of the batch,
-in chunks of _TILES_PER_CHUNK tiles (small, so that V and M stay in cache): gather + input transform ->
-alpha^2 single-threaded products on kernels/blas.py's BLAS -> output transform + scatter into y.
+(transposed); T = tiles in a chunk.  Work per Numba worker thread, on its slice of the batch, in chunks of
+_TILES_PER_CHUNK (sample, tile) pairs (small, so that V and M stay in cache, and the same size for any
+image): gather + input transform -> alpha^2 single-threaded products on kernels/blas.py's BLAS -> output
+transform + scatter into y.
 
 Measured (bench/README.md, fourth round): the 64->128 / 128->64 DCGAN layers' forward passes 0.6-0.9x the
 im2col pipeline's time, a DCGAN training step ~7% faster and a WGAN-GP critic step ~15% (same process,
