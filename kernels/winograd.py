@@ -37,7 +37,7 @@ image): gather + input transform -> alpha^2 single-threaded products on kernels/
 transform + scatter into y.
 
 Measured (bench/README.md, fourth round): the 64->128 / 128->64 DCGAN layers' forward passes 0.6-0.9x the
-im2col pipeline's time, a DCGAN training step ~7% faster and a WGAN-GP critic step ~15% (same process,
+im2col pipeline's time, a DCGAN training step 5-14% faster and a WGAN-GP critic step 11-21% (same process,
 alternating).  The price is compile time: the parallel driver takes ~15 s to compile on first use (cached
 afterwards).  Not done here: the weight gradient.  Its Winograd form, G^T [sum over tiles of
 (A gy_t A^T) (.) (B^T d_t B)] G (from the bilinear identity of F(4, 2)), was written twice and measured:
@@ -98,7 +98,8 @@ def f4x4_2x2_matrices():
 
 
 _M, _ALPHA = 4, 5          # F(4x4, 2x2): 4 x 4 output tiles from 5 x 5 input patches
-_KRON_G = np.kron(f4x4_2x2_matrices()[1], f4x4_2x2_matrices()[1])     # (25, 4): G g G^T as one matrix
+_G = f4x4_2x2_matrices()[1]
+_KRON_G = np.kron(_G, _G)  # (25, 4): G g G^T of a 2 x 2 g, as one matrix acting on g's 4 entries
 
 
 def applies(kernel_size, stride, dilation):
