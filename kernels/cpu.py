@@ -67,7 +67,7 @@ from numba import njit, prange, uint64
 from . import blas
 from . import reference
 from . import winograd
-from .loops import transpose_into as _transpose_into
+from .loops import run_workers as _run_workers, transpose_into as _transpose_into
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
@@ -565,15 +565,6 @@ def _conv2d_weight_nchw_worker(w, n_workers, gemm, xf, N, C, H, W, gyf, O, kh, k
 def _conv2d_weight_nchw_parallel(n_workers, args):
     for w in prange(n_workers):
         _conv2d_weight_nchw_worker(np.int64(w), n_workers, *args)
-
-
-def _run_workers(worker, parallel_driver, n_workers, args):
-    """worker(w, n_workers, *args) for w < n_workers: on the Numba threads, or directly when n_workers == 1
-    (the prange index is converted to int64 so that both calls share one compiled worker)."""
-    if n_workers > 1:
-        parallel_driver(n_workers, args)
-    else:
-        worker(0, 1, *args)
 
 
 # Chunk size of the fused pipelines: about this many bytes of columns per chunk (at least one sample).

@@ -1,7 +1,8 @@
-"""Numba loop helpers shared by the CPU kernels (kernels/cpu.py, kernels/winograd.py)."""
+"""Numba loop helpers shared by the CPU kernels (kernels/cpu.py, kernels/winograd.py), and the dispatch of
+their per-thread workers."""
 from numba import njit, uint64
 
-__all__ = ["transpose_into", "transpose_rows_into"]
+__all__ = ["transpose_into", "transpose_rows_into", "run_workers"]
 
 
 @njit(inline="always")
@@ -21,3 +22,13 @@ def transpose_rows_into(a, a0, R, S, row_stride, out, o0):
 def transpose_into(a, a0, R, S, out, o0):
     """out[o0 + s*R + r] = a[a0 + r*S + s] for an R x S matrix (contiguous rows)."""
     transpose_rows_into(a, a0, R, S, S, out, o0)
+
+
+def run_workers(worker, parallel_driver, n_workers, args):
+    """worker(w, n_workers, *args) for w < n_workers: on the Numba threads through parallel_driver (a prange
+    over w), or directly when n_workers == 1 (the prange index is converted to int64 so that both calls share
+    one compiled worker)."""
+    if n_workers > 1:
+        parallel_driver(n_workers, args)
+    else:
+        worker(0, 1, *args)

@@ -36,7 +36,7 @@ _TILES_PER_CHUNK (sample, tile) pairs (small, so that V and M stay in cache, and
 image): gather + input transform -> alpha^2 single-threaded products on kernels/blas.py's BLAS -> output
 transform + scatter into y.
 
-Measured (bench/README.md, fourth round): the 64->128 / 128->64 DCGAN layers' forward passes 0.6-0.9x the
+Measured (bench/README.md, fourth round): forward passes of the layers it serves 0.63-0.98x the
 im2col pipeline's time, a DCGAN training step 5-14% faster and a WGAN-GP critic step 11-21% (same process,
 alternating).  The price is compile time: the parallel driver takes ~15 s to compile on first use (cached
 afterwards).  Not done here: the weight gradient.  Its Winograd form, G^T [sum over tiles of
@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from . import blas
-from .loops import transpose_into, transpose_rows_into
+from .loops import run_workers, transpose_into, transpose_rows_into
 
 __all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d"]
 
@@ -312,10 +312,7 @@ def _transformed_weights(W, s, transposed, n_threads):
     U = np.empty(shape, dtype=W.dtype)
     args = (W.reshape(-1), _KRON_G.astype(W.dtype), s, transposed, Ci, Co, U.reshape(-1))
     n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
-    if n_workers > 1:
-        _transform_weights_parallel(n_workers, args)
-    else:
-        _transform_weights_worker(0, 1, *args)
+    run_workers(_transform_weights_worker, _transform_weights_parallel, n_workers, args)
     return U
 
 
@@ -336,10 +333,7 @@ def _run(x, U, geometry, out_shape, gemm, n_threads):
     y = np.empty((N, Oc, Ho, Wo), dtype=x.dtype)
     args = (chunk, gemm, x.reshape(-1), N, C, H, W, s_in, off_h, off_w, Hg, Wg, U, Oc, s_out,
             out_h, out_w, Ho, Wo, y.reshape(-1))
-    if n_workers > 1:
-        _winograd_parallel(n_workers, args)
-    else:
-        _winograd_worker(0, 1, *args)
+    run_workers(_winograd_worker, _winograd_parallel, n_workers, args)
     return y
 
 
