@@ -117,7 +117,9 @@ def threading_layer():
 # _use_threads.  Why two compiled functions rather than one with an `if parallel:` inside: compiling a
 # parallel=True function costs ~2 s (the parfor passes), so a workload that only ever needs the serial
 # loops (small layers) must not pay for the parallel ones; the cold start of a first DCGAN step went
-# from 18 s to the figure in bench/README.md.
+# from 18 s to the figure in bench/README.md.  (The fused pipelines further down are written as workers
+# instead, worker(w, n_workers, ...), run by kernels/loops.py's run_workers: one compiled function for
+# the serial and the parallel case, with a small parallel driver that calls it through a pointer.)
 
 @njit(inline="always")
 def _valid_range(n_out, start, step, size):
@@ -516,25 +518,8 @@ def _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, 
         beta = 1.0
 
 
-# The parallel drivers: one worker per Numba thread.  Arguments travel as one tuple: a parfor over a
-# dozen-odd separate arguments took about twice as long to compile.
-
-@njit(parallel=True, cache=True)
-def _conv2d_cl_fused_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _conv2d_cl_worker(np.int64(w), n_workers, *args)
-
-
-@njit(parallel=True, cache=True)
-def _conv_transpose2d_cl_fused_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _conv_transpose2d_cl_worker(np.int64(w), n_workers, *args)
-
-
-@njit(parallel=True, cache=True)
-def _conv2d_weight_cl_fused_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _conv2d_weight_cl_worker(np.int64(w), n_workers, *args)
+# The workers run on the Numba threads through kernels/loops.py's run_workers (one prange over the
+# workers, which receives each worker as a function pointer: compiled once, not linked into the parfor).
 
 
 @njit(cache=True)
@@ -560,11 +545,6 @@ def _conv2d_weight_nchw_worker(w, n_workers, gemm, xf, N, C, H, W, gyf, O, kh, k
              beta, mine.ctypes.data, K)
         beta = 1.0
 
-
-@njit(parallel=True, cache=True)
-def _conv2d_weight_nchw_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _conv2d_weight_nchw_worker(np.int64(w), n_workers, *args)
 
 
 # Chunk size of the fused pipelines: about this many bytes of columns per chunk (at least one sample).
@@ -620,11 +600,6 @@ def _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, 
                  0.0, c + n0 * itemsize, ldc)
 
 
-@njit(parallel=True, cache=True)
-def _gemm_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _gemm_worker(np.int64(w), n_workers, *args)
-
 
 @njit(cache=True)
 def _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
@@ -635,11 +610,6 @@ def _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, 
         gemm(_ROW_MAJOR, trans_a, trans_b, M, N, K, 1.0, a + i * stride_a * itemsize, lda,
              b + i * stride_b * itemsize, ldb, 0.0, c + i * stride_c * itemsize, ldc)
 
-
-@njit(parallel=True, cache=True)
-def _gemm_batch_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _gemm_batch_worker(np.int64(w), n_workers, *args)
 
 
 # Products below this many multiply-adds (per matrix) go to NumPy (see matmul).
@@ -668,7 +638,7 @@ def _matmul_2d(a, b, gemm, out):
     args = (gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
             max(1, N), out.itemsize)
     if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and _threads() > 1:
-        _gemm_parallel(_threads(), args)
+        _run_workers(_gemm_worker, _threads(), args)
     else:
         _gemm_worker(0, 1, *args)
 
@@ -684,7 +654,7 @@ def _matmul_batch(a, b, gemm, out):
             b.ctypes.data, max(1, N), stride_b, out.ctypes.data, max(1, N), M * N, out.itemsize)
     n_workers = min(B, _threads())
     if n_workers > 1 and B * M * N * K >= _MATMUL_PARALLEL_MIN:
-        _gemm_batch_parallel(n_workers, args)
+        _run_workers(_gemm_batch_worker, n_workers, args)
     else:
         _gemm_batch_worker(0, 1, *args)
 
@@ -841,7 +811,7 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         if gemm is not None:
             y = np.empty((N, O, Ho, Wo), dtype=dtype)
             n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
-            _run_workers(_conv2d_cl_worker, _conv2d_cl_fused_parallel, n_workers,
+            _run_workers(_conv2d_cl_worker, n_workers,
                          (chunk, gemm, x.reshape(-1), N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, W_cl, O,
                           y.reshape(-1)))
             return y
@@ -886,7 +856,7 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         gemm = _fused_gemm(dtype, N * HW, K, C)
         if gemm is not None:
             n_workers, chunk = _fused_plan(N, HW * K * x.itemsize, N * HW * K)
-            _run_workers(_conv_transpose2d_cl_worker, _conv_transpose2d_cl_fused_parallel, n_workers,
+            _run_workers(_conv_transpose2d_cl_worker, n_workers,
                          (chunk, gemm, x.reshape(-1), N, C, H, Wd, W_cl, kh, kw, sh, sw, ph, pw, dh, dw, O, Ho, Wo,
                           y.reshape(-1)))
             return y
@@ -921,7 +891,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         if gemm is not None:
             n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
             partial = np.empty((n_workers, O * K), dtype=dtype)
-            _run_workers(_conv2d_weight_cl_worker, _conv2d_weight_cl_fused_parallel, n_workers,
+            _run_workers(_conv2d_weight_cl_worker, n_workers,
                          (chunk, gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw,
                           Ho, Wo, partial.reshape(-1)))
             gW_cl = partial.sum(axis=0) if n_workers > 1 else partial[0]
@@ -936,7 +906,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
     if gemm is not None:          # per-worker sums of per-sample products (no copy of gy, columns in cache)
         n_workers = min(N, _threads()) if N * K * L >= _FUSED_PARALLEL_MIN else 1
         partial = np.empty((n_workers, O * K), dtype=dtype)
-        _run_workers(_conv2d_weight_nchw_worker, _conv2d_weight_nchw_parallel, n_workers,
+        _run_workers(_conv2d_weight_nchw_worker, n_workers,
                      (gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
                       partial.reshape(-1)))
         gW = partial.sum(axis=0) if n_workers > 1 else partial[0]
@@ -971,87 +941,124 @@ def _fast_ok(*arrays, min_size=None):
             and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays))
 
 
-# One parallel loop for the four elementwise operations (one parfor to compile, not four); the branch on
-# `op` is loop-invariant.
-_ADD, _MULTIPLY, _LEAKY_RELU, _LEAKY_RELU_BACKWARD = 0, 1, 2, 3
+# One parallel loop for the six elementwise operations (one parfor to compile, not six: each parallel
+# kernel costs ~1 s of compilation on first use); the branch on `op` is loop-invariant.  The work is cut
+# in blocks: the (n, c) planes for the per-channel operations (block = plane size, b = the channel's
+# value), blocks of _ELEMENTWISE_BLOCK elements for the others.
+_ADD, _MULTIPLY, _LEAKY_RELU, _LEAKY_RELU_BACKWARD, _CHANNEL_ADD, _CHANNEL_MULTIPLY = range(6)
+_ELEMENTWISE_BLOCK = 1 << 13
 
 
 @njit(parallel=True, cache=True)
-def _elementwise_kernel(op, af, bf, scalar, outf):
-    """out = a + b | a * b | leaky_relu(a) (b unused) | a * leaky_relu'(b), elementwise, by op."""
-    for i in prange(af.size):
-        a, b = af[i], bf[i]
+def _elementwise_kernel(op, af, bf, bc, C, block, scalar, outf):
+    """out = a + b | a * b | leaky_relu(a) (b unused) | a * leaky_relu'(b) | a + b[c] | a * b[c], by op;
+    af, bf, outf flat, bc (C,) per-channel values (block = the plane size L of an (N, C, L) array)."""
+    size = af.size
+    for blk in prange((size + block - 1) // block):
+        lo = uint64(blk * block)                  # unsigned indices: no negative-index wraparound checks
+        n = min(size, (blk + 1) * block) - blk * block
+        v = bc[blk % C]
         if op == _ADD:
-            outf[i] = a + b
+            for i in range(n):
+                outf[lo + uint64(i)] = af[lo + uint64(i)] + bf[lo + uint64(i)]
         elif op == _MULTIPLY:
-            outf[i] = a * b
+            for i in range(n):
+                outf[lo + uint64(i)] = af[lo + uint64(i)] * bf[lo + uint64(i)]
         elif op == _LEAKY_RELU:
-            outf[i] = a if a > 0 else a * scalar
+            for i in range(n):
+                a = af[lo + uint64(i)]
+                outf[lo + uint64(i)] = a if a > 0 else a * scalar
+        elif op == _LEAKY_RELU_BACKWARD:
+            for i in range(n):
+                a = af[lo + uint64(i)]
+                outf[lo + uint64(i)] = a if bf[lo + uint64(i)] > 0 else a * scalar
+        elif op == _CHANNEL_ADD:
+            for i in range(n):
+                outf[lo + uint64(i)] = af[lo + uint64(i)] + v
         else:
-            outf[i] = a if b > 0 else a * scalar
+            for i in range(n):
+                outf[lo + uint64(i)] = af[lo + uint64(i)] * v
+
+
+def _elementwise(op, a, b, scalar=0.0, per_channel=None):
+    """out of _elementwise_kernel for same-shape C-contiguous a, b, or (per_channel: a (C,) vector) for
+    a (N, C, ...) and b[c] broadcast over the other axes."""
+    out = np.empty_like(a)
+    if per_channel is None:
+        _elementwise_kernel(op, a.reshape(-1), b.reshape(-1), np.zeros(1, dtype=a.dtype), 1, _ELEMENTWISE_BLOCK,
+                            a.dtype.type(scalar), out.reshape(-1))
+    else:
+        plane = max(1, a.size // max(1, a.shape[0] * a.shape[1]))
+        _elementwise_kernel(op, a.reshape(-1), a.reshape(-1), per_channel, a.shape[1], plane,
+                            a.dtype.type(scalar), out.reshape(-1))
+    return out
 
 
 def leaky_relu(x, slope):
     """See reference.leaky_relu."""
     if not _fast_ok(x):
         return reference.leaky_relu(x, slope)
-    y = np.empty_like(x)
-    _elementwise_kernel(_LEAKY_RELU, x.reshape(-1), x.reshape(-1), x.dtype.type(slope), y.reshape(-1))
-    return y
+    return _elementwise(_LEAKY_RELU, x, x, slope)
 
 
 def leaky_relu_backward(gy, x, slope):
     """See reference.leaky_relu_backward (one pass, no slope map)."""
     if not _fast_ok(gy, x):
         return reference.leaky_relu_backward(gy, x, slope)
-    gx = np.empty_like(gy)
-    _elementwise_kernel(_LEAKY_RELU_BACKWARD, gy.reshape(-1), x.reshape(-1), x.dtype.type(slope), gx.reshape(-1))
-    return gx
+    return _elementwise(_LEAKY_RELU_BACKWARD, gy, x, slope)
+
+
+# One parallel loop over channels for batch norm's forward and backward passes and the per-channel sum
+# (one parfor to compile, not three).  Sums in float64, vectorised (reassociation allowed).
+_BATCH_NORM_FORWARD, _BATCH_NORM_BACKWARD, _CHANNEL_SUM = range(3)
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
-def _batch_norm_forward_kernel(xf, N, C, L, eps, yf, mean, var, inv_std):
-    """Channel c per task: float64 sums (vectorised: reassociation allowed), then one normalising pass."""
+def _channel_kernel(op, af, bf, N, C, L, eps, outf, stats):
+    """One task per channel c of the (N, C, L) arrays af, bf, outf (flat), M = N*L:
+
+    _BATCH_NORM_FORWARD   (a = x):  stats[:, c] = (mean, var, 1/sqrt(var + eps)),  out = (x - mean) * inv_std
+    _BATCH_NORM_BACKWARD  (a = g, b = x_hat, stats[0, c] = inv_std):
+                          out = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+    _CHANNEL_SUM          (a = x):  stats[0, c] = sum of x[:, c]
+    """
     M = N * L
     for c in prange(C):
         s = 0.0
+        sab = 0.0
         for n in range(N):
             base = uint64((n * C + c) * L)
-            for i in range(L):
-                s += xf[base + uint64(i)]
-        m = s / M
-        ss = 0.0
-        for n in range(N):
-            base = uint64((n * C + c) * L)
-            for i in range(L):
-                d = xf[base + uint64(i)] - m
-                ss += d * d
-        v = ss / M
-        inv = (v + eps) ** -0.5
-        for n in range(N):
-            base = uint64((n * C + c) * L)
-            for i in range(L):
-                yf[base + uint64(i)] = (xf[base + uint64(i)] - m) * inv
-        mean[c], var[c], inv_std[c] = m, v, inv
-
-
-@njit(parallel=True, cache=True, fastmath={"reassoc"})
-def _batch_norm_backward_kernel(gf, hf, N, C, L, inv_std, outf):
-    M = N * L
-    for c in prange(C):
-        sg = 0.0
-        sgh = 0.0
-        for n in range(N):
-            base = uint64((n * C + c) * L)
-            for i in range(L):
-                g = gf[base + uint64(i)]
-                sg += g
-                sgh += g * hf[base + uint64(i)]
-        mg, mgh, inv = sg / M, sgh / M, inv_std[c]
-        for n in range(N):
-            base = uint64((n * C + c) * L)
-            for i in range(L):
-                outf[base + uint64(i)] = inv * (gf[base + uint64(i)] - mg - hf[base + uint64(i)] * mgh)
+            if op == _BATCH_NORM_BACKWARD:
+                for i in range(L):
+                    g = af[base + uint64(i)]
+                    s += g
+                    sab += g * bf[base + uint64(i)]
+            else:
+                for i in range(L):
+                    s += af[base + uint64(i)]
+        if op == _CHANNEL_SUM:
+            stats[0, c] = s
+        elif op == _BATCH_NORM_FORWARD:
+            m = s / M
+            ss = 0.0
+            for n in range(N):
+                base = uint64((n * C + c) * L)
+                for i in range(L):
+                    d = af[base + uint64(i)] - m
+                    ss += d * d
+            v = ss / M
+            inv = (v + eps) ** -0.5
+            for n in range(N):
+                base = uint64((n * C + c) * L)
+                for i in range(L):
+                    outf[base + uint64(i)] = (af[base + uint64(i)] - m) * inv
+            stats[0, c], stats[1, c], stats[2, c] = m, v, inv
+        else:
+            mg, mgh, inv = s / M, sab / M, stats[0, c]
+            for n in range(N):
+                base = uint64((n * C + c) * L)
+                for i in range(L):
+                    outf[base + uint64(i)] = inv * (af[base + uint64(i)] - mg - bf[base + uint64(i)] * mgh)
 
 
 def batch_norm_forward(x, eps):
@@ -1062,7 +1069,7 @@ def batch_norm_forward(x, eps):
     L = x.size // max(1, N * C)
     y = np.empty_like(x)
     stats = np.empty((3, C), dtype=np.float64)
-    _batch_norm_forward_kernel(x.reshape(-1), N, C, L, float(eps), y.reshape(-1), stats[0], stats[1], stats[2])
+    _channel_kernel(_BATCH_NORM_FORWARD, x.reshape(-1), x.reshape(-1), N, C, L, float(eps), y.reshape(-1), stats)
     mean, var, inv_std = stats.astype(x.dtype)
     return y, mean, var, inv_std
 
@@ -1074,8 +1081,8 @@ def batch_norm_backward(g, x_hat, inv_std):
     N, C = g.shape[:2]
     L = g.size // max(1, N * C)
     gx = np.empty_like(g)
-    _batch_norm_backward_kernel(g.reshape(-1), x_hat.reshape(-1), N, C, L, inv_std.astype(np.float64),
-                                gx.reshape(-1))
+    stats = inv_std.astype(np.float64).reshape(1, C)
+    _channel_kernel(_BATCH_NORM_BACKWARD, g.reshape(-1), x_hat.reshape(-1), N, C, L, 0.0, gx.reshape(-1), stats)
     return gx
 
 
@@ -1109,31 +1116,6 @@ def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step
                  t(bias_correction2_sqrt), t(eps))
 
 
-@njit(parallel=True, cache=True)
-def _channel_kernel(op, af, bc, C, L, outf):
-    """out[n, c, l] = a[n, c, l] + b[c] (op _ADD) or * b[c] (_MULTIPLY); one task per (n, c) plane."""
-    for nc in prange(af.size // L):
-        v = bc[nc % C]
-        base = uint64(nc * L)
-        if op == _ADD:
-            for i in range(L):
-                outf[base + uint64(i)] = af[base + uint64(i)] + v
-        else:
-            for i in range(L):
-                outf[base + uint64(i)] = af[base + uint64(i)] * v
-
-
-@njit(parallel=True, cache=True, fastmath={"reassoc"})
-def _channel_sum_kernel(xf, N, C, L, out):
-    for c in prange(C):
-        s = 0.0
-        for n in range(N):
-            base = uint64((n * C + c) * L)
-            for i in range(L):
-                s += xf[base + uint64(i)]
-        out[c] = s
-
-
 def _channel_vector(big, small):
     """small as a (C,) vector if it broadcasts against big (N, C, ...) along axis 1 only, else None."""
     if big.ndim < 2 or small.ndim > big.ndim:
@@ -1153,17 +1135,12 @@ def _binary_op(a, b, op, fallback):
     if a.shape == b.shape:
         if not _fast_ok(a, b):
             return fallback(a, b)
-        out = np.empty_like(a)
-        _elementwise_kernel(op, a.reshape(-1), b.reshape(-1), a.dtype.type(0), out.reshape(-1))
-        return out
+        return _elementwise(op, a, b)
     big, small = (a, b) if a.size >= b.size else (b, a)
     vector = _channel_vector(big, small) if _fast_ok(big) else None
     if vector is None:
         return fallback(a, b)
-    out = np.empty_like(big)
-    _channel_kernel(op, big.reshape(-1), vector, big.shape[1], big.size // (big.shape[0] * big.shape[1]),
-                    out.reshape(-1))
-    return out
+    return _elementwise(_CHANNEL_ADD if op == _ADD else _CHANNEL_MULTIPLY, big, big, per_channel=vector)
 
 
 def add(a, b):
@@ -1181,6 +1158,7 @@ def channel_sum(x):
     if x.ndim < 2 or not _fast_ok(x):
         return reference.channel_sum(x)
     N, C = x.shape[:2]
-    out = np.empty(C, dtype=np.float64)
-    _channel_sum_kernel(x.reshape(-1), N, C, x.size // max(1, N * C), out)
-    return out.astype(x.dtype)
+    stats = np.empty((1, C), dtype=np.float64)
+    _channel_kernel(_CHANNEL_SUM, x.reshape(-1), x.reshape(-1), N, C, x.size // max(1, N * C), 0.0,
+                    np.empty(0, dtype=x.dtype), stats)                  # (no output array: an empty one)
+    return stats[0].astype(x.dtype)

@@ -1,6 +1,9 @@
 """Numba loop helpers shared by the CPU kernels (kernels/cpu.py, kernels/winograd.py), and the dispatch of
-their per-thread workers."""
-from numba import njit, uint64
+their per-thread workers (`run_workers`)."""
+import numpy as np
+import numba
+from numba import njit, prange, types, uint64
+from numba.experimental.function_type import _get_wrapper_address
 
 __all__ = ["transpose_into", "transpose_rows_into", "run_workers"]
 
@@ -24,11 +27,62 @@ def transpose_into(a, a0, R, S, out, o0):
     transpose_rows_into(a, a0, R, S, S, out, o0)
 
 
-def run_workers(worker, parallel_driver, n_workers, args):
-    """worker(w, n_workers, *args) for w < n_workers: on the Numba threads through parallel_driver (a prange
-    over w), or directly when n_workers == 1 (the prange index is converted to int64 so that both calls share
-    one compiled worker)."""
-    if n_workers > 1:
-        parallel_driver(n_workers, args)
-    else:
+# ------------------------------------------------------------------------------------------ workers
+#
+# A worker is an @njit function worker(w, n_workers, *args) that does the w-th share of a job.  The
+# parallel driver below runs worker 0 .. n_workers-1 on Numba's threads (a prange over w).  It receives
+# the worker as a *function pointer* (a first-class function value), not as a global it calls by name.
+# Why: when a compiled function calls another by name, Numba links the callee's LLVM IR into the caller
+# and optimises it again, and a parfor is compiled twice over (the gufunc, then the driver): a prange
+# over the Winograd worker took 11 s to compile on first use, for a worker that compiles in 3.5 s.
+# Through a pointer the worker is compiled once, the driver in ~0.5 s, and the call costs one indirect
+# jump (the pointer is looked up per call: ~10 us, against 0.3-5 ms of work in a parallel call).
+
+@njit(parallel=True, cache=True)
+def _run_parallel(worker, n_workers, args):
+    for w in prange(n_workers):
+        worker(np.int64(w), n_workers, *args)
+
+
+class _WorkerPointer:
+    """A compiled worker as a first-class function of one signature (Numba's wrapper-address protocol):
+    `_numba_type_` is its Numba type, precomputed (building it per call cost ~15 us), and
+    `__wrapper_address__` the address of the worker's C-ABI entry point, which the call jumps to."""
+
+    def __init__(self, worker, arg_types):
+        signature = types.void(types.int64, types.int64, *arg_types)
+        worker.compile(signature.args)                # compiles, or loads from the on-disk cache
+        self._numba_type_ = types.FunctionType(signature)
+        self._address = _get_wrapper_address(worker, signature)
+
+    def signature(self):
+        return self._numba_type_.signature
+
+    def __wrapper_address__(self):
+        return self._address
+
+
+def _type_key(value):
+    """What fixes the Numba type of an argument, cheaply (numba.typeof takes ~6 us per value): arrays by
+    dtype, ndim, layout, alignment and writability; other values (ints, floats, ctypes functions) by class."""
+    if isinstance(value, np.ndarray):
+        flags = value.flags
+        return value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.aligned, flags.writeable
+    return type(value)
+
+
+_POINTERS = {}     # (worker, argument type keys) -> _WorkerPointer: one entry per worker and signature
+
+
+def run_workers(worker, n_workers, args):
+    """worker(w, n_workers, *args) for w < n_workers: on the Numba threads through _run_parallel, or
+    directly when n_workers == 1 (the prange index is converted to int64 so that both share one compiled
+    worker)."""
+    if n_workers == 1:
         worker(0, 1, *args)
+        return
+    key = (worker,) + tuple(_type_key(value) for value in args)
+    pointer = _POINTERS.get(key)
+    if pointer is None:
+        pointer = _POINTERS[key] = _WorkerPointer(worker, tuple(numba.typeof(value) for value in args))
+    _run_parallel(pointer, n_workers, args)

@@ -38,15 +38,16 @@ transform + scatter into y.
 
 Measured (bench/README.md, fourth round): forward passes of the layers it serves 0.63-0.98x the
 im2col pipeline's time, a DCGAN training step 5-14% faster and a WGAN-GP critic step 11-21% (same process,
-alternating).  The price is compile time: the parallel driver takes ~15 s to compile on first use (cached
-afterwards).  Not done here: the weight gradient.  Its Winograd form, G^T [sum over tiles of
+alternating).  The price is compile time: the worker takes ~3.5 s to compile on first use (cached
+afterwards; kernels/loops.py runs it on the threads through a function pointer, which keeps the parallel
+driver from compiling it twice more, 15 s before).  Not done here: the weight gradient.  Its Winograd form, G^T [sum over tiles of
 (A gy_t A^T) (.) (B^T d_t B)] G (from the bilinear identity of F(4, 2)), was written twice and measured:
 with (T, 25, K) layouts 6.3-8.3 ms against im2col's 5.9-6.2 ms (2 threads, 14->7 layer); with (25, T, K)
 layouts and 32-tile chunks ~0.9x of im2col alone but a 6-14% slower DCGAN step (same process, alternating).
 Its 25 products reduce over one chunk's tiles only: short products, or V and Gy out of cache.
 """
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 from . import blas
 from .loops import run_workers, transpose_into, transpose_rows_into
@@ -243,12 +244,6 @@ def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off
                 transpose_into(ycl, zero, Ho * Wo, Oc, yf, uint64(n * Oc * Ho * Wo))
 
 
-@njit(parallel=True, cache=True)
-def _winograd_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _winograd_worker(np.int64(w), n_workers, *args)
-
-
 
 @njit(cache=True)
 def _transform_weights_worker(w, n_workers, Wf, GG, s, transposed, Ci, Co, Uf):
@@ -293,11 +288,6 @@ def _transform_weights_worker(w, n_workers, Wf, GG, s, transposed, Ci, Co, Uf):
                             out[o] += g * tap[o]
 
 
-@njit(parallel=True, cache=True)
-def _transform_weights_parallel(n_workers, args):
-    for w in prange(n_workers):
-        _transform_weights_worker(np.int64(w), n_workers, *args)
-
 
 # Tiles per chunk (rows of each of the 25 products): small, so that a chunk's V and M stay in the core's
 # cache between the transforms and the products, whatever the image size (a chunk may hold part of a sample).  Measured on the 64->128 layer (14->7, one thread):
@@ -312,7 +302,7 @@ def _transformed_weights(W, s, transposed, n_threads):
     U = np.empty(shape, dtype=W.dtype)
     args = (W.reshape(-1), _KRON_G.astype(W.dtype), s, transposed, Ci, Co, U.reshape(-1))
     n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
-    run_workers(_transform_weights_worker, _transform_weights_parallel, n_workers, args)
+    run_workers(_transform_weights_worker, n_workers, args)
     return U
 
 
@@ -333,7 +323,7 @@ def _run(x, U, geometry, out_shape, gemm, n_threads):
     y = np.empty((N, Oc, Ho, Wo), dtype=x.dtype)
     args = (chunk, gemm, x.reshape(-1), N, C, H, W, s_in, off_h, off_w, Hg, Wg, U, Oc, s_out,
             out_h, out_w, Ho, Wo, y.reshape(-1))
-    run_workers(_winograd_worker, _winograd_parallel, n_workers, args)
+    run_workers(_winograd_worker, n_workers, args)
     return y
 
 

@@ -564,3 +564,36 @@ def test_winograd_choice_is_visible_and_can_be_switched_off():
                          env=dict(os.environ, MINIGAN_WINOGRAD="0"),
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.returncode == 0 and out.stdout.split() == ["off"], out.stderr
+
+
+# ---------------------------------------------------------------- worker dispatch (kernels/loops.py)
+
+def _strided_fill_worker():
+    from numba import njit
+
+    @njit(cache=False)
+    def fill(w, n_workers, a, out, scale):
+        """out[i] = a[i] * scale + w for the indices i = w, w + n_workers, ... (each worker marks its own)."""
+        for i in range(w, a.size, n_workers):
+            out[i] = a[i] * scale + w
+    return fill
+
+
+@needs_cpu
+def test_run_workers_runs_every_worker_once_per_signature():
+    """run_workers(worker, n, args) calls worker(w, n, *args) for every w < n on the Numba threads (through a
+    function pointer, one per worker and argument types): each index is written by the worker that owns it,
+    float32 and float64 and a read-only input each get their own compiled signature, and n = 1 runs worker 0."""
+    from kernels import loops
+    fill = _strided_fill_worker()
+    a64 = np.arange(11.0)
+    for n_workers in (1, 2, 3):
+        for a in (a64, a64.astype(np.float32), np.asarray(a64).copy()):
+            if a is not a64 and a.dtype == np.float64:
+                a.setflags(write=False)
+            out = np.full(a.shape, -1.0, dtype=a.dtype)
+            loops.run_workers(fill, n_workers, (a, out, a.dtype.type(2.0)))
+            np.testing.assert_array_equal(out, a * 2 + np.arange(a.size) % n_workers)
+    keys = [key for key in loops._POINTERS if key[0] is fill]
+    assert len(keys) == 3                               # float64, float32, read-only float64
+    assert {key[1][0] for key in keys} == {np.dtype(np.float64), np.dtype(np.float32)}
