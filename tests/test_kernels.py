@@ -597,3 +597,32 @@ def test_run_workers_runs_every_worker_once_per_signature():
     keys = [key for key in loops._POINTERS if key[0] is fill]
     assert len(keys) == 3                               # float64, float32, read-only float64
     assert {key[1][0] for key in keys} == {np.dtype(np.float64), np.dtype(np.float32)}
+
+
+@needs_cpu
+@pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the Winograd path needs the private BLAS")
+def test_winograd_reuses_transformed_weights_only_while_they_are_unchanged(monkeypatch):
+    """A layer called again with the same weights reuses their transform (a cache hit); weights changed in
+    place, as an optimizer does, are transformed again (the output follows the new weights); the cache holds
+    at most `capacity` entries and `max_bytes`."""
+    from kernels import winograd
+    _force_winograd(monkeypatch, "parallel")
+    cache = winograd.TransformedWeightCache(capacity=2)
+    monkeypatch.setattr(winograd, "TRANSFORMED_WEIGHTS", cache)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 8, 8))
+    W = rng.standard_normal((4, 3, 4, 4))
+    first = kernels.cpu.conv2d(x, W, 2, 1)
+    np.testing.assert_array_equal(kernels.cpu.conv2d(x, W, 2, 1), first)
+    assert (cache.hits, cache.misses) == (1, 1)
+    W *= -0.5                                            # an in-place update at the same address
+    np.testing.assert_allclose(kernels.cpu.conv2d(x, W, 2, 1), reference.conv2d(x, W, 2, 1), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(kernels.cpu.conv2d(x, W, 2, 1), -0.5 * first, rtol=0, atol=1e-12)
+    assert (cache.hits, cache.misses) == (2, 2)
+    kernels.cpu.conv_transpose2d(x, rng.standard_normal((3, 4, 4, 4)), 2, 1)
+    kernels.cpu.conv_transpose2d(x, rng.standard_normal((3, 5, 4, 4)), 2, 1)
+    assert len(cache._entries) == 2 and cache.misses == 4
+    assert cache._bytes == sum(w.nbytes + u.nbytes for w, u in cache._entries.values())
+    small = winograd.TransformedWeightCache(max_bytes=W.nbytes)    # no room for W and its U: nothing is kept
+    small.get(W, 2, False, 1)
+    assert small._entries == {} and small._bytes == 0
