@@ -69,21 +69,33 @@ def layer(kind, N, Cin, Cout, H, rng):
     return x, W, gy
 
 
+def forget_transformed_weights():
+    """Empty kernels/winograd.py's cache of transformed weights, so that every timed call transforms its
+    weights as the first call after an optimizer update does (the weights here never change, and PyTorch
+    caches nothing)."""
+    from kernels import winograd
+    winograd.TRANSFORMED_WEIGHTS.clear()
+
+
 def minigan_fns(mod, kind, x, W, gy):
     s, p = (S, S), (P, P)
     if kind == "conv":
         def fwd():
+            forget_transformed_weights()
             return mod.conv2d(x, W, s, p)
 
         def fwdbwd():
+            forget_transformed_weights()
             mod.conv2d(x, W, s, p)
             mod.conv_transpose2d(gy, W, s, p, (0, 0))               # gx (H even: no output_padding)
             mod.conv2d_weight(x, gy, (K, K), s, p)                  # gW
     else:
         def fwd():
+            forget_transformed_weights()
             return mod.conv_transpose2d(x, W, s, p, (0, 0))
 
         def fwdbwd():
+            forget_transformed_weights()
             mod.conv_transpose2d(x, W, s, p, (0, 0))
             mod.conv2d(gy, W, s, p)                                 # gx
             mod.conv2d_weight(gy, x, (K, K), s, p)                  # gW (C_in, C_out, k, k)

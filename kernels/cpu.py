@@ -584,9 +584,17 @@ def _fused_gemm(dtype, *dims):
 # thread (a parallel region costs 70-100 us here).
 
 @njit(cache=True)
-def _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, c, ldc, itemsize):
-    """Block w of C (M, N) = op(A) @ op(B): rows of C when M >= N, else columns.  a, b, c are addresses."""
-    if M >= N:
+def _gemm_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
+                 c, ldc, stride_c, itemsize):
+    """Worker w's share of C[i] (M, N) = op(A[i]) @ op(B[i]), i < batch, where A[i] starts at address
+    a + i*stride_a elements (stride 0: one A for all), likewise B and C.  A batch is split by items; a
+    single product (batch 1) in blocks of rows of C when M >= N, else of columns.  (One worker for both
+    cases: one compiled function and one parallel driver fewer on first use.)"""
+    if batch > 1:
+        for i in range(w * batch // n_workers, (w + 1) * batch // n_workers):
+            gemm(_ROW_MAJOR, trans_a, trans_b, M, N, K, 1.0, a + i * stride_a * itemsize, lda,
+                 b + i * stride_b * itemsize, ldb, 0.0, c + i * stride_c * itemsize, ldc)
+    elif M >= N:
         m0, m1 = w * M // n_workers, (w + 1) * M // n_workers
         if m1 > m0:
             a_off = m0 * lda if trans_a == _NO_TRANS else m0
@@ -598,18 +606,6 @@ def _gemm_worker(w, n_workers, gemm, trans_a, trans_b, M, N, K, a, lda, b, ldb, 
             b_off = n0 if trans_b == _NO_TRANS else n0 * ldb
             gemm(_ROW_MAJOR, trans_a, trans_b, M, n1 - n0, K, 1.0, a, lda, b + b_off * itemsize, ldb,
                  0.0, c + n0 * itemsize, ldc)
-
-
-
-@njit(cache=True)
-def _gemm_batch_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
-                       c, ldc, stride_c, itemsize):
-    """Items [w*batch/n_workers, (w+1)*batch/n_workers) of C[i] = op(A[i]) @ op(B[i]); A[i] starts at
-    a + i*stride_a elements (stride 0: one A for all), likewise B and C."""
-    for i in range(w * batch // n_workers, (w + 1) * batch // n_workers):
-        gemm(_ROW_MAJOR, trans_a, trans_b, M, N, K, 1.0, a + i * stride_a * itemsize, lda,
-             b + i * stride_b * itemsize, ldb, 0.0, c + i * stride_c * itemsize, ldc)
-
 
 
 # Products below this many multiply-adds (per matrix) go to NumPy (see matmul).
@@ -635,8 +631,8 @@ def _matmul_2d(a, b, gemm, out):
     (M, K), N = a.shape, b.shape[1]
     a, trans_a, lda = _blas_operand(a)
     b, trans_b, ldb = _blas_operand(b)
-    args = (gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
-            max(1, N), out.itemsize)
+    args = (1, gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, 0, b.ctypes.data, ldb, 0, out.ctypes.data,
+            max(1, N), 0, out.itemsize)
     if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and _threads() > 1:
         _run_workers(_gemm_worker, _threads(), args)
     else:
@@ -654,9 +650,9 @@ def _matmul_batch(a, b, gemm, out):
             b.ctypes.data, max(1, N), stride_b, out.ctypes.data, max(1, N), M * N, out.itemsize)
     n_workers = min(B, _threads())
     if n_workers > 1 and B * M * N * K >= _MATMUL_PARALLEL_MIN:
-        _run_workers(_gemm_batch_worker, n_workers, args)
+        _run_workers(_gemm_worker, n_workers, args)
     else:
-        _gemm_batch_worker(0, 1, *args)
+        _gemm_worker(0, 1, *args)
 
 
 def matmul(a, b):
