@@ -71,7 +71,7 @@ from .loops import run_workers as _run_workers, transpose_into as _transpose_int
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
-           "batch_norm_forward", "batch_norm_backward", "adam_update", "threading_layer", "winograd_info"]
+           "batch_norm_forward", "batch_norm_backward", "batch_norm_affine_backward", "adam_update", "threading_layer", "winograd_info"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
 
@@ -1005,17 +1005,22 @@ def leaky_relu_backward(gy, x, slope):
 
 
 # One parallel loop over channels for batch norm's forward and backward passes and the per-channel sum
-# (one parfor to compile, not three).  Sums in float64, vectorised (reassociation allowed).
-_BATCH_NORM_FORWARD, _BATCH_NORM_BACKWARD, _CHANNEL_SUM = range(3)
+# (one parfor to compile, not four).  Sums in float64, vectorised (reassociation allowed).
+_BATCH_NORM_FORWARD, _BATCH_NORM_BACKWARD, _BATCH_NORM_AFFINE_BACKWARD, _CHANNEL_SUM = range(4)
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def _channel_kernel(op, af, bf, N, C, L, eps, outf, stats):
-    """One task per channel c of the (N, C, L) arrays af, bf, outf (flat), M = N*L:
+    """One task per channel c of the (N, C, L) arrays af, bf, outf (flat), M = N*L; stats (rows, C)
+    float64 carries the per-channel inputs and outputs:
 
-    _BATCH_NORM_FORWARD   (a = x):  stats[:, c] = (mean, var, 1/sqrt(var + eps)),  out = (x - mean) * inv_std
-    _BATCH_NORM_BACKWARD  (a = g, b = x_hat, stats[0, c] = inv_std):
-                          out = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+    _BATCH_NORM_FORWARD   (a = x; stats[3, c] = weight, stats[4, c] = bias):
+        stats[:3, c] = (mean, var, inv_std = 1/sqrt(var + eps)),  out = (x - mean) * inv_std * weight + bias
+    _BATCH_NORM_BACKWARD  (a = g, b = x_hat; stats[0, c] = inv_std):
+        out = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+    _BATCH_NORM_AFFINE_BACKWARD  (a = g, b = x; stats[0..2, c] = mean, inv_std, weight), x_hat from x:
+        stats[3, c] = sum(g * x_hat), stats[4, c] = sum(g),
+        out = inv_std * weight * (g - mean(g) - x_hat * mean(g * x_hat))
     _CHANNEL_SUM          (a = x):  stats[0, c] = sum of x[:, c]
     """
     M = N * L
@@ -1029,6 +1034,12 @@ def _channel_kernel(op, af, bf, N, C, L, eps, outf, stats):
                     g = af[base + uint64(i)]
                     s += g
                     sab += g * bf[base + uint64(i)]
+            elif op == _BATCH_NORM_AFFINE_BACKWARD:
+                m, inv = stats[0, c], stats[1, c]
+                for i in range(L):
+                    g = af[base + uint64(i)]
+                    s += g
+                    sab += g * ((bf[base + uint64(i)] - m) * inv)
             else:
                 for i in range(L):
                     s += af[base + uint64(i)]
@@ -1044,29 +1055,43 @@ def _channel_kernel(op, af, bf, N, C, L, eps, outf, stats):
                     ss += d * d
             v = ss / M
             inv = (v + eps) ** -0.5
+            scale, shift = inv * stats[3, c], stats[4, c]
             for n in range(N):
                 base = uint64((n * C + c) * L)
                 for i in range(L):
-                    outf[base + uint64(i)] = (af[base + uint64(i)] - m) * inv
+                    outf[base + uint64(i)] = (af[base + uint64(i)] - m) * scale + shift
             stats[0, c], stats[1, c], stats[2, c] = m, v, inv
-        else:
+        elif op == _BATCH_NORM_BACKWARD:
             mg, mgh, inv = s / M, sab / M, stats[0, c]
             for n in range(N):
                 base = uint64((n * C + c) * L)
                 for i in range(L):
                     outf[base + uint64(i)] = inv * (af[base + uint64(i)] - mg - bf[base + uint64(i)] * mgh)
+        else:
+            mg, mgh = s / M, sab / M
+            m, inv = stats[0, c], stats[1, c]
+            scale = inv * stats[2, c]
+            stats[3, c], stats[4, c] = sab, s
+            for n in range(N):
+                base = uint64((n * C + c) * L)
+                for i in range(L):
+                    h = (bf[base + uint64(i)] - m) * inv
+                    outf[base + uint64(i)] = scale * (af[base + uint64(i)] - mg - h * mgh)
 
 
-def batch_norm_forward(x, eps):
-    """See reference.batch_norm_forward (statistics accumulated in float64 here)."""
+def batch_norm_forward(x, eps, weight=None, bias=None):
+    """See reference.batch_norm_forward (statistics accumulated in float64 here; the affine step, when
+    weight and bias are given, in the normalising pass)."""
     if not _fast_ok(x) or x.ndim < 2:
-        return reference.batch_norm_forward(x, eps)
+        return reference.batch_norm_forward(x, eps, weight, bias)
     N, C = x.shape[:2]
     L = x.size // max(1, N * C)
     y = np.empty_like(x)
-    stats = np.empty((3, C), dtype=np.float64)
+    stats = np.empty((5, C), dtype=np.float64)
+    stats[3] = 1.0 if weight is None else weight
+    stats[4] = 0.0 if bias is None else bias
     _channel_kernel(_BATCH_NORM_FORWARD, x.reshape(-1), x.reshape(-1), N, C, L, float(eps), y.reshape(-1), stats)
-    mean, var, inv_std = stats.astype(x.dtype)
+    mean, var, inv_std = stats[:3].astype(x.dtype)
     return y, mean, var, inv_std
 
 
@@ -1077,9 +1102,23 @@ def batch_norm_backward(g, x_hat, inv_std):
     N, C = g.shape[:2]
     L = g.size // max(1, N * C)
     gx = np.empty_like(g)
-    stats = inv_std.astype(np.float64).reshape(1, C)
+    stats = np.empty((5, C), dtype=np.float64)
+    stats[0] = inv_std
     _channel_kernel(_BATCH_NORM_BACKWARD, g.reshape(-1), x_hat.reshape(-1), N, C, L, 0.0, gx.reshape(-1), stats)
     return gx
+
+
+def batch_norm_affine_backward(g, x, mean, inv_std, weight):
+    """See reference.batch_norm_affine_backward (two passes over g and x: the sums, then gx)."""
+    if not _fast_ok(g, x) or g.ndim < 2:
+        return reference.batch_norm_affine_backward(g, x, mean, inv_std, weight)
+    N, C = g.shape[:2]
+    L = g.size // max(1, N * C)
+    gx = np.empty_like(g)
+    stats = np.empty((5, C), dtype=np.float64)
+    stats[0], stats[1], stats[2] = mean, inv_std, weight
+    _channel_kernel(_BATCH_NORM_AFFINE_BACKWARD, g.reshape(-1), x.reshape(-1), N, C, L, 0.0, gx.reshape(-1), stats)
+    return gx, stats[3].astype(g.dtype), stats[4].astype(g.dtype)
 
 
 @njit(parallel=True, cache=True)
@@ -1154,7 +1193,7 @@ def channel_sum(x):
     if x.ndim < 2 or not _fast_ok(x):
         return reference.channel_sum(x)
     N, C = x.shape[:2]
-    stats = np.empty((1, C), dtype=np.float64)
+    stats = np.empty((5, C), dtype=np.float64)
     _channel_kernel(_CHANNEL_SUM, x.reshape(-1), x.reshape(-1), N, C, x.size // max(1, N * C), 0.0,
                     np.empty(0, dtype=x.dtype), stats)                  # (no output array: an empty one)
     return stats[0].astype(x.dtype)

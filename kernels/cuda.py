@@ -25,11 +25,12 @@ from numba import cuda
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 # CuPy's own array code is the GPU version of these (a @ b is cuBLAS; the rest are elementwise/reductions)
 from .reference import (matmul, leaky_relu, leaky_relu_backward, batch_norm_forward,  # noqa: F401
-                        batch_norm_backward, adam_update, add, multiply, channel_sum)
+                        batch_norm_backward, batch_norm_affine_backward, adam_update, add, multiply, channel_sum)
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward",
            "add", "multiply", "channel_sum",
-           "batch_norm_forward", "batch_norm_backward", "adam_update"]
+           "batch_norm_forward", "batch_norm_backward",
+           "batch_norm_affine_backward", "adam_update"]
 
 
 def _xp(*arrays):

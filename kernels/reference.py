@@ -33,7 +33,7 @@ Every output is C-contiguous and has the dtype of the inputs (numpy's result_typ
 import numpy as np
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
-           "batch_norm_forward", "batch_norm_backward", "adam_update", "im2col", "col2im",
+           "batch_norm_forward", "batch_norm_backward", "batch_norm_affine_backward", "adam_update", "im2col", "col2im",
            "conv_output_size", "conv_transpose_output_size"]
 
 
@@ -242,9 +242,11 @@ def leaky_relu_backward(gy, x, slope):
     return gy * (positive * (x.dtype.type(1) - x.dtype.type(slope)) + x.dtype.type(slope))
 
 
-def batch_norm_forward(x, eps):
+def batch_norm_forward(x, eps, weight=None, bias=None):
     """Per-channel batch statistics of x (N, C, ...) over every axis but 1, and x normalised by them:
-    returns x_hat, mean (C,), biased var (C,), inv_std (C,) = (var + eps)^(-1/2)."""
+    returns y, mean (C,), biased var (C,), inv_std (C,) = (var + eps)^(-1/2), where y is
+    x_hat = (x - mean) * inv_std, or x_hat * weight[c] + bias[c] when weight and bias (C,) are given
+    (batch norm's affine step in the same pass)."""
     xp = _xp(x)
     axes = (0,) + tuple(range(2, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
@@ -252,6 +254,10 @@ def batch_norm_forward(x, eps):
     var = xp.mean(centered * centered, axis=axes, keepdims=True)
     inv_std = (var + x.dtype.type(eps)) ** x.dtype.type(-0.5)
     centered *= inv_std
+    if weight is not None:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        centered *= weight.reshape(shape)
+        centered += bias.reshape(shape)
     return centered, mean.reshape(-1), var.reshape(-1), inv_std.reshape(-1)
 
 
@@ -268,6 +274,26 @@ def batch_norm_backward(g, x_hat, inv_std):
     xp.subtract(g, gx, out=gx)
     gx *= inv_std.reshape(shape)
     return gx
+
+
+def batch_norm_affine_backward(g, x, mean, inv_std, weight):
+    """Gradients of y = x_hat * weight[c] + bias[c], x_hat = (x - mean) * inv_std (batch statistics of x),
+    given g = dL/dy: returns (gx, g_weight (C,), g_bias (C,)) with, summing over every axis but 1,
+        g_bias = sum(g),  g_weight = sum(g * x_hat),
+        gx = inv_std * weight * (g - mean_B(g) - x_hat * mean_B(g * x_hat))
+    (batch_norm_backward's formula for dL/dx_hat = g * weight).  x_hat is recomputed from x, so nothing but
+    the input need be kept for the backward pass."""
+    axes = (0,) + tuple(range(2, g.ndim))
+    shape = (1, -1) + (1,) * (g.ndim - 2)
+    M = g.size // max(1, g.shape[1])
+    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    g_bias = g.sum(axis=axes)
+    g_weight = (g * x_hat).sum(axis=axes)
+    gx = x_hat * (g_weight / M).reshape(shape)
+    gx += (g_bias / M).reshape(shape)
+    gx = g - gx
+    gx *= (inv_std * weight).reshape(shape)
+    return gx, g_weight, g_bias
 
 
 def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size, bias_correction2_sqrt,

@@ -13,7 +13,7 @@ from .function import unwrap
 from .ops import (add, sub, mul, div, neg, exp, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
 from .ops.conv import _pair
-from .ops.norm import batch_norm_normalize
+from .ops.norm import batch_norm_affine, batch_norm_normalize
 from .tensor import Tensor
 
 __all__ = [
@@ -329,7 +329,11 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         n = x.numel() // x.shape[1]
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
-        y, batch_mean, batch_var = batch_norm_normalize(x, eps)
+        affine = weight is not None and bias is not None
+        if affine:                                   # one primitive for the whole layer (ops/norm.py)
+            y, batch_mean, batch_var = batch_norm_affine(x, weight, bias, eps)
+        else:
+            y, batch_mean, batch_var = batch_norm_normalize(x, eps)
         if running_mean is not None:
             rm, rv = unwrap(running_mean), unwrap(running_var)
             rm *= (1 - momentum)
@@ -337,9 +341,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             rv *= (1 - momentum)
             rv += momentum * batch_var.astype(rv.dtype) * (n / (n - 1))
     else:
+        affine = False
         mu = _reshape(_tensor(unwrap(running_mean), x), shape)
         variance = _reshape(_tensor(unwrap(running_var), x), shape)
         y = mul(sub(x, mu), ops.pow_scalar(add(variance, float(eps)), -0.5))
+    if affine:
+        return y
     if weight is not None:
         y = mul(y, _reshape(weight, shape))
     if bias is not None:

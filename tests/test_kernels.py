@@ -347,6 +347,26 @@ def test_cpu_elementwise_kernels_match_reference(shape, dtype, monkeypatch):
     gy = rng.standard_normal(shape).astype(dtype)
     np.testing.assert_allclose(cpu.batch_norm_backward(gy, got[0], got[3]),
                                reference.batch_norm_backward(gy, want[0], want[3]), **tol(dtype))
+    # with the affine step: forward y = x_hat * w + b, backward (gx, gw, gb)
+    C = shape[1]
+    w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
+    got_affine, want_affine = cpu.batch_norm_forward(x, 1e-5, w, b), reference.batch_norm_forward(x, 1e-5, w, b)
+    expand = (1, C) + (1,) * (len(shape) - 2)
+    np.testing.assert_allclose(want_affine[0], want[0] * w.reshape(expand) + b.reshape(expand), **tol(dtype))
+    for name, g, w_ in zip(("y", "mean", "var", "inv_std"), got_affine, want_affine):
+        assert g.shape == w_.shape and g.dtype == w_.dtype == dtype, name
+        np.testing.assert_allclose(g, w_, err_msg=name, **tol(dtype))
+    got_grads = cpu.batch_norm_affine_backward(gy, x, got[1], got[3], w)
+    want_grads = reference.batch_norm_affine_backward(gy, x, want[1], want[3], w)
+    # the same gradient as the normaliser's backward of g * w, and the sums of g * x_hat and g
+    axes = (0,) + tuple(range(2, len(shape)))
+    np.testing.assert_allclose(want_grads[0], reference.batch_norm_backward(gy * w.reshape(expand), want[0], want[3]),
+                               **tol(dtype))
+    np.testing.assert_allclose(want_grads[1], (gy * want[0]).sum(axis=axes), **tol(dtype))
+    np.testing.assert_allclose(want_grads[2], gy.sum(axis=axes), **tol(dtype))
+    for name, g, w_ in zip(("gx", "g_weight", "g_bias"), got_grads, want_grads):
+        assert g.shape == w_.shape and g.dtype == w_.dtype == dtype, name
+        np.testing.assert_allclose(g, w_, err_msg=name, **tol(dtype))
 
 
 @needs_cpu
@@ -626,3 +646,29 @@ def test_winograd_reuses_transformed_weights_only_while_they_are_unchanged(monke
     small = winograd.TransformedWeightCache(max_bytes=W.nbytes)    # no room for W and its U: nothing is kept
     small.get(W, 2, False, 1)
     assert small._entries == {} and small._bytes == 0
+
+
+@needs_cpu
+@needs_torch
+def test_batch_norm_layer_on_the_numba_path_matches_torch(monkeypatch):
+    """A training-mode batch norm with weight and bias (one primitive, BatchNormAffine) on arrays large enough
+    for the Numba kernels: y and the gradients of x, weight and bias against torch.nn.functional.batch_norm."""
+    import torch
+    import minigan as mg
+    ops = []
+    kernel = kernels.cpu._channel_kernel
+    monkeypatch.setattr(kernels.cpu, "_channel_kernel", lambda op, *args: ops.append(op) or kernel(op, *args))
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((8, 16, 16, 16)) * 2 + 1
+    w, b, gy = rng.standard_normal(16), rng.standard_normal(16), rng.standard_normal((8, 16, 16, 16))
+    xs = [mg.tensor(a, dtype="float32", requires_grad=True) for a in (x, w, b)]
+    y = mg.functional.batch_norm(xs[0], None, None, xs[1], xs[2], training=True)
+    y.backward(mg.tensor(gy, dtype="float32"))
+    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w, b)]
+    yt = torch.nn.functional.batch_norm(ts[0], None, None, ts[1], ts[2], training=True)
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+    for name, mine, theirs in zip(("x", "weight", "bias"), xs, ts):
+        scale = np.abs(theirs.grad.numpy()).max()
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=0, atol=1e-5 * scale, err_msg=name)
+    assert ops == [kernels.cpu._BATCH_NORM_FORWARD, kernels.cpu._BATCH_NORM_AFFINE_BACKWARD]   # one pass each way

@@ -243,6 +243,11 @@ CASES = [
     Case("batch_norm_train_3d", lambda x: F.batch_norm(x, None, None, training=True), lambda: [randn(5, 3, 4)],
          lambda x: (x - x.mean((0, 2), keepdims=True)) / np.sqrt(x.var((0, 2), keepdims=True) + 1e-5),
          lambda x: TF.batch_norm(x, None, None, training=True)),
+    Case("batch_norm_train_3d_affine", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+         lambda: [randn(5, 3, 4), randn(3), randn(3)],
+         lambda x, w, b: (x - x.mean((0, 2), keepdims=True)) / np.sqrt(x.var((0, 2), keepdims=True) + 1e-5)
+         * w.reshape(1, -1, 1) + b.reshape(1, -1, 1),
+         lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True)),
     Case("layer_norm", lambda x, w, b: F.layer_norm(x, 5, w, b), lambda: [randn(3, 5), randn(5), randn(5)],
          np_layer_norm, lambda x, w, b: TF.layer_norm(x, (5,), w, b)),
     # --- losses ---
@@ -339,5 +344,5 @@ def test_every_primitive_is_in_the_table():
     covered = {"add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "log", "where", "mul_mask", "sum",
                "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concat",
                "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d", "conv2d_weight",
-               "cast", "to_device", "batch_norm_normalize"}
+               "cast", "to_device", "batch_norm_normalize", "batch_norm_affine"}
     assert set(ops.__all__) == covered

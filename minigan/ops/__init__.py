@@ -12,9 +12,9 @@ from .linalg import matmul
 from .activation import tanh, sigmoid, softplus, leaky_relu
 from .conv import conv2d, conv_transpose2d, conv2d_weight
 from .convert import cast, to_device
-from .norm import batch_norm_normalize
+from .norm import batch_norm_normalize, batch_norm_affine
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "log", "where", "mul_mask",
            "sum", "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem",
            "concat", "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d",
-           "conv2d_weight", "cast", "to_device", "batch_norm_normalize"]
+           "conv2d_weight", "cast", "to_device", "batch_norm_normalize", "batch_norm_affine"]
