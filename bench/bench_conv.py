@@ -31,7 +31,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 import kernels  # noqa: E402
-from worker_process import WorkerProcess  # noqa: E402
+from worker_process import WorkerProcess, worker_environment  # noqa: E402
 
 # (name, kind, N, C_in, C_out, H_in): all k4 s2 p1
 SHAPES = [
@@ -244,6 +244,8 @@ def main():
     ap.add_argument("--no-coldstart", action="store_true")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for Numba, the products and PyTorch; default: Numba's count")
+    ap.add_argument("--torch-malloc-tuned", action="store_true",
+                    help="give PyTorch's process minigan's malloc settings too (default: glibc's, as its users run it)")
     ap.add_argument("--worker", choices=["minigan", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     import numba
@@ -253,7 +255,8 @@ def main():
 
     mode = ["--kernels", args.kernels] if args.kernels else []
     workers = {role: WorkerProcess(os.path.abspath(__file__), ["--worker", role, "--threads", str(nthreads)] + mode,
-                                   role) for role in ("minigan", "torch", "gemm")}
+                                   role, worker_environment(role, args.torch_malloc_tuned))
+               for role in ("minigan", "torch", "gemm")}
     peak = float(workers["gemm"].ask(f"peak {args.repeats}"))
     print(f"minigan kernels: {workers['minigan'].ask('info')}")
     print(f"{workers['torch'].ask('info')}; numpy {np.__version__}")

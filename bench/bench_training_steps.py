@@ -39,7 +39,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from worker_process import WorkerProcess  # noqa: E402
+from worker_process import WorkerProcess, worker_environment  # noqa: E402
 
 BATCH = 64
 
@@ -266,6 +266,8 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: Numba's count)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-coldstart", action="store_true")
+    parser.add_argument("--torch-malloc-tuned", action="store_true",
+                        help="give PyTorch's processes minigan's malloc settings too (default: glibc's, as its users run it)")
     parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
     parser.add_argument("--memory-child", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--step-worker", choices=["minigan", "torch"], help=argparse.SUPPRESS)
@@ -286,9 +288,14 @@ def main():
     import minigan as mg
 
     print(f"load average at start: {os.getloadavg()[0]:.2f}; threads: {threads}; torch {torch.__version__}")
+    print("malloc: minigan's processes "
+          + ("glibc defaults (MINIGAN_MALLOC_TUNING=0)" if os.environ.get("MINIGAN_MALLOC_TUNING", "1").strip() == "0"
+             else "tuned by kernels/allocator.py")
+          + "; PyTorch's " + ("tuned the same way (--torch-malloc-tuned)" if args.torch_malloc_tuned else "glibc defaults"))
     print(mg.backend_info().replace("\n", "; "))
     names = list(minigan_steps()[0])
-    workers = tuple(WorkerProcess(os.path.abspath(__file__), ["--step-worker", side, "--threads", str(threads)], side)
+    workers = tuple(WorkerProcess(os.path.abspath(__file__), ["--step-worker", side, "--threads", str(threads)], side,
+                                  worker_environment(side, args.torch_malloc_tuned))
                     for side in ("minigan", "torch"))
     print(f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, "
           f"two processes, alternating blocks of 1 + {args.block} steps)")
@@ -300,7 +307,8 @@ def main():
 
     if not args.skip_memory:
         mem_mg = run_child(["--memory-child", "minigan", "--threads", str(threads)])
-        mem_torch = run_child(["--memory-child", "torch", "--threads", str(threads)])
+        mem_torch = run_child(["--memory-child", "torch", "--threads", str(threads)],
+                              worker_environment("torch", args.torch_malloc_tuned))
         print(f"\npeak memory of 3 DCGAN steps (RSS above set-up): minigan {mem_mg:.1f} MiB, torch {mem_torch:.1f} "
               f"MiB, ratio {mem_mg / max(mem_torch, 1e-9):.2f}")
 

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402
 from minigan.training import WGANGP                                   # noqa: E402
-from worker_process import WorkerProcess                              # noqa: E402
+from worker_process import WorkerProcess, worker_environment                              # noqa: E402
 
 
 def torch_networks(width, latent_dim):
@@ -180,7 +180,7 @@ def main(argv=None):
 
     passed = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
               if k in ("width", "batch_size", "n_critic", "latent_dim", "threads")]
-    ours, theirs = (WorkerProcess(os.path.abspath(__file__), ["--side", side] + passed, side)
+    ours, theirs = (WorkerProcess(os.path.abspath(__file__), ["--side", side] + passed, side, worker_environment(side))
                     for side in ("minigan", "torch"))
     gap = float(np.abs(np.array(json.loads(ours.ask("critic"))) - np.array(json.loads(theirs.ask("critic")))).max())
     ours_times, torch_times = [], []

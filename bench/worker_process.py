@@ -5,16 +5,28 @@ their parallel regions and slow each other badly when they share one (bench/READ
 The worker is the benchmark script itself, started with its worker flags: it prints "ready" once set up,
 then answers each request line with one reply line, and stops on "quit".
 """
+import os
 import subprocess
 import sys
+
+
+def worker_environment(side, torch_malloc_tuned=False):
+    """The environment of a worker process.  The PyTorch side runs with glibc's malloc defaults, as PyTorch's
+    users run it: the benchmark scripts import minigan's kernels in every worker (to build identical
+    weights), and kernels/allocator.py would otherwise tune malloc for PyTorch too.  torch_malloc_tuned=True
+    gives it minigan's settings, for the comparison in bench/README.md."""
+    env = dict(os.environ)
+    if side == "torch" and not torch_malloc_tuned:
+        env["MINIGAN_MALLOC_TUNING"] = "0"
+    return env
 
 
 class WorkerProcess:
     """`python script *argv` as a worker: ask(line) sends one request and returns the reply line."""
 
-    def __init__(self, script, argv, name):
+    def __init__(self, script, argv, name, env=None):
         self.process = subprocess.Popen([sys.executable, script] + list(argv), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+                                        stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the {name} worker did not start")
 

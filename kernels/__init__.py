@@ -84,6 +84,7 @@ def info(xp_name="numpy", mode=None):
             d["threading_layer"] = module.threading_layer()
             d["kernel_blas"] = importlib.import_module(f"{__name__}.blas").describe()
             d["winograd"] = module.winograd_info()
+            d["allocator"] = importlib.import_module(f"{__name__}.allocator").describe()
         else:
             d["threading_layer"] = numba.config.THREADING_LAYER + " (requested; loads on first parallel call)"
     except ImportError:

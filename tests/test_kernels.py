@@ -672,3 +672,37 @@ def test_batch_norm_layer_on_the_numba_path_matches_torch(monkeypatch):
         scale = np.abs(theirs.grad.numpy()).max()
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=0, atol=1e-5 * scale, err_msg=name)
     assert ops == [kernels.cpu._BATCH_NORM_FORWARD, kernels.cpu._BATCH_NORM_AFFINE_BACKWARD]   # one pass each way
+
+
+# ---------------------------------------------------------------- malloc set-up (kernels/allocator.py)
+
+_FAULTS_PROGRAM = """
+import resource, numpy as np, kernels, kernels.cpu
+def round_of_arrays():                       # a training step's pattern: 20 live 1 MiB arrays, then all freed
+    arrays = [np.ones(1 << 18, np.float32) for _ in range(20)]
+    del arrays
+round_of_arrays()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(9):
+    round_of_arrays()
+print(kernels.info()["allocator"])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@needs_cpu
+@pytest.mark.skipif(sys.platform != "linux" or __import__("platform").libc_ver()[0] != "glibc", reason="glibc only")
+def test_malloc_tuning_keeps_freed_arrays_for_reuse():
+    """With kernels.cpu imported, freed megabyte arrays are reused without page faults (glibc tuned by
+    kernels/allocator.py); with MINIGAN_MALLOC_TUNING=0 glibc's defaults unmap or trim them and every round
+    faults its ~5 000 pages in again.  Each in a fresh process; the info line says which."""
+    def run(**env):
+        out = subprocess.run([sys.executable, "-c", _FAULTS_PROGRAM], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, **env), cwd=os.path.dirname(os.path.dirname(__file__)))
+        description, faults = out.stdout.strip().splitlines()
+        return description, int(faults)
+    tuned, default = run(), run(MINIGAN_MALLOC_TUNING="0")
+    assert tuned[0].startswith("glibc malloc tuned") and "refused" not in tuned[0], tuned[0]
+    assert default[0] == "glibc defaults (MINIGAN_MALLOC_TUNING=0)"
+    assert default[1] > 9 * 20 * 256 // 2, default          # at least half the pages of every round
+    assert tuned[1] < default[1] // 20, (tuned, default)
