@@ -1,6 +1,6 @@
 """Fast CPU kernels: convolutions as Numba im2col/col2im loops (njit(parallel=True)) around BLAS products,
 minigan's matrix product, and one-pass Numba versions of the hottest elementwise primitives (leaky ReLU,
-batch norm, Adam, per-channel add/multiply/sum; at the end of this file).
+batch norm with its affine step, Adam, per-channel add/multiply/sum; at the end of this file).
 
 Same functions, signatures, math and shapes as kernels/reference.py (read that first: it is the spec).  What differs is the data layout, chosen so that the work is BLAS matrix products plus Numba loops
 with long contiguous inner loops.  There are two layouts, picked per call by channel count
@@ -33,7 +33,7 @@ Every Numba loop has a serial and a parallel driver (_use_threads): on this VM s
 parallel region of the workqueue layer costs 70-100 us, more than small jobs take serially.
 
 Winograd (kernels/winograd.py): conv2d and conv_transpose2d layers whose kernel is twice the stride (the
-4x4 stride-2 layers of a DCGAN) with >= 16 channels on both sides are computed by F(4x4, 2x2) after
+4x4 stride-2 layers of a DCGAN) with >= 32 channels on both sides are computed by F(4x4, 2x2) after
 space-to-depth -- 2-2.6x fewer multiply-adds than the im2col product, which alone took as long as
 PyTorch's whole convolution on the large layers (_winograd_pays: large layers only).  Their weight gradient stays here.
 
@@ -55,8 +55,15 @@ Threading set-up (the library does this itself; users should not have to):
   (PyTorch's, for one) still competes; bench/bench_training_steps.py therefore times PyTorch in a
   separate process.  Measurements in bench/README.md.
 
+Memory set-up (also the library's job): importing this module tunes glibc's malloc (kernels/allocator.py)
+so that a step's freed activations are reused by the next step rather than unmapped and faulted in again
+(~5 400 page faults and ~10% of a DCGAN step before).  MINIGAN_MALLOC_TUNING=0 leaves glibc alone.
+
 Compiled kernels are cached on disk (cache=True; $NUMBA_CACHE_DIR relocates the cache), so the JIT cost
-is paid once per machine (bench/bench_conv.py reports cold and warm start times).
+is paid once per machine (bench/bench_conv.py reports cold and warm start times).  To keep that cost down
+the parallel work is written as workers, worker(w, n_workers, ...), that kernels/loops.py's run_workers
+starts on the Numba threads through a function pointer (a parfor that calls a worker by name compiles it
+twice more), and the elementwise and per-channel kernels are one parfor each, switched by an `op` code.
 """
 import os
 
