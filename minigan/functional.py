@@ -329,8 +329,11 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         n = x.numel() // x.shape[1]
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
-        affine = weight is not None and bias is not None
-        if affine:                                   # one primitive for the whole layer (ops/norm.py)
+        # one primitive for the whole layer (ops/norm.py) when weight and bias are (C,) vectors of x's dtype;
+        # anything else takes the composite below (NumPy's type promotion, its shape errors)
+        affine = (weight is not None and bias is not None and weight.shape == bias.shape == (x.shape[1],)
+                  and weight.dtype == bias.dtype == x.dtype)
+        if affine:
             y, batch_mean, batch_var = batch_norm_affine(x, weight, bias, eps)
         else:
             y, batch_mean, batch_var = batch_norm_normalize(x, eps)

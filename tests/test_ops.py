@@ -346,3 +346,21 @@ def test_every_primitive_is_in_the_table():
                "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d", "conv2d_weight",
                "cast", "to_device", "batch_norm_normalize", "batch_norm_affine"}
     assert set(ops.__all__) == covered
+
+
+def test_batch_norm_fuses_the_affine_step_only_for_matching_vectors():
+    """Training-mode batch norm is one primitive (BatchNormAffine) when weight and bias are (C,) vectors of
+    x's dtype; a float64 weight with float32 x takes the composite, with NumPy's type promotion (as mul
+    would), and a wrong-length weight gets the composite's error naming the shapes."""
+    from minigan.ops.norm import BatchNormAffine, BatchNormNormalize
+    x = mg.tensor(np.random.default_rng(0).standard_normal((4, 3, 2, 2)), dtype="float32", requires_grad=True)
+    w32, b32 = mg.tensor(np.ones(3), dtype="float32"), mg.tensor(np.zeros(3), dtype="float32")
+    y = F.batch_norm(x, None, None, w32, b32, training=True)
+    assert isinstance(y.creator, BatchNormAffine) and y.dtype == np.float32
+    y64 = F.batch_norm(x, None, None, mg.tensor(np.ones(3)), mg.tensor(np.zeros(3)), training=True)
+    assert not isinstance(y64.creator, BatchNormAffine) and y64.dtype == np.float64
+    np.testing.assert_allclose(y64.numpy(), y.numpy(), rtol=1e-5, atol=1e-6)
+    assert isinstance(F.batch_norm(x, None, None, training=True).creator, BatchNormNormalize)
+    with pytest.raises(ValueError, match=r"\(4,\).*\(1, 3, 1, 1\)"):
+        F.batch_norm(x, None, None, mg.tensor(np.ones(4), dtype="float32"), mg.tensor(np.zeros(4), dtype="float32"),
+                     training=True)
