@@ -3,6 +3,9 @@ their per-thread workers (`run_workers`)."""
 import numpy as np
 import numba
 from numba import njit, prange, types, uint64
+# Numba's own helper for the address of a compiled function's C-ABI wrapper (what Numba itself calls
+# when a jitted function is passed as a first-class function value).  It is private: the test of
+# run_workers in tests/test_kernels.py checks it on the Numba that CI installs (0.68 when written).
 from numba.experimental.function_type import _get_wrapper_address
 
 __all__ = ["transpose_into", "transpose_rows_into", "run_workers"]
