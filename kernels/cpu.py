@@ -29,8 +29,9 @@ which reads and writes the (N, C, L) layouts directly; conv2d_weight one product
 col2im is a Numba loop with one task per output plane (n, c) (col2im_cl: per sample), so the
 scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~10x slower).
 
-Every Numba loop has a serial and a parallel driver (_use_threads): on this VM starting and joining a
-parallel region of the workqueue layer costs 70-100 us, more than small jobs take serially.
+The im2col / col2im / transpose loops have a serial and a parallel driver (_use_threads): on this VM
+starting and joining a parallel region of the workqueue layer costs 70-100 us, more than small jobs take
+serially.  The fused pipelines and the products are workers run by kernels/loops.py's run_workers.
 
 Winograd (kernels/winograd.py): conv2d and conv_transpose2d layers whose kernel is twice the stride (the
 4x4 stride-2 layers of a DCGAN) with >= 32 channels on both sides are computed by F(4x4, 2x2) after
@@ -557,7 +558,6 @@ def _conv2d_weight_nchw_worker(w, n_workers, gemm, xf, N, C, H, W, gyf, O, kh, k
         gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, O, K, L, 1.0, gyf.ctypes.data + n * O * L * item, L, cols.ctypes.data, L,
              beta, mine.ctypes.data, K)
         beta = 1.0
-
 
 
 # Chunk size of the fused pipelines: about this many bytes of columns per chunk (at least one sample).
