@@ -5,7 +5,8 @@ again.  With glibc's defaults, blocks above the mmap threshold (128 KiB, raised 
 mmap and go back to the kernel when freed, and the heap's free top is trimmed back: so the next step
 maps the memory again and takes one page fault per 4 KiB page on first touch.  Measured on this
 project's 2-core VM, MNIST DCGAN training step (batch 64): ~5 400 minor faults and ~14 ms of system
-time per step, 100 ms per step; with the settings below ~35 faults, ~1 ms, 77-88 ms per step.  The
+time per step, 100 ms per step; with the settings below 35-80 faults, ~1 ms, and 0.89x the step time
+(same run, alternating processes; bench/README.md, fifth round).  The
 elementwise kernels, which touch their output once, suffered most (a bias add over 1.6 MB: 0.6 ms
 instead of ~0.06 ms).
 

@@ -76,7 +76,7 @@ from . import allocator
 from . import blas
 from . import reference
 from . import winograd
-from .loops import run_workers as _run_workers, transpose_into as _transpose_into
+from .loops import copy_or_zero, run_workers as _run_workers, transpose_into as _transpose_into
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
@@ -325,14 +325,9 @@ def _im2col_cl_sample(n, row, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, W
                 hh = h * sh - ph + i * dh
                 for j in range(kw):
                     ww = w * sw - pw + j * dw
-                    d = dst + uint64((i * kw + j) * C)
-                    if hh < 0 or hh >= H or ww < 0 or ww >= W:
-                        for c in range(C):
-                            cf[d + uint64(c)] = 0
-                    else:
-                        s = uint64((hh * W + ww) * C)
-                        for c in range(C):
-                            cf[d + uint64(c)] = buf[s + uint64(c)]
+                    inside = 0 <= hh < H and 0 <= ww < W
+                    copy_or_zero(inside, buf, uint64((hh * W + ww) * C) if inside else uint64(0),
+                                 cf, dst + uint64((i * kw + j) * C), C)
 
 
 @njit(cache=True)

@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit, uint64
 
 from . import blas
-from .loops import run_workers, transpose_into, transpose_rows_into
+from .loops import copy_or_zero, run_workers, transpose_into, transpose_rows_into
 
 __all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "TransformedWeightCache",
            "TRANSFORMED_WEIGHTS"]
@@ -159,14 +159,9 @@ def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, v0, e_
                 hh = (ti * m + xi) * s_in + u + off_h
                 for v in range(s_in):
                     ww = (tj * m + nu) * s_in + v + off_w
-                    d0 = uint64(((xi * a + nu) * s_in * s_in + u * s_in + v) * C)
-                    if hh < 0 or hh >= H or ww < 0 or ww >= W:
-                        for c in range(C):
-                            D[d0 + uint64(c)] = 0
-                    else:
-                        src = uint64((hh * W + ww) * C)
-                        for c in range(C):
-                            D[d0 + uint64(c)] = xcl[src + uint64(c)]
+                    inside = 0 <= hh < H and 0 <= ww < W
+                    copy_or_zero(inside, xcl, uint64((hh * W + ww) * C) if inside else uint64(0),
+                                 D, uint64(((xi * a + nu) * s_in * s_in + u * s_in + v) * C), C)
     # tmp[j, nu, :] = sum_xi B^T[j, xi] D[xi, nu, :];  V[(j, l)] = sum_nu B^T[l, nu] tmp[j, nu, :]
     for nu in range(a):
         _input_rows(D, nu * K, a * K, tmp, nu * K, a * K, K)
