@@ -545,11 +545,12 @@ def _conv2d_weight_nchw_worker(w, n_workers, gemm, xf, N, C, H, W, gyf, O, kh, k
         return
     cols = np.empty(K * L, dtype=xf.dtype)
     sample, item = C * H * W, xf.itemsize
+    one_sample = np.int64(1)      # typed int64 as in _im2col's calls (a literal 1 compiled _im2col_row again)
     beta = 0.0
     for n in range(n0, n1):
         x_n = xf[n * sample:(n + 1) * sample]
         for r in range(K):
-            _im2col_row(r, x_n, 1, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, L, K * L)
+            _im2col_row(r, x_n, one_sample, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, L, K * L)
         gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, O, K, L, 1.0, gyf.ctypes.data + n * O * L * item, L, cols.ctypes.data, L,
              beta, mine.ctypes.data, K)
         beta = 1.0
