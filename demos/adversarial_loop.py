@@ -245,7 +245,7 @@ def main(argv=None):
     lines = [f"# The adversarial loop and the mode-coverage diagnostic (source 004){' -- QUICK smoke run' if args.quick else ''}", "",
              f"Schedule: DCGAN networks (width {width}) in ``adversarial_loop`` for {steps} steps (batch {BATCH}, "
              f"{n_train} mnist5k digits, Adam {LR}); logistic regression as D for {steps_logistic} steps; "
-             f"wall time {seconds:.0f} s on one CPU thread.", "",
+             f"wall time {seconds:.0f} s on {mg.backend.cpu_threads()} CPU thread(s).", "",
              "## The loop, monitored", "", "| step | D accuracy (held out) | classes covered | KL to real histogram |",
              "|---|---|---|---|",
              *(f"| {r['step']} | {r['monitor_d_accuracy']:.3f} | {r['covered']}/10 | {r['kl_to_real']:.3f} |" for r in monitored),

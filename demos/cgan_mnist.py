@@ -132,7 +132,7 @@ def main(argv=None):
         json.dump(report, handle, indent=1)
     lines = [f"# Conditional DCGAN on mnist5k (source 003){' -- QUICK smoke run' if args.quick else ''}", "",
              f"Schedule: {n_train} labelled digits, batch {BATCH}, {epochs} epochs = {result['step']} generator steps, "
-             f"{D_STEPS} D steps each, Adam {LR} betas (0.5, 0.999), width {width}; wall time {seconds:.0f} s on one CPU thread.", "",
+             f"{D_STEPS} D steps each, Adam {LR} betas (0.5, 0.999), width {width}; wall time {seconds:.0f} s on {mg.backend.cpu_threads()} CPU thread(s).", "",
              f"## Does G(z, y) draw the digit y? ({per_class} samples per label; judge: logistic regression trained on "
              "real digits)", "",
              "| | accuracy against the conditioning label | classes covered | mean max probability |", "|---|---|---|---|",

@@ -169,7 +169,7 @@ def main(argv=None):
     lines = [f"# DCGAN on mnist5k (source 002){' -- QUICK smoke run' if args.quick else ''}", "",
              f"Schedule: {n_train} training digits, batch {BATCH}, {epochs} epochs = {result['step']} generator steps "
              f"({D_STEPS} D step each), Adam {LR} betas (0.5, 0.999), width {width}, z in R^{LATENT}; "
-             f"wall time {seconds:.0f} s on one CPU thread.", "",
+             f"wall time {seconds:.0f} s on {mg.backend.cpu_threads()} CPU thread(s).", "",
              "## Why the non-saturating generator loss", "",
              f"D trained alone against an untrained G ({5 if args.quick else 50} steps) gives the fakes "
              f"D(G(z)) = {saturation['d_fake_probability']:.4f}. Gradient norm with respect to G's parameters:", "",

@@ -197,7 +197,7 @@ def main(argv=None):
     lines = [f"# InfoGAN on mnist5k (source 002){' -- QUICK smoke run' if args.quick else ''}", "",
              f"Schedule: {n_train} digits, batch {BATCH}, {epochs} epochs = {result['step']} steps, Adam G {LR_G} / "
              f"D,Q {LR_D} betas (0.5, 0.999), width {width}; lambda_cat {LAMBDA_CAT}, lambda_cont {LAMBDA_CONT}; "
-             f"wall time {seconds:.0f} s on one CPU thread.", "",
+             f"wall time {seconds:.0f} s on {mg.backend.cpu_threads()} CPU thread(s).", "",
              f"## Does c_cat learn the digit? ({n_judge} samples, classifier: logistic regression, "
              f"{classifier_accuracy:.3f} on real test digits)", "",
              "| generator | I(c_cat; digit) nats (max 2.303) | bits | NMI | matched accuracy | distinct digits claimed by the 10 codes | classes covered |",

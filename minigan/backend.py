@@ -22,7 +22,7 @@ import kernels   # arrays in, arrays out; never imports minigan (only its refere
 
 __all__ = [
     "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
-    "generator", "manual_seed", "get_rng_state", "set_rng_state", "kernels_for", "info",
+    "generator", "manual_seed", "get_rng_state", "set_rng_state", "kernels_for", "info", "cpu_threads",
 ]
 
 
@@ -164,6 +164,16 @@ def kernels_for(array):
 
 
 _KERNELS_CHOSEN = {}    # kernels_for's choice per array library ("numpy" / "cupy"), made on first use
+
+
+def cpu_threads() -> int:
+    """How many threads minigan's CPU kernels run on: Numba's thread count on the Numba path
+    ($NUMBA_NUM_THREADS, default: the CPU count), 1 on the reference path (NumPy's BLAS may still use more
+    for NumPy's own products).  For reports that give a wall time."""
+    if kernels_for(numpy.empty(0)).__name__ != "kernels.cpu":
+        return 1
+    import numba
+    return numba.get_num_threads()
 
 
 def info() -> str:

@@ -106,6 +106,22 @@ def test_backend_info_names_the_kernel_path():
     assert "numpy" in text and ("numba" in text.lower() or "reference" in text.lower())
 
 
+@pytest.mark.parametrize("env, expected", [({"NUMBA_NUM_THREADS": "1"}, "1"), ({"NUMBA_NUM_THREADS": "2"}, "2"),
+                                           ({"NUMBA_NUM_THREADS": "2", "MINIGAN_KERNELS": "reference"}, "1")])
+def test_cpu_threads_follows_numba_and_the_kernel_path(env, expected):
+    """What the demos print beside their wall time: Numba's thread count on the Numba path, 1 on the reference
+    path (fresh processes: Numba's thread count is fixed at import)."""
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("numba")
+    environment = {k: v for k, v in os.environ.items() if k not in ("NUMBA_NUM_THREADS", "MINIGAN_KERNELS")}
+    environment.update(env)
+    result = subprocess.run([sys.executable, "-c", "import minigan as mg; print(mg.backend.cpu_threads())"],
+                            capture_output=True, text=True, env=environment, check=True)
+    assert result.stdout.strip() == expected
+
+
 # --- the GPU path: runs where CuPy can allocate, skipped with the reason elsewhere ----------------------
 
 def _gpu_reason():
