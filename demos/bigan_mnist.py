@@ -1,11 +1,14 @@
 """BiGAN (Donahue et al., 2017; = ALI) on mnist5k: reconstructions, a linear probe on E(x), and source 001's
 centroid-vector interpolation with the BiGAN's encoder in place of the VAE's.
 
-    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python demos/bigan_mnist.py --out demo_out/bigan_mnist
+    python demos/bigan_mnist.py --out demo_out/bigan_mnist          # about 10 minutes on 2 CPU threads
     python demos/bigan_mnist.py --quick --out /tmp/bigan_quick      # seconds, numbers meaningless
 
-1. BiGAN (minigan.models.bigan, MLPs 512-512, z ~ N(0, I_50)) trained on the 4 000 mnist5k training
-   images scaled to [-1, 1], batch 100, Adam(2e-4, (0.5, 0.999)).
+1. BiGAN (minigan.models.bigan, MLPs 512-512, z ~ N(0, I_50), dropout 0.5 in D's hidden layers) trained on
+   the 4 000 mnist5k training images scaled to [-1, 1], batch 100, Adam(2e-4, (0.5, 0.999)), 300 epochs.
+   Measured (seed 0): at 100 epochs without dropout D won throughout and E nearly collapsed (G(E(x)) judged
+   as x's digit 0.184, linear probe 0.853); dropout 0.5 alone gave 0.267 / 0.858 at 100 epochs, and
+   0.511 / 0.884 at 300.
 2. Reconstruction: G(E(x)) of the 1 000 test images, judged by the digit classifier
    (evaluate.digit_classifier, logistic regression on real digits): how often its label for G(E(x)) is x's
    label. Baselines: chance 0.1; G(z) for random z against the same labels; the judge on x itself.
@@ -34,16 +37,17 @@ import minigan.data as data  # noqa: E402
 from minigan import evaluate, latent, viz  # noqa: E402
 from minigan.models import BiGAN, BiGANDiscriminator, BiGANEncoder, BiGANGenerator, LogisticRegression  # noqa: E402
 
-LATENT_DIM, HIDDEN, BATCH, EPOCHS, SEED = 50, 512, 100, 100, 0
+LATENT_DIM, HIDDEN, BATCH, EPOCHS, SEED = 50, 512, 100, 300, 0
+DROPOUT = 0.5                # in D's hidden layers
 PAIR_ALPHAS = np.linspace(0.0, 1.0, 9)
 STATS_ALPHAS = np.array([0.0, 0.5, 1.0, 1.5])
 QUICK = dict(epochs=1, probe_epochs=2, judge_epochs=2, per_class=5, hidden=64)
 
 
-def build(latent_dim, hidden, seed):
+def build(latent_dim, hidden, seed, dropout=0.0):
     mg.manual_seed(seed)
     return BiGAN(BiGANEncoder(latent_dim, hidden), BiGANGenerator(latent_dim, hidden),
-                 BiGANDiscriminator(latent_dim, hidden))
+                 BiGANDiscriminator(latent_dim, hidden, dropout=dropout))
 
 
 def probe(features_train, y_train, features_test, y_test, epochs, seed):
@@ -60,6 +64,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout in D's hidden layers")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}
     os.makedirs(args.out, exist_ok=True)
@@ -75,7 +80,7 @@ def main(argv=None):
 
     # 1. train
     hidden, epochs = quick.get("hidden", HIDDEN), args.epochs or quick.get("epochs", EPOCHS)
-    model = build(LATENT_DIM, hidden, args.seed)
+    model = build(LATENT_DIM, hidden, args.seed, args.dropout)
     rng, history = np.random.default_rng(args.seed), []
     for epoch in range(1, epochs + 1):
         order, records = rng.permutation(len(scaled_train)), []
@@ -142,7 +147,7 @@ def main(argv=None):
     viz.save_image_grid(show, os.path.join(args.out, "reconstructions.png"), nrow=10, value_range=(-1, 1),
                         title="rows 1, 3: test x; rows 2, 4: G(E(x))")
 
-    report = {"settings": {"latent_dim": LATENT_DIM, "hidden": hidden, "epochs": epochs, "batch": BATCH,
+    report = {"settings": {"latent_dim": LATENT_DIM, "hidden": hidden, "dropout_d": args.dropout, "epochs": epochs, "batch": BATCH,
                            "n_train": len(x_train), "n_test": len(x_test), "quick": bool(args.quick), "seed": args.seed},
               "final_epoch": history[-1], "reconstruction": reconstruction, "linear_probe_test_accuracy": probes,
               "interpolation": {"alphas": STATS_ALPHAS.tolist(), "fraction_judged_target": target.tolist(),
@@ -158,7 +163,8 @@ def main(argv=None):
 def write_markdown(report, path):
     s, r, p, i = report["settings"], report["reconstruction"], report["linear_probe_test_accuracy"], report["interpolation"]
     lines = [f"# BiGAN on mnist5k{' -- QUICK smoke run, numbers meaningless' if s['quick'] else ''}", "",
-             f"MLP BiGAN, z ~ N(0, I_{s['latent_dim']}), hidden {s['hidden']}, {s['epochs']} epochs on {s['n_train']} "
+             f"MLP BiGAN, z ~ N(0, I_{s['latent_dim']}), hidden {s['hidden']}, dropout {s['dropout_d']} in D, "
+             f"{s['epochs']} epochs on {s['n_train']} "
              f"images; {s['n_test']} test images. Training {report['train_seconds']:.0f} s.", "",
              "## Reconstruction G(E(x)) judged by the digit classifier", "",
              "| | agreement with x's label |", "|---|---|",
