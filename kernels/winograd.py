@@ -48,9 +48,9 @@ Its 25 products reduce over one chunk's tiles only: short products, or V and Gy 
 version (2026-11-22) reduced over every tile of a worker's samples (V (25, T, K), Gy (25, T, O), chunks of
 up to 8 MB, per-worker partial sums combined by one (4, 25*workers) product); right to ~1e-15 in float64,
 but in the same process against im2col, 2 threads: 6.3 vs 5.6 ms (64 x 64->128 14->7), 6.5 vs 7.1 ms
-(16 x 64->128 32->16), 10.6 vs 8.2 ms (16 x 128->256 16->8).  Its products ran near the BLAS floor
-(210M multiply-adds, 3.9 ms); the transforms of the input and gradient tiles took 3.4 ms, the im2col
-pipeline's whole time being 5.6.
+(16 x 64->128 32->16), 10.6 vs 8.2 ms (16 x 128->256 16->8).  On the first of these, with parts switched
+off: its 25 products (210M multiply-adds) and the combining product 3.9 ms, the transforms of the input
+and gradient tiles 3.4 ms -- against 5.6 ms for the whole im2col pipeline.
 """
 import numpy as np
 from numba import njit, uint64
