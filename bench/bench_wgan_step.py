@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402
 from minigan.training import WGANGP                                   # noqa: E402
-from worker_process import WorkerProcess, worker_environment                              # noqa: E402
+from worker_process import WorkerProcess, worker_environment      # noqa: E402
 
 
 def torch_networks(width, latent_dim):

@@ -607,10 +607,10 @@ def test_run_workers_runs_every_worker_once_per_signature():
     from kernels import loops
     fill = _strided_fill_worker()
     a64 = np.arange(11.0)
+    read_only = a64.copy()
+    read_only.setflags(write=False)
     for n_workers in (1, 2, 3):
-        for a in (a64, a64.astype(np.float32), np.asarray(a64).copy()):
-            if a is not a64 and a.dtype == np.float64:
-                a.setflags(write=False)
+        for a in (a64, a64.astype(np.float32), read_only):
             out = np.full(a.shape, -1.0, dtype=a.dtype)
             loops.run_workers(fill, n_workers, (a, out, a.dtype.type(2.0)))
             np.testing.assert_array_equal(out, a * 2 + np.arange(a.size) % n_workers)
