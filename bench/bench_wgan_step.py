@@ -23,6 +23,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Timed processes start no compile helper (kernels/precompile.py); only the cold-start child does, as a
+# user's process would.
+os.environ["MINIGAN_PRECOMPILE"] = "0"
 
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402

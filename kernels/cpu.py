@@ -29,7 +29,7 @@ which reads and writes the (N, C, L) layouts directly; conv2d_weight one product
 col2im is a Numba loop with one task per output plane (n, c) (col2im_cl: per sample), so the
 scatter-add has no write conflicts (np.add.at on a multi-dimensional index is ~10x slower).
 
-The im2col / col2im / transpose loops have a serial and a parallel driver (_use_threads): on this VM
+The im2col / col2im / transpose loops run serially or in parallel by size (_use_threads): on this VM
 starting and joining a parallel region of the workqueue layer costs 70-100 us, more than small jobs take
 serially.  The fused pipelines and the products are workers run by kernels/loops.py's run_workers.
 
@@ -64,7 +64,9 @@ Compiled kernels are cached on disk (cache=True; $NUMBA_CACHE_DIR relocates the 
 is paid once per machine (bench/bench_conv.py reports cold and warm start times).  To keep that cost down
 the parallel work is written as workers, worker(w, n_workers, ...), that kernels/loops.py's run_workers
 starts on the Numba threads through a function pointer (a parfor that calls a worker by name compiles it
-twice more), and the elementwise and per-channel kernels are one parfor each, switched by an `op` code.
+twice more); the workers share two argument lists, so that the one parallel driver compiles twice per
+dtype, not once per worker; and the elementwise and per-channel kernels are one worker each, switched by
+an `op` code.
 """
 import os
 
@@ -74,9 +76,11 @@ from numba import njit, prange, uint64
 
 from . import allocator
 from . import blas
+from . import precompile
 from . import reference
 from . import winograd
-from .loops import copy_or_zero, run_workers as _run_workers, transpose_into as _transpose_into
+from .loops import copy_or_zero, ints as _ints, reals as _reals, run_workers as _run_workers, split as _split
+from .loops import transpose_into as _transpose_into
 from .reference import conv_output_size, conv_transpose_output_size, _pair
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
@@ -123,17 +127,17 @@ def threading_layer():
 
 # ---------------------------------------------------------------- Numba loops (memory-bound)
 #
-# Each loop is split into a task body (an @njit function doing one independent piece of the work) and two
-# compiled drivers that run the tasks, `_X_serial` with a plain range and `_X_parallel` with prange; a
-# Python function `_X` picks one by its last argument.  Why: a parallel region of Numba's workqueue layer
-# costs 70-100 us to wake its threads and collect them on this 2-vCPU VM (measured: a 2-element prange
-# kernel, 67-100 us per call, against 0.2 us serial), so for small jobs the serial loop wins; see
-# _use_threads.  Why two compiled functions rather than one with an `if parallel:` inside: compiling a
-# parallel=True function costs ~2 s (the parfor passes), so a workload that only ever needs the serial
-# loops (small layers) must not pay for the parallel ones; the cold start of a first DCGAN step went
-# from 18 s to the figure in bench/README.md.  (The fused pipelines further down are written as workers
-# instead, worker(w, n_workers, ...), run by kernels/loops.py's run_workers: one compiled function for
-# the serial and the parallel case, with a small parallel driver that calls it through a pointer.)
+# The few-channel layers' im2col and col2im (used by the fused path too) are loop workers, worker(w,
+# n_workers, ...), run by kernels/loops.py's run_workers: one compiled function for the serial and the
+# parallel case (n_workers = 1 runs it on the calling thread), with the shared parallel driver calling it
+# through a pointer.  The channels-last loops and transposes below serve only the unfused path (no private
+# BLAS); each is split into a task body (an @njit function doing one independent piece of the work) and
+# two compiled drivers, `_X_serial` with a plain range and `_X_parallel` with prange, which a Python
+# function `_X` picks by its last argument.  Serial for small jobs: a parallel region of Numba's
+# workqueue layer costs 70-100 us to wake its threads and collect them on this 2-vCPU VM (measured: a
+# 2-element prange kernel, 67-100 us per call, against 0.2 us serial); see _use_threads.  Two compiled
+# functions rather than one with an `if parallel:` inside, because a parallel=True function costs ~2 s to
+# compile (the parfor passes), which a workload of small layers must not pay.
 
 @njit(inline="always")
 def _valid_range(n_out, start, step, size):
@@ -182,15 +186,14 @@ def _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, r
 
 
 @njit(cache=True)
-def _im2col_serial(n_tasks, args):
-    for r in range(n_tasks):
-        _im2col_row(r, *args)
-
-
-@njit(parallel=True, cache=True)
-def _im2col_parallel(n_tasks, args):
-    for r in prange(n_tasks):
-        _im2col_row(np.int64(r), *args)
+def _im2col_worker(w, n_workers, ints, reals, xf, cf, unused_c, unused_d, unused_e, unused_f):
+    """Worker w's share of _im2col's rows (a loop worker, kernels/loops.py);
+    ints = (N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, rs, ns)."""
+    N, C, H, W, kh, kw, sh, sw = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
+    ph, pw, dh, dw, Ho, Wo, rs, ns = ints[8], ints[9], ints[10], ints[11], ints[12], ints[13], ints[14], ints[15]
+    r0, r1 = _split(w, n_workers, C * kh * kw)
+    for r in range(r0, r1):
+        _im2col_row(r, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, rs, ns)
 
 
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
@@ -204,8 +207,9 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     N, C, H, W = x.shape
     K, L = C * kh * kw, Ho * Wo
     rs, ns = (L, K * L) if cols.ndim == 3 else (N * L, L)
-    loop = _im2col_parallel if parallel else _im2col_serial
-    loop(C * kh * kw, (x.reshape(-1), N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols.reshape(-1), rs, ns))
+    xf, cf = x.reshape(-1), cols.reshape(-1)
+    _run_workers(_im2col_worker, _threads() if parallel else 1,
+                 (_ints(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, rs, ns), _reals(), xf, cf, xf, xf, xf, xf))
 
 
 @njit(cache=True)
@@ -230,15 +234,14 @@ def _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, 
 
 
 @njit(cache=True)
-def _col2im_serial(n_tasks, args):
-    for nc in range(n_tasks):
-        _col2im_plane(nc, *args)
-
-
-@njit(parallel=True, cache=True)
-def _col2im_parallel(n_tasks, args):
-    for nc in prange(n_tasks):
-        _col2im_plane(np.int64(nc), *args)
+def _col2im_worker(w, n_workers, ints, reals, cf, of, unused_c, unused_d, unused_e, unused_f):
+    """Worker w's share of _col2im's output planes (a loop worker, kernels/loops.py);
+    ints = (N, C, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, Ho, Wo, rs, ns)."""
+    N, C, kh, kw, sh, sw, ph, pw = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
+    dh, dw, Hi, Wi, Ho, Wo, rs, ns = ints[8], ints[9], ints[10], ints[11], ints[12], ints[13], ints[14], ints[15]
+    p0, p1 = _split(w, n_workers, N * C)
+    for nc in range(p0, p1):
+        _col2im_plane(nc, cf, N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, of, rs, ns)
 
 
 def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
@@ -251,8 +254,9 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     N, C, Ho, Wo = out.shape
     L = Hi * Wi
     rs, ns = (L, C * kh * kw * L) if cols.ndim == 3 else (N * L, L)
-    loop = _col2im_parallel if parallel else _col2im_serial
-    loop(N * C, (cols.reshape(-1), N, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, C, Ho, Wo, out.reshape(-1), rs, ns))
+    cf, of = cols.reshape(-1), out.reshape(-1)
+    _run_workers(_col2im_worker, _threads() if parallel else 1,
+                 (_ints(N, C, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, Ho, Wo, rs, ns), _reals(), cf, of, cf, cf, cf, cf))
 
 
 @njit(cache=True)
@@ -457,11 +461,28 @@ def _swap_last(a):
 # no BLAS thread pool spins next to Numba's (the reason is in kernels/blas.py).  Buffers are allocated
 # once per worker and call.  `gemm` is a ctypes CBLAS function passed as an argument (sgemm or dgemm:
 # Numba compiles one version per dtype and can cache it).
+#
+# They are BLAS workers (kernels/loops.py): worker(w, n_workers, gemm, ints, a, b, c), and the four conv
+# workers read the same geometry from `ints` (_conv_ints below):
+#     (chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O)
+# with (H, W) the input size, (Ho, Wo) the output size, C / O the input / output channels, `chunk` the
+# samples per chunk.
+
+def _conv_ints(chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O):
+    return _ints(chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O)
+
 
 @njit(cache=True)
-def _conv2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
-                      Ho, Wo, Wcl, O, yf):
+def _conv_geometry(ints):
+    """The tuple _conv_ints packed."""
+    return (ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7], ints[8], ints[9], ints[10],
+            ints[11], ints[12], ints[13], ints[14], ints[15])
+
+
+@njit(cache=True)
+def _conv2d_cl_worker(w, n_workers, gemm, ints, xf, Wcl, yf):
     """y[n] = (cols_n @ Wcl.T).T for this worker's samples; Wcl (O, K') C-contiguous, yf = y (N, O, L)."""
+    chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O = _conv_geometry(ints)
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     L, K = Ho * Wo, kh * kw * C
     cols = np.empty(chunk * L * K, dtype=xf.dtype)
@@ -479,9 +500,9 @@ def _conv2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, kh, kw, sh, sw,
 
 
 @njit(cache=True)
-def _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, kh, kw, sh, sw, ph, pw,
-                                dh, dw, O, Ho, Wo, yf):
+def _conv_transpose2d_cl_worker(w, n_workers, gemm, ints, xf, Wcl, yf):
     """y[n] = col2im_cl(x[n].T @ Wcl) for this worker's samples; Wcl (C, K' = kh*kw*O), yf = y (N, O, Ho, Wo)."""
+    chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O = _conv_geometry(ints)
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     HW, K = H * W, kh * kw * O
     x_t = np.empty(chunk * HW * C, dtype=xf.dtype)
@@ -499,10 +520,10 @@ def _conv_transpose2d_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, Wcl, 
 
 
 @njit(cache=True)
-def _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw,
-                             dh, dw, Ho, Wo, partial):
+def _conv2d_weight_cl_worker(w, n_workers, gemm, ints, xf, gyf, partial):
     """partial[w*O*K' : (w+1)*O*K'] = sum over this worker's samples n of gy[n] (O, L) @ cols_n (L, K'),
     partial a flat (n_workers*O*K',) array."""
+    chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O = _conv_geometry(ints)
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     L, K = Ho * Wo, kh * kw * C
     mine = partial[w * O * K:(w + 1) * O * K]        # this worker's (O, K') partial sum
@@ -532,11 +553,11 @@ def _conv2d_weight_cl_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, gyf, O, 
 
 
 @njit(cache=True)
-def _conv2d_weight_nchw_worker(w, n_workers, gemm, xf, N, C, H, W, gyf, O, kh, kw, sh, sw, ph, pw, dh, dw,
-                               Ho, Wo, partial):
+def _conv2d_weight_nchw_worker(w, n_workers, gemm, ints, xf, gyf, partial):
     """Few-channel conv2d_weight, worker w: partial[w] (O, K) = sum over its samples n of
     gy[n] (O, L) @ cols_n (K, L).T, with K = C*kh*kw and cols_n the NCHW columns of sample n alone (built
-    here, in cache).  gy is read in place: no (O, N*L) copy of it."""
+    here, in cache).  gy is read in place: no (O, N*L) copy of it.  (`chunk` unused.)"""
+    chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O = _conv_geometry(ints)
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     K, L = C * kh * kw, Ho * Wo
     mine = partial[w * O * K:(w + 1) * O * K]
@@ -593,12 +614,16 @@ def _fused_gemm(dtype, *dims):
 # thread (a parallel region costs 70-100 us here).
 
 @njit(cache=True)
-def _gemm_worker(w, n_workers, batch, gemm, trans_a, trans_b, M, N, K, a, lda, stride_a, b, ldb, stride_b,
-                 c, ldc, stride_c, itemsize):
-    """Worker w's share of C[i] (M, N) = op(A[i]) @ op(B[i]), i < batch, where A[i] starts at address
-    a + i*stride_a elements (stride 0: one A for all), likewise B and C.  A batch is split by items; a
-    single product (batch 1) in blocks of rows of C when M >= N, else of columns.  (One worker for both
-    cases: one compiled function and one parallel driver fewer on first use.)"""
+def _gemm_worker(w, n_workers, gemm, ints, a_array, b_array, c_array):
+    """Worker w's share of C[i] (M, N) = op(A[i]) @ op(B[i]), i < batch, where A[i] starts i*stride_a
+    elements into a_array's memory (stride 0: one A for all), likewise B and C; a BLAS worker
+    (kernels/loops.py) with ints = (batch, trans_a, trans_b, M, N, K, lda, stride_a, ldb, stride_b, ldc,
+    stride_c).  A batch is split by items; a single product (batch 1) in blocks of rows of C when M >= N,
+    else of columns.  (One worker for both cases: one compiled function fewer on first use.)"""
+    batch, trans_a, trans_b, M, N, K = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5]
+    lda, stride_a, ldb, stride_b, ldc, stride_c = ints[6], ints[7], ints[8], ints[9], ints[10], ints[11]
+    a, b, c = a_array.ctypes.data, b_array.ctypes.data, c_array.ctypes.data
+    itemsize = a_array.itemsize
     if batch > 1:
         for i in range(w * batch // n_workers, (w + 1) * batch // n_workers):
             gemm(_ROW_MAJOR, trans_a, trans_b, M, N, K, 1.0, a + i * stride_a * itemsize, lda,
@@ -625,14 +650,14 @@ _MATMUL_PARALLEL_MIN = 1 << 19
 
 
 def _blas_operand(m):
-    """(array, trans flag, leading dimension) for a 2-D operand, without copying when m or m.T is
-    C-contiguous."""
+    """(its memory as a flat array, trans flag, leading dimension) for a 2-D operand, without copying when
+    m or m.T is C-contiguous."""
     if m.flags.c_contiguous:
-        return m, _NO_TRANS, max(1, m.shape[1])
+        return m.reshape(-1), _NO_TRANS, max(1, m.shape[1])
     if m.flags.f_contiguous:
-        return m, _TRANS, max(1, m.shape[0])
+        return m.T.reshape(-1), _TRANS, max(1, m.shape[0])
     m = np.ascontiguousarray(m)
-    return m, _NO_TRANS, max(1, m.shape[1])
+    return m.reshape(-1), _NO_TRANS, max(1, m.shape[1])
 
 
 def _matmul_2d(a, b, gemm, out):
@@ -640,12 +665,9 @@ def _matmul_2d(a, b, gemm, out):
     (M, K), N = a.shape, b.shape[1]
     a, trans_a, lda = _blas_operand(a)
     b, trans_b, ldb = _blas_operand(b)
-    args = (1, gemm, trans_a, trans_b, M, N, K, a.ctypes.data, lda, 0, b.ctypes.data, ldb, 0, out.ctypes.data,
-            max(1, N), 0, out.itemsize)
-    if M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1 and _threads() > 1:
-        _run_workers(_gemm_worker, _threads(), args)
-    else:
-        _gemm_worker(0, 1, *args)
+    args = (gemm, _ints(1, trans_a, trans_b, M, N, K, lda, 0, ldb, 0, max(1, N), 0), a, b, out.reshape(-1))
+    parallel = M * N * K >= _MATMUL_PARALLEL_MIN and max(M, N) > 1
+    _run_workers(_gemm_worker, _threads() if parallel else 1, args)
 
 
 def _matmul_batch(a, b, gemm, out):
@@ -655,13 +677,10 @@ def _matmul_batch(a, b, gemm, out):
     K = a.shape[2]
     stride_a = 0 if a.shape[0] == 1 else M * K
     stride_b = 0 if b.shape[0] == 1 else K * N
-    args = (B, gemm, _NO_TRANS, _NO_TRANS, M, N, K, a.ctypes.data, max(1, K), stride_a,
-            b.ctypes.data, max(1, N), stride_b, out.ctypes.data, max(1, N), M * N, out.itemsize)
-    n_workers = min(B, _threads())
-    if n_workers > 1 and B * M * N * K >= _MATMUL_PARALLEL_MIN:
-        _run_workers(_gemm_worker, n_workers, args)
-    else:
-        _gemm_worker(0, 1, *args)
+    args = (gemm, _ints(B, _NO_TRANS, _NO_TRANS, M, N, K, max(1, K), stride_a, max(1, N), stride_b, max(1, N), M * N),
+            a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    n_workers = min(B, _threads()) if B * M * N * K >= _MATMUL_PARALLEL_MIN else 1
+    _run_workers(_gemm_worker, n_workers, args)
 
 
 def matmul(a, b):
@@ -817,8 +836,8 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
             y = np.empty((N, O, Ho, Wo), dtype=dtype)
             n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
             _run_workers(_conv2d_cl_worker, n_workers,
-                         (chunk, gemm, x.reshape(-1), N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, W_cl, O,
-                          y.reshape(-1)))
+                         (gemm, _conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                          x.reshape(-1), W_cl.reshape(-1), y.reshape(-1)))
             return y
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
         _im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
@@ -862,8 +881,8 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         if gemm is not None:
             n_workers, chunk = _fused_plan(N, HW * K * x.itemsize, N * HW * K)
             _run_workers(_conv_transpose2d_cl_worker, n_workers,
-                         (chunk, gemm, x.reshape(-1), N, C, H, Wd, W_cl, kh, kw, sh, sw, ph, pw, dh, dw, O, Ho, Wo,
-                          y.reshape(-1)))
+                         (gemm, _conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                          x.reshape(-1), W_cl.reshape(-1), y.reshape(-1)))
             return y
         x_t = _swap_last(x.reshape(N, C, H * Wd)).reshape(N * H * Wd, C)
         cols = x_t @ W_cl                                       # (N*H*W, kh*kw*O)
@@ -897,8 +916,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
             n_workers, chunk = _fused_plan(N, L * K * x.itemsize, N * L * K)
             partial = np.empty((n_workers, O * K), dtype=dtype)
             _run_workers(_conv2d_weight_cl_worker, n_workers,
-                         (chunk, gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw,
-                          Ho, Wo, partial.reshape(-1)))
+                         (gemm, _conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                          x.reshape(-1), gy.reshape(-1), partial.reshape(-1)))
             gW_cl = partial.sum(axis=0) if n_workers > 1 else partial[0]
             return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
@@ -912,8 +931,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         n_workers = min(N, _threads()) if N * K * L >= _FUSED_PARALLEL_MIN else 1
         partial = np.empty((n_workers, O * K), dtype=dtype)
         _run_workers(_conv2d_weight_nchw_worker, n_workers,
-                     (gemm, x.reshape(-1), N, C, H, Wd, gy.reshape(-1), O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
-                      partial.reshape(-1)))
+                     (gemm, _conv_ints(1, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                      x.reshape(-1), gy.reshape(-1), partial.reshape(-1)))
         gW = partial.sum(axis=0) if n_workers > 1 else partial[0]
         return gW.reshape(O, C, kh, kw)
     cols = np.empty((K, N * L), dtype=dtype)
@@ -938,6 +957,10 @@ _ELEMENTWISE_MIN = (1 << 15) if _FUSED else _PARALLEL_MIN
 # microseconds beat NumPy's ten passes of ~10 us each (with `omp`; with `workqueue` the region costs more).
 _ADAM_MIN = 0 if _FUSED else _PARALLEL_MIN
 
+# Adam updates of at least this many elements are split over the Numba threads (smaller ones run on the
+# calling thread: a parallel region and the worker's pointer cost ~10 us).
+_ADAM_PARALLEL_MIN = 1 << 12
+
 
 def _fast_ok(*arrays, min_size=None):
     a0 = arrays[0]
@@ -946,20 +969,24 @@ def _fast_ok(*arrays, min_size=None):
             and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays))
 
 
-# One parallel loop for the six elementwise operations (one parfor to compile, not six: each parallel
-# kernel costs ~1 s of compilation on first use); the branch on `op` is loop-invariant.  The work is cut
-# in blocks: the (n, c) planes for the per-channel operations (block = plane size, b = the channel's
-# value), blocks of _ELEMENTWISE_BLOCK elements for the others.
+# One loop worker (kernels/loops.py) for the six elementwise operations (one function to compile, not
+# six); the branch on `op` is loop-invariant.  The work is cut in blocks: the (n, c) planes for the
+# per-channel operations (block = plane size, b = the channel's value), blocks of _ELEMENTWISE_BLOCK
+# elements for the others; each worker takes a contiguous range of blocks.
 _ADD, _MULTIPLY, _LEAKY_RELU, _LEAKY_RELU_BACKWARD, _CHANNEL_ADD, _CHANNEL_MULTIPLY = range(6)
 _ELEMENTWISE_BLOCK = 1 << 13
 
 
-@njit(parallel=True, cache=True)
-def _elementwise_kernel(op, af, bf, bc, C, block, scalar, outf):
+@njit(cache=True, error_model="numpy")
+def _elementwise_worker(w, n_workers, ints, reals, af, bf, bc, outf, coef, unused_f):
     """out = a + b | a * b | leaky_relu(a) (b unused) | a * leaky_relu'(b) | a + b[c] | a * b[c], by op;
-    af, bf, outf flat, bc (C,) per-channel values (block = the plane size L of an (N, C, L) array)."""
-    size = af.size
-    for blk in prange((size + block - 1) // block):
+    af, bf, outf flat, bc (C,) per-channel values, coef[0] the slope (in the arrays' dtype, as NumPy
+    computes x * slope); ints = (op, size, block, C), block = the plane size L of an (N, C, L) array for
+    the per-channel operations."""
+    op, size, block, C = ints[0], ints[1], ints[2], ints[3]
+    scalar = coef[0]
+    b0, b1 = _split(w, n_workers, (size + block - 1) // block)
+    for blk in range(b0, b1):
         lo = uint64(blk * block)                  # unsigned indices: no negative-index wraparound checks
         n = min(size, (blk + 1) * block) - blk * block
         v = bc[blk % C]
@@ -986,16 +1013,18 @@ def _elementwise_kernel(op, af, bf, bc, C, block, scalar, outf):
 
 
 def _elementwise(op, a, b, scalar=0.0, per_channel=None):
-    """out of _elementwise_kernel for same-shape C-contiguous a, b, or (per_channel: a (C,) vector) for
+    """out of _elementwise_worker for same-shape C-contiguous a, b, or (per_channel: a (C,) vector) for
     a (N, C, ...) and b[c] broadcast over the other axes."""
     out = np.empty_like(a)
+    coef = np.full(1, scalar, dtype=a.dtype)
+    af = a.reshape(-1)
     if per_channel is None:
-        _elementwise_kernel(op, a.reshape(-1), b.reshape(-1), np.zeros(1, dtype=a.dtype), 1, _ELEMENTWISE_BLOCK,
-                            a.dtype.type(scalar), out.reshape(-1))
+        ints = _ints(op, a.size, _ELEMENTWISE_BLOCK, 1)
+        bf, bc = b.reshape(-1), coef
     else:
-        plane = max(1, a.size // max(1, a.shape[0] * a.shape[1]))
-        _elementwise_kernel(op, a.reshape(-1), a.reshape(-1), per_channel, a.shape[1], plane,
-                            a.dtype.type(scalar), out.reshape(-1))
+        ints = _ints(op, a.size, max(1, a.size // max(1, a.shape[0] * a.shape[1])), a.shape[1])
+        bf, bc = af, per_channel
+    _run_workers(_elementwise_worker, _threads(), (ints, _reals(), af, bf, bc, out.reshape(-1), coef, coef))
     return out
 
 
@@ -1013,15 +1042,16 @@ def leaky_relu_backward(gy, x, slope):
     return _elementwise(_LEAKY_RELU_BACKWARD, gy, x, slope)
 
 
-# One parallel loop over channels for batch norm's forward and backward passes and the per-channel sum
-# (one parfor to compile, not four).  Sums in float64, vectorised (reassociation allowed).
+# One loop worker (kernels/loops.py) over channels for batch norm's forward and backward passes and the
+# per-channel sum (one function to compile, not four).  Sums in float64, vectorised (reassociation allowed).
 _BATCH_NORM_FORWARD, _BATCH_NORM_BACKWARD, _BATCH_NORM_AFFINE_BACKWARD, _CHANNEL_SUM = range(4)
 
 
-@njit(parallel=True, cache=True, fastmath={"reassoc"})
-def _channel_kernel(op, af, bf, N, C, L, eps, outf, stats):
-    """One task per channel c of the (N, C, L) arrays af, bf, outf (flat), M = N*L; stats (rows, C)
-    float64 carries the per-channel inputs and outputs:
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def _channel_worker(w, n_workers, ints, reals, af, bf, outf, stats_flat, unused_e, unused_f):
+    """Worker w's range of channels c of the (N, C, L) arrays af, bf, outf (flat), M = N*L;
+    ints = (op, N, C, L), reals = (eps,); stats = stats_flat viewed (5, C) (the arrays' dtype, statistics
+    accumulated in float64) carries the per-channel inputs and outputs:
 
     _BATCH_NORM_FORWARD   (a = x; stats[3, c] = weight, stats[4, c] = bias):
         stats[:3, c] = (mean, var, inv_std = 1/sqrt(var + eps)),  out = (x - mean) * inv_std * weight + bias
@@ -1032,8 +1062,12 @@ def _channel_kernel(op, af, bf, N, C, L, eps, outf, stats):
         out = inv_std * weight * (g - mean(g) - x_hat * mean(g * x_hat))
     _CHANNEL_SUM          (a = x):  stats[0, c] = sum of x[:, c]
     """
+    op, N, C, L = ints[0], ints[1], ints[2], ints[3]
+    eps = reals[0]
+    stats = stats_flat.reshape((5, C))
     M = N * L
-    for c in prange(C):
+    c0, c1 = _split(w, n_workers, C)
+    for c in range(c0, c1):
         s = 0.0
         sab = 0.0
         for n in range(N):
@@ -1096,24 +1130,30 @@ def batch_norm_forward(x, eps, weight=None, bias=None):
     N, C = x.shape[:2]
     L = x.size // max(1, N * C)
     y = np.empty_like(x)
-    stats = np.empty((5, C), dtype=np.float64)
+    stats = np.empty((5, C), dtype=x.dtype)
     stats[3] = 1.0 if weight is None else weight
     stats[4] = 0.0 if bias is None else bias
-    _channel_kernel(_BATCH_NORM_FORWARD, x.reshape(-1), x.reshape(-1), N, C, L, float(eps), y.reshape(-1), stats)
-    mean, var, inv_std = stats[:3].astype(x.dtype)
+    _channel_job(_BATCH_NORM_FORWARD, x, x, y, stats, eps)
+    mean, var, inv_std = stats[:3].copy()
     return y, mean, var, inv_std
+
+
+def _channel_job(op, a, b, out, stats, eps=0.0):
+    """_channel_worker on every thread for the (N, C, ...) arrays a, b, out (out may be empty) and stats (5, C)."""
+    N, C = a.shape[:2]
+    L = a.size // max(1, N * C)
+    _run_workers(_channel_worker, _threads(), (_ints(op, N, C, L), _reals(float(eps)), a.reshape(-1), b.reshape(-1),
+                                               out.reshape(-1), stats.reshape(-1), stats.reshape(-1), stats.reshape(-1)))
 
 
 def batch_norm_backward(g, x_hat, inv_std):
     """See reference.batch_norm_backward."""
     if not _fast_ok(g, x_hat) or g.ndim < 2:
         return reference.batch_norm_backward(g, x_hat, inv_std)
-    N, C = g.shape[:2]
-    L = g.size // max(1, N * C)
     gx = np.empty_like(g)
-    stats = np.empty((5, C), dtype=np.float64)
+    stats = np.empty((5, g.shape[1]), dtype=g.dtype)
     stats[0] = inv_std
-    _channel_kernel(_BATCH_NORM_BACKWARD, g.reshape(-1), x_hat.reshape(-1), N, C, L, 0.0, gx.reshape(-1), stats)
+    _channel_job(_BATCH_NORM_BACKWARD, g, x_hat, gx, stats)
     return gx
 
 
@@ -1121,18 +1161,22 @@ def batch_norm_affine_backward(g, x, mean, inv_std, weight):
     """See reference.batch_norm_affine_backward (two passes over g and x: the sums, then gx)."""
     if not _fast_ok(g, x) or g.ndim < 2:
         return reference.batch_norm_affine_backward(g, x, mean, inv_std, weight)
-    N, C = g.shape[:2]
-    L = g.size // max(1, N * C)
     gx = np.empty_like(g)
-    stats = np.empty((5, C), dtype=np.float64)
+    stats = np.empty((5, g.shape[1]), dtype=g.dtype)
     stats[0], stats[1], stats[2] = mean, inv_std, weight
-    _channel_kernel(_BATCH_NORM_AFFINE_BACKWARD, g.reshape(-1), x.reshape(-1), N, C, L, 0.0, gx.reshape(-1), stats)
-    return gx, stats[3].astype(g.dtype), stats[4].astype(g.dtype)
+    _channel_job(_BATCH_NORM_AFFINE_BACKWARD, g, x, gx, stats)
+    return gx, stats[3].copy(), stats[4].copy()
 
 
-@njit(parallel=True, cache=True)
-def _adam_kernel(p, g, m, v, vmax, amsgrad, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps):
-    for i in prange(p.size):
+@njit(cache=True, error_model="numpy")
+def _adam_worker(w, n_workers, ints, reals, p, g, m, v, vmax, coef):
+    """Worker w's range of reference.adam_update's elementwise step; ints = (size, amsgrad), coef =
+    (1 - beta1, beta2, 1 - beta2, step_size, bias_correction2_sqrt, eps) in the parameters' dtype."""
+    size, amsgrad = ints[0], ints[1]
+    one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
+    i0, i1 = _split(w, n_workers, size)
+    for k in range(i1 - i0):
+        i = uint64(i0 + k)
         gi = g[i]
         mi = m[i] + (gi - m[i]) * one_minus_beta1
         vi = v[i] * beta2 + one_minus_beta2 * gi * gi
@@ -1153,11 +1197,11 @@ def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step
     if not _fast_ok(*arrays, min_size=_ADAM_MIN):
         return reference.adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size,
                                      bias_correction2_sqrt, eps)
-    t = p.dtype.type
     vmax = max_exp_avg_sq.reshape(-1) if max_exp_avg_sq is not None else exp_avg_sq.reshape(-1)
-    _adam_kernel(p.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), vmax,
-                 max_exp_avg_sq is not None, t(1 - beta1), t(beta2), t(1 - beta2), t(step_size),
-                 t(bias_correction2_sqrt), t(eps))
+    coef = np.array([1 - beta1, beta2, 1 - beta2, step_size, bias_correction2_sqrt, eps], dtype=p.dtype)
+    n_workers = _threads() if p.size >= _ADAM_PARALLEL_MIN else 1
+    _run_workers(_adam_worker, n_workers, (_ints(p.size, max_exp_avg_sq is not None), _reals(), p.reshape(-1),
+                                           grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), vmax, coef))
 
 
 def _channel_vector(big, small):
@@ -1201,8 +1245,10 @@ def channel_sum(x):
     """See reference.channel_sum (float64 accumulation, one task per channel)."""
     if x.ndim < 2 or not _fast_ok(x):
         return reference.channel_sum(x)
-    N, C = x.shape[:2]
-    stats = np.empty((5, C), dtype=np.float64)
-    _channel_kernel(_CHANNEL_SUM, x.reshape(-1), x.reshape(-1), N, C, x.size // max(1, N * C), 0.0,
-                    np.empty(0, dtype=x.dtype), stats)                  # (no output array: an empty one)
-    return stats[0].astype(x.dtype)
+    stats = np.empty((5, x.shape[1]), dtype=x.dtype)
+    _channel_job(_CHANNEL_SUM, x, x, np.empty(0, dtype=x.dtype), stats)     # (no output array: an empty one)
+    return stats[0].copy()
+
+
+# On a cold cache, compile the float32 workers in a helper process beside this one (kernels/precompile.py).
+precompile.start_if_cold()

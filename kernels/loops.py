@@ -1,5 +1,8 @@
 """Numba loop helpers shared by the CPU kernels (kernels/cpu.py, kernels/winograd.py), and the dispatch of
 their per-thread workers (`run_workers`)."""
+import os
+import tempfile
+
 import numpy as np
 import numba
 from numba import njit, prange, types, uint64
@@ -8,7 +11,13 @@ from numba import njit, prange, types, uint64
 # run_workers in tests/test_kernels.py checks it on the Numba that CI installs (0.68 when written).
 from numba.experimental.function_type import _get_wrapper_address
 
-__all__ = ["transpose_into", "transpose_rows_into", "copy_or_zero", "run_workers"]
+__all__ = ["transpose_into", "transpose_rows_into", "copy_or_zero", "run_workers", "split", "ints", "reals",
+           "compile_worker", "compile_driver", "compile_locks_available"]
+
+try:
+    import fcntl
+except ImportError:         # not POSIX: no file locks, and kernels/precompile.py starts no helper
+    fcntl = None
 
 
 @njit(inline="always")
@@ -53,6 +62,29 @@ def copy_or_zero(inside, a, a0, out, o0, n):
 # Through a pointer the worker is compiled once, the driver in ~0.6-0.9 s per worker signature, and a call
 # costs ~8 us more (the pointer is looked up per call; 15 vs 7.6 us for a 64^3 product on 2 threads),
 # against 0.3-5 ms of work in the parallel calls.
+#
+# The driver is compiled once per *type* of worker (its argument types are part of the function pointer's
+# type), ~0.5-0.8 s each on first use.  So the workers share two argument lists, per dtype T:
+#     BLAS workers:  worker(w, n_workers, gemm, ints, a, b, c)
+#     loop workers:  worker(w, n_workers, ints, reals, a, b, c, d, e, f)
+# where gemm is kernels/blas.py's ctypes gemm for T, `ints` an int64 vector of sizes and codes, `reals` a
+# float64 vector, and a..f C-contiguous 1-D arrays of T (a slot a worker does not use gets any such array).
+# Each worker's docstring says what its `ints` hold.  A first DCGAN step then compiles two drivers, not six.
+
+@njit(inline="always")
+def split(w, n_workers, n_tasks):
+    """[lo, hi): worker w's contiguous share of n_tasks tasks."""
+    return w * n_tasks // n_workers, (w + 1) * n_tasks // n_workers
+
+
+def ints(*values):
+    """The `ints` argument of a worker."""
+    return np.array(values, dtype=np.int64)
+
+
+def reals(*values):
+    """The `reals` argument of a loop worker (at least one element, so that it is never empty)."""
+    return np.array(values or (0.0,), dtype=np.float64)
 
 @njit(parallel=True, cache=True)
 def _run_parallel(worker, n_workers, args):
@@ -70,12 +102,82 @@ class _WorkerPointer:
         worker.compile(signature.args)                # compiles, or loads from the on-disk cache
         self._numba_type_ = types.FunctionType(signature)
         self._address = _get_wrapper_address(worker, signature)
+        # The compiled entry points, called directly: the dispatchers' own type resolution of the argument
+        # tuple costs ~10 us per call (_type_key has already matched the types).
+        self.serial = worker.overloads[signature.args].entry_point
+        self.parallel = None                          # _run_parallel's, once compiled for this type
 
     def signature(self):
         return self._numba_type_.signature
 
     def __wrapper_address__(self):
         return self._address
+
+
+# ------------------------------------------------------------------------------- compiling
+#
+# A worker and the driver are compiled (or loaded from Numba's on-disk cache) when first needed.  On a cold
+# cache kernels/precompile.py may be compiling workers in a helper process at the same time; the two
+# processes never compile the same function at once, because each compile here holds an exclusive lock
+# file named after the function (fcntl.flock; the OS releases it if a process dies).  This process waits
+# for the lock (`blocking`): the holder is then compiling that function into the cache, and the compile
+# here loads it from there.  The helper does not wait: it skips what this process is compiling.
+
+def compile_locks_available():
+    """Whether the per-function compile locks work here (POSIX file locks)."""
+    return fcntl is not None
+
+
+def _lock_path(name):
+    folder = os.path.join(tempfile.gettempdir(), f"minigan-compile-locks-{os.getuid()}")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, name + ".lock")
+
+
+def _acquire(name, blocking):
+    """An open file descriptor holding the lock `name` (close it to release), or None when another
+    process holds the lock and `blocking` is False; -1 when there are no file locks (nothing to release)."""
+    if fcntl is None:
+        return -1
+    fd = os.open(_lock_path(name), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(fd):
+    if fd >= 0:
+        os.close(fd)
+
+
+def compile_worker(worker, args, blocking=True):
+    """The _WorkerPointer of `worker` for arguments like `args` (compiled or loaded from the cache under
+    the worker's lock), or None if not `blocking` and another process holds the lock."""
+    fd = _acquire(f"{worker.py_func.__module__}.{worker.__name__}", blocking)
+    if fd is None:
+        return None
+    try:
+        return _WorkerPointer(worker, tuple(numba.typeof(value) for value in args))
+    finally:
+        _release(fd)
+
+
+def compile_driver(pointer, args, blocking=True):
+    """Compile (or load) _run_parallel for this worker type and arguments like `args`, under its lock;
+    False if not `blocking` and another process holds the lock."""
+    fd = _acquire("kernels.loops._run_parallel", blocking)
+    if fd is None:
+        return False
+    try:
+        signature = (pointer._numba_type_, types.int64, numba.typeof(args))
+        _run_parallel.compile(signature)
+        pointer.parallel = _run_parallel.overloads[signature].entry_point
+        return True
+    finally:
+        _release(fd)
 
 
 def _type_key(value):
@@ -93,12 +195,14 @@ _POINTERS = {}     # (worker, argument type keys) -> _WorkerPointer: one entry p
 def run_workers(worker, n_workers, args):
     """worker(w, n_workers, *args) for w < n_workers: on the Numba threads through _run_parallel, or
     directly when n_workers == 1 (the prange index is converted to int64 so that both share one compiled
-    worker)."""
-    if n_workers == 1:
-        worker(0, 1, *args)
-        return
+    worker).  The first call per worker and argument types compiles them (see `compile_worker`)."""
     key = (worker,) + tuple(_type_key(value) for value in args)
     pointer = _POINTERS.get(key)
     if pointer is None:
-        pointer = _POINTERS[key] = _WorkerPointer(worker, tuple(numba.typeof(value) for value in args))
-    _run_parallel(pointer, n_workers, args)
+        pointer = _POINTERS[key] = compile_worker(worker, args)
+    if n_workers == 1:
+        pointer.serial(0, 1, *args)
+        return
+    if pointer.parallel is None:
+        compile_driver(pointer, args)
+    pointer.parallel(pointer, n_workers, args)

@@ -56,7 +56,7 @@ import numpy as np
 from numba import njit, uint64
 
 from . import blas
-from .loops import copy_or_zero, run_workers, transpose_into, transpose_rows_into
+from .loops import copy_or_zero, ints, reals, run_workers, transpose_into, transpose_rows_into
 
 __all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "TransformedWeightCache",
            "TRANSFORMED_WEIGHTS"]
@@ -176,21 +176,24 @@ def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, v0, e_
 
 
 @njit(cache=True)
-def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off_w, Hg, Wg,
-                     U, Oc, s_out, out_h, out_w, Ho, Wo, yf):
-    """Worker w of n_workers: y[n] for its samples n of a stride-1 2 x 2 correlation by F(4x4, 2x2).
+def _winograd_worker(w, n_workers, gemm, ints, xf, Uf, yf):
+    """Worker w of n_workers: y[n] for its samples n of a stride-1 2 x 2 correlation by F(4x4, 2x2); a
+    BLAS worker (kernels/loops.py) with
+        ints = (chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, Kout).
 
     Input grid: cell (R, Q) holds the K = s_in*s_in*C vector x[c, R*s_in + u + off_h, Q*s_in + v + off_w]
     in order (u, v, c) (zero outside x).  Output grid Hg x Wg: cell (R, Q) holds Kout = s_out*s_out*Oc
     values in order (u, v, o), written to y[n, o, R*s_out + u + out_h, Q*s_out + v + out_w] where that lies
-    inside (Ho, Wo).  U (25, K, Kout): the transformed weights.  The worker's (sample, tile) pairs, in order,
+    inside (Ho, Wo).  Uf: the transformed weights U (25, K, Kout), flat.  The worker's (sample, tile) pairs, in order,
     go in chunks of `chunk` tiles (a chunk may hold several small samples or part of a large one):
         V (T, 25, K) = B^T d B of every tile's 5 x 5 patch d,   M[:, e] (T, Kout) = V[:, e] @ U_e,
         output tile (4, 4, Kout) = A^T M A, scattered into the sample's channels-last ycl, which goes to y
         once the sample's last tile is in."""
+    chunk, N, C, H, W, s_in, off_h, off_w = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
+    Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo = ints[8], ints[9], ints[10], ints[11], ints[12], ints[13], ints[14], ints[15]
+    Kout = ints[16]
     m, a = _M, _ALPHA
     K = s_in * s_in * C
-    Kout = U.shape[2]
     th, tw = (Hg + m - 1) // m, (Wg + m - 1) // m
     tiles = th * tw
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
@@ -215,7 +218,7 @@ def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off
             _patch_transform(xcl, C, H, W, s_in, off_h, off_w, tile // tw, tile % tw, D, tmp, V, t * a * a * K, K)
         for e in range(a * a):      # M[:, e] (T, Kout) = V[:, e] (T, K) @ U_e (K, Kout): rows 25 vectors apart
             gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, Kout, K, 1.0, V.ctypes.data + e * K * item, a * a * K,
-                 U.ctypes.data + e * K * Kout * item, Kout, 0.0, M.ctypes.data + e * Kout * item, a * a * Kout)
+                 Uf.ctypes.data + e * K * Kout * item, Kout, 0.0, M.ctypes.data + e * Kout * item, a * a * Kout)
         for t in range(T):
             n, tile = (g0 + t) // tiles, (g0 + t) % tiles
             ti, tj = tile // tw, tile % tw
@@ -248,15 +251,18 @@ def _winograd_worker(w, n_workers, chunk, gemm, xf, N, C, H, W, s_in, off_h, off
 
 
 @njit(cache=True)
-def _transform_weights_worker(w, n_workers, Wf, GG, s, transposed, Ci, Co, Uf):
+def _transform_weights_worker(w, n_workers, ints, reals, Wf, GGf, Uf, unused_d, unused_e, unused_f):
     """Worker w's share (a range of input channels c) of the transformed weights U = G g G^T of every
     channel pair, g the 2 x 2 sub-kernel of the taps (a*s + u, b*s + v), a, b < 2, of the sub-pixel (u, v):
 
         conv2d      (W (O, C, k, k)):  U[e, (u, v, c), o] = sum_{a,b} GG[e, 2a+b] W[o, c, a*s+u, b*s+v]
         transposed  (W (C, O, k, k)):  U[e, c, (u, v, o)] = sum_{a,b} GG[e, 2a+b] W[c, o, (1-a)*s+u, (1-b)*s+v]
 
-    GG = kron(G, G) (25, 4), e = xi*5 + nu; Wf, Uf flat.  The worker first copies its channels' taps
+    GG = kron(G, G) (25, 4), e = xi*5 + nu; Wf, GGf, Uf flat; a loop worker (kernels/loops.py) with
+    ints = (s, transposed, Ci, Co).  The worker first copies its channels' taps
     tap-major, Wt (c, k*k, C_out), so that the inner loop runs over contiguous output channels."""
+    s, transposed, Ci, Co = ints[0], ints[1] != 0, ints[2], ints[3]
+    GG = GGf.reshape((GGf.size // 4, 4))
     k = 2 * s
     kk = k * k
     c0, c1 = w * Ci // n_workers, (w + 1) * Ci // n_workers
@@ -349,7 +355,8 @@ def _transformed_weights(W, s, transposed, n_threads):
     Ci, Co = (W.shape[0], W.shape[1]) if transposed else (W.shape[1], W.shape[0])
     shape = (_ALPHA * _ALPHA, Ci, s * s * Co) if transposed else (_ALPHA * _ALPHA, s * s * Ci, Co)
     U = np.empty(shape, dtype=W.dtype)
-    args = (W.reshape(-1), _KRON_G.astype(W.dtype), s, transposed, Ci, Co, U.reshape(-1))
+    Uf = U.reshape(-1)
+    args = (ints(s, transposed, Ci, Co), reals(), W.reshape(-1), _KRON_G.astype(W.dtype).reshape(-1), Uf, Uf, Uf, Uf)
     n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
     run_workers(_transform_weights_worker, n_workers, args)
     return U
@@ -374,8 +381,8 @@ def _run(x, U, geometry, out_shape, gemm, n_threads):
     n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
     chunk = max(1, min(-(-N // n_workers) * tiles, _TILES_PER_CHUNK))             # tiles per chunk
     y = np.empty((N, Oc, Ho, Wo), dtype=x.dtype)
-    args = (chunk, gemm, x.reshape(-1), N, C, H, W, s_in, off_h, off_w, Hg, Wg, U, Oc, s_out,
-            out_h, out_w, Ho, Wo, y.reshape(-1))
+    args = (gemm, ints(chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, U.shape[2]),
+            x.reshape(-1), U.reshape(-1), y.reshape(-1))
     run_workers(_winograd_worker, n_workers, args)
     return y
 

@@ -620,6 +620,90 @@ def test_run_workers_runs_every_worker_once_per_signature():
 
 
 @needs_cpu
+def test_a_worker_another_process_is_compiling_is_skipped_by_the_helper_and_awaited_by_the_user():
+    """compile_worker takes the worker's lock file: while someone else holds it, the helper's non-blocking
+    call compiles nothing and returns None; once it is free, the worker compiles (and the lock is released
+    again, so a blocking call does not hang)."""
+    from kernels import loops
+    fill = _strided_fill_worker()
+    args = (np.arange(4.0), np.zeros(4), 2.0)
+    held = loops._acquire(f"{fill.py_func.__module__}.{fill.__name__}", True)
+    try:
+        assert loops.compile_worker(fill, args, blocking=False) is None
+        assert not fill.overloads
+    finally:
+        loops._release(held)
+    pointer = loops.compile_worker(fill, args, blocking=True)
+    assert pointer is not None and len(fill.overloads) == 1
+    assert loops.compile_driver(pointer, args, blocking=True) and pointer.parallel is not None
+
+
+_STEP_KERNELS = """
+import numpy as np
+import kernels.cpu as cpu
+from kernels import loops, precompile
+f32 = np.float32
+rng = np.random.default_rng(0)
+def a(*shape):
+    return rng.standard_normal(shape).astype(f32)
+# The kernel calls of a DCGAN step on MNIST (batch 64), and two channels-last layers (16 channels, k3)
+x1, x64, h128, g64 = a(64, 1, 28, 28), a(64, 64, 14, 14), a(64, 128, 7, 7), a(64, 64, 14, 14)
+cpu.matmul(a(64, 100), a(100, 6272))
+cpu.conv2d(x1, a(64, 1, 4, 4), 2, 1); cpu.conv2d(x64, a(128, 64, 4, 4), 2, 1)
+cpu.conv_transpose2d(h128, a(128, 64, 4, 4), 2, 1); cpu.conv_transpose2d(g64, a(64, 1, 4, 4), 2, 1)
+cpu.conv2d_weight(x1, g64, 4, 2, 1); cpu.conv2d_weight(x64, h128, 4, 2, 1)
+y, mean, var, inv = cpu.batch_norm_forward(h128, 1e-5, a(128), a(128))
+cpu.batch_norm_affine_backward(h128, h128, mean, inv, a(128)); cpu.channel_sum(h128)
+cpu.leaky_relu_backward(g64, cpu.leaky_relu(x64, 0.2), 0.2)
+p = a(100000); cpu.adam_update(p, a(100000), np.zeros_like(p), np.zeros_like(p), None, 0.5, 0.999, 1e-4, 0.9, 1e-8)
+x16 = a(8, 16, 12, 12)
+cpu.conv2d(x16, a(16, 16, 3, 3), 1, 1); cpu.conv_transpose2d(x16, a(16, 16, 3, 3), 1, 1)
+compiled = [w.__name__ for w in [w for w, _ in precompile.helper_workers()] + [loops._run_parallel]
+            if sum(w.stats.cache_misses.values())]
+used = [w.__name__ for w, _ in precompile.helper_workers() if w.overloads]
+print(len(used), len(precompile.missing_from_cache()), compiled)
+"""
+
+
+@needs_cpu
+@pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the helper needs the private BLAS")
+def test_the_precompile_helper_leaves_nothing_for_a_training_step_to_compile(tmp_path):
+    """kernels/precompile.py's helper, run alone on an empty Numba cache, compiles every worker of its list
+    and the parallel driver of both argument lists; then a fresh process that makes a DCGAN step's kernel
+    calls (and two channels-last layers) uses all twelve workers and compiles none of them, nor the driver:
+    the helper's float32 signatures are exactly the ones training uses.  (MINIGAN_PRECOMPILE=0 in both
+    processes, so that no second helper runs.)"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MINIGAN_PRECOMPILE="0")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    missing = subprocess.run([sys.executable, "-c", "from kernels import cpu, precompile; "
+                              "print(len(precompile.missing_from_cache()))"], env=env, cwd=root,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+    assert missing.strip() == "12"                     # an empty cache: the helper's whole list
+    done = subprocess.run([sys.executable, "-m", "kernels.precompile"], env=env, cwd=root, capture_output=True,
+                          text=True, timeout=600, check=True).stdout.splitlines()
+    assert len(done) == 12 + 2, done                   # twelve workers, the driver for each argument list
+    out = subprocess.run([sys.executable, "-c", _STEP_KERNELS], env=env, cwd=root, capture_output=True, text=True,
+                         timeout=300, check=True).stdout.strip().split(maxsplit=2)
+    assert out == ["12", "0", "[]"]
+
+
+@needs_cpu
+def test_the_precompile_helper_starts_only_when_asked_and_useful(monkeypatch):
+    """start_if_cold starts nothing when $MINIGAN_PRECOMPILE is 0, nor when no worker is missing from the
+    cache (a warm cache)."""
+    from kernels import precompile
+    started = []
+    monkeypatch.setattr(precompile.subprocess, "Popen", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(precompile, "_HELPER", None)
+    monkeypatch.setenv("MINIGAN_PRECOMPILE", "0")
+    assert precompile.start_if_cold() is False
+    monkeypatch.setenv("MINIGAN_PRECOMPILE", "1")
+    monkeypatch.setattr(precompile, "missing_from_cache", lambda: [])
+    assert precompile.start_if_cold() is False
+    assert started == []
+
+
+@needs_cpu
 @pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the Winograd path needs the private BLAS")
 def test_winograd_reuses_transformed_weights_only_while_they_are_unchanged(monkeypatch):
     """A layer called again with the same weights reuses their transform (a cache hit); weights changed in
@@ -656,8 +740,8 @@ def test_batch_norm_layer_on_the_numba_path_matches_torch(monkeypatch):
     import torch
     import minigan as mg
     ops = []
-    kernel = kernels.cpu._channel_kernel
-    monkeypatch.setattr(kernels.cpu, "_channel_kernel", lambda op, *args: ops.append(op) or kernel(op, *args))
+    job = kernels.cpu._channel_job
+    monkeypatch.setattr(kernels.cpu, "_channel_job", lambda op, *args: ops.append(op) or job(op, *args))
     rng = np.random.default_rng(12)
     x = rng.standard_normal((8, 16, 16, 16)) * 2 + 1
     w, b, gy = rng.standard_normal(16), rng.standard_normal(16), rng.standard_normal((8, 16, 16, 16))
