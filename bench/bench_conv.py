@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 # Timed processes start no compile helper (kernels/precompile.py); only the cold-start child does, as a
 # user's process would.
-os.environ["MINIGAN_PRECOMPILE"] = "0"
+os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
 import numpy as np  # noqa: E402
 

@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 # Timed processes start no compile helper (kernels/precompile.py); only the cold-start child does, as a
 # user's process would.
-os.environ["MINIGAN_PRECOMPILE"] = "0"
+os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
 from worker_process import WorkerProcess, worker_environment  # noqa: E402
 

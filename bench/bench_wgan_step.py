@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Timed processes start no compile helper (kernels/precompile.py); only the cold-start child does, as a
 # user's process would.
-os.environ["MINIGAN_PRECOMPILE"] = "0"
+os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402

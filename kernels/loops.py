@@ -1,5 +1,6 @@
 """Numba loop helpers shared by the CPU kernels (kernels/cpu.py, kernels/winograd.py), and the dispatch of
 their per-thread workers (`run_workers`)."""
+import hashlib
 import os
 import tempfile
 
@@ -121,25 +122,28 @@ class _WorkerPointer:
 # processes never compile the same function at once, because each compile here holds an exclusive lock
 # file named after the function (fcntl.flock; the OS releases it if a process dies).  This process waits
 # for the lock (`blocking`): the holder is then compiling that function into the cache, and the compile
-# here loads it from there.  The helper does not wait: it skips what this process is compiling.
+# here loads it from there.  The helper does not wait: it skips what this process is compiling.  A lock
+# is per function and per cache directory (processes with different $NUMBA_CACHE_DIR do not wait for
+# each other).
 
 def compile_locks_available():
     """Whether the per-function compile locks work here (POSIX file locks)."""
     return fcntl is not None
 
 
-def _lock_path(name):
+def _lock_path(dispatcher):
     folder = os.path.join(tempfile.gettempdir(), f"minigan-compile-locks-{os.getuid()}")
     os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, name + ".lock")
+    cache = hashlib.sha1(str(dispatcher.stats.cache_path).encode()).hexdigest()[:12]
+    return os.path.join(folder, f"{dispatcher.py_func.__module__}.{dispatcher.__name__}-{cache}.lock")
 
 
-def _acquire(name, blocking):
-    """An open file descriptor holding the lock `name` (close it to release), or None when another
-    process holds the lock and `blocking` is False; -1 when there are no file locks (nothing to release)."""
+def _acquire(dispatcher, blocking):
+    """An open file descriptor holding the compile lock of `dispatcher` (close it to release), or None when
+    another process holds the lock and `blocking` is False; -1 when there are no file locks."""
     if fcntl is None:
         return -1
-    fd = os.open(_lock_path(name), os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(_lock_path(dispatcher), os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -156,7 +160,7 @@ def _release(fd):
 def compile_worker(worker, args, blocking=True):
     """The _WorkerPointer of `worker` for arguments like `args` (compiled or loaded from the cache under
     the worker's lock), or None if not `blocking` and another process holds the lock."""
-    fd = _acquire(f"{worker.py_func.__module__}.{worker.__name__}", blocking)
+    fd = _acquire(worker, blocking)
     if fd is None:
         return None
     try:
@@ -168,7 +172,7 @@ def compile_worker(worker, args, blocking=True):
 def compile_driver(pointer, args, blocking=True):
     """Compile (or load) _run_parallel for this worker type and arguments like `args`, under its lock;
     False if not `blocking` and another process holds the lock."""
-    fd = _acquire("kernels.loops._run_parallel", blocking)
+    fd = _acquire(_run_parallel, blocking)
     if fd is None:
         return False
     try:

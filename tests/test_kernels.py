@@ -627,7 +627,7 @@ def test_a_worker_another_process_is_compiling_is_skipped_by_the_helper_and_awai
     from kernels import loops
     fill = _strided_fill_worker()
     args = (np.arange(4.0), np.zeros(4), 2.0)
-    held = loops._acquire(f"{fill.py_func.__module__}.{fill.__name__}", True)
+    held = loops._acquire(fill, True)
     try:
         assert loops.compile_worker(fill, args, blocking=False) is None
         assert not fill.overloads
