@@ -731,6 +731,13 @@ def _use_threads(n_elements):
     return n_elements >= _PARALLEL_MIN and not _FORKED
 
 
+def _use_worker_threads(n_elements):
+    """The same for the loop workers _im2col and _col2im: with the `omp` layer of the fused path a parallel
+    region starts in microseconds, and their parallel case costs no extra compile (the shared driver), so
+    from _FUSED_PARALLEL_MIN elements (the few-channel layers' columns: 0.2-0.8M elements)."""
+    return n_elements >= (_FUSED_PARALLEL_MIN if _FUSED else _PARALLEL_MIN) and not _FORKED
+
+
 # GNU OpenMP (the `omp` layer) cannot run in a process forked from one that used it: Numba's pool prints
 # "Terminating: fork() called from a process already using GNU OpenMP, this is unsafe." and the child dies
 # at its first parallel region.  So a forked child (multiprocessing's default start method on Linux) runs
@@ -847,7 +854,7 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     # of one batched product would cost as much as the product itself.  One product per sample writes
     # y's layout directly (conv 1->64 on 64 MNIST images: 0.35 ms against 0.45-0.9 ms, 1 thread).
     cols = np.empty((N, C * kh * kw, Ho * Wo), dtype=dtype)
-    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_worker_threads(cols.size))
     y = _batched_product(W.reshape(1, O, C * kh * kw), cols)    # (N, O, L): one BLAS call per sample
     return y.reshape(N, O, Ho, Wo)
 
@@ -892,7 +899,7 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
     # 64 14x14 maps: 0.36 ms against 0.63 ms with a batched product, 1 thread).
     W_t = np.ascontiguousarray(W.reshape(C, O * kh * kw).T)
     cols = _batched_product(W_t.reshape(1, O * kh * kw, C), x.reshape(N, C, H * Wd))   # (N, O*kh*kw, H*W)
-    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_threads(cols.size))
+    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, _use_worker_threads(cols.size))
     return y
 
 
@@ -936,7 +943,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         gW = partial.sum(axis=0) if n_workers > 1 else partial[0]
         return gW.reshape(O, C, kh, kw)
     cols = np.empty((K, N * L), dtype=dtype)
-    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_threads(cols.size))
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, _use_worker_threads(cols.size))
     gW = _product(_to_onl(gy.reshape(N, O, L)), cols.T)         # (O, N*L) @ (N*L, K)
     return gW.reshape(O, C, kh, kw)
 
