@@ -85,6 +85,7 @@ def info(xp_name="numpy", mode=None):
             d["kernel_blas"] = importlib.import_module(f"{__name__}.blas").describe()
             d["winograd"] = module.winograd_info()
             d["allocator"] = importlib.import_module(f"{__name__}.allocator").describe()
+            d["compile_helper"] = importlib.import_module(f"{__name__}.precompile").describe()
         else:
             d["threading_layer"] = numba.config.THREADING_LAYER + " (requested; loads on first parallel call)"
     except ImportError:

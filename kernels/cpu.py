@@ -61,7 +61,8 @@ so that a step's freed activations are reused by the next step rather than unmap
 (~5 400 page faults and ~10% of a DCGAN step before).  MINIGAN_MALLOC_TUNING=0 leaves glibc alone.
 
 Compiled kernels are cached on disk (cache=True; $NUMBA_CACHE_DIR relocates the cache), so the JIT cost
-is paid once per machine (bench/bench_conv.py reports cold and warm start times).  To keep that cost down
+is paid once per machine (bench/bench_conv.py reports cold and warm start times), and on a cold cache
+kernels/precompile.py compiles the float32 workers in a helper process beside this one.  To keep that cost down
 the parallel work is written as workers, worker(w, n_workers, ...), that kernels/loops.py's run_workers
 starts on the Numba threads through a function pointer (a parfor that calls a worker by name compiles it
 twice more); the workers share two argument lists, so that the one parallel driver compiles twice per

@@ -27,9 +27,11 @@ import sys
 
 import numpy as np
 
-__all__ = ["helper_workers", "missing_from_cache", "start_if_cold", "wait_for_helper", "compile_for_float32"]
+__all__ = ["helper_workers", "missing_from_cache", "start_if_cold", "describe", "wait_for_helper",
+           "compile_for_float32"]
 
 _HELPER = None      # the helper's Popen in the process that started it (one per process at most)
+_DECISION = "not asked yet"     # what start_if_cold decided, for describe()
 
 
 def helper_workers():
@@ -56,15 +58,15 @@ def _family_args(family, dtype):
 
 
 def missing_from_cache():
-    """The helper's workers whose Numba cache index file does not exist yet (all of them when the cache
-    cannot be located)."""
+    """The helper's workers that have nothing in Numba's on-disk cache: no index file, or one written for
+    another version of the source (Numba then recompiles).  All of them when the cache cannot be read."""
     missing = []
     for worker, _ in helper_workers():
         try:
-            index = worker._cache._cache_file._index_path       # Numba's private name; tested
-        except AttributeError:
+            entries = worker._cache._cache_file._load_index()  # Numba's private reader (what it uses to load); tested
+        except (AttributeError, OSError, ValueError, EOFError):
             return [w for w, _ in helper_workers()]
-        if not os.path.exists(index):
+        if not entries:
             missing.append(worker)
     return missing
 
@@ -76,21 +78,47 @@ def _cpus():
         return os.cpu_count() or 1
 
 
+def _reason_not_to_start():
+    from . import blas, cpu, loops
+    if _HELPER is not None:
+        return "helper process already started"
+    if os.environ.get("MINIGAN_PRECOMPILE", "1").strip() == "0":
+        return "off ($MINIGAN_PRECOMPILE=0)"
+    if _cpus() < 2:
+        return "off (one CPU)"
+    if not blas.available():
+        return "off (no private BLAS)"
+    if cpu._FORKED:
+        return "off (forked child)"
+    if not loops.compile_locks_available():
+        return "off (no file locks)"
+    return None
+
+
 def start_if_cold():
     """Start the helper process if it is worth it (see the module docstring); returns whether it started."""
-    global _HELPER
-    from . import blas, cpu, loops
-    if (_HELPER is not None or os.environ.get("MINIGAN_PRECOMPILE", "1").strip() == "0" or _cpus() < 2
-            or not blas.available() or cpu._FORKED or not loops.compile_locks_available()):
+    global _HELPER, _DECISION
+    reason = _reason_not_to_start()
+    if reason is not None:
+        _DECISION = reason
         return False
-    if not missing_from_cache():
+    missing = missing_from_cache()
+    if not missing:
+        _DECISION = "not needed (the kernels were in Numba's cache)"
         return False
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, MINIGAN_PRECOMPILE="0")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     _HELPER = subprocess.Popen([sys.executable, "-m", "kernels.precompile"], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    _DECISION = (f"helper process {_HELPER.pid} started: {len(missing)} of {len(helper_workers())} kernels "
+                 f"were not in Numba's cache")
     return True
+
+
+def describe():
+    """One line for kernels.info(): whether this process started the compile helper, and why (not)."""
+    return _DECISION
 
 
 def wait_for_helper():

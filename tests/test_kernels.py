@@ -690,16 +690,20 @@ def test_the_precompile_helper_leaves_nothing_for_a_training_step_to_compile(tmp
 @needs_cpu
 def test_the_precompile_helper_starts_only_when_asked_and_useful(monkeypatch):
     """start_if_cold starts nothing when $MINIGAN_PRECOMPILE is 0, nor when no worker is missing from the
-    cache (a warm cache)."""
+    cache (a warm cache); kernels.info() says which."""
     from kernels import precompile
     started = []
     monkeypatch.setattr(precompile.subprocess, "Popen", lambda *a, **k: started.append(a))
     monkeypatch.setattr(precompile, "_HELPER", None)
+    monkeypatch.setattr(precompile, "_DECISION", precompile._DECISION)       # restored afterwards
     monkeypatch.setenv("MINIGAN_PRECOMPILE", "0")
     assert precompile.start_if_cold() is False
+    assert kernels.info()["compile_helper"] == "off ($MINIGAN_PRECOMPILE=0)"
     monkeypatch.setenv("MINIGAN_PRECOMPILE", "1")
+    monkeypatch.setattr(precompile, "_reason_not_to_start", lambda: None)  # as on a 2-CPU machine with the BLAS
     monkeypatch.setattr(precompile, "missing_from_cache", lambda: [])
     assert precompile.start_if_cold() is False
+    assert precompile.describe().startswith("not needed")
     assert started == []
 
 
