@@ -70,7 +70,7 @@ def copy_or_zero(inside, a, a0, out, o0, n):
 #     loop workers:  worker(w, n_workers, ints, reals, a, b, c, d, e, f)
 # where gemm is kernels/blas.py's ctypes gemm for T, `ints` an int64 vector of sizes and codes, `reals` a
 # float64 vector, and a..f C-contiguous 1-D arrays of T (a slot a worker does not use gets any such array).
-# Each worker's docstring says what its `ints` hold.  A first DCGAN step then compiles two drivers, not six.
+# Each worker's docstring says what its `ints` hold.  A first DCGAN step then compiles two drivers, not five.
 
 @njit(inline="always")
 def split(w, n_workers, n_tasks):
