@@ -1150,8 +1150,9 @@ def _channel_job(op, a, b, out, stats, eps=0.0):
     """_channel_worker on every thread for the (N, C, ...) arrays a, b, out (out may be empty) and stats (5, C)."""
     N, C = a.shape[:2]
     L = a.size // max(1, N * C)
+    stats_flat = stats.reshape(-1)
     _run_workers(_channel_worker, _threads(), (_ints(op, N, C, L), _reals(float(eps)), a.reshape(-1), b.reshape(-1),
-                                               out.reshape(-1), stats.reshape(-1), stats.reshape(-1), stats.reshape(-1)))
+                                               out.reshape(-1), stats_flat, stats_flat, stats_flat))
 
 
 def batch_norm_backward(g, x_hat, inv_std):

@@ -103,8 +103,8 @@ class _WorkerPointer:
         worker.compile(signature.args)                # compiles, or loads from the on-disk cache
         self._numba_type_ = types.FunctionType(signature)
         self._address = _get_wrapper_address(worker, signature)
-        # The compiled entry points, called directly: the dispatchers' own type resolution of the argument
-        # tuple costs ~10 us per call (_type_key has already matched the types).
+        # The compiled entry points, called directly: the dispatchers would type the argument tuple again
+        # in Python on every call (_type_key has already matched the types).
         self.serial = worker.overloads[signature.args].entry_point
         self.parallel = None                          # _run_parallel's, once compiled for this type
 

@@ -1,6 +1,6 @@
 """Compile the CPU kernels in a helper process while the user's process starts: the cold start, halved.
 
-The first training step on a machine compiles about twenty Numba functions -- ~10 s on the project's
+The first training step on a machine compiles about twenty Numba functions -- ~11 s on the project's
 2-core machine, in Numba's Python-side pipeline and LLVM, on one core (bench/README.md).  The other core
 is idle meanwhile.  So when kernels.cpu is imported and Numba's on-disk cache lacks some of the workers
 listed in `helper_workers`, `start_if_cold` starts

@@ -620,7 +620,7 @@ def test_run_workers_runs_every_worker_once_per_signature():
 
 
 @needs_cpu
-def test_a_worker_another_process_is_compiling_is_skipped_by_the_helper_and_awaited_by_the_user():
+def test_a_worker_whose_compile_lock_is_held_is_skipped_by_a_non_blocking_compile():
     """compile_worker takes the worker's lock file: while someone else holds it, the helper's non-blocking
     call compiles nothing and returns None; once it is free, the worker compiles (and the lock is released
     again, so a blocking call does not hang)."""
