@@ -36,11 +36,11 @@ _DECISION = "not asked yet"     # what start_if_cold decided, for describe()
 
 def helper_workers():
     """[(worker, family)] in the helper's order; family "blas" or "loop" (kernels/loops.py's two argument
-    lists).  The Winograd worker comes first: it is the largest (~3 s) and a DCGAN step needs it about
-    a third of the way in; the rest in roughly the reverse order of first use in a DCGAN step, and last the
-    channels-last workers that the DCGAN shapes do not use (other models' layers)."""
+    lists).  The two Winograd workers come first: they are the largest (~3 s each) and a DCGAN step needs
+    them about a third and half of the way in; the rest in roughly the reverse order of first use in a DCGAN
+    step, and last the channels-last workers that the DCGAN shapes do not use (other models' layers)."""
     from . import cpu, winograd
-    return [(winograd._winograd_worker, "blas"), (cpu._adam_worker, "loop"),
+    return [(winograd._winograd_worker, "blas"), (winograd._weight_gradient_worker, "blas"), (cpu._adam_worker, "loop"),
             (cpu._conv2d_weight_nchw_worker, "blas"), (cpu._conv2d_weight_cl_worker, "blas"),
             (cpu._im2col_worker, "loop"), (cpu._col2im_worker, "loop"),
             (winograd._transform_weights_worker, "loop"), (cpu._channel_worker, "loop"),

@@ -58,10 +58,11 @@ from numba import njit, uint64
 from . import blas
 from .loops import copy_or_zero, ints, reals, run_workers, transpose_into, transpose_rows_into
 
-__all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "TransformedWeightCache",
+__all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "conv2d_weight",
+           "TransformedWeightCache",
            "TRANSFORMED_WEIGHTS"]
 
-_ROW_MAJOR, _NO_TRANS = blas.ROW_MAJOR, blas.NO_TRANS
+_ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
 
 
 def transform_matrices(m, r, points):
@@ -251,6 +252,113 @@ def _winograd_worker(w, n_workers, gemm, ints, xf, Uf, yf):
 
 
 @njit(cache=True)
+def _gradient_rows(a, a0, astep, b, b0, bstep, K):
+    """b[b0 + j*bstep : +K] = sum_i A[j, i] a[a0 + i*astep : +K], j < 5, i < 4: the transform A g A^T of a
+    4 x 4 output-gradient tile, one direction at a time (A = (A^T)^T of f4x4_2x2_matrices; doublings as
+    additions, so that float32 stays float32)."""
+    g0, g1 = a[a0:a0 + K], a[a0 + astep:a0 + astep + K]
+    g2, g3 = a[a0 + 2 * astep:a0 + 2 * astep + K], a[a0 + 3 * astep:a0 + 3 * astep + K]
+    b0_, b1_, b2_ = b[b0:b0 + K], b[b0 + bstep:b0 + bstep + K], b[b0 + 2 * bstep:b0 + 2 * bstep + K]
+    b3_, b4_ = b[b0 + 3 * bstep:b0 + 3 * bstep + K], b[b0 + 4 * bstep:b0 + 4 * bstep + K]
+    for k in range(K):
+        x0, x1, x2, x3 = g0[k], g1[k], g2[k], g3[k]
+        even, odd = x0 + x2, x1 + x3
+        b0_[k] = x0
+        b1_[k] = even + odd
+        b2_[k] = even - odd
+        x3x2 = x3 + x3
+        x2x3 = x2 + x3x2                         # x2 + 2 x3
+        x1x2x3 = x1 + x2x3 + x2x3                # x1 + 2 x2 + 4 x3
+        b3_[k] = x0 + x1x2x3 + x1x2x3            # x0 + 2 x1 + 4 x2 + 8 x3
+        b4_[k] = x3
+
+
+@njit(cache=True)
+def _weight_gradient_worker(w, n_workers, gemm, ints, xf, gyf, gWf):
+    """Worker w of n_workers: its samples' share of the weight gradient, gWf[w] (O, C, 2s, 2s); a BLAS worker
+    (kernels/loops.py) with
+        ints = (chunk, N, C, H, W, s, off_h, off_w, Ho, Wo, O).
+
+    The weight gradient of the s2d 2 x 2 correlation y[R, Q] = sum_{a,b} g[a, b] . S[R + a, Q + b] is
+    dg[a, b] = sum_{R,Q} gy[R, Q] S[R + a, Q + b]: a 2 x 2 correlation of S with gy.  Per 4 x 4 tile of gy
+    (zero beyond (Ho, Wo)) and the 5 x 5 patch d of S under it, F(4x4, 2x2)'s bilinear identity gives
+        dg = G^T [ (A gy_t A^T) (.) (B^T d B) ] G,
+    summed over tiles inside the brackets: Z_e = sum_t Gy_t[e] V_t[e] with V = B^T d B (as the forward's
+    input transform, _patch_transform) and Gy = A gy_t A^T (_gradient_rows).  The worker's (sample, tile)
+    pairs go in chunks of `chunk` tiles:
+        V (T, 25, K), Gy (T, 25, O),   Z_e^T (O, K) += Gy[:, e]^T (O, T) @ V[:, e] (T, K)   (25 products),
+    and at the end, one output channel o at a time, dg[a, b] = sum_e GG[e, 2a + b] Z_e^T[o] (GG = kron(G, G)),
+    whose entry (u, v, c) is gW[o, c, a*s + u, b*s + v]."""
+    chunk, N, C, H, W, s_in, off_h, off_w = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
+    Ho, Wo, O = ints[8], ints[9], ints[10]
+    m, a = _M, _ALPHA
+    K = s_in * s_in * C
+    th, tw = (Ho + m - 1) // m, (Wo + m - 1) // m
+    tiles = th * tw
+    n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
+    dt = xf.dtype
+    item = xf.itemsize
+    xcl = np.empty(H * W * C, dtype=dt)                 # one sample, channels last (H, W, C)
+    gcl = np.empty(Ho * Wo * O, dtype=dt)               # its output gradient, channels last (Ho, Wo, O)
+    D = np.empty(a * a * K, dtype=dt)                   # one input patch (5, 5, K)
+    Dg = np.empty(m * m * O, dtype=dt)                  # one gradient tile (4, 4, O)
+    tmp = np.empty(a * a * max(K, O), dtype=dt)
+    V = np.empty(chunk * a * a * K, dtype=dt)           # (T, 25, K)
+    Gy = np.empty(chunk * a * a * O, dtype=dt)          # (T, 25, O)
+    KO = K * O
+    Zf = np.empty(a * a * KO, dtype=dt)                 # (25, O, K); every worker has a chunk (N >= n_workers)
+    zero = uint64(0)
+    beta = 0.0                                           # the first chunk's products overwrite Z
+    in_cl = -1                                           # the sample now in xcl and gcl
+    for g0 in range(n0 * tiles, n1 * tiles, chunk):     # g = n * tiles + (tile index in sample n)
+        T = min(chunk, n1 * tiles - g0)
+        for t in range(T):
+            n, tile = (g0 + t) // tiles, (g0 + t) % tiles
+            if n != in_cl:
+                transpose_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
+                transpose_into(gyf, uint64(n * O * Ho * Wo), O, Ho * Wo, gcl, zero)
+                in_cl = n
+            ti, tj = tile // tw, tile % tw
+            _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t * a * a * K, K)
+            for i in range(m):                           # gather the 4 x 4 tile of gy's O-vectors
+                R = ti * m + i
+                for j in range(m):
+                    Q = tj * m + j
+                    inside = R < Ho and Q < Wo
+                    copy_or_zero(inside, gcl, uint64((R * Wo + Q) * O) if inside else zero, Dg, uint64((i * m + j) * O), O)
+            # tmp[j, q, :] = sum_i A[j, i] Dg[i, q, :];  Gy[t, (j, l), :] = sum_q A[l, q] tmp[j, q, :]
+            for q in range(m):
+                _gradient_rows(Dg, q * O, m * O, tmp, q * O, m * O, O)
+            for j in range(a):
+                _gradient_rows(tmp, j * m * O, O, Gy, (t * a + j) * a * O, O, O)
+        for e in range(a * a):      # Z_e^T (O, K) (+)= Gy[:, e]^T (O, T) @ V[:, e] (T, K): rows 25 vectors apart
+            gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, O, K, T, 1.0, Gy.ctypes.data + e * O * item, a * a * O,
+                 V.ctypes.data + e * K * item, a * a * K, beta, Zf.ctypes.data + e * KO * item, K)
+        beta = 1.0
+    k = 2 * s_in
+    kk = k * k
+    dg = np.empty(4 * K, dtype=dt)                      # one output channel's (a, b, (u, v, c)) = G^T Z G
+    for o in range(O):
+        dg[:] = 0
+        for e in range(a * a):
+            z = Zf[e * KO + o * K:e * KO + (o + 1) * K]
+            for ab in range(4):
+                g = dt.type(_KRON_G[e, ab])
+                if g != 0:
+                    out = dg[ab * K:(ab + 1) * K]
+                    for i in range(K):
+                        out[i] += g * z[i]
+        row = (w * O + o) * C * kk                       # gW[o, c, a*s + u, b*s + v] = dg[a, b, (u, v, c)]
+        for ab in range(4):
+            for u in range(s_in):
+                for v in range(s_in):
+                    tap = (ab // 2 * s_in + u) * k + ab % 2 * s_in + v
+                    src = ab * K + (u * s_in + v) * C
+                    for c in range(C):
+                        gWf[row + c * kk + tap] = dg[src + c]
+
+
+@njit(cache=True)
 def _transform_weights_worker(w, n_workers, ints, reals, Wf, GGf, Uf, unused_d, unused_e, unused_f):
     """Worker w's share (a range of input channels c) of the transformed weights U = G g G^T of every
     channel pair, g the 2 x 2 sub-kernel of the taps (a*s + u, b*s + v), a, b < 2, of the sub-pixel (u, v):
@@ -411,3 +519,25 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads):
     geometry = (1, R0 - 1, Q0 - 1, Hg, Wg, O, s, R0 * s - ph, Q0 * s - pw)
     return _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
 
+
+
+# Tiles per chunk of the weight gradient's products (their reduction dimension).
+_GRADIENT_TILES_PER_CHUNK = 32
+
+
+def conv2d_weight(x, gy, stride, padding, gemm, n_threads):
+    """conv2d_weight (kernels/reference.py) of C-contiguous x (N, C, H, W) and gy (N, O, Ho, Wo) for a kernel
+    2s x 2s, stride (s, s), no dilation (`applies`): the weight gradient of the s2d 2 x 2 correlation by
+    F(4x4, 2x2) (_weight_gradient_worker), summed over the workers' shares.  Returns gW (O, C, 2s, 2s)."""
+    (s, _), (ph, pw) = stride, padding
+    N, C, H, W = x.shape
+    O, Ho, Wo = gy.shape[1:]
+    K = s * s * C
+    tiles = -(-Ho // _M) * -(-Wo // _M)
+    macs = N * tiles * _ALPHA * _ALPHA * K * O
+    n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
+    chunk = max(1, min(-(-N // n_workers) * tiles, _GRADIENT_TILES_PER_CHUNK))
+    partial = np.empty((n_workers, O, C, 2 * s, 2 * s), dtype=x.dtype)
+    run_workers(_weight_gradient_worker, n_workers,
+                (gemm, ints(chunk, N, C, H, W, s, -ph, -pw, Ho, Wo, O), x.reshape(-1), gy.reshape(-1), partial.reshape(-1)))
+    return partial.sum(axis=0) if n_workers > 1 else partial[0]

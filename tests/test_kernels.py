@@ -510,15 +510,17 @@ WINOGRAD_IDS = ["N{}C{}O{}_{}x{}_k{}s{}p{}op{}".format(*c) for c in WINOGRAD_CAS
 def _force_winograd(monkeypatch, threads):
     from kernels import winograd
     calls = []
-    run = winograd._run
+    run, weight_gradient = winograd._run, winograd.conv2d_weight
     monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_MACS", 0)
     monkeypatch.setattr(winograd, "_PARALLEL_MIN_MACS", SERIAL if threads == "serial" else PARALLEL)
-    if threads == "parallel-chunk1":
-        monkeypatch.setattr(winograd, "_TILES_PER_CHUNK", 1)
-    if threads == "serial-chunk3":              # chunks that end inside a sample and hold parts of two
-        monkeypatch.setattr(winograd, "_TILES_PER_CHUNK", 3)
-    monkeypatch.setattr(winograd, "_run", lambda *args: calls.append(1) or run(*args))
+    for name in ("_TILES_PER_CHUNK", "_GRADIENT_TILES_PER_CHUNK"):
+        if threads == "parallel-chunk1":
+            monkeypatch.setattr(winograd, name, 1)
+        if threads == "serial-chunk3":          # chunks that end inside a sample and hold parts of two
+            monkeypatch.setattr(winograd, name, 3)
+    monkeypatch.setattr(winograd, "_run", lambda *args: calls.append("run") or run(*args))
+    monkeypatch.setattr(winograd, "conv2d_weight", lambda *args: calls.append("gW") or weight_gradient(*args))
     return calls
 
 
@@ -528,18 +530,21 @@ def _force_winograd(monkeypatch, threads):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=WINOGRAD_IDS)
 def test_winograd_matches_reference(case, dtype, threads, monkeypatch):
-    """conv2d and conv_transpose2d by F(4x4, 2x2) against the reference: to rounding in float64, and in float32
-    within 1e-5 of the output's scale (Winograd's transforms cost about one decimal digit over im2col)."""
+    """conv2d, conv_transpose2d and conv2d_weight by F(4x4, 2x2) against the reference: to rounding in float64,
+    and in float32 within 1e-5 of the output's scale (Winograd's transforms cost about one decimal digit over
+    im2col)."""
     calls = _force_winograd(monkeypatch, threads)
     N, C, O, H, W_, k, s, p, op = case
     rng = np.random.default_rng(7)
     x = rng.standard_normal((N, C, H, W_)).astype(dtype)
     W = rng.standard_normal((O, C, k, k)).astype(dtype)
     Wt = rng.standard_normal((C, O, k, k)).astype(dtype)
+    gy = rng.standard_normal((N, O) + reference.conv2d(x, W, s, p).shape[2:]).astype(dtype)
     pairs = [(kernels.cpu.conv2d(x, W, s, p), reference.conv2d(x, W, s, p)),
-             (kernels.cpu.conv_transpose2d(x, Wt, s, p, op), reference.conv_transpose2d(x, Wt, s, p, op))]
-    assert len(calls) == 2                              # both went through kernels/winograd.py
-    for name, (got, want) in zip(("conv2d", "conv_transpose2d"), pairs):
+             (kernels.cpu.conv_transpose2d(x, Wt, s, p, op), reference.conv_transpose2d(x, Wt, s, p, op)),
+             (kernels.cpu.conv2d_weight(x, gy, k, s, p), reference.conv2d_weight(x, gy, k, s, p))]
+    assert calls == ["run", "run", "gW"]                # all three went through kernels/winograd.py
+    for name, (got, want) in zip(("conv2d", "conv_transpose2d", "conv2d_weight"), pairs):
         assert got.shape == want.shape and got.dtype == want.dtype == dtype and got.flags.c_contiguous, name
         scale = np.abs(want).max()
         atol = 1e-5 * scale if dtype == np.float32 else 1e-12 * scale
@@ -561,7 +566,9 @@ def test_winograd_adjoint_identity_and_gradcheck(case, monkeypatch):
     gy = rng.standard_normal(y.shape)
     op = tuple(n - reference.conv_transpose_output_size(m, k, s, p, 0, 1) for n, m in zip((H, W_), y.shape[2:]))
     np.testing.assert_allclose(np.vdot(x, kernels.cpu.conv_transpose2d(gy, W, s, p, op)), np.vdot(y, gy), rtol=1e-10)
-    assert len(calls) == 2
+    # <conv2d(x, W), gy> is linear in W too: = <W, conv2d_weight(x, gy)>
+    np.testing.assert_allclose(np.vdot(W, kernels.cpu.conv2d_weight(x, gy, k, s, p)), np.vdot(y, gy), rtol=1e-10)
+    assert calls == ["run", "run", "gW"]
     if C * O > 64:
         return                                          # the numerical checks below are for the small cases
     tensors = [mg.tensor(x[:1], dtype="float64", requires_grad=True), mg.tensor(W, dtype="float64", requires_grad=True)]
@@ -658,6 +665,7 @@ cpu.leaky_relu_backward(g64, cpu.leaky_relu(x64, 0.2), 0.2)
 p = a(100000); cpu.adam_update(p, a(100000), np.zeros_like(p), np.zeros_like(p), None, 0.5, 0.999, 1e-4, 0.9, 1e-8)
 x16 = a(8, 16, 12, 12)
 cpu.conv2d(x16, a(16, 16, 3, 3), 1, 1); cpu.conv_transpose2d(x16, a(16, 16, 3, 3), 1, 1)
+cpu.conv2d_weight(x16, x16, 3, 1, 1)
 compiled = [w.__name__ for w in [w for w, _ in precompile.helper_workers()] + [loops._run_parallel]
             if sum(w.stats.cache_misses.values())]
 used = [w.__name__ for w, _ in precompile.helper_workers() if w.overloads]
@@ -670,7 +678,7 @@ print(len(used), len(precompile.missing_from_cache()), compiled)
 def test_the_precompile_helper_leaves_nothing_for_a_training_step_to_compile(tmp_path):
     """kernels/precompile.py's helper, run alone on an empty Numba cache, compiles every worker of its list
     and the parallel driver of both argument lists; then a fresh process that makes a DCGAN step's kernel
-    calls (and two channels-last layers) uses all twelve workers and compiles none of them, nor the driver:
+    calls (and a channels-last layer's three calls) uses all thirteen workers and compiles none of them, nor the driver:
     the helper's float32 signatures are exactly the ones training uses.  (MINIGAN_PRECOMPILE=0 in both
     processes, so that no second helper runs.)"""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MINIGAN_PRECOMPILE="0")
@@ -678,13 +686,13 @@ def test_the_precompile_helper_leaves_nothing_for_a_training_step_to_compile(tmp
     missing = subprocess.run([sys.executable, "-c", "from kernels import cpu, precompile; "
                               "print(len(precompile.missing_from_cache()))"], env=env, cwd=root,
                              capture_output=True, text=True, timeout=120, check=True).stdout
-    assert missing.strip() == "12"                     # an empty cache: the helper's whole list
+    assert missing.strip() == "13"                     # an empty cache: the helper's whole list
     done = subprocess.run([sys.executable, "-m", "kernels.precompile"], env=env, cwd=root, capture_output=True,
                           text=True, timeout=600, check=True).stdout.splitlines()
-    assert len(done) == 12 + 2, done                   # twelve workers, the driver for each argument list
+    assert len(done) == 13 + 2, done                   # thirteen workers, the driver for each argument list
     out = subprocess.run([sys.executable, "-c", _STEP_KERNELS], env=env, cwd=root, capture_output=True, text=True,
                          timeout=300, check=True).stdout.strip().split(maxsplit=2)
-    assert out == ["12", "0", "[]"]
+    assert out == ["13", "0", "[]"]
 
 
 @needs_cpu
