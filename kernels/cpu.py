@@ -880,7 +880,7 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
     if _winograd_pays(C, O, N * H * Wd * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
         gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
         if gemm is not None:
-            return winograd.conv_transpose2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads())
+            return winograd.conv_transpose2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads(), _product)
     y = np.empty((N, O, Ho, Wo), dtype=dtype)
     if O >= _CHANNELS_LAST_MIN:
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(C, kh * kw * O)   # columns (i, j, o)

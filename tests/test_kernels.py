@@ -503,6 +503,8 @@ WINOGRAD_CASES = [
     (2, 3, 4, 7, 9, 4, 2, 3, 1),          # padding beyond half the kernel
     (1, 2, 2, 2, 3, 4, 2, 1, 0),          # an image smaller than one tile
     (2, 3, 2, 40, 36, 4, 2, 1, 0),        # many tiles per sample (more than a chunk holds)
+    (2, 3, 4, 16, 16, 4, 2, 1, 0),        # conv_transpose2d to 32 x 32: 17 x 17 cells, the last row and column as edges
+    (1, 2, 3, 8, 7, 4, 2, 1, 1),          # conv_transpose2d to 17 x 15: 9 x 8 cells, the last row as an edge
 ]
 WINOGRAD_IDS = ["N{}C{}O{}_{}x{}_k{}s{}p{}op{}".format(*c) for c in WINOGRAD_CASES]
 
@@ -522,6 +524,27 @@ def _force_winograd(monkeypatch, threads):
     monkeypatch.setattr(winograd, "_run", lambda *args: calls.append("run") or run(*args))
     monkeypatch.setattr(winograd, "conv2d_weight", lambda *args: calls.append("gW") or weight_gradient(*args))
     return calls
+
+
+@needs_cpu
+@pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"), reason="the Winograd path needs the private BLAS")
+def test_winograd_computes_the_last_cell_row_of_a_4q_plus_1_grid_as_an_edge(monkeypatch):
+    """conv_transpose2d's output grid of 4q + 1 cells (16 -> 32 with padding 1: 17) runs 4q cells through the tiles
+    and the last row / column through _edge_lines (8 -> 16: 9 cells); other grids (7 -> 14: 8 cells) have no
+    edges; the result is the reference's."""
+    from kernels import winograd
+    _force_winograd(monkeypatch, "parallel")
+    edges = []
+    edge_lines = winograd._edge_lines
+    monkeypatch.setattr(winograd, "_edge_lines", lambda *a, **k: edges.append(k["along_rows"]) or edge_lines(*a, **k))
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((5, 3, 4, 4))
+    for H, Wd, op, expected in [(16, 16, 0, [True, False]), (8, 7, 1, [True]), (8, 8, 0, [True, False]), (7, 7, 0, []), (6, 7, 0, [])]:
+        edges.clear()
+        x = rng.standard_normal((2, 5, H, Wd))
+        got = kernels.cpu.conv_transpose2d(x, W, 2, 1, op)
+        assert edges == expected, (H, Wd, op)
+        np.testing.assert_allclose(got, reference.conv_transpose2d(x, W, 2, 1, op), rtol=0, atol=1e-12)
 
 
 @needs_cpu
