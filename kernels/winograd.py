@@ -56,7 +56,8 @@ import numpy as np
 from numba import njit, uint64
 
 from . import blas
-from .loops import copy_or_zero, ints, reals, run_workers, transpose_into, transpose_rows_into
+from .loops import (copy_or_zero, ints, reals, run_workers, transpose_into, transpose_reading_rows_into,
+                    transpose_rows_into, transpose_writing_rows_into)
 
 __all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "conv2d_weight",
            "TransformedWeightCache",
@@ -214,7 +215,7 @@ def _winograd_worker(w, n_workers, gemm, ints, xf, Uf, yf):
         for t in range(T):
             n, tile = (g0 + t) // tiles, (g0 + t) % tiles
             if n != in_xcl:                              # a new sample: x[n] channels last
-                transpose_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
+                transpose_reading_rows_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
                 in_xcl = n
             _patch_transform(xcl, C, H, W, s_in, off_h, off_w, tile // tw, tile % tw, D, tmp, V, t * a * a * K, K)
         for e in range(a * a):      # M[:, e] (T, Kout) = V[:, e] (T, K) @ U_e (K, Kout): rows 25 vectors apart
@@ -247,7 +248,7 @@ def _winograd_worker(w, n_workers, gemm, ints, xf, Uf, yf):
                             for o in range(Oc):
                                 ycl[dst + uint64(o)] = Y[src + uint64(o)]
             if tile == tiles - 1:                        # the sample is complete: ycl (Ho*Wo, Oc) -> y[n]
-                transpose_into(ycl, zero, Ho * Wo, Oc, yf, uint64(n * Oc * Ho * Wo))
+                transpose_writing_rows_into(ycl, zero, Ho * Wo, Oc, yf, uint64(n * Oc * Ho * Wo))
 
 
 
@@ -315,8 +316,8 @@ def _weight_gradient_worker(w, n_workers, gemm, ints, xf, gyf, gWf):
         for t in range(T):
             n, tile = (g0 + t) // tiles, (g0 + t) % tiles
             if n != in_cl:
-                transpose_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
-                transpose_into(gyf, uint64(n * O * Ho * Wo), O, Ho * Wo, gcl, zero)
+                transpose_reading_rows_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
+                transpose_reading_rows_into(gyf, uint64(n * O * Ho * Wo), O, Ho * Wo, gcl, zero)
                 in_cl = n
             ti, tj = tile // tw, tile % tw
             _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t * a * a * K, K)
