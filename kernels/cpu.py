@@ -917,7 +917,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         raise ValueError(f"conv2d_weight: gy spatial size {(Ho, Wo)} exceeds conv2d's output size")
     dtype = np.result_type(x, gy)
     x, gy = _prepare(x, dtype), _prepare(gy, dtype)
-    if _winograd_pays(C, O, N * Ho * Wo * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
+    if (_winograd_pays(C, O, N * Ho * Wo * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw))
+            and winograd.weight_gradient_pays(N, C, O, Ho, Wo, sh, x.itemsize, _threads())):
         gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
         if gemm is not None:
             return winograd.conv2d_weight(x, gy, (sh, sw), (ph, pw), gemm, _threads())

@@ -515,6 +515,7 @@ def _force_winograd(monkeypatch, threads):
     run, weight_gradient = winograd._run, winograd.conv2d_weight
     monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(kernels.cpu, "_WINOGRAD_MIN_MACS", 0)
+    monkeypatch.setattr(winograd, "weight_gradient_pays", lambda *args: True)   # (its own test is below)
     monkeypatch.setattr(winograd, "_PARALLEL_MIN_MACS", SERIAL if threads == "serial" else PARALLEL)
     for name in ("_TILES_PER_CHUNK", "_GRADIENT_TILES_PER_CHUNK"):
         if threads == "parallel-chunk1":
@@ -524,6 +525,19 @@ def _force_winograd(monkeypatch, threads):
     monkeypatch.setattr(winograd, "_run", lambda *args: calls.append("run") or run(*args))
     monkeypatch.setattr(winograd, "conv2d_weight", lambda *args: calls.append("gW") or weight_gradient(*args))
     return calls
+
+
+@needs_cpu
+def test_winograd_weight_gradient_only_where_its_sums_stay_in_cache():
+    """The Winograd weight gradient keeps 25 (O, K) sums per worker: it serves the MNIST DCGAN's 64->128 layer
+    (3.3 MB of sums, 128 tiles per worker) but not a 256->512 layer on 8 x 8 (52 MB, measured 4.3x slower than
+    im2col) nor a batch too small to fill one chunk of tiles per worker."""
+    from kernels import winograd
+    assert winograd.weight_gradient_pays(64, 64, 128, 7, 7, 2, 4, 2)
+    assert not winograd.weight_gradient_pays(16, 256, 512, 4, 4, 2, 4, 2)
+    assert not winograd.weight_gradient_pays(4, 64, 128, 7, 7, 2, 4, 2)         # 8 tiles per worker
+    assert not winograd.weight_gradient_pays(4, 64, 128, 7, 7, 2, 4, 1)         # 16 tiles on one worker
+    assert winograd.weight_gradient_pays(8, 64, 128, 7, 7, 2, 4, 1)             # 32
 
 
 @needs_cpu
