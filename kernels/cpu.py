@@ -36,7 +36,8 @@ serially.  The fused pipelines and the products are workers run by kernels/loops
 Winograd (kernels/winograd.py): conv2d and conv_transpose2d layers whose kernel is twice the stride (the
 4x4 stride-2 layers of a DCGAN) with >= 32 channels on both sides are computed by F(4x4, 2x2) after
 space-to-depth -- 2-2.6x fewer multiply-adds than the im2col product, which alone took as long as
-PyTorch's whole convolution on the large layers (_winograd_pays: large layers only).  Their weight gradient stays here.
+PyTorch's whole convolution on the large layers (_winograd_pays: large layers only), and so is their weight
+gradient while its per-thread sums fit in the cache (winograd.weight_gradient_pays).
 
 Fused pipelines (the default when kernels/blas.py's private OpenBLAS loads): the channels-last layers run
 as one pipeline per Numba worker thread -- its slice of the batch, in chunks whose columns stay in cache,
@@ -783,7 +784,8 @@ def winograd_info():
     if _WINOGRAD_MIN_CHANNELS >= 1 << 62:
         return "off ($MINIGAN_WINOGRAD=0)"
     return (f"F(4x4, 2x2) for kernel = 2 x stride layers with >= {_WINOGRAD_MIN_CHANNELS} channels and "
-            f">= 2^{_WINOGRAD_MIN_MACS.bit_length() - 1} multiply-adds")
+            f">= 2^{_WINOGRAD_MIN_MACS.bit_length() - 1} multiply-adds (forward, input gradient, and weight gradient "
+            f"up to {winograd._GRADIENT_MAX_SUMS_BYTES >> 20} MiB of sums per thread)")
 
 
 def _winograd_pays(C, O, direct_macs):

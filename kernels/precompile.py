@@ -36,7 +36,7 @@ _DECISION = "not asked yet"     # what start_if_cold decided, for describe()
 
 def helper_workers():
     """[(worker, family)] in the helper's order; family "blas" or "loop" (kernels/loops.py's two argument
-    lists).  The two Winograd workers come first: they are the largest (~3 s each) and a DCGAN step needs
+    lists).  The two Winograd workers come first: they are the largest (3.0 and 2.4 s) and a DCGAN step needs
     them about a third and half of the way in; the rest in roughly the reverse order of first use in a DCGAN
     step, and last the channels-last workers that the DCGAN shapes do not use (other models' layers)."""
     from . import cpu, winograd

@@ -36,21 +36,23 @@ _TILES_PER_CHUNK (sample, tile) pairs (small, so that V and M stay in cache, and
 image): gather + input transform -> alpha^2 single-threaded products on kernels/blas.py's BLAS -> output
 transform + scatter into y.
 
-Measured (bench/README.md, fourth round): forward passes of the layers it serves 0.63-0.98x the
-im2col pipeline's time, a DCGAN training step 5-14% faster and a WGAN-GP critic step 11-21% (same process,
-alternating).  The price is compile time: the worker takes ~3.5 s to compile on first use (cached
-afterwards; kernels/loops.py runs it on the threads through a function pointer, which keeps the parallel
-driver from compiling it twice more, 15 s before).  Not done here: the weight gradient.  Its Winograd form, G^T [sum over tiles of
-(A gy_t A^T) (.) (B^T d_t B)] G (from the bilinear identity of F(4, 2)), was written twice and measured:
-with (T, 25, K) layouts 6.3-8.3 ms against im2col's 5.9-6.2 ms (2 threads, 14->7 layer); with (25, T, K)
-layouts and 32-tile chunks ~0.9x of im2col alone but a 6-14% slower DCGAN step (same process, alternating).
-Its 25 products reduce over one chunk's tiles only: short products, or V and Gy out of cache.  A third
-version (2026-11-22) reduced over every tile of a worker's samples (V (25, T, K), Gy (25, T, O), chunks of
-up to 8 MB, per-worker partial sums combined by one (4, 25*workers) product); right to ~1e-15 in float64,
-but in the same process against im2col, 2 threads: 6.3 vs 5.6 ms (64 x 64->128 14->7), 6.5 vs 7.1 ms
-(16 x 64->128 32->16), 10.6 vs 8.2 ms (16 x 128->256 16->8).  On the first of these, with parts switched
-off: its 25 products (210M multiply-adds) and the combining product 3.9 ms, the transforms of the input
-and gradient tiles 3.4 ms -- against 5.6 ms for the whole im2col pipeline.
+The weight gradient (conv2d_weight, _weight_gradient_worker) uses the same identity the other way round:
+dg = G^T [ sum over tiles of (A gy_t A^T) (.) (B^T d_t B) ] G (the bilinear form of F(4, 2)), with 25
+products per chunk that reduce over the chunk's tiles into per-worker sums.  A conv_transpose2d output
+grid of 4q + 1 cells (16 -> 32 with padding 1: 17) runs 4q cells through the tiles and its last row and
+column of cells by one matrix product per kernel row (_edge_lines) instead of a fifth, mostly empty, tile.
+
+Measured (bench/README.md, fourth and eighth rounds): forward passes of the layers it serves 0.63-0.98x
+the im2col pipeline's time; the weight gradient 0.65-0.85x (2 threads, same process, alternating; a layer
+whose 25 sums would not fit in 16 MiB, e.g. 256->512, stays with im2col: 4.3x slower there).  The price is
+compile time: the two workers take 3.0 and 2.4 s to compile on first use (cached afterwards; kernels/precompile.py
+compiles them in a helper process; kernels/loops.py runs them on the threads through a function pointer,
+which keeps the parallel driver from compiling them again).  Three earlier weight-gradient versions lost to
+im2col (2026-11-22: V and Gy laid out (25, T, K) over all of a worker's tiles, 6.3 vs 5.6 ms; G^T . G
+applied by a NumPy product and a 6-D transpose afterwards, 1.4 ms of its own); what made this one win:
+chunks of 32 tiles whose V and Gy stay in the core's cache, G^T Z G per output channel inside the worker,
+and the batch read as one stream (transpose_reading_rows_into: the per-sample transposes in 8-row blocks
+had cost ~2 ms of its 8.5 ms on one thread).
 """
 import numpy as np
 from numba import njit, uint64
