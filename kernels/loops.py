@@ -45,8 +45,8 @@ def transpose_into(a, a0, R, S, out, o0):
 def transpose_reading_rows_into(a, a0, R, S, out, o0):
     """out[o0 + s*R + r] = a[a0 + r*S + s], reading a's rows in order (out is written with stride R).  For a
     sample of a large batch array into a small buffer: the batch is read as one stream.  In the Winograd
-    workers (kernels/winograd.py) this took 0.75-0.89x the single-thread time of the weight gradient on the
-    MNIST 64->128 layer against transpose_into's blocks (bench/README.md, eighth round)."""
+    weight gradient (kernels/winograd.py) this took 0.75-0.77x the single-thread time of transpose_into's
+    8-row blocks on the MNIST 64->128 layer, 0.89-0.94x on the 64x64 one (bench/README.md, eighth round)."""
     for r in range(R):
         src = a0 + uint64(r * S)
         for s in range(S):

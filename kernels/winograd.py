@@ -514,11 +514,12 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product=np.
     (s, s), no dilation, output size (Ho, Wo) (output_padding included): its output in s2d form is a
     stride-1 2 x 2 correlation of x with the flipped kernel (module docstring), by F(4x4, 2x2).
 
-    A grid of 4q + 1 cells (a DCGAN layer 16 -> 32 with padding 1: 17 cells, the first and last half
-    outside the image) would take q + 1 tiles per side, 36% wasted work on 17 x 17; its last row and column of
-    cells are instead computed by _edge_rows / _edge_columns (one (N*W, C) @ (C, O*k) product per kernel
-    row that reaches them), with `product` (the caller's 2-D matrix product) -- 0.7x the time measured on
-    that layer (bench/README.md, eighth round)."""
+    A grid of 4q + 1 cells (8 -> 16 or 16 -> 32 with padding 1: 9 or 17 cells, the first and last half
+    outside the image) would take q + 1 tiles per side, mostly wasted in the last; its last row and column
+    of cells are instead computed by _edge_lines (one (N*W, C) @ (C, O*k) product per kernel row that reaches
+    them), with `product` (the caller's 2-D matrix product).  Measured against the whole grid by tiles
+    (bench/README.md, eighth round): 0.60-0.61x on 16 x 256->128 8->16, 0.88-0.97x on 64 x 128->64 8->16,
+    even on 16 x 128->64 16->32."""
     (s, _), (ph, pw) = stride, padding
     O = W.shape[1]
     U = TRANSFORMED_WEIGHTS.get(W, s, True, n_threads)       # (25, c, (u, v, o))
@@ -529,7 +530,7 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product=np.
     trim_h, trim_w = int(Hg % _M == 1 and Hg > 1), int(Wg % _M == 1 and Wg > 1)
     geometry = (1, R0 - 1, Q0 - 1, Hg - trim_h, Wg - trim_w, O, s, R0 * s - ph, Q0 * s - pw)
     y = _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
-    if trim_h:      # the output rows of the last cell row, R = R0 + Hg - 1: Yo = R*s + u - ph inside (0, Ho)
+    if trim_h:      # the output rows of the last cell row, R = R0 + Hg - 1: Yo = R*s + u - ph in [0, Ho)
         rows = [r for r in range((R0 + Hg - 1) * s - ph, (R0 + Hg) * s - ph) if 0 <= r < Ho]
         y[:, :, rows, :] = _edge_lines(x, W, rows, s, (ph, pw), Wo, product, along_rows=True)
     if trim_w:
@@ -557,7 +558,7 @@ def _edge_lines(x, W, lines, s, padding, length, product, along_rows):
                 continue
             xr = np.ascontiguousarray(x[:, :, X, :].transpose(0, 2, 1)).reshape(N * L, C)
             P = product(xr, np.ascontiguousarray(W[:, :, i, :]).reshape(C, O * k)).reshape(N, L, O, k)
-            for j in range(k):              # X' * s + j - pw inside (0, length)
+            for j in range(k):              # X' * s + j - pw in [0, length)
                 first = max(0, -((j - pw) // s))
                 last = min(L - 1, (length - 1 - j + pw) // s)
                 if last >= first:
