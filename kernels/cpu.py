@@ -793,6 +793,14 @@ def _winograd_pays(C, O, direct_macs):
     enough for kernels/winograd.py (see the thresholds above)."""
     return min(C, O) >= _WINOGRAD_MIN_CHANNELS and direct_macs >= _WINOGRAD_MIN_MACS
 
+
+def _winograd_gemm(dtype, C, O, direct_macs, kernel_size, stride, dilation):
+    """The private BLAS's gemm for kernels/winograd.py when it should serve this layer (large enough, a kernel
+    twice the stride), else None."""
+    if not (_winograd_pays(C, O, direct_macs) and winograd.applies(kernel_size, stride, dilation)):
+        return None
+    return _fused_gemm(dtype, 25 * stride[0] * stride[1] * max(C, O))   # the largest leading dimension
+
 # The channel count from which the channels-last kernels are used: the C of conv2d / conv2d_weight's
 # input (im2col copies C-vectors), the O of conv_transpose2d's output (col2im adds O-vectors).  Below it
 # the vectors are too short and the NCHW loops win (1- and 3-channel layers).  Tests set it to 1 or to a
@@ -834,10 +842,9 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         raise ValueError(f"conv2d output would be empty: input {(H, Wd)}, kernel {(kh, kw)}")
     dtype = np.result_type(x, W)
     x, W = _prepare(x, dtype), _prepare(W, dtype)
-    if _winograd_pays(C, O, N * Ho * Wo * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
-        gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
-        if gemm is not None:
-            return winograd.conv2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads())
+    gemm = _winograd_gemm(dtype, C, O, N * Ho * Wo * C * O * kh * kw, (kh, kw), (sh, sw), (dh, dw))
+    if gemm is not None:
+        return winograd.conv2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads())
     if C >= _CHANNELS_LAST_MIN:
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)   # columns (i, j, c)
         L, K = Ho * Wo, kh * kw * C
@@ -879,10 +886,9 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         raise ValueError(f"conv_transpose2d output would be empty: {(Ho, Wo)}")
     dtype = np.result_type(x, W)
     x, W = _prepare(x, dtype), _prepare(W, dtype)
-    if _winograd_pays(C, O, N * H * Wd * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw)):
-        gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
-        if gemm is not None:
-            return winograd.conv_transpose2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads(), _product)
+    gemm = _winograd_gemm(dtype, C, O, N * H * Wd * C * O * kh * kw, (kh, kw), (sh, sw), (dh, dw))
+    if gemm is not None:
+        return winograd.conv_transpose2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, _threads(), _product)
     y = np.empty((N, O, Ho, Wo), dtype=dtype)
     if O >= _CHANNELS_LAST_MIN:
         W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(C, kh * kw * O)   # columns (i, j, o)
@@ -919,11 +925,10 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         raise ValueError(f"conv2d_weight: gy spatial size {(Ho, Wo)} exceeds conv2d's output size")
     dtype = np.result_type(x, gy)
     x, gy = _prepare(x, dtype), _prepare(gy, dtype)
-    if (_winograd_pays(C, O, N * Ho * Wo * C * O * kh * kw) and winograd.applies((kh, kw), (sh, sw), (dh, dw))
-            and winograd.weight_gradient_pays(N, C, O, Ho, Wo, sh, x.itemsize, _threads())):
-        gemm = _fused_gemm(dtype, 25 * sh * sw * max(C, O))   # the largest leading dimension
-        if gemm is not None:
-            return winograd.conv2d_weight(x, gy, (sh, sw), (ph, pw), gemm, _threads())
+    gemm = _winograd_gemm(dtype, C, O, N * Ho * Wo * C * O * kh * kw, (kh, kw), (sh, sw), (dh, dw))
+    threads = _threads()
+    if gemm is not None and winograd.weight_gradient_pays(N, C, O, Ho, Wo, sh, x.itemsize, threads):
+        return winograd.conv2d_weight(x, gy, (sh, sw), (ph, pw), gemm, threads)
     if C >= _CHANNELS_LAST_MIN:
         L, K = Ho * Wo, kh * kw * C
         gemm = _fused_gemm(dtype, N * L, K, O)

@@ -43,16 +43,16 @@ grid of 4q + 1 cells (16 -> 32 with padding 1: 17) runs 4q cells through the til
 column of cells by one matrix product per kernel row (_edge_lines) instead of a fifth, mostly empty, tile.
 
 Measured (bench/README.md, fourth and eighth rounds): forward passes of the layers it serves 0.63-0.98x
-the im2col pipeline's time; the weight gradient 0.65-0.85x (2 threads, same process, alternating; a layer
+the im2col pipeline's time; the weight gradient 0.65-1.00x (2 threads, same process, alternating; a layer
 whose 25 sums would not fit in 16 MiB, e.g. 256->512, stays with im2col: 4.3x slower there).  The price is
 compile time: the two workers take 3.0 and 2.4 s to compile on first use (cached afterwards; kernels/precompile.py
 compiles them in a helper process; kernels/loops.py runs them on the threads through a function pointer,
 which keeps the parallel driver from compiling them again).  Three earlier weight-gradient versions lost to
 im2col (2026-11-22: V and Gy laid out (25, T, K) over all of a worker's tiles, 6.3 vs 5.6 ms; G^T . G
-applied by a NumPy product and a 6-D transpose afterwards, 1.4 ms of its own); what made this one win:
+applied by a NumPy product and a 6-D transpose afterwards, 1.4-1.6 ms of their own); what made this one win:
 chunks of 32 tiles whose V and Gy stay in the core's cache, G^T Z G per output channel inside the worker,
 and the batch read as one stream (transpose_reading_rows_into: the per-sample transposes in 8-row blocks
-had cost ~2 ms of its 8.5 ms on one thread).
+had cost ~2 ms (x) and ~1 ms (gy) of its 8.4-9.2 ms on one thread).
 """
 import numpy as np
 from numba import njit, uint64
@@ -509,7 +509,7 @@ def conv2d(x, W, stride, padding, Ho, Wo, gemm, n_threads):
     return _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
 
 
-def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product=np.matmul):
+def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product):
     """conv_transpose2d (kernels/reference.py) of C-contiguous x (N, C, H, W) and W (C, O, 2s, 2s), stride
     (s, s), no dilation, output size (Ho, Wo) (output_padding included): its output in s2d form is a
     stride-1 2 x 2 correlation of x with the flipped kernel (module docstring), by F(4x4, 2x2).
