@@ -34,6 +34,7 @@ os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 import numpy as np  # noqa: E402
 
 import kernels  # noqa: E402
+import machine  # noqa: E402
 from worker_process import WorkerProcess, worker_environment  # noqa: E402
 
 # (name, kind, N, C_in, C_out, H_in): all k4 s2 p1
@@ -254,6 +255,8 @@ def main():
                     help="threads for Numba, the products and PyTorch; default: Numba's count")
     ap.add_argument("--torch-malloc-tuned", action="store_true",
                     help="give PyTorch's process minigan's malloc settings too (default: glibc's, as its users run it)")
+    ap.add_argument("--without-blas-overrides", action="store_true",
+                    help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
     ap.add_argument("--worker", choices=["minigan", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     import numba
@@ -263,8 +266,9 @@ def main():
 
     mode = ["--kernels", args.kernels] if args.kernels else []
     workers = {role: WorkerProcess(os.path.abspath(__file__), ["--worker", role, "--threads", str(nthreads)] + mode,
-                                   role, worker_environment(role, args.torch_malloc_tuned))
+                                   role, worker_environment(role, args.torch_malloc_tuned, args.without_blas_overrides))
                for role in ("minigan", "torch", "gemm")}
+    print(machine.describe(worker_environment("minigan", without_blas_overrides=args.without_blas_overrides)))
     peak = float(workers["gemm"].ask(f"peak {args.repeats}"))
     print(f"minigan kernels: {workers['minigan'].ask('info')}")
     print(f"{workers['torch'].ask('info')}; numpy {np.__version__}")

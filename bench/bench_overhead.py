@@ -12,6 +12,7 @@ import argparse
 import statistics
 import time
 
+import machine
 import numpy as np
 
 import minigan as mg
@@ -102,6 +103,7 @@ def main():
     t_torch = median_time(mlp_torch(torch, 32), args.repeats)
     rows.append(("MLP 64-128-128-10, batch 32, fwd+bwd", t_mg, t_torch, None))
 
+    print(machine.describe())
     print(f"minigan {mg.__version__} vs torch {torch.__version__} (CPU, 1 thread), medians of {args.repeats}")
     print(f"{'benchmark':44s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s} {'minigan us/op':>14s} {'torch us/op':>12s}")
     for name, a, b, n in rows:

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 # user's process would.
 os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
+import machine  # noqa: E402
 from worker_process import WorkerProcess, worker_environment  # noqa: E402
 
 BATCH = 64
@@ -274,6 +275,8 @@ def main():
     parser.add_argument("--torch-malloc-tuned", action="store_true",
                         help="give PyTorch's processes minigan's malloc settings too (default: glibc's, as its users run it)")
     parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
+    parser.add_argument("--without-blas-overrides", action="store_true",
+                    help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
     parser.add_argument("--memory-child", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--step-worker", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--coldstart-child", action="store_true", help=argparse.SUPPRESS)
@@ -298,9 +301,10 @@ def main():
              else "tuned by kernels/allocator.py")
           + "; PyTorch's " + ("tuned the same way (--torch-malloc-tuned)" if args.torch_malloc_tuned else "glibc defaults"))
     print(mg.backend_info().replace("\n", "; "))
+    print(machine.describe(worker_environment("minigan", without_blas_overrides=args.without_blas_overrides)))
     names = list(minigan_steps()[0])
     workers = tuple(WorkerProcess(os.path.abspath(__file__), ["--step-worker", side, "--threads", str(threads)], side,
-                                  worker_environment(side, args.torch_malloc_tuned))
+                                  worker_environment(side, args.torch_malloc_tuned, args.without_blas_overrides))
                     for side in ("minigan", "torch"))
     print(f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, "
           f"two processes, alternating blocks of 1 + {args.block} steps)")

@@ -30,6 +30,7 @@ os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402
 from minigan.training import WGANGP                                   # noqa: E402
+import machine                                                  # noqa: E402
 from worker_process import WorkerProcess, worker_environment      # noqa: E402
 
 
@@ -173,6 +174,8 @@ def main(argv=None):
     parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
     parser.add_argument("--threads", type=int, default=None, help="threads for both sides (default: Numba's)")
     parser.add_argument("--json", default=None, help="write the result here too")
+    parser.add_argument("--without-blas-overrides", action="store_true",
+                    help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
     parser.add_argument("--side", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import kernels.cpu  # noqa: F401  (picks Numba's threading layer before any parallel call)
@@ -181,9 +184,11 @@ def main(argv=None):
     if args.side:
         return worker(args.side, args)
 
+    print(machine.describe(worker_environment("minigan", without_blas_overrides=args.without_blas_overrides)))
     passed = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
               if k in ("width", "batch_size", "n_critic", "latent_dim", "threads")]
-    ours, theirs = (WorkerProcess(os.path.abspath(__file__), ["--side", side] + passed, side, worker_environment(side))
+    ours, theirs = (WorkerProcess(os.path.abspath(__file__), ["--side", side] + passed, side,
+                                  worker_environment(side, without_blas_overrides=args.without_blas_overrides))
                     for side in ("minigan", "torch"))
     gap = float(np.abs(np.array(json.loads(ours.ask("critic"))) - np.array(json.loads(theirs.ask("critic")))).max())
     ours_times, torch_times = [], []

@@ -9,13 +9,18 @@ import os
 import subprocess
 import sys
 
+import machine
 
-def worker_environment(side, torch_malloc_tuned=False):
+
+def worker_environment(side, torch_malloc_tuned=False, without_blas_overrides=False):
     """The environment of a worker process.  The PyTorch side runs with glibc's malloc defaults, as PyTorch's
     users run it: the benchmark scripts import minigan's kernels in every worker (to build identical
     weights), and kernels/allocator.py would otherwise tune malloc for PyTorch too.  torch_malloc_tuned=True
-    gives it minigan's settings, for the comparison in bench/README.md."""
+    gives it minigan's settings, for the comparison in bench/README.md.  without_blas_overrides=True drops
+    OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (bench/machine.py says why)."""
     env = dict(os.environ)
+    if without_blas_overrides:
+        env = machine.without_blas_overrides(env)
     if side == "torch" and not torch_malloc_tuned:
         env["MINIGAN_MALLOC_TUNING"] = "0"
     return env

@@ -38,6 +38,43 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112        # CBLAS enums
 _INT32_MAX = 2**31 - 1
 
 
+# OpenBLAS's x86-64 kernel families (openblas_get_corename) that use AVX-512, and those that use at least AVX2
+_AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
+_AVX2_CORES = {"haswell", "zen"} | _AVX512_CORES
+_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (an empty set where it is absent)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def below_cpu_note(corename, cpu_flags, environment):
+    """A note for describe() when OpenBLAS runs kernels below what the CPU supports (e.g. Haswell's AVX2
+    kernels on an AVX-512 CPU, about half the float32 speed), saying why: an environment override, or a CPU
+    this OpenBLAS does not recognise. An override of the cache size alone is named too. "" otherwise."""
+    core = corename.lower()
+    overrides = [f"{name}={environment[name]}" for name in _OVERRIDES if name in environment]
+    if "avx512f" in cpu_flags and core not in _AVX512_CORES:
+        best = "AVX-512"
+    elif "avx2" in cpu_flags and core not in _AVX2_CORES:
+        best = "AVX2"
+    elif overrides:
+        return f"; set in the environment: {', '.join(overrides)}"
+    else:
+        return ""
+    why = (f"{', '.join(overrides)} set in the environment" if overrides
+           else "this OpenBLAS does not recognise the CPU")
+    return f"; BELOW what this CPU supports ({best}): {why}"
+
+
 def _signature(real):
     i, p = ctypes.c_int, ctypes.c_size_t            # pointers as integers: Numba passes array.ctypes.data
     return [i, i, i, i, i, i, real, p, i, p, i, real, p, i]
@@ -82,7 +119,8 @@ def _load():
     corename = lib[prefix + "openblas_get_corename"]
     corename.restype = ctypes.c_char_p
     description = (f"{get_config().decode().split(' DYNAMIC_ARCH')[0]} ({corename().decode()}), "
-                   f"private copy, 1 thread per caller")
+                   f"private copy, 1 thread per caller"
+                   + below_cpu_note(corename().decode(), _cpu_flags(), os.environ))
     return lib, sgemm, dgemm, description
 
 
