@@ -46,14 +46,6 @@ SEED = 0
 QUICK = dict(lr_epochs=2, sizes=(20, 200), seeds=(0,))
 
 
-def stratified(y, n, seed):
-    """n indices with (about) n/10 of each digit."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(y)
-    per = max(1, n // len(classes))
-    return np.concatenate([rng.choice(np.flatnonzero(y == c), per, replace=False) for c in classes])
-
-
 def logistic(x, y, epochs, seed):
     mg.manual_seed(seed)
     model = LogisticRegression(x[0].size, 10)
@@ -91,7 +83,7 @@ def main(argv=None):
     for n in sizes:
         nb_scores, lr_scores = [], []
         for seed in seeds:
-            rows = stratified(y_train, n, seed)
+            rows = data.stratified(y_train, n, seed)
             nb_scores.append(BernoulliNaiveBayes(alpha=ALPHA, binarize=None).fit(x_train[rows], y_train[rows])
                              .score(x_test, y_test))
             lr_scores.append(logistic(x_train[rows], y_train[rows], max(lr_epochs, lr_epochs * 4000 // (8 * n)) if not quick

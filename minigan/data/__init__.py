@@ -36,6 +36,7 @@ from . import idx, mnist5k, shapes, toy, transforms
 from .idx import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx, write_idx
 from .loader import DataLoader
 from .mnist5k import load_mnist5k
+from .splits import stratified
 from .shapes import TEST_CLASSES, TRAIN_CLASSES, ShapeClass, make_shapes, shapes_test, shapes_train
 from .toy import eight_gaussians, swiss_roll, twenty_five_gaussians
 from .transforms import (
@@ -75,6 +76,7 @@ __all__ = [
     "binarize_static",
     "binarize_dynamic",
     "one_hot",
+    "stratified",
     "idx",
     "mnist5k",
     "shapes",
