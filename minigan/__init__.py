@@ -10,6 +10,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_jacob
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                      tensor, zeros, zeros_like)
 from .functional import cat, stack, where, logsumexp
+from . import graph          # mg.graph.graph_text / to_dot / draw / trace: see the graph, trace a step
 
 __version__ = "0.1.0"
 
@@ -21,7 +22,7 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "randin
            "ones_like", "rand_like", "randn_like", "grad", "backward", "no_grad", "enable_grad",
            "is_grad_enabled", "detect_anomaly", "manual_seed", "get_array_module", "backend_info", "gradcheck",
            "gradgradcheck", "numerical_jacobian", "GradcheckError", "cat", "stack", "where", "logsumexp",
-           "save", "load"]
+           "save", "load", "graph"]
 
 
 def save(state, path):

@@ -11,13 +11,16 @@ recorded, and the gradients are themselves differentiable (double backprop, as W
 needs).
 
 State here is two switches, both named: ``grad_mode.enabled`` (is the graph being recorded) and
-``anomaly_mode.enabled`` (check every op's outputs for NaN/inf and name the op).
+``anomaly_mode.enabled`` (check every op's outputs for NaN/inf and name the op), and one list,
+``active_tracers``: the observers of ``minigan.graph`` (``trace()``) now watching the engine, empty unless
+one is on (the hooks at the end of this file).
 """
 from __future__ import annotations
 
 import contextlib
 import heapq
 import itertools
+import time
 
 
 class _Switch:
@@ -174,7 +177,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             leaves[id(output)] = output
         push(output.creator)
 
-    with grad_mode.set(create_graph):
+    with grad_mode.set(create_graph), observed_sweep():      # observed_sweep: for minigan.graph's traces
         while heap:
             _, _, function = heapq.heappop(heap)
             if function.inputs is None:
@@ -197,7 +200,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 function.needs_input_grad = tuple(
                     t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
                     for t in function.inputs)
-            input_grads = _as_tuple(function.backward(*output_grads))
+            if active_tracers:      # minigan.graph: tell a trace whose backward records the ops that follow
+                input_grads = _as_tuple(observed_backward(function, output_grads))
+            else:
+                input_grads = _as_tuple(function.backward(*output_grads))
             if len(input_grads) != len(function.inputs):
                 raise RuntimeError(f"{function.name}.backward returned {len(input_grads)} gradients for "
                                    f"{len(function.inputs)} inputs")
@@ -297,6 +303,65 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate gradients into the ``.grad`` of the leaves (like ``torch.autograd.backward``)."""
     run_backward(tensors, grad_tensors, retain_graph, create_graph)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Hooks for minigan.graph's tracers (``trace()``).  A tracer is an object with the methods called below:
+#   op_ran(function, input_arrays, output_arrays, seconds)   after every Function.forward (Function.apply)
+#   sweep_started() / sweep_finished()                        around every backward sweep (run_backward)
+#   backward_started(function, grad_outputs) / backward_finished(function, seconds)
+#                                                             around every Function.backward in a sweep
+#   module_entered(module) / module_exited(module)            around every Module.__call__ (nn/module.py)
+# With no tracer active (the usual case) each hook site costs one truth test of this list.
+
+active_tracers = []     # the tracers now recording, in the order they started; only minigan.graph edits it
+
+
+def observed_forward(function, arrays):
+    """``function.forward(*arrays)``, timed and reported to the active tracers."""
+    started = time.perf_counter()
+    outputs = function.forward(*arrays)
+    seconds = time.perf_counter() - started
+    for tracer in tuple(active_tracers):
+        tracer.op_ran(function, arrays, outputs if isinstance(outputs, tuple) else (outputs,), seconds)
+    return outputs
+
+
+def observed_backward(function, grad_outputs):
+    """``function.backward(*grad_outputs)``, announced to the active tracers (the ops it runs belong to it)."""
+    tracers = tuple(active_tracers)
+    for tracer in tracers:
+        tracer.backward_started(function, grad_outputs)
+    started = time.perf_counter()
+    try:
+        return function.backward(*grad_outputs)
+    finally:
+        seconds = time.perf_counter() - started
+        for tracer in reversed(tracers):
+            tracer.backward_finished(function, seconds)
+
+
+class _ObservedSweep:
+    def __init__(self, tracers):
+        self.tracers = tracers
+
+    def __enter__(self):
+        for tracer in self.tracers:
+            tracer.sweep_started()
+
+    def __exit__(self, *exc):
+        for tracer in reversed(self.tracers):
+            tracer.sweep_finished()
+        return False
+
+
+_UNOBSERVED = contextlib.nullcontext()
+
+
+def observed_sweep():
+    """A context that tells the active tracers a backward sweep runs (ops in it outside any
+    ``Function.backward`` are the sums of gradients that meet); nothing when none is active."""
+    return _ObservedSweep(tuple(active_tracers)) if active_tracers else _UNOBSERVED
 
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "grad", "backward",

@@ -54,7 +54,10 @@ class Function:
         if len(arrays) > 1:
             _check_same_device(self.name, arrays)
 
-        outputs = self.forward(*arrays)
+        if autograd.active_tracers:     # minigan.graph's trace(): time this op and record it (autograd.py)
+            outputs = autograd.observed_forward(self, arrays)
+        else:
+            outputs = self.forward(*arrays)
         single = not isinstance(outputs, tuple)
         if single:
             outputs = (outputs,)

@@ -16,7 +16,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy
 
-from .. import backend
+from .. import autograd, backend
 from ..tensor import Tensor
 
 __all__ = ["Module", "Parameter"]
@@ -317,6 +317,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if autograd.active_tracers:     # minigan.graph's trace(): name the layer the ops inside belong to
+            return _observed_call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
@@ -345,3 +347,15 @@ def _zero_grad(p, set_to_none):
         p.grad = None
     else:   # a fresh array: the old .grad may share its array with another tensor
         p.grad = Tensor(p.xp.zeros_like(p.grad.data))
+
+
+def _observed_call(module, args, kwargs):
+    """``module.forward``, announced to the active tracers of minigan.graph (autograd.active_tracers)."""
+    tracers = tuple(autograd.active_tracers)
+    for tracer in tracers:
+        tracer.module_entered(module)
+    try:
+        return module.forward(*args, **kwargs)
+    finally:
+        for tracer in reversed(tracers):
+            tracer.module_exited(module)
