@@ -266,9 +266,9 @@ def write_markdown(report, one, path):
               "## A 7 moved along the 6 -> 0 vector (alpha = %s)" % ", ".join(f"{a:.2g}" for a in s["seven_alphas"]), ""]
     for name, row in report["seven_along_6to0"].items():
         lines += [f"- {name}: argmax " + " ".join(str(k) for k in row["argmax"]),
-                  f"  - p(0): " + " ".join(f"{p:.2f}" for p in row["p0"]),
-                  f"  - p(6): " + " ".join(f"{p:.2f}" for p in row["p6"]),
-                  f"  - p(7): " + " ".join(f"{p:.2f}" for p in row["p7"])]
+                  "  - p(0): " + " ".join(f"{p:.2f}" for p in row["p0"]),
+                  "  - p(6): " + " ".join(f"{p:.2f}" for p in row["p6"]),
+                  "  - p(7): " + " ".join(f"{p:.2f}" for p in row["p7"])]
     c = report["centroid_distances"]
     lines += ["", f"Latent geometry: mean distance between two centroids {c['mean_pairwise']:.2f}; mean distance of a "
               f"test code to its own centroid {c['mean_within_class_distance_to_centroid']:.2f}.", "",

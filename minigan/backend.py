@@ -14,7 +14,6 @@ Random numbers: one ``Generator`` per device (``generator(device)``), reseeded t
 """
 from __future__ import annotations
 
-import os
 
 import numpy
 

@@ -23,7 +23,7 @@ def t64(array, requires_grad=False):
 def test_logit_losses_match_their_equations_and_stay_finite():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=7) * 3, rng.normal(size=5) * 3
-    sig = lambda v: 1 / (1 + np.exp(-v))
+    sig = lambda v: 1 / (1 + np.exp(-v))   # noqa: E731
     d = losses.d_loss_minimax(t64(real), t64(fake)).item()
     assert d == pytest.approx(-np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake))), rel=1e-10)
     assert losses.g_loss_minimax(t64(fake)).item() == pytest.approx(np.mean(np.log(1 - sig(fake))), rel=1e-10)
@@ -45,7 +45,7 @@ def test_penalty_of_a_linear_critic_is_known_in_closed_form():
     # f(x) = <w, x>: grad f = w everywhere, so the penalty is lambda (||w|| - 1)^2 for any interpolate
     rng = np.random.default_rng(1)
     w = t64(rng.normal(size=(2, 3, 4)))
-    critic = lambda x: F.sum(x * w, (1, 2, 3))
+    critic = lambda x: F.sum(x * w, (1, 2, 3))   # noqa: E731
     real, fake = t64(rng.normal(size=(5, 2, 3, 4))), t64(rng.normal(size=(5, 2, 3, 4)))
     penalty, norms = losses.gradient_penalty(critic, real, fake, lambda_gp=10, return_norm=True)
     expected_norm = np.linalg.norm(w.numpy())

@@ -274,7 +274,7 @@ def load_mnist(root=None, split: str = "train", download: bool = False, mirror: 
         download_mnist(directory, mirror=mirror, checksums=checksums)
     how_to_get = (
         "Put the four MNIST IDX files there (or in $MINIGAN_DATA/mnist), or download them with: "
-        f"python -c \"import minigan.data as d; d.load('mnist', download=True)\""
+        "python -c \"import minigan.data as d; d.load('mnist', download=True)\""
         + (f" (with root={str(root)!r})" if root is not None else "")
     )
     return _read_image_label_pair(directories, split, how_to_get)
