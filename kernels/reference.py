@@ -1,6 +1,6 @@
 """The readable specification of minigan's convolution kernels (pure NumPy; CuPy arrays work too).
 
-Three operations form a closed set (DESIGN.md, "The engine contract"):
+Three operations form a closed set (docs/architecture.md, "The engine contract"):
 
     conv2d(x, W)               y[n,o,h,w]  = sum_{c,i,j} W[o,c,i,j] * xpad[n, c, h*s0 + i*d0, w*s1 + j*d1]
     conv_transpose2d(x, W)     the adjoint of conv2d in its input:  <conv2d(z, W), x> = <z, conv_transpose2d(x, W)>

@@ -1,6 +1,6 @@
 """The ``Function`` base class: one differentiable primitive.
 
-The contract (DESIGN.md, "The engine contract"):
+The contract (docs/architecture.md, "The engine contract"):
 
 * ``forward(self, *arrays)`` works on raw xp arrays (NumPy or CuPy) and returns an array or a tuple.
 * ``backward(self, *grad_outputs)`` receives **Tensors** (``None`` for outputs that got no gradient) and
