@@ -219,3 +219,97 @@ def test_runnable_examples_run(doc, tmp_path):
                             timeout=600)
     assert result.returncode == 0, f"an example in docs/{doc} failed:\n{result.stderr[-4000:]}"
     assert f"ran {len(blocks)} blocks" in result.stdout
+
+
+# --- the layers of docs/architecture.md: what each lower layer may import -------------------------------
+
+ENGINE = {"minigan", "minigan.tensor", "minigan.function", "minigan.autograd", "minigan.backend",
+          "minigan.ops", "minigan.functional"}
+# module (or package prefix ending in ".") -> the minigan/kernels modules it may import (a name also allows
+# its submodules). The upper layers (training, trainers, measurement, programs) may import anything.
+MAY_IMPORT = {
+    "kernels.": {"kernels"},
+    "minigan.backend": {"kernels"},
+    "minigan.tensor": ENGINE,
+    "minigan.function": ENGINE,
+    "minigan.autograd": ENGINE,
+    "minigan.ops.": ENGINE | {"kernels.reference"},
+    "minigan.functional": ENGINE,
+    "minigan.gradcheck": ENGINE,
+    "minigan.nn.": ENGINE | {"minigan.nn"},
+    "minigan.optim": ENGINE,
+    "minigan.serialization": ENGINE,
+    "minigan.losses": ENGINE,
+    "minigan.info": set(),
+    "minigan.viz": set(),
+    "minigan.data.": {"minigan.data", "minigan.tensor", "minigan"},     # minigan.tensor: DataLoader's iterator
+}
+# the models: networks and their mathematics, never the optimizers or the harness
+MODELS_MUST_NOT_IMPORT = {"minigan.optim", "minigan.training", "minigan.trainers", "minigan.adversarial",
+                          "minigan.experiments", "minigan.cli"}
+# issue 16 removes these (the training loops move out of the models into minigan/trainers/)
+KNOWN_MODEL_VIOLATIONS = {
+    ("minigan.models.bigan", "minigan.adversarial"), ("minigan.models.bigan", "minigan.optim"),
+    ("minigan.models.bigan", "minigan.training"), ("minigan.models.dbn", "minigan.optim"),
+    ("minigan.models.naive_bayes", "minigan.optim"), ("minigan.models.rbm", "minigan.optim"),
+}
+
+
+def module_imports(path):
+    """(module name, the set of minigan/kernels modules it imports anywhere in the file, lazily too)."""
+    import ast
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    is_package = parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    package = parts if is_package else parts[:-1]
+    imported = set()
+    for node in ast.walk(ast.parse(read(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                names = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
+            else:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            imported.update(names)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    return ".".join(parts), {name for name in imported if name.split(".")[0] in ("minigan", "kernels")}
+
+
+def within(name, allowed):
+    return any(name == a or name.startswith(a + ".") for a in allowed)
+
+
+def layer_violations():
+    """(module, imported module) pairs that break the layers of docs/architecture.md."""
+    violations = set()
+    for path in sorted((ROOT / "minigan").rglob("*.py")) + sorted((ROOT / "kernels").rglob("*.py")):
+        if SKIPPED_PARTS & set(path.parts):
+            continue
+        module, imported = module_imports(path)
+        for prefix, allowed in MAY_IMPORT.items():
+            if module == prefix or (prefix.endswith(".") and (module + ".").startswith(prefix)):
+                own = {module.rsplit(".", 1)[0]} if prefix.endswith(".") else set()     # siblings in its package
+                violations.update((module, name) for name in imported
+                                  if not within(name, allowed | own | {module}))
+        if module.startswith("minigan.models"):
+            violations.update((module, name) for name in imported if within(name, MODELS_MUST_NOT_IMPORT))
+    return violations
+
+
+def test_layer_checker_sees_relative_and_lazy_imports(tmp_path, monkeypatch):
+    (tmp_path / "minigan" / "models").mkdir(parents=True)
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "minigan" / "models" / "thing.py").write_text(
+        "from .. import nn\nfrom ..functional import relu\n\ndef fit():\n    from ..training import fit\n")
+    (tmp_path / "kernels" / "fast.py").write_text("from . import reference\nimport minigan.tensor\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert layer_violations() == {("minigan.models.thing", "minigan.training"),
+                                  ("kernels.fast", "minigan.tensor")}
+
+
+def test_the_layers_import_only_what_docs_architecture_allows():
+    new = sorted(layer_violations() - KNOWN_MODEL_VIOLATIONS)
+    assert not new, ("imports that break the layers of docs/architecture.md (move the code up a layer, or "
+                     f"change the table there and MAY_IMPORT here together): {new}")
