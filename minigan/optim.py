@@ -298,3 +298,7 @@ class RMSprop(Optimizer):
             p.data -= lr * buf
         else:
             p.data -= lr * (grad / avg)
+
+
+# the schedules, reachable as minigan.optim.lr_scheduler like torch.optim.lr_scheduler
+from . import lr_scheduler  # noqa: E402

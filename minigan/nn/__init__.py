@@ -3,13 +3,13 @@
     import minigan.nn as nn
     G = nn.Sequential(nn.Linear(100, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh())
 """
-from . import init
+from . import init, utils
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, ELU, Embedding,
                      Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ModuleList, ReLU,
                      Sequential, Sigmoid, Softmax, Softplus, Tanh, Unflatten, Upsample)
 from .module import Module, Parameter
 
-__all__ = ["Module", "Parameter", "init", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d",
+__all__ = ["Module", "Parameter", "init", "utils", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d",
            "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "Softplus", "Softmax", "LogSoftmax", "Identity", "Sequential", "ModuleList", "Flatten",
            "Unflatten", "Upsample", "MaxPool2d", "AvgPool2d"]

@@ -51,6 +51,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
 
     # --- registration ---------------------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -317,9 +318,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        for hook in self._forward_pre_hooks.values():       # e.g. spectral norm recomputing the weight
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
         if autograd.active_tracers:     # minigan.graph's trace(): name the layer the ops inside belong to
             return _observed_call(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, args)`` before every ``forward``; a non-None result replaces the positional
+        arguments. Returns a handle whose ``remove()`` unregisters the hook (PyTorch's contract)."""
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: hook must be callable, got {type(hook).__name__}")
+        key = max(self._forward_pre_hooks, default=-1) + 1
+        self._forward_pre_hooks[key] = hook
+        return RemovableHandle(self._forward_pre_hooks, key)
 
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's line in ``repr`` (override in layers)."""
@@ -359,3 +373,13 @@ def _observed_call(module, args, kwargs):
     finally:
         for tracer in reversed(tracers):
             tracer.module_exited(module)
+
+
+class RemovableHandle:
+    """What ``register_forward_pre_hook`` returns: ``remove()`` takes the hook out of its table."""
+
+    def __init__(self, table, key):
+        self.table, self.key = table, key
+
+    def remove(self):
+        self.table.pop(self.key, None)
