@@ -29,7 +29,7 @@ os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
 import minigan as mg                                                  # noqa: E402
 from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402
-from minigan.training import WGANGP                                   # noqa: E402
+from minigan.trainers.wgan_gp import WGANGP                           # noqa: E402
 import machine                                                  # noqa: E402
 from worker_process import WorkerProcess, worker_environment      # noqa: E402
 

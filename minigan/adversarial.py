@@ -8,8 +8,7 @@ A trainable has ``train_step(batch) -> {name: float}``, ``state_dict()``, ``load
     InfoGAN(G, DQ, lambda_categorical=1, lambda_continuous=0.1)   Chen et al. 2016
     SemiSupervisedGAN(G, D, labelled_x, labelled_y)          Salimans et al. 2016, K+1 classes
 
-``fit`` hands ``train_step`` the first element of a tuple batch, so labelled batches go through
-:class:`LabelledBatches`, which wraps a ``DataLoader(x, y)`` to yield ``((x, y),)``.
+``fit`` hands ``train_step`` each batch as the loader yields it: ``x``, or ``(x, y)`` from ``DataLoader(x, y)``.
 
 Losses that are not in ``minigan.losses`` (the semi-supervised ones, feature matching) are defined here:
 
@@ -41,9 +40,9 @@ __all__ = ["LabelledBatches", "GAN", "ConditionalGAN", "InfoGAN", "SemiSupervise
 # --- plumbing ------------------------------------------------------------------------------------------
 
 class LabelledBatches:
-    """Wrap ``DataLoader(x, y)`` so that ``fit`` passes the pair (x, y) to ``train_step``: ``fit`` takes
-    ``batch[0]`` of a tuple batch, so each batch is yielded as the 1-tuple ``((x, y),)``. The loader's
-    ``rng`` (checkpointed by ``fit``) and ``len`` are the wrapped loader's."""
+    """Wrap ``DataLoader(x, y)``, yielding its batches ``(x, y)`` unchanged: ``fit`` now passes whole batches,
+    so this wrapper is no longer needed (kept until its users move to the trainers). The loader's ``rng``
+    (checkpointed by ``fit``) and ``len`` are the wrapped loader's."""
 
     def __init__(self, loader):
         self.loader = loader
@@ -57,7 +56,7 @@ class LabelledBatches:
 
     def __iter__(self):
         for batch in self.loader:
-            yield (tuple(batch),)
+            yield tuple(batch)
 
 
 def step_parameters(loss, parameters, optimizer):

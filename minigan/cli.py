@@ -1,9 +1,16 @@
 """The ``minigan`` command.
 
-    minigan train wgan-gp --data shapes --epochs 20 --batch-size 8 --out runs/NAME [--device cuda] [--resume]
-    minigan sample --checkpoint runs/NAME/checkpoint.safetensors [--n 64] [--out samples.png]
-    minigan demo [--quick] [--out DIR]       # source 000, shortened: figures + report.md in DIR
-    minigan info                             # what minigan runs on (NumPy/CuPy, kernels, BLAS, threads)
+    minigan train FAMILY --out RUN [--epochs N --batch-size N --seed N --checkpoint-every N --device cpu|cuda[:N]
+                                    --resume | --overwrite] [the family's flags]     # e.g. minigan train wgan-gp --out runs/a
+    minigan sample --run RUN [--n 64] [--seed 0] [--out samples.png] [--npy samples.npy]
+    minigan evaluate --run RUN                # the family's measurement, printed and written to RUN/evaluation.json
+    minigan demo [--quick] [--out DIR]        # source 000, shortened: figures + report.md in DIR
+    minigan info                              # what minigan runs on (NumPy/CuPy, kernels, BLAS, threads)
+
+Every family in ``minigan.trainers.FAMILIES`` trains on its built-in data with no other flag; ``minigan train
+FAMILY --help`` lists its flags. Every flag is checked when it is parsed (``minigan.argtypes``): a bad value
+is a usage error (exit status 2), as is a run directory that holds a run without --resume or --overwrite.
+A loss that becomes NaN stops the run with exit status 3, the last good checkpoint kept.
 """
 from __future__ import annotations
 
@@ -12,105 +19,166 @@ import json
 import os
 import sys
 
-__all__ = ["main", "build_parser"]
+from . import argtypes
+
+__all__ = ["build_parser", "main"]
+
+# flags that steer a run without defining it: not part of the settings compared on --resume
+RUN_CONTROL = ("command", "out", "resume", "overwrite", "no_progress", "checkpoint_every", "sample_epochs", "epochs")
+
+
+def _add_run_arguments(parser):
+    """The flags every family shares; a family's ``add_arguments`` may change their defaults."""
+    parser.add_argument("--out", required=True, help="run directory (config.json, checkpoint, metrics.jsonl, samples)")
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=10)
+    parser.add_argument("--batch-size", type=argtypes.positive_int, default=64)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    parser.add_argument("--checkpoint-every", type=argtypes.positive_int, default=100, help="steps between checkpoints")
+    parser.add_argument("--device", type=argtypes.device, default="cpu", help="cpu, cuda or cuda:N")
+    run = parser.add_mutually_exclusive_group()
+    run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    run.add_argument("--overwrite", action="store_true", help="delete the run in --out and start again")
+    parser.add_argument("--sample-epochs", type=argtypes.non_negative_int, nargs="*", default=None,
+                        help="epochs after which to save a grid of samples (default: 0 and the last)")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def build_parser():
+    from .trainers import FAMILIES
     parser = argparse.ArgumentParser(prog="minigan", description="generative models on minigan's autograd engine")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a model with checkpoints, a metrics log and --resume")
-    train.add_argument("model", choices=["wgan-gp"])
-    train.add_argument("--data", default="shapes", choices=["shapes"], help="source 000's training shapes")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--out", required=True, help="run directory (checkpoint, metrics.jsonl, samples)")
-    train.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--width", type=int, default=16, help="channels of the first critic layer")
-    train.add_argument("--n-critic", type=int, default=5)
-    train.add_argument("--lambda-gp", type=float, default=10.0)
-    train.add_argument("--lr", type=float, default=1e-4)
-    train.add_argument("--latent-dim", type=int, default=128)
-    train.add_argument("--n-per-class", type=int, default=300, help="training images per class")
-    train.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    train.add_argument("--sample-epochs", type=int, nargs="*", default=None,
-                       help="epochs after which to save a grid of samples (default: 0 and the last)")
-    train.add_argument("--no-progress", action="store_true")
+    train = commands.add_parser("train", help="train a model family with checkpoints, a metrics log and --resume")
+    families = train.add_subparsers(dest="family", required=True, metavar="FAMILY",
+                                    help=", ".join(FAMILIES))
+    for name, module in FAMILIES.items():
+        family = families.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0],
+                                     description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_run_arguments(family)
+        module.add_arguments(family)
 
-    sample = commands.add_parser("sample", help="images from a trained generator")
-    sample.add_argument("--checkpoint", required=True)
-    sample.add_argument("--n", type=int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", default=None, help="PNG grid (default: next to the checkpoint)")
-    sample.add_argument("--npy", default=None, help="also save the images (n, 3, 64, 64) as .npy")
+    for verb, text in (("sample", "samples of a trained run, as an image grid"),
+                       ("evaluate", "the family's measurement of a trained run")):
+        command = commands.add_parser(verb, help=text)
+        source = command.add_mutually_exclusive_group(required=True)
+        source.add_argument("--run", help="a run directory written by `minigan train`")
+        source.add_argument("--checkpoint", help="a run's checkpoint.safetensors")
+        command.add_argument("--device", type=argtypes.device, default="cpu")
+        if verb == "sample":
+            command.add_argument("--n", type=argtypes.int_in_range(1, 10_000), default=64)
+            command.add_argument("--seed", type=argtypes.seed, default=0)
+            command.add_argument("--out", default=None, help="PNG grid (default: RUN/samples.png)")
+            command.add_argument("--npy", default=None, help="also save the samples as .npy")
 
     demo = commands.add_parser("demo", help="the shortened source-000 experiment: figures and a report")
     demo.add_argument("--quick", action="store_true", help="a seconds-long smoke run of every step")
     demo.add_argument("--out", default="demo_out")
-    demo.add_argument("--epochs", type=int, default=None, help="main run (default 2; --quick: 2 tiny ones)")
+    demo.add_argument("--epochs", type=argtypes.positive_int, default=None,
+                      help="main run (default 2; --quick: 2 tiny ones)")
     demo.add_argument("--no-progress", action="store_true")
 
     commands.add_parser("info", help="print what minigan runs on")
     return parser
 
 
-def _train_wgan_gp(args):
-    import numpy as np
-    import minigan as mg
-    from .data import DataLoader, shapes_train
-    from .models import WGANCritic, WGANGenerator
-    from .training import NonFiniteLossError, WGANGP, fit
+# --- train ----------------------------------------------------------------------------------------------
 
+def _train(args, parser):
+    import minigan as mg
+
+    from .data import DataLoader
+    from .trainers import FAMILIES
+    from .training import NonFiniteLossError, RunDirectoryError, fit
+
+    if args.sample_epochs and max(args.sample_epochs) > args.epochs:
+        parser.error(f"train {args.family}: --sample-epochs {max(args.sample_epochs)} is after the last epoch "
+                     f"(--epochs {args.epochs})")
+    module = FAMILIES[args.family]
     mg.manual_seed(args.seed)
-    images, _, _ = shapes_train(n_per_class=args.n_per_class, seed=args.seed)
-    loader = DataLoader(images, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_last=True,
+    trainer, dataset = module.build(args)
+    arrays = dataset if isinstance(dataset, tuple) else (dataset,)
+    loader = DataLoader(*arrays, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_last=True,
                         device=args.device)
-    generator = WGANGenerator(latent_dim=args.latent_dim, width=args.width).to(args.device)
-    critic = WGANCritic(width=args.width).to(args.device)
-    model = WGANGP(generator, critic, n_critic=args.n_critic, lambda_gp=args.lambda_gp, lr=args.lr)
-    sample_z = mg.tensor(np.random.default_rng(args.seed + 1000).standard_normal((32, args.latent_dim))
-                         .astype(np.float32), device=args.device)
-    config = {"model": "wgan-gp", "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
-              "seed": args.seed, "width": args.width, "n_critic": args.n_critic, "lambda_gp": args.lambda_gp,
-              "lr": args.lr, "betas": [0.0, 0.9], "latent_dim": args.latent_dim, "n_per_class": args.n_per_class}
+    if len(loader) == 0:
+        parser.error(f"train {args.family}: --batch-size {args.batch_size} is larger than the "
+                     f"{loader.num_samples} training examples (every batch must be full)")
+    settings = {key: value for key, value in vars(args).items() if key not in RUN_CONTROL}
     sample_epochs = tuple(args.sample_epochs) if args.sample_epochs is not None else (0, args.epochs)
     try:
-        result = fit(model, loader, args.epochs, args.out, checkpoint_every=args.checkpoint_every,
-                     resume=args.resume, sample_epochs=sample_epochs, sample_z=sample_z,
-                     progress=not args.no_progress, extra={"config": config}, description="wgan-gp")
+        result = fit(trainer, loader, args.epochs, args.out, checkpoint_every=args.checkpoint_every,
+                     resume=args.resume, overwrite=args.overwrite, sample_epochs=sample_epochs,
+                     progress=not args.no_progress, settings=settings, description=args.family)
+    except RunDirectoryError as error:
+        parser.error(f"train {args.family}: {error}")
     except NonFiniteLossError as error:
         print(f"minigan train: {error}", file=sys.stderr)
         return 3
-    with open(os.path.join(args.out, "config.json"), "w") as file:
-        json.dump(dict(config, steps=result["step"], wall_seconds=round(result["elapsed"], 2)), file, indent=1)
     from . import viz
-    viz.loss_curves(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "losses.png"),
-                    keys=("critic_loss", "gp", "wasserstein"))
+    curves = tuple((getattr(trainer, "progress_fields", None) or {}).values())
+    if curves:
+        viz.loss_curves(os.path.join(args.out, "metrics.jsonl"), os.path.join(args.out, "losses.png"), keys=curves)
     print(f"trained {result['step']} steps in {result['elapsed']:.1f} s; checkpoint {result['checkpoint']}")
     return 0
 
 
-def _sample(args):
-    import numpy as np
+# --- sample / evaluate: a trained run, rebuilt from its checkpoint -----------------------------------------
+
+def _load_run(args, parser):
+    """(module, trainer, settings, checkpoint state, run directory) of ``--run`` / ``--checkpoint``."""
     import minigan as mg
-    from . import viz
-    from .models import WGANGenerator
-    from .serialization import load
-    state = load(args.checkpoint)
-    config = state["extra"]["config"]
-    generator = WGANGenerator(latent_dim=int(config["latent_dim"]), width=int(config["width"]))
-    generator.load_state_dict(state["trainable"]["generator"])
-    generator.eval()
-    z = mg.tensor(np.random.default_rng(args.seed).standard_normal((args.n, generator.latent_dim)).astype(np.float32))
-    with mg.no_grad():
-        images = generator(z).numpy()
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "samples.png")
-    viz.save_image_grid(images, out, title=f"{args.n} samples, step {state['step']}")
+
+    from .serialization import SerializationError, load
+    from .trainers import FAMILIES
+    from .training import CHECKPOINT_NAME
+    path = args.checkpoint or os.path.join(args.run, CHECKPOINT_NAME)
+    if not os.path.isfile(path):
+        parser.error(f"{args.command}: no checkpoint at {path} (is it a run directory written by `minigan train`?)")
+    try:
+        state = load(path, device=args.device)
+    except (SerializationError, OSError) as error:
+        parser.error(f"{args.command}: cannot read {path}: {error}")
+    extra = state.get("extra") if isinstance(state, dict) else None
+    settings = extra.get("config") if isinstance(extra, dict) else None
+    if not isinstance(settings, dict) or "trainable" not in state or settings.get("family") not in FAMILIES:
+        parser.error(f"{args.command}: {path} is not the checkpoint of a run of `minigan train` (it holds "
+                     f"{', '.join(map(str, list(state)[:8]))}); a file of mg.save holds no family or settings")
+    module = FAMILIES[settings["family"]]
+    build_args = argparse.Namespace(**dict(settings, device=args.device))
+    mg.manual_seed(int(settings.get("seed", 0)))
+    trainer, _ = module.build(build_args)
+    trainer.load_state_dict(state["trainable"])
+    return module, trainer, build_args, state, os.path.dirname(os.path.abspath(path))
+
+
+def _sample(args, parser):
+    import numpy as np
+
+    from .training import draw_samples, save_samples
+    _, trainer, settings, state, run_dir = _load_run(args, parser)
+    if not hasattr(trainer, "sample"):
+        parser.error(f"sample: the family {settings.family!r} draws no samples")
+    samples = draw_samples(trainer, args.n, args.seed)
+    stem = os.path.splitext(args.out)[0] if args.out else os.path.join(run_dir, "samples")
+    written = save_samples(samples, stem, f"{settings.family}: {args.n} samples, step {state['step']}",
+                           tuple(getattr(trainer, "sample_range", (0.0, 1.0))))
     if args.npy:
-        np.save(args.npy, images)
-    print(f"wrote {out}")
+        np.save(args.npy, samples.numpy() if hasattr(samples, "numpy") else np.asarray(samples))
+    print(f"wrote {written}")
+    return 0
+
+
+def _evaluate(args, parser):
+    module, trainer, settings, state, run_dir = _load_run(args, parser)
+    if not hasattr(trainer, "evaluate"):
+        parser.error(f"evaluate: the family {settings.family!r} has no measurement")
+    if hasattr(module, "evaluation_data"):
+        data = module.evaluation_data(settings)
+    else:
+        _, data = module.build(settings)
+    results = {"family": settings.family, "step": int(state["step"]), **trainer.evaluate(data)}
+    with open(os.path.join(run_dir, "evaluation.json"), "w") as file:
+        json.dump(results, file, indent=1)
+    print(json.dumps(results, indent=1))
     return 0
 
 
@@ -131,15 +199,20 @@ def _demo(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "train":
-        return _train_wgan_gp(args)
+        return _train(args, parser)
     if args.command == "sample":
-        return _sample(args)
+        return _sample(args, parser)
+    if args.command == "evaluate":
+        return _evaluate(args, parser)
     if args.command == "demo":
         return _demo(args)
     if args.command == "info":
-        from .backend import info     # (``minigan.info`` the name may be shadowed by the submodule minigan/info.py)
+        from .backend import (
+            info,  # (``minigan.info`` the name may be shadowed by the submodule minigan/info.py)
+        )
         print(info())
         return 0
     return 2

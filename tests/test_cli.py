@@ -1,11 +1,20 @@
-"""The ``minigan`` command: train (with --resume), sample, demo --quick, info. In-process, tiny settings."""
+"""The ``minigan`` command, in-process with tiny settings: train / resume / sample / evaluate, the run
+directory rules as usage errors, every bad flag value a usage error (exit 2, no traceback; fuzzed with
+hypothesis), demo --quick, info."""
 import json
 import math
 import os
 
 import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import minigan as mg
 from minigan import cli
+
+TINY = ["--data", "shapes", "--batch-size", "4", "--width", "2", "--n-per-class", "4", "--n-critic", "1",
+        "--latent-dim", "8", "--checkpoint-every", "1", "--no-progress"]
 
 
 def _finite_numbers(value):
@@ -16,6 +25,16 @@ def _finite_numbers(value):
     if isinstance(value, float):
         return math.isfinite(value)
     return True
+
+
+def usage_error(argv, capsys):
+    """Run the command; assert it exits with status 2 and a usage message, no traceback; return stderr."""
+    with pytest.raises(SystemExit) as caught:
+        cli.main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and "Traceback" not in err
+    return err
 
 
 def test_demo_quick_writes_figures_and_a_finite_report(tmp_path):
@@ -33,22 +52,140 @@ def test_demo_quick_writes_figures_and_a_finite_report(tmp_path):
     assert "mean pixel intensity" in report["baselines"]
 
 
-def test_train_resume_and_sample(tmp_path, capsys):
+def test_train_resume_sample_and_evaluate(tmp_path, capsys):
     out = str(tmp_path / "run")
-    args = ["train", "wgan-gp", "--data", "shapes", "--epochs", "1", "--batch-size", "4", "--out", out,
-            "--width", "2", "--n-per-class", "4", "--n-critic", "1", "--checkpoint-every", "1", "--no-progress"]
-    assert cli.main(args) == 0
-    assert cli.main(args[:5] + ["2"] + args[6:] + ["--resume"]) == 0     # one more epoch, from the checkpoint
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY) == 0
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "2", "--resume"] + TINY) == 0   # one more epoch
     with open(os.path.join(out, "config.json")) as file:
-        assert json.load(file)["steps"] == 4
+        config = json.load(file)
+    assert config["epochs"] == 2 and config["family"] == "wgan-gp" and config["width"] == 2
     with open(os.path.join(out, "metrics.jsonl")) as file:
-        assert [json.loads(line)["step"] for line in file] == [1, 2, 3, 4]
-    assert os.path.exists(os.path.join(out, "losses.png"))
+        records = [json.loads(line) for line in file]
+    assert [r["step"] for r in records if "event" not in r] == [1, 2, 3, 4]
+    assert [(r["setting"], r["from"], r["to"]) for r in records if "event" in r] == [("epochs", 1, 2)]
+    for name in ("losses.png", "samples_epoch_000.png", "samples_epoch_002.png"):
+        assert os.path.exists(os.path.join(out, name)), name
     npy = str(tmp_path / "samples.npy")
-    assert cli.main(["sample", "--checkpoint", os.path.join(out, "checkpoint.safetensors"), "--n", "5",
-                     "--out", str(tmp_path / "samples.png"), "--npy", npy]) == 0
+    assert cli.main(["sample", "--run", out, "--n", "5", "--out", str(tmp_path / "samples.png"), "--npy", npy]) == 0
     images = np.load(npy)
     assert images.shape == (5, 3, 64, 64) and np.isfinite(images).all()
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--run", out]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    with open(os.path.join(out, "evaluation.json")) as file:
+        assert json.load(file) == printed
+    assert printed["step"] == 4 and printed["pairs"] == 45 and 0 <= printed["pairs_auc_ge_0.9"] <= 45
+    assert 0.5 <= printed["min_auc"] <= 1.0
+
+
+def test_sample_draws_from_the_trained_generator(tmp_path):
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY) == 0
+    a, b = str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
+    for path in (a, b):
+        assert cli.main(["sample", "--run", out, "--n", "3", "--seed", "4", "--out", str(tmp_path / "s.png"),
+                         "--npy", path]) == 0
+    from minigan.models import WGANGenerator
+    state = mg.load(os.path.join(out, "checkpoint.safetensors"))
+    generator = WGANGenerator(latent_dim=8, width=2)
+    generator.load_state_dict(state["trainable"]["generator"])
+    generator.eval()
+    mg.manual_seed(4)
+    with mg.no_grad():
+        expected = generator(mg.randn(3, 8)).numpy()
+    assert np.array_equal(np.load(a), np.load(b)) and np.array_equal(np.load(a), expected)
+
+
+def test_a_run_directory_is_never_clobbered(tmp_path, capsys):
+    run = tmp_path / "run"
+    out = str(run)
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY) == 0
+    before = {name: (run / name).read_bytes() for name in os.listdir(out)}
+    err = usage_error(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY, capsys)
+    assert "--resume" in err and "--overwrite" in err
+    assert {name: (run / name).read_bytes() for name in os.listdir(out)} == before
+    err = usage_error(["train", "wgan-gp", "--out", out, "--epochs", "1", "--resume"] + TINY
+                      + ["--lr", "0.001", "--batch-size", "2"], capsys)
+    assert "lr: 0.0001 in the run, 0.001 now" in err and "batch_size" in err
+    usage_error(["train", "wgan-gp", "--out", out, "--resume", "--overwrite"] + TINY, capsys)
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1", "--overwrite", "--seed", "3"] + TINY) == 0
+    assert json.loads((run / "config.json").read_text())["seed"] == 3
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "wgan-gp", "--n-per-class", "1", "--batch-size", "4"], "larger than the 2 training examples"),
+    (["train", "wgan-gp", "--epochs", "2", "--sample-epochs", "3"], "after the last epoch"),
+    (["sample", "--run", "{tmp}/nowhere"], "no checkpoint"),
+])
+def test_usage_errors_found_after_parsing(argv, words, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] == "train":
+        argv += ["--out", str(tmp_path / "run"), "--width", "2", "--no-progress"]
+    assert words in usage_error(argv, capsys)
+    assert not os.path.exists(tmp_path / "run" / "metrics.jsonl")
+
+
+def test_sample_refuses_a_file_that_is_not_a_run_checkpoint(tmp_path, capsys):
+    plain = str(tmp_path / "weights.safetensors")
+    mg.save({"w": mg.randn(2, 2)}, plain)
+    assert "not the checkpoint of a run" in usage_error(["sample", "--checkpoint", plain], capsys)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file")
+    assert "cannot read" in usage_error(["evaluate", "--checkpoint", str(junk)], capsys)
+
+
+BAD_VALUES = {     # flag -> values the parser must refuse
+    "--n-critic": ["0", "-1", "2.5", "x"], "--checkpoint-every": ["0", "-1"], "--epochs": ["0", "-3", ""],
+    "--width": ["0", "-2", "1e3"], "--latent-dim": ["0"], "--lambda-gp": ["-10", "nan", "inf", "ten"],
+    "--seed": ["-1", str(2**32), "0x1"], "--batch-size": ["0", "-8"], "--lr": ["0", "-1e-4", "nan"],
+    "--n-per-class": ["0"], "--device": ["gpu", "cuda:x", "cpu:1"], "--data": ["mnist"],
+}
+
+
+@pytest.mark.parametrize("flag, value", [(f, v) for f, values in BAD_VALUES.items() for v in values])
+def test_every_bad_flag_value_is_a_usage_error(flag, value, tmp_path, capsys):
+    err = usage_error(["train", "wgan-gp", "--out", str(tmp_path / "run"), flag, value], capsys)
+    assert flag in err
+    assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.parametrize("argv", [["sample", "--run", "r", "--n", "0"], ["sample", "--run", "r", "--n", "-5"],
+                                  ["sample", "--run", "r", "--seed", "-1"], ["sample"],
+                                  ["sample", "--run", "r", "--checkpoint", "c"], ["evaluate"],
+                                  ["demo", "--epochs", "0"], ["train"], ["train", "no-such-family"]])
+def test_bad_sample_evaluate_and_demo_arguments_are_usage_errors(argv, capsys):
+    usage_error(argv, capsys)
+
+
+FLAGS = ["--n-critic", "--checkpoint-every", "--epochs", "--width", "--latent-dim", "--batch-size",
+         "--n-per-class", "--seed", "--lambda-gp", "--lr"]
+
+
+@given(flag=st.sampled_from(FLAGS),
+       value=st.one_of(st.integers(max_value=0).map(str), st.text(min_size=1, max_size=6),
+                       st.sampled_from(["nan", "-inf", "inf", "1e999", "-0.5", "  "])))
+def test_fuzzed_flag_values_give_usage_errors_or_parse(flag, value, tmp_path_factory):
+    """Any value: either the parser accepts it (a valid setting) or it exits 2 with a usage message; never a
+    traceback. Integer flags other than --seed refuse 0 and below; the float flags refuse negatives."""
+    import contextlib
+    import io
+    parser = cli.build_parser()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            args = parser.parse_args(["train", "wgan-gp", "--out", "unused", f"{flag}={value}"])
+        except SystemExit as exit_:
+            assert exit_.code == 2 and "usage:" in err.getvalue() and flag in err.getvalue()
+            return
+    parsed = getattr(args, flag[2:].replace("-", "_"))
+    if flag == "--seed":
+        assert 0 <= parsed < 2**32
+    elif flag in ("--lambda-gp",):
+        assert math.isfinite(parsed) and parsed >= 0
+    elif flag == "--lr":
+        assert math.isfinite(parsed) and parsed > 0
+    else:
+        assert isinstance(parsed, int) and parsed >= 1
 
 
 def test_info_prints_the_backend(capsys):

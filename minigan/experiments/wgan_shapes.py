@@ -36,7 +36,8 @@ from minigan import viz
 from minigan.data import DataLoader, shapes_test, shapes_train
 from minigan.models import WGANCritic, WGANGenerator
 from minigan.evaluate import critic_scores, noise_only_pairs, separation, spearman
-from minigan.training import WGANGP, fit
+from minigan.trainers.wgan_gp import WGANGP
+from minigan.training import fit
 
 # --- settings (source 000 where it says, this machine where it must) ---------------------------------
 REFERENCE_CLASS = "square (0.85,+1) 0.03"
@@ -52,26 +53,24 @@ TEST_PER_CLASS = 40           # source 000
 
 def train(out_dir, epochs, seed=0, width=16, n_per_class=TRAIN_PER_CLASS, n_critic=N_CRITIC,
           checkpoint_every=50, resume=False, progress=True, description=None, sample_epochs=None):
-    """Train one WGAN-GP on the shapes; return (model, fit result). Deterministic given ``seed``."""
+    """Train one WGAN-GP on the shapes (``resume``: continue the run in ``out_dir``, else start it again);
+    return (trainer, fit result). Deterministic given ``seed``. The update is ``WGANGP.train_step``
+    (minigan/trainers/wgan_gp.py), Algorithm 1 of Gulrajani et al. (2017)."""
     mg.manual_seed(seed)
     images, _, _ = shapes_train(n_per_class=n_per_class, seed=seed)
     loader = DataLoader(images, batch_size=BATCH_SIZE, shuffle=True, seed=seed, drop_last=True)
-    model = WGANGP(WGANGenerator(latent_dim=LATENT_DIM, width=width), WGANCritic(width=width),
-                   n_critic=n_critic, lambda_gp=LAMBDA_GP)
-    sample_z = mg.tensor(np.random.default_rng(seed + 1000).standard_normal((32, LATENT_DIM)).astype(np.float32))
-    config = {"epochs": epochs, "seed": seed, "width": width, "n_per_class": n_per_class, "n_critic": n_critic,
-              "batch_size": BATCH_SIZE, "lambda_gp": LAMBDA_GP, "latent_dim": LATENT_DIM, "lr": 1e-4,
-              "betas": [0.0, 0.9]}
-    result = fit(model, loader, epochs, out_dir, checkpoint_every=checkpoint_every, resume=resume,
-                 sample_epochs=sample_epochs if sample_epochs is not None else (0, epochs), sample_z=sample_z,
-                 progress=progress, extra={"config": config}, description=description or f"wgan-gp {epochs} ep")
-    with open(os.path.join(out_dir, "config.json"), "w") as file:
-        json.dump(dict(config, wall_seconds=result["elapsed"], steps=result["step"]), file, indent=1)
-    return model, result
+    trainer = WGANGP(WGANGenerator(latent_dim=LATENT_DIM, width=width), WGANCritic(width=width),
+                     n_critic=n_critic, lambda_gp=LAMBDA_GP)
+    settings = {"data": "shapes", "seed": seed, "width": width, "n_per_class": n_per_class}
+    result = fit(trainer, loader, epochs, out_dir, checkpoint_every=checkpoint_every, resume=resume,
+                 overwrite=not resume, sample_epochs=sample_epochs if sample_epochs is not None else (0, epochs),
+                 sample_seed=seed + 1000, progress=progress, settings=settings,
+                 description=description or f"wgan-gp {epochs} ep")
+    return trainer, result
 
 
 def load_critic(out_dir):
-    """The trained critic of a run directory (its config.json says the width)."""
+    """The trained critic of a run directory (its checkpoint's settings say the width)."""
     from minigan.serialization import load
     state = load(os.path.join(out_dir, "checkpoint.safetensors"))
     critic = WGANCritic(width=int(state["extra"]["config"]["width"]))
@@ -111,10 +110,8 @@ def run(out, epochs=20, short_epochs=(1, 2, 10), width=16, seed=0, baseline_seed
         scores = critic_scores(critic, test_x)
         scores_of[name] = scores
         table, pairs, summary = separation(scores, test_y, names)
-        with open(os.path.join(run_dir, "config.json")) as file:
-            config = json.load(file)
         results["runs"][name] = {"epochs": runs[name], "steps": int(state["step"]),
-                                 "train_wall_seconds": round(config.get("wall_seconds", float("nan")), 1),
+                                 "train_wall_seconds": round(float(state["extra"]["elapsed"]), 1),
                                  "table": table, "summary": summary,
                                  "pair_auc": {f"{names[i]} vs {names[j]}": round(v, 4) for (i, j), v in pairs.items()}}
         viz.loss_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(out, f"losses_{name}.png"),

@@ -1,0 +1,13 @@
+"""One trainer per model family, all driven by ``minigan.training.fit`` and ``minigan train <family>``.
+
+``base`` holds the contract (read it first); each other module is one family: its trainer class (whose
+``train_step`` is the paper's update), ``add_arguments(parser)`` and ``build(args)`` for the command line.
+``FAMILIES`` maps each command-line name to its module; adding a family is adding one line here.
+"""
+from . import wgan_gp
+
+__all__ = ["FAMILIES"]
+
+FAMILIES = {
+    "wgan-gp": wgan_gp,
+}
