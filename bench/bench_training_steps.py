@@ -282,7 +282,8 @@ def main():
     parser.add_argument("--coldstart-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    import kernels.cpu  # noqa: F401  (first: it picks Numba's threading layer before any parallel call)
+    import kernels
+    kernels.select("numpy")     # first: it sets up the CPU kernels (Numba's threading layer) before any parallel call
     import numba
     threads = args.threads or numba.get_num_threads()
     if args.memory_child:

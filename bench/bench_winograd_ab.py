@@ -1,5 +1,5 @@
 """A/B of kernels/winograd.py inside one process: the same minigan training steps with the Winograd path on
-and off (kernels.cpu._WINOGRAD_MIN_CHANNELS), alternating blocks of steps, medians.
+and off (kernels.conv.WINOGRAD_MIN_CHANNELS), alternating blocks of steps, medians.
 
     python bench/bench_winograd_ab.py [--rounds 12] [--block 4]
 
@@ -15,10 +15,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import kernels.cpu  # noqa: E402  (first: it picks Numba's threading layer)
+import kernels  # noqa: E402
+import kernels.conv  # noqa: E402
 from bench_training_steps import minigan_steps  # noqa: E402
 
-ON, OFF = kernels.cpu._WINOGRAD_MIN_CHANNELS, 1 << 62     # the default threshold, and never
+kernels.select("numpy")     # first: it sets up the CPU kernels (Numba's threading layer)
+ON, OFF = kernels.conv.WINOGRAD_MIN_CHANNELS, 1 << 62     # the default threshold, and never
 
 
 def main():
@@ -33,11 +35,11 @@ def main():
         step = steps[name]
         times = {ON: [], OFF: []}
         for setting in times:                        # compile both paths before timing
-            kernels.cpu._WINOGRAD_MIN_CHANNELS = setting
+            kernels.conv.WINOGRAD_MIN_CHANNELS = setting
             step(), step()
         for _ in range(args.rounds):
             for setting, record in times.items():
-                kernels.cpu._WINOGRAD_MIN_CHANNELS = setting
+                kernels.conv.WINOGRAD_MIN_CHANNELS = setting
                 step()
                 for _ in range(args.block):
                     start = time.perf_counter()
@@ -45,7 +47,7 @@ def main():
                     record.append(time.perf_counter() - start)
         on, off = statistics.median(times[ON]) * 1e3, statistics.median(times[OFF]) * 1e3
         print(f"{name:26s} {on:12.1f} {off:10.1f} {on / off:7.3f}")
-    kernels.cpu._WINOGRAD_MIN_CHANNELS = ON
+    kernels.conv.WINOGRAD_MIN_CHANNELS = ON
 
 
 if __name__ == "__main__":

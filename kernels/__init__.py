@@ -7,12 +7,14 @@ Three modules provide the same three functions (see kernels/reference.py for the
     conv2d_weight(x, gy, kernel_size, stride, padding, dilation)        -> gW
 
     kernels.reference   pure NumPy (works on CuPy arrays too): the readable specification
-    kernels.cpu         Numba njit(parallel=True) im2col/col2im feeding BLAS: the fast CPU path
+    kernels.cpu         Numba loops around BLAS products: the fast CPU path (its docstring lists its modules)
     kernels.cuda        numba.cuda.jit im2col/col2im feeding cuBLAS (CuPy): the GPU path
 
 `select(xp_name)` picks one; `info()` says which, with the Numba/BLAS/threading set-up.
 kernels.cpu and kernels.cuda are imported lazily (on first attribute access), so the reference path never
-pays for importing Numba.
+pays for importing Numba.  Importing a kernel module changes nothing in the process: the set-up the CPU
+kernels need (Numba's threading layer, glibc's malloc, fork detection, the compile helper) is
+kernels.runtime.configure(), which select() calls when it hands out kernels.cpu.
 """
 import importlib
 import os
@@ -64,11 +66,15 @@ def select(xp_name, mode=None):
     if str(xp_name).startswith("cupy"):
         return importlib.import_module(f"{__name__}.cuda")
     try:
-        return importlib.import_module(f"{__name__}.cpu")
+        cpu = importlib.import_module(f"{__name__}.cpu")
     except ImportError:
         if explicit:
             raise
         return reference
+    # Before the first parallel kernel: the threading layer is fixed by Numba's first parallel region
+    # (kernels/runtime.py says what is set up and why).  Once per process; later calls return at once.
+    importlib.import_module(f"{__name__}.runtime").configure()
+    return cpu
 
 
 def info(xp_name="numpy", mode=None):

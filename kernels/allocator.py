@@ -3,14 +3,12 @@
 Why.  A training step allocates the same few-megabyte activations and gradients every step and frees them
 again.  With glibc's defaults, blocks above the mmap threshold (128 KiB, raised adaptively) come from
 mmap and go back to the kernel when freed, and the heap's free top is trimmed back: so the next step
-maps the memory again and takes one page fault per 4 KiB page on first touch.  Measured on this
-project's 2-core VM, MNIST DCGAN training step (batch 64): ~5 400 minor faults and ~14 ms of system
-time per step, 100 ms per step; with the settings below 35-80 faults, ~1 ms, and 0.89x the step time
-(same run, alternating processes; bench/README.md, fifth round).  The
-elementwise kernels, which touch their output once, suffered most (a bias add over 1.6 MB: 0.6 ms
-instead of ~0.06 ms).
+maps the memory again and takes one page fault per 4 KiB page on first touch: thousands of faults and
+about a tenth of an MNIST DCGAN step, most of it in the elementwise kernels, which touch their output
+once (bench/README.md, history 24).
 
-What.  When kernels.cpu is imported, on glibc only, `tune()` calls mallopt(3):
+What.  When the CPU kernels are set up (kernels/runtime.py's configure), on glibc only, `tune()` calls
+mallopt(3):
 
     M_MMAP_THRESHOLD  32 MiB   blocks below this come from the heap (32 MiB is glibc's maximum)
     M_TRIM_THRESHOLD  256 MiB  the heap's free top is returned to the kernel only beyond this

@@ -1,10 +1,10 @@
-"""A private, single-threaded BLAS for the fused CPU kernels (kernels/cpu.py), called from inside Numba.
+"""A private, single-threaded BLAS for the fused CPU kernels (kernels/fused.py, products.py, winograd.py),
+called from inside Numba.
 
 Why a second BLAS next to NumPy's.  A conv layer on the CPU is Numba loops (im2col, col2im, transposes)
 around BLAS matrix products.  With NumPy's BLAS (OpenBLAS, 2 threads) the two thread pools take turns:
 after each product OpenBLAS's worker threads spin-wait for ~0.1 s, so a parallel Numba loop that follows
-finds one core busy and runs at serial speed or worse (measured on the 2-core EPYC: im2col of a
-64x64x14x14 batch 0.63 ms alone, 1.87 ms right after a product; bench/README.md).  NumPy's BLAS cannot
+finds one core busy and runs at serial speed or worse (bench/README.md, history 25).  NumPy's BLAS cannot
 be asked to stop spinning once it is loaded (OPENBLAS_THREAD_TIMEOUT is read at load time, before
 minigan is imported), and making it single-threaded would slow the user's own NumPy code.
 
@@ -24,7 +24,7 @@ cacheable).  Pointers are passed as integers (`array.ctypes.data`), dimensions a
 caller checks that they fit (fits_int32).
 
 `available()` is False when the wheel is not installed or cannot be loaded, or when the environment says
-MINIGAN_PRIVATE_BLAS=0 (for comparisons); kernels/cpu.py then uses NumPy's BLAS from Python (the unfused
+MINIGAN_PRIVATE_BLAS=0 (for comparisons); kernels/conv.py then uses NumPy's BLAS from Python (the unfused
 path, with Numba's non-spinning `workqueue` threads), which gives the same results.
 """
 import ctypes

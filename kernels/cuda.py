@@ -1,7 +1,7 @@
 """GPU convolution kernels: numba.cuda.jit im2col / col2im, matrix products on cuBLAS through CuPy.
 
 Same three functions, signatures, math and shapes as kernels/reference.py (the spec), and the same
-data layout as kernels/cpu.py (K = C*kh*kw, L = Ho*Wo, "cols" is (K, N*L)):
+data layout as kernels/im2col.py's NCHW columns (K = C*kh*kw, L = Ho*Wo, "cols" is (K, N*L)):
 
     conv2d:            cols = im2col(x)          y_m  = W_(O,K) @ cols            (O, N*L) -> y (N, O, L)
     conv2d_weight:     cols = im2col(x)          gW   = gy_(O, N*L) @ cols.T      (O, K)

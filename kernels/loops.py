@@ -1,5 +1,5 @@
-"""Numba loop helpers shared by the CPU kernels (kernels/cpu.py, kernels/winograd.py), and the dispatch of
-their per-thread workers (`run_workers`)."""
+"""Numba loop helpers shared by the CPU kernels (im2col.py, fused.py, winograd.py, ...), and the dispatch of
+their per-thread workers (`run_blas_workers`, `run_loop_workers`)."""
 import hashlib
 import os
 import tempfile
@@ -9,11 +9,12 @@ import numba
 from numba import njit, prange, types, uint64
 # Numba's own helper for the address of a compiled function's C-ABI wrapper (what Numba itself calls
 # when a jitted function is passed as a first-class function value).  It is private: the test of
-# run_workers in tests/test_kernels.py checks it on the Numba that CI installs (0.68 when written).
+# the workers in tests/test_kernels_loops.py checks it on the Numba that CI installs (0.68 when written).
 from numba.experimental.function_type import _get_wrapper_address
 
 __all__ = ["transpose_into", "transpose_rows_into", "transpose_reading_rows_into", "transpose_writing_rows_into",
-           "copy_or_zero", "run_workers", "split", "ints", "reals",
+           "copy_or_zero", "run_blas_workers", "run_loop_workers", "blas_arguments", "loop_arguments",
+           "BLAS_ARRAYS", "LOOP_ARRAYS", "split", "ints", "reals",
            "compile_worker", "compile_driver", "compile_locks_available"]
 
 try:
@@ -44,9 +45,8 @@ def transpose_into(a, a0, R, S, out, o0):
 @njit(inline="always")
 def transpose_reading_rows_into(a, a0, R, S, out, o0):
     """out[o0 + s*R + r] = a[a0 + r*S + s], reading a's rows in order (out is written with stride R).  For a
-    sample of a large batch array into a small buffer: the batch is read as one stream.  In the Winograd
-    weight gradient (kernels/winograd.py) this took 0.75-0.77x the single-thread time of transpose_into's
-    8-row blocks on the MNIST 64->128 layer, 0.89-0.94x on the 64x64 one (bench/README.md, eighth round)."""
+    sample of a large batch array into a small buffer: the batch is read as one stream (in the Winograd
+    weight gradient faster than transpose_into's 8-row blocks: bench/README.md, history 22)."""
     for r in range(R):
         src = a0 + uint64(r * S)
         for s in range(S):
@@ -77,23 +77,31 @@ def copy_or_zero(inside, a, a0, out, o0, n):
 
 # ------------------------------------------------------------------------------------------ workers
 #
-# A worker is an @njit function worker(w, n_workers, *args) that does the w-th share of a job.  The
-# parallel driver below runs worker 0 .. n_workers-1 on Numba's threads (a prange over w).  It receives
-# the worker as a *function pointer* (a first-class function value), not as a global it calls by name.
-# Why: when a compiled function calls another by name, Numba links the callee's LLVM IR into the caller
-# and optimises it again, and a parfor is compiled twice over (the gufunc, then the driver): a prange
-# over the Winograd worker took 11 s to compile on first use, for a worker that compiles in 3.5 s.
-# Through a pointer the worker is compiled once, the driver in ~0.6-0.9 s per worker signature, and a call
-# costs ~8 us more (the pointer is looked up per call; 15 vs 7.6 us for a 64^3 product on 2 threads),
-# against 0.3-5 ms of work in the parallel calls.
+# A worker is an @njit function that does the w-th of n_workers shares of a job.  The parallel driver below
+# runs worker 0 .. n_workers-1 on Numba's threads (a prange over w).  It receives the worker as a *function
+# pointer* (a first-class function value), not as a global it calls by name.  Why: when a compiled function
+# calls another by name, Numba links the callee's LLVM IR into the caller and optimises it again, and a
+# parfor is compiled twice over (the gufunc, then the driver): a prange over the Winograd worker compiled
+# about three times as long as the worker alone.  Through a pointer the worker is compiled once, and a call
+# costs a few microseconds more, little against the milliseconds of work of a parallel call
+# (bench/README.md, history 23).
 #
-# The driver is compiled once per *type* of worker (its argument types are part of the function pointer's
-# type), ~0.5-0.8 s each on first use.  So the workers share two argument lists, per dtype T:
-#     BLAS workers:  worker(w, n_workers, gemm, ints, a, b, c)
-#     loop workers:  worker(w, n_workers, ints, reals, a, b, c, d, e, f)
-# where gemm is kernels/blas.py's ctypes gemm for T, `ints` an int64 vector of sizes and codes, `reals` a
-# float64 vector, and a..f C-contiguous 1-D arrays of T (a slot a worker does not use gets any such array).
-# Each worker's docstring says what its `ints` hold.  A first DCGAN step then compiles two drivers, not five.
+# The driver is compiled once per *type* of worker (the argument types are part of the function pointer's
+# type), ~0.5-0.8 s each on a cold cache.  So that a first training step compiles two drivers per dtype
+# rather than one per worker, every worker has one of two signatures, for arrays of one float dtype T:
+#
+#     BLAS worker:  worker(w, n_workers, gemm, ints, arrays)    arrays: exactly BLAS_ARRAYS (3) arrays
+#     loop worker:  worker(w, n_workers, ints, reals, arrays)   arrays: LOOP_ARRAYS (6) arrays, of which the
+#                                                               worker reads the first few it needs
+#
+# gemm is kernels/blas.py's ctypes gemm for T; `ints` an int64 vector of sizes and switches; `reals` a
+# float64 vector of real parameters (at least one element); `arrays` a tuple of C-contiguous 1-D arrays of T.
+# A loop worker names the arrays it uses by unpacking the front of the tuple; run_loop_workers fills the
+# rest with empty arrays of T (so a worker that read one would fail visibly, not read someone's data).
+# Each worker's docstring lists its `ints`, `reals` and `arrays`.
+
+BLAS_ARRAYS, LOOP_ARRAYS = 3, 6
+
 
 @njit(inline="always")
 def split(w, n_workers, n_tasks):
@@ -110,10 +118,36 @@ def reals(*values):
     """The `reals` argument of a loop worker (at least one element, so that it is never empty)."""
     return np.array(values or (0.0,), dtype=np.float64)
 
+
+_EMPTY = {}     # dtype -> an empty array: what fills a loop worker's unused array slots (writable, like the
+                # arrays it stands beside: a read-only array would be a different Numba type)
+
+
+def blas_arguments(gemm, ints_, *arrays):
+    """The (gemm, ints, arrays) of a BLAS worker."""
+    if len(arrays) != BLAS_ARRAYS:
+        raise ValueError(f"a BLAS worker takes {BLAS_ARRAYS} arrays, got {len(arrays)}")
+    return gemm, ints_, arrays
+
+
+def loop_arguments(ints_, reals_, *arrays):
+    """The (ints, reals, arrays) of a loop worker: `arrays` followed by empty arrays of their dtype up to
+    LOOP_ARRAYS."""
+    if not 1 <= len(arrays) <= LOOP_ARRAYS:
+        raise ValueError(f"a loop worker takes 1 to {LOOP_ARRAYS} arrays, got {len(arrays)}")
+    dtype = arrays[0].dtype
+    empty = _EMPTY.get(dtype)
+    if empty is None:
+        empty = _EMPTY[dtype] = np.empty(0, dtype=dtype)
+    return ints_, reals_, arrays + (empty,) * (LOOP_ARRAYS - len(arrays))
+
+
 @njit(parallel=True, cache=True)
-def _run_parallel(worker, n_workers, args):
+def _run_parallel(worker, n_workers, flat_args):
+    # flat_args = (gemm or ints, ints or reals, *arrays): a parfor cannot take a tuple nested in its
+    # arguments, so the arrays travel flat and are packed into the worker's tuple here.
     for w in prange(n_workers):
-        worker(np.int64(w), n_workers, *args)
+        worker(np.int64(w), n_workers, flat_args[0], flat_args[1], flat_args[2:])
 
 
 class _WorkerPointer:
@@ -181,8 +215,9 @@ def _release(fd):
 
 
 def compile_worker(worker, args, blocking=True):
-    """The _WorkerPointer of `worker` for arguments like `args` (compiled or loaded from the cache under
-    the worker's lock), or None if not `blocking` and another process holds the lock."""
+    """The _WorkerPointer of `worker` for arguments like `args` (blas_arguments or loop_arguments; compiled
+    or loaded from the cache under the worker's lock), or None if not `blocking` and another process holds
+    the lock."""
     fd = _acquire(worker, blocking)
     if fd is None:
         return None
@@ -199,12 +234,17 @@ def compile_driver(pointer, args, blocking=True):
     if fd is None:
         return False
     try:
-        signature = (pointer._numba_type_, types.int64, numba.typeof(args))
+        signature = (pointer._numba_type_, types.int64, numba.typeof(_flat(args)))
         _run_parallel.compile(signature)
         pointer.parallel = _run_parallel.overloads[signature].entry_point
         return True
     finally:
         _release(fd)
+
+
+def _flat(args):
+    """(first, second, arrays) -> (first, second, *arrays): the driver's argument tuple."""
+    return args[:2] + args[2]
 
 
 def _type_key(value):
@@ -219,17 +259,29 @@ def _type_key(value):
 _POINTERS = {}     # (worker, argument type keys) -> _WorkerPointer: one entry per worker and signature
 
 
-def run_workers(worker, n_workers, args):
+def _run(worker, n_workers, args):
     """worker(w, n_workers, *args) for w < n_workers: on the Numba threads through _run_parallel, or
     directly when n_workers == 1 (the prange index is converted to int64 so that both share one compiled
     worker).  The first call per worker and argument types compiles them (see `compile_worker`)."""
-    key = (worker,) + tuple(_type_key(value) for value in args)
+    first, second, arrays = args
+    key = (worker, _type_key(first), _type_key(second)) + tuple(_type_key(a) for a in arrays)
     pointer = _POINTERS.get(key)
     if pointer is None:
         pointer = _POINTERS[key] = compile_worker(worker, args)
     if n_workers == 1:
-        pointer.serial(0, 1, *args)
+        pointer.serial(0, 1, first, second, arrays)
         return
     if pointer.parallel is None:
         compile_driver(pointer, args)
-    pointer.parallel(pointer, n_workers, args)
+    pointer.parallel(pointer, n_workers, (first, second) + arrays)
+
+
+def run_blas_workers(worker, n_workers, gemm, ints_, *arrays):
+    """Run a BLAS worker, worker(w, n_workers, gemm, ints, arrays), for every w < n_workers."""
+    _run(worker, n_workers, blas_arguments(gemm, ints_, *arrays))
+
+
+def run_loop_workers(worker, n_workers, ints_, reals_, *arrays):
+    """Run a loop worker, worker(w, n_workers, ints, reals, arrays), for every w < n_workers (`arrays`
+    padded by loop_arguments)."""
+    _run(worker, n_workers, loop_arguments(ints_, reals_, *arrays))

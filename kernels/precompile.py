@@ -1,9 +1,8 @@
 """Compile the CPU kernels in a helper process while the user's process starts: the cold start, halved.
 
-The first training step on a machine compiles about twenty Numba functions -- ~11 s on the project's
-2-core machine, in Numba's Python-side pipeline and LLVM, on one core (bench/README.md).  The other core
-is idle meanwhile.  So when kernels.cpu is imported and Numba's on-disk cache lacks some of the workers
-listed in `helper_workers`, `start_if_cold` starts
+The first training step on a machine compiles about twenty Numba functions -- seconds of Numba's Python-side
+pipeline and LLVM, on one core (bench/README.md, history 26).  The other core is idle meanwhile.  So when
+the CPU kernels are set up (kernels/runtime.py's configure) and Numba's on-disk cache lacks some of the workers listed in `helper_workers`, `start_if_cold` starts
 
     python -m kernels.precompile
 
@@ -18,7 +17,7 @@ change results nor lose work: killed at any point, it leaves at most a temporary
 
 Not started when: $MINIGAN_PRECOMPILE=0; fewer than two CPUs are available to the process; the private
 BLAS is missing (the fused kernels, which most of the list is, are off); the process is a forked child
-(kernels/cpu.py's _FORKED); or no file lock is available (not POSIX).  The helper's own $MINIGAN_PRECOMPILE
+(kernels/runtime.py's forked()); or no file lock is available (not POSIX).  The helper's own $MINIGAN_PRECOMPILE
 is 0, so it starts no helper of its own.
 """
 import os
@@ -36,16 +35,16 @@ _DECISION = "not asked yet"     # what start_if_cold decided, for describe()
 
 def helper_workers():
     """[(worker, family)] in the helper's order; family "blas" or "loop" (kernels/loops.py's two argument
-    lists).  The two Winograd workers come first: they are the largest (3.0 and 2.4 s) and a DCGAN step needs
+    lists).  The two Winograd workers come first: they take the longest to compile and a DCGAN step needs
     them about a third and half of the way in; the rest in roughly the reverse order of first use in a DCGAN
     step, and last the channels-last workers that the DCGAN shapes do not use (other models' layers)."""
-    from . import cpu, winograd
-    return [(winograd._winograd_worker, "blas"), (winograd._weight_gradient_worker, "blas"), (cpu._adam_worker, "loop"),
-            (cpu._conv2d_weight_nchw_worker, "blas"), (cpu._conv2d_weight_cl_worker, "blas"),
-            (cpu._im2col_worker, "loop"), (cpu._col2im_worker, "loop"),
-            (winograd._transform_weights_worker, "loop"), (cpu._channel_worker, "loop"),
-            (cpu._elementwise_worker, "loop"), (cpu._gemm_worker, "blas"),
-            (cpu._conv2d_cl_worker, "blas"), (cpu._conv_transpose2d_cl_worker, "blas")]
+    from . import adam, batch_norm, fused, im2col, pointwise, products, winograd
+    return [(winograd._winograd_worker, "blas"), (winograd._weight_gradient_worker, "blas"), (adam._adam_worker, "loop"),
+            (fused.conv2d_weight_nchw_worker, "blas"), (fused.conv2d_weight_cl_worker, "blas"),
+            (im2col._im2col_worker, "loop"), (im2col._col2im_worker, "loop"),
+            (winograd._transform_weights_worker, "loop"), (batch_norm._per_channel_worker, "loop"),
+            (pointwise._pointwise_worker, "loop"), (products._gemm_worker, "blas"),
+            (fused.conv2d_cl_worker, "blas"), (fused.conv_transpose2d_cl_worker, "blas")]
 
 
 def _family_args(family, dtype):
@@ -53,8 +52,8 @@ def _family_args(family, dtype):
     from . import blas, loops
     x = np.zeros(1, dtype=dtype)
     if family == "blas":
-        return (blas.gemm_for(np.dtype(dtype)), loops.ints(0), x, x, x)
-    return (loops.ints(0), loops.reals(), x, x, x, x, x, x)
+        return loops.blas_arguments(blas.gemm_for(np.dtype(dtype)), loops.ints(0), *(x,) * loops.BLAS_ARRAYS)
+    return loops.loop_arguments(loops.ints(0), loops.reals(), x)
 
 
 def missing_from_cache():
@@ -79,7 +78,7 @@ def _cpus():
 
 
 def _reason_not_to_start():
-    from . import blas, cpu, loops
+    from . import blas, loops, runtime
     if _HELPER is not None:
         return "helper process already started"
     if os.environ.get("MINIGAN_PRECOMPILE", "1").strip() == "0":
@@ -88,7 +87,7 @@ def _reason_not_to_start():
         return "off (one CPU)"
     if not blas.available():
         return "off (no private BLAS)"
-    if cpu._FORKED:
+    if runtime.forked():
         return "off (forked child)"
     if not loops.compile_locks_available():
         return "off (no file locks)"

@@ -1,9 +1,9 @@
 """Winograd convolution for the strided 4x4 layers of DCGAN-style networks (CPU, Numba + the private BLAS).
 
 Why.  A DCGAN's big layers are 4x4 convolutions with stride 2 (and their transposes).  By im2col each is
-one matrix product of 2*Ho*Wo*O*C*16 multiply-adds per sample, and on this machine the matrix products
-alone already take as long as PyTorch's whole convolution (oneDNN runs these layers near the CPU's
-peak; bench/README.md).  Doing fewer multiplications is the only way past that floor.
+one matrix product of 2*Ho*Wo*O*C*16 multiply-adds per sample, and the matrix products alone already take
+as long as PyTorch's whole convolution (oneDNN runs these layers near the CPU's peak; bench/README.md,
+history 17).  Doing fewer multiplications is the only way past that floor.
 
 Two steps (Lavin & Gray 2016, "Fast algorithms for convolutional neural networks"):
 
@@ -27,7 +27,7 @@ Two steps (Lavin & Gray 2016, "Fast algorithms for convolutional neural networks
 
 The matrices come from Toom-Cook interpolation at the points (0, 1, -1, 2, infinity) (transform_matrices
 below solves for B^T exactly from A^T and G); in float32 the outputs differ from the direct sum by up to
-~4e-6 of the output's scale (tests/test_kernels.py allows 1e-5), against ~1e-7 for im2col -- the usual
+~4e-6 of the output's scale (tests/test_kernels_winograd.py allows 1e-5), against ~1e-7 for im2col -- the usual
 price of Winograd.  In float64 they agree to ~1e-15, so gradcheck and gradgradcheck run through this path.
 
 Shapes used in this module: K = s*s*C (conv2d) or C (transposed), Kout = O (conv2d) or s*s*O
@@ -42,23 +42,20 @@ products per chunk that reduce over the chunk's tiles into per-worker sums.  A c
 grid of 4q + 1 cells (16 -> 32 with padding 1: 17) runs 4q cells through the tiles and its last row and
 column of cells by one matrix product per kernel row (_edge_lines) instead of a fifth, mostly empty, tile.
 
-Measured (bench/README.md, fourth and eighth rounds): forward passes of the layers it serves 0.63-0.98x
-the im2col pipeline's time; the weight gradient 0.65-1.00x (2 threads, same process, alternating; a layer
-whose 25 sums would not fit in 16 MiB, e.g. 256->512, stays with im2col: 4.3x slower there).  The price is
-compile time: the two workers take 3.0 and 2.4 s to compile on first use (cached afterwards; kernels/precompile.py
-compiles them in a helper process; kernels/loops.py runs them on the threads through a function pointer,
-which keeps the parallel driver from compiling them again).  Three earlier weight-gradient versions lost to
-im2col (2026-11-22: V and Gy laid out (25, T, K) over all of a worker's tiles, 6.3 vs 5.6 ms; G^T . G
-applied by a NumPy product and a 6-D transpose afterwards, 1.4-1.6 ms of their own); what made this one win:
-chunks of 32 tiles whose V and Gy stay in the core's cache, G^T Z G per output channel inside the worker,
-and the batch read as one stream (transpose_reading_rows_into: the per-sample transposes in 8-row blocks
-had cost ~2 ms (x) and ~1 ms (gy) of its 8.4-9.2 ms on one thread).
+It serves only the layers where it measured faster than the im2col pipeline (kernels/conv.py's thresholds,
+weight_gradient_pays below; bench/README.md, history 18).  What makes the weight gradient pay: chunks of
+tiles whose V and Gy stay in the core's cache, G^T Z G per output channel inside the worker, and the batch
+read as one stream (kernels/loops.py's transpose_reading_rows_into).  The price is compile time: the two
+workers are the largest of the package (cached afterwards; kernels/precompile.py compiles them in a helper
+process; kernels/loops.py runs them on the threads through a function pointer, which keeps the parallel
+driver from compiling them again).
 """
 import numpy as np
 from numba import njit, uint64
 
 from . import blas
-from .loops import (copy_or_zero, ints, reals, run_workers, transpose_into, transpose_reading_rows_into,
+from . import loops
+from .loops import (copy_or_zero, run_blas_workers, run_loop_workers, transpose_into, transpose_reading_rows_into,
                     transpose_rows_into, transpose_writing_rows_into)
 
 __all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "conv2d_weight",
@@ -181,7 +178,7 @@ def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, v0, e_
 
 
 @njit(cache=True)
-def _winograd_worker(w, n_workers, gemm, ints, xf, Uf, yf):
+def _winograd_worker(w, n_workers, gemm, ints, arrays):
     """Worker w of n_workers: y[n] for its samples n of a stride-1 2 x 2 correlation by F(4x4, 2x2); a
     BLAS worker (kernels/loops.py) with
         ints = (chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, Kout).
@@ -197,6 +194,7 @@ def _winograd_worker(w, n_workers, gemm, ints, xf, Uf, yf):
     chunk, N, C, H, W, s_in, off_h, off_w = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
     Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo = ints[8], ints[9], ints[10], ints[11], ints[12], ints[13], ints[14], ints[15]
     Kout = ints[16]
+    xf, Uf, yf = arrays
     m, a = _M, _ALPHA
     K = s_in * s_in * C
     th, tw = (Hg + m - 1) // m, (Wg + m - 1) // m
@@ -278,7 +276,7 @@ def _gradient_rows(a, a0, astep, b, b0, bstep, K):
 
 
 @njit(cache=True)
-def _weight_gradient_worker(w, n_workers, gemm, ints, xf, gyf, gWf):
+def _weight_gradient_worker(w, n_workers, gemm, ints, arrays):
     """Worker w of n_workers: its samples' share of the weight gradient, gWf[w] (O, C, 2s, 2s); a BLAS worker
     (kernels/loops.py) with
         ints = (chunk, N, C, H, W, s, off_h, off_w, Ho, Wo, O).
@@ -295,6 +293,7 @@ def _weight_gradient_worker(w, n_workers, gemm, ints, xf, gyf, gWf):
     whose entry (u, v, c) is gW[o, c, a*s + u, b*s + v]."""
     chunk, N, C, H, W, s_in, off_h, off_w = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
     Ho, Wo, O = ints[8], ints[9], ints[10]
+    xf, gyf, gWf = arrays
     m, a = _M, _ALPHA
     K = s_in * s_in * C
     th, tw = (Ho + m - 1) // m, (Wo + m - 1) // m
@@ -363,17 +362,18 @@ def _weight_gradient_worker(w, n_workers, gemm, ints, xf, gyf, gWf):
 
 
 @njit(cache=True)
-def _transform_weights_worker(w, n_workers, ints, reals, Wf, GGf, Uf, unused_d, unused_e, unused_f):
+def _transform_weights_worker(w, n_workers, ints, reals, arrays):
     """Worker w's share (a range of input channels c) of the transformed weights U = G g G^T of every
     channel pair, g the 2 x 2 sub-kernel of the taps (a*s + u, b*s + v), a, b < 2, of the sub-pixel (u, v):
 
         conv2d      (W (O, C, k, k)):  U[e, (u, v, c), o] = sum_{a,b} GG[e, 2a+b] W[o, c, a*s+u, b*s+v]
         transposed  (W (C, O, k, k)):  U[e, c, (u, v, o)] = sum_{a,b} GG[e, 2a+b] W[c, o, (1-a)*s+u, (1-b)*s+v]
 
-    GG = kron(G, G) (25, 4), e = xi*5 + nu; Wf, GGf, Uf flat; a loop worker (kernels/loops.py) with
+    GG = kron(G, G) (25, 4), e = xi*5 + nu; a loop worker (kernels/loops.py) with arrays = (W, GG, U) flat and
     ints = (s, transposed, Ci, Co).  The worker first copies its channels' taps
     tap-major, Wt (c, k*k, C_out), so that the inner loop runs over contiguous output channels."""
     s, transposed, Ci, Co = ints[0], ints[1] != 0, ints[2], ints[3]
+    Wf, GGf, Uf = arrays[0], arrays[1], arrays[2]
     GG = GGf.reshape((GGf.size // 4, 4))
     k = 2 * s
     kk = k * k
@@ -410,8 +410,8 @@ def _transform_weights_worker(w, n_workers, ints, reals, Wf, GGf, Uf, unused_d, 
 
 
 # Tiles per chunk (rows of each of the 25 products): small, so that a chunk's V and M stay in the core's
-# cache between the transforms and the products, whatever the image size (a chunk may hold part of a sample).  Measured on the 64->128 layer (14->7, one thread):
-# 7.1 ms at 16 tiles, 8.4-8.9 ms at 32-128, 8.1 ms at 256 (and 17 ms for the transposed layer).
+# cache between the transforms and the products, whatever the image size (a chunk may hold part of a
+# sample).  16 measured fastest (bench/README.md, history 19).
 _TILES_PER_CHUNK = 16
 
 
@@ -468,9 +468,9 @@ def _transformed_weights(W, s, transposed, n_threads):
     shape = (_ALPHA * _ALPHA, Ci, s * s * Co) if transposed else (_ALPHA * _ALPHA, s * s * Ci, Co)
     U = np.empty(shape, dtype=W.dtype)
     Uf = U.reshape(-1)
-    args = (ints(s, transposed, Ci, Co), reals(), W.reshape(-1), _KRON_G.astype(W.dtype).reshape(-1), Uf, Uf, Uf, Uf)
     n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
-    run_workers(_transform_weights_worker, n_workers, args)
+    run_loop_workers(_transform_weights_worker, n_workers, loops.ints(s, transposed, Ci, Co), loops.reals(),
+                     W.reshape(-1), _KRON_G.astype(W.dtype).reshape(-1), Uf)
     return U
 
 
@@ -478,8 +478,8 @@ def _transformed_weights(W, s, transposed, n_threads):
 TRANSFORMED_WEIGHTS = TransformedWeightCache()
 
 
-# Layers with fewer multiply-adds in their products run on the calling thread (as kernels/cpu.py's
-# _FUSED_PARALLEL_MIN: ~64K column elements of a 64-channel layer).
+# Layers with fewer multiply-adds in their products run on the calling thread (as kernels/runtime.py's
+# FUSED_PARALLEL_MIN: ~64K column elements of a 64-channel layer).
 _PARALLEL_MIN_MACS = 1 << 22
 
 
@@ -493,9 +493,9 @@ def _run(x, U, geometry, out_shape, gemm, n_threads):
     n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
     chunk = max(1, min(-(-N // n_workers) * tiles, _TILES_PER_CHUNK))             # tiles per chunk
     y = np.empty((N, Oc, Ho, Wo), dtype=x.dtype)
-    args = (gemm, ints(chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, U.shape[2]),
-            x.reshape(-1), U.reshape(-1), y.reshape(-1))
-    run_workers(_winograd_worker, n_workers, args)
+    run_blas_workers(_winograd_worker, n_workers, gemm,
+                     loops.ints(chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, U.shape[2]),
+                     x.reshape(-1), U.reshape(-1), y.reshape(-1))
     return y
 
 
@@ -517,9 +517,8 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product):
     A grid of 4q + 1 cells (8 -> 16 or 16 -> 32 with padding 1: 9 or 17 cells, the first and last half
     outside the image) would take q + 1 tiles per side, mostly wasted in the last; its last row and column
     of cells are instead computed by _edge_lines (one (N*W, C) @ (C, O*k) product per kernel row that reaches
-    them), with `product` (the caller's 2-D matrix product).  Measured against the whole grid by tiles
-    (bench/README.md, eighth round): 0.60-0.61x on 16 x 256->128 8->16, 0.88-0.97x on 64 x 128->64 8->16,
-    even on 16 x 128->64 16->32."""
+    them), with `product` (the caller's 2-D matrix product): faster than running the whole grid by tiles, or as
+    fast (bench/README.md, history 20)."""
     (s, _), (ph, pw) = stride, padding
     O = W.shape[1]
     U = TRANSFORMED_WEIGHTS.get(W, s, True, n_threads)       # (25, c, (u, v, o))
@@ -572,8 +571,8 @@ def _edge_lines(x, W, lines, s, padding, length, product, along_rows):
 _GRADIENT_TILES_PER_CHUNK = 32
 
 # Each worker accumulates 25 sums Z_e (O, K) across its chunks: the weight gradient pays only while they stay
-# in the cache (measured, 2 threads, A/B against im2col: 25*K*O floats of 3.3 MB 0.65-0.75x, 13 MB 0.85x,
-# 52 MB 4.3x (16 x 256->512 8->4)) and a worker has at least one full chunk of tiles to reduce over.
+# in the cache (up to 16 MiB: bench/README.md, history 21) and a worker has at least one full chunk of tiles
+# to reduce over.
 _GRADIENT_MAX_SUMS_BYTES = 16 << 20
 
 
@@ -598,6 +597,6 @@ def conv2d_weight(x, gy, stride, padding, gemm, n_threads):
     n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
     chunk = max(1, min(-(-N // n_workers) * tiles, _GRADIENT_TILES_PER_CHUNK))
     partial = np.empty((n_workers, O, C, 2 * s, 2 * s), dtype=x.dtype)
-    run_workers(_weight_gradient_worker, n_workers,
-                (gemm, ints(chunk, N, C, H, W, s, -ph, -pw, Ho, Wo, O), x.reshape(-1), gy.reshape(-1), partial.reshape(-1)))
+    run_blas_workers(_weight_gradient_worker, n_workers, gemm, loops.ints(chunk, N, C, H, W, s, -ph, -pw, Ho, Wo, O),
+                     x.reshape(-1), gy.reshape(-1), partial.reshape(-1))
     return partial.sum(axis=0) if n_workers > 1 else partial[0]
