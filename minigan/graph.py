@@ -18,7 +18,8 @@ and changes nothing; but ``backward`` frees the graph it sweeps, so draw before 
 **The backward as a graph.**  Under ``create_graph=True`` the ops a ``Function.backward`` runs are recorded
 like any other; a trace that was on while they ran knows which forward op's backward created each of them.
 ``to_dot``/``draw``/``graph_text`` given that trace (``trace=t``) mark such a node ``∂ conv2d #3`` (it was
-made by the backward of node #3, a conv2d) and colour it, one colour per forward op, so that a WGAN-GP
+made by the backward of node #3, a conv2d; ``∂ conv2d (op 4)``, the trace's record 4, when that conv2d is
+not in the drawing) and colour it, one colour per forward op, so that a WGAN-GP
 penalty's graph shows conv2d's backward (``conv_transpose2d``), the leaky-ReLU slope masks
 (``leaky_relu_backward``), and, one level further, conv_transpose2d's own backward (``conv2d_weight``).
 Sums of gradients that meet in the sweep are marked ``gradient sum`` (grey).
@@ -32,7 +33,9 @@ the PATH it writes the text tree (and the DOT source beside it) instead, with a 
 called, named as in ``named_modules()`` of the model given), input and output shapes, the time of its
 forward (wall clock; on a GPU, the launch), and the bytes of its outputs that are new memory (not views of
 an input).  ``t.table()`` sums them per op and per layer (a layer's backward time is the wall time of its
-ops' ``Function.backward`` calls, kernels called directly included); ``t.save_json(path)`` writes it all.
+ops' ``Function.backward`` calls, kernels called directly included); ``t.save_json(path)`` writes it all
+(``trace(print_table=True, json_path=path)`` does both at the end of the block).  Only ops are traced: an
+optimizer's update, which runs kernels on arrays, is in the block's wall time (``t.seconds``) alone.
 The engine tells the trace through the hooks in ``minigan.autograd`` (``active_tracers``).
 """
 from __future__ import annotations
@@ -226,8 +229,9 @@ class Trace:
 
 
 @contextlib.contextmanager
-def trace(model=None, gradients: bool = False):
-    """Record every op run inside the block (see ``Trace``); yields the ``Trace``.  Results are unchanged:
+def trace(model=None, gradients: bool = False, print_table: bool = False, json_path=None):
+    """Record every op run inside the block (see ``Trace``); yields the ``Trace``.  At the end of the block,
+    ``print_table=True`` prints ``table()`` and ``json_path`` receives ``save_json``.  Results are unchanged:
     the trace only reads shapes and times (and, with ``gradients=True``, gradient norms)."""
     tracer = Trace(model, gradients)
     started = time.perf_counter()
@@ -237,6 +241,10 @@ def trace(model=None, gradients: bool = False):
     finally:
         autograd.active_tracers.remove(tracer)
         tracer.seconds = time.perf_counter() - started
+    if print_table:
+        print(tracer.table())
+    if json_path is not None:
+        tracer.save_json(json_path)
 
 
 def _describe(info):

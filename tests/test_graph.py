@@ -2,6 +2,7 @@
 critic, the trace's op count against an independent count, the text fallback without ``dot``, and that
 drawing and tracing change no value and no gradient."""
 import contextlib
+import importlib.util
 import json
 import re
 import shutil
@@ -75,6 +76,30 @@ def test_unnamed_leaves_and_module_parameters_are_labelled():
     assert "constant  (4, 3) float32 cpu" in text                   # the input: no grad, no name
     leaf = mg.randn(3, requires_grad=True)
     assert "#1 leaf  (3,) float32 cpu" in graph.graph_text((leaf * 2).sum())
+
+
+class Halves(Function):
+    """A two-output op (none of minigan's primitives has two): the first and second half of a vector."""
+
+    def forward(self, x):
+        half = x.shape[0] // 2
+        return x[:half].copy(), x[half:].copy()
+
+    def backward(self, g_first, g_second):
+        return F.cat([g_first, g_second])
+
+
+def test_the_outputs_of_a_two_output_op_are_told_apart():
+    x = mg.tensor(np.arange(4.0), requires_grad=True)
+    first, second = Halves().apply(x)
+    y = (first * second).sum()
+    text = graph.graph_text(y, {"x": x})
+    assert text.splitlines()[2:5] == ["    ├── #2 halves[0]  out 0: (2,) float64 cpu  out 1: (2,) float64 cpu",
+                                      "    │   └── #1 x  (4,) float64 cpu",
+                                      "    └── #2 halves[1] (above)"]
+    edges = [line.strip() for line in graph.to_dot(y).splitlines() if "->" in line]
+    assert edges == ["n1 -> n2;", 'n2 -> n3 [label="0", fontsize=8];', 'n2 -> n3 [label="1", fontsize=8];',
+                     "n3 -> n4;"]
 
 
 def test_gradients_after_backward_and_what_ops_save():
@@ -202,12 +227,15 @@ def test_the_trace_names_layers_and_the_forward_op_each_backward_op_differentiat
     assert "tanh" in table and "1 (Tanh)" in table and f"{len(t.records)} ops" in table
 
 
-def test_the_trace_is_saved_as_json_and_stops_at_the_end_of_the_block(tmp_path):
+def test_the_trace_is_printed_and_saved_as_json_and_stops_at_the_end_of_the_block(tmp_path, capsys):
     y, a, b = known_expression()
-    with graph.trace() as t:
+    path = tmp_path / "trace.json"
+    with graph.trace(print_table=True, json_path=path) as t:
         y.backward()
-    path = t.save_json(tmp_path / "trace.json")
+    assert capsys.readouterr().out == t.table() + "\n"
+    assert t.table().startswith(f"{len(t.records)} ops, ")
     document = json.loads(path.read_text())
+    assert document["seconds"] == t.seconds > 0
     assert [r["op"] for r in document["ops"]] == [r["op"] for r in t.records]
     assert sum(row["calls"] for row in document["by_op"]) == len(t.records)
     assert set(document["by_layer"][0]) == {"layer", "forward_ops", "forward_seconds", "backward_seconds", "bytes"}
@@ -309,3 +337,19 @@ def test_the_readme_graph_section_runs_and_draws_what_it_says(tmp_path, monkeypa
     drawn = {path.name for path in tmp_path.iterdir()}
     assert {"mlp_graph.svg", "penalty_graph.svg"} <= drawn or {"mlp_graph.txt", "penalty_graph.txt"} <= drawn
     assert " conv2d_weight  " in graph.graph_text(namespace["g_weight"], trace=namespace["t"]).splitlines()[0]
+
+
+def test_the_tour_draws_the_penalty_graph_and_the_backward_of_the_backward(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("autograd_tour", Path(__file__).resolve().parent.parent
+                                                  / "demos" / "00_autograd_tour.py")
+    tour = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tour)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", graph.GraphvizMissing)
+        tour.gradient_penalty_graphs(str(tmp_path), "svg")
+    printed = capsys.readouterr().out
+    assert "    conv_transpose2d: 2 in the weight gradient's graph" in printed
+    assert " leaky_relu_backward: 2 in the weight gradient's graph" in printed
+    assert "       conv2d_weight: 1 in the weight gradient's graph" in printed
+    suffix = "svg" if shutil.which("dot") else "txt"
+    assert {f"penalty_graph.{suffix}", f"penalty_weight_grad_graph.{suffix}"} <= {p.name for p in tmp_path.iterdir()}
