@@ -242,6 +242,7 @@ MAY_IMPORT = {
     "minigan.losses": ENGINE,
     "minigan.info": set(),
     "minigan.viz": set(),
+    "minigan.graph": ENGINE,
     "minigan.data.": {"minigan.data", "minigan.tensor", "minigan"},     # minigan.tensor: DataLoader's iterator
 }
 # the models: networks and their mathematics, never the optimizers or the harness
