@@ -12,13 +12,10 @@ import argparse
 import os
 import time
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from minigan.data.shapes import TEST_CLASSES, TRAIN_CLASSES, make_shapes  # noqa: E402
+from minigan.data.shapes import TEST_CLASSES, TRAIN_CLASSES, make_shapes
 
 # ---- settings
 PER_CLASS = 6        # copies shown per class

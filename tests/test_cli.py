@@ -44,7 +44,7 @@ def test_demo_quick_writes_figures_and_a_finite_report(tmp_path):
                  "scores_baseline_intensity.png", "losses_2ep.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     with open(os.path.join(out, "report.json")) as file:
-        report = json.load(file)
+        report = json.load(file)["results"]
     assert _finite_numbers(report)
     summary = report["runs"]["2ep"]["summary"]
     assert summary["pairs"] == 45 and len(summary["noise_only"]) == 3
@@ -140,12 +140,24 @@ BAD_VALUES = {     # flag -> values the parser must refuse
     "--seed": ["-1", str(2**32), "0x1"], "--batch-size": ["0", "-8"], "--lr": ["0", "-1e-4", "nan"],
     "--n-per-class": ["0"], "--device": ["gpu", "cuda:x", "cpu:1"], "--data": ["mnist"],
 }
+OTHER_FAMILIES_BAD_VALUES = [
+    ("gan", "--generator-loss", "hinge"), ("gan", "--d-steps", "0"), ("gan", "--beta1", "1"),
+    ("gan", "--beta1", "-0.1"), ("gan", "--hidden", "0"), ("gan", "--n-train", "9"), ("gan", "--n-train", "4001"),
+    ("dcgan", "--width", "0"), ("dcgan", "--lr", "-2e-4"), ("wgan-clip", "--clip-value", "0"),
+    ("wgan-clip", "--clip-value", "-0.01"), ("wgan-clip", "--n-critic", "0"), ("wgan-clip", "--network", "resnet"),
+]
 
 
 @pytest.mark.parametrize("flag, value", [(f, v) for f, values in BAD_VALUES.items() for v in values])
 def test_every_bad_flag_value_is_a_usage_error(flag, value, tmp_path, capsys):
     err = usage_error(["train", "wgan-gp", "--out", str(tmp_path / "run"), flag, value], capsys)
     assert flag in err
+    assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.parametrize("family, flag, value", OTHER_FAMILIES_BAD_VALUES)
+def test_every_familys_bad_flag_values_are_usage_errors(family, flag, value, tmp_path, capsys):
+    assert flag in usage_error(["train", family, "--out", str(tmp_path / "run"), flag, value], capsys)
     assert not os.path.exists(tmp_path / "run")
 
 
@@ -186,6 +198,25 @@ def test_fuzzed_flag_values_give_usage_errors_or_parse(flag, value, tmp_path_fac
         assert math.isfinite(parsed) and parsed > 0
     else:
         assert isinstance(parsed, int) and parsed >= 1
+
+
+@pytest.mark.parametrize("family, flags", [
+    ("gan", ["--hidden", "8", "--latent-dim", "4"]),
+    ("dcgan", ["--width", "2", "--latent-dim", "4"]),
+    ("wgan-clip", ["--hidden", "8", "--latent-dim", "4", "--n-critic", "2"]),
+])
+def test_every_gan_family_trains_resumes_and_samples_from_the_command_line(family, flags, tmp_path):
+    out = str(tmp_path / family)
+    common = ["--out", out, "--n-train", "20", "--batch-size", "10", "--checkpoint-every", "1", "--no-progress"]
+    assert cli.main(["train", family, "--epochs", "1"] + common + flags) == 0
+    assert cli.main(["train", family, "--epochs", "2", "--resume"] + common + flags) == 0
+    with open(os.path.join(out, "config.json")) as file:
+        config = json.load(file)
+    assert config["family"] == family and config["epochs"] == 2 and config["n_train"] == 20
+    npy = str(tmp_path / "samples.npy")
+    assert cli.main(["sample", "--run", out, "--n", "4", "--out", str(tmp_path / "s.png"), "--npy", npy]) == 0
+    images = np.load(npy)
+    assert images.shape == (4, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
 
 
 def test_info_prints_the_backend(capsys):

@@ -7,9 +7,10 @@ import pytest
 import minigan as mg
 from minigan import autograd, losses
 from minigan import functional as F
+from minigan.data.splits import stratified
 from minigan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from minigan.trainers.dcgan import DCGAN
-from minigan.trainers.gan import GAN
+from minigan.trainers.gan import GAN, digit_judgement
 from minigan.trainers.wgan_clip import WGANClip
 from trainer_contract import assert_resumes_exactly
 
@@ -125,3 +126,39 @@ def test_dcgan_resumes_exactly(tmp_path):
         return DCGAN(DCGANGenerator(latent_dim=4, width=2), DCGANDiscriminator(width=2), lr=1e-3)
     full, _ = assert_resumes_exactly(build, tiny_images(12, size=28), tmp_path, batch_size=4, kill_at=4)
     assert full.config()["family"] == "dcgan" and full.sample(2).shape == (2, 1, 28, 28)
+
+
+def test_the_digit_judge_tells_real_digits_from_a_constant_generator():
+    """gan.digit_judgement (what `minigan evaluate` prints for the GAN families): real digits read as all ten
+    classes; a generator that always draws the same image covers one class. A small judge, on 600 digits."""
+    from minigan import data
+    try:
+        train, test = data.load("mnist5k"), data.load("mnist5k", split="test")
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        pytest.skip(f"mnist5k unavailable: {error}")
+    rows, test_rows = stratified(train.y, 600, seed=0), stratified(test.y, 300, seed=0)
+    split = ((train.x[rows], train.y[rows]), (test.x[test_rows], test.y[test_rows]))
+
+    class Replay:                              # "samples" are real test digits, in the generators' [-1, 1]
+        def sample(self, n):
+            return mg.tensor(test.x[test_rows[:n]] * 2 - 1)
+
+    class Constant:
+        def sample(self, n):
+            return mg.tensor(np.repeat(test.x[:1] * 2 - 1, n, axis=0))
+
+    real = digit_judgement(Replay(), split, n=300, classifier_epochs=3)
+    constant = digit_judgement(Constant(), split, n=300, classifier_epochs=3)
+    assert real["judge_test_accuracy"] > 0.7
+    assert real["classes_covered"] == 10 and real["kl_to_uniform"] < 0.1
+    assert constant["classes_covered"] == 1 and constant["kl_to_uniform"] > 2.0
+
+
+def test_n_train_takes_the_same_number_of_each_digit():
+    from minigan.trainers.gan import mnist_images
+    try:
+        images = mnist_images(20, seed=1)
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        pytest.skip(f"mnist5k unavailable: {error}")
+    assert images.shape == (20, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+    assert len({images[i].tobytes() for i in range(20)}) == 20

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import time
 
 import numpy as np
 
 import minigan as mg
-from minigan import viz
+from minigan import report, viz
 from minigan.data import DataLoader, shapes_test, shapes_train
 from minigan.models import WGANCritic, WGANGenerator
 from minigan.evaluate import critic_scores, noise_only_pairs, separation, spearman
@@ -177,65 +176,56 @@ def run(out, epochs=20, short_epochs=(1, 2, 10), width=16, seed=0, baseline_seed
         "this_invocation_training": {k: round(v, 1) for k, v in wall.items()},
         "this_invocation_total": round(time.perf_counter() - started, 1)}
     results["machine"] = mg.backend.info()
-    with open(os.path.join(out, "report.json"), "w") as file:
-        json.dump(results, file, indent=1)
-    with open(os.path.join(out, "report.md"), "w") as file:
-        file.write(markdown_report(results))
+    write_report(results, out, quick)
     return results
 
 
-def _summary_line(label, summary):
-    return (f"| {label} | {summary['auc_ge_0.9']}/45 | {summary['auc_ge_0.99']}/45 | {summary['min_auc']:.3f} | "
-            f"{summary['noise_only_ge_0.9']}/{len(summary['noise_only'])} | "
-            f"{summary['noise_only_ge_0.99']}/{len(summary['noise_only'])} |")
+def _separation_row(label, summary):
+    noise = len(summary["noise_only"])
+    return [label, f"{summary['auc_ge_0.9']}/45", f"{summary['auc_ge_0.99']}/45", summary["min_auc"],
+            f"{summary['noise_only_ge_0.9']}/{noise}", f"{summary['noise_only_ge_0.99']}/{noise}"]
 
 
-def markdown_report(results):
+def write_report(results, out, quick=False):
+    """report.md + report.json in ``out`` (``minigan.report``): every table of the experiment."""
     s = results["schedule"]
-    lines = ["# WGAN-GP critic scores as an unsupervised classifier (source 000)", "",
-             f"Schedule: main run {s['main_epochs']} epochs, retrainings from scratch at {s['short_epochs']} epochs "
+    rep = report.Report("WGAN-GP critic scores as an unsupervised classifier (source 000)"
+                        + (" -- QUICK smoke run" if quick else ""), out)
+    rep.text(f"Schedule: main run {s['main_epochs']} epochs, retrainings from scratch at {s['short_epochs']} epochs "
              f"(source 000: 200, and 10/20/100); {s['train_images']} training images, batch {s['batch_size']} "
              f"({s['steps_per_epoch']} generator steps per epoch, n_critic {s['n_critic']} critic steps each), "
              f"lambda {s['lambda_gp']}, Adam(1e-4, (0, 0.9)), critic/generator width {s['width']}; "
-             f"kernels: {s['kernels']}.", "",
-             "## Separation of the 45 class pairs (ROC AUC, max(AUC, 1-AUC))", "",
-             "| scores | AUC >= 0.9 | AUC >= 0.99 | min AUC | noise-only pairs >= 0.9 | noise-only >= 0.99 |",
-             "|---|---|---|---|---|---|"]
-    for name, r in results["runs"].items():
-        lines.append(_summary_line(f"trained critic, {r['epochs']} ep ({r['steps']} steps, "
-                                   f"{r['train_wall_seconds']} s)", r["summary"]))
-    for name, r in results["baselines"].items():
-        lines.append(_summary_line(f"baseline: {name}", r["summary"]))
-    lines += ["", "Noise-only pairs (same shape and colour, noise 0.01 vs 0.03):", "",
-              "| pair | " + " | ".join(list(results["runs"]) + list(results["baselines"])) + " |",
-              "|---|" + "---|" * (len(results["runs"]) + len(results["baselines"]))]
-    first = next(iter(results["runs"].values()))
-    for pair in first["summary"]["noise_only"]:
-        values = [r["summary"]["noise_only"][pair] for r in results["runs"].values()]
-        values += [r["summary"]["noise_only"][pair] for r in results["baselines"].values()]
-        lines.append(f"| {pair} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-    main = f"{s['main_epochs']}ep"
-    lines += ["", f"## Score per class, main run ({s['main_epochs']} epochs) and baselines", "",
-              "| class | trained mean | trained std | " + " | ".join(f"{b} mean" for b in results["baselines"]) + " |",
-              "|---|---|---|" + "---|" * len(results["baselines"])]
-    for c, row in enumerate(results["runs"][main]["table"]):
-        base = [results["baselines"][b]["table"][c]["mean"] for b in results["baselines"]]
-        lines.append(f"| {row['class']} | {row['mean']:.5g} | {row['std']:.3g} | " + " | ".join(f"{v:.5g}" for v in base) + " |")
-    lines += ["", "## Class means centred on the reference class " + REFERENCE_CLASS, "",
-              "| class | " + " | ".join(results["centred_class_means"]) + " |",
-              "|---|" + "---|" * len(results["centred_class_means"])]
-    for c, name in enumerate(results["classes"]):
-        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.5g}" for m in results["centred_class_means"].values()) + " |")
-    lines += ["", "## Question (c): rank correlation (Spearman) of the class means across retrainings", ""]
-    lines += [f"- {k}: {v:.3f}" for k, v in results["rank_correlation"].items()]
-    lines += ["", "## Wall time", "", f"```\n{json.dumps(results['wall_seconds'], indent=1)}\n```", "",
-              "Figures: scores_main.png, scores_by_schedule.png, scores_noise_pairs.png, scores_baseline_intensity.png, losses_*.png, "
-              "run_*/samples_epoch_*.png.", ""]
-    for name, r in results["runs"].items():
-        lines += [f"### All pair AUCs, {name}", "", "| pair | AUC |", "|---|---|"]
-        lines += [f"| {p} | {v:.4f} |" for p, v in r["pair_auc"].items()]
-        lines.append("")
-    return "\n".join(lines)
+             f"kernels: {s['kernels']}. The update: WGANGP.train_step (minigan/trainers/wgan_gp.py), "
+             "Algorithm 1 of Gulrajani et al. (2017).")
+    runs, baselines = results["runs"], results["baselines"]
+    rows = [_separation_row(f"trained critic, {r['epochs']} ep ({r['steps']} steps, {r['train_wall_seconds']} s)",
+                            r["summary"]) for r in runs.values()]
+    rows += [_separation_row(f"baseline: {name}", r["summary"]) for name, r in baselines.items()]
+    rep.table("Separation of the 45 class pairs (ROC AUC, max(AUC, 1-AUC))",
+              ["scores", "AUC >= 0.9", "AUC >= 0.99", "min AUC", "noise-only pairs >= 0.9", "noise-only >= 0.99"],
+              rows)
+    first = next(iter(runs.values()))
+    columns = list(runs.values()) + list(baselines.values())
+    rep.table("Noise-only pairs (same shape and colour, noise 0.01 vs 0.03)", ["pair"] + list(runs) + list(baselines),
+              [[pair] + [r["summary"]["noise_only"][pair] for r in columns] for pair in first["summary"]["noise_only"]])
+    main_run = runs[f"{s['main_epochs']}ep"]
+    rep.table(f"Score per class, main run ({s['main_epochs']} epochs) and baselines",
+              ["class", "trained mean", "trained std"] + [f"{b} mean" for b in baselines],
+              [[row["class"], row["mean"], row["std"]] + [baselines[b]["table"][c]["mean"] for b in baselines]
+               for c, row in enumerate(main_run["table"])])
+    centred = results["centred_class_means"]
+    rep.table(f"Class means centred on the reference class {REFERENCE_CLASS}", ["class"] + list(centred),
+              [[name] + [m[c] for m in centred.values()] for c, name in enumerate(results["classes"])])
+    rep.table("Question (c): rank correlation (Spearman) of the class means across retrainings",
+              ["runs", "Spearman"], [[k, v] for k, v in results["rank_correlation"].items()])
+    rep.table("Wall time (s)", ["what", "seconds"],
+              [[f"training, {name}", v] for name, v in results["wall_seconds"]["training_per_run"].items()]
+              + [["this invocation, total", results["wall_seconds"]["this_invocation_total"]]])
+    for name in ("scores_main.png", "scores_by_schedule.png", "scores_noise_pairs.png", "scores_baseline_intensity.png"):
+        rep.figure(name, name[:-4].replace("_", " "))
+    for name, r in runs.items():
+        rep.table(f"All pair AUCs, {name}", ["pair", "AUC"], [[p, v] for p, v in r["pair_auc"].items()])
+    rep.save(results)
 
 
 def main(argv=None):

@@ -4,10 +4,13 @@
 ``train_step`` is the paper's update), ``add_arguments(parser)`` and ``build(args)`` for the command line.
 ``FAMILIES`` maps each command-line name to its module; adding a family is adding one line here.
 """
-from . import wgan_gp
+from . import dcgan, gan, wgan_clip, wgan_gp
 
 __all__ = ["FAMILIES"]
 
 FAMILIES = {
+    "gan": gan,
+    "dcgan": dcgan,
+    "wgan-clip": wgan_clip,
     "wgan-gp": wgan_gp,
 }

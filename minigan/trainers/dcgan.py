@@ -40,4 +40,4 @@ def build(args):
     discriminator = DCGANDiscriminator(args.width).to(args.device)
     trainer = DCGAN(generator, discriminator, d_steps=args.d_steps, generator_loss=args.generator_loss, lr=args.lr,
                     betas=(args.beta1, 0.999))
-    return trainer, gan.mnist_images(args.n_train)
+    return trainer, gan.mnist_images(args.n_train, args.seed)

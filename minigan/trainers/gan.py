@@ -121,14 +121,15 @@ class GAN(Trainer):
         return digit_judgement(self, data)
 
 
-def digit_judgement(trainer, data, n=2000, seed=0):
+def digit_judgement(trainer, data, n=2000, seed=0, classifier_epochs=20):
     """What a real-digit classifier says about ``trainer.sample(n)`` (images in [-1, 1]): classes covered
     (>= 1 % of the samples), KL(histogram || uniform) in nats, the classifier's mean max probability, and
-    its accuracy on ``data`` (the real test digits it is checked on)."""
+    its accuracy on the real test digits. ``data``: ((x_train, y_train), (x_test, y_test)), x in [0, 1]; the
+    classifier is the demos' (``evaluate.digit_classifier``, ``classifier_epochs`` of Adam)."""
     from ..evaluate import digit_classifier, judge_digits
     from ..training import draw_samples
     (x_train, y_train), (x_test, y_test) = data
-    classifier = digit_classifier((x_train, y_train), epochs=20, seed=seed)
+    classifier = digit_classifier((x_train, y_train), epochs=classifier_epochs, seed=seed)
     summary, _, _ = judge_digits(classifier, draw_samples(trainer, n, seed), value_range=(-1.0, 1.0))
     return {"judge_test_accuracy": float(classifier.score(x_test, y_test)),
             "classes_covered": summary["coverage"]["covered"],
@@ -138,14 +139,18 @@ def digit_judgement(trainer, data, n=2000, seed=0):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def mnist_images(n=None, split="train"):
-    """The first ``n`` (default all) of mnist5k's digits as images (N, 1, 28, 28) in [-1, 1] (the tanh
+def mnist_images(n=None, seed=0):
+    """mnist5k's 4 000 training digits, or ``n // 10`` of each digit drawn under ``seed``
+    (``data.splits.stratified``; the file is sorted by digit), as images (N, 1, 28, 28) in [-1, 1] (the tanh
     generators' range)."""
     import numpy as np
 
     from .. import data
-    digits = data.load("mnist5k", split=split)
-    x = np.asarray(digits.x[:n], np.float32).reshape(-1, 1, 28, 28)
+    from ..data.splits import stratified
+    digits = data.load("mnist5k")
+    x = np.asarray(digits.x, np.float32).reshape(-1, 1, 28, 28)
+    if n is not None and n < len(x):
+        x = x[np.sort(stratified(digits.y, n, seed))]
     return (x * 2 - 1).astype(np.float32)
 
 
@@ -159,7 +164,8 @@ def evaluation_data(args):
 def add_adversarial_arguments(parser, latent_dim=100):
     """Flags shared by the GAN and DCGAN families."""
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
-    parser.add_argument("--n-train", type=int_in_range(1, 4000), default=4000, help="use the first N digits")
+    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
+                        help="train on N // 10 digits of each class (default all 4 000)")
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=latent_dim)
     parser.add_argument("--d-steps", type=int_in_range(1, 100), default=1,
                         help="discriminator updates per generator update (the paper's k)")
@@ -180,4 +186,4 @@ def build(args):
     discriminator = MLPDiscriminator(hidden=args.hidden).to(args.device)
     trainer = GAN(generator, discriminator, d_steps=args.d_steps, generator_loss=args.generator_loss, lr=args.lr,
                   betas=(args.beta1, 0.999), image_shape=(1, 28, 28))
-    return trainer, mnist_images(args.n_train)
+    return trainer, mnist_images(args.n_train, args.seed)

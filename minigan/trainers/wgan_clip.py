@@ -110,7 +110,8 @@ class WGANClip(Trainer):
 def add_arguments(parser):
     parser.set_defaults(epochs=20, batch_size=64)
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
-    parser.add_argument("--n-train", type=int_in_range(1, 4000), default=4000, help="use the first N digits")
+    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
+                        help="train on N // 10 digits of each class (default all 4 000)")
     parser.add_argument("--network", default="mlp", choices=["mlp", "dcgan"])
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=100)
     parser.add_argument("--hidden", type=int_in_range(1, 8192), default=256, help="MLP: units per hidden layer")
@@ -135,4 +136,4 @@ def build(args):
         image_shape = None
     trainer = WGANClip(generator.to(args.device), critic.to(args.device), n_critic=args.n_critic,
                        clip_value=args.clip_value, lr=args.lr, image_shape=image_shape)
-    return trainer, gan.mnist_images(args.n_train)
+    return trainer, gan.mnist_images(args.n_train, args.seed)
