@@ -222,3 +222,36 @@ def test_every_gan_family_trains_resumes_and_samples_from_the_command_line(famil
 def test_info_prints_the_backend(capsys):
     assert cli.main(["info"]) == 0
     assert "numpy" in capsys.readouterr().out
+
+
+def _family_options():
+    """(family, option) for every flag of every family that takes a value (argparse keeps a parser's
+    actions in the private ``_actions``; a test may read it)."""
+    import argparse
+
+    from minigan.trainers import FAMILIES
+    pairs = []
+    for name, module in FAMILIES.items():
+        parser = argparse.ArgumentParser()
+        cli._add_run_arguments(parser)
+        module.add_arguments(parser)
+        pairs += [(name, action.option_strings[-1]) for action in parser._actions
+                  if action.option_strings and action.nargs != 0 and action.dest not in ("help", "out")]
+    return pairs
+
+
+@given(option=st.sampled_from(_family_options()),
+       value=st.one_of(st.integers(min_value=-10**6, max_value=10**6).map(str), st.text(max_size=8),
+                       st.floats(allow_nan=True, allow_infinity=True).map(repr)))
+def test_any_value_of_any_familys_flag_parses_or_is_a_usage_error(option, value):
+    """Every family's every flag (including families added later): a value parses, or the parser exits 2
+    with a usage message naming the flag; never another exception."""
+    import contextlib
+    import io
+    family, flag = option
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            cli.build_parser().parse_args(["train", family, "--out", "unused", f"{flag}={value}"])
+        except SystemExit as exit_:
+            assert exit_.code == 2 and "usage:" in err.getvalue() and flag in err.getvalue()
