@@ -14,6 +14,9 @@ class MatMul(Function):
     """y = a @ b for a, b of at least 2 dimensions;  ga = gy @ b^T, gb = a^T @ gy (summed over broadcast
     batch axes)."""
 
+    def reads_input(self, index):
+        return self.needs_input_grad[1 - index]      # each input is read for the other's gradient
+
     def forward(self, a, b):
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
