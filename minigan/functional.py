@@ -36,10 +36,15 @@ def _tensor(x, like=None):
 # --- arithmetic -------------------------------------------------------------------------------------
 
 def pow(x, exponent):
-    """x ** exponent; a Tensor exponent gives exp(exponent * log x) (x > 0)."""
+    """x ** exponent; a Tensor exponent gives exp(exponent * log x), for x > 0 only (a negative or zero base
+    would give NaN there, so it is refused)."""
     if isinstance(exponent, Tensor):
+        base = unwrap(x)
+        if hasattr(base, "dtype") and base.size and not bool((base > 0).all()):
+            raise ValueError("pow: a Tensor exponent needs a positive base (it is computed as exp(exponent * "
+                             f"log x)); the base has values down to {float(base.min())}")
         return exp(mul(exponent, log(x)))
-    return ops.pow_scalar(x, argcheck.real("pow", "exponent", exponent))
+    return ops.pow_scalar(x, exponent)
 
 
 def sqrt(x):
@@ -143,7 +148,8 @@ def reshape(x, shape):
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge the dims start_dim..end_dim (inclusive) into one (a 0-d tensor becomes 1-D)."""
     if x.ndim == 0:
-        argcheck.dim("flatten", start_dim, 0, "start_dim"), argcheck.dim("flatten", end_dim, 0, "end_dim")
+        argcheck.dim("flatten", start_dim, 0, "start_dim")
+        argcheck.dim("flatten", end_dim, 0, "end_dim")
         return _reshape(x, (1,))
     start_dim = argcheck.dim("flatten", start_dim, x.ndim, "start_dim")
     end_dim = argcheck.dim("flatten", end_dim, x.ndim, "end_dim")

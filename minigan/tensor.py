@@ -283,7 +283,11 @@ class Tensor:
         return F.pow(self, exponent)
 
     def __rpow__(self, base):
+        """base ** self for a positive number base, as exp(self * log base)."""
         from . import functional as F
+        if not argcheck.is_real(base) or not base > 0:
+            raise ValueError(f"rpow: the base of base ** tensor must be a positive number (it is computed as "
+                             f"exp(tensor * log base)), got {base!r}")
         return F.exp(F.mul(self, float(numpy.log(base))))
 
     def __matmul__(self, other):

@@ -176,6 +176,28 @@ def test_integer_with_float_follows_pytorch_promotion():
     assert (x * 2.0).dtype == np.float32 and (mg.arange(3) * 0.5).dtype == np.float32
 
 
+def test_integer_tensors_in_real_valued_ops_give_float32_as_pytorch():
+    n = mg.arange(4).reshape(2, 2)
+    x = mg.randn(2, 2)
+    for y in (n @ x, n / n, F.exp(n), F.log(n + 1), F.tanh(n), F.sigmoid(n), F.softplus(n), F.expm1(n),
+              n.logsumexp(), n ** 0.5):
+        assert y.dtype == np.float32
+    assert (n ** 2).dtype == np.int64 and (n * n).dtype == np.int64 and n.sum().dtype == np.int64
+
+
+def test_powers_that_would_be_nan_are_refused():
+    x = leaf([0.5, 2.0])
+    with pytest.raises(ValueError, match="rpow: the base of base \\*\\* tensor must be a positive number"):
+        (-2.0) ** x
+    with pytest.raises(ValueError, match="rpow"):
+        0.0 ** x
+    with pytest.raises(ValueError, match="pow: a Tensor exponent needs a positive base"):
+        F.pow(mg.tensor([-2.0, 1.0]), x)
+    np.testing.assert_allclose((2.0 ** x).numpy(), 2.0 ** x.numpy())
+    with pytest.raises(TypeError, match="neg: negation of a boolean tensor"):
+        -(x > 1)
+
+
 def test_a_grad_output_of_another_dtype_is_cast_to_the_output_dtype():
     a = leaf([1.0, 2.0], "float32")
     y = a * 3.0

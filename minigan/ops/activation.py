@@ -2,7 +2,7 @@
 from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, check_unchanged, xp_of
-from .arith import mul, sub
+from .arith import as_floating, mul, sub
 
 
 class Tanh(Function):
@@ -11,7 +11,7 @@ class Tanh(Function):
     reads_inputs, reads_outputs = False, True
 
     def forward(self, x):
-        return xp_of(x).tanh(x)
+        return xp_of(x).tanh(as_floating(x))
 
     def backward(self, gy):
         y = self.output(0)
@@ -25,7 +25,8 @@ class Sigmoid(Function):
 
     def forward(self, x):
         xp = xp_of(x)
-        half = x.dtype.type(0.5) if x.dtype.kind == "f" else 0.5
+        x = as_floating(x)
+        half = x.dtype.type(0.5)
         return half * (xp.tanh(half * x) + 1)
 
     def backward(self, gy):
@@ -37,6 +38,7 @@ class Softplus(Function):
     """y = log(1 + e^x), computed as logaddexp(0, x) (stable for large |x|);  gx = gy * sigmoid(x)."""
 
     def forward(self, x):
+        x = as_floating(x)
         return xp_of(x).logaddexp(x.dtype.type(0), x)
 
     def backward(self, gy):

@@ -2,6 +2,8 @@
 to its input's shape (``sum_to``)."""
 import operator
 
+import numpy
+
 from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
@@ -17,6 +19,12 @@ def promote(a, b):
     if b.dtype.kind == "f" and a.dtype.kind != "f":
         return a.astype(b.dtype), b
     return a, b
+
+
+def as_floating(x):
+    """An integer or bool array as float32 for an op whose result is real (exp, log, tanh, true division...),
+    as PyTorch gives its default dtype there, where NumPy would give float64."""
+    return x if x.dtype.kind == "f" else x.astype(numpy.float32)
 
 
 def _binary(op_name, operator, a, b):
@@ -82,6 +90,8 @@ class Div(Function):
         return index == 1 or self.needs_input_grad[1]     # b for both gradients, a for b's
 
     def forward(self, a, b):
+        if a.dtype.kind != "f" and b.dtype.kind != "f":
+            a, b = as_floating(a), as_floating(b)       # true division of integers is real
         return _binary("div", operator.truediv, a, b)
 
     def backward(self, gy):
@@ -97,6 +107,8 @@ class Neg(Function):
     reads_inputs = False
 
     def forward(self, x):
+        if x.dtype.kind == "b":
+            raise TypeError("neg: negation of a boolean tensor is not defined; use ~mask (logical not)")
         return -x
 
     def backward(self, gy):
@@ -111,6 +123,8 @@ class PowScalar(Function):
         self.exponent = exponent
 
     def forward(self, x):
+        if x.dtype.kind != "f" and not argcheck.is_int(self.exponent):
+            x = as_floating(x)                          # an integer tensor to a real power is real
         return x ** x.dtype.type(self.exponent) if x.dtype.kind == "f" else x ** self.exponent
 
     def backward(self, gy):
@@ -129,7 +143,7 @@ class Exp(Function):
     reads_inputs, reads_outputs = False, True
 
     def forward(self, x):
-        return xp_of(x).exp(x)
+        return xp_of(x).exp(as_floating(x))
 
     def backward(self, gy):
         return mul(gy, self.output(0))
@@ -141,7 +155,7 @@ class Expm1(Function):
     reads_inputs, reads_outputs = False, True
 
     def forward(self, x):
-        return xp_of(x).expm1(x)
+        return xp_of(x).expm1(as_floating(x))
 
     def backward(self, gy):
         return mul(gy, add(self.output(0), 1.0))
@@ -151,7 +165,7 @@ class Log(Function):
     """y = ln x;  gx = gy / x."""
 
     def forward(self, x):
-        return xp_of(x).log(x)
+        return xp_of(x).log(as_floating(x))
 
     def backward(self, gy):
         return div(gy, self.inputs[0])
@@ -216,8 +230,10 @@ def neg(x):
 
 
 def pow_scalar(x, exponent):
-    return PowScalar(argcheck.real("pow", "exponent", exponent)
-                     if not argcheck.is_int(exponent) else exponent).apply(x)
+    """x ** exponent for a constant real exponent (an int one keeps an integer tensor integer)."""
+    if not argcheck.is_int(exponent):
+        exponent = argcheck.real("pow", "exponent", exponent)
+    return PowScalar(exponent).apply(x)
 
 
 def exp(x):

@@ -15,7 +15,7 @@ Shapes (PyTorch's layouts):
     conv2d_weight    x (N, C, H, W), gy (N, O, Ho, Wo) -> (O, C, kh, kw)
 Reference: Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016).
 """
-from kernels.reference import conv_output_size   # kernels own the convolution arithmetic
+from kernels.reference import conv_output_size, conv_transpose_output_size   # kernels own the arithmetic
 
 from .. import argcheck
 from ..backend import kernels_for
@@ -83,6 +83,12 @@ class ConvTranspose2d(Function):
             if op >= max(s, d):
                 raise ValueError(f"conv_transpose2d: output_padding {self.output_padding} must be smaller than "
                                  f"stride {self.stride} or dilation {self.dilation}")
+        out_hw = [conv_transpose_output_size(x.shape[2 + i], W.shape[2 + i], self.stride[i], self.padding[i],
+                                             self.output_padding[i], self.dilation[i]) for i in range(2)]
+        if min(out_hw) < 1:
+            raise ValueError(f"conv_transpose2d: the output would be empty ({out_hw[0]} x {out_hw[1]}): padding "
+                             f"{self.padding} is too large for input {tuple(x.shape)}, kernel {tuple(W.shape[2:])}, "
+                             f"stride {self.stride}, dilation {self.dilation}")
         return kernels_for(x).conv_transpose2d(x, W, self.stride, self.padding, self.output_padding,
                                                 self.dilation)
 

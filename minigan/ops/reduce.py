@@ -64,7 +64,9 @@ class LogSumExp(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
+        from .arith import as_floating
         xp = xp_of(x)
+        x = as_floating(x)
         self.axes = argcheck.dims("logsumexp", self.axis, x.ndim)
         if any(x.shape[a] == 0 for a in self.axes):      # log of an empty sum: -inf, as PyTorch
             shape = _keepdims_shape(x.shape, self.axes)
