@@ -236,6 +236,7 @@ MAY_IMPORT = {
     "minigan.ops.": ENGINE | {"kernels.reference"},
     "minigan.functional": ENGINE,
     "minigan.gradcheck": ENGINE,
+    "minigan.graph": ENGINE,
     "minigan.nn.": ENGINE | {"minigan.nn"},
     "minigan.optim": ENGINE,
     "minigan.serialization": ENGINE,
