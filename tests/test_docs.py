@@ -236,7 +236,6 @@ MAY_IMPORT = {
     "minigan.ops.": ENGINE | {"kernels.reference"},
     "minigan.functional": ENGINE,
     "minigan.gradcheck": ENGINE,
-    "minigan.graph": ENGINE,
     "minigan.nn.": ENGINE | {"minigan.nn"},
     "minigan.optim": ENGINE,
     "minigan.serialization": ENGINE,
