@@ -78,10 +78,13 @@ def minigan_epoch(model, seed=0):
         sgd = optim.SGD([{"params": [rbm.W], "weight_decay": 2e-4}, {"params": [rbm.b, rbm.c], "weight_decay": 0.0}],
                         lr=0.05, momentum=0.5)
 
+        chains = {}
+
         def epoch():
             for index in batches(len(binary), batch, rng):
                 v_data = binary[index]
-                v_model = rbm.negative_particles(v_data, 1, persistent)     # CD-1: one Gibbs step; PCD: chains
+                # CD-1: one Gibbs step from the data; PCD: from the persistent chains (started at the first batch)
+                v_model = chains["v"] = rbm.gibbs(chains.get("v", v_data) if persistent else v_data, 1)[1]
                 gradients = rbm.cd_gradients(v_data, v_model)
                 for name, p in (("W", rbm.W), ("b", rbm.b), ("c", rbm.c)):
                     p.grad = mg.Tensor(gradients[name])

@@ -43,6 +43,7 @@ from minigan import autograd, losses, optim, viz  # noqa: E402
 from minigan.adversarial import adversarial_loop, discriminator_accuracy  # noqa: E402
 from minigan.evaluate import digit_classifier, judge_digits  # noqa: E402
 from minigan.models import DCGANDiscriminator, DCGANGenerator, LogisticRegression  # noqa: E402
+from minigan.trainers.supervised import train_classifier  # noqa: E402
 
 # ---- settings
 LATENT = 100
@@ -133,7 +134,7 @@ def fresh_real_fake_accuracy(real_fit, real_test, fake, seed, epochs):
     x = np.concatenate([real_fit[:n], fake[:n]]).reshape(2 * n, -1)
     y = np.concatenate([np.ones(n, np.int64), np.zeros(n, np.int64)])
     model = LogisticRegression(784, 2)
-    model.fit(x, y, epochs=epochs, seed=seed)
+    train_classifier(model, x, y, epochs=epochs, seed=seed)
     m = min(len(real_test), len(fake) - n)
     x_test = np.concatenate([real_test[:m], fake[n:n + m]]).reshape(2 * m, -1)
     y_test = np.concatenate([np.ones(m, np.int64), np.zeros(m, np.int64)])

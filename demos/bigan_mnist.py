@@ -36,6 +36,7 @@ import minigan as mg  # noqa: E402
 import minigan.data as data  # noqa: E402
 from minigan import evaluate, latent, viz  # noqa: E402
 from minigan.models import BiGAN, BiGANDiscriminator, BiGANEncoder, BiGANGenerator, LogisticRegression  # noqa: E402
+from minigan.trainers.supervised import train_classifier  # noqa: E402
 
 LATENT_DIM, HIDDEN, BATCH, EPOCHS, SEED = 50, 512, 100, 300, 0
 DROPOUT = 0.5                # in D's hidden layers
@@ -54,7 +55,7 @@ def probe(features_train, y_train, features_test, y_test, epochs, seed):
     """Test accuracy of a logistic regression on standardised features (statistics of the training set)."""
     mean, std = features_train.mean(0), features_train.std(0) + 1e-6
     classifier = LogisticRegression(features_train.shape[1], 10)
-    classifier.fit((features_train - mean) / std, y_train, epochs=epochs, lr=0.01, seed=seed)
+    train_classifier(classifier, (features_train - mean) / std, y_train, epochs=epochs, lr=0.01, seed=seed)
     return classifier.score((features_test - mean) / std, y_test)
 
 

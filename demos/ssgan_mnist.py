@@ -39,6 +39,7 @@ import minigan.data as data  # noqa: E402
 from minigan import autograd, optim, viz  # noqa: E402
 from minigan.adversarial import SemiSupervisedGAN, ssgan_supervised_loss, step_parameters  # noqa: E402
 from minigan.models import DCGANGenerator, LogisticRegression, SSGANDiscriminator  # noqa: E402
+from minigan.trainers.supervised import train_classifier  # noqa: E402
 from minigan.training import fit  # noqa: E402
 
 # ---- settings (Salimans et al. 2016: 100 labels on MNIST, feature matching)
@@ -143,7 +144,7 @@ def main(argv=None):
     baseline_net = supervised_only(x_lab, y_lab, result["step"], width, hidden, args.seed)
     supervised_accuracy = accuracy_of(baseline_net, x_test, test.y)
     logistic = LogisticRegression(784, 10)
-    logistic.fit(train.x[labelled], y_lab, epochs=quick.get("lr_epochs", 100), batch_size=N_LABELS, seed=args.seed)
+    train_classifier(logistic, train.x[labelled], y_lab, epochs=quick.get("lr_epochs", 100), batch_size=N_LABELS, seed=args.seed)
     logistic_accuracy = logistic.score(test.x, test.y)
     print("supervised-only network", supervised_accuracy, "logistic regression", logistic_accuracy, flush=True)
 

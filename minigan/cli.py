@@ -95,10 +95,16 @@ def _train(args, parser):
                      f"(--epochs {args.epochs})")
     module = FAMILIES[args.family]
     mg.manual_seed(args.seed)
-    trainer, dataset = module.build(args)
+    try:
+        trainer, dataset = module.build(args)
+    except ValueError as error:                    # settings that cannot go together (checked by the family)
+        parser.error(f"train {args.family}: {error}")
     arrays = dataset if isinstance(dataset, tuple) else (dataset,)
-    loader = DataLoader(*arrays, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_last=True,
-                        device=args.device)
+    if hasattr(module, "make_loader"):             # data that need more than a shuffle (dynamic binarisation)
+        loader = module.make_loader(arrays, args.batch_size, args.seed, args.device)
+    else:
+        loader = DataLoader(*arrays, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_last=True,
+                            device=args.device)
     if len(loader) == 0:
         parser.error(f"train {args.family}: --batch-size {args.batch_size} is larger than the "
                      f"{loader.num_samples} training examples (every batch must be full)")

@@ -152,12 +152,13 @@ def digit_classifier(dataset=None, epochs=30, seed=0):
     trained on real digits in [0, 1] (default: mnist5k's 4 000 training images; about 92 % test accuracy).
     ``dataset``: a ``minigan.data.Dataset`` or an (x, y) pair. Returns the fitted ``LogisticRegression``."""
     from .models import LogisticRegression
+    from .trainers.supervised import train_classifier
     if dataset is None:
         from . import data
         dataset = data.load("mnist5k")
     x, y = (dataset.x, dataset.y) if hasattr(dataset, "x") else dataset
     classifier = LogisticRegression(int(np.prod(np.asarray(x).shape[1:])), int(np.max(y)) + 1)
-    classifier.fit(x, y, epochs=epochs, seed=seed)
+    train_classifier(classifier, x, y, epochs=epochs, seed=seed)
     return classifier
 
 
@@ -186,3 +187,16 @@ def judge_digits(classifier, images, value_range=(-1.0, 1.0), n_classes=10, refe
     summary = {"coverage": mode_coverage(probabilities, n_classes, reference=reference, min_ratio=min_ratio),
                **classifier_confidence(probabilities)}
     return summary, probabilities.argmax(1), probabilities
+
+
+__all__ += ["pca_reconstruction"]
+
+
+def pca_reconstruction(x_train, x_test, n_components):
+    """x_test projected onto the top ``n_components`` principal components of x_train and back (the means
+    added): the linear baseline of an autoencoder with an n_components-D code (Hinton & Salakhutdinov 2006).
+    x_train (N, D), x_test (M, D) -> (M, D)."""
+    mean = x_train.mean(0)
+    _, _, vt = np.linalg.svd(x_train - mean, full_matrices=False)
+    basis = vt[:n_components]                                                    # (k, D)
+    return (x_test - mean) @ basis.T @ basis + mean

@@ -36,7 +36,7 @@ from .tensor import Tensor
 
 __all__ = ["d_loss_minimax", "g_loss_minimax", "g_loss_nonsaturating", "critic_loss_wasserstein",
            "g_loss_wasserstein", "wasserstein_estimate", "interpolate", "gradient_penalty", "clip_weights",
-           "info_categorical_loss", "info_continuous_loss", "vae_loss"]
+           "info_categorical_loss", "info_continuous_loss", "vae_loss", "bernoulli_nll", "l2_penalty"]
 
 
 def _array(value, like):
@@ -207,3 +207,23 @@ def vae_loss(recon_logits, x, mu, logvar, beta=1.0):
     recon = F.mean(F.sum(F.binary_cross_entropy_with_logits(logits, target, reduction="none"), 1))
     kl = F.mean(F.kl_normal(mu, logvar))
     return recon + kl * float(beta), recon, kl
+
+
+# --- supervised and reconstruction losses (the classifier and autoencoder trainers) ------------------
+
+def bernoulli_nll(logits, x):
+    """-sum_i [x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i))] summed over a row's pixels, averaged
+    over the N rows: the reconstruction loss of Hinton & Salakhutdinov (2006)'s deep autoencoder, in nats
+    per image. logits, x (N, D) -> scalar."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") * (1.0 / x.shape[0])
+
+
+def l2_penalty(weights, weight_decay):
+    """(weight_decay / 2) sum_w ||w||^2 over the given weight Tensors: the L2 term of a regularised
+    logistic regression (its gradient is weight_decay * w). weights: a non-empty list -> scalar."""
+    total = None
+    for w in weights:
+        total = F.sum(w * w) if total is None else total + F.sum(w * w)
+    if total is None:
+        raise ValueError("l2_penalty: no weights given")
+    return total * (0.5 * weight_decay)

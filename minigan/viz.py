@@ -13,7 +13,7 @@ import math
 import numpy
 
 __all__ = ["image_grid", "save_image_grid", "score_histograms", "class_colours", "loss_curves",
-           "read_metrics"]
+           "read_metrics", "save_filter_grid", "line_panels", "latent_scatter", "labelled_rows_grid"]
 
 
 def _pyplot():
@@ -134,4 +134,79 @@ def loss_curves(metrics, path, keys=("critic_loss", "gp"), x="step", smooth=25, 
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def save_filter_grid(W, path, title, n=100, nrow=10, side=28):
+    """The first n columns of a weight matrix W (D, H) as side x side tiles (an RBM's or a first layer's
+    filters), each tile scaled to its own [min, max] so that its pattern shows."""
+    tiles = _numpy(W)[:, :n].T.reshape(-1, 1, side, side)
+    low = tiles.min(axis=(1, 2, 3), keepdims=True)
+    high = tiles.max(axis=(1, 2, 3), keepdims=True)
+    save_image_grid((tiles - low) / (high - low + 1e-12), path, nrow=nrow, title=title)
+
+
+def line_panels(panels, path, xlabel, log_y=False, width=5.0):
+    """Side-by-side panels of curves: ``panels`` is a list of (ylabel, {label: (xs, ys)}) -- or
+    {label: (xs, ys, style)} for a matplotlib format string such as "o--" -- one legend per panel."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 3.6), squeeze=False)
+    for axis, (ylabel, curves) in zip(axes[0], panels):
+        for label, curve in curves.items():
+            xs, ys, style = curve if len(curve) == 3 else (*curve, "o-")
+            axis.plot(xs, ys, style, label=label, markersize=3)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        if log_y:
+            axis.set_yscale("log")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def latent_scatter(z, labels, path, title, num_classes=10):
+    """A 2-D latent code z (N, 2) as points coloured by class, each class's centroid labelled (a VAE's
+    posterior means, Kingma & Welling 2014, figure 4)."""
+    plt = _pyplot()
+    z, labels = _numpy(z), numpy.asarray(labels)
+    figure, axis = plt.subplots(figsize=(6.4, 5.6))
+    cmap = plt.get_cmap("tab10")
+    for k in range(num_classes):
+        rows = labels == k
+        axis.scatter(z[rows, 0], z[rows, 1], s=6, color=cmap(k), label=str(k), alpha=0.8)
+        centre = z[rows].mean(0)
+        axis.text(centre[0], centre[1], str(k), fontsize=13, weight="bold", ha="center", va="center",
+                  bbox=dict(facecolor="white", alpha=0.7, edgecolor=cmap(k), boxstyle="round,pad=0.15"))
+    axis.set_xlabel("z1 (posterior mean)")
+    axis.set_ylabel("z2 (posterior mean)")
+    axis.legend(markerscale=3, fontsize=8, ncol=2, loc="best")
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def labelled_rows_grid(rows, alphas, labels, path, title, blocks=3):
+    """Rows of images (a list of (A, 1, H, W) paths, e.g. one interpolation per digit pair), each labelled on
+    the left, the columns by ``alphas`` on top, laid out in ``blocks`` side-by-side panels (45 rows -> 3 panels
+    of 15). 28x28 images."""
+    plt = _pyplot()
+    per_block = -(-len(rows) // blocks)
+    grids = [image_grid(numpy.concatenate(rows[k:k + per_block]), nrow=len(alphas), padding=2)
+             for k in range(0, len(rows), per_block)]
+    height, width = grids[0].shape
+    figure, axes = plt.subplots(1, len(grids), figsize=(len(grids) * (width / 45 + 0.5), height / 45 + 0.6),
+                                squeeze=False)
+    for k, (axis, grid) in enumerate(zip(axes[0], grids)):
+        axis.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        n_rows = (grid.shape[0] - 2) // 30
+        axis.set_yticks([2 + 30 * r + 14 for r in range(n_rows)], labels[k * per_block:k * per_block + n_rows], fontsize=8)
+        axis.set_xticks([2 + 30 * c + 14 for c in range(len(alphas))], [f"{a:.3g}" for a in alphas], fontsize=6)
+        axis.xaxis.tick_top()
+        axis.tick_params(length=0)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
+    figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -76,7 +76,7 @@ def test_interpolation_demo_quick_writes_a_finite_report(tmp_path):
                    "OPENBLAS_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "report.json").read_text())["results"]
     numbers = (list(report["classifier_accuracy"].values()) + report["fraction_target_at_alpha"]["vae"]
                + report["fraction_target_at_alpha"]["pixel"] + report["seven_along_6to0"]["vae"]["p0"])
     assert all(math.isfinite(v) for v in numbers)

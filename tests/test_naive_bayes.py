@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 import minigan as mg
+from minigan.data import DataLoader
 from minigan.models import BernoulliNaiveBayes, LogisticRegression
+from minigan.trainers.naive_bayes import NaiveBayesTrainer
+from minigan.trainers.supervised import ClassifierTrainer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -87,13 +90,33 @@ def test_logistic_regression_learns_a_separable_problem_and_matches_its_probabil
     x = (centres[y] + rng.normal(size=(300, 5))).astype(np.float32)
     mg.manual_seed(0)
     model = LogisticRegression(5, 3)
-    history = model.fit(x, y, epochs=20, lr=0.05, batch_size=50)
-    assert history[-1] < history[0] * 0.5
+    trainer = ClassifierTrainer(model, lr=0.05)
+    history = [trainer.train_step(batch)["loss"] for _ in range(20)
+               for batch in DataLoader(x, y, batch_size=50, shuffle=True, seed=0)]
+    assert history[-1] < history[0] * 0.5 and trainer.step == 120
     assert model.score(x, y) > 0.95
     probs = model.predict_proba(x)
     logits = x @ model.linear.weight.numpy().T + model.linear.bias.numpy()
     reference = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(probs, reference / reference.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_counting_batch_by_batch_gives_exactly_the_one_pass_model():
+    rng = np.random.default_rng(2)
+    x = (rng.random((250, 30)) < 0.3).astype(np.float32)
+    y = rng.integers(0, 4, 250)
+    whole = BernoulliNaiveBayes(alpha=1.0, binarize=None).fit(x, y)
+    trainer = NaiveBayesTrainer(BernoulliNaiveBayes(alpha=1.0, binarize=None), classes=range(4))
+    for batch in DataLoader(x, y, batch_size=64, shuffle=True, seed=0):
+        metrics = trainer.train_step(batch)
+    assert metrics["images"] == 250
+    for name in ("class_count_", "feature_count_", "feature_log_prob_", "class_log_prior_"):
+        np.testing.assert_array_equal(getattr(trainer.model, name), getattr(whole, name))
+    restored = NaiveBayesTrainer(BernoulliNaiveBayes(alpha=1.0, binarize=None), classes=range(4))
+    restored.load_state_dict(trainer.state_dict())
+    np.testing.assert_array_equal(restored.model.predict_log_proba(x), whole.predict_log_proba(x))
+    with pytest.raises(ValueError, match=r"labels \[7\] are not among the classes"):
+        trainer.train_step((x[:3], np.array([0, 7, 1])))
 
 
 def test_naive_bayes_demo_quick_writes_a_finite_report(tmp_path):
@@ -102,7 +125,58 @@ def test_naive_bayes_demo_quick_writes_a_finite_report(tmp_path):
                    "OPENBLAS_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert all(math.isfinite(v) and 0 <= v <= 1 for v in report["accuracy"].values())
+    results = json.loads((tmp_path / "report.json").read_text())["results"]
+    assert len(results["accuracy"]) == 6
+    assert all(math.isfinite(v) and 0 <= v <= 1 for v in results["accuracy"].values())
     for name in ("naive_bayes_samples.png", "naive_bayes_means.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_naive_bayes_and_classifier_trainers_resume_exactly(tmp_path):
+    from trainer_contract import assert_resumes_exactly
+    rng = np.random.default_rng(3)
+    x = (rng.random((24, 12)) < 0.4).astype(np.float32)
+    y = rng.integers(0, 3, 24)
+    full, _ = assert_resumes_exactly(lambda: NaiveBayesTrainer(BernoulliNaiveBayes(binarize=None), classes=range(3)),
+                                     (x, y), tmp_path / "nb", epochs=1, kill_at=3)
+    assert full.model.class_count_.sum() == 24
+    assert_resumes_exactly(lambda: ClassifierTrainer(LogisticRegression(12, 3), lr=0.05, weight_decay=1e-3), (x, y),
+                           tmp_path / "lr", kill_at=5)
+
+
+def test_classifier_trainer_is_cross_entropy_plus_l2_descended_by_adam():
+    from minigan import optim
+    import minigan.functional as F
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(8, 5)).astype(np.float32), rng.integers(0, 3, 8)
+    mg.manual_seed(0)
+    trainer = ClassifierTrainer(LogisticRegression(5, 3), lr=0.1, weight_decay=0.5)
+    trainer.model.linear.weight.data[...] = rng.normal(size=(3, 5))
+    by_hand = LogisticRegression(5, 3)
+    by_hand.load_state_dict(trainer.model.state_dict())
+    adam = optim.Adam(by_hand.parameters(), lr=0.1)
+    metrics = trainer.train_step((mg.tensor(x), mg.tensor(y)))
+    W = by_hand.linear.weight
+    loss = F.cross_entropy(by_hand(x), y) + F.sum(W * W) * 0.25            # the bias is not decayed
+    loss.backward()
+    adam.step()
+    assert metrics["loss"] == pytest.approx(loss.item(), rel=1e-6)
+    for a, b in zip(trainer.model.parameters(), by_hand.parameters()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_minigan_train_evaluate_and_sample_naive_bayes_and_a_classifier(tmp_path, capsys):
+    from minigan.cli import main
+    run = str(tmp_path / "nb")
+    assert main(["train", "naive-bayes", "--out", run, "--no-progress"]) == 0
+    assert main(["evaluate", "--run", run]) == 0
+    result = json.loads((tmp_path / "nb" / "evaluation.json").read_text())
+    assert 0.7 < result["accuracy"] < 0.95 and result["step"] == 8
+    assert main(["sample", "--run", run, "--n", "10"]) == 0
+    run = str(tmp_path / "lr")
+    assert main(["train", "classifier", "--out", run, "--epochs", "1", "--batch-size", "400", "--no-progress"]) == 0
+    assert main(["evaluate", "--run", run]) == 0
+    assert 0.5 < json.loads((tmp_path / "lr" / "evaluation.json").read_text())["accuracy"] <= 1
+    with pytest.raises(SystemExit) as usage:
+        main(["train", "naive-bayes", "--out", str(tmp_path / "bad"), "--alpha", "-1"])
+    assert usage.value.code == 2 and "--alpha" in capsys.readouterr().err

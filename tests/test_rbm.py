@@ -15,7 +15,8 @@ import pytest
 
 import minigan as mg
 from minigan.models import RBM, ais_log_partition, log_partition_exact
-from minigan.models.rbm import base_rate_biases, independent_bernoulli_log_likelihood
+from minigan.models.rbm import base_rate_biases, independent_bernoulli_log_likelihood, per_pixel_bernoulli_nll
+from minigan.trainers.rbm import RBMTrainer, train_epochs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,7 +97,7 @@ def test_cd_statistics_equal_the_autograd_gradient_of_the_free_energy_difference
     rbm = tiny_rbm(7, 4, scale=0.5)
     rng = np.random.default_rng(0)
     v_data = (rng.random((13, 7)) < 0.4).astype(np.float64)
-    v_model = rbm.negative_particles(v_data, k=3)
+    v_model = rbm.gibbs(v_data, k=3)[1]
     expected = rbm.cd_gradients(v_data, v_model)
     loss = rbm.free_energy_loss(v_data, v_model)
     gW, gb, gc = mg.grad(loss, [rbm.W, rbm.b, rbm.c])
@@ -126,7 +127,7 @@ def test_gaussian_hidden_units_cd_statistics_equal_the_autograd_gradient():
     rbm = RBM(7, 4, hidden="gaussian", init_std=0.3, dtype="float64")
     rng = np.random.default_rng(1)
     v_data = (rng.random((9, 7)) < 0.4).astype(np.float64)
-    v_model = rbm.negative_particles(v_data, k=2)
+    v_model = rbm.gibbs(v_data, k=2)[1]
     expected = rbm.cd_gradients(v_data, v_model)
     grads = mg.grad(rbm.free_energy_loss(v_data, v_model), [rbm.W, rbm.b, rbm.c])
     for name, g in zip("Wbc", grads):
@@ -163,33 +164,40 @@ def test_cd_training_lowers_reconstruction_error_and_raises_the_exact_likelihood
     before_ll = float(rbm.log_likelihood(x, log_partition_exact(rbm)).mean())
     one_step = RBM(16, 8)
     one_step.load_state_dict(rbm.state_dict())
-    one_step.fit(x[:20], epochs=1, batch_size=20, lr=0.1, momentum=0.0)          # a single CD-1 update
+    RBMTrainer(one_step, lr=0.1, momentum=0.0).train_step(x[:20])                  # a single CD-1 update
     mg.manual_seed(1)
     after_one = one_step.reconstruction_error(x)
-    history = rbm.fit(x, epochs=20, batch_size=20, lr=0.1, k=1, monitor=x)
+    history = []
+    train_epochs(RBMTrainer(rbm, lr=0.1, k=1), x, epochs=20, batch_size=20, seed=0,
+                 on_epoch=lambda epoch: history.append((rbm.reconstruction_error(x), rbm.pseudo_log_likelihood(x))))
     after_ll = float(rbm.log_likelihood(x, log_partition_exact(rbm)).mean())
     assert after_one < before_recon
-    assert history[-1]["recon_error"] < 0.5 * before_recon
+    assert len(history) == 20 and history[-1][0] < 0.5 * before_recon
     assert after_ll > before_ll + 3                                              # nats per example
     # the independent-Bernoulli model cannot represent the two prototypes: the RBM must beat it
     assert after_ll > independent_bernoulli_log_likelihood(x, x) + 3
-    assert math.isfinite(history[-1]["pseudo_log_likelihood"])
+    assert math.isfinite(history[-1][1])
 
 
 def test_pcd_chains_persist_across_updates():
     x = two_prototypes(n=60)
     mg.manual_seed(0)
     rbm = RBM(16, 8, init_std=1.0)           # strong weights: where a chain starts changes where it goes
-    first = rbm.negative_particles(x[:10], k=1, persistent=True).copy()
-    assert rbm.persistent_chain is not None
+    trainer = RBMTrainer(rbm, k=1, persistent=True, lr=0.0, momentum=0.0, weight_decay=0.0)   # W stays
+    trainer.train_step(x[:10])
+    first = trainer.chain.copy()
+    assert first.shape == (10, 16)
+    trainer.k = 2
     state = mg.backend.get_rng_state()
-    second = rbm.negative_particles(x[10:20], k=2, persistent=True)
+    trainer.train_step(x[10:20])
+    second = trainer.chain
     mg.backend.set_rng_state(state)
     np.testing.assert_array_equal(second, rbm.gibbs(first, k=2)[1])            # continued, not restarted
     mg.backend.set_rng_state(state)
     assert not np.array_equal(second, rbm.gibbs(x[10:20], k=2)[1])
-    rbm.fit(x, epochs=2, batch_size=10, lr=0.05, persistent=True, n_chains=7)
-    assert rbm.persistent_chain.shape == (7, 16)
+    trainer = RBMTrainer(RBM(16, 8), persistent=True, n_chains=7)
+    train_epochs(trainer, x, epochs=2, batch_size=10, seed=0)
+    assert trainer.chain.shape == (7, 16) and trainer.step == 12
 
 
 def test_pseudo_likelihood_estimator_is_unbiased_for_the_exact_sum():
@@ -221,16 +229,76 @@ def test_base_rate_model_is_the_independent_bernoulli_baseline():
     assert ll == pytest.approx(independent_bernoulli_log_likelihood(x, x), rel=1e-10)
 
 
+def test_per_pixel_bernoulli_nll_against_a_hand_computation():
+    x_train = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    p = np.array([(2 + 1) / 5, (1 + 1) / 5])                                   # add-one: (N m + 1) / (N + 2)
+    x_test = np.array([[1.0, 0.0], [0.5, 0.5]])
+    expected = -np.mean([np.log(p[0]) + np.log(1 - p[1]),
+                         0.5 * (np.log(p[0]) + np.log(1 - p[0]) + np.log(p[1]) + np.log(1 - p[1]))])
+    assert per_pixel_bernoulli_nll(x_train, x_test) == pytest.approx(expected, rel=1e-12)
+
+
 def test_rbm_demo_quick_writes_a_finite_report(tmp_path):
     command = [sys.executable, str(REPO / "demos" / "rbm_mnist.py"), "--quick", "--out", str(tmp_path)]
     environment = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                    "OPENBLAS_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "report.json").read_text())
-    numbers = [v for row in report["test_log_likelihood"].values() for v in row.values()
-               if isinstance(v, (int, float))]
-    assert numbers and all(math.isfinite(v) for v in numbers)
-    assert math.isfinite(report["tiny_rbm"]["exact_log_z"]) and math.isfinite(report["tiny_rbm"]["ais_log_z"])
+    results = json.loads((tmp_path / "report.json").read_text())["results"]
+    numbers = [v for row in results["test_ll"].values() for v in row.values() if isinstance(v, (int, float))]
+    assert len(numbers) > 20 and all(math.isfinite(v) for v in numbers)
+    assert math.isfinite(results["tiny_rbm"]["exact_log_z"]) and math.isfinite(results["tiny_rbm"]["ais_log_z"])
+    assert "| RBM PCD |" in (tmp_path / "report.md").read_text()
     for name in ("filters_cd1.png", "samples_pcd.png", "reconstructions.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the trainer: exact resume through fit, the command line ----------------------------------------------
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_rbm_trainer_resumes_exactly(tmp_path, persistent):
+    """CD-2 and PCD (its persistent chains in the state) with a decaying rate: killed after a checkpoint,
+    resumed, every parameter, momentum buffer, counter and chain equal to an uninterrupted run's."""
+    from trainer_contract import assert_resumes_exactly
+    full, resumed = assert_resumes_exactly(
+        lambda: RBMTrainer(RBM(16, 8, init_std=0.5), lr=0.1, k=2, persistent=persistent, n_chains=3,
+                           lr_decay_steps=12), two_prototypes(n=24), tmp_path, epochs=2, batch_size=4, kill_at=7,
+        checkpoint_every=4)
+    assert full.step == 12 and (full.chain is not None) == persistent
+
+
+def test_rbm_trainer_refuses_a_state_that_does_not_fit():
+    trainer = RBMTrainer(RBM(16, 8), persistent=True)
+    trainer.train_step(two_prototypes(n=4))
+    state = trainer.state_dict()
+    with pytest.raises(ValueError, match="CD, not PCD"):
+        RBMTrainer(RBM(16, 8)).load_state_dict(state)
+    other = RBMTrainer(RBM(12, 8), persistent=True)
+    with pytest.raises(ValueError, match=r"expected \(n_chains, 12\)"):
+        other.load_state_dict(state)
+    assert other.step == 0 and other.chain is None                      # nothing assigned
+
+
+def test_rbm_trainer_stops_before_a_nan_update():
+    from minigan.training import NonFiniteLossError
+    trainer = RBMTrainer(RBM(16, 8))
+    before = trainer.rbm.W.numpy().copy()
+    v = two_prototypes(n=4)
+    v[1, 3] = np.nan
+    with pytest.raises(NonFiniteLossError, match="free_energy_gap"):
+        trainer.train_step(v)
+    np.testing.assert_array_equal(trainer.rbm.W.numpy(), before)
+
+
+def test_minigan_train_sample_and_evaluate_an_rbm(tmp_path, capsys):
+    from minigan.cli import main
+    run = str(tmp_path / "rbm")
+    assert main(["train", "rbm", "--out", run, "--n-hidden", "6", "--epochs", "1", "--batch-size", "1000", "--pcd",
+                 "--no-progress", "--sample-epochs"]) == 0
+    state = mg.load(os.path.join(run, "checkpoint.safetensors"))
+    assert state["step"] == 4 and state["trainable"]["chain"].shape == (1000, 784)
+    assert main(["sample", "--run", run, "--n", "4"]) == 0
+    assert (tmp_path / "rbm" / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as usage:
+        main(["train", "rbm", "--out", str(tmp_path / "bad"), "--k", "0"])
+    assert usage.value.code == 2 and "--k" in capsys.readouterr().err

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import idx, mnist5k, shapes, toy, transforms
 from .idx import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx, write_idx
+from .binarized import BinarizedLoader
 from .loader import DataLoader
 from .mnist5k import load_mnist5k
 from .splits import stratified
@@ -54,6 +55,7 @@ __all__ = [
     "Dataset",
     "load",
     "DataLoader",
+    "BinarizedLoader",
     "ShapeClass",
     "TRAIN_CLASSES",
     "TEST_CLASSES",

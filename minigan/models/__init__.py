@@ -1,4 +1,4 @@
-"""Networks (and only networks; losses are in ``minigan.losses``, loops in ``minigan.training``).
+"""Networks and their mathematics (losses are in ``minigan.losses``, the training updates in ``minigan.trainers``).
 
     from minigan.models import WGANCritic, WGANGenerator     # source 000: 64x64x3 shapes, residual blocks
     from minigan.models import DCGANGenerator, DCGANDiscriminator   # 28x28 MNIST (Radford et al., 2016)

@@ -8,7 +8,8 @@ bound on log p(x) (HOT 2006, section 4); in practice it gives a good initialisat
 
     x (N, 784) --RBM 1--> h1 (N, 500) --RBM 2--> h2 (N, 500) --...
 
-Two ways to fine-tune the stack with back-propagation:
+The greedy pre-training and the fine-tuning are ``minigan/trainers/dbn.py`` (and ``supervised.py``); this
+module holds the networks. Two ways to fine-tune the stack with back-propagation:
 
 * ``DBNClassifier``: the up-pass of the stack (Linear with W^T, c; sigmoid) plus a softmax layer,
   trained on labels with cross-entropy (HOT 2006 fine-tuned generatively with up-down; the usual modern
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import numpy
 
-from .. import autograd, nn, optim
+from .. import autograd, losses, nn
 from .. import functional as F
 from ..tensor import Tensor
 from .rbm import RBM
@@ -54,46 +55,12 @@ class DBN(nn.Module):
                                        init_std=init_std)
                                    for k, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]))])
 
-    def pretrain(self, x, epochs=10, verbose=False, layer_options=None, **fit_options):
-        """Greedy layer-wise training: RBM k is fitted (``RBM.fit``, CD-k by default) on the mean-field hidden
-        activations of RBM k-1, which stays frozen. layer_options: a list with one dict of ``fit`` options
-        per layer that override fit_options (e.g. a smaller lr for a Gaussian top layer). Returns the list
-        of per-layer histories."""
-        data, histories = _rows(x), []
-        for k, rbm in enumerate(self.rbms):
-            options = {**fit_options, **((layer_options or [{}] * len(self.rbms))[k])}
-            if verbose:
-                print(f"DBN: pretraining RBM {k + 1}/{len(self.rbms)} ({rbm.n_visible} -> {rbm.n_hidden})",
-                      flush=True)
-            histories.append(rbm.fit(data, epochs=options.pop("epochs", epochs), verbose=verbose, **options))
-            data = rbm.hidden_mean(data)                  # the frozen layer's output is the next RBM's data
-        return histories
-
     def transform(self, x):
         """The deterministic up-pass: E[h^L | ...E[h^1 | x]] (N, sizes[-1])."""
         data = _rows(x)
         for rbm in self.rbms:
             data = rbm.hidden_mean(data)
         return data
-
-
-def _fit(model, loss_of_batch, n, epochs, lr, batch_size, seed, verbose, name):
-    """Adam on shuffled mini-batches; loss_of_batch(rows) -> scalar Tensor. Returns per-epoch mean losses."""
-    optimizer = optim.Adam(model.parameters(), lr=lr)
-    rng, history = numpy.random.default_rng(seed), []
-    for epoch in range(epochs):
-        order, total = rng.permutation(n), 0.0
-        for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
-            loss = loss_of_batch(rows)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-        history.append(total / n)
-        if verbose:
-            print(f"{name} epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f}", flush=True)
-    return history
 
 
 class DBNClassifier(nn.Module):
@@ -124,12 +91,6 @@ class DBNClassifier(nn.Module):
         for layer in self.hidden:
             h = F.sigmoid(layer(h))                                                       # (N, H_k)
         return self.output(h)                                                             # (N, K) logits
-
-    def fit(self, x, y, epochs=10, lr=1e-3, batch_size=64, seed=0, verbose=False):
-        """Back-propagate softmax cross-entropy through every layer (Adam). Returns per-epoch losses."""
-        x, y = _rows(x), numpy.asarray(y, dtype=numpy.int64)
-        return _fit(self, lambda rows: F.cross_entropy(self(Tensor(x[rows])), y[rows]), len(x), epochs, lr,
-                    batch_size, seed, verbose, "classifier")
 
     def predict(self, x, batch_size=1000):
         x = _rows(x)
@@ -190,16 +151,10 @@ class DeepAutoencoder(nn.Module):
         return F.sigmoid(self.decode_logits(self.encode(x)))
 
     def loss(self, x):
-        """Mean over images of the summed pixel cross-entropy (nats per image)."""
+        """Mean over images of the summed pixel cross-entropy (nats per image), ``losses.bernoulli_nll``."""
         x = x if isinstance(x, Tensor) else Tensor(_rows(x))
         x = x.reshape(x.shape[0], -1)
-        return F.binary_cross_entropy_with_logits(self.decode_logits(self.encode(x)), x,
-                                                  reduction="sum") * (1.0 / x.shape[0])
-
-    def fit(self, x, epochs=10, lr=1e-3, batch_size=64, seed=0, verbose=False):
-        x = _rows(x)
-        return _fit(self, lambda rows: self.loss(Tensor(x[rows])), len(x), epochs, lr, batch_size, seed,
-                    verbose, "autoencoder")
+        return losses.bernoulli_nll(self.decode_logits(self.encode(x)), x)
 
     def reconstruct(self, x, batch_size=1000):
         x = _rows(x)

@@ -10,7 +10,8 @@ Logistic regression models p(y | x) only: better boundaries, no samples (Ng & Jo
     log p(y=c | x)    = log p(x, y=c) - logsumexp_c' log p(x, y=c')      Bayes' rule
 
 (N_ci: training examples of class c with x_i = 1.) Naive Bayes is NumPy only (a closed-form fit; no
-gradients). ``LogisticRegression`` is a minigan Linear layer trained with softmax cross-entropy and Adam.
+gradients; ``partial_fit`` adds batches to the counts). ``LogisticRegression`` is a minigan Linear layer,
+trained with softmax cross-entropy and Adam by ``minigan.trainers.supervised``.
 
 References: Ng & Jordan, On Discriminative vs. Generative Classifiers: A comparison of logistic
 regression and naive Bayes, NIPS 2002; McCallum & Nigam, A Comparison of Event Models for Naive Bayes
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import autograd, nn, optim
+from .. import autograd, nn
 from .. import functional as F
 from ..tensor import Tensor
 
@@ -34,8 +35,8 @@ def _rows(x):
 
 
 def _logsumexp(a, axis):
-    top = a.max(axis=axis, keepdims=True)
-    return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+    """log sum exp of a NumPy array along ``axis``, by the engine's overflow-free ``logsumexp``."""
+    return F.logsumexp(Tensor(a), axis).numpy()
 
 
 class BernoulliNaiveBayes:
@@ -62,21 +63,52 @@ class BernoulliNaiveBayes:
         return x
 
     def fit(self, x, y):
-        """x (N, ...) images or features, y (N,) labels -> self."""
+        """x (N, ...) images or features, y (N,) labels -> self (the classes are the labels present)."""
+        return self.partial_fit(x, y, classes=np.unique(np.asarray(y)), reset=True)
+
+    def partial_fit(self, x, y, classes=None, reset=False):
+        """Add a batch to the counts N_c and N_ci and refresh the probabilities: the model is a sum of
+        counts, so fitting batch after batch gives exactly the model of one ``fit`` on all of them.
+        ``classes`` (K,) is needed on the first call (or with reset=True); labels outside it raise."""
+        if reset or not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("the first partial_fit needs classes=, the labels the model will know")
+            self.classes_ = np.asarray(classes)
+            self.class_count_ = np.zeros(len(self.classes_))                          # (K,) N_c
+            self.feature_count_ = None                                                # (K, D) N_ci
         x, y = self._features(x), np.asarray(y)
-        self.classes_ = np.unique(y)
         onehot = (y[:, None] == self.classes_[None, :]).astype(np.float64)        # (N, K)
-        self.class_count_ = onehot.sum(0)                                           # (K,) N_c
-        self.feature_count_ = onehot.T @ x                                          # (K, D) N_ci
+        unknown = onehot.sum(1) == 0
+        if unknown.any():
+            raise ValueError(f"labels {np.unique(y[unknown]).tolist()} are not among the classes "
+                             f"{self.classes_.tolist()}")
+        counts = onehot.T @ x
+        self.class_count_ = self.class_count_ + onehot.sum(0)
+        self.feature_count_ = counts if self.feature_count_ is None else self.feature_count_ + counts
+        self._update_probabilities()
+        return self
+
+    def load_counts(self, classes, class_count, feature_count):
+        """Set the model to the counts N_c (K,) and N_ci (K, D) of ``classes`` (K,) (a checkpoint's)."""
+        classes = np.asarray(classes)
+        if np.shape(class_count) != classes.shape or np.ndim(feature_count) != 2 \
+                or np.shape(feature_count)[0] != len(classes):
+            raise ValueError(f"load_counts: counts of shapes {np.shape(class_count)} and {np.shape(feature_count)} "
+                             f"do not fit {len(classes)} classes")
+        self.classes_ = classes
+        self.class_count_ = np.array(class_count, dtype=np.float64)
+        self.feature_count_ = np.array(feature_count, dtype=np.float64)
+        self._update_probabilities()
+
+    def _update_probabilities(self):
         theta = (self.feature_count_ + self.alpha) / (self.class_count_[:, None] + 2 * self.alpha)
-        with np.errstate(divide="ignore"):                 # alpha = 0 may give log 0 = -inf, as it should
+        with np.errstate(divide="ignore", invalid="ignore"):   # alpha = 0 may give log 0 = -inf, as it should
             self.feature_log_prob_ = np.log(theta)                                  # (K, D) log theta
             self.feature_log_neg_prob_ = np.log1p(-theta)                           # (K, D) log(1 - theta)
-        if self.fit_prior:
-            self.class_log_prior_ = np.log(self.class_count_ / self.class_count_.sum())
-        else:
+            if self.fit_prior:
+                self.class_log_prior_ = np.log(self.class_count_ / self.class_count_.sum())
+        if not self.fit_prior:
             self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
-        return self
 
     def joint_log_likelihood(self, x):
         """log p(x, y=c) for every class: x (N, ...) -> (N, K)."""
@@ -128,8 +160,9 @@ class BernoulliNaiveBayes:
 class LogisticRegression(nn.Module):
     """Multinomial logistic regression p(y | x) = softmax(W x + b), trained on minigan.
 
-    Minimises the mean cross-entropy plus (weight_decay / 2) ||W||^2 with Adam on mini-batches.
-    x (N, ...) is flattened to (N, in_features); logits (N, num_classes)."""
+    Trained by ``minigan.trainers.supervised.ClassifierTrainer`` (mean cross-entropy plus
+    (weight_decay / 2) ||W||^2, Adam on mini-batches). x (N, ...) is flattened to (N, in_features);
+    logits (N, num_classes)."""
 
     def __init__(self, in_features=784, num_classes=10):
         super().__init__()
@@ -142,28 +175,6 @@ class LogisticRegression(nn.Module):
         if not isinstance(x, Tensor):
             x = Tensor(np.asarray(x, dtype=self.linear.weight.dtype))
         return self.linear(x.reshape(x.shape[0], -1))
-
-    def fit(self, x, y, epochs=30, lr=0.01, batch_size=128, weight_decay=1e-4, seed=0, verbose=False):
-        """Adam on shuffled mini-batches (a NumPy generator seeded by ``seed``); returns the per-epoch mean
-        training loss (list of floats)."""
-        x, y = _rows(x).astype(self.linear.weight.dtype), np.asarray(y, dtype=np.int64)
-        optimizer = optim.Adam(self.parameters(), lr=lr)
-        rng, history = np.random.default_rng(seed), []
-        for epoch in range(epochs):
-            order, total = rng.permutation(len(x)), 0.0
-            for start in range(0, len(x), batch_size):
-                rows = order[start:start + batch_size]
-                loss = F.cross_entropy(self(x[rows]), y[rows])
-                if weight_decay:
-                    loss = loss + F.sum(self.linear.weight * self.linear.weight) * (0.5 * weight_decay)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(rows)
-            history.append(total / len(x))
-            if verbose:
-                print(f"logistic regression epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f}")
-        return history
 
     def predict_proba(self, x, batch_size=1000):
         """p(y | x) as a NumPy array (N, K)."""

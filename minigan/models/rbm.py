@@ -21,6 +21,7 @@ Gradient of the negative log-likelihood of one example, for any parameter theta:
 Contrastive divergence CD-k (Hinton 2002) replaces the model expectation by the statistics of samples
 ("negative particles") found by k steps of block Gibbs sampling started at the data; persistent CD
 (PCD, Tieleman 2008) keeps the chains running from one update to the next instead of restarting them.
+The update (and the persistent chains, which are training state) live in ``minigan/trainers/rbm.py``.
 ``cd_gradients`` writes the update as <v h>_data - <v h>_model on arrays; ``free_energy_loss`` writes the
 same thing as the surrogate mean F(v_data) - mean F(v_model), differentiated by the minigan engine (the
 negative particles held constant): both give identical gradients, which tests/test_rbm.py checks.
@@ -50,12 +51,12 @@ import math
 
 import numpy
 
-from .. import backend, nn, optim
+from .. import backend, nn
 from .. import functional as F
 from ..tensor import Tensor
 
 __all__ = ["RBM", "ais_log_partition", "log_partition_exact", "independent_bernoulli_log_likelihood",
-           "base_rate_biases"]
+           "per_pixel_bernoulli_nll", "base_rate_biases", "ais_betas"]
 
 
 def _sigmoid(xp, a):
@@ -68,10 +69,9 @@ def _softplus(xp, a):
     return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
 
 
-def _logsumexp(xp, a, axis=None):
-    top = a.max(axis=axis, keepdims=True)
-    out = top + xp.log(xp.exp(a - top).sum(axis=axis, keepdims=True))
-    return out.squeeze(axis) if axis is not None else out.reshape(())
+def _logsumexp(a):
+    """log sum exp over every element of an xp array, by the engine's overflow-free ``logsumexp``."""
+    return float(F.logsumexp(Tensor(a)).item())
 
 
 def _array(x, like):
@@ -98,6 +98,18 @@ def independent_bernoulli_log_likelihood(v_train, v_test, eps=1e-3):
     return float((v @ b - _softplus(numpy, b).sum()).mean())
 
 
+def per_pixel_bernoulli_nll(x_train, x_test):
+    """The same baseline with add-one (Laplace) smoothing instead of clipping, as a negative log-likelihood:
+    p_i = (N m_i + 1) / (N + 2), m_i the training mean of pixel i over N images; returns
+    -mean_x sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)] in nats per image. x_test binary gives the exact
+    NLL; grey x_test gives the cross-entropy that pytorch/examples/vae reports for grey-level targets."""
+    n = len(x_train)
+    x_train = numpy.asarray(x_train.data if isinstance(x_train, Tensor) else x_train)
+    p = (x_train.reshape(n, -1).sum(0) + 1.0) / (n + 2.0)
+    t = numpy.asarray(x_test).reshape(len(x_test), -1).astype(numpy.float64)
+    return float(-numpy.mean(t @ numpy.log(p) + (1 - t) @ numpy.log1p(-p)))
+
+
 class RBM(nn.Module):
     """Bernoulli-Bernoulli restricted Boltzmann machine (Bernoulli or Gaussian hidden units).
 
@@ -116,7 +128,6 @@ class RBM(nn.Module):
         self.W = nn.Parameter(Tensor(backend.to_device(xp.asarray(W, dtype=dtype), device)))     # (D, H)
         self.b = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_visible, dtype=dtype), device)))  # (D,)
         self.c = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_hidden, dtype=dtype), device)))   # (H,)
-        self.persistent_chain = None     # (n_chains, D): the fantasy particles of PCD, kept across updates
 
     def extra_repr(self):
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, hidden={self.hidden}"
@@ -128,7 +139,8 @@ class RBM(nn.Module):
     def _rng(self):
         return backend.generator(self.W.device)
 
-    def _bernoulli(self, p):
+    def bernoulli(self, p):
+        """A binary sample of the probabilities p (any shape), from minigan's generator of W's device."""
         return (self._rng().random(p.shape, dtype=p.dtype) < p).astype(p.dtype)
 
     # --- energies ------------------------------------------------------------------------------------
@@ -172,12 +184,12 @@ class RBM(nn.Module):
         mean = self.hidden_mean(v)
         if self.hidden == "gaussian":
             return mean, mean + self._rng().standard_normal(mean.shape, dtype=mean.dtype)
-        return mean, self._bernoulli(mean)
+        return mean, self.bernoulli(mean)
 
     def sample_v_given_h(self, h):
         """(p(v | h), v ~ p(v | h))."""
         probs = self.visible_probs(h)
-        return probs, self._bernoulli(probs)
+        return probs, self.bernoulli(probs)
 
     def gibbs_vhv(self, v):
         """One step of block Gibbs sampling v -> h ~ p(h|v) -> v' ~ p(v'|h): returns (p(v'|h), v')."""
@@ -197,7 +209,7 @@ class RBM(nn.Module):
         """n samples after ``steps`` Gibbs steps from v0 (default: uniform random bits). With keep_every,
         a list of the chain's mean-field images p(v | h) every keep_every steps (for figures)."""
         xp = self.xp
-        v = _array(v0, self.W.data) if v0 is not None else self._bernoulli(xp.full((n, self.n_visible), 0.5,
+        v = _array(v0, self.W.data) if v0 is not None else self.bernoulli(xp.full((n, self.n_visible), 0.5,
                                                                                       dtype=self.W.dtype))
         frames = []
         for step in range(1, steps + 1):
@@ -206,18 +218,7 @@ class RBM(nn.Module):
                 frames.append(probs)
         return frames if keep_every else (probs, v)
 
-    # --- learning ------------------------------------------------------------------------------------
-
-    def negative_particles(self, v_data, k=1, persistent=False):
-        """The model samples of CD-k (chains started at the data, k steps) or PCD-k (the persistent chains
-        continue k steps; started at the first batch). Returns v_model (n_chains, D)."""
-        v_data = _array(v_data, self.W.data)
-        if not persistent:
-            return self.gibbs(v_data, k)[1]
-        if self.persistent_chain is None:
-            self.persistent_chain = v_data.copy()
-        self.persistent_chain = self.gibbs(self.persistent_chain, k)[1]
-        return self.persistent_chain
+    # --- learning (the update itself is minigan/trainers/rbm.py) -------------------------------------
 
     def cd_gradients(self, v_data, v_model):
         """The CD/PCD estimate of the gradient of the mean negative log-likelihood, written out as
@@ -238,54 +239,6 @@ class RBM(nn.Module):
         """The surrogate  mean F(v_data) - mean F(v_model)  as a Tensor: its autograd gradient (the negative
         particles are constants) is exactly ``cd_gradients`` (the source's ``cost``)."""
         return F.mean(self.free_energy_tensor(v_data)) - F.mean(self.free_energy_tensor(v_model))
-
-    def fit(self, x, epochs=10, batch_size=20, lr=0.05, k=1, persistent=False, momentum=0.5,
-            weight_decay=2e-4, n_chains=None, lr_decay=False, binarize=None, seed=0, monitor=None,
-            verbose=False):
-        """Train by CD-k (persistent=False) or PCD-k with SGD (momentum, L2 weight decay on W only).
-
-        x (N, D) or (N, 1, 28, 28): binary data, or probabilities in [0, 1] (binarize="dynamic" draws a
-        fresh Bernoulli sample each epoch; None uses x as given). n_chains: PCD fantasy particles (default
-        batch_size). lr_decay: decay lr linearly to 0 over training (Tieleman 2008 does for PCD).
-        monitor: (N', D) data for the per-epoch reconstruction error and pseudo-log-likelihood (20 random
-        bits per example).
-        Returns a list of per-epoch dicts (epoch, recon_error, pseudo_log_likelihood, seconds)."""
-        import time
-        xp = self.xp
-        x = _array(x, self.W.data)
-        order_rng = numpy.random.default_rng(seed)
-        optimizer = optim.SGD([{"params": [self.W], "weight_decay": weight_decay},
-                               {"params": [self.b, self.c], "weight_decay": 0.0}], lr=lr, momentum=momentum)
-        if persistent:
-            self.persistent_chain = None
-            start = x[order_rng.choice(len(x), n_chains or batch_size, replace=False)]
-            self.persistent_chain = start if binarize is None else self._bernoulli(start)
-        steps_total, step, history, started = epochs * math.ceil(len(x) / batch_size), 0, [], time.time()
-        for epoch in range(epochs):
-            xb = self._bernoulli(x) if binarize == "dynamic" else x
-            order = order_rng.permutation(len(x))
-            for start in range(0, len(x), batch_size):
-                v_data = xb[xp.asarray(order[start:start + batch_size])]
-                if lr_decay:
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr * (1 - step / steps_total)
-                v_model = self.negative_particles(v_data, k, persistent)
-                gradients = self.cd_gradients(v_data, v_model)
-                for name, p in (("W", self.W), ("b", self.b), ("c", self.c)):
-                    p.grad = Tensor(gradients[name])
-                optimizer.step()
-                step += 1
-            record = {"epoch": epoch + 1, "seconds": time.time() - started}
-            if monitor is not None:
-                record["recon_error"] = self.reconstruction_error(monitor)
-                record["pseudo_log_likelihood"] = self.pseudo_log_likelihood(monitor, n_bits=20)
-            history.append(record)
-            if verbose:
-                print(f"RBM {'P' if persistent else ''}CD-{k} epoch {epoch + 1}/{epochs}: "
-                      + ", ".join(f"{key} {value:.4g}" for key, value in record.items() if key != "epoch"),
-                      flush=True)
-        optimizer.zero_grad()
-        return history
 
     # --- monitors ------------------------------------------------------------------------------------
 
@@ -347,7 +300,7 @@ def log_partition_exact(rbm, chunk=4096):
         codes = numpy.arange(start, min(start + chunk, 2 ** n_enumerated))
         h = ((codes[:, None] & powers) > 0).astype(numpy.float64)                     # (chunk, H)
         terms.append(h @ c + _softplus(numpy, h @ W.T + b).sum(1))
-    return float(_logsumexp(numpy, numpy.concatenate(terms)))
+    return _logsumexp(numpy.concatenate(terms))
 
 
 def ais_betas(n=14500):
@@ -405,7 +358,7 @@ def ais_log_partition(rbm, base_visible_bias=None, n_runs=100, betas=None, retur
              < _sigmoid(xp, (1 - beta) * b_A + beta * (h @ W.T + b))).astype(dtype)
     # Z of p*_0(v) = exp(b_A^T v) * 2^H: the base model's visible sum times the H free hidden units
     log_z_A = float(_softplus(xp, b_A64).sum()) + len(c) * math.log(2.0)
-    log_mean_w = float(_logsumexp(xp, log_w)) - math.log(n_runs)
+    log_mean_w = _logsumexp(log_w) - math.log(n_runs)
     log_z = log_z_A + log_mean_w
     if not return_details:
         return log_z

@@ -20,16 +20,28 @@ Sizes (pytorch/examples ``vae/main.py`` uses 784-400-20 with ReLU; K&W 2014 used
 
 ``hidden`` may be a tuple for deeper MLPs (a 2-D latent benefits from two hidden layers).
 
-Reference: Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv:1312.6114).
+The importance-weighted bound (Burda, Grosse & Salakhutdinov 2016, eq. 8) is tighter than the ELBO and
+tends to log p(x) as K grows:
+
+    log p(x) >= L_K = E log (1/K) sum_k w_k,   w_k = p(x | z_k) p(z_k) / q(z_k | x),  z_k ~ q(z | x)
+
+``negative_bounds`` gives both, -ELBO and -L_K, in nats per image; the training update is
+``minigan/trainers/vae.py``.
+
+References: Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv:1312.6114); Burda, Grosse
+& Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016 (arXiv:1509.00519).
 """
 from __future__ import annotations
 
 import math
 
-from .. import autograd, backend, nn
-from ..tensor import Tensor
+import numpy
 
-__all__ = ["VAE"]
+from .. import autograd, backend, losses, nn
+from .. import functional as F
+from ..tensor import Tensor, randn
+
+__all__ = ["VAE", "log_mean_exp", "importance_log_weights", "negative_bounds"]
 
 
 def _mlp(sizes):
@@ -117,3 +129,49 @@ class VAE(nn.Module):
 
     def extra_repr(self):
         return f"latent_dim={self.latent_dim}, hidden={self.hidden}, data_shape={self.data_shape}"
+
+
+# --- bounds on log p(x) ------------------------------------------------------------------------------
+
+def log_mean_exp(log_w, axis=0):
+    """log (1/K) sum_k exp(log_w_k) along ``axis`` (K = its length), by the engine's overflow-free
+    ``logsumexp``: an xp array in, an xp array out."""
+    return F.logsumexp(Tensor(log_w), axis).data - math.log(log_w.shape[axis])
+
+
+def importance_log_weights(model, x, mu, logvar, k):
+    """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x) for k draws z_k = mu + sigma eps_k (eps_k from
+    minigan's generator): x (B, ...) Tensor, mu, logvar (B, D) -> (K, B) xp array. Without a graph."""
+    flat = x.reshape(x.shape[0], -1)
+    log_w = []
+    with autograd.no_grad():
+        for _ in range(k):
+            eps = randn(*mu.shape, dtype=mu.dtype, device=mu.device)
+            z = model.reparameterize(mu, logvar, eps)
+            log_px_z = -F.sum(F.binary_cross_entropy_with_logits(model.decode(z), flat, reduction="none"), 1)
+            log_pz = -0.5 * F.sum(z * z + math.log(2 * math.pi), 1)                 # N(z; 0, I)
+            log_qz = -0.5 * F.sum(eps * eps + logvar + math.log(2 * math.pi), 1)    # N(z; mu, sigma^2)
+            log_w.append((log_px_z + log_pz - log_qz).data)
+    return model.fc_mu.weight.xp.stack(log_w)
+
+
+def negative_bounds(model, x, eval_samples=1, importance=0, batch=100):
+    """-ELBO (averaged over ``eval_samples`` draws of z per image, with its reconstruction and KL terms) and,
+    when ``importance`` = K > 0, the negative importance-weighted bound -L_K, in nats per image (means over
+    x (N, ...), a NumPy array). Returns {"neg_elbo", "recon", "kl"[, "neg_iwae"]}."""
+    totals = {"neg_elbo": 0.0, "recon": 0.0, "kl": 0.0, "neg_iwae": 0.0}
+    with autograd.no_grad():
+        for start in range(0, len(x), batch):
+            xb = Tensor(backend.to_device(numpy.asarray(x[start:start + batch]), model.fc_mu.weight.device))
+            mu, logvar = model.encode(xb)
+            for _ in range(eval_samples):
+                loss, recon, kl = losses.vae_loss(model.decode(model.reparameterize(mu, logvar)), xb, mu, logvar)
+                totals["neg_elbo"] += loss.item() * len(xb) / eval_samples
+                totals["recon"] += recon.item() * len(xb) / eval_samples
+                totals["kl"] += kl.item() * len(xb) / eval_samples
+            if importance:
+                totals["neg_iwae"] -= float(log_mean_exp(importance_log_weights(model, xb, mu, logvar, importance)).sum())
+    result = {name: value / len(x) for name, value in totals.items()}
+    if not importance:
+        result.pop("neg_iwae")
+    return result

@@ -4,7 +4,7 @@
 ``train_step`` is the paper's update), ``add_arguments(parser)`` and ``build(args)`` for the command line.
 ``FAMILIES`` maps each command-line name to its module; adding a family is adding one line here.
 """
-from . import dcgan, gan, wgan_clip, wgan_gp
+from . import dbn, dcgan, gan, naive_bayes, rbm, supervised, vae, wgan_clip, wgan_gp
 
 __all__ = ["FAMILIES"]
 
@@ -13,4 +13,10 @@ FAMILIES = {
     "dcgan": dcgan,
     "wgan-clip": wgan_clip,
     "wgan-gp": wgan_gp,
+    "rbm": rbm,
+    "dbn": dbn,
+    "vae": vae,
+    "naive-bayes": naive_bayes,
+    "classifier": supervised.ClassifierFamily,
+    "autoencoder": supervised.AutoencoderFamily,
 }
