@@ -5,6 +5,10 @@ The graph is made of ``Function`` nodes (``tensor.creator``) linking output Tens
 from a leaf, so that a function runs only after every gradient flowing into its outputs has been summed:
 diamonds and reused inputs are handled by accumulation).
 
+Before a function's backward runs, the tensors it reads are checked against in-place changes since forward
+(``Function.check_saved_versions``); each gradient is cast to the dtype of the tensor it belongs to (a
+float32 leaf used in a float64 op gets a float32 ``.grad``, as in PyTorch).
+
 Each ``Function.backward`` is built from ops. Under ``create_graph=False`` the sweep runs with recording
 off, so first-order training pays nothing for that; under ``create_graph=True`` the backward ops are
 recorded, and the gradients are themselves differentiable (double backprop, as WGAN-GP's gradient penalty
@@ -126,6 +130,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     leaf that requires grad. With ``inputs`` given (``grad``) they are returned, one per input, and no
     ``.grad`` is touched.
     """
+    from .ops.convert import cast
     from .tensor import Tensor
 
     outputs = _as_tuple(outputs)
@@ -151,6 +156,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         if tuple(grad_output.shape) != tuple(output.shape):
             raise RuntimeError(f"grad_output has shape {tuple(grad_output.shape)} but the output has shape "
                                f"{tuple(output.shape)}")
+        if grad_output.device != output.device:
+            raise RuntimeError(f"grad_output is on {grad_output.device} but the output is on {output.device}")
+        if grad_output.dtype != output.dtype:
+            if grad_output.dtype.kind != "f":
+                raise TypeError(f"grad_output has dtype {grad_output.dtype}; expected a floating-point "
+                                f"gradient ({output.dtype}, the output's dtype)")
+            grad_output = cast(grad_output, output.dtype)
         _accumulate(grads, alive, output, grad_output)
 
     targets = None
@@ -200,6 +212,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 function.needs_input_grad = tuple(
                     t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
                     for t in function.inputs)
+            function.check_saved_versions()          # no tensor it reads was changed in place since forward
             if active_tracers:      # minigan.graph: tell a trace whose backward records the ops that follow
                 input_grads = _as_tuple(observed_backward(function, output_grads))
             else:
@@ -215,6 +228,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if grad.data.shape != tensor.data.shape:
                     raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
                                        f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}")
+                if grad.data.dtype != tensor.data.dtype:    # float32 input of a float64 op: a float32 gradient
+                    grad = cast(grad, tensor.data.dtype)
                 _accumulate(grads, alive, tensor, grad)
                 if tensor.creator is None:
                     leaves[id(tensor)] = tensor

@@ -13,6 +13,14 @@ cycle), so that ``backward`` can read ``self.inputs`` and ``self.output(i)``.
 
 A primitive that has no second derivative sets ``differentiable_backward = False`` and says why in
 ``why_not_twice``; using it under ``create_graph=True`` raises a clear error.
+
+Saved tensors and in-place changes: ``reads_inputs`` / ``reads_outputs`` say whether backward reads the
+values (not just the shapes) of the inputs / outputs; ``apply`` then records their version counters'
+values, and the backward sweep refuses a tensor changed in place since (``check_unchanged``), instead of
+silently differentiating at the new values.  A primitive whose backward reads only some inputs, depending
+on which gradients are needed (a product reads b for a's gradient), overrides ``reads_input``.
+A primitive whose output may be a view of its input (reshape, transpose, ...) sets ``self.output_is_view``
+in ``forward`` when it is: the output then shares the input's version counter, as views share storage.
 """
 from __future__ import annotations
 
@@ -29,6 +37,11 @@ class Function:
 
     differentiable_backward = True
     why_not_twice = ""
+    reads_inputs = True             # backward reads the inputs' values: record their versions
+    reads_outputs = False           # backward reads the outputs' values (self.output(i).data)
+    output_is_view = False          # set by forward when output 0 is a view of input 0's storage
+    saved_input_versions = None     # the inputs' versions at forward, when reads_inputs
+    saved_output_versions = None    # the outputs' versions at forward, when reads_outputs
 
     def __init__(self):
         self.inputs = None          # tuple of Tensors, freed after backward unless retain_graph
@@ -48,7 +61,7 @@ class Function:
             if isinstance(value, Tensor):
                 reference = value
                 break
-        tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference)
+        tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name)
                         for value in inputs)
         arrays = [t.data for t in tensors]
         if len(arrays) > 1:
@@ -66,14 +79,36 @@ class Function:
 
         needs_grad = autograd.grad_mode.enabled and any(t._requires_grad for t in tensors)
         results = tuple(Tensor(out, requires_grad=needs_grad) for out in outputs)
+        if self.output_is_view:
+            results[0]._version_counter = tensors[0]._version_counter
         if needs_grad:
             self.inputs = tensors
+            if self.reads_inputs:
+                self.saved_input_versions = [t._version_counter.value for t in tensors]
+            if self.reads_outputs:
+                self.saved_output_versions = [r._version_counter.value for r in results]
             self.generation = max([t.creator.generation for t in tensors if t.creator is not None],
                                   default=-1) + 1
             self._outputs = tuple(weakref.ref(r) for r in results)
             for result in results:
                 result.creator = self
         return results[0] if single else results
+
+    def reads_input(self, index: int) -> bool:
+        """Whether backward reads input ``index``'s values (``self.needs_input_grad`` is set by then)."""
+        return self.reads_inputs
+
+    def check_saved_versions(self):
+        """Refuse to run backward if a tensor it reads was changed in place after forward."""
+        if self.saved_input_versions is not None:
+            for index, (tensor, version) in enumerate(zip(self.inputs, self.saved_input_versions)):
+                if tensor._version_counter.value != version and self.reads_input(index):
+                    check_unchanged(self.name, f"input {index}", tensor, version)
+        if self.saved_output_versions is not None:
+            for index, (ref, version) in enumerate(zip(self._outputs, self.saved_output_versions)):
+                tensor = ref()
+                if tensor is not None and tensor._version_counter.value != version:
+                    check_unchanged(self.name, f"output {index}", tensor, version)
 
     def output(self, index: int = 0):
         """The ``index``-th output Tensor (alive whenever a gradient flows from it)."""
@@ -91,6 +126,17 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name} generation={self.generation}>"
+
+
+def check_unchanged(op_name: str, what: str, tensor, expected_version: int) -> None:
+    """Raise (as PyTorch does) if ``tensor`` was changed in place since ``op_name`` saved it for backward."""
+    version = tensor._version_counter.value
+    if version != expected_version:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"{what} of {op_name} (a tensor of shape {tuple(tensor.shape)}, {tensor.dtype}) is at version "
+            f"{version}; expected version {expected_version} (its version when {op_name} saved it in forward). "
+            "Recompute the forward pass after the change, or change a copy (x.clone()) instead.")
 
 
 def _check_same_device(op_name, arrays):

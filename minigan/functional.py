@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import numpy
 
-from . import backend, ops
+from . import argcheck, backend, ops
 from .function import unwrap
-from .ops import (add, sub, mul, div, neg, exp, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
+from .ops import (add, sub, mul, div, neg, exp, expm1, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
-from .ops.conv import _pair
 from .ops.norm import batch_norm_affine, batch_norm_normalize
 from .tensor import Tensor
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "exp", "log", "tanh", "sigmoid", "softplus", "matmul", "transpose",
+    "add", "sub", "mul", "div", "neg", "exp", "expm1", "log", "tanh", "sigmoid", "softplus", "matmul", "transpose",
     "broadcast_to", "cast", "to_device", "pow", "sqrt", "abs", "clamp", "maximum", "minimum", "where",
     "sum", "mean", "var", "norm", "max", "min", "logsumexp", "reshape", "flatten", "unsqueeze", "squeeze",
     "cat", "stack", "clone", "linear", "conv2d", "conv_transpose2d", "avg_pool2d", "max_pool2d",
@@ -37,8 +36,13 @@ def _tensor(x, like=None):
 # --- arithmetic -------------------------------------------------------------------------------------
 
 def pow(x, exponent):
-    """x ** exponent; a Tensor exponent gives exp(exponent * log x) (x > 0)."""
+    """x ** exponent; a Tensor exponent gives exp(exponent * log x), for x > 0 only (a negative or zero base
+    would give NaN there, so it is refused)."""
     if isinstance(exponent, Tensor):
+        base = unwrap(x)
+        if hasattr(base, "dtype") and base.size and not bool((base > 0).all()):
+            raise ValueError("pow: a Tensor exponent needs a positive base (it is computed as exp(exponent * "
+                             f"log x)); the base has values down to {float(base.min())}")
         return exp(mul(exponent, log(x)))
     return ops.pow_scalar(x, exponent)
 
@@ -54,6 +58,9 @@ def abs(x):
 
 def clamp(x, min=None, max=None):
     """min(max(x, min), max); the gradient is 1 inside the interval, 0 where clamped."""
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, Tensor):
+            argcheck.real("clamp", name, bound)
     out = x
     if min is not None:
         out = ops.where(out.data < unwrap(min), _tensor(min, out), out)
@@ -75,28 +82,31 @@ def minimum(a, b):
 def where(condition, x, y):
     """condition ? x : y elementwise; ``condition`` is a boolean Tensor or array (not differentiated)."""
     like = x if isinstance(x, Tensor) else y
-    return ops.where(unwrap(condition), _tensor(x, like), _tensor(y, like))
+    condition = unwrap(condition)
+    if getattr(condition, "dtype", None) is None or condition.dtype.kind != "b":
+        raise TypeError(f"where: condition must be a boolean tensor or array, got "
+                        f"{getattr(condition, 'dtype', type(condition).__name__)}")
+    return ops.where(condition, _tensor(x, like), _tensor(y, like))
 
 
 # --- reductions -------------------------------------------------------------------------------------
 
 def sum(x, dim=None, keepdim=False):
-    return ops.sum(x, dim, keepdim)
+    return ops.sum(x, argcheck.dims("sum", dim, x.ndim), keepdim)
 
 
-def _count(x, dim):
-    if dim is None:
-        return x.numel()
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+def _count(x, dims):
     return int(numpy.prod([x.shape[d] for d in dims]))
 
 
 def mean(x, dim=None, keepdim=False):
+    dim = argcheck.dims("mean", dim, x.ndim)
     return div(ops.sum(x, dim, keepdim), float(_count(x, dim)))
 
 
 def var(x, dim=None, keepdim=False, unbiased=True):
     """The variance; ``unbiased`` divides by n - 1 (Bessel), as torch.var does by default."""
+    dim = argcheck.dims("var", dim, x.ndim)
     n = _count(x, dim)
     centered = sub(x, mean(x, dim, keepdim=True))
     return div(ops.sum(mul(centered, centered), dim, keepdim), float(n - 1 if unbiased else n))
@@ -104,27 +114,27 @@ def var(x, dim=None, keepdim=False, unbiased=True):
 
 def norm(x, dim=None, keepdim=False):
     """The Euclidean norm sqrt(sum x^2) over ``dim`` (all elements by default)."""
-    return sqrt(ops.sum(mul(x, x), dim, keepdim))
+    return sqrt(ops.sum(mul(x, x), argcheck.dims("norm", dim, x.ndim), keepdim))
 
 
 def max(x, dim=None, keepdim=False):
-    return ops.max(x, dim, keepdim)
+    return ops.max(x, argcheck.dims("max", dim, x.ndim), keepdim)
 
 
 def min(x, dim=None, keepdim=False):
-    return neg(ops.max(neg(x), dim, keepdim))
+    return neg(ops.max(neg(x), argcheck.dims("min", dim, x.ndim), keepdim))
 
 
 def logsumexp(x, dim=None, keepdim=False):
     """log sum exp(x) over ``dim``, computed without overflow."""
-    return _lse(x, dim, keepdim)
+    return _lse(x, argcheck.dims("logsumexp", dim, x.ndim), keepdim)
 
 
 # --- shapes -----------------------------------------------------------------------------------------
 
 def reshape(x, shape):
     """Reshape with at most one -1 (inferred), as ``torch.reshape``."""
-    shape = tuple(int(s) for s in shape)
+    shape = argcheck.shape("reshape", shape, allow_minus_one=True)
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
     if -1 in shape:
@@ -136,36 +146,66 @@ def reshape(x, shape):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    end_dim = end_dim % x.ndim
-    start_dim = start_dim % x.ndim
-    shape = x.shape[:start_dim] + (-1,) + x.shape[end_dim + 1:]
-    return reshape(x, shape)
+    """Merge the dims start_dim..end_dim (inclusive) into one (a 0-d tensor becomes 1-D)."""
+    if x.ndim == 0:
+        argcheck.dim("flatten", start_dim, 0, "start_dim")
+        argcheck.dim("flatten", end_dim, 0, "end_dim")
+        return _reshape(x, (1,))
+    start_dim = argcheck.dim("flatten", start_dim, x.ndim, "start_dim")
+    end_dim = argcheck.dim("flatten", end_dim, x.ndim, "end_dim")
+    if start_dim > end_dim:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
+    size = int(numpy.prod(x.shape[start_dim:end_dim + 1]))
+    return _reshape(x, x.shape[:start_dim] + (size,) + x.shape[end_dim + 1:])
 
 
 def unsqueeze(x, dim):
-    dim = dim % (x.ndim + 1)
+    dim = argcheck.dim("unsqueeze", dim, x.ndim + 1)
     return _reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
 def squeeze(x, dim=None):
     if dim is None:
         return _reshape(x, tuple(s for s in x.shape if s != 1))
-    dim = dim % x.ndim
-    if x.shape[dim] != 1:
+    dim = argcheck.dim("squeeze", dim, x.ndim)
+    if x.ndim == 0 or x.shape[dim] != 1:
         return x
     return _reshape(x, x.shape[:dim] + x.shape[dim + 1:])
 
 
 def cat(tensors, dim=0):
     """Concatenate along ``dim`` (torch.cat)."""
-    tensors = list(tensors)
-    like = next(t for t in tensors if isinstance(t, Tensor))
-    return ops.concat([_tensor(t, like) for t in tensors], dim)
+    tensors = _tensor_list("cat", tensors)
+    return ops.concat(tensors, argcheck.dim("cat", dim, tensors[0].ndim))
 
 
 def stack(tensors, dim=0):
-    """Stack along a new axis ``dim`` (torch.stack)."""
-    return cat([unsqueeze(t, dim) for t in tensors], dim)
+    """Stack along a new axis ``dim`` (torch.stack); the tensors must have one shape."""
+    tensors = _tensor_list("stack", tensors, allow_scalars=True)
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: expected tensors of one shape, got {sorted(shapes)}")
+    dim = argcheck.dim("stack", dim, tensors[0].ndim + 1)
+    return ops.concat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def _tensor_list(op, tensors, allow_scalars=False):
+    """A non-empty list of Tensors of one number of dimensions (arrays and numbers wrapped like the first
+    Tensor); 0-d tensors only when ``allow_scalars``."""
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of tensors")
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    tensors = [_tensor(t, like) if not isinstance(t, Tensor) else t for t in tensors]
+    ndims = {t.ndim for t in tensors}
+    if len(ndims) > 1:
+        raise ValueError(f"{op}: expected tensors with one number of dimensions, got shapes "
+                         f"{[t.shape for t in tensors]}")
+    if not allow_scalars and tensors[0].ndim == 0:
+        raise ValueError(f"{op}: zero-dimensional tensors cannot be concatenated (use stack)")
+    return tensors
 
 
 def clone(x):
@@ -174,9 +214,15 @@ def clone(x):
 
 
 def one_hot(labels, num_classes, dtype=numpy.float32):
-    """Integer labels (N,) -> one-hot rows (N, num_classes), a constant Tensor."""
+    """Integer labels (N,) in [0, num_classes) -> one-hot rows (N, num_classes), a constant Tensor."""
     data = unwrap(labels)
     xp = backend.get_array_module(data)
+    num_classes = argcheck.integer("one_hot", "num_classes", num_classes, 1)
+    data = xp.asarray(data)
+    if data.ndim != 1 or data.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be a 1-D integer tensor, got shape {tuple(data.shape)} and "
+                        f"dtype {data.dtype}")
+    _check_classes("one_hot", data, num_classes, "labels")
     out = xp.zeros((data.shape[0], num_classes), dtype=dtype)
     out[xp.arange(data.shape[0]), data] = 1
     return Tensor(out)
@@ -186,6 +232,12 @@ def one_hot(labels, num_classes, dtype=numpy.float32):
 
 def linear(x, weight, bias=None):
     """y = x W^T + b;  x (..., in), W (out, in), b (out,) -> (..., out)."""
+    if x.ndim < 1 or weight.ndim != 2:
+        raise ValueError(f"linear: expected an input (..., in) and a weight (out, in), got shapes {x.shape} "
+                         f"and {weight.shape}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear: bias has shape {tuple(bias.shape)}, expected ({weight.shape[0]},) for a weight "
+                         f"of shape {weight.shape}")
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input {x.shape} has {x.shape[-1]} features but weight {weight.shape} "
                          f"expects {weight.shape[-1]}")
@@ -197,6 +249,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation (torch.nn.functional.conv2d): x (N, C, H, W), W (O, C, kh, kw), b (O,)."""
     if groups != 1:
         raise NotImplementedError("conv2d: groups != 1 is not supported")
+    _check_conv_bias("conv2d", bias, weight.shape[0])
     y = ops.conv2d(x, weight, stride, padding, dilation)
     return y if bias is None else add(y, _reshape(bias, (1, bias.shape[0], 1, 1)))
 
@@ -206,15 +259,36 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     x (N, C, H, W), W (C, O, kh, kw), b (O,) -> (N, O, (H-1)s - 2p + d(k-1) + output_padding + 1, ...)."""
     if groups != 1:
         raise NotImplementedError("conv_transpose2d: groups != 1 is not supported")
+    _check_conv_bias("conv_transpose2d", bias, weight.shape[1] if weight.ndim == 4 else None)
     y = ops.conv_transpose2d(x, weight, stride, padding, output_padding, dilation)
     return y if bias is None else add(y, _reshape(bias, (1, bias.shape[0], 1, 1)))
+
+
+def _check_conv_bias(op, bias, channels):
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != channels):
+        raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({channels},): one value per "
+                         "output channel")
+
+
+def _pool_arguments(op, x, kernel_size, stride, padding):
+    """Checked (kernel, stride, padding) pairs of a pooling op on x (N, C, H, W), and the output size."""
+    argcheck.ndim(op, x, 4, "(N, C, H, W)")
+    kernel = argcheck.int_pair(op, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None else argcheck.int_pair(op, "stride", stride, 1)
+    padding = argcheck.int_pair(op, "padding", padding, 0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    out = tuple((x.shape[2 + i] + 2 * padding[i] - kernel[i]) // stride[i] + 1 for i in range(2))
+    if out[0] < 1 or out[1] < 1:
+        raise ValueError(f"{op}: input {x.shape} is too small for kernel_size {kernel} with padding {padding}")
+    return kernel, stride, padding, out
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Average over kh x kw windows (zero padding counted, as PyTorch's default count_include_pad=True):
     a convolution of each channel with a constant 1/(kh kw) kernel."""
-    kh, kw = _pair(kernel_size, "kernel_size")
-    stride = _pair(stride if stride is not None else (kh, kw), "stride")
+    (kh, kw), stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding)
+    argcheck.floating("avg_pool2d", x)
     n, c, h, w = x.shape
     kernel = Tensor(x.xp.full((1, 1, kh, kw), 1.0 / (kh * kw), dtype=x.dtype))
     y = ops.conv2d(_reshape(x, (n * c, 1, h, w)), kernel, stride, padding, 1)
@@ -224,16 +298,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Maximum over kh x kw windows (padding with -inf, as PyTorch). The windows are gathered by indexing,
     so the gradient is a scatter to the argmax and the op is twice differentiable."""
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
-    ph, pw = _pair(padding, "padding")
-    if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(f"max_pool2d: padding {padding} must be at most half of kernel_size {kernel_size}")
+    (kh, kw), (sh, sw), (ph, pw), (ho, wo) = _pool_arguments("max_pool2d", x, kernel_size, stride, padding)
+    argcheck.floating("max_pool2d", x)
     xp = x.xp
     if ph or pw:
         x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=-numpy.inf)
-    h, w = x.shape[2:]
-    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
     rows = (xp.arange(kh)[:, None, None, None] + sh * xp.arange(ho)[None, None, :, None])
     cols = (xp.arange(kw)[None, :, None, None] + sw * xp.arange(wo)[None, None, None, :])
     rows = xp.broadcast_to(rows, (kh, kw, ho, wo)).reshape(kh * kw, ho, wo)
@@ -243,18 +312,27 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 
 def interpolate(x, scale_factor=None, size=None, mode="nearest"):
-    """Nearest-neighbour upsampling by an integer factor: each pixel becomes an s x s block."""
+    """Nearest-neighbour upsampling by an integer factor: each pixel becomes an s x s block.  Give exactly
+    one of ``scale_factor`` (a positive integer, or a pair; an integral float such as 2.0 is accepted) and
+    ``size`` (positive integer multiples of the input's height and width)."""
     if mode != "nearest":
         raise NotImplementedError(f"interpolate: mode {mode!r} (only 'nearest')")
+    argcheck.ndim("interpolate", x, 4, "(N, C, H, W)")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
     n, c, h, w = x.shape
     if size is not None:
-        size = _pair(size, "size")
+        size = argcheck.int_pair("interpolate", "size", size, 1)
         if size[0] % h or size[1] % w:
-            raise ValueError(f"interpolate: size {size} must be an integer multiple of {(h, w)}")
+            raise ValueError(f"interpolate: size {size} must be an integer multiple of {(h, w)} (only integer "
+                             "scale factors are supported)")
         sh, sw = size[0] // h, size[1] // w
     else:
-        sh, sw = _pair(int(scale_factor) if not isinstance(scale_factor, (tuple, list)) else scale_factor,
-                       "scale_factor")
+        factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(factors) != 2 or not all(argcheck.is_real(f) and f == int(f) for f in factors):
+            raise ValueError(f"interpolate: scale_factor must be a positive integer or a pair of them, got "
+                             f"{scale_factor!r} (only integer factors are supported)")
+        sh, sw = argcheck.int_pair("interpolate", "scale_factor", tuple(int(f) for f in factors), 1)
     y = broadcast_to(_reshape(x, (n, c, h, 1, w, 1)), (n, c, h, sh, w, sw))
     return _reshape(y, (n, c, h * sh, w * sw))
 
@@ -266,8 +344,10 @@ def pad(x, pad, mode="constant", value=0.0):
     """torch.nn.functional.pad: ``pad`` lists (left, right) for the last dim, then the one before, ..."""
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} (only 'constant')")
+    pad = argcheck.shape("pad", pad, name="pad")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: {pad} must hold pairs for at most {x.ndim} dimensions")
+    argcheck.real("pad", "value", value)
     width = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
@@ -283,11 +363,12 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """x for x > 0, negative_slope * x otherwise (Maas et al., 2013)."""
-    return ops.leaky_relu(x, negative_slope)
+    return ops.leaky_relu(x, argcheck.real("leaky_relu", "negative_slope", negative_slope))
 
 
 def elu(x, alpha=1.0):
     """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al., 2016)."""
+    alpha = argcheck.real("elu", "alpha", alpha)
     negative = mul(sub(exp(clamp(x, max=0.0)), 1.0), float(alpha))
     return ops.where(x.data > 0, x, negative)
 
@@ -297,23 +378,40 @@ def logsigmoid(x):
     return neg(softplus(neg(x)))
 
 
-def softmax(x, dim):
-    """exp(x - logsumexp(x)) along ``dim``."""
-    return exp(sub(x, _lse(x, dim, True)))
+def _minus_max(op, x, dim):
+    """(x - max x along dim, dim), the max a constant (not differentiated: log_softmax and softmax do not
+    depend on it, so their gradients and second derivatives are unchanged).  Infinite maxima are replaced
+    by 0, as logsumexp does."""
+    dim = argcheck.dim(op, dim, x.ndim)
+    argcheck.floating(op, x)
+    xp = x.xp
+    m = xp.max(x.data, axis=dim, keepdims=True) if x.numel() else xp.zeros((), dtype=x.dtype)
+    m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    return sub(x, Tensor(m)), dim
 
 
 def log_softmax(x, dim):
-    """x - logsumexp(x) along ``dim``."""
-    return sub(x, _lse(x, dim, True))
+    """log softmax along ``dim`` in the shifted form (x - m) - log sum exp(x - m), m = max x: the large
+    common part of x cancels exactly before any rounding, so float32 logits near 1e4 lose nothing (x -
+    logsumexp(x) would round the logsumexp at the logits' magnitude)."""
+    shifted, dim = _minus_max("log_softmax", x, dim)
+    return sub(shifted, _lse(shifted, dim, True))
+
+
+def softmax(x, dim):
+    """exp(log_softmax(x)) along ``dim``."""
+    shifted, dim = _minus_max("softmax", x, dim)
+    return exp(sub(shifted, _lse(shifted, dim, True)))
 
 
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the rest by 1/(1-p) (Srivastava et al., 2014).
     The mask comes from the device's generator, so ``manual_seed`` makes it reproducible."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    p = argcheck.real("dropout", "p", p, 0.0, 1.0)
     if not training or p == 0:
         return x
+    if p == 1:                                      # every element dropped, as PyTorch
+        return ops.mul_mask(x, x.xp.zeros((), dtype=x.dtype))
     keep = backend.generator(x.device).random(x.shape) >= p
     return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
 
@@ -324,6 +422,18 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     y = (x - mean) / sqrt(var + eps) * weight + bias. In training the batch statistics are used (biased
     variance) and the running estimates are updated in place: r <- (1 - momentum) r + momentum * stat
     (the unbiased variance, as PyTorch)."""
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, ...) of at least 2 dimensions, got shape {x.shape}")
+    argcheck.floating("batch_norm", x)
+    eps = argcheck.real("batch_norm", "eps", eps, 0.0)
+    momentum = argcheck.real("batch_norm", "momentum", momentum, 0.0, 1.0)
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+        if value is not None and tuple(unwrap(value).shape) != (x.shape[1],):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(unwrap(value).shape)}, expected "
+                             f"({x.shape[1]},): one value per channel of the input {x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
         n = x.numel() // x.shape[1]
@@ -343,6 +453,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             rm += momentum * batch_mean.astype(rm.dtype)
             rv *= (1 - momentum)
             rv += momentum * batch_var.astype(rv.dtype) * (n / (n - 1))
+            for buffer in (running_mean, running_var):
+                if isinstance(buffer, Tensor):
+                    buffer._bump_version()
     else:
         affine = False
         mu = _reshape(_tensor(unwrap(running_mean), x), shape)
@@ -359,8 +472,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Layer normalisation (Ba et al., 2016) over the trailing ``normalized_shape`` axes."""
-    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
+    normalized_shape = argcheck.shape("layer_norm", normalized_shape, "normalized_shape")
+    eps = argcheck.real("layer_norm", "eps", eps, 0.0)
+    if not normalized_shape or x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
         raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape {normalized_shape}")
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     centered = sub(x, mean(x, axes, keepdim=True))
@@ -375,14 +489,27 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 # --- losses -----------------------------------------------------------------------------------------
 
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op, reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def _reduce(loss, reduction):
     if reduction == "mean":
         return mean(loss)
     if reduction == "sum":
         return ops.sum(loss)
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss
+
+
+def _check_classes(op, labels, num_classes, name="target"):
+    """Integer class indices in [0, num_classes): a -1 would otherwise pick the last class."""
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)].reshape(-1)[0]
+        raise ValueError(f"{op}: {name} values must be class indices in [0, {num_classes}), got {int(bad)}")
 
 
 def _check_same_shape(name, input, target):
@@ -392,6 +519,7 @@ def _check_same_shape(name, input, target):
 
 def mse_loss(input, target, reduction="mean"):
     """mean (input - target)^2."""
+    _check_reduction("mse_loss", reduction)
     target = _tensor(target, input)
     _check_same_shape("mse_loss", input, target)
     diff = sub(input, target)
@@ -400,9 +528,15 @@ def mse_loss(input, target, reduction="mean"):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)) for probabilities p; each log is clamped at -100, as PyTorch does,
-    so p = 0 or 1 gives a finite loss."""
+    so p = 0 or 1 gives a finite loss.  Probabilities outside [0, 1] (or NaN) are refused, as PyTorch does:
+    their log would be NaN."""
+    _check_reduction("binary_cross_entropy", reduction)
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
+    if input.numel() and not bool(((input.data >= 0) & (input.data <= 1)).all()):
+        raise ValueError("binary_cross_entropy: every element of input must be a probability in [0, 1]; "
+                         f"got values in [{float(input.data.min())}, {float(input.data.max())}] (use "
+                         "binary_cross_entropy_with_logits for logits)")
     log_p = clamp(log(input), min=-100.0)
     log_1mp = clamp(log(sub(1.0, input)), min=-100.0)
     loss = neg(add(mul(target, log_p), mul(sub(1.0, target), log_1mp)))
@@ -412,36 +546,56 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """BCE on logits x: softplus(x) - t x = max(x, 0) - t x + log(1 + e^-|x|): stable for any x."""
+    """BCE on logits x: softplus(x) - t x, evaluated as x (1 - t) + softplus(-x) where x >= 0 (the same
+    value: softplus(x) = x + softplus(-x)).  For x >= 0, softplus(x) - t x would round softplus(x) at x's
+    magnitude before the subtraction (x = 20, t = 1: 0 instead of 2.1e-9); each branch here adds only terms
+    that do not cancel.  The gradient is sigmoid(x) - t from either branch."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
-    return _reduce(sub(softplus(input), mul(input, target)), reduction)
+    negative_side = sub(softplus(input), mul(input, target))
+    positive_side = add(mul(input, sub(1.0, target)), softplus(neg(input)))
+    return _reduce(ops.where(input.data >= 0, positive_side, negative_side), reduction)
+
+
+def _check_class_targets(op, scores, target, reduction):
+    """scores (N, C) and integer class indices (N,) in [0, C); returns the target array."""
+    _check_reduction(op, reduction)
+    labels = unwrap(target)
+    if not hasattr(labels, "dtype"):
+        labels = scores.xp.asarray(labels)
+    if scores.ndim != 2 or labels.ndim != 1 or labels.shape[0] != scores.shape[0]:
+        raise ValueError(f"{op}: expected input (N, C) and integer targets (N,), got {scores.shape} "
+                         f"and {tuple(labels.shape)}")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integer class indices, got dtype {labels.dtype}")
+    _check_classes(op, labels, scores.shape[1])
+    return labels
 
 
 def nll_loss(log_probs, target, reduction="mean"):
-    """-log_probs[n, target[n]]: log_probs (N, C), target (N,) integer class indices."""
-    labels = unwrap(target)
-    if log_probs.ndim != 2 or labels.ndim != 1 or labels.shape[0] != log_probs.shape[0]:
-        raise ValueError(f"nll_loss: expected log_probs (N, C) and integer targets (N,), got {log_probs.shape} "
-                         f"and {tuple(labels.shape)}")
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: targets must be integer class indices, got dtype {labels.dtype}")
+    """-log_probs[n, target[n]]: log_probs (N, C), target (N,) integer class indices in [0, C)."""
+    labels = _check_class_targets("nll_loss", log_probs, target, reduction)
     xp = log_probs.xp
     picked = ops.getitem(log_probs, (xp.arange(labels.shape[0]), labels))
     return _reduce(neg(picked), reduction)
 
 
 def cross_entropy(logits, target, reduction="mean"):
-    """Softmax cross-entropy with integer targets: nll_loss(log_softmax(logits, 1), target)."""
+    """Softmax cross-entropy with integer targets in [0, C): nll_loss(log_softmax(logits, 1), target)."""
+    _check_class_targets("cross_entropy", logits, target, reduction)
     return nll_loss(log_softmax(logits, 1), target, reduction)
 
 
 def kl_normal(mu, logvar):
     """KL( N(mu, diag(exp(logvar))) || N(0, I) ) per sample, summed over the latent dimensions:
 
-        KL = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))
+        KL = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j)) = 1/2 sum_j (mu_j^2 + expm1(logvar_j) - logvar_j)
 
-    (Kingma & Welling, 2014, appendix B). mu, logvar (N, D) -> (N,)."""
+    (Kingma & Welling, 2014, appendix B), in the second form: near the prior (logvar ~ 0) the first one
+    cancels 1 against exp(logvar) and keeps only float rounding at 1's magnitude. mu, logvar (N, D) -> (N,)."""
     _check_same_shape("kl_normal", mu, logvar)
-    terms = sub(add(logvar, 1.0), add(mul(mu, mu), exp(logvar)))
-    return mul(ops.sum(terms, tuple(range(1, mu.ndim))), -0.5)
+    if mu.ndim < 1:
+        raise ValueError("kl_normal: expected mu and logvar (N, D) or (N,), got 0-d tensors")
+    terms = add(mul(mu, mu), sub(ops.expm1(logvar), logvar))
+    return mul(ops.sum(terms, tuple(range(1, mu.ndim))), 0.5)

@@ -83,6 +83,7 @@ class Optimizer:
                     if group.get("maximize", False):
                         grad = -grad
                     self._update(p, grad, self.state.setdefault(p, {}), group)
+                    p._bump_version()          # an in-place change: a graph that saved p refuses backward
         return loss
 
     def _update(self, p, grad, state, group):

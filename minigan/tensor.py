@@ -6,15 +6,52 @@ Operators follow NumPy broadcasting; methods follow PyTorch's names (``sum(dim, 
 ``transpose(dim0, dim1)``, ``clamp``, ...).
 
 Creation functions (``tensor``, ``zeros``, ``randn``, ...) default to float32 on the CPU, as PyTorch does.
+
+Dtypes: computation is in float32 or float64; integer and boolean tensors hold labels, indices and masks.
+Any other dtype (float16, complex, strings, objects...) is refused when the Tensor is made.  Type promotion
+follows PyTorch: a Python number takes the tensor's dtype (``x32 * 2.0`` is float32), float32 with float64
+gives float64, an integer tensor with a floating one gives the floating dtype; the gradient reaching a
+tensor is cast to that tensor's dtype, so a leaf's ``.grad`` always has the leaf's dtype.
+
+In-place changes and the version counter: every Tensor has a ``VersionCounter`` (shared with the tensors
+that view the same storage: ``detach()``, and the outputs of reshape/transpose/broadcast/basic indexing),
+bumped by every in-place operation (``zero_``, ``fill_``, ``copy_``, ``x[i] = v``, optimizer steps).  A
+``Function`` records the versions of the tensors its backward reads; backward refuses a tensor whose
+version has changed since, as PyTorch does, instead of silently using the new values.  Code that writes
+``tensor.data`` directly should call ``tensor._bump_version()``.
 """
 from __future__ import annotations
 
 import numpy
 
-from . import autograd, backend
+from . import argcheck, autograd, backend
 from .function import unwrap
 
 DEFAULT_DTYPE = numpy.float32
+FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+_FLOAT32, _FLOAT64 = FLOAT_DTYPES
+
+
+def check_dtype(dtype, where: str = "Tensor"):
+    """Refuse a dtype minigan cannot compute in: floating point other than float32/float64 (float16,
+    longdouble), complex, and non-numeric ones; native-order integers and bool are accepted (labels,
+    indices, masks)."""
+    dtype = numpy.dtype(dtype)
+    if dtype in FLOAT_DTYPES and dtype.isnative:
+        return dtype
+    if dtype.kind in "biu" and dtype.isnative:
+        return dtype
+    raise TypeError(f"{where}: unsupported dtype {dtype}; minigan computes in float32 or float64 (integer "
+                    "and bool tensors are accepted as labels, indices and masks)")
+
+
+class VersionCounter:
+    """How many in-place changes a storage has seen; one object shared by every Tensor viewing it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
 
 
 class Tensor:
@@ -23,9 +60,13 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False):
         if isinstance(data, numpy.generic) or not hasattr(data, "shape"):
             data = numpy.asarray(data)        # NumPy reductions return scalars: keep a 0-d array
+        dtype = data.dtype
+        if dtype is not _FLOAT32 and dtype is not _FLOAT64:     # the common cases cost two identity tests
+            check_dtype(dtype)
         self.data = data
         self.grad = None
         self.creator = None
+        self._version_counter = VersionCounter()
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -44,6 +85,15 @@ class Tensor:
     def requires_grad_(self, value: bool = True) -> "Tensor":
         self.requires_grad = value
         return self
+
+    @property
+    def _version(self) -> int:
+        """The number of in-place changes to this tensor's storage (PyTorch's ``_version``)."""
+        return self._version_counter.value
+
+    def _bump_version(self) -> None:
+        """Record an in-place change of ``self.data`` (for code that writes the array directly)."""
+        self._version_counter.value += 1
 
     @property
     def is_leaf(self) -> bool:
@@ -70,7 +120,7 @@ class Tensor:
         return backend.get_array_module(self.data)
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[argcheck.dim("size", dim, self.ndim)]
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -95,8 +145,11 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph (no copy)."""
-        return Tensor(self.data)
+        """The same data, cut from the graph (no copy); it shares this tensor's version counter, so an
+        in-place change through either is seen by a graph that saved the other."""
+        out = Tensor(self.data)
+        out._version_counter = self._version_counter
+        return out
 
     def to(self, device=None, dtype=None) -> "Tensor":
         """Move to a device and/or cast; differentiable (the gradient moves back)."""
@@ -159,9 +212,39 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
+    # --- in-place changes (each bumps the version counter) ------------------------------------------
+    def _check_inplace(self, op_name):
+        if self._requires_grad and autograd.grad_mode.enabled:
+            raise RuntimeError(f"{op_name}: in-place assignment to a tensor that requires grad (the graph does not "
+                               "record in-place operations); do it under minigan.no_grad() (as optimizers "
+                               "do) or on a copy (x.clone() / x.detach().clone())")
+
     def zero_(self):
-        """Set the data to zero in place (leaves only)."""
-        self.data[...] = 0
+        """Set every element to zero in place."""
+        return self.fill_(0, "zero_")
+
+    def fill_(self, value, _name="fill_"):
+        """Set every element to ``value`` in place."""
+        self._check_inplace(_name)
+        if not isinstance(value, (bool, int, float, numpy.number)):
+            raise TypeError(f"{_name}: expected a number, got {type(value).__name__}")
+        self.data[...] = value
+        self._version_counter.value += 1
+        return self
+
+    def copy_(self, source):
+        """Copy ``source`` (a Tensor, array or number, broadcast to this shape, cast to this dtype) into this
+        tensor in place."""
+        self._check_inplace("copy_")
+        array = unwrap(source)
+        if backend.is_cupy_array(array) != backend.is_cupy_array(self.data):
+            array = backend.to_device(array, self.device)
+        try:
+            self.data[...] = array
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"copy_: cannot copy a source of shape {numpy.shape(array)} into a tensor of "
+                              f"shape {self.shape} ({error})") from None
+        self._version_counter.value += 1
         return self
 
     # --- operators ----------------------------------------------------------------------------------
@@ -200,7 +283,11 @@ class Tensor:
         return F.pow(self, exponent)
 
     def __rpow__(self, base):
+        """base ** self for a positive number base, as exp(self * log base)."""
         from . import functional as F
+        if not argcheck.is_real(base) or not base > 0:
+            raise ValueError(f"rpow: the base of base ** tensor must be a positive number (it is computed as "
+                             f"exp(tensor * log base)), got {base!r}")
         return F.exp(F.mul(self, float(numpy.log(base))))
 
     def __matmul__(self, other):
@@ -213,10 +300,13 @@ class Tensor:
         return ops.getitem(self, index)
 
     def __setitem__(self, index, value):
-        if self.requires_grad and autograd.grad_mode.enabled:
-            raise RuntimeError("in-place assignment to a tensor that requires grad; do it under "
-                               "minigan.no_grad() (as optimizers do) or on a detached copy")
-        self.data[ops.shape._unwrap_index(index)] = unwrap(value)
+        self._check_inplace("setitem")
+        try:
+            self.data[ops.shape._unwrap_index(index)] = unwrap(value)
+        except (IndexError, ValueError, TypeError) as error:
+            raise type(error)(f"setitem: cannot assign to index {index!r} of a tensor of shape {self.shape}: "
+                              f"{error}") from None
+        self._version_counter.value += 1
 
     # comparisons give boolean tensors, outside the graph
     def _compare(self, other, name):
@@ -263,10 +353,16 @@ class Tensor:
         return ops.neg(ops.max(ops.neg(self), dim, keepdim))
 
     def argmax(self, dim=None, keepdim=False):
-        return Tensor(self.xp.argmax(self.data, axis=dim, keepdims=keepdim))
+        return Tensor(self.xp.argmax(self.data, axis=self._arg_reduction_dim("argmax", dim), keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
-        return Tensor(self.xp.argmin(self.data, axis=dim, keepdims=keepdim))
+        return Tensor(self.xp.argmin(self.data, axis=self._arg_reduction_dim("argmin", dim), keepdims=keepdim))
+
+    def _arg_reduction_dim(self, op, dim):
+        dim = None if dim is None else argcheck.dim(op, dim, self.ndim)
+        if self.numel() == 0 or (dim is not None and self.ndim and self.shape[dim] == 0):
+            raise ValueError(f"{op}: cannot reduce an empty tensor of shape {self.shape}")
+        return dim
 
     def logsumexp(self, dim=None, keepdim=False):
         return ops.logsumexp(self, dim, keepdim)
@@ -282,6 +378,8 @@ class Tensor:
         return F.flatten(self, start_dim, end_dim)
 
     def transpose(self, dim0, dim1):
+        dim0 = argcheck.dim("transpose", dim0, self.ndim, "dim0")
+        dim1 = argcheck.dim("transpose", dim1, self.ndim, "dim1")
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return ops.transpose(self, axes)
@@ -304,7 +402,14 @@ class Tensor:
 
     def expand(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        shape = tuple(s if s != -1 else self.shape[i - len(shape) + self.ndim] for i, s in enumerate(shape))
+        shape = argcheck.shape("expand", shape, allow_minus_one=True)
+        new_dims = len(shape) - self.ndim
+        if new_dims < 0:
+            raise ValueError(f"expand: the shape {shape} has fewer dimensions than the tensor's {self.shape}")
+        if -1 in shape[:new_dims]:
+            raise ValueError(f"expand: -1 (keep the size) is not allowed in a new leading dimension: {shape} "
+                             f"for a tensor of shape {self.shape}")
+        shape = tuple(self.shape[i - new_dims] if s == -1 else s for i, s in enumerate(shape))
         return ops.broadcast_to(self, shape)
 
     def broadcast_to(self, shape):
@@ -362,19 +467,32 @@ class Tensor:
 from . import ops  # noqa: E402  (ops import Tensor lazily; the Tensor methods need ops)
 
 
-def as_tensor_like(value, reference: Tensor | None) -> Tensor:
-    """Wrap a Python number or array as a constant Tensor on ``reference``'s device with its dtype (for a
-    number) so that ``x * 2`` keeps x's dtype, as in PyTorch."""
-    if reference is None:
-        return Tensor(numpy.asarray(value))
-    xp = reference.xp
-    if isinstance(value, (bool, int, float)):
-        dtype = reference.dtype if reference.dtype.kind == "f" else None
+def as_tensor_like(value, reference: Tensor | None, op_name: str = "Tensor") -> Tensor:
+    """Wrap a Python number or array as a constant Tensor on ``reference``'s device.  A number takes the
+    reference's dtype when that is floating (``x * 2`` keeps x's dtype, as in PyTorch), else float32 for a
+    Python float; anything that is not a number or a numeric array is a TypeError naming ``op_name``."""
+    if isinstance(value, (bool, int, float, numpy.number)):
+        if reference is not None and reference.dtype.kind == "f":
+            dtype = reference.dtype
+        else:
+            dtype = DEFAULT_DTYPE if isinstance(value, (float, numpy.floating)) else None
+        xp = numpy if reference is None else reference.xp
         return Tensor(xp.asarray(value, dtype=dtype))
-    if backend.is_cupy_array(value) != backend.is_cupy_array(reference.data):
-        raise RuntimeError(f"expected all tensors on one device, found {backend.device_of(value)} and "
-                           f"{reference.device}")
-    return Tensor(xp.asarray(value))
+    if value is None or isinstance(value, (str, bytes, dict, set)) or callable(value):
+        raise TypeError(f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
+                        f"{type(value).__name__} {value!r:.60}")
+    if reference is None:
+        array = numpy.asarray(value)
+    else:
+        if backend.is_cupy_array(value) != backend.is_cupy_array(reference.data):
+            raise RuntimeError(f"{op_name}: expected all tensors on one device, found "
+                               f"{backend.device_of(value)} and {reference.device}")
+        array = reference.xp.asarray(value)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
+                        f"{type(value).__name__} of dtype {array.dtype}")
+    check_dtype(array.dtype, op_name)
+    return Tensor(array)
 
 
 # --- creation ---------------------------------------------------------------------------------------
@@ -393,7 +511,11 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     xp = backend.empty_module_for(device)
     if backend.is_cupy_array(array):
         array = backend.to_device(array, device)
-    array = xp.array(array, dtype=None if dtype is None else numpy.dtype(dtype), copy=True)
+    if dtype is not None:
+        dtype = check_dtype(dtype, "tensor")
+    elif hasattr(array, "dtype") and not array.dtype.isnative:     # a big-endian array (from a file)
+        dtype = array.dtype.newbyteorder("=")
+    array = xp.array(array, dtype=dtype, copy=True)
     if backend.parse_device(device)[0] == "cpu" and backend.is_cupy_array(array):
         array = array.get()
     return Tensor(array, requires_grad=requires_grad)
@@ -405,46 +527,56 @@ def _shape(args):
     return tuple(args)
 
 
-def _make(fill, shape, dtype, device, requires_grad):
+def _make(fill, shape, dtype, device, requires_grad, name):
     xp = backend.empty_module_for(device)
-    dtype = numpy.dtype(dtype or DEFAULT_DTYPE)
+    dtype = check_dtype(dtype or DEFAULT_DTYPE, name)
+    for size in shape:
+        if not isinstance(size, (int, numpy.integer)) or isinstance(size, bool) or size < 0:
+            raise ValueError(f"{name}: sizes must be non-negative integers, got shape {shape}")
     return Tensor(fill(xp, shape, dtype), requires_grad=requires_grad)
 
 
 def zeros(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.zeros(s, dtype=d), _shape(shape), dtype, device, requires_grad)
+    return _make(lambda xp, s, d: xp.zeros(s, dtype=d), _shape(shape), dtype, device, requires_grad, "zeros")
 
 
 def ones(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.ones(s, dtype=d), _shape(shape), dtype, device, requires_grad)
+    return _make(lambda xp, s, d: xp.ones(s, dtype=d), _shape(shape), dtype, device, requires_grad, "ones")
 
 
 def full(shape, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.full(s, fill_value, dtype=d), tuple(shape), dtype, device, requires_grad)
+    shape = (shape,) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
+    return _make(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
 
 
 def randn(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     """Standard normal samples from the device's generator (seeded by ``manual_seed``)."""
     rng = backend.generator(device)
     return _make(lambda xp, s, d: rng.standard_normal(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
-                 _shape(shape), dtype, device, requires_grad)
+                 _shape(shape), dtype, device, requires_grad, "randn")
 
 
 def rand(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
     rng = backend.generator(device)
     return _make(lambda xp, s, d: rng.random(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
-                 _shape(shape), dtype, device, requires_grad)
+                 _shape(shape), dtype, device, requires_grad, "rand")
 
 
 def randint(low, high, size, device="cpu") -> Tensor:
+    """Integers uniform in [low, high), int64."""
+    size = (size,) if isinstance(size, (int, numpy.integer)) else tuple(size)
+    if not low < high:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    if any(not isinstance(n, (int, numpy.integer)) or n < 0 for n in size):
+        raise ValueError(f"randint: sizes must be non-negative integers, got {size}")
     rng = backend.generator(device)
-    return Tensor(rng.integers(low, high, size=tuple(size), dtype=numpy.int64))
+    return Tensor(rng.integers(low, high, size=size, dtype=numpy.int64))
 
 
 def arange(*args, dtype=None, device="cpu") -> Tensor:
     xp = backend.empty_module_for(device)
-    return Tensor(xp.arange(*args, dtype=dtype))
+    return Tensor(xp.arange(*args, dtype=None if dtype is None else check_dtype(dtype, "arange")))
 
 
 def _like(fn, x, dtype, requires_grad):

@@ -332,7 +332,7 @@ def test_the_readme_graph_section_runs_and_draws_what_it_says(tmp_path, monkeypa
         for block in blocks:
             exec(compile(block, "README.md (See the graph)", "exec"), namespace)
     printed = capsys.readouterr().out
-    assert printed.startswith("#25 div  () float32 cpu")                     # as its comment says
+    assert printed.startswith("#27 div  () float32 cpu")                     # as its comment says
     assert "matmul" in printed and "(no module)" in printed and "4 (Linear)" in printed   # the table
     drawn = {path.name for path in tmp_path.iterdir()}
     assert {"mlp_graph.svg", "penalty_graph.svg"} <= drawn or {"mlp_graph.txt", "penalty_graph.txt"} <= drawn

@@ -180,8 +180,10 @@ def test_dropout_train_and_eval():
     np.testing.assert_array_equal(drop(x).numpy(), y)                         # seeded
     drop.eval()
     assert drop(x) is x
-    with pytest.raises(ValueError):
-        nn.Dropout(1.0)
+    np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), 0.0)    # every element dropped, as PyTorch
+    for p in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="Dropout: p must be in"):
+            nn.Dropout(p)
 
 
 # --- Module mechanics ---------------------------------------------------------------------------------

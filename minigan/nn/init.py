@@ -58,6 +58,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     rng = generator or backend.generator(tensor.device)
     sample = rng.random(tensor.shape) * (b - a) + a
     tensor.data[...] = sample.astype(tensor.dtype, copy=False)
+    tensor._bump_version()
     return tensor
 
 
@@ -66,12 +67,14 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     rng = generator or backend.generator(tensor.device)
     sample = rng.standard_normal(tensor.shape) * std + mean
     tensor.data[...] = sample.astype(tensor.dtype, copy=False)
+    tensor._bump_version()
     return tensor
 
 
 def constant_(tensor, val: float):
     """Fill with ``val``."""
     tensor.data[...] = val
+    tensor._bump_version()
     return tensor
 
 

@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import numpy
 
+from .. import argcheck
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, ones, zeros
@@ -24,6 +25,16 @@ __all__ = ["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", 
 
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _check_conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation):
+    """The constructor arguments of a convolution layer, checked as the functional op checks them."""
+    argcheck.integer(layer, "in_channels", in_channels, 1)
+    argcheck.integer(layer, "out_channels", out_channels, 1)
+    argcheck.int_pair(layer, "kernel_size", kernel_size, 1)
+    argcheck.int_pair(layer, "stride", stride, 1)
+    argcheck.int_pair(layer, "padding", padding, 0)
+    argcheck.int_pair(layer, "dilation", dilation, 1)
 
 
 def _param(*shape, device, dtype):
@@ -47,6 +58,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        argcheck.integer("Linear", "in_features", in_features, 1)
+        argcheck.integer("Linear", "out_features", out_features, 1)
         self.in_features, self.out_features = in_features, out_features
         self.weight = _param(out_features, in_features, device=device, dtype=dtype)
         self.bias = _param(out_features, device=device, dtype=dtype) if bias else None
@@ -95,6 +108,7 @@ class Conv2d(_ConvNd):
             raise NotImplementedError("Conv2d: groups != 1 is not supported")
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} (only 'zeros')")
+        _check_conv_arguments("Conv2d", in_channels, out_channels, kernel_size, stride, padding, dilation)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
@@ -121,6 +135,11 @@ class ConvTranspose2d(_ConvNd):
             raise NotImplementedError("ConvTranspose2d: groups != 1 is not supported")
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} (only 'zeros')")
+        _check_conv_arguments("ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, dilation)
+        output_padding = argcheck.int_pair("ConvTranspose2d", "output_padding", output_padding, 0)
+        if any(op >= max(s, d) for op, s, d in zip(output_padding, _pair(stride), _pair(dilation))):
+            raise ValueError(f"ConvTranspose2d: output_padding {output_padding} must be smaller than stride "
+                             f"{stride} or dilation {dilation}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
@@ -152,6 +171,11 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
         super().__init__()
+        name = type(self).__name__
+        argcheck.integer(name, "num_features", num_features, 1)
+        argcheck.real(name, "eps", eps, 0.0)
+        if momentum is not None:
+            argcheck.real(name, "momentum", momentum, 0.0, 1.0)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         device = device or "cpu"
@@ -220,7 +244,10 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = argcheck.shape("LayerNorm", normalized_shape, "normalized_shape")
+        if not shape or min(shape) < 1:
+            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
+        argcheck.real("LayerNorm", "eps", eps, 0.0)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         device = device or "cpu"
         if elementwise_affine:
@@ -245,9 +272,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
+        self.p = argcheck.real("Dropout", "p", p, 0.0, 1.0)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
@@ -263,6 +288,12 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
         super().__init__()
+        argcheck.integer("Embedding", "num_embeddings", num_embeddings, 1)
+        argcheck.integer("Embedding", "embedding_dim", embedding_dim, 1)
+        if padding_idx is not None and not -num_embeddings <= argcheck.integer("Embedding", "padding_idx",
+                                                                               padding_idx) < num_embeddings:
+            raise ValueError(f"Embedding: padding_idx must be in [-{num_embeddings}, {num_embeddings}), got "
+                             f"{padding_idx}")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None and padding_idx < 0:
             padding_idx += num_embeddings
@@ -310,7 +341,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = argcheck.real("LeakyReLU", "negative_slope", negative_slope)
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
@@ -324,7 +355,7 @@ class ELU(Module):
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = argcheck.real("ELU", "alpha", alpha)
 
     def forward(self, x):
         return F.elu(x, self.alpha)
@@ -352,6 +383,9 @@ class Softplus(Module):
 
     def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()
+        if argcheck.real("Softplus", "beta", beta) <= 0:
+            raise ValueError(f"Softplus: beta must be > 0, got {beta}")
+        argcheck.real("Softplus", "threshold", threshold)
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
@@ -367,7 +401,7 @@ class Softmax(Module):
 
     def __init__(self, dim):
         super().__init__()
-        self.dim = dim
+        self.dim = argcheck.integer(type(self).__name__, "dim", dim)
 
     def forward(self, x):
         return F.softmax(x, self.dim)
@@ -398,6 +432,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
+        argcheck.integer("Flatten", "start_dim", start_dim)
+        argcheck.integer("Flatten", "end_dim", end_dim)
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
@@ -412,10 +448,12 @@ class Unflatten(Module):
 
     def __init__(self, dim, unflattened_size):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        argcheck.integer("Unflatten", "dim", dim)
+        unflattened_size = argcheck.shape("Unflatten", unflattened_size, "unflattened_size", allow_minus_one=True)
+        self.dim, self.unflattened_size = dim, unflattened_size
 
     def forward(self, x):
-        dim = self.dim % x.ndim
+        dim = argcheck.dim("Unflatten", self.dim, x.ndim)
         return F.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])
 
     def extra_repr(self):
@@ -427,6 +465,10 @@ class Upsample(Module):
 
     def __init__(self, size=None, scale_factor=None, mode="nearest"):
         super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor")
+        if mode != "nearest":
+            raise NotImplementedError(f"Upsample: mode {mode!r} (only 'nearest')")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
 
     def forward(self, x):
@@ -441,6 +483,13 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        name = type(self).__name__
+        kernel = argcheck.int_pair(name, "kernel_size", kernel_size, 1)
+        if stride is not None:
+            argcheck.int_pair(name, "stride", stride, 1)
+        pad = argcheck.int_pair(name, "padding", padding, 0)
+        if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+            raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel_size}")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):

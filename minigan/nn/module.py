@@ -237,11 +237,13 @@ class Module:
                 if p is None:
                     continue
                 p.data = convert(p.data)
+                p._bump_version()          # the values a saved graph holds have changed
                 if p.grad is not None:
                     p.grad = Tensor(convert(p.grad.data))
             for name, b in module._buffers.items():
                 if b is not None:
                     b.data = convert(b.data)
+                    b._bump_version()
         return self
 
     def cpu(self):
@@ -311,6 +313,7 @@ class Module:
             target = own[key]
             array = backend.to_device(array, target.device)
             target.data[...] = array.astype(target.dtype, copy=False)
+            target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # --- calling and printing -------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """The primitives: each a ``Function`` with ``forward`` on arrays and ``backward`` built from these ops.
 
-Grouped by kind: ``arith`` (add, mul, div, pow, exp, log, where, masks), ``reduce`` (sum, max,
+Grouped by kind: ``arith`` (add, mul, div, pow, exp, expm1, log, where, masks), ``reduce`` (sum, max,
 logsumexp), ``shape`` (reshape, transpose, broadcast_to, sum_to, getitem, concat, pad), ``linalg``
 (matmul), ``activation`` (tanh, sigmoid, softplus), ``conv`` (conv2d, conv_transpose2d, conv2d_weight).
 Everything else is built from these in ``minigan.functional``.
 """
-from .arith import add, sub, mul, div, neg, pow_scalar, exp, log, where, mul_mask
+from .arith import add, sub, mul, div, neg, pow_scalar, exp, expm1, log, where, mul_mask
 from .reduce import sum, max, logsumexp
 from .shape import sum_to, reshape, transpose, broadcast_to, getitem, concat, pad
 from .linalg import matmul
@@ -14,7 +14,7 @@ from .conv import conv2d, conv_transpose2d, conv2d_weight
 from .convert import cast, to_device
 from .norm import batch_norm_normalize, batch_norm_affine
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "log", "where", "mul_mask",
+__all__ = ["add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "expm1", "log", "where", "mul_mask",
            "sum", "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem",
            "concat", "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d",
            "conv2d_weight", "cast", "to_device", "batch_norm_normalize", "batch_norm_affine"]

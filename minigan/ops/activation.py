@@ -1,14 +1,17 @@
 """Smooth activations kept as primitives for numerical stability (their backward reuses the output)."""
+from .. import argcheck
 from ..backend import kernels_for
-from ..function import Function, xp_of
-from .arith import mul, sub
+from ..function import Function, check_unchanged, xp_of
+from .arith import as_floating, mul, sub
 
 
 class Tanh(Function):
     """y = tanh x;  gx = gy * (1 - y^2)."""
 
+    reads_inputs, reads_outputs = False, True
+
     def forward(self, x):
-        return xp_of(x).tanh(x)
+        return xp_of(x).tanh(as_floating(x))
 
     def backward(self, gy):
         y = self.output(0)
@@ -18,9 +21,12 @@ class Tanh(Function):
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 (no overflow);  gx = gy * y * (1 - y)."""
 
+    reads_inputs, reads_outputs = False, True
+
     def forward(self, x):
         xp = xp_of(x)
-        half = x.dtype.type(0.5) if x.dtype.kind == "f" else 0.5
+        x = as_floating(x)
+        half = x.dtype.type(0.5)
         return half * (xp.tanh(half * x) + 1)
 
     def backward(self, gy):
@@ -32,6 +38,7 @@ class Softplus(Function):
     """y = log(1 + e^x), computed as logaddexp(0, x) (stable for large |x|);  gx = gy * sigmoid(x)."""
 
     def forward(self, x):
+        x = as_floating(x)
         return xp_of(x).logaddexp(x.dtype.type(0), x)
 
     def backward(self, gy):
@@ -54,27 +61,31 @@ class LeakyReLU(Function):
         return kernels_for(x).leaky_relu(x, self.negative_slope)
 
     def backward(self, gy):
-        return LeakyReLUBackward(self.inputs[0].data, self.negative_slope).apply(gy)
+        return LeakyReLUBackward(self.inputs[0], self.negative_slope).apply(gy)
 
 
 class LeakyReLUBackward(Function):
     """gx = gy * (1 if x > 0 else slope) for a saved input x, which is a constant here.  Linear in gy, so
     its own backward is itself (leaky ReLU's second derivative is 0 almost everywhere).  One pass of the
-    kernel module's leaky_relu_backward: no slope map is built."""
+    kernel module's leaky_relu_backward: no slope map is built.  ``x`` (a Tensor) is not an input, but its
+    version is recorded: an in-place change before this op's own backward is refused as for an input."""
+
+    reads_inputs = False
 
     def __init__(self, x, negative_slope):
         super().__init__()
-        self.x, self.negative_slope = x, negative_slope
+        self.x, self.x_version, self.negative_slope = x, x._version_counter.value, negative_slope
 
     def forward(self, gy):
-        return kernels_for(gy).leaky_relu_backward(gy, self.x, self.negative_slope)
+        return kernels_for(gy).leaky_relu_backward(gy, self.x.data, self.negative_slope)
 
     def backward(self, ggx):
+        check_unchanged(self.name, "the saved input of LeakyReLU", self.x, self.x_version)
         return LeakyReLUBackward(self.x, self.negative_slope).apply(ggx)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU(negative_slope).apply(x)
+    return LeakyReLU(argcheck.real("leaky_relu", "negative_slope", negative_slope)).apply(x)
 
 
 def tanh(x):

@@ -2,14 +2,36 @@
 to its input's shape (``sum_to``)."""
 import operator
 
+import numpy
+
+from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
 from .shape import sum_to
 
 
+def promote(a, b):
+    """PyTorch's rule where it differs from NumPy's: an integer or bool array with a floating one takes the
+    floating dtype (NumPy would give float64 for int64 with float32).  float32 with float64 gives float64
+    (NumPy's rule and PyTorch's).  The gradient is cast back to each input's dtype by the backward sweep."""
+    if a.dtype.kind == "f" and b.dtype.kind != "f":
+        return a, b.astype(a.dtype)
+    if b.dtype.kind == "f" and a.dtype.kind != "f":
+        return a.astype(b.dtype), b
+    return a, b
+
+
+def as_floating(x):
+    """An integer or bool array as float32 for an op whose result is real (exp, log, tanh, true division...),
+    as PyTorch gives its default dtype there, where NumPy would give float64."""
+    return x if x.dtype.kind == "f" else x.astype(numpy.float32)
+
+
 def _binary(op_name, operator, a, b):
     """Apply a binary operator (a function of two arrays); a broadcasting failure names the op and both
     shapes."""
+    if a.dtype != b.dtype:
+        a, b = promote(a, b)
     try:
         return operator(a, b)
     except ValueError:
@@ -22,6 +44,8 @@ def _binary(op_name, operator, a, b):
 class Add(Function):
     """y = a + b;  ga = gy, gb = gy (summed to each input's shape)."""
 
+    reads_inputs = False
+
     def forward(self, a, b):
         return _binary("add", kernels_for(a).add, a, b)      # Numba's parallel pass for big CPU arrays
 
@@ -33,6 +57,8 @@ class Add(Function):
 class Sub(Function):
     """y = a - b;  ga = gy, gb = -gy."""
 
+    reads_inputs = False
+
     def forward(self, a, b):
         return _binary("sub", operator.sub, a, b)
 
@@ -43,6 +69,9 @@ class Sub(Function):
 
 class Mul(Function):
     """y = a * b;  ga = gy * b, gb = gy * a."""
+
+    def reads_input(self, index):
+        return self.needs_input_grad[1 - index]      # each input is read for the other's gradient
 
     def forward(self, a, b):
         return _binary("mul", kernels_for(a).multiply, a, b)
@@ -57,7 +86,12 @@ class Mul(Function):
 class Div(Function):
     """y = a / b;  ga = gy / b, gb = -gy * a / b^2."""
 
+    def reads_input(self, index):
+        return index == 1 or self.needs_input_grad[1]     # b for both gradients, a for b's
+
     def forward(self, a, b):
+        if a.dtype.kind != "f" and b.dtype.kind != "f":
+            a, b = as_floating(a), as_floating(b)       # true division of integers is real
         return _binary("div", operator.truediv, a, b)
 
     def backward(self, gy):
@@ -70,7 +104,11 @@ class Div(Function):
 class Neg(Function):
     """y = -x;  gx = -gy."""
 
+    reads_inputs = False
+
     def forward(self, x):
+        if x.dtype.kind == "b":
+            raise TypeError("neg: negation of a boolean tensor is not defined; use ~mask (logical not)")
         return -x
 
     def backward(self, gy):
@@ -85,6 +123,8 @@ class PowScalar(Function):
         self.exponent = exponent
 
     def forward(self, x):
+        if x.dtype.kind != "f" and not argcheck.is_int(self.exponent):
+            x = as_floating(x)                          # an integer tensor to a real power is real
         return x ** x.dtype.type(self.exponent) if x.dtype.kind == "f" else x ** self.exponent
 
     def backward(self, gy):
@@ -100,18 +140,32 @@ class PowScalar(Function):
 class Exp(Function):
     """y = e^x;  gx = gy * y."""
 
+    reads_inputs, reads_outputs = False, True
+
     def forward(self, x):
-        return xp_of(x).exp(x)
+        return xp_of(x).exp(as_floating(x))
 
     def backward(self, gy):
         return mul(gy, self.output(0))
+
+
+class Expm1(Function):
+    """y = e^x - 1, accurate for small |x| (where exp(x) - 1 cancels);  gx = gy * (y + 1)."""
+
+    reads_inputs, reads_outputs = False, True
+
+    def forward(self, x):
+        return xp_of(x).expm1(as_floating(x))
+
+    def backward(self, gy):
+        return mul(gy, add(self.output(0), 1.0))
 
 
 class Log(Function):
     """y = ln x;  gx = gy / x."""
 
     def forward(self, x):
-        return xp_of(x).log(x)
+        return xp_of(x).log(as_floating(x))
 
     def backward(self, gy):
         return div(gy, self.inputs[0])
@@ -120,12 +174,14 @@ class Log(Function):
 class Where(Function):
     """y = cond ? a : b, with ``cond`` a constant boolean array;  ga = cond ? gy : 0, gb = cond ? 0 : gy."""
 
+    reads_inputs = False
+
     def __init__(self, condition):
         super().__init__()
         self.condition = condition
 
     def forward(self, a, b):
-        return xp_of(a, b).where(self.condition, a, b)
+        return _binary("where", lambda a, b: xp_of(a, b).where(self.condition, a, b), a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -139,6 +195,8 @@ class MulMask(Function):
     """y = x * m for a constant array m (a mask or a slope map: ReLU, leaky ReLU, abs, max).
     gx = gy * m. Linear in x, so it is its own derivative: twice differentiable (the second derivative of
     a piecewise-linear function is zero almost everywhere)."""
+
+    reads_inputs = False
 
     def __init__(self, mask):
         super().__init__()
@@ -172,11 +230,18 @@ def neg(x):
 
 
 def pow_scalar(x, exponent):
+    """x ** exponent for a constant real exponent (an int one keeps an integer tensor integer)."""
+    if not argcheck.is_int(exponent):
+        exponent = argcheck.real("pow", "exponent", exponent)
     return PowScalar(exponent).apply(x)
 
 
 def exp(x):
     return Exp().apply(x)
+
+
+def expm1(x):
+    return Expm1().apply(x)
 
 
 def log(x):

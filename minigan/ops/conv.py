@@ -15,10 +15,12 @@ Shapes (PyTorch's layouts):
     conv2d_weight    x (N, C, H, W), gy (N, O, Ho, Wo) -> (O, C, kh, kw)
 Reference: Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016).
 """
-from kernels.reference import _pair, conv_output_size   # kernels own the convolution arithmetic
+from kernels.reference import conv_output_size, conv_transpose_output_size   # kernels own the arithmetic
 
+from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function
+from .arith import Mul
 
 
 def _output_padding_to_match(input_hw, output_hw, kernel_hw, stride, padding, dilation):
@@ -36,6 +38,7 @@ def _check_float(op, *arrays):
 
 
 class Conv2d(Function):
+    reads_input = Mul.reads_input                    # x is read for W's gradient, W for x's
     def __init__(self, stride, padding, dilation):
         super().__init__()
         self.stride, self.padding, self.dilation = stride, padding, dilation
@@ -65,6 +68,7 @@ class Conv2d(Function):
 
 
 class ConvTranspose2d(Function):
+    reads_input = Mul.reads_input
     def __init__(self, stride, padding, output_padding, dilation):
         super().__init__()
         self.stride, self.padding = stride, padding
@@ -79,6 +83,12 @@ class ConvTranspose2d(Function):
             if op >= max(s, d):
                 raise ValueError(f"conv_transpose2d: output_padding {self.output_padding} must be smaller than "
                                  f"stride {self.stride} or dilation {self.dilation}")
+        out_hw = [conv_transpose_output_size(x.shape[2 + i], W.shape[2 + i], self.stride[i], self.padding[i],
+                                             self.output_padding[i], self.dilation[i]) for i in range(2)]
+        if min(out_hw) < 1:
+            raise ValueError(f"conv_transpose2d: the output would be empty ({out_hw[0]} x {out_hw[1]}): padding "
+                             f"{self.padding} is too large for input {tuple(x.shape)}, kernel {tuple(W.shape[2:])}, "
+                             f"stride {self.stride}, dilation {self.dilation}")
         return kernels_for(x).conv_transpose2d(x, W, self.stride, self.padding, self.output_padding,
                                                 self.dilation)
 
@@ -91,6 +101,7 @@ class ConvTranspose2d(Function):
 
 
 class Conv2dWeight(Function):
+    reads_input = Mul.reads_input
     def __init__(self, kernel_size, stride, padding, dilation):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride
@@ -112,15 +123,22 @@ class Conv2dWeight(Function):
         return g_x, g_gy
 
 
+def _geometry(op, stride, padding, dilation):
+    """Checked (stride, padding, dilation) pairs: stride and dilation >= 1, padding >= 0, all ints."""
+    return (argcheck.int_pair(op, "stride", stride, 1), argcheck.int_pair(op, "padding", padding, 0),
+            argcheck.int_pair(op, "dilation", dilation, 1))
+
+
 def conv2d(x, W, stride=1, padding=0, dilation=1):
-    return Conv2d(_pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")).apply(x, W)
+    return Conv2d(*_geometry("conv2d", stride, padding, dilation)).apply(x, W)
 
 
 def conv_transpose2d(x, W, stride=1, padding=0, output_padding=0, dilation=1):
-    return ConvTranspose2d(_pair(stride, "stride"), _pair(padding, "padding"),
-                           _pair(output_padding, "output_padding"), _pair(dilation, "dilation")).apply(x, W)
+    stride, padding, dilation = _geometry("conv_transpose2d", stride, padding, dilation)
+    output_padding = argcheck.int_pair("conv_transpose2d", "output_padding", output_padding, 0)
+    return ConvTranspose2d(stride, padding, output_padding, dilation).apply(x, W)
 
 
 def conv2d_weight(x, gy, kernel_size, stride=1, padding=0, dilation=1):
-    return Conv2dWeight(_pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding"),
-                        _pair(dilation, "dilation")).apply(x, gy)
+    kernel_size = argcheck.int_pair("conv2d_weight", "kernel_size", kernel_size, 1)
+    return Conv2dWeight(kernel_size, *_geometry("conv2d_weight", stride, padding, dilation)).apply(x, gy)

@@ -8,6 +8,8 @@ from ..function import Function
 class Cast(Function):
     """y = x as ``dtype``;  gx = gy as x's dtype."""
 
+    reads_inputs = False
+
     def __init__(self, dtype):
         super().__init__()
         self.dtype = numpy.dtype(dtype)
@@ -23,6 +25,8 @@ class Cast(Function):
 class ToDevice(Function):
     """y = x copied to ``device``;  gx = gy copied back to x's device."""
 
+    reads_inputs = False
+
     def __init__(self, device):
         super().__init__()
         self.device = device
@@ -36,8 +40,13 @@ class ToDevice(Function):
 
 
 def cast(x, dtype):
-    if x.dtype == numpy.dtype(dtype):
+    from ..tensor import check_dtype
+    dtype = check_dtype(dtype, "cast")
+    if x.dtype == dtype:
         return x
+    if x.requires_grad and dtype.kind != "f":
+        raise TypeError(f"cast: cannot cast a tensor that requires grad to {dtype} (gradients need a "
+                        "floating-point dtype); detach it first")
     return Cast(dtype).apply(x)
 
 

@@ -1,6 +1,7 @@
 """Matrix product (batched, NumPy's ``@`` broadcasting over leading axes)."""
 from ..backend import kernels_for
 from ..function import Function
+from .arith import promote
 from .shape import reshape, sum_to, transpose
 
 
@@ -14,7 +15,12 @@ class MatMul(Function):
     """y = a @ b for a, b of at least 2 dimensions;  ga = gy @ b^T, gb = a^T @ gy (summed over broadcast
     batch axes)."""
 
+    def reads_input(self, index):
+        return self.needs_input_grad[1 - index]      # each input is read for the other's gradient
+
     def forward(self, a, b):
+        if a.dtype != b.dtype:
+            a, b = promote(a, b)                        # an integer operand takes the floating one's dtype
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
                              f"({a.shape[-1]} != {b.shape[-2]})")

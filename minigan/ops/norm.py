@@ -40,6 +40,8 @@ class BatchNormNormalize(Function):
     batch_norm_backward (kernels/reference.py has the array code; kernels.cpu one parallel Numba pass per
     channel)."""
 
+    reads_outputs = True
+
     def __init__(self, eps):
         super().__init__()
         self.eps = eps
@@ -63,6 +65,9 @@ class BatchNormNormalize(Function):
 class BatchNormAffine(Function):
     """(x (N, C, ...), weight (C,), bias (C,)) -> y = x_hat * weight[c] + bias[c], x_hat as
     BatchNormNormalize; ``self.mean`` and ``self.var`` hold the batch statistics."""
+
+    def reads_input(self, index):
+        return index != 2                            # x and weight; the bias only by shape
 
     def __init__(self, eps):
         super().__init__()

@@ -1,20 +1,7 @@
 """Reductions: sum, max, logsumexp (the numerically stable log of a sum of exponentials)."""
-import builtins
-
+from .. import argcheck
 from ..function import Function, xp_of
 from .shape import broadcast_to, reshape
-
-
-def _normalize_axis(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    out = []
-    for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
-            raise IndexError(f"dimension {a} out of range for a tensor of {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
-    return tuple(sorted(out))
 
 
 def _keepdims_shape(shape, axes):
@@ -24,12 +11,14 @@ def _keepdims_shape(shape, axes):
 class Sum(Function):
     """y = sum of x over ``axis``;  gx = gy broadcast back to x's shape."""
 
+    reads_inputs = False
+
     def __init__(self, axis, keepdims):
         super().__init__()
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.axes = argcheck.dims("sum", self.axis, x.ndim)
         return xp_of(x).sum(x, axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -41,12 +30,17 @@ class Max(Function):
     """y = max of x over ``axis``. The gradient goes to the maximal elements, shared equally among ties
     (a constant mask, so the op is piecewise linear and twice differentiable)."""
 
+    reads_outputs = True
+
     def __init__(self, axis, keepdims):
         super().__init__()
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.axes = argcheck.dims("max", self.axis, x.ndim)
+        if any(x.shape[a] == 0 for a in self.axes):
+            raise ValueError(f"max: cannot reduce an empty dimension (input shape {tuple(x.shape)}, dims "
+                             f"{self.axes}): there is no maximum")
         return xp_of(x).max(x, axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -63,13 +57,21 @@ class LogSumExp(Function):
     """y = log sum_i exp(x_i), computed as m + log sum exp(x - m) with m = max x (no overflow).
     gx = gy * exp(x - y) = gy * softmax(x)."""
 
+    reads_outputs = True
+
     def __init__(self, axis, keepdims):
         super().__init__()
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
+        from .arith import as_floating
         xp = xp_of(x)
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        x = as_floating(x)
+        self.axes = argcheck.dims("logsumexp", self.axis, x.ndim)
+        if any(x.shape[a] == 0 for a in self.axes):      # log of an empty sum: -inf, as PyTorch
+            shape = _keepdims_shape(x.shape, self.axes)
+            y = xp.full(shape, -xp.inf, dtype=x.dtype)
+            return y if self.keepdims else xp.squeeze(y, axis=self.axes)
         m = xp.max(x, axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
         y = xp.log(xp.sum(xp.exp(x - m), axis=self.axes, keepdims=True)) + m

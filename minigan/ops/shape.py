@@ -1,5 +1,6 @@
 """Shape primitives: reshape, transpose, broadcast_to and its adjoint sum_to, indexing and its adjoint
 (a scatter-add), concatenation, constant padding. Each backward is another op of this file."""
+from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
 
@@ -7,16 +8,20 @@ from ..function import Function, unwrap, xp_of
 class Reshape(Function):
     """y = x viewed with a new shape;  gx = gy reshaped back."""
 
+    reads_inputs = False
+
     def __init__(self, shape):
         super().__init__()
         self.shape = tuple(shape)
 
     def forward(self, x):
         try:
-            return x.reshape(self.shape)
+            y = x.reshape(self.shape)
         except ValueError:
             raise ValueError(f"reshape: cannot view a tensor of shape {tuple(x.shape)} ({x.size} elements) "
                              f"as shape {self.shape}") from None
+        self.output_is_view = _shares_storage(y, x)     # a copy when x's strides do not allow a view
+        return y
 
     def backward(self, gy):
         return reshape(gy, self.inputs[0].shape)
@@ -25,14 +30,14 @@ class Reshape(Function):
 class Transpose(Function):
     """y = x with axes permuted;  gx = gy with the inverse permutation."""
 
+    reads_inputs = False
+
     def __init__(self, axes):
         super().__init__()
         self.axes = tuple(axes)
 
     def forward(self, x):
-        if sorted(a % x.ndim for a in self.axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: {self.axes} is not a permutation of the {x.ndim} axes of a tensor "
-                             f"of shape {tuple(x.shape)}")
+        self.output_is_view = True
         return x.transpose(self.axes)
 
     def backward(self, gy):
@@ -45,15 +50,19 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """y = x broadcast to ``shape`` (NumPy rules);  gx = sum_to(gy, x.shape)."""
 
+    reads_inputs = False
+
     def __init__(self, shape):
         super().__init__()
         self.shape = tuple(shape)
 
     def forward(self, x):
         try:
-            return xp_of(x).broadcast_to(x, self.shape)
+            y = xp_of(x).broadcast_to(x, self.shape)
         except ValueError:
             raise ValueError(f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {self.shape}") from None
+        self.output_is_view = True
+        return y
 
     def backward(self, gy):
         return sum_to(gy, self.inputs[0].shape)
@@ -62,6 +71,8 @@ class BroadcastTo(Function):
 class SumTo(Function):
     """y = gy summed over the axes that broadcasting added or stretched, so that y has ``shape``.
     The adjoint of ``broadcast_to``;  gx = broadcast_to(gy, x.shape)."""
+
+    reads_inputs = False
 
     def __init__(self, shape):
         super().__init__()
@@ -74,6 +85,7 @@ class SumTo(Function):
         if not lead and x.ndim >= 2 and axes == (0,) + tuple(range(2, x.ndim)):    # a per-channel bias
             return kernels_for(x).channel_sum(x).reshape(self.shape)
         y = x.sum(axis=axes, keepdims=True) if axes else x
+        self.output_is_view = y is x
         if lead:
             y = y.reshape(self.shape)
         return y
@@ -85,12 +97,20 @@ class SumTo(Function):
 class GetItem(Function):
     """y = x[index] (basic or advanced NumPy indexing);  gx = scatter-add of gy into zeros of x's shape."""
 
+    reads_inputs = False
+
     def __init__(self, index):
         super().__init__()
         self.index = index
 
     def forward(self, x):
-        return x[self.index]
+        try:
+            y = x[self.index]
+        except (IndexError, TypeError, ValueError) as error:
+            raise type(error)(f"getitem: index {_describe_index(self.index)} is not valid for a tensor of shape "
+                              f"{tuple(x.shape)}: {error}") from None
+        self.output_is_view = _is_basic_index(self.index)      # basic indexing gives a view, advanced a copy
+        return y
 
     def backward(self, gy):
         return GetItemGrad(self.index, self.inputs[0].shape).apply(gy)
@@ -99,6 +119,8 @@ class GetItem(Function):
 class GetItemGrad(Function):
     """The adjoint of ``x[index]``: y = zeros(shape); y[index] += gy (repeated indices add up).
     Its own backward is ``ggy = ggx[index]``."""
+
+    reads_inputs = False
 
     def __init__(self, index, shape):
         super().__init__()
@@ -120,6 +142,11 @@ class GetItemGrad(Function):
         return getitem(ggx, self.index)
 
 
+def _shares_storage(y, x):
+    """Whether array y views x's memory (a cheap bounds test, as NumPy's may_share_memory)."""
+    return y.base is not None and bool(xp_of(x).may_share_memory(y, x))
+
+
 def _is_basic_index(index):
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items)
@@ -128,6 +155,8 @@ def _is_basic_index(index):
 class Concat(Function):
     """y = concatenate(xs, axis);  gx_i = the slice of gy that x_i occupies."""
 
+    reads_inputs = False
+
     def __init__(self, axis):
         super().__init__()
         self.axis = axis
@@ -135,7 +164,7 @@ class Concat(Function):
     def forward(self, *xs):
         shapes = [tuple(x.shape) for x in xs]
         ndim = xs[0].ndim
-        axis = self.axis % ndim
+        axis = self.axis
         for s in shapes:
             if len(s) != ndim or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != axis):
                 raise ValueError(f"cat: shapes {shapes} differ outside dimension {self.axis}")
@@ -143,7 +172,7 @@ class Concat(Function):
         return xp_of(*xs).concatenate(xs, axis=axis)
 
     def backward(self, gy):
-        axis = self.axis % gy.ndim
+        axis = self.axis
         grads, start = [], 0
         for size in self.sizes:
             index = (slice(None),) * axis + (slice(start, start + size),)
@@ -155,6 +184,8 @@ class Concat(Function):
 class Pad(Function):
     """Constant padding; ``pad_width`` is NumPy's ((before, after), ...) per axis.
     gx = the un-padded window of gy."""
+
+    reads_inputs = False
 
     def __init__(self, pad_width, value=0.0):
         super().__init__()
@@ -175,11 +206,18 @@ def reshape(x, shape):
 
 
 def transpose(x, axes):
-    return Transpose(axes).apply(x)
+    """Permute the axes: ``axes`` lists every axis of x once (negative ones counted from the end)."""
+    axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
+    normalised = tuple(argcheck.dim("permute", a, x.ndim, "axis") for a in axes)
+    if sorted(normalised) != list(range(x.ndim)):
+        raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of a tensor of shape "
+                         f"{tuple(x.shape)}")
+    return Transpose(normalised).apply(x)
 
 
 def broadcast_to(x, shape):
-    if tuple(x.shape) == tuple(shape):
+    shape = argcheck.shape("broadcast_to", shape)
+    if tuple(x.shape) == shape:
         return x
     return BroadcastTo(shape).apply(x)
 
@@ -196,6 +234,11 @@ def getitem(x, index):
     return GetItem(index).apply(x)
 
 
+def _describe_index(index):
+    text = repr(index)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _unwrap_index(index):
     """Tensors used as indices become their arrays (indices are never differentiated)."""
     if isinstance(index, tuple):
@@ -204,8 +247,22 @@ def _unwrap_index(index):
 
 
 def concat(xs, axis=0):
-    return Concat(axis).apply(*xs)
+    """Concatenate a non-empty sequence of tensors of one number of dimensions along ``axis``."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("concat: expected a non-empty list of tensors")
+    ndim = xs[0].ndim
+    if ndim == 0:
+        raise ValueError("concat: zero-dimensional tensors cannot be concatenated")
+    return Concat(argcheck.dim("concat", axis, ndim, "axis")).apply(*xs)
 
 
 def pad(x, pad_width, value=0.0):
+    """Constant padding, NumPy's ((before, after), ...) per axis, every width >= 0."""
+    pad_width = tuple(tuple(p) for p in pad_width)
+    if len(pad_width) != x.ndim or any(len(p) != 2 for p in pad_width):
+        raise ValueError(f"pad: expected one (before, after) pair per dimension of shape {tuple(x.shape)}, "
+                         f"got {pad_width}")
+    for p in pad_width:
+        argcheck.shape("pad", p, "pad_width")
     return Pad(pad_width, value).apply(x)
