@@ -228,6 +228,8 @@ def fit(trainer, loader, epochs, out_dir, checkpoint_every=100, resume=False, ov
                           "batch_size": getattr(loader, "batch_size", None), "batches_per_epoch": steps_per_epoch})
     value_range = tuple(getattr(trainer, "sample_range", (0.0, 1.0)))
 
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise RunDirectoryError(f"{out_dir} exists and is not a directory: a run needs a directory of its own")
     os.makedirs(out_dir, exist_ok=True)
     checkpoint_path = os.path.join(out_dir, CHECKPOINT_NAME)
     config_path = os.path.join(out_dir, CONFIG_NAME)

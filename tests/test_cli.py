@@ -80,7 +80,7 @@ def test_train_resume_sample_and_evaluate(tmp_path, capsys):
 
 def test_sample_draws_from_the_trained_generator(tmp_path):
     out = str(tmp_path / "run")
-    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY) == 0
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1", "--sample-epochs"] + TINY) == 0
     a, b = str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
     for path in (a, b):
         assert cli.main(["sample", "--run", out, "--n", "3", "--seed", "4", "--out", str(tmp_path / "s.png"),
@@ -99,7 +99,7 @@ def test_sample_draws_from_the_trained_generator(tmp_path):
 def test_a_run_directory_is_never_clobbered(tmp_path, capsys):
     run = tmp_path / "run"
     out = str(run)
-    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY) == 0
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1", "--sample-epochs"] + TINY) == 0
     before = {name: (run / name).read_bytes() for name in os.listdir(out)}
     err = usage_error(["train", "wgan-gp", "--out", out, "--epochs", "1"] + TINY, capsys)
     assert "--resume" in err and "--overwrite" in err
@@ -108,8 +108,16 @@ def test_a_run_directory_is_never_clobbered(tmp_path, capsys):
                       + ["--lr", "0.001", "--batch-size", "2"], capsys)
     assert "lr: 0.0001 in the run, 0.001 now" in err and "batch_size" in err
     usage_error(["train", "wgan-gp", "--out", out, "--resume", "--overwrite"] + TINY, capsys)
-    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1", "--overwrite", "--seed", "3"] + TINY) == 0
+    assert cli.main(["train", "wgan-gp", "--out", out, "--epochs", "1", "--overwrite", "--seed", "3",
+                     "--sample-epochs"] + TINY) == 0
     assert json.loads((run / "config.json").read_text())["seed"] == 3
+
+
+def test_out_naming_a_file_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "a_file"
+    path.write_text("keep me")
+    assert "not a directory" in usage_error(["train", "wgan-gp", "--out", str(path)] + TINY, capsys)
+    assert path.read_text() == "keep me"
 
 
 @pytest.mark.parametrize("argv, words", [
