@@ -83,6 +83,17 @@ def build_parser():
 
 # --- train ----------------------------------------------------------------------------------------------
 
+def _check_device(args, parser):
+    """A usage error if ``--device`` names a GPU this machine cannot use (no CuPy, no CUDA device)."""
+    if args.device == "cpu":
+        return
+    import minigan as mg
+    try:
+        mg.zeros(1, device=args.device)
+    except (RuntimeError, ImportError, ValueError) as error:
+        parser.error(f"{args.command}: --device {args.device}: {error}")
+
+
 def _train(args, parser):
     import minigan as mg
 
@@ -93,6 +104,7 @@ def _train(args, parser):
     if args.sample_epochs and max(args.sample_epochs) > args.epochs:
         parser.error(f"train {args.family}: --sample-epochs {max(args.sample_epochs)} is after the last epoch "
                      f"(--epochs {args.epochs})")
+    _check_device(args, parser)
     module = FAMILIES[args.family]
     mg.manual_seed(args.seed)
     try:
@@ -136,6 +148,7 @@ def _load_run(args, parser):
     from .serialization import SerializationError, load
     from .trainers import FAMILIES
     from .training import CHECKPOINT_NAME
+    _check_device(args, parser)
     path = args.checkpoint or os.path.join(args.run, CHECKPOINT_NAME)
     if not os.path.isfile(path):
         parser.error(f"{args.command}: no checkpoint at {path} (is it a run directory written by `minigan train`?)")

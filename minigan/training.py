@@ -246,8 +246,12 @@ def fit(trainer, loader, epochs, out_dir, checkpoint_every=100, resume=False, ov
     step, start_epoch, skip = 0, 0, 0
     elapsed_before = 0.0
     if resume and os.path.exists(checkpoint_path):
-        from .serialization import load
-        state = load(checkpoint_path)
+        from .serialization import SerializationError, load
+        try:
+            state = load(checkpoint_path)
+        except SerializationError as error:
+            raise RunDirectoryError(f"cannot resume: {error}; use --overwrite (overwrite=True) to start the "
+                                    "run again") from error
         saved_config = state.get("extra", {}).get("config") if isinstance(state.get("extra"), dict) else None
         if not isinstance(saved_config, dict) or "trainable" not in state:
             raise RunDirectoryError(f"{checkpoint_path} is not a checkpoint of minigan's fit (no settings or "

@@ -113,6 +113,20 @@ def test_a_run_directory_is_never_clobbered(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["seed"] == 3
 
 
+def test_a_gpu_this_machine_cannot_use_is_a_usage_error(tmp_path, capsys):
+    import minigan as mg
+    try:
+        mg.zeros(1, device="cuda:7")
+    except (RuntimeError, ImportError, ValueError):
+        pass
+    else:
+        pytest.skip("this machine has a usable cuda:7")
+    assert "--device cuda:7" in usage_error(["train", "wgan-gp", "--out", str(tmp_path / "run"), "--device", "cuda:7"]
+                                             + TINY, capsys)
+    assert not os.path.exists(tmp_path / "run")
+    assert "--device cuda:7" in usage_error(["sample", "--run", str(tmp_path), "--device", "cuda:7"], capsys)
+
+
 def test_out_naming_a_file_is_a_usage_error(tmp_path, capsys):
     path = tmp_path / "a_file"
     path.write_text("keep me")

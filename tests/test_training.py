@@ -209,3 +209,10 @@ def test_a_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(np.isfinite(t.numpy()).all() for t in state["trainable"]["net"].values())
     assert [r["step"] for r in metrics_records(out)] == [1, 2]
     assert os.path.exists(os.path.join(out, METRICS_NAME))
+
+
+def test_a_corrupt_checkpoint_is_refused_on_resume_naming_the_way_out(tmp_path):
+    toy_fit(tmp_path, epochs=1)
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(RunDirectoryError, match="checkpoint.safetensors.*overwrite"):
+        toy_fit(tmp_path, epochs=1, resume=True)
