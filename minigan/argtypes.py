@@ -21,6 +21,7 @@ __all__ = [
     "non_negative_float",
     "non_negative_int",
     "open_probability",
+    "output_path",
     "positive_float",
     "positive_int",
     "probability",
@@ -112,6 +113,17 @@ def open_probability(text) -> float:
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {value}")
     return value
+
+
+def output_path(text) -> str:
+    """A path to write: not empty, and its parent directory exists (the file or directory itself may not)."""
+    import os
+    if not text or not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    parent = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"the directory {parent} does not exist")
+    return text
 
 
 def device(text) -> str:

@@ -29,7 +29,8 @@ RUN_CONTROL = ("command", "out", "resume", "overwrite", "no_progress", "checkpoi
 
 def _add_run_arguments(parser):
     """The flags every family shares; a family's ``add_arguments`` may change their defaults."""
-    parser.add_argument("--out", required=True, help="run directory (config.json, checkpoint, metrics.jsonl, samples)")
+    parser.add_argument("--out", required=True, type=argtypes.output_path,
+                        help="run directory (config.json, checkpoint, metrics.jsonl, samples)")
     parser.add_argument("--epochs", type=argtypes.positive_int, default=10)
     parser.add_argument("--batch-size", type=argtypes.positive_int, default=64)
     parser.add_argument("--seed", type=argtypes.seed, default=0)
@@ -67,12 +68,13 @@ def build_parser():
         if verb == "sample":
             command.add_argument("--n", type=argtypes.int_in_range(1, 10_000), default=64)
             command.add_argument("--seed", type=argtypes.seed, default=0)
-            command.add_argument("--out", default=None, help="PNG grid (default: RUN/samples.png)")
-            command.add_argument("--npy", default=None, help="also save the samples as .npy")
+            command.add_argument("--out", type=argtypes.output_path, default=None,
+                                 help="PNG grid (default: RUN/samples.png)")
+            command.add_argument("--npy", type=argtypes.output_path, default=None, help="also save the samples as .npy")
 
     demo = commands.add_parser("demo", help="the shortened source-000 experiment: figures and a report")
     demo.add_argument("--quick", action="store_true", help="a seconds-long smoke run of every step")
-    demo.add_argument("--out", default="demo_out")
+    demo.add_argument("--out", type=argtypes.output_path, default="demo_out")
     demo.add_argument("--epochs", type=argtypes.positive_int, default=None,
                       help="main run (default 2; --quick: 2 tiny ones)")
     demo.add_argument("--no-progress", action="store_true")
@@ -220,12 +222,13 @@ def _demo(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "train":
-        return _train(args, parser)
-    if args.command == "sample":
-        return _sample(args, parser)
-    if args.command == "evaluate":
-        return _evaluate(args, parser)
+    verbs = {"train": _train, "sample": _sample, "evaluate": _evaluate}
+    if args.command in verbs:
+        try:
+            return verbs[args.command](args, parser)
+        except OSError as error:                # a file that cannot be written or read (permissions, disk full)
+            print(f"minigan {args.command}: error: {error}", file=sys.stderr)
+            return 1
     if args.command == "demo":
         return _demo(args)
     if args.command == "info":

@@ -138,6 +138,7 @@ def test_out_naming_a_file_is_a_usage_error(tmp_path, capsys):
     (["train", "wgan-gp", "--n-per-class", "1", "--batch-size", "4"], "larger than the 2 training examples"),
     (["train", "wgan-gp", "--epochs", "2", "--sample-epochs", "3"], "after the last epoch"),
     (["sample", "--run", "{tmp}/nowhere"], "no checkpoint"),
+    (["sample", "--run", "{tmp}", "--out", "{tmp}/no/dir/samples.png"], "does not exist"),
 ])
 def test_usage_errors_found_after_parsing(argv, words, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -161,6 +162,7 @@ BAD_VALUES = {     # flag -> values the parser must refuse
     "--width": ["0", "-2", "1e3"], "--latent-dim": ["0"], "--lambda-gp": ["-10", "nan", "inf", "ten"],
     "--seed": ["-1", str(2**32), "0x1"], "--batch-size": ["0", "-8"], "--lr": ["0", "-1e-4", "nan"],
     "--n-per-class": ["0"], "--device": ["gpu", "cuda:x", "cpu:1"], "--data": ["mnist"],
+    "--out": ["", "{tmp}/no/such/dir"],
 }
 OTHER_FAMILIES_BAD_VALUES = [
     ("gan", "--generator-loss", "hinge"), ("gan", "--d-steps", "0"), ("gan", "--beta1", "1"),
@@ -172,7 +174,8 @@ OTHER_FAMILIES_BAD_VALUES = [
 
 @pytest.mark.parametrize("flag, value", [(f, v) for f, values in BAD_VALUES.items() for v in values])
 def test_every_bad_flag_value_is_a_usage_error(flag, value, tmp_path, capsys):
-    err = usage_error(["train", "wgan-gp", "--out", str(tmp_path / "run"), flag, value], capsys)
+    value = value.replace("{tmp}", str(tmp_path))
+    err = usage_error(["train", "wgan-gp", "--out", str(tmp_path / "run"), f"{flag}={value}"], capsys)
     assert flag in err
     assert not os.path.exists(tmp_path / "run")
 
