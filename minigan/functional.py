@@ -22,7 +22,7 @@ __all__ = [
     "cat", "stack", "clone", "linear", "conv2d", "conv_transpose2d", "avg_pool2d", "max_pool2d",
     "interpolate", "upsample", "pad", "relu", "leaky_relu", "elu", "logsigmoid", "softmax", "log_softmax",
     "dropout", "batch_norm", "layer_norm", "mse_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_normal", "one_hot",
+    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "l1_loss", "kl_div", "kl_normal", "one_hot",
 ]
 
 
@@ -545,46 +545,149 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """BCE on logits x: softplus(x) - t x, evaluated as x (1 - t) + softplus(-x) where x >= 0 (the same
     value: softplus(x) = x + softplus(-x)).  For x >= 0, softplus(x) - t x would round softplus(x) at x's
     magnitude before the subtraction (x = 20, t = 1: 0 instead of 2.1e-9); each branch here adds only terms
-    that do not cancel.  The gradient is sigmoid(x) - t from either branch."""
+    that do not cancel.  The gradient is sigmoid(x) - t from either branch.
+
+    ``pos_weight`` p (broadcast against the last dimension: one weight per class) weighs the positive term:
+    (1 - t) x + (1 + (p - 1) t) softplus(-x), PyTorch's form; ``weight`` rescales each element's loss."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
-    negative_side = sub(softplus(input), mul(input, target))
-    positive_side = add(mul(input, sub(1.0, target)), softplus(neg(input)))
-    return _reduce(ops.where(input.data >= 0, positive_side, negative_side), reduction)
+    if pos_weight is None:
+        negative_side = sub(softplus(input), mul(input, target))
+        positive_side = add(mul(input, sub(1.0, target)), softplus(neg(input)))
+        loss = ops.where(input.data >= 0, positive_side, negative_side)
+    else:
+        log_weight = add(mul(sub(_tensor(pos_weight, input), 1.0), target), 1.0)
+        loss = add(mul(sub(1.0, target), input), mul(log_weight, softplus(neg(input))))
+    if weight is not None:
+        loss = mul(loss, _tensor(weight, input))
+    return _reduce(loss, reduction)
 
 
-def _check_class_targets(op, scores, target, reduction):
-    """scores (N, C) and integer class indices (N,) in [0, C); returns the target array."""
+def _class_rows(op, scores, target, reduction):
+    """scores (N, C) or (N, C, d1, ...) as rows (M, C) with the class dimension last, and the integer
+    targets (N,) or (N, d1, ...) flattened to (M,). Returns (rows, labels, the per-element shape)."""
     _check_reduction(op, reduction)
     labels = unwrap(target)
     if not hasattr(labels, "dtype"):
         labels = scores.xp.asarray(labels)
-    if scores.ndim != 2 or labels.ndim != 1 or labels.shape[0] != scores.shape[0]:
-        raise ValueError(f"{op}: expected input (N, C) and integer targets (N,), got {scores.shape} "
-                         f"and {tuple(labels.shape)}")
+    if scores.ndim < 2 or labels.shape != (scores.shape[0],) + tuple(scores.shape[2:]):
+        raise ValueError(f"{op}: expected input (N, C) or (N, C, d1, ...) and integer targets (N,) or "
+                         f"(N, d1, ...), got {tuple(scores.shape)} and {tuple(labels.shape)}")
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class indices, got dtype {labels.dtype}")
-    _check_classes(op, labels, scores.shape[1])
-    return labels
+    rows = scores
+    if scores.ndim > 2:                                     # (N, C, d...) -> (N, d..., C) -> (M, C)
+        rows = transpose(scores, (0,) + tuple(range(2, scores.ndim)) + (1,))
+    return _reshape(rows, (-1, scores.shape[1])), labels.reshape(-1), labels.shape
 
 
-def nll_loss(log_probs, target, reduction="mean"):
-    """-log_probs[n, target[n]]: log_probs (N, C), target (N,) integer class indices in [0, C)."""
-    labels = _check_class_targets("nll_loss", log_probs, target, reduction)
-    xp = log_probs.xp
-    picked = ops.getitem(log_probs, (xp.arange(labels.shape[0]), labels))
-    return _reduce(neg(picked), reduction)
+def _class_weights(op, weight, labels, valid, like):
+    """w[target] for the valid positions, 0 elsewhere, as an array (the weights are constants)."""
+    xp = like.xp
+    if weight is None:
+        return valid.astype(like.dtype)
+    weight = unwrap(_tensor(weight, like))
+    if weight.ndim != 1 or weight.shape[0] != like.shape[1]:
+        raise ValueError(f"{op}: weight must have one entry per class ({like.shape[1]},), got {tuple(weight.shape)}")
+    return xp.where(valid, weight.astype(like.dtype)[xp.where(valid, labels, 0)], 0).astype(like.dtype)
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """Softmax cross-entropy with integer targets in [0, C): nll_loss(log_softmax(logits, 1), target)."""
-    _check_class_targets("cross_entropy", logits, target, reduction)
-    return nll_loss(log_softmax(logits, 1), target, reduction)
+def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-w[t] log_probs[n, t] with t = target[n]: log_probs (N, C) or (N, C, d1, ...), target (N,) or
+    (N, d1, ...) integer class indices in [0, C) or ``ignore_index`` (which contributes nothing). ``weight``
+    (C,): per-class weights; "mean" divides by the sum of the weights of the counted targets (PyTorch's
+    weighted mean; NaN when every target is ignored, as PyTorch)."""
+    rows, labels, element_shape = _class_rows("nll_loss", log_probs, target, reduction)
+    valid = labels != ignore_index
+    _check_classes("nll_loss", labels[valid], rows.shape[1])
+    xp = rows.xp
+    weights = _class_weights("nll_loss", weight, labels, valid, rows)
+    picked = ops.getitem(rows, (xp.arange(labels.shape[0]), xp.where(valid, labels, 0)))
+    loss = neg(mul(picked, weights))
+    if reduction == "mean":
+        return div(ops.sum(loss), float(weights.sum()))
+    return ops.sum(loss) if reduction == "sum" else _reshape(loss, element_shape)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy, PyTorch's ``cross_entropy``: input logits (N, C) or (N, C, d1, ...), with
+
+    * integer class targets (N, ...) in [0, C) or ``ignore_index``: nll_loss(log_softmax(input, 1), ...),
+      and with ``label_smoothing`` eps: (1 - eps) nll + eps / C * sum_c -w_c log p_c (the weighted mean
+      divides both by the sum of the counted targets' weights);
+    * class-probability targets of input's shape: -sum_c w_c t_c log p_c per element, t smoothed to
+      (1 - eps) t + eps / C; "mean" is the mean over the N x d1 x ... elements.
+    ``weight`` (C,): per-class weights (constants)."""
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    eps = float(label_smoothing)
+    target_array = unwrap(target)
+    probabilities = hasattr(target_array, "dtype") and target_array.dtype.kind == "f"
+    if not probabilities:                   # check the class targets here, so that errors name this op
+        _, labels, _ = _class_rows("cross_entropy", input, target, reduction)
+        _check_classes("cross_entropy", labels[labels != ignore_index], input.shape[1])
+    elif input.ndim < 2:
+        raise ValueError(f"cross_entropy: expected input (N, C) or (N, C, d1, ...), got {tuple(input.shape)}")
+    log_p = log_softmax(input, 1)
+    n_classes = input.shape[1]
+    if probabilities:
+        target = _tensor(target, input)
+        _check_same_shape("cross_entropy", input, target)
+        if eps:
+            target = add(mul(target, 1.0 - eps), eps / n_classes)
+        terms = mul(log_p, target)
+        if weight is not None:
+            shape = (1, n_classes) + (1,) * (input.ndim - 2)
+            terms = mul(terms, _reshape(_tensor(weight, input), shape))
+        return _reduce(neg(ops.sum(terms, 1)), reduction)
+    nll = nll_loss(log_p, target, weight, ignore_index, reduction)
+    if not eps:
+        return nll
+    rows, labels, element_shape = _class_rows("cross_entropy", log_p, target, reduction)
+    valid = labels != ignore_index
+    weights = _class_weights("cross_entropy", weight, labels, valid, rows)
+    per_class = rows if weight is None else mul(rows, _reshape(_tensor(weight, input), (1, n_classes)))
+    smooth = mul(neg(ops.sum(per_class, 1)), valid.astype(rows.dtype))                # (M,)
+    if reduction == "mean":
+        smooth = div(ops.sum(smooth), float(weights.sum()))
+    elif reduction == "sum":
+        smooth = ops.sum(smooth)
+    else:
+        smooth = _reshape(smooth, element_shape)
+    return add(mul(nll, 1.0 - eps), mul(smooth, eps / n_classes))
+
+
+def l1_loss(input, target, reduction="mean"):
+    """mean |input - target|."""
+    _check_reduction("l1_loss", reduction)
+    target = _tensor(target, input)
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(abs(sub(input, target)), reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """PyTorch's ``kl_div``: ``input`` holds log-probabilities log q, ``target`` probabilities p (or log p
+    with ``log_target``); the pointwise loss p (log p - log q), 0 where p = 0. ``reduction="batchmean"``
+    (sum / N) is the KL divergence per sample; "mean" averages over every element, as PyTorch does."""
+    if reduction not in REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    target = _tensor(target, input)
+    _check_same_shape("kl_div", input, target)
+    if log_target:
+        loss = mul(exp(target), sub(target, input))
+    else:
+        ones = _tensor(target.xp.ones_like(target.data), target)
+        log_p = log(ops.where(target.data > 0, target, ones))           # p log p = 0 where p = 0 (xlogy)
+        loss = sub(mul(target, log_p), mul(target, input))
+    if reduction == "batchmean":
+        return div(ops.sum(loss), float(input.shape[0]) if input.ndim else 1.0)
+    return _reduce(loss, reduction)
 
 
 def kl_normal(mu, logvar):

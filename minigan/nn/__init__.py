@@ -7,9 +7,11 @@ from . import init, utils
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, ELU, Embedding,
                      Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ModuleList, ReLU,
                      Sequential, Sigmoid, Softmax, Softplus, Tanh, Unflatten, Upsample)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss)
 from .module import Module, Parameter
 
 __all__ = ["Module", "Parameter", "init", "utils", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d",
            "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "Softplus", "Softmax", "LogSoftmax", "Identity", "Sequential", "ModuleList", "Flatten",
-           "Unflatten", "Upsample", "MaxPool2d", "AvgPool2d"]
+           "Unflatten", "Upsample", "MaxPool2d", "AvgPool2d", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+           "NLLLoss", "CrossEntropyLoss", "KLDivLoss"]
