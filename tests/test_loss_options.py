@@ -4,13 +4,12 @@ float64, gradcheck/gradgradcheck on the new paths."""
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
-
 import minigan as mg
 import minigan.functional as F
 from minigan import nn
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
 tF = torch.nn.functional
 RNG = np.random.default_rng(0)
 
