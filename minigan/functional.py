@@ -580,10 +580,10 @@ def _class_rows(op, scores, target, reduction):
                          f"(N, d1, ...), got {tuple(scores.shape)} and {tuple(labels.shape)}")
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class indices, got dtype {labels.dtype}")
-    rows = scores
-    if scores.ndim > 2:                                     # (N, C, d...) -> (N, d..., C) -> (M, C)
-        rows = transpose(scores, (0,) + tuple(range(2, scores.ndim)) + (1,))
-    return _reshape(rows, (-1, scores.shape[1])), labels.reshape(-1), labels.shape
+    if scores.ndim == 2:
+        return scores, labels, labels.shape
+    rows = transpose(scores, (0,) + tuple(range(2, scores.ndim)) + (1,))    # (N, C, d...) -> (N, d..., C)
+    return _reshape(rows, (-1, scores.shape[1])), labels.reshape(-1), labels.shape            # -> (M, C)
 
 
 def _class_weights(op, weight, labels, valid, like):
@@ -606,6 +606,10 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     valid = labels != ignore_index
     _check_classes("nll_loss", labels[valid], rows.shape[1])
     xp = rows.xp
+    if weight is None and bool(valid.all()):                  # the common case: no weights, none ignored
+        loss = neg(ops.getitem(rows, (xp.arange(labels.shape[0]), labels)))
+        return _reduce(loss if reduction != "none" or log_probs.ndim == 2 else _reshape(loss, element_shape),
+                       reduction)
     weights = _class_weights("nll_loss", weight, labels, valid, rows)
     picked = ops.getitem(rows, (xp.arange(labels.shape[0]), xp.where(valid, labels, 0)))
     loss = neg(mul(picked, weights))
