@@ -12,6 +12,9 @@ ints and moments are Tensors, so ``minigan.save`` writes it and resuming is exac
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy
 
 from . import backend
 from .autograd import no_grad
@@ -22,7 +25,10 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
 
 class Optimizer:
     """Base class: param groups, per-parameter state, zero_grad, state_dict/load_state_dict.
-    Subclasses implement ``_update(p, grad, state, group)`` on raw xp arrays."""
+    Subclasses implement ``_update(p, grad, state, group)`` on raw xp arrays, and name and check their
+    hyper-parameters and state (``hyperparameter_names``, ``_check_hyperparameters``, ``_state_names``)."""
+
+    hyperparameter_names: tuple = ()
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -51,6 +57,7 @@ class Optimizer:
         group["params"] = params
         for key, value in self.defaults.items():
             group.setdefault(key, value)
+        self._check_hyperparameters(group)
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -91,8 +98,9 @@ class Optimizer:
 
     # --- state dict -----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """{"state": {index: {name: int | float | Tensor}}, "param_groups": [{hyper-parameters,
-        "params": [index, ...]}]}. Moment arrays are copied, so the dict is a snapshot."""
+        """{"optimizer": class name, "state": {index: {name: int | float | Tensor}}, "param_groups":
+        [{hyper-parameters, "params": [index, ...]}]}. Moment arrays are copied, so the dict is a snapshot.
+        (PyTorch's ``load_state_dict`` ignores the "optimizer" entry; ours refuses another kind's state.)"""
         index_of, groups, next_index = {}, [], 0
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
@@ -108,45 +116,122 @@ class Optimizer:
                 if p in self.state:
                     state[index_of[id(p)]] = {name: (Tensor(value.copy()) if hasattr(value, "shape") else value)
                                               for name, value in self.state[p].items()}
-        return {"state": state, "param_groups": groups}
+        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyper-parameters and per-parameter state (copied, cast and moved to each parameter).
-        Keys of ``state`` may be ints or their strings (as a JSON round trip gives)."""
+        Keys of ``state`` may be ints or their strings (as a JSON round trip gives).
+
+        Everything is checked before anything changes, so a refused state dict leaves the optimizer as it
+        was: the optimizer kind (by the name ``state_dict()`` records, else by the hyper-parameter names),
+        the number and sizes of the parameter groups, each hyper-parameter as the constructor checks it,
+        and each state entry's names, step count, shapes and dtypes against its parameter. PyTorch's
+        state dicts load too (their step counts are 0-d float tensors; ``foreach``, ``fused`` and the
+        like are implementation switches that minigan has no use for and ignores)."""
+        where = f"{type(self).__name__}.load_state_dict"
+        hyperparameters, state = self._checked_state_dict(state_dict, where)
+        self.state = state
+        for own, loaded in zip(self.param_groups, hyperparameters):
+            own.update(loaded)
+
+    def _checked_state_dict(self, state_dict, where):
+        """(hyper-parameters of each group, state keyed by Parameter), or a ValueError naming the problem."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups' (what state_dict() "
+                             f"returns), got {got}")
+        kind, own_kind = state_dict.get("optimizer"), type(self).__name__
+        if kind is not None and kind != own_kind:
+            raise ValueError(f"{where}: this is the state of a {kind} optimizer; it cannot be loaded into "
+                             f"{own_kind}")
         groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
+            raise ValueError(f"{where}: 'param_groups' must be a list of dicts, got {groups!r:.200}")
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"the state dict has {len(groups)} parameter groups, this optimizer has "
+            raise ValueError(f"{where}: the state dict has {len(groups)} parameter groups, this optimizer has "
                              f"{len(self.param_groups)}")
+        parameter_of, group_of, hyperparameters = {}, {}, []
         for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
-            if len(saved["params"]) != len(own["params"]):
-                raise ValueError(f"parameter group {i} has {len(saved['params'])} parameters in the state "
+            indices = saved.get("params")
+            if not isinstance(indices, (list, tuple)) or not all(_is_int(k) for k in indices):
+                raise ValueError(f"{where}: parameter group {i}: 'params' must be a list of parameter indices, "
+                                 f"got {indices!r:.200}")
+            if len(indices) != len(own["params"]):
+                raise ValueError(f"{where}: parameter group {i} has {len(indices)} parameters in the state "
                                  f"dict and {len(own['params'])} in this optimizer")
-        saved_state = {int(k): v for k, v in state_dict["state"].items()}
-        self.state = {}
-        for saved, own in zip(groups, self.param_groups):
-            for index, p in zip(saved["params"], own["params"]):
-                if int(index) not in saved_state:
-                    continue
-                entry = {}
-                for name, value in saved_state[int(index)].items():
-                    if isinstance(value, Tensor) or hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
-                        array = value.data if isinstance(value, Tensor) else value
-                        if hasattr(array, "detach") and hasattr(array, "numpy"):     # a torch tensor
-                            array = array.detach().cpu().numpy()
-                        if array.ndim == 0:                                        # a step stored as a tensor
-                            entry[name] = array.item()
-                            continue
-                        if tuple(array.shape) != p.shape:
-                            raise ValueError(f"state {name!r} of parameter {index} has shape "
-                                             f"{tuple(array.shape)}, the parameter has shape {p.shape}")
-                        array = backend.to_device(array, p.device)
-                        entry[name] = array.astype(p.dtype, copy=True)
-                    else:
-                        entry[name] = value.item() if hasattr(value, "item") else value
-                self.state[p] = entry
-            for key, value in saved.items():
-                if key != "params":
-                    own[key] = tuple(value) if key == "betas" else value
+            for index, p in zip(indices, own["params"]):
+                if int(index) in parameter_of:
+                    raise ValueError(f"{where}: parameter index {int(index)} is listed twice in 'param_groups'")
+                parameter_of[int(index)], group_of[int(index)] = p, i
+            hyperparameters.append(self._checked_hyperparameters(saved, own, f"{where}: parameter group {i}"))
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, dict):
+            raise ValueError(f"{where}: 'state' must be a dict of parameter index -> dict, got "
+                             f"{type(saved_state).__name__}")
+        state = {}
+        for key, entry in saved_state.items():
+            if not (_is_int(key) or isinstance(key, str) and key.lstrip("-").isdigit()):
+                raise ValueError(f"{where}: state key {key!r} is not a parameter index")
+            index = int(key)
+            if index not in parameter_of:
+                raise ValueError(f"{where}: the state dict has state for parameter {index}, which no parameter "
+                                 "group lists")
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where}: the state of parameter {index} must be a dict, got "
+                                 f"{type(entry).__name__}")
+            p = parameter_of[index]
+            group = dict(self.param_groups[group_of[index]], **hyperparameters[group_of[index]])
+            state[p] = self._checked_entry(entry, p, group, f"{where}: parameter {index}")
+        return hyperparameters, state
+
+    def _checked_hyperparameters(self, saved, own, where):
+        """The saved group's hyper-parameters, checked as the constructor checks them."""
+        loaded = {k: v for k, v in saved.items() if k != "params" and k not in _TORCH_SWITCHES}
+        missing = [name for name in self.defaults if name not in loaded]
+        if missing:
+            guess = _kind_from_names(loaded)
+            raise ValueError(f"{where} lacks {', '.join(map(repr, missing))}, hyper-parameters of "
+                             f"{type(self).__name__}" + (f": it looks like the state of a {guess} optimizer"
+                                                         if guess else ""))
+        decoupled = saved.get("decoupled_weight_decay")     # PyTorch's way of telling AdamW from Adam
+        if decoupled is not None and bool(decoupled) != getattr(self, "_decoupled", False):
+            raise ValueError(f"{where}: the state has decoupled_weight_decay={decoupled} (PyTorch's "
+                             f"{'AdamW' if decoupled else 'Adam'}); it cannot be loaded into {type(self).__name__}")
+        if "betas" in loaded and isinstance(loaded["betas"], (list, tuple)):
+            loaded["betas"] = tuple(loaded["betas"])
+        try:
+            self._check_hyperparameters(dict(own, **loaded))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        return loaded
+
+    def _checked_entry(self, entry, p, group, where):
+        """One parameter's state, as arrays on its device and of its dtype; the step count as an int."""
+        required, allowed = self._state_names(group)
+        unknown = [name for name in entry if name not in allowed]
+        if unknown:
+            raise ValueError(f"{where}: state {', '.join(map(repr, unknown))} is not state of "
+                             f"{type(self).__name__} (which keeps {', '.join(sorted(allowed))})")
+        missing = [name for name in sorted(required) if entry.get(name) is None]
+        if missing:
+            raise ValueError(f"{where}: the state lacks {', '.join(map(repr, missing))}, which "
+                             f"{type(self).__name__} needs with these hyper-parameters")
+        checked = {}
+        for name, value in entry.items():
+            if name == "step":
+                checked[name] = _step_count(value, f"{where}: 'step'")
+            elif value is None:
+                checked[name] = None
+            else:
+                checked[name] = _moment_array(value, p, name in _NON_NEGATIVE_STATE, f"{where}: state {name!r}")
+        return checked
+
+    def _check_hyperparameters(self, group: dict) -> None:
+        """Raise a ValueError naming the first invalid hyper-parameter of ``group`` (subclasses)."""
+
+    def _state_names(self, group: dict):
+        """(names a state entry must hold, names it may hold) under ``group``'s hyper-parameters."""
+        return set(), set()
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -156,9 +241,68 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+# PyTorch's implementation switches in its param groups: no meaning for minigan, so loading ignores them
+_TORCH_SWITCHES = frozenset({"foreach", "fused", "capturable", "differentiable", "decoupled_weight_decay"})
+# running means of squares: negative values are impossible in a real run and would give NaN square roots
+_NON_NEGATIVE_STATE = frozenset({"exp_avg_sq", "max_exp_avg_sq", "square_avg"})
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
+
+
 def _check(name, value, low=0.0):
-    if not value >= low:
-        raise ValueError(f"invalid {name}: {value} (must be >= {low})")
+    """``value`` must be a finite real number >= ``low``."""
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not value >= low:
+        raise ValueError(f"invalid {name}: {value!r} (must be a finite number >= {low})")
+
+
+def _check_flag(name, value):
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise ValueError(f"invalid {name}: {value!r} (must be True or False)")
+
+
+def _kind_from_names(hyperparameters) -> str | None:
+    """The optimizer whose hyper-parameter names all appear in ``hyperparameters`` (SGD, Adam, RMSprop)."""
+    for kind in (Adam, RMSprop, SGD):
+        if all(name in hyperparameters for name in kind.hyperparameter_names):
+            return kind.__name__
+    return None
+
+
+def _step_count(value, where) -> int:
+    """A step count as an int: an int, an integral float, or a 0-d array/Tensor (PyTorch keeps a float tensor)."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if hasattr(value, "detach") and hasattr(value, "numpy"):                 # a torch tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "shape"):
+        if tuple(value.shape) != ():
+            raise ValueError(f"{where} must be a number, got an array of shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{where} must be a whole number >= 0, got {value!r}")
+    return int(value)
+
+
+def _moment_array(value, p, non_negative, where):
+    """A state array for parameter ``p``: same shape, floating point; returned as a copy of ``p``'s dtype on
+    ``p``'s device."""
+    array = value.data if isinstance(value, Tensor) else value
+    if hasattr(array, "detach") and hasattr(array, "numpy"):                 # a torch tensor
+        array = array.detach().cpu().numpy()
+    if not (isinstance(array, numpy.ndarray) or backend.is_cupy_array(array)):
+        raise ValueError(f"{where} must be an array, got {type(value).__name__}")
+    if tuple(array.shape) != p.shape:
+        raise ValueError(f"{where} has shape {tuple(array.shape)}, the parameter has shape {p.shape}")
+    if array.dtype.kind != "f":
+        raise ValueError(f"{where} has dtype {array.dtype}; optimizer state must be floating point")
+    if non_negative and bool((array < 0).any()):
+        raise ValueError(f"{where} holds negative values; it is a running mean of squares")
+    return backend.to_device(array, p.device).astype(p.dtype, copy=True)
 
 
 class SGD(Optimizer):
@@ -170,15 +314,25 @@ class SGD(Optimizer):
         p <- p - lr * g
     """
 
+    hyperparameter_names = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  maximize=False):
-        _check("learning rate", lr)
-        _check("momentum", momentum)
-        _check("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _check_hyperparameters(self, group):
+        _check("learning rate", group["lr"])
+        _check("momentum", group["momentum"])
+        _check("dampening", group["dampening"], low=-math.inf)
+        _check("weight_decay", group["weight_decay"])
+        _check_flag("nesterov", group["nesterov"])
+        _check_flag("maximize", group["maximize"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _state_names(self, group):
+        return ({"momentum_buffer"} if group["momentum"] != 0 else set()), {"momentum_buffer"}
 
     def _update(self, p, grad, state, group):
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
@@ -206,15 +360,29 @@ class Adam(Optimizer):
 
     _decoupled = False
 
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                  maximize=False):
-        _check("learning rate", lr)
-        _check("epsilon", eps)
-        _check("weight_decay", weight_decay)
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"invalid betas {betas}: each must be in [0, 1)")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
+
+    def _check_hyperparameters(self, group):
+        _check("learning rate", group["lr"])
+        _check("epsilon", group["eps"])
+        _check("weight_decay", group["weight_decay"])
+        _check_flag("amsgrad", group["amsgrad"])
+        _check_flag("maximize", group["maximize"])
+        betas = group["betas"]
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
+                isinstance(b, numbers.Real) and not isinstance(b, (bool, numpy.bool_)) and 0.0 <= b < 1.0
+                for b in betas)):
+            raise ValueError(f"invalid betas {betas!r}: a pair, each in [0, 1)")
+
+    def _state_names(self, group):
+        required = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if group["amsgrad"] else set())
+        return required, {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
 
     def _update(self, p, grad, state, group):
         xp = p.xp
@@ -259,15 +427,26 @@ class RMSprop(Optimizer):
         momentum > 0: b <- momentum b + g / denom,  p <- p - lr b;   else p <- p - lr g / denom
     """
 
+    hyperparameter_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
                  maximize=False):
-        _check("learning rate", lr)
-        _check("epsilon", eps)
-        _check("momentum", momentum)
-        _check("weight_decay", weight_decay)
-        _check("alpha", alpha)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
+
+    def _check_hyperparameters(self, group):
+        _check("learning rate", group["lr"])
+        _check("epsilon", group["eps"])
+        _check("momentum", group["momentum"])
+        _check("weight_decay", group["weight_decay"])
+        _check("alpha", group["alpha"])
+        _check_flag("centered", group["centered"])
+        _check_flag("maximize", group["maximize"])
+
+    def _state_names(self, group):
+        required = ({"step", "square_avg"} | ({"momentum_buffer"} if group["momentum"] > 0 else set())
+                    | ({"grad_avg"} if group["centered"] else set()))
+        return required, {"step", "square_avg", "momentum_buffer", "grad_avg"}
 
     def _update(self, p, grad, state, group):
         xp = p.xp

@@ -313,6 +313,41 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     assert not np.any(net[0].bias.numpy() == 7.0)
 
 
+
+@pytest.mark.parametrize("bad_value,message", [
+    (np.array(["1.0", "2.0"]), "dtype mismatch for '1.running_var': the checkpoint has <U3"),
+    (np.array([1 + 2j, 3j]), "dtype mismatch for '1.running_var': the checkpoint has complex128"),
+    (np.array([object(), object()]), "dtype mismatch for '1.running_var': the checkpoint has object"),
+    ([[1.0], [2.0, 3.0]], "'1.running_var' is not an array"),
+], ids=["strings", "complex", "objects", "ragged"])
+def test_a_value_of_the_wrong_kind_is_refused_before_anything_is_copied(bad_value, message):
+    # the old loop copied '0.weight' and '0.bias', then failed (strings, objects) or silently dropped the
+    # imaginary part (complex) on '1.running_var'
+    mg.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    state = {k: np.full(v.shape, 5, dtype=v.numpy().dtype) for k, v in net.state_dict().items()}
+    state["1.running_var"] = bad_value
+    with pytest.raises(RuntimeError, match=message):
+        net.load_state_dict(state)
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[key], err_msg=key)
+
+
+def test_a_float_into_an_integer_buffer_is_refused_and_a_non_mapping_named():
+    net = nn.BatchNorm1d(2)
+    state = net.state_dict()
+    state["num_batches_tracked"] = np.array(3.7)                # was truncated to 3 silently
+    with pytest.raises(RuntimeError, match="dtype mismatch for 'num_batches_tracked'.*float64.*int64"):
+        net.load_state_dict(state)
+    assert net.num_batches_tracked.item() == 0
+    state["num_batches_tracked"] = np.array(3, dtype=np.int32)   # an integer of another width is fine
+    net.load_state_dict(state)
+    assert net.num_batches_tracked.item() == 3 and net.num_batches_tracked.dtype == np.int64
+    with pytest.raises(TypeError, match="BatchNorm1d.load_state_dict: expected a dict of name -> tensor, got list"):
+        net.load_state_dict(list(state.items()))
+
+
 # --- initialisation ---------------------------------------------------------------------------------
 
 def test_default_inits_follow_pytorch():

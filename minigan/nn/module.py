@@ -13,6 +13,7 @@ Names are joined with dots (``"0.weight"``, ``"bn.running_mean"``), exactly as P
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy
 
@@ -39,6 +40,20 @@ class Parameter(Tensor):
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _converts_within_kind(source, target) -> bool:
+    """Whether loading a ``source``-dtype value into a ``target``-dtype tensor keeps its meaning: floats and
+    integers and bools into floats (float64 -> float32 rounds, as PyTorch's copy does), integers and bools
+    into integers (the int64 ``num_batches_tracked``), bools into bools; never complex, strings or objects."""
+    numeric = "biuf"
+    if source.kind not in numeric or target.kind not in numeric:
+        return False
+    if target.kind == "f":
+        return True
+    if target.kind in "iu":
+        return source.kind in "biu"
+    return source.kind == "b"
 
 
 class Module:
@@ -280,8 +295,14 @@ class Module:
         """Copy values into the parameters and buffers, in place (cast to their dtype, moved to their
         device). Values may be Tensors or arrays (NumPy, CuPy, or anything ``numpy.asarray`` takes).
 
-        With ``strict`` a missing or unexpected key is an error naming every such key; a shape mismatch is
-        always an error naming the key and both shapes. Returns (missing_keys, unexpected_keys)."""
+        Every value is checked, cast and moved before any is copied in, so a refused state dict leaves the
+        module as it was. With ``strict`` a missing or unexpected key is an error naming every such key; a
+        shape mismatch, or a value whose dtype does not convert to the target's without losing its kind
+        (complex into float, float into an integer buffer, strings, objects), is always an error naming the
+        key. Returns (missing_keys, unexpected_keys)."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, got "
+                            f"{type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -300,20 +321,26 @@ class Module:
             if not hasattr(array, "shape") or not hasattr(array, "dtype"):
                 if hasattr(array, "detach") and hasattr(array, "cpu"):       # a torch tensor
                     array = array.detach().cpu().numpy()
-                array = numpy.asarray(array)
+                try:
+                    array = numpy.asarray(array)
+                except (TypeError, ValueError) as error:                      # ragged lists and the like
+                    errors.append(f"{key!r} is not an array ({type(value).__name__}: {error})")
+                    continue
             if tuple(array.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key!r}: the checkpoint has shape {tuple(array.shape)}, "
                               f"the module has shape {tuple(target.shape)}")
                 continue
-            arrays[key] = array
+            if not _converts_within_kind(array.dtype, target.dtype):
+                errors.append(f"dtype mismatch for {key!r}: the checkpoint has {array.dtype}, which does not "
+                              f"convert to the module's {target.dtype} without changing its kind")
+                continue
+            arrays[key] = backend.to_device(array, target.device).astype(target.dtype, copy=False)
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                                + "\n  ".join(errors))
         for key, array in arrays.items():
-            target = own[key]
-            array = backend.to_device(array, target.device)
-            target.data[...] = array.astype(target.dtype, copy=False)
-            target._bump_version()
+            own[key].data[...] = array
+            own[key]._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # --- calling and printing -------------------------------------------------------------------------
