@@ -445,3 +445,158 @@ def test_shapes_gallery_demo_quick(tmp_path):
     assert result.returncode == 0, result.stderr
     png = tmp_path / "shapes_gallery.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- hostile and careless files and arguments
+
+
+def _traced_peak(function):
+    """(what ``function`` raised, the peak bytes Python allocated meanwhile)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        try:
+            function()
+        except Exception as error:  # noqa: BLE001 -- returned to the caller, which checks its type
+            raised = error
+        else:
+            raised = None
+        return raised, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _zeros_member(n_bytes, prefix=b""):
+    return gzip.compress(prefix + bytes(n_bytes), compresslevel=9, mtime=0)
+
+
+def test_idx_gzip_that_inflates_far_beyond_its_header_fails_fast_with_bounded_memory(tmp_path):
+    # a 3-image header followed by 2 GiB of zeros in a ~2 MB file (gzip members of 16 MiB each, concatenated);
+    # the old reader inflated all of it (4.2 GB, 21 s) before comparing with the header
+    header = bytes([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28])
+    member = _zeros_member(16 << 20)
+    path = tmp_path / "bomb-images-idx3-ubyte.gz"
+    path.write_bytes(_zeros_member(1 << 20, prefix=header) + member * 128)
+    assert path.stat().st_size < 3_000_000
+    raised, peak = _traced_peak(lambda: idx.read_idx(path))
+    assert isinstance(raised, data.DataFormatError) and "unexpected bytes after the data of dimensions (3, 28, 28)" \
+        in str(raised) and str(path) in str(raised)
+    assert peak < 8 << 20, peak                                  # 2 GiB inflatable, under 8 MiB allocated
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_header_promising_more_than_the_file_can_hold_is_refused_without_allocating(tmp_path, gz):
+    header = bytes([0, 0, 8, 3, 0, 0x10, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80])   # 1 048 576 x 128 x 128: 16 GiB
+    path = tmp_path / ("huge.gz" if gz else "huge")
+    path.write_bytes(gzip.compress(header + bytes(1000)) if gz else header + bytes(1000))
+    raised, peak = _traced_peak(lambda: idx.read_idx(path))
+    assert isinstance(raised, data.DataFormatError) and "truncated: dimensions (1048576, 128, 128)" in str(raised)
+    assert peak < 1 << 20, peak
+
+
+def test_idx_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
+    # 3 x (2^32 - 1): the old np.prod(..., dtype=int64) wrapped around
+    path = tmp_path / "overflow"
+    path.write_bytes(bytes([0, 0, 0x0E, 3]) + b"\xff\xff\xff\xff" * 3 + bytes(8))
+    with pytest.raises(data.DataFormatError, match=r"truncated: dimensions \(4294967295, 4294967295, 4294967295\) need \d{30} "):
+        idx.read_idx(path)
+
+
+def test_idx_gzip_corruption_is_a_data_format_error(tmp_path):
+    good = gzip.compress(idx.write_idx(tmp_path / "good", np.arange(100, dtype=np.uint8)).read_bytes())
+    flipped = bytearray(good)
+    flipped[-6] ^= 0x10                                          # in the CRC-32 / size trailer
+    (tmp_path / "crc.gz").write_bytes(bytes(flipped))
+    with pytest.raises(data.DataFormatError, match="crc.gz: corrupt or truncated gzip file"):
+        idx.read_idx(tmp_path / "crc.gz")
+
+
+def _mnist5k_file(tmp_path, rows, compress=True):
+    text = "".join(",".join(str(v) for v in row) + "\n" for row in rows)
+    path = tmp_path / "mnist_5k.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    return path
+
+
+def _digit_rows(n=3):
+    return [[(7 * i + j) % 256 for j in range(784)] + [i % 10] for i in range(n)]
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda rows: rows[1].__setitem__(4, 999), "line 2, column 5: pixel value 999 \\(pixels are 0..255\\)"),
+    (lambda rows: rows[2].__setitem__(0, -1), "line 3, column 1: pixel value -1"),
+    (lambda rows: rows[0].__setitem__(784, 42), "line 1, column 785: label 42 \\(labels are digits 0..9\\)"),
+    (lambda rows: rows[1].__setitem__(784, -3), "line 2, column 785: label -3"),
+    (lambda rows: rows[1].__setitem__(10, "1.5"), "line 2, column 11: '1.5' is not an integer"),
+    (lambda rows: rows[2].__setitem__(10, "9" * 30), "line 3, column 11: pixel value 9+ \\(pixels are 0..255\\)"),
+    (lambda rows: rows[2].pop(), "line 3 has 784 values, expected 785"),
+    (lambda rows: rows.insert(1, []), "line 2 (has 1 values|is blank)"),
+], ids=["pixel-999", "pixel-negative", "label-42", "label-negative", "float", "huge", "short-row", "blank"])
+def test_mnist5k_values_out_of_range_are_refused_naming_line_and_column(tmp_path, monkeypatch, edit, message):
+    # the old reader wrapped pixel 999 to 231 and took label 42
+    rows = _digit_rows()
+    edit(rows)
+    path = _mnist5k_file(tmp_path, rows)
+    monkeypatch.setattr(data.mnist5k, "mnist5k_path", lambda: path)
+    with pytest.raises(data.DataFormatError, match=f"mnist_5k.csv.gz: {message}"):
+        data.load_mnist5k("all")
+
+
+def test_mnist5k_reader_round_trip_and_plain_text(tmp_path):
+    rows = _digit_rows(4)
+    for compress in (True, False):
+        images, labels = data.read_mnist5k_csv(_mnist5k_file(tmp_path, rows, compress))
+        np.testing.assert_array_equal(images.reshape(4, 784), np.array(rows)[:, :784])
+        np.testing.assert_array_equal(labels, [0, 1, 2, 3])
+        assert images.dtype == np.uint8 and labels.dtype == np.int64
+    (tmp_path / "latin.csv").write_bytes("1,2\n\xe9".encode("latin-1"))
+    with pytest.raises(data.DataFormatError, match="line 2: byte 0xe9 is not ASCII"):
+        data.read_mnist5k_csv(tmp_path / "latin.csv")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(batch_size=True), "batch_size must be a positive integer, got True"),
+    (dict(batch_size=2.0), "batch_size must be a positive integer, got 2.0"),
+    (dict(batch_size=64, drop_last=True), "drop_last=True with batch_size 64 > 10 samples"),
+    (dict(shuffle="no"), "shuffle must be True or False"),
+    (dict(drop_last=1), "drop_last must be True or False"),
+    (dict(seed=-1), "seed must be None or an integer >= 0, got -1"),
+    (dict(seed=1.5), "seed must be None or an integer >= 0, got 1.5"),
+    (dict(as_tensor="yes"), "as_tensor must be None, True or False"),
+    (dict(device=0), "device must be a string"),
+])
+def test_loader_refuses_arguments_that_would_misbehave(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DataLoader(np.arange(10), **kwargs)
+    with pytest.raises(ValueError, match="0 samples"):
+        DataLoader(np.zeros((0, 3)), batch_size=4)           # an epoch of no batches: training would do nothing
+
+
+def test_transforms_refuse_what_would_give_silent_nonsense():
+    with pytest.raises(ValueError, match="max_value must be a finite number > 0, got 0"):
+        transforms.scale_to_unit(np.ones(3), 0)               # was inf and NaN
+    with pytest.raises(ValueError, match="max_value must be a finite number > 0"):
+        transforms.scale_to_symmetric(np.ones(3), -255.0)
+    with pytest.raises(ValueError, match="threshold must be a finite number, got nan"):
+        transforms.binarize_static(np.ones(3), float("nan"))  # was all zeros
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\] \\(no NaN\\)"):
+        transforms.binarize_dynamic(np.array([0.5, np.nan]), rng=0)   # NaN became 0
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 0, got 2.5"):
+        transforms.one_hot(np.array([0, 1]), num_classes=2.5)
+
+
+def test_generators_refuse_non_integer_counts_and_negative_spreads():
+    with pytest.raises(ValueError, match="number of samples must be an integer >= 0, got 10.5"):
+        toy.eight_gaussians(10.5)
+    with pytest.raises(ValueError, match="number of samples must be an integer >= 0, got True"):
+        toy.twenty_five_gaussians(True)
+    with pytest.raises(ValueError, match="std must be a finite number >= 0, got -0.1"):
+        toy.eight_gaussians(10, std=-0.1)                        # was accepted: a negative standard deviation
+    with pytest.raises(ValueError, match="n_segments must be an integer >= 1, got 2.5"):
+        toy.swiss_roll(10, n_segments=2.5)
+    with pytest.raises(ValueError, match="scale must be a finite number, got inf"):
+        toy.swiss_roll(10, scale=float("inf"))
+    with pytest.raises(ValueError, match="size must be an integer >= 1, got 0"):
+        shapes.make_shapes(n_per_class=2, size=0)
+    with pytest.raises(ValueError, match="n_per_class must be an integer >= 0, got 1.5"):
+        shapes.make_shapes(n_per_class=1.5)

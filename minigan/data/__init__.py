@@ -23,7 +23,8 @@ name               what                                                       wh
 
 Images come back as float32 NCHW in [0, 1] (shapes: the generator's raw values, which slightly exceed
 [0, 1]); labels as int64. A source that is not installed raises an error whose message is the command
-that installs it.
+that installs it; a data file that does not hold what its format promises raises :class:`DataFormatError`
+(a ValueError) naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import idx, mnist5k, shapes, toy, transforms
+from .errors import DataFormatError
 from .idx import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx, write_idx
 from .binarized import BinarizedLoader
 from .loader import DataLoader
-from .mnist5k import load_mnist5k
+from .mnist5k import load_mnist5k, read_mnist5k_csv
 from .splits import stratified
 from .shapes import TEST_CLASSES, TRAIN_CLASSES, ShapeClass, make_shapes, shapes_test, shapes_train
 from .toy import eight_gaussians, swiss_roll, twenty_five_gaussians
@@ -53,6 +55,7 @@ from .transforms import (
 __all__ = [
     "SOURCES",
     "Dataset",
+    "DataFormatError",
     "load",
     "DataLoader",
     "BinarizedLoader",
@@ -67,6 +70,7 @@ __all__ = [
     "load_mnist",
     "load_fashion_mnist",
     "load_mnist5k",
+    "read_mnist5k_csv",
     "load_digits",
     "eight_gaussians",
     "twenty_five_gaussians",

@@ -9,7 +9,9 @@ IDX layout (LeCun, Cortes and Burges, http://yann.lecun.com/exdb/mnist/), all in
     the data    prod(sizes) elements, row-major (C order), big-endian
 
 So MNIST images have magic 0x00000803 (uint8, 3-D: N x 28 x 28) and labels 0x00000801 (uint8, 1-D: N).
-Files may be gzipped (recognised by their first two bytes, 0x1f 0x8b, not by the name).
+Files may be gzipped (recognised by their first two bytes, 0x1f 0x8b, not by the name). Reading never
+takes more than the header promises: a gzip stream is inflated in bounded chunks and abandoned one byte
+past the promised size, so a small file that inflates to gigabytes fails at once with bounded memory.
 
 Data locations
 --------------
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -34,7 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataFormatError
+
 __all__ = [
+    "DataFormatError",
     "IDX_DTYPES",
     "read_idx",
     "write_idx",
@@ -88,15 +94,10 @@ FASHION_MNIST_CLASSES = (
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, un-gzipped when it starts with the gzip magic bytes."""
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as error:  # truncated stream, bad CRC, corrupt deflate data
-        raise ValueError(f"{path}: corrupt or truncated gzip file ({error})") from None
+# the largest ratio deflate reaches (a run of one byte value): a gzip file cannot inflate to more than this
+# many times its size, so a header that promises more is refused before reading
+_DEFLATE_MAX_RATIO = 1032
+_CHUNK_BYTES = 1 << 20
 
 
 def read_idx(path, expected_magic: int | None = None, expected_shape: tuple | None = None) -> np.ndarray:
@@ -104,40 +105,89 @@ def read_idx(path, expected_magic: int | None = None, expected_shape: tuple | No
 
     ``expected_magic``: e.g. 0x00000803 for MNIST images; ``expected_shape``: sizes to check, ``None``
     entries match anything (e.g. ``(None, 28, 28)``). Any inconsistency — a wrong magic number, an
-    unknown type byte, a header shorter than its dimensions, data shorter or longer than the sizes say —
-    raises a ValueError naming the file and the problem.
+    unknown type byte, a header shorter than its dimensions, data shorter or longer than the sizes say,
+    a corrupt gzip stream — raises a :class:`DataFormatError` (a ValueError) naming the file and the
+    problem. Memory: the data the header promises (at most what the file can hold), never more.
     """
     path = Path(path)
-    content = _read_bytes(path)
-    if len(content) < 4:
-        raise ValueError(f"{path}: too short for an IDX header ({len(content)} bytes, need at least 4)")
-    magic = int.from_bytes(content[:4], "big")
-    if content[0] != 0 or content[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (magic number 0x{magic:08x}; the first two bytes must be 0)")
-    type_code, n_dims = content[2], content[3]
+    with open(path, "rb") as raw:
+        file_size = os.fstat(raw.fileno()).st_size
+        if raw.read(2) != b"\x1f\x8b":
+            raw.seek(0)
+            return _read_idx_stream(path, raw, file_size, None, expected_magic, expected_shape)
+        raw.seek(0)
+        try:
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return _read_idx_stream(path, stream, None, file_size, expected_magic, expected_shape)
+        except (EOFError, OSError, zlib.error) as error:  # truncated stream, bad CRC, corrupt deflate data
+            raise DataFormatError(f"{path}: corrupt or truncated gzip file ({error})") from None
+
+
+def _read_idx_stream(path, stream, content_size, gzip_size, expected_magic, expected_shape) -> np.ndarray:
+    """The IDX content of ``stream``; ``content_size``: its length when known (a plain file), else
+    ``gzip_size``: the compressed file's length, which bounds what it can inflate to."""
+    head = _read_at_most(stream, 4)
+    if len(head) < 4:
+        raise DataFormatError(f"{path}: too short for an IDX header ({len(head)} bytes, need at least 4)")
+    magic = int.from_bytes(head, "big")
+    if head[0] != 0 or head[1] != 0:
+        raise DataFormatError(f"{path}: not an IDX file (magic number 0x{magic:08x}; the first two bytes must be 0)")
+    type_code, n_dims = head[2], head[3]
     if type_code not in IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX element type 0x{type_code:02x} (magic number 0x{magic:08x})")
+        raise DataFormatError(f"{path}: unknown IDX element type 0x{type_code:02x} (magic number 0x{magic:08x}); "
+                              f"known: {', '.join(f'0x{code:02x}' for code in IDX_DTYPES)}")
     if expected_magic is not None and magic != expected_magic:
-        raise ValueError(f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}")
+        raise DataFormatError(f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}")
     header_length = 4 + 4 * n_dims
-    if len(content) < header_length:
-        raise ValueError(f"{path}: truncated header: {n_dims} dimensions need {header_length} bytes, file has {len(content)}")
-    shape = tuple(int(size) for size in np.frombuffer(content, dtype=">u4", count=n_dims, offset=4))
+    sizes = _read_at_most(stream, 4 * n_dims)
+    if len(sizes) < 4 * n_dims:
+        raise DataFormatError(f"{path}: truncated header: {n_dims} dimensions need {header_length} bytes, "
+                              f"file has {4 + len(sizes)}")
+    shape = tuple(int.from_bytes(sizes[i:i + 4], "big") for i in range(0, 4 * n_dims, 4))
     if expected_shape is not None:
         matches = len(shape) == len(expected_shape) and all(
             want is None or want == got for want, got in zip(expected_shape, shape)
         )
         if not matches:
-            raise ValueError(f"{path}: dimensions {shape}, expected {expected_shape} (None = any)")
+            raise DataFormatError(f"{path}: dimensions {shape}, expected {expected_shape} (None = any)")
     dtype = IDX_DTYPES[type_code]
-    expected_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found_bytes = len(content) - header_length
-    if found_bytes < expected_bytes:
-        raise ValueError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, found {found_bytes}")
-    if found_bytes > expected_bytes:
-        raise ValueError(f"{path}: {found_bytes - expected_bytes} unexpected bytes after the data of dimensions {shape}")
-    data = np.frombuffer(content, dtype=dtype, offset=header_length).reshape(shape)
+    expected_bytes = math.prod(shape) * dtype.itemsize          # Python ints: no overflow for any header
+    if content_size is not None:                                # a plain file: its size says it all
+        found_bytes = content_size - header_length
+        if found_bytes < expected_bytes:
+            raise DataFormatError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, "
+                                  f"found {found_bytes}")
+        if found_bytes > expected_bytes:
+            raise DataFormatError(f"{path}: {found_bytes - expected_bytes} unexpected bytes after the data of "
+                                  f"dimensions {shape}")
+    elif expected_bytes > _DEFLATE_MAX_RATIO * gzip_size:
+        raise DataFormatError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, more than "
+                              f"a {gzip_size}-byte gzip file can inflate to")
+    # one byte more tells a longer stream; a plain file's size was checked, so it is read in one piece
+    content = stream.read(expected_bytes + 1) if content_size is not None else _read_at_most(stream, expected_bytes + 1)
+    if len(content) < expected_bytes:
+        raise DataFormatError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, "
+                              f"found {len(content)}")
+    if len(content) > expected_bytes:
+        raise DataFormatError(f"{path}: unexpected bytes after the data of dimensions {shape} (stopped "
+                              f"reading {expected_bytes + 1} bytes into the data)")
+    data = np.frombuffer(content, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))  # a writable, native-order copy
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream`` (fewer at its end), read in chunks of at most 1 MiB so that a
+    large ``size`` costs memory only for the bytes the stream really holds."""
+    if size <= _CHUNK_BYTES:
+        return stream.read(size)
+    chunks, total = [], 0
+    while total < size:
+        chunk = stream.read(min(_CHUNK_BYTES, size - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def write_idx(path, array, compress: bool | None = None) -> Path:
@@ -254,9 +304,9 @@ def _read_image_label_pair(directories, split: str, missing_message: str):
     images = read_idx(images_path, expected_magic=0x00000803, expected_shape=(None, 28, 28))
     labels = read_idx(labels_path, expected_magic=0x00000801)
     if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in {images_path}")
+        raise DataFormatError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in {images_path}")
     if labels.size and labels.max() > 9:
-        raise ValueError(f"{labels_path}: labels must be digits 0-9, found {labels.max()}")
+        raise DataFormatError(f"{labels_path}: labels must be digits 0-9, found {labels.max()}")
     return images, labels
 
 

@@ -28,6 +28,9 @@ class DataLoader:
     ``drop_last``: drop the final batch when it has fewer than ``batch_size`` rows (GAN training with
     batch statistics often wants equal batches).
 
+    A loader that would yield no batch at all (no samples, or ``drop_last`` with fewer samples than
+    ``batch_size``) is refused when it is made: a training loop over it would silently do nothing.
+
     ``as_tensor``: True -> yield ``minigan.tensor(batch, device=device)``; False -> NumPy arrays (then
     ``device`` must be "cpu"); None (default) -> Tensors if ``minigan.tensor`` can be imported, else arrays.
     The import happens inside the iterator, so this module works without the engine.
@@ -43,11 +46,26 @@ class DataLoader:
             raise ValueError("every array needs a first (sample) dimension; got a scalar")
         if len(lengths) != 1:
             raise ValueError(f"all arrays must have the same first dimension, got {[a.shape[0] for a in self.arrays]}")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, (bool, np.bool_)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        if as_tensor not in (None, True, False):
+            raise ValueError(f"as_tensor must be None, True or False, got {as_tensor!r}")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_))
+                                 or seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if not isinstance(device, str):
+            raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
         if as_tensor is False and device != "cpu":
             raise ValueError(f"NumPy batches live on the CPU; device={device!r} needs as_tensor=True")
         self.num_samples = lengths.pop()
+        if self.num_samples == 0:
+            raise ValueError("DataLoader got arrays with 0 samples: an epoch would have no batches")
+        if drop_last and batch_size > self.num_samples:
+            raise ValueError(f"drop_last=True with batch_size {batch_size} > {self.num_samples} samples: an epoch "
+                             "would have no batches (use a smaller batch_size or drop_last=False)")
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last

@@ -152,8 +152,9 @@ def make_shapes(
     classes = tuple(classes)
     if not classes:
         raise ValueError("classes is empty")
-    if n_per_class < 0:
-        raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
+    for name, value, low in (("n_per_class", n_per_class, 0), ("size", size, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     rng = np.random.default_rng(seed)
     images = np.empty((len(classes), n_per_class, 3, size, size), dtype=dtype)
     for index, shape_class in enumerate(classes):

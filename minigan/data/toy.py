@@ -19,9 +19,16 @@ import numpy as np
 __all__ = ["eight_gaussians", "twenty_five_gaussians", "swiss_roll"]
 
 
-def _check_count(n: int) -> None:
-    if n < 0:
-        raise ValueError(f"number of samples must be >= 0, got {n}")
+def _check_count(n: int, name: str = "number of samples", low: int = 0) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)) or n < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {n!r}")
+
+
+def _check_real(name: str, value, non_negative: bool = False) -> None:
+    """Lengths and scales must be finite numbers; standard deviations also >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or (non_negative and value < 0):
+        raise ValueError(f"{name} must be a finite number{' >= 0' if non_negative else ''}, got {value!r}")
 
 
 def _mixture(centres: np.ndarray, n: int, std: float, rng: np.random.Generator, scale: float):
@@ -38,6 +45,7 @@ def eight_gaussians(n: int = 10_000, radius: float = 2.0, std: float = 0.02, see
     x = c_m + std * N(0, I), m uniform. Returns (points (n, 2), labels (n,), centres (8, 2)).
     """
     _check_count(n)
+    _check_real("radius", radius), _check_real("std", std, non_negative=True), _check_real("scale", scale)
     angles = np.arange(8) * (np.pi / 4)
     centres = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return _mixture(centres, n, std, np.random.default_rng(seed), scale)
@@ -51,6 +59,7 @@ def twenty_five_gaussians(n: int = 10_000, spacing: float = 2.0, std: float = 0.
     row-major order of (i, j).
     """
     _check_count(n)
+    _check_real("spacing", spacing), _check_real("std", std, non_negative=True), _check_real("scale", scale)
     grid = spacing * np.arange(-2, 3)
     centres = np.stack(np.meshgrid(grid, grid, indexing="ij"), axis=-1).reshape(-1, 2)
     return _mixture(centres, n, std, np.random.default_rng(seed), scale)
@@ -67,8 +76,8 @@ def swiss_roll(n: int = 10_000, noise: float = 0.25, n_segments: int = 16, seed:
     at the middle of each segment. Returns (points (n, 2), labels (n,), centres (n_segments, 2)).
     """
     _check_count(n)
-    if n_segments < 1:
-        raise ValueError(f"n_segments must be >= 1, got {n_segments}")
+    _check_count(n_segments, "n_segments", low=1)
+    _check_real("noise", noise, non_negative=True), _check_real("scale", scale)
     rng = np.random.default_rng(seed)
     t_low, t_high = 1.5 * np.pi, 4.5 * np.pi
     t = t_low + (t_high - t_low) * rng.random(n)

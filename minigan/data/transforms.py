@@ -5,6 +5,9 @@ All take and return NumPy arrays (float32 unless said otherwise) and never modif
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 __all__ = [
@@ -18,8 +21,15 @@ __all__ = [
 ]
 
 
+def _check_finite(name, value, positive=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or (positive and value <= 0):
+        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {value!r}")
+
+
 def scale_to_unit(x, max_value: float = 255.0) -> np.ndarray:
     """[0, max_value] -> [0, 1]: x / max_value (uint8 pixels by default). Shape unchanged, float32."""
+    _check_finite("max_value", max_value, positive=True)
     return np.asarray(x, dtype=np.float32) / np.float32(max_value)
 
 
@@ -45,6 +55,7 @@ def binarize_static(x, threshold: float = 0.5) -> np.ndarray:
     Bernoulli draw, frozen; ``binarize_dynamic`` with a fixed seed reproduces that, thresholding is the
     deterministic variant.
     """
+    _check_finite("threshold", threshold)
     return (np.asarray(x) > threshold).astype(np.float32)
 
 
@@ -56,8 +67,9 @@ def binarize_dynamic(x, rng: np.random.Generator | int | None = None) -> np.ndar
     ``rng``: a ``numpy.random.Generator`` (pass the same one across epochs) or a seed.
     """
     x = np.asarray(x, dtype=np.float32)
-    if np.any(x < 0) or np.any(x > 1):
-        raise ValueError("binarize_dynamic needs probabilities in [0, 1]; scale the images first (scale_to_unit)")
+    if not np.all((x >= 0) & (x <= 1)):                     # also refuses NaN, which compares False
+        raise ValueError("binarize_dynamic needs probabilities in [0, 1] (no NaN); scale the images first "
+                         "(scale_to_unit)")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
@@ -74,6 +86,9 @@ def one_hot(labels, num_classes: int | None = None, dtype=np.float32) -> np.ndar
         raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.size else 0
+    elif not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, (bool, np.bool_)) \
+            or num_classes < 0:
+        raise ValueError(f"num_classes must be an integer >= 0, got {num_classes!r}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}), got range [{labels.min()}, {labels.max()}]")
     out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
