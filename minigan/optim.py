@@ -173,6 +173,8 @@ class Optimizer:
             if not (_is_int(key) or isinstance(key, str) and key.lstrip("-").isdigit()):
                 raise ValueError(f"{where}: state key {key!r} is not a parameter index")
             index = int(key)
+            if parameter_of.get(index) in state:
+                raise ValueError(f"{where}: the state dict has two entries for parameter {index} ({key!r})")
             if index not in parameter_of:
                 raise ValueError(f"{where}: the state dict has state for parameter {index}, which no parameter "
                                  "group lists")

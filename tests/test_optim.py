@@ -238,6 +238,7 @@ CORRUPTIONS = {
     "unknown-state": (lambda sd: sd["state"][3].__setitem__("velocity", mg.zeros(1, 8)), "'velocity' is not state"),
     "extra-index": (lambda sd: sd["state"].__setitem__(9, {}), "parameter 9, which no parameter group lists"),
     "bad-key": (lambda sd: sd["state"].__setitem__("w", {}), "state key 'w'"),
+    "two-keys": (lambda sd: sd["state"].__setitem__("3", {}), "two entries for parameter 3"),
     "groups": (lambda sd: sd["param_groups"].append(dict(sd["param_groups"][0])), "2 parameter groups"),
     "group-size": (lambda sd: sd["param_groups"][0]["params"].pop(), "3 parameters in the state dict and 4"),
     "duplicate-index": (lambda sd: sd["param_groups"][0]["params"].__setitem__(1, 0), "listed twice"),
