@@ -258,7 +258,7 @@ def _parse_header(path, header_bytes: bytes, data_size: int) -> dict:
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise SerializationError(f"{where}: an entry needs exactly dtype, shape and data_offsets)")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise SerializationError(f"{where}: dtype {dtype!r:.20} is not one of "
                                      f"{', '.join(_DTYPES)})")
         if not (isinstance(shape, list) and all(_is_count(n) for n in shape)):

@@ -274,6 +274,7 @@ F32_2 = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
 @pytest.mark.parametrize("header,data,message", [
     ({"w": dict(F32_2, dtype=5)}, bytes(8), "dtype 5 is not one of"),
     ({"w": dict(F32_2, dtype="F99")}, bytes(8), "dtype 'F99' is not one of"),
+    ({"w": dict(F32_2, dtype=[])}, bytes(8), "dtype \\[\\] is not one of"),             # found by hypothesis
     ({"w": dict(F32_2, dtype="BF16")}, bytes(8), "dtype 'BF16' is not one of"),
     ({"w": dict(F32_2, shape="ab")}, bytes(8), "shape ab is not a list of sizes"),
     ({"w": dict(F32_2, shape=[-2])}, bytes(8), r"shape \[-2\] is not a list of sizes"),
