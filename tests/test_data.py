@@ -229,6 +229,26 @@ def test_download_file_with_monkeypatched_opener(tmp_path):
     assert path.read_bytes() == payload and requested == ["https://mirror.example/x.gz"]
 
 
+def test_download_removes_partial_files_of_a_killed_download(tmp_path):
+    import io
+    import os
+
+    stale = tmp_path / "x.gz.k3j_a9zq.part"                      # as mkstemp named a killed download's file
+    fresh = tmp_path / "x.gz.fr3shpar.part"                      # as new as one this process is writing
+    other = tmp_path / "y.gz.abcdefgh.part"                      # another file's
+    for file in (stale, fresh, other):
+        file.write_bytes(b"x" * 100)
+    hour_ago = os.path.getmtime(stale) - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    payload = b"hello mnist"
+    with pytest.warns(RuntimeWarning, match=r"x.gz: removed 1 partial download\(s\) .*x.gz.k3j_a9zq.part"):
+        idx.download_file("https://mirror.example/x.gz", tmp_path / "x.gz", hashlib.sha256(payload).hexdigest(),
+                          opener=lambda url: io.BytesIO(payload))
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert (tmp_path / "x.gz").read_bytes() == payload
+
+
 def test_known_mnist_checksums_are_well_formed():
     assert set(idx.MNIST_SHA256) == {name + ".gz" for pair in idx.MNIST_FILES.values() for name in pair}
     assert all(len(v) == 64 and int(v, 16) >= 0 for v in idx.MNIST_SHA256.values())

@@ -29,9 +29,12 @@ import gzip
 import hashlib
 import math
 import os
+import re
 import shutil
 import tempfile
+import time
 import urllib.request
+import warnings
 import zlib
 from pathlib import Path
 
@@ -245,10 +248,12 @@ def download_file(url: str, destination, sha256: str | None, opener=urllib.reque
     The bytes go to a temporary file in the destination directory, are hashed, and are renamed into place
     only when the digest equals ``sha256`` (``None`` skips the check — only for mirrors you trust).
     A mismatch removes the temporary file and raises a ValueError with both digests. ``opener`` is
-    ``urllib.request.urlopen`` (file:// URLs work too, which the tests use).
+    ``urllib.request.urlopen`` (file:// URLs work too, which the tests use). Temporary files that a killed
+    download of the same destination left behind are removed first, with a warning.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(destination)
     handle, temporary_name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".", suffix=".part")
     temporary = Path(temporary_name)
     try:
@@ -263,6 +268,28 @@ def download_file(url: str, destination, sha256: str | None, opener=urllib.reque
         if temporary.exists():
             temporary.unlink()
     return destination
+
+
+# a partial download last modified before this module was imported cannot be one this process is writing
+_IMPORTED_AT = time.time()
+
+
+def _remove_stale_parts(destination: Path) -> None:
+    """Delete ``NAME.XXXXXXXX.part`` files (``tempfile.mkstemp``'s names for ``download_file``'s temporary
+    file) of ``destination`` older than this module's import, saying so with a RuntimeWarning."""
+    pattern = re.compile(re.escape(destination.name) + r"\.[a-z0-9_]{8}\.part")
+    removed = []
+    for entry in os.scandir(destination.parent):
+        try:
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) \
+                    and entry.stat(follow_symlinks=False).st_mtime < _IMPORTED_AT:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except OSError:                     # gone meanwhile, or not ours to delete
+            continue
+    if removed:
+        warnings.warn(f"{destination}: removed {len(removed)} partial download(s) left by an interrupted "
+                      f"download: {', '.join(sorted(removed))}", RuntimeWarning, stacklevel=3)
 
 
 def download_mnist(directory=None, mirror: str = MNIST_MIRROR, checksums: dict | None = None,
