@@ -114,14 +114,19 @@ def _train(args, parser):
     except ValueError as error:                    # settings that cannot go together (checked by the family)
         parser.error(f"train {args.family}: {error}")
     arrays = dataset if isinstance(dataset, tuple) else (dataset,)
-    if hasattr(module, "make_loader"):             # data that need more than a shuffle (dynamic binarisation)
-        loader = module.make_loader(arrays, args.batch_size, args.seed, args.device)
-    else:
-        loader = DataLoader(*arrays, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_last=True,
-                            device=args.device)
-    if len(loader) == 0:
+    try:
+        if hasattr(module, "make_loader"):         # data that need more than a shuffle (dynamic binarisation)
+            loader = module.make_loader(arrays, args.batch_size, args.seed, args.device)
+        else:
+            loader = DataLoader(*arrays, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_last=True,
+                                device=args.device)
+    except ValueError:                             # DataLoader refuses a loader with no full batch
+        if args.batch_size <= len(arrays[0]):
+            raise
+        loader = None
+    if loader is None or len(loader) == 0:
         parser.error(f"train {args.family}: --batch-size {args.batch_size} is larger than the "
-                     f"{loader.num_samples} training examples (every batch must be full)")
+                     f"{len(arrays[0])} training examples (every batch must be full)")
     settings = {key: value for key, value in vars(args).items() if key not in RUN_CONTROL}
     sample_epochs = tuple(args.sample_epochs) if args.sample_epochs is not None else (0, args.epochs)
     try:
