@@ -170,9 +170,15 @@ def test_sample_grids_leave_the_training_random_stream_alone(tmp_path):
     (0, 2, 4, "epochs"), (2, 0, 4, "checkpoint_every"), (2, -1, 4, "checkpoint_every"),
     (2, 2, 32, "no batch")])
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, epochs, checkpoint_every, batch_size, match):
-    loader = DataLoader(*toy_data(), batch_size=batch_size, shuffle=True, seed=1, drop_last=True)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=match):      # (a DataLoader with no full batch is refused when made)
+        loader = DataLoader(*toy_data(), batch_size=batch_size, shuffle=True, seed=1, drop_last=True)
         fit(ToyTrainer(), loader, epochs, str(tmp_path / "run"), checkpoint_every=checkpoint_every, progress=False)
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_fit_refuses_a_loader_without_batches(tmp_path):
+    with pytest.raises(ValueError, match="fit: the loader yields no batch in an epoch"):
+        fit(ToyTrainer(), [], 1, str(tmp_path / "run"), progress=False)     # any loader, not only DataLoader
     assert not os.path.exists(tmp_path / "run")
 
 
