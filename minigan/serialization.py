@@ -42,7 +42,7 @@ from collections import OrderedDict
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, check_dtype
 
 __all__ = ["save", "load", "save_module", "load_module", "SerializationError"]
 
@@ -226,7 +226,7 @@ def load(path, device="cpu"):
         if _CHECKSUM_KEY in metadata:
             raise SerializationError(f"{path}: corrupt minigan file (a checksum but no '{_META_KEY}' metadata)")
         order = sorted(header, key=lambda name: header[name]["data_offsets"][0])
-        return OrderedDict((name, Tensor(backend.to_device(arrays[name], device))) for name in order)
+        return OrderedDict((name, _as_tensor(path, name, arrays[name], device)) for name in order)
     skeleton = _read_document(path, metadata)
     unused = set(arrays)
     state = _unflatten(skeleton, arrays, unused, device, path, "state", 0)
@@ -318,6 +318,16 @@ def _array(path, data: bytes, name: str, entry: dict) -> numpy.ndarray:
     return array.reshape(entry["shape"]).astype(dtype.newbyteorder("="), copy=True)
 
 
+def _as_tensor(path, name: str, array: numpy.ndarray, device) -> Tensor:
+    """A Tensor of ``array`` on ``device``; a dtype no Tensor holds (float16, say) is refused, naming it."""
+    try:
+        check_dtype(array.dtype)
+    except TypeError as error:
+        raise SerializationError(f"{path}: tensor {name!r:.100} is {array.dtype}, which a minigan Tensor cannot "
+                                 f"hold ({error}); safetensors.numpy.load_file reads it as an array") from None
+    return Tensor(backend.to_device(array, device))
+
+
 def _read_document(path, metadata: dict):
     """The ``"state"`` skeleton of the minigan metadata, its format checked."""
     try:
@@ -368,7 +378,7 @@ def _unflatten(skeleton, arrays, unused, device, path, where, depth):
         if name not in unused:
             raise malformed(f"tensor {name[:100]!r} is named twice")
         unused.discard(name)
-        return arrays[name] if kind == "ndarray" else Tensor(backend.to_device(arrays[name], device))
+        return arrays[name] if kind == "ndarray" else _as_tensor(path, name, arrays[name], device)
     if "__dict__" in skeleton:
         items = skeleton["__dict__"]
         if len(skeleton) != 1 or not isinstance(items, list) or not all(

@@ -108,7 +108,7 @@ def arrays(draw):
     shape = tuple(draw(st.lists(st.integers(0, 3), max_size=3)))
     values = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1))).integers(0, 100, size=shape)
     array = values.astype(dtype)
-    return mg.tensor(array) if draw(st.booleans()) else array
+    return mg.tensor(array) if dtype != "float16" and draw(st.booleans()) else array   # no float16 Tensors
 
 
 keys = st.text(alphabet="abcdefgh", min_size=1, max_size=3)

@@ -305,6 +305,15 @@ def test_malformed_headers_raise_serialization_error_naming_file_and_problem(tmp
         mg.load(path)
 
 
+def test_a_tensor_of_a_dtype_minigan_does_not_compute_in_is_refused_naming_it(tmp_path):
+    from safetensors.numpy import save_file
+    save_file({"w": np.zeros(2, np.float16)}, str(tmp_path / "half.safetensors"))      # e.g. PyTorch fp16 weights
+    with pytest.raises(SerializationError, match="half.safetensors: tensor 'w' is float16, which a minigan Tensor"):
+        mg.load(tmp_path / "half.safetensors")
+    mg.save({"w": np.zeros(2, np.float16)}, tmp_path / "array.safetensors")          # as an array it is kept
+    assert mg.load(tmp_path / "array.safetensors")["w"].dtype == np.float16
+
+
 def test_a_deeply_nested_header_is_refused(tmp_path):
     path = tmp_path / "deep.safetensors"
     text = b"[" * 200000 + b"]" * 200000                            # was a RecursionError
