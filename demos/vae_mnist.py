@@ -72,7 +72,7 @@ def main(argv=None):
     rep.settings(n_train=len(x_train), n_test=len(x_test), hidden=HIDDEN, lr=LR, batch=BATCH, epochs=epochs,
                  eval_samples=eval_samples, importance_samples=importance, seed=args.seed)
 
-    def train_vae(name, latent_dim, loader, x_eval):
+    def fit_vae(name, latent_dim, loader, x_eval):
         """AEVB through fit (VAETrainer.train_step); the test -ELBO (one draw of z) every log_every epochs."""
         mg.manual_seed(args.seed)
         trainer = VAETrainer(VAE(latent_dim, HIDDEN), lr=LR)
@@ -94,7 +94,7 @@ def main(argv=None):
     models, curves, results = {}, {}, {}
     for latent_dim in (2, 20):
         loader = data.BinarizedLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed)
-        models[latent_dim], curves[f"D={latent_dim}"] = train_vae(f"vae{latent_dim}", latent_dim, loader, x_test)
+        models[latent_dim], curves[f"D={latent_dim}"] = fit_vae(f"vae{latent_dim}", latent_dim, loader, x_test)
         results[f"vae_D{latent_dim}"] = negative_bounds(models[latent_dim], x_test, eval_samples, importance)
         mg.save(models[latent_dim].state_dict(), os.path.join(args.out, f"vae{latent_dim}.safetensors"))
 
@@ -106,7 +106,7 @@ def main(argv=None):
     # (3) the pytorch/examples criterion: BCE against grey levels
     if not args.no_grey:
         loader = data.DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed)
-        grey_model, curves["D=20 grey"] = train_vae("vae20_grey", 20, loader, x_test_grey)
+        grey_model, curves["D=20 grey"] = fit_vae("vae20_grey", 20, loader, x_test_grey)
         results["vae_D20_grey_targets"] = negative_bounds(grey_model, x_test_grey, eval_samples, 0)
         results["baseline_per_pixel_bernoulli_grey_targets"] = {"nll": per_pixel_bernoulli_nll(x_train, x_test_grey)}
 
