@@ -200,3 +200,81 @@ def pca_reconstruction(x_train, x_test, n_components):
     _, _, vt = np.linalg.svd(x_train - mean, full_matrices=False)
     basis = vt[:n_components]                                                    # (k, D)
     return (x_test - mean) @ basis.T @ basis + mean
+
+
+# --- measurements of the GAN family's demos and trainers ------------------------------------------------
+
+__all__ += ["discriminator_accuracy", "linear_probe", "two_sample_accuracy", "ink_moments", "matched_accuracy"]
+
+
+def discriminator_accuracy(real_logits, fake_logits) -> float:
+    """Share of real samples with logit > 0 and fake samples with logit < 0: a discriminator's real/fake
+    accuracy. Logits as Tensors or arrays, any shapes."""
+    real = real_logits.numpy() if hasattr(real_logits, "numpy") else np.asarray(real_logits)
+    fake = fake_logits.numpy() if hasattr(fake_logits, "numpy") else np.asarray(fake_logits)
+    return float(((real > 0).sum() + (fake < 0).sum()) / (real.size + fake.size))
+
+
+def linear_probe(features_train, y_train, features_test, y_test, epochs=30, seed=0):
+    """Test accuracy of a multinomial logistic regression on standardised features (mean and standard
+    deviation of the training features): how linearly a representation separates the classes (the BiGAN
+    paper's use of E(x), Donahue et al. 2017, section 4)."""
+    from .models import LogisticRegression
+    from .trainers.supervised import train_classifier
+    features_train, features_test = np.asarray(features_train), np.asarray(features_test)
+    mean, std = features_train.mean(0), features_train.std(0) + 1e-6
+    classifier = LogisticRegression(features_train.shape[1], int(np.max(y_train)) + 1)
+    train_classifier(classifier, (features_train - mean) / std, y_train, epochs=epochs, lr=0.01, seed=seed)
+    return classifier.score((features_test - mean) / std, y_test)
+
+
+def two_sample_accuracy(real_fit, real_test, fake, epochs=10, seed=0):
+    """A classifier two-sample test (Lopez-Paz & Oquab, 2017) with a fresh discriminator: logistic regression
+    on pixels trained on ``real_fit`` against the first half of ``fake`` and tested on ``real_test`` against
+    the rest. About 0.5 when it cannot tell the two apart. Arrays (N, ...) of images in the same range."""
+    from .models import LogisticRegression
+    from .trainers.supervised import train_classifier
+    real_fit, real_test, fake = np.asarray(real_fit), np.asarray(real_test), np.asarray(fake)
+    n = min(len(real_fit), len(fake) // 2)
+    x = np.concatenate([real_fit[:n], fake[:n]]).reshape(2 * n, -1)
+    y = np.concatenate([np.ones(n, np.int64), np.zeros(n, np.int64)])
+    classifier = LogisticRegression(x.shape[1], 2)
+    train_classifier(classifier, x, y, epochs=epochs, seed=seed)
+    m = min(len(real_test), len(fake) - n)
+    x_test = np.concatenate([real_test[:m], fake[n:n + m]]).reshape(2 * m, -1)
+    y_test = np.concatenate([np.ones(m, np.int64), np.zeros(m, np.int64)])
+    return classifier.score(x_test, y_test)
+
+
+def ink_moments(images):
+    """(width, slant) of each image (N, 1, H, W) in [-1, 1], from the ink (pixels mapped to [0, 1]) as a
+    mass distribution: width = the horizontal standard deviation, slant = -mu11 / mu02 (how far the ink
+    moves right per row upwards, a shear; the minus because image rows grow downwards)."""
+    ink = np.clip((np.asarray(images)[:, 0] + 1) / 2, 0, 1).astype(np.float64)     # (N, H, W)
+    rows, cols = np.mgrid[0:ink.shape[1], 0:ink.shape[2]]
+    mass = ink.sum((1, 2)) + 1e-9
+    cy, cx = (ink * rows).sum((1, 2)) / mass, (ink * cols).sum((1, 2)) / mass
+    dy, dx = rows[None] - cy[:, None, None], cols[None] - cx[:, None, None]
+    mu20 = (ink * dx ** 2).sum((1, 2)) / mass
+    mu02 = (ink * dy ** 2).sum((1, 2)) / mass
+    mu11 = (ink * dx * dy).sum((1, 2)) / mass
+    return np.sqrt(mu20), -mu11 / (mu02 + 1e-9)
+
+
+def matched_accuracy(table):
+    """The best one-to-one map from the rows of a contingency table (e.g. the values of a code) to its
+    columns (e.g. the digits a classifier sees): (share of the counts on the map, rows, columns). The
+    Hungarian algorithm (scipy), or a greedy assignment when scipy (a test extra) is not installed."""
+    table = np.asarray(table, float)
+    try:
+        from scipy.optimize import linear_sum_assignment
+        rows, cols = linear_sum_assignment(-table)
+    except ImportError:
+        left, rows, cols = table.copy(), [], []
+        for _ in range(min(table.shape)):
+            r, c = np.unravel_index(np.argmax(left), left.shape)
+            rows.append(r)
+            cols.append(c)
+            left[r, :], left[:, c] = -1, -1
+        rows, cols = np.array(rows), np.array(cols)
+    return float(table[rows, cols].sum() / table.sum()), rows, cols

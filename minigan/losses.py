@@ -17,6 +17,9 @@ gradient_penalty               lambda E (||grad f(x_hat)||_2 - 1)^2             
 clip_weights (not a loss)      w <- clip(w, -c, c)                                        Arjovsky 2017
 info_categorical_loss          -E log Q(c | G(z, c)),  c ~ Cat(K)                         Chen 2016
 info_continuous_loss           -E log N(c; mu(G(z,c)), sigma^2(G(z,c)))                   Chen 2016
+ssgan_supervised_loss          -E_{(x,y) labelled} log p(y | x, y <= K)                   Salimans 2016
+ssgan_unsupervised_loss        -E_x log D(x) - E_z log(1 - D(G(z))), D = sig(lse_k l_k)   Salimans 2016
+feature_matching_loss          || E_x f(x) - E_z f(G(z)) ||^2                             Salimans 2016
 =============================  ========================================================  ===================
 
 Logit losses use log sigmoid(l) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l): exact and finite
@@ -24,7 +27,8 @@ for any logit, where log(sigmoid(l)) underflows to log 0 = -inf once l < -88 in 
 
 References: Goodfellow et al., Generative Adversarial Nets, 2014 (arXiv:1406.2661); Arjovsky, Chintala &
 Bottou, Wasserstein GAN, 2017 (arXiv:1701.07875); Gulrajani et al., Improved Training of Wasserstein GANs,
-2017 (arXiv:1704.00028); Chen et al., InfoGAN, 2016 (arXiv:1606.03657).
+2017 (arXiv:1704.00028); Chen et al., InfoGAN, 2016 (arXiv:1606.03657); Salimans et al., Improved Techniques
+for Training GANs, 2016 (arXiv:1606.03498).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from .tensor import Tensor
 __all__ = ["d_loss_minimax", "g_loss_minimax", "g_loss_nonsaturating", "critic_loss_wasserstein",
            "g_loss_wasserstein", "wasserstein_estimate", "interpolate", "gradient_penalty", "clip_weights",
            "info_categorical_loss", "info_continuous_loss", "vae_loss", "bernoulli_nll", "l2_penalty"]
+__all__ += ["ssgan_supervised_loss", "ssgan_unsupervised_loss", "ssgan_discriminator_loss", "feature_matching_loss"]
 
 
 def _array(value, like):
@@ -177,6 +182,41 @@ def info_continuous_loss(q_mean, q_logvar, code):
     else:
         terms = q_logvar + diff * diff * F.exp(-q_logvar) + math.log(2 * math.pi)
     return F.mean(F.sum(F.reshape(terms, (terms.shape[0], -1)), 1)) * 0.5
+
+
+# --- the semi-supervised GAN: a classifier with K real classes and a fake one (Salimans et al., 2016) ------
+#
+# D has K logits l_1..l_K; the fake class K+1 has the fixed logit 0 (section 5: softmax is invariant to a
+# common shift, so fixing one logit loses nothing). Then p(fake | x) = 1 / (Z(x) + 1), Z(x) = sum_k exp l_k,
+# and D(x) = p(real | x) = sigmoid(logsumexp_k l_k(x)).
+
+def ssgan_supervised_loss(logits, labels):
+    """-E log p(y | x, y <= K) over labelled real data: the cross-entropy over the K logits (the fake
+    class's fixed logit 0 cancels when conditioning on "real"). logits (N, K), labels (N,) -> scalar."""
+    return F.cross_entropy(logits, _array(labels, logits).astype("int64"))
+
+
+def ssgan_unsupervised_loss(real_logits, fake_logits):
+    """-E_x log(1 - p(K+1 | x)) - E_z log p(K+1 | G(z)) with p(K+1 | x) = 1 / (1 + sum_k exp l_k): the GAN
+    discriminator loss on the real/fake logit logsumexp_k l_k (Salimans et al., 2016, section 5).
+    real_logits (N, K), fake_logits (M, K) -> scalar."""
+    return d_loss_minimax(F.logsumexp(real_logits, 1), F.logsumexp(fake_logits, 1))
+
+
+def ssgan_discriminator_loss(labelled_logits, labels, unlabelled_logits, fake_logits, unsupervised_weight=1.0):
+    """L = L_supervised + w * L_unsupervised (Salimans et al., 2016, section 5) -> (L, L_sup, L_unsup)."""
+    supervised = ssgan_supervised_loss(labelled_logits, labels)
+    unsupervised = ssgan_unsupervised_loss(unlabelled_logits, fake_logits)
+    return supervised + unsupervised * float(unsupervised_weight), supervised, unsupervised
+
+
+def feature_matching_loss(real_features, fake_features):
+    """|| mean_x f(x) - mean_z f(G(z)) ||^2 over the batch (Salimans et al., 2016, section 3.1): G matches
+    the statistics of D's intermediate layer f instead of fooling D directly. The real side is a constant.
+    real_features (N, H), fake_features (M, H) -> scalar."""
+    target = Tensor(real_features.data.mean(0))
+    diff = F.mean(fake_features, 0) - target
+    return F.sum(diff * diff)
 
 
 # --- the variational autoencoder's negative ELBO (Kingma & Welling, 2014) ----------------------------

@@ -13,7 +13,8 @@ import math
 import numpy
 
 __all__ = ["image_grid", "save_image_grid", "score_histograms", "class_colours", "loss_curves",
-           "read_metrics", "save_filter_grid", "line_panels", "latent_scatter", "labelled_rows_grid"]
+           "read_metrics", "save_filter_grid", "line_panels", "latent_scatter", "labelled_rows_grid",
+           "plot_running_means"]
 
 
 def _pyplot():
@@ -111,6 +112,20 @@ def read_metrics(path):
     """The records of a JSON-lines metrics log, as a list of dicts."""
     with open(path) as file:
         return [json.loads(line) for line in file if line.strip()]
+
+
+def plot_running_means(axis, metrics, keys, x="step", smooth=25):
+    """On one matplotlib ``axis``, each key's running mean over ``smooth`` records (fewer if the log is
+    shorter), labelled by its name: several losses of one run on a common step axis."""
+    records = read_metrics(metrics) if isinstance(metrics, str) else list(metrics)
+    steps = numpy.array([r[x] for r in records])
+    for key in keys:
+        values = numpy.array([r[key] for r in records])
+        k = min(smooth, len(values))
+        axis.plot(steps[k - 1:], numpy.convolve(values, numpy.ones(k) / k, mode="valid"), label=key)
+    axis.set_xlabel(x)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
 
 
 def loss_curves(metrics, path, keys=("critic_loss", "gp"), x="step", smooth=25, title=None):

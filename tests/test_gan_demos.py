@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DEMOS = ["dcgan_mnist", "infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop"]
+DEMOS = ["dcgan_mnist", "infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist"]
 
 
 def finite_numbers(value):
@@ -32,7 +32,7 @@ def test_demo_quick_writes_a_finite_report(name, tmp_path):
     spec = importlib.util.spec_from_file_location(f"demo_{name}", REPO / "demos" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    argv = ["--quick", "--out", str(tmp_path)] + (["--no-progress"] if name != "adversarial_loop" else [])
+    argv = ["--quick", "--out", str(tmp_path), "--no-progress"]
     module.main(argv)
     report = json.loads((tmp_path / "report.json").read_text())
     numbers = finite_numbers(report)

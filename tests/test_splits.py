@@ -29,3 +29,12 @@ def test_errors_name_the_problem():
         stratified(labels, 2, seed=0)
     with pytest.raises(ValueError, match="class 2 has 2 examples, 3 were asked for"):
         stratified(labels, 9, seed=0)
+
+
+def test_training_subset_is_everything_in_order_or_a_sorted_stratified_draw():
+    from minigan.data.splits import training_subset
+    labels = np.repeat(np.arange(4), 5)                       # sorted by class, like mnist5k
+    assert np.array_equal(training_subset(labels, 20, seed=0), np.arange(20))
+    rows = training_subset(labels, 8, seed=1)
+    assert np.all(np.diff(rows) > 0) and np.bincount(labels[rows]).tolist() == [2, 2, 2, 2]
+    assert np.array_equal(rows, np.sort(stratified(labels, 8, 1)))

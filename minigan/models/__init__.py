@@ -25,6 +25,6 @@ from .dbn import DBN, DBNClassifier, DeepAutoencoder  # noqa: E402
 __all__ += ["RBM", "ais_log_partition", "log_partition_exact", "DBN", "DBNClassifier", "DeepAutoencoder"]
 __all__ += ["ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "InfoGANGenerator", "InfoGANDiscriminator",
             "SSGANDiscriminator"]
-from .bigan import BiGAN, BiGANDiscriminator, BiGANEncoder, BiGANGenerator  # noqa: E402  (BiGAN / ALI, source 001)
+from .bigan import BiGANDiscriminator, BiGANEncoder, BiGANGenerator  # noqa: E402  (BiGAN / ALI, source 001)
 
-__all__ += ["BiGAN", "BiGANEncoder", "BiGANGenerator", "BiGANDiscriminator"]
+__all__ += ["BiGANEncoder", "BiGANGenerator", "BiGANDiscriminator"]

@@ -1,5 +1,5 @@
-"""Three DCGAN variants for 28x28 MNIST (sources 002 and 003): networks only; losses and updates are in
-``minigan.adversarial``.
+"""Three DCGAN variants for 28x28 MNIST (sources 002 and 003): networks only; their losses are in
+``minigan.losses``, their updates in ``minigan.trainers.conditional``, ``infogan`` and ``ssgan``.
 
 Conditional DCGAN (Mirza & Osindero, 2014; source 003's Theano code, after Radford et al.'s MNIST model):
 the one-hot label y is concatenated to the noise, and as constant feature maps ("conv_cond_concat") to

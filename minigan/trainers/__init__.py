@@ -5,6 +5,7 @@
 ``FAMILIES`` maps each command-line name to its module; adding a family is adding one line here.
 """
 from . import dbn, dcgan, gan, naive_bayes, rbm, supervised, vae, wgan_clip, wgan_gp
+from . import bigan, conditional, infogan, ssgan
 
 __all__ = ["FAMILIES"]
 
@@ -19,4 +20,8 @@ FAMILIES = {
     "naive-bayes": naive_bayes,
     "classifier": supervised.ClassifierFamily,
     "autoencoder": supervised.AutoencoderFamily,
+    "cgan": conditional,
+    "infogan": infogan,
+    "ssgan": ssgan,
+    "bigan": bigan,
 }
