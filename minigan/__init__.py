@@ -4,12 +4,15 @@ engine with second derivatives, on NumPy (CPU) or CuPy (GPU), with Numba convolu
     import minigan as mg, minigan.functional as F, minigan.nn as nn, minigan.optim as optim
 """
 from .autograd import backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
+from . import backend
 from .backend import get_array_module, manual_seed
 from .backend import info as backend_info
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_jacobian
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                      tensor, zeros, zeros_like)
-from .functional import cat, stack, where, logsumexp
+from .functional import (abs, cat, clamp, exp, flatten, log, logsumexp, mean, norm, reshape, sigmoid, sqrt, stack,
+                         sum, tanh, where)
+from .interop import as_tensor, from_numpy
 from . import graph          # mg.graph.graph_text / to_dot / draw / trace: see the graph, trace a step
 
 __version__ = "0.1.0"
@@ -22,7 +25,8 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "randin
            "ones_like", "rand_like", "randn_like", "grad", "backward", "no_grad", "enable_grad",
            "is_grad_enabled", "detect_anomaly", "manual_seed", "get_array_module", "backend_info", "gradcheck",
            "gradgradcheck", "numerical_jacobian", "GradcheckError", "cat", "stack", "where", "logsumexp",
-           "save", "load", "graph"]
+           "save", "load", "graph", "as_tensor", "from_numpy", "device", "exp", "log", "sigmoid", "tanh", "sqrt",
+           "abs", "clamp", "sum", "mean", "norm", "flatten", "reshape", "float32", "float64", "int64"]
 
 
 def save(state, path):
@@ -31,7 +35,17 @@ def save(state, path):
     return _save(state, path)
 
 
-def load(path, device="cpu"):
-    """Read what ``save`` wrote (never unpickles)."""
+def load(path, map_location=None, *, device=None):
+    """Read what ``save`` wrote (never unpickles), the tensors on ``map_location`` (PyTorch's name; a device
+    string, "cpu" by default) -- ``device=`` is the same thing under minigan's older name."""
     from .serialization import load as _load
-    return _load(path, device=device)
+    if map_location is not None and device is not None:
+        raise TypeError("load: give map_location or device, not both")
+    return _load(path, device=map_location or device or "cpu")
+
+
+def device(spec="cpu") -> str:
+    """``torch.device``: minigan names devices by their strings ("cpu", "cuda", "cuda:N"); this checks the
+    name and returns it, so that ``mg.device("cpu")`` can stand where a script builds a device."""
+    backend.parse_device(spec)
+    return spec

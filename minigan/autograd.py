@@ -304,10 +304,13 @@ def _functions_leading_to(outputs, targets):
     return needed
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=False):
     """Gradients of ``outputs`` with respect to ``inputs``, as a tuple (like ``torch.autograd.grad``).
 
     ``create_graph=True`` records the backward pass, so the result can be differentiated again.
+    ``only_inputs`` is accepted and ignored, as PyTorch does (it is deprecated there: only the inputs'
+    gradients are ever computed).
     """
     single = not isinstance(inputs, (tuple, list))
     inputs = (inputs,) if single else tuple(inputs)

@@ -5,6 +5,7 @@ differentiable twice (the gradient of a composite is the composite of gradients)
 """
 from __future__ import annotations
 
+from builtins import min as builtins_min, sum as builtins_sum
 
 import numpy
 
@@ -19,9 +20,10 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "exp", "expm1", "log", "tanh", "sigmoid", "softplus", "matmul", "transpose",
     "broadcast_to", "cast", "to_device", "pow", "sqrt", "abs", "clamp", "maximum", "minimum", "where",
     "sum", "mean", "var", "norm", "max", "min", "logsumexp", "reshape", "flatten", "unsqueeze", "squeeze",
-    "cat", "stack", "clone", "linear", "conv2d", "conv_transpose2d", "avg_pool2d", "max_pool2d",
-    "interpolate", "upsample", "pad", "relu", "leaky_relu", "elu", "logsigmoid", "softmax", "log_softmax",
-    "dropout", "batch_norm", "layer_norm", "mse_loss", "binary_cross_entropy",
+    "chunk", "split", "repeat", "masked_fill", "topk", "cat", "stack", "clone", "linear", "conv2d",
+    "conv_transpose2d", "avg_pool2d", "max_pool2d", "interpolate", "upsample", "pad", "relu", "leaky_relu", "elu",
+    "logsigmoid", "softmax", "log_softmax", "dropout", "dropout2d", "batch_norm", "layer_norm", "group_norm",
+    "instance_norm", "mse_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "l1_loss", "kl_div", "kl_normal", "one_hot",
 ]
 
@@ -112,9 +114,18 @@ def var(x, dim=None, keepdim=False, unbiased=True):
     return div(ops.sum(mul(centered, centered), dim, keepdim), float(n - 1 if unbiased else n))
 
 
-def norm(x, dim=None, keepdim=False):
-    """The Euclidean norm sqrt(sum x^2) over ``dim`` (all elements by default)."""
-    return sqrt(ops.sum(mul(x, x), argcheck.dims("norm", dim, x.ndim), keepdim))
+def norm(x, p="fro", dim=None, keepdim=False):
+    """The p-norm over ``dim`` (all elements by default), as ``torch.norm``: p = 2 or "fro" gives
+    sqrt(sum x^2), p = 1 sum |x|, p = inf max |x|, any other p >= 1 (sum |x|^p)^(1/p)."""
+    dims = argcheck.dims("norm", dim, x.ndim)
+    if p == "fro" or p == 2:
+        return sqrt(ops.sum(mul(x, x), dims, keepdim))
+    if p == numpy.inf:
+        return ops.max(abs(x), dims, keepdim)
+    p = argcheck.real("norm", "p", p, 1.0)
+    if p == 1:
+        return ops.sum(abs(x), dims, keepdim)
+    return ops.pow_scalar(ops.sum(ops.pow_scalar(abs(x), p), dims, keepdim), 1.0 / p)
 
 
 def max(x, dim=None, keepdim=False):
@@ -208,6 +219,80 @@ def _tensor_list(op, tensors, allow_scalars=False):
     return tensors
 
 
+def chunk(x, chunks, dim=0):
+    """``chunks`` pieces of ceil(size / chunks) along ``dim`` (the last may be smaller, and there may be
+    fewer pieces), as ``torch.chunk``; each piece is a differentiable slice."""
+    chunks = argcheck.integer("chunk", "chunks", chunks, 1)
+    dim = argcheck.dim("chunk", dim, x.ndim)
+    size = -(-x.shape[dim] // chunks) if x.shape[dim] else 1
+    return split(x, size, dim)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed section sizes
+    (which must add up to the size of ``dim``), as ``torch.split``."""
+    dim = argcheck.dim("split", dim, x.ndim)
+    length = x.shape[dim]
+    if argcheck.is_int(split_size_or_sections):
+        step = argcheck.integer("split", "split_size", split_size_or_sections, 1)
+        sizes = [builtins_min(step, length - start) for start in range(0, length, step)] or [0]
+    else:
+        sizes = list(argcheck.shape("split", split_size_or_sections, "split_size_or_sections"))
+        if builtins_sum(sizes) != length:
+            raise ValueError(f"split: the sections {sizes} add up to {builtins_sum(sizes)}, but dim {dim} has "
+                             f"size {length}")
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * dim + (slice(start, start + size),)
+        pieces.append(ops.getitem(x, index))
+        start += size
+    return tuple(pieces)
+
+
+def repeat(x, sizes):
+    """Tile x ``sizes[i]`` times along dim i, as ``Tensor.repeat`` (extra leading sizes add dimensions):
+    a broadcast of x to (r0, s0, r1, s1, ...) and a reshape to (r0 s0, r1 s1, ...)."""
+    sizes = argcheck.shape("repeat", sizes, "sizes")
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: give at least one size per dimension of the tensor ({x.ndim}), got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    interleaved = _reshape(x, tuple(v for s in shape for v in (1, s)))
+    tiled = broadcast_to(interleaved, tuple(v for r, s in zip(sizes, shape) for v in (r, s)))
+    return _reshape(tiled, tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def masked_fill(x, mask, value):
+    """x with ``value`` where the boolean ``mask`` (broadcast to x's shape) is True; the gradient is 0
+    there, as in PyTorch."""
+    mask = unwrap(mask)
+    if getattr(mask, "dtype", None) is None or mask.dtype.kind != "b":
+        raise TypeError(f"masked_fill: mask must be a boolean tensor or array, got "
+                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if not isinstance(value, Tensor):
+        argcheck.real("masked_fill", "value", value)
+    mask = x.xp.broadcast_to(mask, x.shape)
+    return ops.where(mask, _tensor(value, x), x)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the k largest (or smallest) entries along ``dim``, in decreasing (increasing)
+    order, as ``torch.topk``; the values are a differentiable gather, the indices int64."""
+    dim = argcheck.dim("topk", dim, x.ndim)
+    k = argcheck.integer("topk", "k", k, 0)
+    size = x.shape[dim] if x.ndim else 1
+    if k > size:
+        raise ValueError(f"topk: k = {k} is larger than the size {size} of dim {dim}")
+    xp = x.xp
+    keys = -x.data if largest else x.data
+    order = xp.argsort(keys, axis=dim, kind="stable") if x.ndim else xp.zeros((1,), dtype=numpy.int64)
+    indices = xp.take(order, xp.arange(k), axis=dim) if x.ndim else order[:k].reshape(())
+    if x.ndim == 0:
+        return x, Tensor(indices.astype(numpy.int64))
+    grid = list(xp.ogrid[tuple(slice(0, n) for n in indices.shape)])
+    grid[dim] = indices
+    return ops.getitem(x, tuple(grid)), Tensor(indices.astype(numpy.int64))
+
+
 def clone(x):
     """A copy that stays in the graph (gradient 1)."""
     return ops.mul_mask(x, x.xp.ones((), dtype=x.dtype))
@@ -246,21 +331,59 @@ def linear(x, weight, bias=None):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation (torch.nn.functional.conv2d): x (N, C, H, W), W (O, C, kh, kw), b (O,)."""
-    if groups != 1:
-        raise NotImplementedError("conv2d: groups != 1 is not supported")
+    """2-D cross-correlation (torch.nn.functional.conv2d): x (N, C, H, W), W (O, C / groups, kh, kw), b (O,).
+    ``padding`` may be "valid" (0) or "same" (stride 1 only; an odd total pads one more on the bottom/right,
+    as PyTorch). ``groups`` > 1 splits the channels into groups convolved separately (one conv per group)."""
+    groups = argcheck.integer("conv2d", "groups", groups, 1)
     _check_conv_bias("conv2d", bias, weight.shape[0])
-    y = ops.conv2d(x, weight, stride, padding, dilation)
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, weight, stride, padding, dilation)
+    if groups == 1:
+        y = ops.conv2d(x, weight, stride, padding, dilation)
+    else:
+        _check_groups("conv2d", x, groups, weight.shape[0], "out_channels")
+        xs, ws = split(x, x.shape[1] // groups, 1), split(weight, weight.shape[0] // groups, 0)
+        y = cat([ops.conv2d(xg, wg, stride, padding, dilation) for xg, wg in zip(xs, ws)], 1)
     return y if bias is None else add(y, _reshape(bias, (1, bias.shape[0], 1, 1)))
+
+
+def _string_padding(x, weight, stride, padding, dilation):
+    """(x, padding) for padding "valid" or "same": "same" pads x explicitly when the total is odd."""
+    if padding == "valid":
+        return x, 0
+    if padding != "same":
+        raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    if argcheck.int_pair("conv2d", "stride", stride, 1) != (1, 1):
+        raise ValueError(f"conv2d: padding='same' needs stride 1 (as in PyTorch), got stride {stride!r}")
+    argcheck.ndim("conv2d", weight, 4, "weight (O, C, kh, kw)")
+    dilation = argcheck.int_pair("conv2d", "dilation", dilation, 1)
+    totals = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
+    if totals[0] % 2 == 0 and totals[1] % 2 == 0:
+        return x, (totals[0] // 2, totals[1] // 2)
+    widths = [(t // 2, t - t // 2) for t in totals]
+    return ops.pad(x, ((0, 0), (0, 0), widths[0], widths[1]), 0.0), 0
+
+
+def _check_groups(op, x, groups, out_channels, out_name):
+    argcheck.ndim(op, x, 4, "(N, C, H, W)")
+    if x.shape[1] % groups or out_channels % groups:
+        raise ValueError(f"{op}: groups = {groups} must divide the input channels ({x.shape[1]}) and the "
+                         f"{out_name} ({out_channels})")
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution ("deconvolution", the gradient of conv2d w.r.t. its input):
-    x (N, C, H, W), W (C, O, kh, kw), b (O,) -> (N, O, (H-1)s - 2p + d(k-1) + output_padding + 1, ...)."""
-    if groups != 1:
-        raise NotImplementedError("conv_transpose2d: groups != 1 is not supported")
-    _check_conv_bias("conv_transpose2d", bias, weight.shape[1] if weight.ndim == 4 else None)
-    y = ops.conv_transpose2d(x, weight, stride, padding, output_padding, dilation)
+    x (N, C, H, W), W (C, O / groups, kh, kw), b (O,) -> (N, O, (H-1)s - 2p + d(k-1) + output_padding + 1, ...).
+    ``groups`` > 1: one transposed convolution per group of channels."""
+    groups = argcheck.integer("conv_transpose2d", "groups", groups, 1)
+    _check_conv_bias("conv_transpose2d", bias, weight.shape[1] * groups if weight.ndim == 4 else None)
+    if groups == 1:
+        y = ops.conv_transpose2d(x, weight, stride, padding, output_padding, dilation)
+    else:
+        _check_groups("conv_transpose2d", x, groups, weight.shape[0], "weight's first dimension")
+        xs, ws = split(x, x.shape[1] // groups, 1), split(weight, weight.shape[0] // groups, 0)
+        y = cat([ops.conv_transpose2d(xg, wg, stride, padding, output_padding, dilation)
+                 for xg, wg in zip(xs, ws)], 1)
     return y if bias is None else add(y, _reshape(bias, (1, bias.shape[0], 1, 1)))
 
 
@@ -311,30 +434,79 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     return ops.max(windows, 2)
 
 
-def interpolate(x, scale_factor=None, size=None, mode="nearest"):
-    """Nearest-neighbour upsampling by an integer factor: each pixel becomes an s x s block.  Give exactly
-    one of ``scale_factor`` (a positive integer, or a pair; an integral float such as 2.0 is accepted) and
-    ``size`` (positive integer multiples of the input's height and width)."""
-    if mode != "nearest":
-        raise NotImplementedError(f"interpolate: mode {mode!r} (only 'nearest')")
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize x (N, C, H, W) to ``size`` or by ``scale_factor`` (give exactly one), as
+    ``torch.nn.functional.interpolate``.  mode "nearest": integer factors only, each pixel an s x s block.
+    mode "bilinear": any size; ``align_corners`` False (the default) maps pixel centres, True the corner
+    pixels onto each other -- each output is a weighted sum of two rows, then two columns, of the input."""
+    if mode not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} (only 'nearest' and 'bilinear')")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("interpolate: align_corners only applies to mode 'bilinear'")
     argcheck.ndim("interpolate", x, 4, "(N, C, H, W)")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if mode == "bilinear":
+        return _bilinear(x, size, scale_factor, bool(align_corners))
     n, c, h, w = x.shape
     if size is not None:
         size = argcheck.int_pair("interpolate", "size", size, 1)
         if size[0] % h or size[1] % w:
             raise ValueError(f"interpolate: size {size} must be an integer multiple of {(h, w)} (only integer "
-                             "scale factors are supported)")
+                             "scale factors are supported in mode 'nearest')")
         sh, sw = size[0] // h, size[1] // w
     else:
         factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
         if len(factors) != 2 or not all(argcheck.is_real(f) and f == int(f) for f in factors):
             raise ValueError(f"interpolate: scale_factor must be a positive integer or a pair of them, got "
-                             f"{scale_factor!r} (only integer factors are supported)")
+                             f"{scale_factor!r} (only integer factors are supported in mode 'nearest')")
         sh, sw = argcheck.int_pair("interpolate", "scale_factor", tuple(int(f) for f in factors), 1)
     y = broadcast_to(_reshape(x, (n, c, h, 1, w, 1)), (n, c, h, sh, w, sw))
     return _reshape(y, (n, c, h * sh, w * sw))
+
+
+def _bilinear(x, size, scale_factor, align_corners):
+    argcheck.floating("interpolate", x)
+    if size is not None:
+        out = argcheck.int_pair("interpolate", "size", size, 1)
+        factors = (None, None)
+    else:
+        factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(factors) != 2:
+            raise ValueError(f"interpolate: scale_factor must be a number or a pair, got {scale_factor!r}")
+        factors = tuple(argcheck.real("interpolate", "scale_factor", f) for f in factors)
+        if builtins_min(factors) <= 0:
+            raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
+        out = tuple(int(numpy.floor(n * f)) for n, f in zip(x.shape[2:], factors))
+        if builtins_min(out) < 1:
+            raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output for {x.shape}")
+    y = x
+    for axis, (n_in, n_out, factor) in enumerate(zip(x.shape[2:], out, factors), start=2):
+        y = _linear_along(y, axis, n_in, n_out, factor, align_corners)
+    return y
+
+
+def _linear_along(x, axis, n_in, n_out, factor, align_corners):
+    """Linear interpolation along one axis, with PyTorch's source coordinates: align_corners maps
+    i -> i (n_in - 1) / (n_out - 1); otherwise i -> (i + 0.5) / scale - 0.5 clamped at 0, where scale is
+    the given scale_factor (or n_out / n_in)."""
+    xp = x.xp
+    target = numpy.arange(n_out, dtype=numpy.float64)
+    if align_corners:
+        source = target * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        ratio = 1.0 / factor if factor is not None else n_in / n_out
+        source = numpy.maximum((target + 0.5) * ratio - 0.5, 0.0)
+    low = numpy.minimum(numpy.floor(source).astype(numpy.int64), n_in - 1)
+    high = numpy.minimum(low + 1, n_in - 1)
+    weight_high = (source - low).astype(x.dtype)
+    shape = [1] * x.ndim
+    shape[axis] = n_out
+    weight_high = Tensor(xp.asarray(weight_high.reshape(shape)))
+    before = (slice(None),) * axis
+    rows_low = ops.getitem(x, before + (xp.asarray(low),))
+    rows_high = ops.getitem(x, before + (xp.asarray(high),))
+    return add(rows_low, mul(sub(rows_high, rows_low), weight_high))
 
 
 upsample = interpolate
@@ -416,6 +588,20 @@ def dropout(x, p=0.5, training=True):
     return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
 
 
+def dropout2d(x, p=0.5, training=True):
+    """Zero whole channels of x (N, C, H, W) (or (C, H, W)) with probability p and scale the rest by
+    1/(1-p) (Tompson et al., 2015), as ``torch.nn.functional.dropout2d``."""
+    p = argcheck.real("dropout2d", "p", p, 0.0, 1.0)
+    argcheck.ndim("dropout2d", x, (3, 4), "(N, C, H, W) or (C, H, W)")
+    if not training or p == 0:
+        return x
+    mask_shape = x.shape[:-2] + (1, 1)
+    if p == 1:
+        return ops.mul_mask(x, x.xp.zeros(mask_shape, dtype=x.dtype))
+    keep = backend.generator(x.device).random(mask_shape) >= p
+    return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation (Ioffe & Szegedy, 2015) over every axis but 1 (channels).
 
@@ -484,6 +670,72 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         y = mul(y, weight)
     if bias is not None:
         y = add(y, bias)
+    return y
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation (Wu & He, 2018): x (N, C, ...) normalised over each group of C / num_groups
+    channels and the spatial axes (biased variance), then y * weight[c] + bias[c]."""
+    num_groups = argcheck.integer("group_norm", "num_groups", num_groups, 1)
+    eps = argcheck.real("group_norm", "eps", eps, 0.0)
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: expected an input (N, C, ...) with C divisible by num_groups = "
+                         f"{num_groups}, got shape {x.shape}")
+    argcheck.floating("group_norm", x)
+    grouped = _reshape(x, (x.shape[0], num_groups, -1) if x.numel() else (x.shape[0], num_groups, 0))
+    centered = sub(grouped, mean(grouped, 2, keepdim=True))
+    variance = mean(mul(centered, centered), 2, keepdim=True)
+    y = _reshape(mul(centered, ops.pow_scalar(add(variance, float(eps)), -0.5)), x.shape)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = mul(y, _reshape(weight, shape))
+    if bias is not None:
+        y = add(y, _reshape(bias, shape))
+    return y
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Instance normalisation (Ulyanov et al., 2016): each (sample, channel) of x (N, C, ...) normalised
+    over its spatial axes (biased variance), then y * weight[c] + bias[c].  With running statistics and
+    ``use_input_stats`` they are updated in place with the batch average of the per-instance mean and
+    unbiased variance, as PyTorch; ``use_input_stats=False`` normalises with them instead."""
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input (N, C, spatial...) of at least 3 dimensions, got "
+                         f"shape {x.shape}")
+    argcheck.floating("instance_norm", x)
+    eps = argcheck.real("instance_norm", "eps", eps, 0.0)
+    momentum = argcheck.real("instance_norm", "momentum", momentum, 0.0, 1.0)
+    axes = tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if use_input_stats:
+        n = _count(x, axes)
+        if n <= 1:
+            raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got input {x.shape}")
+        centered = sub(x, mean(x, axes, keepdim=True))
+        variance = mean(mul(centered, centered), axes, keepdim=True)
+        y = mul(centered, ops.pow_scalar(add(variance, float(eps)), -0.5))
+        if running_mean is not None and running_var is not None:
+            batch_mean = x.data.mean(axis=axes).mean(axis=0)
+            batch_var = (variance.data.reshape(x.shape[:2]) * (n / (n - 1))).mean(axis=0)
+            rm, rv = unwrap(running_mean), unwrap(running_var)
+            rm *= (1 - momentum)
+            rm += momentum * batch_mean.astype(rm.dtype)
+            rv *= (1 - momentum)
+            rv += momentum * batch_var.astype(rv.dtype)
+            for buffer in (running_mean, running_var):
+                if isinstance(buffer, Tensor):
+                    buffer._bump_version()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        mu = _reshape(_tensor(unwrap(running_mean), x), shape)
+        variance = _reshape(_tensor(unwrap(running_var), x), shape)
+        y = mul(sub(x, mu), ops.pow_scalar(add(variance, float(eps)), -0.5))
+    if weight is not None:
+        y = mul(y, _reshape(weight, shape))
+    if bias is not None:
+        y = add(y, _reshape(bias, shape))
     return y
 
 

@@ -17,7 +17,7 @@ import numpy
 from . import backend
 from .tensor import Tensor
 
-__all__ = ["as_array", "from_foreign", "to_torch", "optimizer_state_to_torch"]
+__all__ = ["as_array", "as_tensor", "from_numpy", "from_foreign", "to_torch", "optimizer_state_to_torch"]
 
 _DLPACK_CPU, _DLPACK_CUDA = 1, 2          # DLPack device types (dlpack.h: kDLCPU, kDLCUDA)
 
@@ -45,6 +45,32 @@ def as_array(value):
         return numpy.asarray(value)
     raise TypeError(f"as_array: cannot read an array out of a {type(value).__module__}.{type(value).__name__} "
                     "(expected a Tensor, a NumPy/CuPy array, or an object with __dlpack__ or __array__)")
+
+
+def from_numpy(array) -> Tensor:
+    """A Tensor sharing ``array``'s memory (``torch.from_numpy``): writes through either are seen by both."""
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__module__}.{type(array).__name__}")
+    return Tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``torch.as_tensor``: a Tensor sharing ``data``'s memory when it already has the dtype and device asked
+    for (a Tensor, NumPy/CuPy array, or DLPack/``__array__`` object), else a converted copy; lists and
+    numbers become new tensors (Python floats as float32, as ``mg.tensor``)."""
+    from .tensor import check_dtype, tensor
+    if isinstance(data, (list, tuple, bool, int, float)):
+        return tensor(data, dtype=dtype, device=device or "cpu")
+    if isinstance(data, Tensor) and dtype is None and device in (None, data.device):
+        return data
+    array = as_array(data)
+    if dtype is not None:
+        dtype = check_dtype(dtype, "as_tensor")
+        if array.dtype != dtype:
+            array = array.astype(dtype)
+    if device is not None and backend.device_of(array) != device:
+        array = backend.to_device(array, device)
+    return Tensor(array)
 
 
 def _is_foreign_array(value):

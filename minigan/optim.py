@@ -20,7 +20,7 @@ from . import backend
 from .autograd import no_grad
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "lr_scheduler"]
 
 
 class Optimizer:
@@ -480,6 +480,43 @@ class RMSprop(Optimizer):
             p.data -= lr * buf
         else:
             p.data -= lr * (grad / avg)
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012), PyTorch's rule (the optimizer of pytorch/examples' mnist):
+
+        g <- grad + weight_decay * p
+        v <- rho v + (1 - rho) g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g
+        u <- rho u + (1 - rho) delta^2
+        p <- p - lr delta
+    """
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+        _check("learning rate", lr)
+        _check("epsilon", eps)
+        _check("weight_decay", weight_decay)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"invalid rho {rho}: expected a value in [0, 1]")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _update(self, p, grad, state, group):
+        xp = p.xp
+        lr, rho, eps = group["lr"], group["rho"], group["eps"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(p.data)
+            state["acc_delta"] = xp.zeros_like(p.data)
+        if group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * p.data
+        state["step"] += 1
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        square_avg *= rho
+        square_avg += (1 - rho) * grad * grad
+        delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
+        acc_delta *= rho
+        acc_delta += (1 - rho) * delta * delta
+        p.data -= lr * delta
 
 
 # the schedules, reachable as minigan.optim.lr_scheduler like torch.optim.lr_scheduler

@@ -151,15 +151,22 @@ class Tensor:
         out._version_counter = self._version_counter
         return out
 
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """Move to a device and/or cast; differentiable (the gradient moves back)."""
+    def to(self, *args, device=None, dtype=None) -> "Tensor":
+        """Move to a device and/or cast, as PyTorch's ``to``: ``to("cuda")``, ``to(mg.float64)``,
+        ``to("float64")``, ``to(device, dtype)``, ``to(other_tensor)`` (its device and dtype), or the keywords.
+        Differentiable (the gradient moves back and is cast back)."""
         from . import functional as F
+        device, dtype = _device_and_dtype("to", args, device, dtype)
         out = self
         if dtype is not None and numpy.dtype(dtype) != self.dtype:
             out = F.cast(out, dtype)
         if device is not None and device != out.device:
             out = F.to_device(out, device)
         return out
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device != "cpu"
 
     def cpu(self):
         return self.to("cpu")
@@ -246,6 +253,44 @@ class Tensor:
                               f"shape {self.shape} ({error})") from None
         self._version_counter.value += 1
         return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill in place with samples of N(mean, std^2) from the device's generator."""
+        self._check_inplace("normal_")
+        argcheck.real("normal_", "mean", mean)
+        argcheck.real("normal_", "std", std, 0.0)
+        self._require_floating("normal_")
+        sample = backend.generator(self.device).standard_normal(self.shape) * std + mean
+        self.data[...] = sample.astype(self.dtype, copy=False)
+        self._version_counter.value += 1
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill in place with samples of U(a, b) (PyTorch calls the bounds ``from`` and ``to``)."""
+        self._check_inplace("uniform_")
+        argcheck.real("uniform_", "a", a)
+        argcheck.real("uniform_", "b", b)
+        self._require_floating("uniform_")
+        sample = backend.generator(self.device).random(self.shape) * (b - a) + a
+        self.data[...] = sample.astype(self.dtype, copy=False)
+        self._version_counter.value += 1
+        return self
+
+    def clamp_(self, min=None, max=None):
+        """Clamp in place to [min, max] (either bound may be None)."""
+        self._check_inplace("clamp_")
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None:
+                argcheck.real("clamp_", name, bound)
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        self.xp.clip(self.data, min, max, out=self.data)
+        self._version_counter.value += 1
+        return self
+
+    def _require_floating(self, op_name):
+        if self.dtype.kind != "f":
+            raise TypeError(f"{op_name}: expected a floating-point tensor, this one has dtype {self.dtype}")
 
     # --- operators ----------------------------------------------------------------------------------
     def __add__(self, other):
@@ -459,9 +504,71 @@ class Tensor:
     def square(self):
         return ops.pow_scalar(self, 2)
 
-    def norm(self, dim=None, keepdim=False):
+    def norm(self, p="fro", dim=None, keepdim=False):
         from . import functional as F
-        return F.norm(self, dim, keepdim)
+        return F.norm(self, p, dim, keepdim)
+
+    # --- more of PyTorch's tensor methods -----------------------------------------------------------
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def chunk(self, chunks, dim=0):
+        from . import functional as F
+        return F.chunk(self, chunks, dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        from . import functional as F
+        return F.split(self, split_size_or_sections, dim)
+
+    def repeat(self, *sizes):
+        from . import functional as F
+        return F.repeat(self, sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes)
+
+    def masked_fill(self, mask, value):
+        from . import functional as F
+        return F.masked_fill(self, mask, value)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        from . import functional as F
+        return F.topk(self, k, dim, largest, sorted)
+
+    def new_zeros(self, *size, dtype=None):
+        return zeros(*size, dtype=dtype or self.dtype, device=self.device)
+
+    def new_ones(self, *size, dtype=None):
+        return ones(*size, dtype=dtype or self.dtype, device=self.device)
+
+    def new_full(self, size, fill_value, dtype=None):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=self.device)
+
+
+def _device_and_dtype(op_name, args, device=None, dtype=None):
+    """The (device, dtype) that ``to``-style positional arguments name: a device string ("cpu", "cuda:0"),
+    a dtype (``mg.float64``, ``"float64"``, ``numpy.float64``), both in that order, or a Tensor (its own)."""
+    if len(args) > 2:
+        raise TypeError(f"{op_name}: expected at most a device and a dtype, got {len(args)} arguments")
+    for arg in args:
+        if arg is None:                     # numpy.dtype(None) would be float64
+            continue
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str) and arg.partition(":")[0] in ("cpu", "cuda"):
+            backend.parse_device(arg)
+            device = arg
+        else:
+            try:
+                dtype = numpy.dtype(arg)
+            except TypeError:
+                raise ValueError(f"{op_name}: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor a dtype "
+                                 "(mg.float32, mg.float64, 'float64', ...)") from None
+    if dtype is not None:
+        dtype = check_dtype(dtype, op_name)
+    return device, dtype
 
 
 from . import ops  # noqa: E402  (ops import Tensor lazily; the Tensor methods need ops)

@@ -167,7 +167,7 @@ def test_gradient_penalty_through_conv_critic_matches_torch():
     params = [t64(p) for p in (W1, b1, W2, W3)]
     xm = t64(x)
     (g,) = mg.grad(critic_mg(xm, *params).sum(), xm, create_graph=True)
-    penalty = ((g.reshape(3, -1).norm(1) - 1) ** 2).mean()
+    penalty = ((g.reshape(3, -1).norm(dim=1) - 1) ** 2).mean()
     grads = mg.grad(penalty, params)
 
     tparams = [torch.tensor(p, requires_grad=True) for p in (W1, b1, W2, W3)]
@@ -189,7 +189,7 @@ def test_gradient_penalty_gradcheck():
     def penalty(W):
         xi = mg.tensor(x.numpy(), dtype="float64", requires_grad=True)
         (g,) = mg.grad(F.softplus(F.conv2d(xi, W, stride=2)).sum(), xi, create_graph=True)
-        return ((g.reshape(2, -1).norm(1) - 1) ** 2).mean()
+        return ((g.reshape(2, -1).norm(dim=1) - 1) ** 2).mean()
     assert mg.gradcheck(penalty, [W])
 
 

@@ -236,7 +236,7 @@ MAY_IMPORT = {
     "minigan.ops.": ENGINE | {"kernels.reference"},
     "minigan.functional": ENGINE,
     "minigan.gradcheck": ENGINE,
-    "minigan.nn.": ENGINE | {"minigan.nn"},
+    "minigan.nn.": ENGINE | {"minigan.nn", "minigan.interop"},
     "minigan.argcheck": set(),
     "minigan.optim": ENGINE | {"minigan.lr_scheduler"},
     "minigan.lr_scheduler": set(),

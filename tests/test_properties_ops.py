@@ -310,7 +310,7 @@ def test_property_invalid_pooling_arguments_are_refused(op, argument, data):
 DIM_FUNCTIONS = {
     "cat": lambda x, d: F.cat([x, x], d), "stack": lambda x, d: F.stack([x, x], d),
     "sum": lambda x, d: F.sum(x, d), "mean": lambda x, d: F.mean(x, d), "var": lambda x, d: F.var(x, d),
-    "max": lambda x, d: F.max(x, d), "min": lambda x, d: F.min(x, d), "norm": lambda x, d: F.norm(x, d),
+    "max": lambda x, d: F.max(x, d), "min": lambda x, d: F.min(x, d), "norm": lambda x, d: F.norm(x, dim=d),
     "logsumexp": lambda x, d: F.logsumexp(x, d), "softmax": lambda x, d: F.softmax(x, d),
     "log_softmax": lambda x, d: F.log_softmax(x, d), "unsqueeze": lambda x, d: F.unsqueeze(x, d),
     "squeeze": lambda x, d: F.squeeze(x, d), "flatten": lambda x, d: F.flatten(x, d),

@@ -269,7 +269,7 @@ BAD_CALLS = [
     ("max dim", lambda: F.max(_x2(), 2), IndexError, "max: dim 2"),
     ("min dim", lambda: _x2().min(5), IndexError, "max: dim 5|min: dim 5"),
     ("max of empty", lambda: F.max(mg.zeros(0, 3), 0), ValueError, "max: cannot reduce an empty dimension"),
-    ("norm dim", lambda: F.norm(_x2(), 2), IndexError, "norm: dim 2"),
+    ("norm dim", lambda: F.norm(_x2(), dim=2), IndexError, "norm: dim 2"),
     ("logsumexp dim", lambda: mg.logsumexp(_x2(), 2), IndexError, "logsumexp: dim 2"),
     ("softmax dim", lambda: F.softmax(_x2(), 2), IndexError, "softmax: dim 2"),
     ("log_softmax dim", lambda: F.log_softmax(_x2(), -3), IndexError, "log_softmax: dim -3"),

@@ -1,5 +1,10 @@
 """Weight initialisations (``torch.nn.init``): each fills ``tensor.data`` in place and returns the tensor.
 
+Each also accepts the raw array a Tensor's ``.data`` is (NumPy or CuPy), so the PyTorch DCGAN tutorial's
+``nn.init.normal_(m.weight.data, 0.0, 0.02)`` works; the array is filled in place and returned.  Writing
+through the raw array cannot bump the Tensor's version counter: initialise before running the model (as
+that tutorial does), or pass the Tensor itself.
+
 Random draws come from ``backend.generator(tensor.device)``, so ``minigan.manual_seed`` reproduces them.
 Fans follow PyTorch: for a weight of shape (d0, d1, k...), fan_in = d1 * prod(k), fan_out = d0 * prod(k)
 (for a ConvTranspose2d weight (in, out, kh, kw) that makes fan_in = out * kh * kw, as in PyTorch).
@@ -53,29 +58,47 @@ def _fan(tensor, mode):
     raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
 
 
+def _array_of(tensor, op_name):
+    """The array ``tensor`` holds (a Tensor's ``.data``, or a raw NumPy/CuPy array itself)."""
+    array = getattr(tensor, "data", None) if _is_tensor(tensor) else tensor
+    if not (hasattr(array, "shape") and hasattr(array, "dtype") and hasattr(array, "__setitem__")):
+        raise TypeError(f"nn.init.{op_name}: expected a Tensor or a NumPy/CuPy array, got {type(tensor).__name__}")
+    if array.dtype.kind != "f":
+        raise TypeError(f"nn.init.{op_name}: expected a floating-point tensor, got dtype {array.dtype}")
+    return array
+
+
+def _is_tensor(value):
+    return hasattr(value, "_bump_version")
+
+
+def _fill(tensor, values, op_name):
+    array = _array_of(tensor, op_name)
+    array[...] = values
+    if _is_tensor(tensor):
+        tensor._bump_version()
+    return tensor
+
+
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with samples of U(a, b)."""
-    rng = generator or backend.generator(tensor.device)
-    sample = rng.random(tensor.shape) * (b - a) + a
-    tensor.data[...] = sample.astype(tensor.dtype, copy=False)
-    tensor._bump_version()
-    return tensor
+    array = _array_of(tensor, "uniform_")
+    rng = generator or backend.generator(backend.device_of(array))
+    sample = rng.random(array.shape) * (b - a) + a
+    return _fill(tensor, sample.astype(array.dtype, copy=False), "uniform_")
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with samples of N(mean, std^2)."""
-    rng = generator or backend.generator(tensor.device)
-    sample = rng.standard_normal(tensor.shape) * std + mean
-    tensor.data[...] = sample.astype(tensor.dtype, copy=False)
-    tensor._bump_version()
-    return tensor
+    array = _array_of(tensor, "normal_")
+    rng = generator or backend.generator(backend.device_of(array))
+    sample = rng.standard_normal(array.shape) * std + mean
+    return _fill(tensor, sample.astype(array.dtype, copy=False), "normal_")
 
 
 def constant_(tensor, val: float):
     """Fill with ``val``."""
-    tensor.data[...] = val
-    tensor._bump_version()
-    return tensor
+    return _fill(tensor, val, "constant_")
 
 
 def zeros_(tensor):

@@ -17,7 +17,8 @@ from ..tensor import Tensor, ones, zeros
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
+__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+           "InstanceNorm2d", "Dropout", "Dropout2d",
            "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
            "Identity", "Sequential", "ModuleList", "Flatten", "Unflatten", "Upsample", "MaxPool2d",
            "AvgPool2d"]
@@ -27,14 +28,22 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-def _check_conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation):
+def _check_conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, groups=1):
     """The constructor arguments of a convolution layer, checked as the functional op checks them."""
     argcheck.integer(layer, "in_channels", in_channels, 1)
     argcheck.integer(layer, "out_channels", out_channels, 1)
     argcheck.int_pair(layer, "kernel_size", kernel_size, 1)
     argcheck.int_pair(layer, "stride", stride, 1)
-    argcheck.int_pair(layer, "padding", padding, 0)
+    if padding == "same":
+        if argcheck.int_pair(layer, "stride", stride, 1) != (1, 1):
+            raise ValueError(f"{layer}: padding='same' needs stride 1 (as in PyTorch), got stride {stride!r}")
+    elif padding != "valid":
+        argcheck.int_pair(layer, "padding", padding, 0)
     argcheck.int_pair(layer, "dilation", dilation, 1)
+    argcheck.integer(layer, "groups", groups, 1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: groups = {groups} must divide in_channels ({in_channels}) and out_channels "
+                         f"({out_channels})")
 
 
 def _param(*shape, device, dtype):
@@ -81,10 +90,12 @@ class _ConvNd(Module):
     def _conv_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
-        if self.padding != (0, 0):
+        if self.padding not in ((0, 0), "valid"):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if getattr(self, "output_padding", (0, 0)) != (0, 0):
             s += f", output_padding={self.output_padding}"
         if self.bias is None:
@@ -104,15 +115,14 @@ class Conv2d(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
-        if groups != 1:
-            raise NotImplementedError("Conv2d: groups != 1 is not supported")
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} (only 'zeros')")
-        _check_conv_arguments("Conv2d", in_channels, out_channels, kernel_size, stride, padding, dilation)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        _check_conv_arguments("Conv2d", in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
-        self.weight = _param(out_channels, in_channels, *self.kernel_size, device=device, dtype=dtype)
+        self.padding = padding if isinstance(padding, str) else _pair(padding)
+        self.dilation = _pair(dilation)
+        self.weight = _param(out_channels, in_channels // groups, *self.kernel_size, device=device, dtype=dtype)
         if bias:
             self.bias = _param(out_channels, device=device, dtype=dtype)
         else:
@@ -120,7 +130,7 @@ class Conv2d(_ConvNd):
         self.reset_parameters()
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -131,11 +141,13 @@ class ConvTranspose2d(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
-        if groups != 1:
-            raise NotImplementedError("ConvTranspose2d: groups != 1 is not supported")
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} (only 'zeros')")
-        _check_conv_arguments("ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, dilation)
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r} (PyTorch has no "
+                             "'same' padding for transposed convolutions either)")
+        _check_conv_arguments("ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, dilation,
+                              groups)
         output_padding = argcheck.int_pair("ConvTranspose2d", "output_padding", output_padding, 0)
         if any(op >= max(s, d) for op, s, d in zip(output_padding, _pair(stride), _pair(dilation))):
             raise ValueError(f"ConvTranspose2d: output_padding {output_padding} must be smaller than stride "
@@ -143,8 +155,8 @@ class ConvTranspose2d(_ConvNd):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
-        self.output_padding = _pair(output_padding)
-        self.weight = _param(in_channels, out_channels, *self.kernel_size, device=device, dtype=dtype)
+        self.output_padding, self.groups = _pair(output_padding), groups
+        self.weight = _param(in_channels, out_channels // groups, *self.kernel_size, device=device, dtype=dtype)
         if bias:
             self.bias = _param(out_channels, device=device, dtype=dtype)
         else:
@@ -153,7 +165,7 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  1, self.dilation)
+                                  self.groups, self.dilation)
 
 
 # --- normalisation ----------------------------------------------------------------------------------
@@ -267,6 +279,79 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
+class GroupNorm(Module):
+    """Group normalisation (Wu & He, 2018): the C channels of x (N, C, ...) in ``num_groups`` groups, each
+    group of each sample normalised over its channels and spatial axes; weight (C,) = 1, bias (C,) = 0."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        argcheck.integer("GroupNorm", "num_groups", num_groups, 1)
+        argcheck.integer("GroupNorm", "num_channels", num_channels, 1)
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels, self.affine = num_groups, num_channels, affine
+        self.eps = argcheck.real("GroupNorm", "eps", eps, 0.0)
+        if affine:
+            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device or "cpu"))
+            self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device or "cpu"))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected an input (N, {self.num_channels}, ...), got shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class InstanceNorm2d(Module):
+    """Instance normalisation (Ulyanov et al., 2016) of x (N, C, H, W) or (C, H, W): each channel of each
+    sample normalised over H, W.  PyTorch's defaults: affine=False, track_running_stats=False (the
+    statistics of the input are used in training and in evaluation)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__()
+        argcheck.integer("InstanceNorm2d", "num_features", num_features, 1)
+        self.num_features, self.affine, self.track_running_stats = num_features, affine, track_running_stats
+        self.eps = argcheck.real("InstanceNorm2d", "eps", eps, 0.0)
+        self.momentum = argcheck.real("InstanceNorm2d", "momentum", momentum, 0.0, 1.0)
+        device = device or "cpu"
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
+            # kept for PyTorch's state-dict keys; PyTorch's instance norm never counts batches either
+            self.register_buffer("num_batches_tracked", Tensor(numpy.zeros((), dtype=numpy.int64)))
+        else:
+            self.running_mean = self.running_var = None
+
+    def forward(self, x):
+        argcheck.ndim("InstanceNorm2d", x, (3, 4), "(N, C, H, W) or (C, H, W)")
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = F.unsqueeze(x, 0)
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"InstanceNorm2d: expected {self.num_features} channels, got input {x.shape}")
+        use_input_stats = self.training or not self.track_running_stats
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                            self.momentum, self.eps)
+        return F.squeeze(y, 0) if unbatched else y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
 class Dropout(Module):
     """Zero each element with probability p and scale the rest by 1/(1-p) in training; identity in eval."""
 
@@ -279,6 +364,14 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of x (N, C, H, W) with probability p and scale the rest by 1/(1-p) in training;
+    identity in eval."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
 
 
 class Embedding(Module):
@@ -461,18 +554,20 @@ class Unflatten(Module):
 
 
 class Upsample(Module):
-    """Nearest-neighbour upsampling by an integer ``scale_factor`` (or to ``size``)."""
+    """Upsampling to ``size`` or by ``scale_factor``: mode "nearest" (integer factors) or "bilinear"
+    (``align_corners`` False by default, as PyTorch)."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest"):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
-        if mode != "nearest":
-            raise NotImplementedError(f"Upsample: mode {mode!r} (only 'nearest')")
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        if mode not in ("nearest", "bilinear"):
+            raise NotImplementedError(f"Upsample: mode {mode!r} (only 'nearest' and 'bilinear')")
+        self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def forward(self, x):
-        return F.interpolate(x, scale_factor=self.scale_factor, size=self.size, mode=self.mode)
+        return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
+                             align_corners=self.align_corners)
 
     def extra_repr(self):
         return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import numpy
 
 from .. import autograd, backend
+from ..interop import as_array
 from ..tensor import Tensor
 
 __all__ = ["Module", "Parameter"]
@@ -293,7 +294,8 @@ class Module:
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values into the parameters and buffers, in place (cast to their dtype, moved to their
-        device). Values may be Tensors or arrays (NumPy, CuPy, or anything ``numpy.asarray`` takes).
+        device). Values may be Tensors, NumPy/CuPy arrays, or any object with ``__dlpack__`` or ``__array__``
+        (a PyTorch, JAX or CuPy state dict in memory), read by ``minigan.interop.as_array``.
 
         Every value is checked, cast and moved before any is copied in, so a refused state dict leaves the
         module as it was. With ``strict`` a missing or unexpected key is an error naming every such key; a
@@ -317,15 +319,11 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else value
-            if not hasattr(array, "shape") or not hasattr(array, "dtype"):
-                if hasattr(array, "detach") and hasattr(array, "cpu"):       # a torch tensor
-                    array = array.detach().cpu().numpy()
-                try:
-                    array = numpy.asarray(array)
-                except (TypeError, ValueError) as error:                      # ragged lists and the like
-                    errors.append(f"{key!r} is not an array ({type(value).__name__}: {error})")
-                    continue
+            try:                                     # a Tensor, NumPy/CuPy, or any DLPack/__array__ value
+                array = numpy.asarray(value) if isinstance(value, (list, tuple)) else as_array(value)
+            except (TypeError, ValueError) as error:                      # ragged lists and the like
+                errors.append(f"{key!r} is not an array ({type(value).__name__}: {error})")
+                continue
             if tuple(array.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key!r}: the checkpoint has shape {tuple(array.shape)}, "
                               f"the module has shape {tuple(target.shape)}")
