@@ -150,8 +150,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                "differentiate (did you compute it under no_grad, or from tensors with "
                                "requires_grad=False?)")
         if grad_output is None:
-            grad_output = _default_grad_output(output)
-        elif not isinstance(grad_output, Tensor):
+            _accumulate(grads, alive, output, _default_grad_output(output))
+            continue
+        if not isinstance(grad_output, Tensor):
             grad_output = Tensor(output.xp.asarray(grad_output, dtype=output.dtype))
         if tuple(grad_output.shape) != tuple(output.shape):
             raise RuntimeError(f"grad_output has shape {tuple(grad_output.shape)} but the output has shape "

@@ -24,6 +24,7 @@ in ``forward`` when it is: the output then shares the input's version counter, a
 """
 from __future__ import annotations
 
+import operator
 import weakref
 
 import numpy
@@ -84,9 +85,9 @@ class Function:
         if needs_grad:
             self.inputs = tensors
             if self.reads_inputs:
-                self.saved_input_versions = [t._version_counter.value for t in tensors]
+                self.saved_input_versions = tuple(map(_version_of, tensors))
             if self.reads_outputs:
-                self.saved_output_versions = [r._version_counter.value for r in results]
+                self.saved_output_versions = tuple(map(_version_of, results))
             self.generation = max([t.creator.generation for t in tensors if t.creator is not None],
                                   default=-1) + 1
             self._outputs = tuple(weakref.ref(r) for r in results)
@@ -126,6 +127,9 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name} generation={self.generation}>"
+
+
+_version_of = operator.attrgetter("_version_counter.value")     # a tensor's version, read in C
 
 
 def check_unchanged(op_name: str, what: str, tensor, expected_version: int) -> None:

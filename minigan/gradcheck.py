@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy
 
-from . import autograd
+from . import argcheck, autograd
 from .tensor import Tensor
 
 
@@ -25,7 +25,28 @@ class GradcheckError(AssertionError):
 
 
 def _outputs_tuple(out):
-    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    outputs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    for y in outputs:
+        if y is not None and not isinstance(y, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(y).__name__}")
+    return outputs
+
+
+def _check_settings(name, inputs, eps, atol, rtol, max_elements, n_directions):
+    """The inputs as a tuple (one Tensor is accepted alone, as PyTorch; iterating it would check its rows)
+    and the tolerances in range."""
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    elif not isinstance(inputs, (tuple, list)):
+        raise TypeError(f"{name}: inputs must be a Tensor or a tuple of Tensors, got {type(inputs).__name__}")
+    argcheck.real(name, "eps", eps, 0.0)
+    if eps == 0:
+        raise ValueError(f"{name}: eps must be > 0")
+    argcheck.real(name, "atol", atol, 0.0)
+    argcheck.real(name, "rtol", rtol, 0.0)
+    argcheck.integer(name, "max_elements", max_elements, 0)
+    argcheck.integer(name, "n_directions", n_directions, 1)
+    return tuple(inputs)
 
 
 def _projected(fn, inputs, projections):
@@ -65,7 +86,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=512, n_di
     Every checked input must be float64 (single precision cannot resolve a central difference of 1e-6).
     Returns True, or raises ``GradcheckError`` naming the input, the worst element, the analytic and the
     numeric value."""
-    inputs = tuple(inputs)
+    inputs = _check_settings("gradcheck", inputs, eps, atol, rtol, max_elements, n_directions)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input requires grad")
@@ -135,7 +156,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                   n_directions=8, seed=0, raise_exception=True):
     """Check the second derivatives of ``fn``: ``gradcheck`` of  (inputs, v) -> d<fn(inputs), v>/d inputs
     (built with ``create_graph=True``), with respect to both the inputs and v."""
-    inputs = tuple(inputs)
+    inputs = _check_settings("gradgradcheck", inputs, eps, atol, rtol, max_elements, n_directions)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     rng = numpy.random.default_rng(seed + 1)
     outputs = _outputs_tuple(fn(*inputs))

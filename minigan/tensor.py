@@ -129,7 +129,15 @@ class Tensor:
         return self.data.ndim
 
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    def __iter__(self):
+        """The sub-tensors along dim 0 (each x[i], in the graph)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
 
     # --- conversion ---------------------------------------------------------------------------------
     def numpy(self):

@@ -179,7 +179,7 @@ def test_integer_with_float_follows_pytorch_promotion():
 def test_integer_tensors_in_real_valued_ops_give_float32_as_pytorch():
     n = mg.arange(4).reshape(2, 2)
     x = mg.randn(2, 2)
-    for y in (n @ x, n / n, F.exp(n), F.log(n + 1), F.tanh(n), F.sigmoid(n), F.softplus(n), F.expm1(n),
+    for y in (n @ x, (n + 1) / (n + 1), F.exp(n), F.log(n + 1), F.tanh(n), F.sigmoid(n), F.softplus(n), F.expm1(n),
               n.logsumexp(), n ** 0.5):
         assert y.dtype == np.float32
     assert (n ** 2).dtype == np.int64 and (n * n).dtype == np.int64 and n.sum().dtype == np.int64
@@ -196,6 +196,26 @@ def test_powers_that_would_be_nan_are_refused():
     np.testing.assert_allclose((2.0 ** x).numpy(), 2.0 ** x.numpy())
     with pytest.raises(TypeError, match="neg: negation of a boolean tensor"):
         -(x > 1)
+
+
+def test_gradcheck_takes_one_tensor_and_refuses_bad_settings():
+    x = leaf([0.5, -1.0, 2.0])
+    assert mg.gradcheck(F.tanh, x) and mg.gradgradcheck(F.tanh, x)      # one Tensor, not its rows
+    for settings, message in (({"eps": 0.0}, "eps must be > 0"), ({"atol": -1.0}, "atol must be >= 0"),
+                              ({"n_directions": 0}, "n_directions must be >= 1")):
+        with pytest.raises(ValueError, match=f"gradcheck: {message}"):
+            mg.gradcheck(F.tanh, (x,), **settings)
+    with pytest.raises(TypeError, match="gradcheck: fn must return a Tensor"):
+        mg.gradcheck(lambda t: t.numpy(), (x,))
+
+
+def test_zero_dimensional_tensors_have_no_length_and_no_rows():
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(mg.tensor(1.0))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(mg.tensor(1.0))
+    rows = list(mg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert len(rows) == 2 and rows[1].numpy().tolist() == [3.0, 4.0]
 
 
 def test_a_grad_output_of_another_dtype_is_cast_to_the_output_dtype():

@@ -143,8 +143,10 @@ class GetItemGrad(Function):
 
 
 def _shares_storage(y, x):
-    """Whether array y views x's memory (a cheap bounds test, as NumPy's may_share_memory)."""
-    return y.base is not None and bool(xp_of(x).may_share_memory(y, x))
+    """Whether array y is a view of x's memory: its base is x's owner (NumPy and CuPy give a view the
+    array that owns the memory as ``base``; a copy has another base or none)."""
+    base = y.base
+    return base is not None and (base is x or base is x.base)
 
 
 def _is_basic_index(index):
@@ -216,9 +218,9 @@ def transpose(x, axes):
 
 
 def broadcast_to(x, shape):
-    shape = argcheck.shape("broadcast_to", shape)
-    if tuple(x.shape) == shape:
+    if tuple(x.shape) == tuple(shape):
         return x
+    shape = argcheck.shape("broadcast_to", shape)
     return BroadcastTo(shape).apply(x)
 
 
