@@ -662,6 +662,10 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     eps = argcheck.real("layer_norm", "eps", eps, 0.0)
     if not normalized_shape or x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
         raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape {normalized_shape}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} has shape {tuple(value.shape)}, expected normalized_shape "
+                             f"{normalized_shape}")
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     centered = sub(x, mean(x, axes, keepdim=True))
     variance = mean(mul(centered, centered), axes, keepdim=True)

@@ -140,6 +140,8 @@ def test_module_loading_and_init_bump_the_versions():
     assert layer.weight._version == before + 1
     nn.init.zeros_(layer.bias)
     assert layer.bias._version >= 1
+    layer.state_dict()["bias"].fill_(0.5)                  # a state-dict value shares the parameter's counter
+    assert layer.bias._version >= 2 and np.all(layer.bias.numpy() == 0.5)
     with pytest.raises(RuntimeError, match=MODIFIED):
         y.backward()
 
@@ -372,6 +374,16 @@ BAD_CALLS = [
     ("cast float16", lambda: F.cast(_x2(), "float16"), TypeError, "cast: unsupported dtype float16; .*float32 or float64"),
     ("randint low >= high", lambda: mg.randint(3, 3, (2,)), ValueError, "randint: expected low < high"),
     ("zeros negative", lambda: mg.zeros(-1, 2), ValueError, "zeros: sizes must be non-negative"),
+    ("layer_norm weight", lambda: F.layer_norm(_x2(), 3, mg.ones(1)), ValueError,
+     r"layer_norm: weight has shape \(1,\), expected normalized_shape \(3,\)"),
+    ("mul_mask shapes", lambda: mg.ops.mul_mask(_x2(), np.ones(4, dtype=np.float32)), ValueError, "mul_mask: shapes"),
+    ("batch_norm_normalize 1-D", lambda: mg.ops.batch_norm_normalize(mg.randn(4)), ValueError,
+     "batch_norm_normalize: expected an input"),
+    ("sum_to", lambda: mg.ops.sum_to(_x2(), (4,)), ValueError, r"sum_to: shape \(2, 3\) cannot be summed to \(4,\)"),
+    ("init normal std", lambda: nn.init.normal_(mg.zeros(3), std=-1.0), ValueError, "normal_: expected std >= 0"),
+    ("init uniform bounds", lambda: nn.init.uniform_(mg.zeros(3), 1.0, 0.0), ValueError, "uniform_: expected a <= b"),
+    ("init kaiming empty fan", lambda: nn.init.kaiming_uniform_(mg.zeros(3, 0)), ValueError, "kaiming init: fan_in"),
+    ("init xavier empty", lambda: nn.init.xavier_normal_(mg.zeros(0, 0)), ValueError, "xavier_normal_"),
     # module constructors
     ("Linear 0", lambda: nn.Linear(0, 3), ValueError, "Linear: in_features must be >= 1, got 0"),
     ("Linear -2", lambda: nn.Linear(3, -2), ValueError, "Linear: out_features must be >= 1"),

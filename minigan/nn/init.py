@@ -51,11 +51,12 @@ def _calculate_fan_in_and_fan_out(tensor):
 
 def _fan(tensor, mode):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    if mode == "fan_in":
-        return fan_in
-    if mode == "fan_out":
-        return fan_out
-    raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        raise ValueError(f"kaiming init: {mode} of a tensor of shape {tensor.shape} is 0 (an empty dimension)")
+    return fan
 
 
 def _array_of(tensor, op_name):
@@ -81,7 +82,9 @@ def _fill(tensor, values, op_name):
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
-    """Fill with samples of U(a, b)."""
+    """Fill with samples of U(a, b), a <= b."""
+    if not a <= b:
+        raise ValueError(f"nn.init.uniform_: expected a <= b, got a={a}, b={b}")
     array = _array_of(tensor, "uniform_")
     rng = generator or backend.generator(backend.device_of(array))
     sample = rng.random(array.shape) * (b - a) + a
@@ -89,7 +92,9 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
-    """Fill with samples of N(mean, std^2)."""
+    """Fill with samples of N(mean, std^2), std >= 0."""
+    if not std >= 0:
+        raise ValueError(f"nn.init.normal_: expected std >= 0, got {std}")
     array = _array_of(tensor, "normal_")
     rng = generator or backend.generator(backend.device_of(array))
     sample = rng.standard_normal(array.shape) * std + mean
@@ -112,6 +117,8 @@ def ones_(tensor):
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    if fan_in + fan_out == 0:
+        raise ValueError(f"xavier_uniform_: a tensor of shape {tensor.shape} has no fan in or out")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
@@ -119,6 +126,8 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
 def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    if fan_in + fan_out == 0:
+        raise ValueError(f"xavier_normal_: a tensor of shape {tensor.shape} has no fan in or out")
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 

@@ -278,15 +278,16 @@ class Module:
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
         """An OrderedDict of dotted name -> Tensor for every parameter and persistent buffer.
 
-        Without ``keep_vars`` the values are detached Tensors sharing the parameters' arrays (as in
-        PyTorch: copy them, or save them, before training on if you need a snapshot)."""
+        Without ``keep_vars`` the values are detached Tensors sharing the parameters' arrays, as in PyTorch
+        (copy them, or save them, before training on if you need a snapshot), and their version counters (a
+        graph that saved a parameter sees an in-place change made through its state-dict value)."""
         destination = OrderedDict() if destination is None else destination
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else Tensor(p.data)
+                destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else Tensor(b.data)
+                destination[prefix + name] = b if keep_vars else b.detach()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)

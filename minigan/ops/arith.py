@@ -203,7 +203,7 @@ class MulMask(Function):
         self.mask = mask
 
     def forward(self, x):
-        return x * self.mask
+        return _binary("mul_mask", operator.mul, x, self.mask)
 
     def backward(self, gy):
         return sum_to(mul_mask(gy, self.mask), self.inputs[0].shape)

@@ -95,9 +95,15 @@ class BatchNormAffine(Function):
         return Tensor(gx), Tensor(g_weight), Tensor(g_bias)
 
 
+def _check_input(op, x):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an input (N, C, ...) of at least 2 dimensions, got shape {tuple(x.shape)}")
+
+
 def batch_norm_affine(x, weight, bias, eps=1e-5):
     """Returns (y = x_hat * weight + bias, batch mean (C,), batch biased variance (C,)) as (Tensor, array,
     array); weight and bias are (C,) Tensors."""
+    _check_input("batch_norm_affine", x)
     function = BatchNormAffine(eps)
     y = function.apply(x, weight, bias)
     return y, function.mean, function.var
@@ -105,6 +111,7 @@ def batch_norm_affine(x, weight, bias, eps=1e-5):
 
 def batch_norm_normalize(x, eps=1e-5):
     """Returns (x_hat, batch mean (C,), batch biased variance (C,)) as (Tensor, array, array)."""
+    _check_input("batch_norm_normalize", x)
     function = BatchNormNormalize(eps)
     x_hat = function.apply(x)
     return x_hat, function.mean, function.var

@@ -228,6 +228,11 @@ def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (undo broadcasting). A no-op when the shapes already agree."""
     if tuple(x.shape) == tuple(shape):
         return x
+    shape = tuple(shape)
+    lead = x.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != x.shape[lead + i] for i, n in enumerate(shape)):
+        raise ValueError(f"sum_to: shape {tuple(x.shape)} cannot be summed to {shape} (it does not broadcast "
+                         "to it)")
     return SumTo(shape).apply(x)
 
 
