@@ -146,15 +146,19 @@ def np_log_softmax(a, dim):
     return shifted - np.log(np.exp(shifted).sum(dim, keepdims=True))
 
 
+def np_logsumexp(a, dim, keepdim):
+    m = a.max(dim, keepdims=True)
+    y = np.log(np.exp(a - m).sum(dim, keepdims=True)) + m
+    return y if keepdim else y.squeeze(dim)
+
+
 REDUCTIONS = {
     "sum": (lambda x, d, k: F.sum(x, d, k), lambda a, d, k: a.sum(d, keepdims=k)),
     "mean": (lambda x, d, k: F.mean(x, d, k), lambda a, d, k: a.mean(d, keepdims=k)),
     "var": (lambda x, d, k: F.var(x, d, k, unbiased=False), lambda a, d, k: a.var(d, keepdims=k)),
     "max": (lambda x, d, k: F.max(x, d, k), lambda a, d, k: a.max(d, keepdims=k)),
     "min": (lambda x, d, k: F.min(x, d, k), lambda a, d, k: a.min(d, keepdims=k)),
-    "logsumexp": (lambda x, d, k: F.logsumexp(x, d, k),
-                  lambda a, d, k: np.log(np.exp(a - a.max(d, keepdims=True)).sum(d, keepdims=True)).squeeze(
-                      None if k else d) + (a.max(d, keepdims=True) if k else a.max(d))),
+    "logsumexp": (lambda x, d, k: F.logsumexp(x, d, k), lambda a, d, k: np_logsumexp(a, d, k)),
     "softmax": (lambda x, d, k: F.softmax(x, d), lambda a, d, k: np.exp(np_log_softmax(a, d))),
     "log_softmax": (lambda x, d, k: F.log_softmax(x, d), lambda a, d, k: np_log_softmax(a, d)),
 }
@@ -200,7 +204,8 @@ CHAIN_OPS = [   # (name, function of one tensor) -- smooth on all reals, shape-c
     ("stack", lambda t: F.stack([t, F.tanh(t)], 0)),
     ("slice", lambda t: t[..., :1] if t.ndim else t),
     ("broadcast_mul", lambda t: t * F.tanh(t.sum(0, keepdim=True)) if t.ndim else t),
-    ("layer_norm", lambda t: F.layer_norm(t, t.shape[-1]) if t.ndim and t.shape[-1] > 1 else t),
+    # eps 0.1: a row of equal values has curvature ~ eps^-3/2, which central differences cannot resolve
+    ("layer_norm", lambda t: F.layer_norm(t, t.shape[-1], eps=0.1) if t.ndim and t.shape[-1] > 1 else t),
 ]
 
 
@@ -375,7 +380,7 @@ def test_property_invalid_scalars_are_refused(op, value):
              "leaky_relu": lambda v: isinstance(v, float) and v == v,
              "elu": lambda v: isinstance(v, float) and v == v,
              "pow": lambda v: isinstance(v, float) and v == v,
-             "clamp": lambda v: isinstance(v, float) and v == v}
+             "clamp": lambda v: v is None or (isinstance(v, float) and v == v)}     # None: no lower bound
     if valid[op](value):
         out = calls[op]()                    # accepted values compute a finite result of x's shape
         assert out.shape == x.shape

@@ -506,3 +506,11 @@ def test_logsigmoid_and_softplus_are_accurate_in_float32_tails(fn):
     x64 = x.astype(np.float64)
     exact = -np.logaddexp(0, -x64) if fn is F.logsigmoid else np.logaddexp(0, x64)
     np.testing.assert_allclose(fn(mg.tensor(x)).numpy(), exact, rtol=2e-7, atol=0)
+
+
+def test_sigmoid_keeps_its_relative_precision_in_the_left_tail():
+    x = np.array([-80.0, -30.0, -20.0, -6.0, -1.0, 0.0, 1.0, 6.0, 20.0], dtype=np.float32)
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    got = F.sigmoid(mg.tensor(x)).numpy()
+    np.testing.assert_allclose(got, exact, rtol=2e-7)        # (1 + tanh(x/2)) / 2 gave 0 at -20, 5e-6 off at -6
+    assert np.isnan(F.sigmoid(mg.tensor([float("nan")])).item())

@@ -19,15 +19,18 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 (no overflow);  gx = gy * y * (1 - y)."""
+    """y = 1 / (1 + e^-x), computed as 1 / (1 + e^-|x|) for x >= 0 and e^-|x| / (1 + e^-|x|) for x < 0: no
+    overflow, and full relative precision in the left tail (the form (1 + tanh(x/2)) / 2 cancels there:
+    float32 sigmoid(-20) was 0, not 2.1e-9).  gx = gy * y * (1 - y)."""
 
     reads_inputs, reads_outputs = False, True
 
     def forward(self, x):
         xp = xp_of(x)
         x = as_floating(x)
-        half = x.dtype.type(0.5)
-        return half * (xp.tanh(half * x) + 1)
+        e = xp.exp(-xp.abs(x))
+        one = x.dtype.type(1)
+        return xp.where(x >= 0, one / (one + e), e / (one + e))
 
     def backward(self, gy):
         y = self.output(0)
