@@ -225,6 +225,10 @@ def load(path, device="cpu"):
     if _META_KEY not in metadata:
         if _CHECKSUM_KEY in metadata:
             raise SerializationError(f"{path}: corrupt minigan file (a checksum but no '{_META_KEY}' metadata)")
+        for key, value in metadata.items():         # the key names themselves damaged: still not a foreign file
+            if value.startswith('{"format": '):
+                raise SerializationError(f"{path}: corrupt minigan file (its metadata key {key!r:.40} holds "
+                                         f"minigan's document; the key is '{_META_KEY}')")
         order = sorted(header, key=lambda name: header[name]["data_offsets"][0])
         return OrderedDict((name, _as_tensor(path, name, arrays[name], device)) for name in order)
     skeleton = _read_document(path, metadata)

@@ -522,6 +522,15 @@ def test_idx_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
         idx.read_idx(path)
 
 
+def test_idx_empty_array_with_dimensions_numpy_cannot_index_is_refused(tmp_path):
+    # found by the long hypothesis profile: no data (a 0 dimension), yet the other dimensions multiply past
+    # NumPy's index range; reshape raised a bare ValueError
+    path = tmp_path / "wide"
+    path.write_bytes(bytes([0, 0, 0x0C, 4]) + b"\x00\x00\x00\x00" + b"\xff\xff\xff\xfa" * 3)
+    with pytest.raises(data.DataFormatError, match="wide: dimensions .* are too large for a NumPy array"):
+        idx.read_idx(path)
+
+
 def test_idx_gzip_corruption_is_a_data_format_error(tmp_path):
     good = gzip.compress(idx.write_idx(tmp_path / "good", np.arange(100, dtype=np.uint8)).read_bytes())
     flipped = bytearray(good)

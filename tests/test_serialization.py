@@ -314,6 +314,17 @@ def test_a_tensor_of_a_dtype_minigan_does_not_compute_in_is_refused_naming_it(tm
     assert mg.load(tmp_path / "array.safetensors")["w"].dtype == np.float16
 
 
+def test_a_minigan_file_whose_metadata_keys_are_damaged_is_not_read_as_a_foreign_file(tmp_path):
+    # found by the long hypothesis profile: "minigan" and "minigan_crc32" both damaged ("linigan"...) made
+    # the file look like another program's safetensors file, which loads as a flat dict without a check
+    path = tmp_path / "keys.safetensors"
+    mg.save({"w": mg.ones(2), "epoch": 3}, path)
+    path.write_bytes(path.read_bytes().replace(b'"minigan', b'"linigan'))
+    with pytest.raises(SerializationError, match="keys.safetensors: corrupt minigan file .*'linigan' holds minigan's "
+                                                 "document"):
+        mg.load(path)
+
+
 def test_a_deeply_nested_header_is_refused(tmp_path):
     path = tmp_path / "deep.safetensors"
     text = b"[" * 200000 + b"]" * 200000                            # was a RecursionError

@@ -174,6 +174,9 @@ def _read_idx_stream(path, stream, content_size, gzip_size, expected_magic, expe
     if len(content) > expected_bytes:
         raise DataFormatError(f"{path}: unexpected bytes after the data of dimensions {shape} (stopped "
                               f"reading {expected_bytes + 1} bytes into the data)")
+    if math.prod(size for size in shape if size) * dtype.itemsize > np.iinfo(np.intp).max:
+        # e.g. (0, 2^32 - 1, 2^32 - 1, 2^32 - 1): no data, yet more elements per row than NumPy can index
+        raise DataFormatError(f"{path}: dimensions {shape} are too large for a NumPy array")
     data = np.frombuffer(content, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))  # a writable, native-order copy
 
