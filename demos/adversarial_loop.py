@@ -29,7 +29,7 @@ import numpy as np
 
 import minigan as mg
 import minigan.functional as F
-from minigan import autograd, data, losses, optim, report, viz
+from minigan import argtypes, autograd, data, losses, optim, report, viz
 from minigan.evaluate import digit_classifier, discriminator_accuracy, judge_digits, two_sample_accuracy
 from minigan.models import DCGANDiscriminator, DCGANGenerator, LogisticRegression
 
@@ -128,7 +128,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/adversarial_loop")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
     parser.add_argument("--no-progress", action="store_true", help="accepted for symmetry; the loop prints its monitor")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}

@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import data, evaluate, latent, report, viz
+from minigan import argtypes, data, evaluate, latent, report, viz
 from minigan.models import BiGANDiscriminator, BiGANEncoder, BiGANGenerator
 from minigan.trainers.bigan import BiGAN
 from minigan.training import fit
@@ -45,9 +45,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/bigan_mnist")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout in D's hidden layers")
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    parser.add_argument("--dropout", type=argtypes.open_probability, default=DROPOUT, help="dropout in D's hidden layers")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigan as mg
-from minigan import data, report, viz
+from minigan import argtypes, data, report, viz
 from minigan.evaluate import digit_classifier
 from minigan.models import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from minigan.trainers.conditional import ConditionalGAN
@@ -36,8 +36,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/cgan_mnist")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}

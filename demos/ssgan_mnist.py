@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import data, losses, optim, report, viz
+from minigan import argtypes, data, losses, optim, report, viz
 from minigan.data.splits import stratified
 from minigan.models import DCGANGenerator, LogisticRegression, SSGANDiscriminator
 from minigan.trainers.base import step_parameters
@@ -40,8 +40,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/ssgan_mnist")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}

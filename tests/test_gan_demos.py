@@ -40,3 +40,14 @@ def test_demo_quick_writes_a_finite_report(name, tmp_path):
     assert (tmp_path / "report.md").read_text().startswith("#")
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+@pytest.mark.parametrize("name", ["infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist"])
+def test_demo_flags_are_validated_by_argparse(name, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(f"demo_{name}", REPO / "demos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as error:
+        module.main(["--quick", "--out", str(tmp_path / "out"), "--seed", "-1"])
+    assert error.value.code == 2 and "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
