@@ -18,7 +18,7 @@ def tiny(seed=0, lr=1e-3, categories=10, continuous=2, noise=8):
 
 def test_networks_have_the_documented_shapes():
     mg.manual_seed(0)
-    G, DQ = InfoGANGenerator(16, 10, 2, width=8), InfoGANDiscriminator(10, 2, width=8, hidden=32)
+    G, DQ = InfoGANGenerator(16, 10, 2, width=4), InfoGANDiscriminator(10, 2, width=4, hidden=32)
     x = G(mg.randn(5, 16), np.array([0, 1, 2, 3, 9]), mg.zeros(5, 2))
     logits, q_cat, q_mean, q_logvar = DQ.with_q(x)
     assert x.shape == (5, 1, 28, 28) and logits.shape == (5,) and DQ(x).shape == (5,)
@@ -26,13 +26,12 @@ def test_networks_have_the_documented_shapes():
 
 
 def test_information_losses_decrease():
-    real, _ = bar_digits(32)
-    mg.manual_seed(3)
-    trainer = InfoGAN(InfoGANGenerator(8, 10, 2, width=8), InfoGANDiscriminator(10, 2, width=8, hidden=32), lr=1e-3)
-    records = [trainer.train_step(real) for _ in range(25)]
+    real, _ = bar_digits(16)
+    trainer = tiny(seed=3, lr=3e-3)
+    records = [trainer.train_step(real) for _ in range(15)]
     first = np.mean([r["info_categorical"] for r in records[:3]])
     last = np.mean([r["info_categorical"] for r in records[-3:]])
-    assert first > 2.0 and last < first - 0.5                           # log 10 = 2.30 at the start
+    assert first > 2.0 and last < first - 0.4                           # log 10 = 2.30 at the start
     assert np.mean([r["info_continuous"] for r in records[-3:]]) < np.mean([r["info_continuous"] for r in records[:3]])
 
 
