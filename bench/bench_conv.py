@@ -33,7 +33,7 @@ os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
 import numpy as np  # noqa: E402
 
-import kernels  # noqa: E402
+import minigan_kernels as kernels  # noqa: E402
 import machine  # noqa: E402
 from worker_process import WorkerProcess, worker_environment  # noqa: E402
 
@@ -77,7 +77,7 @@ def forget_transformed_weights():
     """Empty kernels/winograd.py's cache of transformed weights, so that every timed call transforms its
     weights as the first call after an optimizer update does (the weights here never change, and PyTorch
     caches nothing)."""
-    from kernels import winograd
+    from minigan_kernels import winograd
     winograd.TRANSFORMED_WEIGHTS.clear()
 
 
@@ -158,7 +158,7 @@ import time, sys
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 import numpy as np
-import kernels
+import minigan_kernels as kernels
 mod = kernels.select("numpy")
 t1 = time.perf_counter()
 rng = np.random.default_rng(0)
@@ -168,7 +168,7 @@ mod.conv_transpose2d(y, W, (2, 2), (1, 1), (0, 0))
 mod.conv2d_weight(x, y, (4, 4), (2, 2), (1, 1))
 t2 = time.perf_counter()
 print(f"{{t1 - t0:.3f}} {{t2 - t1:.3f}} {{mod.__name__}}", flush=True)
-from kernels import precompile
+from minigan_kernels import precompile
 precompile.wait_for_helper()      # (a cold cache starts one: let it finish before the warm-cache run)
 """
 
@@ -308,7 +308,7 @@ def main():
     print("targets (fwd+bwd): sum <= 0.8x torch, no shape > 1.2x, each shape <= 1.5x its bare matmuls")
     print(f"load average at end: {os.getloadavg()}")
 
-    if not args.no_coldstart and kernels.select("numpy", args.kernels).__name__ == "kernels.cpu":
+    if not args.no_coldstart and kernels.select("numpy", args.kernels).__name__ == "minigan_kernels.cpu":
         cs = cold_start()
         print("\nJIT start-up, fresh process (import kernels + first conv2d/conv_transpose2d/conv2d_weight, float32):")
         for label, (imp, first, total, name) in cs.items():

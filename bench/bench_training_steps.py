@@ -256,7 +256,7 @@ def coldstart_child():
     steps, _, _ = minigan_steps()
     steps["DCGAN step (D + G)"]()
     print(f"{time.perf_counter() - start:.3f}", flush=True)
-    from kernels import precompile
+    from minigan_kernels import precompile
     precompile.wait_for_helper()      # (a cold cache starts one: let it finish before the warm-cache run)
 
 
@@ -282,7 +282,7 @@ def main():
     parser.add_argument("--coldstart-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    import kernels
+    import minigan_kernels as kernels
     kernels.select("numpy")     # first: it sets up the CPU kernels (Numba's threading layer) before any parallel call
     import numba
     threads = args.threads or numba.get_num_threads()

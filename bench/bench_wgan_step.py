@@ -178,7 +178,7 @@ def main(argv=None):
                     help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
     parser.add_argument("--side", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    import kernels
+    import minigan_kernels as kernels
     kernels.select("numpy")     # sets up the CPU kernels (Numba's threading layer) before any parallel call
     import numba
     args.threads = args.threads or numba.get_num_threads()

@@ -15,8 +15,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import kernels  # noqa: E402
-import kernels.conv  # noqa: E402
+import minigan_kernels as kernels  # noqa: E402
+import minigan_kernels.conv  # noqa: E402
 from bench_training_steps import minigan_steps  # noqa: E402
 
 kernels.select("numpy")     # first: it sets up the CPU kernels (Numba's threading layer)

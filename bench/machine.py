@@ -58,10 +58,7 @@ def without_blas_overrides(environment) -> dict[str, str]:
 
 def minigan_blas() -> str:
     """The private OpenBLAS of minigan's kernels (version and the kernel it picked), or why it is off."""
-    try:
-        from kernels import blas
-    except ImportError:                         # the import name may differ in an installed package
-        from minigan_kernels import blas
+    from minigan_kernels import blas
     return blas.describe()
 
 

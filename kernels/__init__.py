@@ -1,5 +1,9 @@
 """minigan's convolution kernels: arrays in, arrays out (this package never imports minigan).
 
+The folder is kernels/; the package is imported as `minigan_kernels` (a different, published package is
+named `kernels`): setup.cfg installs it under that name, and minigan_kernels in the repository is a
+symbolic link to this folder, so that a checkout on PYTHONPATH imports it by the same name.
+
 Three modules provide the same three functions (see kernels/reference.py for the math and shapes):
 
     conv2d(x, W, stride, padding, dilation)                             -> y

@@ -4,7 +4,7 @@ The first training step on a machine compiles about twenty Numba functions -- se
 pipeline and LLVM, on one core (bench/README.md, history 26).  The other core is idle meanwhile.  So when
 the CPU kernels are set up (kernels/runtime.py's configure) and Numba's on-disk cache lacks some of the workers listed in `helper_workers`, `start_if_cold` starts
 
-    python -m kernels.precompile
+    python -m minigan_kernels.precompile
 
 in the background.  It compiles those workers for float32 (the dtype models train in) into the same cache,
 in the order of `helper_workers`: the big Winograd worker first, then roughly the reverse of the order in
@@ -108,7 +108,7 @@ def start_if_cold():
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, MINIGAN_PRECOMPILE="0")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-    _HELPER = subprocess.Popen([sys.executable, "-m", "kernels.precompile"], env=env, stdin=subprocess.DEVNULL,
+    _HELPER = subprocess.Popen([sys.executable, "-m", __name__], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     _DECISION = (f"helper process {_HELPER.pid} started: {len(missing)} of {len(helper_workers())} kernels "
                  f"were not in Numba's cache")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy
 
-import kernels   # arrays in, arrays out; never imports minigan (only its reference module loads here)
+import minigan_kernels as kernels   # kernels/, installed as minigan_kernels: arrays in, arrays out; never imports minigan
 
 __all__ = [
     "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
@@ -169,7 +169,7 @@ def cpu_threads() -> int:
     """How many threads minigan's CPU kernels run on: Numba's thread count on the Numba path
     ($NUMBA_NUM_THREADS, default: the CPU count), 1 on the reference path (NumPy's BLAS may still use more
     for NumPy's own products).  For reports that give a wall time."""
-    if kernels_for(numpy.empty(0)).__name__ != "kernels.cpu":
+    if kernels_for(numpy.empty(0)).__name__ != "minigan_kernels.cpu":
         return 1
     import numba
     return numba.get_num_threads()
@@ -179,7 +179,7 @@ def info() -> str:
     """One paragraph saying what minigan runs on: NumPy/CuPy, kernel path, BLAS, threads."""
     lines = [f"numpy {numpy.__version__}"]
     try:
-        import kernels
+        import minigan_kernels as kernels
         kernel_info = kernels.info()
         if isinstance(kernel_info, dict):
             lines += [f"{key}: {value}" for key, value in kernel_info.items()]

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-import kernels
-from kernels import reference
+import minigan_kernels as kernels
+from minigan_kernels import reference
 
 try:
     import torch
@@ -68,7 +68,7 @@ def kernel_modules():
     """The kernel modules available here: the reference always, Numba CPU when Numba imports."""
     mods = [pytest.param("reference")]
     mods.append(pytest.param("cpu", marks=pytest.mark.skipif(
-        importlib.util.find_spec("numba") is None or importlib.util.find_spec("kernels.cpu") is None,
+        importlib.util.find_spec("numba") is None or importlib.util.find_spec("minigan_kernels.cpu") is None,
         reason="Numba (or kernels.cpu) not available")))
     return mods
 
@@ -84,8 +84,8 @@ def kernel_module(name):
 # per-thread pipelines on the private BLAS (runtime.FUSED, in chunks of ~kernels/fused.py's CHUNK_BYTES of
 # columns) or, unfused, with NumPy's BLAS: force each combination in turn.
 SERIAL, PARALLEL = 1 << 62, 0
-_CL, _PAR, _MM = "kernels.conv.CHANNELS_LAST_MIN", "kernels.runtime.PARALLEL_MIN", "kernels.products.MATMUL_PARALLEL_MIN"
-_FUSED, _FUSED_PAR, _CHUNK = "kernels.runtime.FUSED", "kernels.runtime.FUSED_PARALLEL_MIN", "kernels.fused.CHUNK_BYTES"
+_CL, _PAR, _MM = "minigan_kernels.conv.CHANNELS_LAST_MIN", "minigan_kernels.runtime.PARALLEL_MIN", "minigan_kernels.products.MATMUL_PARALLEL_MIN"
+_FUSED, _FUSED_PAR, _CHUNK = "minigan_kernels.runtime.FUSED", "minigan_kernels.runtime.FUSED_PARALLEL_MIN", "minigan_kernels.fused.CHUNK_BYTES"
 LAYOUTS = {
     "nchw-serial": {_CL: 10 ** 9, _PAR: SERIAL, _MM: SERIAL},
     "nchw-parallel": {_CL: 10 ** 9, _PAR: PARALLEL, _MM: PARALLEL},
@@ -101,6 +101,6 @@ LAYOUTS = {
 def force_layout(monkeypatch, layout):
     """Switch kernels.cpu's convolutions to one of LAYOUTS (the im2col paths: Winograd is tested apart)."""
     cpu()
-    monkeypatch.setattr("kernels.conv.WINOGRAD_MIN_CHANNELS", 10 ** 9)
+    monkeypatch.setattr("minigan_kernels.conv.WINOGRAD_MIN_CHANNELS", 10 ** 9)
     for target, value in LAYOUTS[layout].items():
         monkeypatch.setattr(target, value)

@@ -1,5 +1,5 @@
 """kernels.blas says when its private OpenBLAS runs kernels below what the CPU supports, and why."""
-from kernels import blas
+from minigan_kernels import blas
 
 AVX512 = {"avx2", "fma", "avx512f"}
 

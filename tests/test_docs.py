@@ -274,6 +274,9 @@ def module_imports(path):
             imported.update(names)
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
+    # kernels/ is imported by its installed name, minigan_kernels (setup.cfg): the same layer as "kernels"
+    imported = {"kernels" + name[len("minigan_kernels"):] if name.split(".")[0] == "minigan_kernels" else name
+                for name in imported}
     return ".".join(parts), {name for name in imported if name.split(".")[0] in ("minigan", "kernels")}
 
 

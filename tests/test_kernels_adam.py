@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kernels import reference
+from minigan_kernels import reference
 from kernels_common import needs_cpu
 from kernels_common import cpu as kernel_cpu
 
@@ -13,7 +13,7 @@ from kernels_common import cpu as kernel_cpu
 def test_cpu_adam_update_matches_reference_over_steps(dtype, amsgrad, monkeypatch):
     """Five fused Numba Adam steps = five steps of the reference array code (m, v, v_max and p)."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.adam.ADAM_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.adam.ADAM_MIN", 0)
     rng = np.random.default_rng(2)
     states = []
     for _ in range(2):

@@ -3,12 +3,12 @@ layer, against PyTorch."""
 import numpy as np
 import pytest
 
-from kernels import reference
+from minigan_kernels import reference
 from kernels_common import HAS_NUMBA, needs_cpu, needs_torch, tol
 from kernels_common import cpu as kernel_cpu
 
 if HAS_NUMBA:
-    from kernels import batch_norm
+    from minigan_kernels import batch_norm
 
 SHAPES = [(2, 3), (4, 5, 6), (3, 4, 5, 7), (1, 1, 1, 1)]
 
@@ -20,7 +20,7 @@ def test_cpu_batch_norm_kernels_match_reference(shape, dtype, monkeypatch):
     """Numba batch-norm forward / backward, with and without the affine step, against the array code of
     kernels.reference, forced onto the Numba path even for small arrays."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.pointwise.ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     rng = np.random.default_rng(11)
     x = (rng.standard_normal(shape) * 3 + 0.5).astype(dtype)
     x.reshape(-1)[0] = 0.0
@@ -57,7 +57,7 @@ def test_cpu_batch_norm_kernels_match_reference(shape, dtype, monkeypatch):
 def test_cpu_batch_norm_leaves_odd_inputs_to_the_reference(monkeypatch):
     """A non-contiguous input gives the reference's answer (the fallback is taken)."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.pointwise.ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     x = np.random.default_rng(1).standard_normal((6, 8))
     np.testing.assert_allclose(cpu.batch_norm_forward(x.T, 1e-5)[0], reference.batch_norm_forward(x.T, 1e-5)[0])
 
@@ -67,7 +67,7 @@ def test_cpu_batch_norm_leaves_odd_inputs_to_the_reference(monkeypatch):
 def test_cpu_channel_sum_matches_reference(dtype, monkeypatch):
     """The per-channel sum (a bias's gradient) of contiguous arrays and of a non-contiguous slice."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.pointwise.ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     rng = np.random.default_rng(3)
     r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
     x = r(4, 5, 3, 2)

@@ -5,7 +5,7 @@ layout and threading mode, the adjoint identity, dtypes, non-contiguous inputs a
 import numpy as np
 import pytest
 
-from kernels import reference
+from minigan_kernels import reference
 from kernels_common import (GRID, IDS, LAYOUTS, TF, TG, force_layout, kernel_module, kernel_modules, needs_cpu,
                             needs_torch, rng_arrays, tol, torch)
 from kernels_common import cpu as kernel_cpu

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from kernels import reference
+from minigan_kernels import reference
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 needs_sim = pytest.mark.skipif(not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 in the environment "
@@ -58,14 +58,14 @@ def check_all(mod, case, dtype, to_dev=lambda a: a, to_host=lambda a: a):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES)
 def test_cuda_kernels_in_simulator(case, dtype):
-    import kernels.cuda as kc
+    import minigan_kernels.cuda as kc
     check_all(kc, case, dtype)
 
 
 @needs_sim
 @pytest.mark.cudasim
 def test_cuda_noncontiguous_inputs_in_simulator():
-    import kernels.cuda as kc
+    import minigan_kernels.cuda as kc
     case = CASES[0]
     N, C, O, H, W_, k, s, p, d, op = case
     x, W, _, gy = arrays(case, np.float64)
@@ -94,7 +94,7 @@ def _cupy_or_skip():
 @pytest.mark.parametrize("case", CASES)
 def test_cuda_kernels_on_gpu(case, dtype):
     cupy = _cupy_or_skip()
-    import kernels
-    import kernels.cuda as kc
+    import minigan_kernels as kernels
+    import minigan_kernels.cuda as kc
     assert kernels.select("cupy") is kc
     check_all(kc, case, dtype, to_dev=cupy.asarray, to_host=cupy.asnumpy)

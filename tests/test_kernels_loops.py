@@ -7,7 +7,7 @@ import pytest
 from kernels_common import HAS_NUMBA, needs_cpu
 
 if HAS_NUMBA:
-    from kernels import loops
+    from minigan_kernels import loops
 
 
 def _strided_fill_worker():

@@ -3,7 +3,7 @@ and per-channel), against kernels.reference (the spec), and the inputs they leav
 import numpy as np
 import pytest
 
-from kernels import reference
+from minigan_kernels import reference
 from kernels_common import needs_cpu, tol
 from kernels_common import cpu as kernel_cpu
 
@@ -18,7 +18,7 @@ def test_cpu_leaky_relu_kernels_match_reference(shape, dtype, monkeypatch):
     the Numba path even for small arrays: equal to the last bit (the slope rounded to the arrays' dtype, as
     NumPy rounds it)."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.pointwise.ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     rng = np.random.default_rng(11)
     x = (rng.standard_normal(shape) * 3 + 0.5).astype(dtype)
     x.reshape(-1)[0] = 0.0                                   # the kink: x = 0 takes the slope side
@@ -32,7 +32,7 @@ def test_cpu_leaky_relu_kernels_match_reference(shape, dtype, monkeypatch):
 def test_cpu_leaky_relu_leaves_odd_inputs_to_the_reference(monkeypatch):
     """Non-contiguous, integer, or float16 inputs give the reference's answer (the fallback is taken)."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.pointwise.ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     x = np.random.default_rng(1).standard_normal((6, 8))
     for a in (x[:, ::2], x.T, x.astype(np.float16), np.arange(-3, 3)):
         np.testing.assert_array_equal(cpu.leaky_relu(a, 0.1), reference.leaky_relu(a, 0.1))
@@ -43,7 +43,7 @@ def test_cpu_leaky_relu_leaves_odd_inputs_to_the_reference(monkeypatch):
 def test_cpu_add_multiply_match_reference(dtype, monkeypatch):
     """Same-shape and per-channel operands (in either order) take the Numba path; anything else NumPy's."""
     cpu = kernel_cpu()
-    monkeypatch.setattr("kernels.pointwise.ELEMENTWISE_MIN", 0)
+    monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     rng = np.random.default_rng(3)
     r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
     x = r(4, 5, 3, 2)

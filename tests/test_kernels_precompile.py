@@ -4,18 +4,18 @@ import os
 import subprocess
 import sys
 
-import kernels
+import minigan_kernels as kernels
 from kernels_common import HAS_NUMBA, ROOT, needs_cpu, needs_private_blas
 
 if HAS_NUMBA:
-    from kernels import precompile
+    from minigan_kernels import precompile
 
 
 _STEP_KERNELS = """
 import numpy as np
-import kernels
+import minigan_kernels as kernels
 cpu = kernels.select('numpy')
-from kernels import loops, precompile
+from minigan_kernels import loops, precompile
 f32 = np.float32
 rng = np.random.default_rng(0)
 def a(*shape):
@@ -49,11 +49,11 @@ def test_the_precompile_helper_leaves_nothing_for_a_training_step_to_compile(tmp
     the helper's float32 signatures are exactly the ones training uses.  (MINIGAN_PRECOMPILE=0 in both
     processes, so that no second helper runs.)"""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MINIGAN_PRECOMPILE="0")
-    missing = subprocess.run([sys.executable, "-c", "from kernels import precompile; "
+    missing = subprocess.run([sys.executable, "-c", "from minigan_kernels import precompile; "
                               "print(len(precompile.missing_from_cache()))"], env=env, cwd=ROOT,
                              capture_output=True, text=True, timeout=120, check=True).stdout
     assert missing.strip() == "13"                     # an empty cache: the helper's whole list
-    done = subprocess.run([sys.executable, "-m", "kernels.precompile"], env=env, cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "minigan_kernels.precompile"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=600, check=True).stdout.splitlines()
     assert len(done) == 13 + 2, done                   # thirteen workers, the driver for each argument list
     out = subprocess.run([sys.executable, "-c", _STEP_KERNELS], env=env, cwd=ROOT, capture_output=True, text=True,

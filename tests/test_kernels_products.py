@@ -12,7 +12,7 @@ from kernels_common import HAS_NUMBA, PARALLEL, ROOT, SERIAL, needs_cpu, tol
 from kernels_common import cpu as kernel_cpu
 
 if HAS_NUMBA:
-    from kernels import blas
+    from minigan_kernels import blas
 
 
 @needs_cpu
@@ -49,8 +49,8 @@ def test_cpu_matmul_matches_numpy_both_dtypes_in_one_process(threading, monkeypa
     """kernel_cpu().matmul == NumPy's @ for every operand layout it handles itself or passes on.  float32
     and float64 alternate on purpose: Numba once dispatched dgemm calls to the sgemm-typed compiled code
     when both ctypes functions shared a Python class (wrong float64 results); kernels/blas.py prevents it."""
-    monkeypatch.setattr("kernels.products.MATMUL_PARALLEL_MIN", SERIAL if threading == "serial" else PARALLEL)
-    monkeypatch.setattr("kernels.products.NUMPY_MATMUL_MAX", 0)        # the test matrices are small
+    monkeypatch.setattr("minigan_kernels.products.MATMUL_PARALLEL_MIN", SERIAL if threading == "serial" else PARALLEL)
+    monkeypatch.setattr("minigan_kernels.products.NUMPY_MATMUL_MAX", 0)        # the test matrices are small
     for round_ in range(2):
         for dtype in (np.float32, np.float64) if round_ == 0 else (np.float64, np.float32):
             for name, a, b in _matmul_cases(np.random.default_rng(7), dtype):
@@ -61,7 +61,7 @@ def test_cpu_matmul_matches_numpy_both_dtypes_in_one_process(threading, monkeypa
 
 @needs_cpu
 def test_cpu_matmul_passes_other_dtypes_to_numpy(monkeypatch):
-    monkeypatch.setattr("kernels.products.NUMPY_MATMUL_MAX", 0)    # past the small-product shortcut: the dtype checks
+    monkeypatch.setattr("minigan_kernels.products.NUMPY_MATMUL_MAX", 0)    # past the small-product shortcut: the dtype checks
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(kernel_cpu().matmul(a, b), a @ b)                    # integers: exact
     mixed = kernel_cpu().matmul(a.astype(np.float32), b.astype(np.float64))
@@ -72,7 +72,8 @@ def test_cpu_matmul_passes_other_dtypes_to_numpy(monkeypatch):
 def test_private_blas_can_be_switched_off():
     """MINIGAN_PRIVATE_BLAS=0: no private BLAS, the unfused kernels and the non-spinning threading layer,
     and the same numbers (run in a fresh process: the switch is read on import)."""
-    code = ("import numba, numpy as np, kernels, kernels.blas as b, kernels.reference as r, kernels.runtime as rt\n"
+    code = ("import numba, numpy as np, minigan_kernels as kernels, minigan_kernels.blas as b, minigan_kernels.reference as r\n"
+            "import minigan_kernels.runtime as rt\n"
             "c = kernels.select('numpy')\n"
             "x = np.random.default_rng(0).standard_normal((3, 20, 9, 9)); W = np.ones((4, 20, 3, 3))\n"
             "assert not b.available() and not rt.FUSED, b.describe()\n"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import kernels
+import minigan_kernels as kernels
 from kernels_common import ROOT, needs_cpu
 
 
@@ -19,8 +19,8 @@ def test_select_modes(monkeypatch):
     with pytest.raises(ValueError):
         kernels.select("numpy")
     monkeypatch.delenv("MINIGAN_KERNELS")
-    has_cpu = importlib.util.find_spec("numba") and importlib.util.find_spec("kernels.cpu")
-    expected = "kernels.cpu" if has_cpu else "kernels.reference"
+    has_cpu = importlib.util.find_spec("numba") and importlib.util.find_spec("minigan_kernels.cpu")
+    expected = "minigan_kernels.cpu" if has_cpu else "minigan_kernels.reference"
     assert kernels.select("numpy").__name__ == expected
     info = kernels.info()
     assert info["kernels"] == expected and "blas" in info
@@ -28,10 +28,10 @@ def test_select_modes(monkeypatch):
 
 def test_select_in_fresh_process():
     """The environment variable is read by a process that starts with it (what a user does)."""
-    code = "import kernels; print(kernels.select('numpy').__name__)"
+    code = "import minigan_kernels as kernels; print(kernels.select('numpy').__name__)"
     env = dict(os.environ, MINIGAN_KERNELS="reference")
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "kernels.reference"
+    assert out.stdout.strip() == "minigan_kernels.reference"
 
 
 @needs_cpu
@@ -39,7 +39,8 @@ def test_importing_the_kernels_changes_nothing_until_select_sets_them_up():
     """No import-time side effects: a fresh process that imports every kernel module has Numba's threading
     layer, glibc's malloc and the compile helper untouched; kernels.select("numpy") then sets all of them up
     (kernels/runtime.py's configure), once."""
-    code = ("import os, numba, kernels, kernels.cpu, kernels.runtime as rt, kernels.allocator as al, kernels.precompile as pc\n"
+    code = ("import os, numba, minigan_kernels as kernels, minigan_kernels.cpu, minigan_kernels.allocator as al\n"
+            "import minigan_kernels.precompile as pc\n"
             "print(os.environ.get('NUMBA_THREADING_LAYER'), al.describe(), pc.describe(), sep='|')\n"
             "kernels.select('numpy'); kernels.select('numpy')\n"
             "print(numba.config.THREADING_LAYER, al.describe(), pc.describe(), sep='|')\n")
@@ -62,7 +63,7 @@ def test_kernels_work_in_a_forked_child():
     results up to float32 rounding (the serial and parallel Winograd products block their rows differently;
     1e-5 of each output's scale, as in test_winograd_matches_reference)."""
     code = (
-        "import os, numpy as np, kernels\n"
+        "import os, numpy as np, minigan_kernels as kernels\n"
         "c = kernels.select('numpy')\n"
         "rng = np.random.default_rng(0)\n"
         "x = rng.standard_normal((64, 64, 14, 14)).astype(np.float32)\n"
@@ -90,7 +91,7 @@ def test_kernels_work_in_a_forked_child():
 
 
 _FAULTS_PROGRAM = """
-import resource, numpy as np, kernels
+import resource, numpy as np, minigan_kernels as kernels
 kernels.select('numpy')
 def round_of_arrays():                       # a training step's pattern: 20 live 1 MiB arrays, then all freed
     arrays = [np.ones(1 << 18, np.float32) for _ in range(20)]
@@ -128,3 +129,30 @@ def test_malloc_tuning_keeps_freed_arrays_for_reuse():
     assert default[0] == "glibc defaults (MINIGAN_MALLOC_TUNING=0)"
     assert default[1] > 9 * 20 * 256 // 2, default          # at least half the pages of every round
     assert tuned[1] < default[1] // 20, (tuned, default)
+
+
+def test_nothing_imports_the_kernels_by_their_folder_name():
+    """The kernels are installed as minigan_kernels (setup.cfg): `import kernels` works only in a checkout, and
+    where a different, published package named `kernels` is installed it would import that one.  No module of
+    minigan, the demos, the benchmarks or the tests imports them by the folder name."""
+    import ast
+    import pathlib
+    offenders = []
+    for folder in ("minigan", "demos", "bench", "tests"):
+        for path in sorted(pathlib.Path(ROOT, folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                else:
+                    continue
+                offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for name in names
+                              if name.split(".")[0] == "kernels"]
+    for document in sorted(pathlib.Path(ROOT, "docs").glob("*.md")) + [pathlib.Path(ROOT, "README.md")]:
+        for number, line in enumerate(document.read_text().splitlines(), 1):
+            if line.lstrip().startswith(("import kernels", "from kernels ", "from kernels.")):
+                offenders.append(f"{document.relative_to(ROOT)}:{number} {line.strip()}")
+    assert not offenders, f"import minigan_kernels (the installed name of kernels/) instead: {offenders}"
+    # in a checkout the same name reaches the folder: minigan_kernels is a symbolic link to kernels/
+    assert pathlib.Path(ROOT, "minigan_kernels").resolve() == pathlib.Path(ROOT, "kernels").resolve()

@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-import kernels
-from kernels import reference
+import minigan_kernels as kernels
+from minigan_kernels import reference
 from kernels_common import HAS_NUMBA, PARALLEL, ROOT, SERIAL, needs_cpu, needs_private_blas
 from kernels_common import cpu as kernel_cpu
 
 if HAS_NUMBA:                       # (without Numba every test here is skipped)
-    from kernels import conv, runtime, winograd
+    from minigan_kernels import conv, runtime, winograd
 
 
 def _correlate_1d(g, d, m):
@@ -170,7 +170,7 @@ def test_winograd_choice_is_visible_and_can_be_switched_off():
     if runtime.FUSED:
         assert info["winograd"].startswith("F(4x4, 2x2)") and str(conv.WINOGRAD_MIN_CHANNELS) in info["winograd"]
         assert conv._winograd_pays(64, 128, 411_041_792) and not conv._winograd_pays(16, 16, 1 << 40)
-    code = ("import kernels, kernels.conv as c\n"
+    code = ("import minigan_kernels as kernels, minigan_kernels.conv as c\n"
             "assert kernels.info()['winograd'].startswith('off'), kernels.info()['winograd']\n"
             "assert not c._winograd_pays(128, 128, 1 << 40)\n"
             "print('off')\n")

@@ -15,7 +15,7 @@ Shapes (PyTorch's layouts):
     conv2d_weight    x (N, C, H, W), gy (N, O, Ho, Wo) -> (O, C, kh, kw)
 Reference: Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016).
 """
-from kernels.reference import conv_output_size, conv_transpose_output_size   # kernels own the arithmetic
+from minigan_kernels.reference import conv_output_size, conv_transpose_output_size   # kernels own the arithmetic
 
 from .. import argcheck
 from ..backend import kernels_for
