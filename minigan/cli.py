@@ -44,6 +44,13 @@ def _add_run_arguments(parser):
     parser.add_argument("--no-progress", action="store_true")
 
 
+def _summary(docstring, width=90):
+    """A family's line in ``minigan train --help``: the first sentence of its docstring, at most ``width``
+    characters (cut at a word, with "...")."""
+    sentence = " ".join(docstring.strip().split("\n\n")[0].split()).split(". ")[0]
+    return sentence if len(sentence) <= width else sentence[:width - 3].rsplit(" ", 1)[0] + "..."
+
+
 def build_parser():
     from .trainers import FAMILIES
     parser = argparse.ArgumentParser(prog="minigan", description="generative models on minigan's autograd engine")
@@ -53,7 +60,7 @@ def build_parser():
     families = train.add_subparsers(dest="family", required=True, metavar="FAMILY",
                                     help=", ".join(FAMILIES))
     for name, module in FAMILIES.items():
-        family = families.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0],
+        family = families.add_parser(name, help=_summary(module.__doc__ or name),
                                      description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_run_arguments(family)
         module.add_arguments(family)
