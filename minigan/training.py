@@ -222,9 +222,11 @@ def fit(trainer, loader, epochs, out_dir, checkpoint_every=100, resume=False, ov
         raise ValueError(f"fit: the loader yields no batch in an epoch (batch size "
                          f"{getattr(loader, 'batch_size', '?')}, {getattr(loader, 'num_samples', '?')} samples"
                          f"{', drop_last' if getattr(loader, 'drop_last', False) else ''})")
-    # (a trainer without config(), from before the trainer contract, is named by its class)
-    own_config = trainer.config() if hasattr(trainer, "config") else {"trainer": type(trainer).__name__}
-    config = _json_value({**own_config, **(settings or {}), "epochs": int(epochs),
+    missing = [name for name in ("train_step", "state_dict", "load_state_dict", "config") if not hasattr(trainer, name)]
+    if missing:
+        raise TypeError(f"fit: {type(trainer).__name__} lacks {', '.join(missing)} of the trainer contract "
+                        "(minigan/trainers/base.py)")
+    config = _json_value({**trainer.config(), **(settings or {}), "epochs": int(epochs),
                           "batch_size": getattr(loader, "batch_size", None), "batches_per_epoch": steps_per_epoch})
     value_range = tuple(getattr(trainer, "sample_range", (0.0, 1.0)))
 

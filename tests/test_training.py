@@ -222,3 +222,20 @@ def test_a_corrupt_checkpoint_is_refused_on_resume_naming_the_way_out(tmp_path):
     (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
     with pytest.raises(RunDirectoryError, match="checkpoint.safetensors.*overwrite"):
         toy_fit(tmp_path, epochs=1, resume=True)
+
+
+def test_a_trainer_outside_the_contract_is_refused_naming_what_it_lacks(tmp_path):
+    class NoConfig:
+        def train_step(self, batch):
+            return {}
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    loader = DataLoader(*toy_data(), batch_size=4)
+    with pytest.raises(TypeError, match="NoConfig lacks config of the trainer contract"):
+        fit(NoConfig(), loader, 1, str(tmp_path / "run"), progress=False)
+    assert not os.path.exists(tmp_path / "run")
