@@ -560,7 +560,8 @@ def _digit_rows(n=3):
     (lambda rows: rows[2].__setitem__(10, "9" * 30), "line 3, column 11: pixel value 9+ \\(pixels are 0..255\\)"),
     (lambda rows: rows[2].pop(), "line 3 has 784 values, expected 785"),
     (lambda rows: rows.insert(1, []), "line 2 (has 1 values|is blank)"),
-], ids=["pixel-999", "pixel-negative", "label-42", "label-negative", "float", "huge", "short-row", "blank"])
+    (lambda rows: rows[0].__setitem__(5, "7\r"), "line 1, column 6: '7\\\\r' is not an integer"),
+], ids=["pixel-999", "pixel-negative", "label-42", "label-negative", "float", "huge", "short-row", "blank", "carriage-return"])
 def test_mnist5k_values_out_of_range_are_refused_naming_line_and_column(tmp_path, monkeypatch, edit, message):
     # the old reader wrapped pixel 999 to 231 and took label 42
     rows = _digit_rows()

