@@ -36,6 +36,12 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("property_files")
 
 
+def kind_of(error) -> str:
+    """A refusal's kind for hypothesis' statistics: its message after the file name, up to the first detail."""
+    text = str(error).split(": ", 1)[-1]
+    return re.sub(r"[0-9]+", "N", re.split(r"[(:]", text)[0]).strip()[:50]
+
+
 def traced(function):
     """(result or raised exception, peak bytes Python allocated while ``function`` ran)."""
     tracemalloc.start()
@@ -160,7 +166,7 @@ def checkpoint_outcome(path, payload: bytes):
     if isinstance(outcome, Exception):
         assert isinstance(outcome, SerializationError), repr(outcome)
         assert str(path) in str(outcome)
-        event(f"refused: {re.sub(r'[0-9]+', 'N', str(outcome).split(': ', 1)[1])[:60]}")
+        event(f"refused: {kind_of(outcome)}")
     else:
         event("loaded")
     return outcome
@@ -279,7 +285,7 @@ def idx_outcome(path, raw: bytes):
         assert isinstance(outcome, data.DataFormatError), repr(outcome)
         assert str(path) in str(outcome)
         assert reference is None, f"refused a valid IDX file: {outcome}"
-        event(f"refused: {re.sub(r'0x[0-9a-f]+|[0-9]+', 'N', str(outcome).split(': ', 1)[1])[:50]}")
+        event(f"refused: {kind_of(outcome)}")
     else:
         assert reference is not None, "read a file that is not valid IDX"
         native = reference.astype(reference.dtype.newbyteorder("="))
@@ -373,7 +379,7 @@ def test_property_mnist5k_csv_is_refused_or_read_as_described(workdir, seed, n_r
     except data.DataFormatError as error:
         assert str(path) in str(error)
         assert reference is None, f"refused a valid file: {error}"
-        event(f"refused: {re.sub(r'[0-9]+', 'N', str(error).split(': ', 1)[1])[:40]}")
+        event(f"refused: {kind_of(error)}")
         return
     assert reference is not None, "read a file that breaks the description"
     np.testing.assert_array_equal(images, reference[0])
