@@ -77,9 +77,13 @@ def mutated(draw, payload: bytes):
     return bytes(result)
 
 
+# (containers of at least one child in the extension, empty ones among the leaves: hypothesis checks that
+# the extension needs its children)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats(allow_nan=False) | st.text(max_size=6),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats(allow_nan=False) | st.text(max_size=6)
+    | st.just([]) | st.just({}),
+    lambda children: (st.lists(children, min_size=1, max_size=3)
+                      | st.dictionaries(st.text(max_size=6), children, min_size=1, max_size=3)),
     max_leaves=6)
 
 
@@ -119,10 +123,11 @@ def arrays(draw):
 
 keys = st.text(alphabet="abcdefgh", min_size=1, max_size=3)
 leaves = (st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats(allow_nan=False)
-          | st.text(max_size=5) | arrays())
+          | st.text(max_size=5) | arrays() | st.just([]) | st.just(()) | st.just({}))
 states = st.dictionaries(keys, st.recursive(
-    leaves, lambda children: (st.lists(children, max_size=3) | st.lists(children, max_size=3).map(tuple)
-                              | st.dictionaries(keys | st.integers(0, 9), children, max_size=3)),
+    leaves, lambda children: (st.lists(children, min_size=1, max_size=3)
+                              | st.lists(children, min_size=1, max_size=3).map(tuple)
+                              | st.dictionaries(keys | st.integers(0, 9), children, min_size=1, max_size=3)),
     max_leaves=8), max_size=4)
 
 
