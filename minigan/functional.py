@@ -539,9 +539,10 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def elu(x, alpha=1.0):
-    """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al., 2016)."""
+    """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al., 2016), with expm1: e^x - 1 would cancel near 0
+    (float32 elu(-0.03125) was 2.6e-6 off, relative)."""
     alpha = argcheck.real("elu", "alpha", alpha)
-    negative = mul(sub(exp(clamp(x, max=0.0)), 1.0), float(alpha))
+    negative = mul(expm1(clamp(x, max=0.0)), float(alpha))
     return ops.where(x.data > 0, x, negative)
 
 

@@ -291,7 +291,7 @@ def assert_clear_error(call, op_name):
 BAD_INTS = st.one_of(st.integers(-5, 0), st.floats(-3, 3).filter(lambda v: v != int(v)),
                      st.sampled_from([None, "1", (1, 1, 1), (), (1, 0), (2, -1), [1.5, 1], True]))
 BAD_PADDING = st.one_of(st.integers(-5, -1), st.floats(0.1, 3).filter(lambda v: v != int(v)),
-                        st.sampled_from([None, "same", (1, 1, 1), (0, -1), (0.0, 1)]))
+                        st.sampled_from([None, "full", (1, 1, 1), (0, -1), (0.0, 1)]))   # 'same' is valid
 
 
 @given(st.sampled_from(["stride", "dilation", "padding"]), st.data(),
@@ -321,6 +321,8 @@ DIM_FUNCTIONS = {
     "squeeze": lambda x, d: F.squeeze(x, d), "flatten": lambda x, d: F.flatten(x, d),
     "transpose": lambda x, d: x.transpose(0, d), "size": lambda x, d: x.size(d),
     "argmax": lambda x, d: x.argmax(d), "argmin": lambda x, d: x.argmin(d),
+    "chunk": lambda x, d: F.chunk(x, 2, d), "split": lambda x, d: F.split(x, 1, d),
+    "topk": lambda x, d: F.topk(x, 1, d),
 }
 EXTRA_DIM = {"stack": 1, "unsqueeze": 1}      # these accept one more position: the new axis
 

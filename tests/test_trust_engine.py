@@ -514,3 +514,9 @@ def test_sigmoid_keeps_its_relative_precision_in_the_left_tail():
     got = F.sigmoid(mg.tensor(x)).numpy()
     np.testing.assert_allclose(got, exact, rtol=2e-7)        # (1 + tanh(x/2)) / 2 gave 0 at -20, 5e-6 off at -6
     assert np.isnan(F.sigmoid(mg.tensor([float("nan")])).item())
+
+
+def test_elu_is_accurate_near_zero_in_float32():
+    x = np.array([-0.03125, -1e-3, -1e-6, -2.0, 0.5], dtype=np.float32)
+    exact = np.where(x > 0, x, np.expm1(x.astype(np.float64)))
+    np.testing.assert_allclose(F.elu(mg.tensor(x)).numpy(), exact, rtol=2e-7)   # exp(x) - 1 was 2.6e-6 off
