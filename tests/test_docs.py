@@ -277,6 +277,9 @@ def module_imports(path):
     # kernels/ is imported by its installed name, minigan_kernels (setup.cfg): the same layer as "kernels"
     imported = {"kernels" + name[len("minigan_kernels"):] if name.split(".")[0] == "minigan_kernels" else name
                 for name in imported}
+    # kernels/ is installed as minigan_kernels: both names are the kernels layer
+    imported = {"kernels" + name[len("minigan_kernels"):] if name.split(".")[0] == "minigan_kernels" else name
+                for name in imported}
     return ".".join(parts), {name for name in imported if name.split(".")[0] in ("minigan", "kernels")}
 
 
@@ -309,9 +312,11 @@ def test_layer_checker_sees_relative_and_lazy_imports(tmp_path, monkeypatch):
     (tmp_path / "minigan" / "models" / "thing.py").write_text(
         "from .. import nn\nfrom ..functional import relu\n\ndef fit():\n    from ..training import fit\n")
     (tmp_path / "kernels" / "fast.py").write_text("from . import reference\nimport minigan.tensor\n")
+    (tmp_path / "minigan" / "ops").mkdir()
+    (tmp_path / "minigan" / "ops" / "op.py").write_text("from minigan_kernels.reference import conv_output_size\nimport minigan_kernels.cpu\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert layer_violations() == {("minigan.models.thing", "minigan.training"),
-                                  ("kernels.fast", "minigan.tensor")}
+                                  ("kernels.fast", "minigan.tensor"), ("minigan.ops.op", "kernels.cpu")}
     assert within("minigan.ops.arith", {"minigan.ops"}) and within("minigan", {"minigan"})
     assert not within("minigan.models", {"minigan"})          # "minigan" allows its __init__, not all of it
 
