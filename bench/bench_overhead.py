@@ -7,6 +7,9 @@ Also a small MLP step (the same work in both) for a more realistic mix.
     python bench/bench_overhead.py [--length 200] [--repeats 15]
 
 Prints minigan's and PyTorch's median times, the per-op cost, and their ratio (minigan / PyTorch).
+Both sides run on one thread (PyTorch's intra-op pool and minigan's Numba threads): the MLP's products
+are small, and a two-thread split of them measures thread hand-offs (on a loaded machine, waiting for a
+core), not the engine.
 """
 import argparse
 import statistics
@@ -91,8 +94,10 @@ def main():
     parser.add_argument("--size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
+    import numba
     import torch
     torch.set_num_threads(1)
+    numba.set_num_threads(1)    # minigan's kernels on one thread too: the engine's cost, not thread hand-offs
 
     rows = []
     n_ops = ops_per_chain(args.length)
@@ -104,7 +109,8 @@ def main():
     rows.append(("MLP 64-128-128-10, batch 32, fwd+bwd", t_mg, t_torch, None))
 
     print(machine.describe())
-    print(f"minigan {mg.__version__} vs torch {torch.__version__} (CPU, 1 thread), medians of {args.repeats}")
+    print(f"minigan {mg.__version__} (Numba kernels, 1 thread) vs torch {torch.__version__} (CPU, 1 thread), "
+          f"medians of {args.repeats}")
     print(f"{'benchmark':44s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s} {'minigan us/op':>14s} {'torch us/op':>12s}")
     for name, a, b, n in rows:
         per_op = f"{a / n * 1e6:14.1f} {b / n * 1e6:12.1f}" if n else ""

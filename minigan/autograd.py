@@ -178,11 +178,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     counter = itertools.count()       # tie-breaker so the heap never compares Functions
     heap, queued = [], set()
+    heappush, heappop = heapq.heappush, heapq.heappop
 
     def push(function):
         if function is not None and id(function) not in queued and (needed is None or id(function) in needed):
             queued.add(id(function))
-            heapq.heappush(heap, (-function.generation, next(counter), function))
+            heappush(heap, (-function.generation, next(counter), function))
 
     leaves = {}
     for output in outputs:
@@ -192,7 +193,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     with grad_mode.set(create_graph), observed_sweep():      # observed_sweep: for minigan.graph's traces
         while heap:
-            _, _, function = heapq.heappop(heap)
+            function = heappop(heap)[2]
             if function.inputs is None:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time (through {function.name}): its "
@@ -202,40 +203,55 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 raise RuntimeError(f"{function.name} has no second derivative ({function.why_not_twice}); "
                                    "it cannot be used under create_graph=True")
             output_grads = []
+            any_grad = False
             for ref in function._outputs:
                 tensor = ref()
-                output_grads.append(None if tensor is None else grads.pop(id(tensor), None))
-            if all(g is None for g in output_grads):
+                grad_output = None if tensor is None else grads.pop(id(tensor), None)
+                output_grads.append(grad_output)
+                if grad_output is not None:
+                    any_grad = True
+            if not any_grad:
                 continue
             if needed is None:
-                function.needs_input_grad = tuple(t._requires_grad for t in function.inputs)
+                function.needs_input_grad = tuple([t._requires_grad for t in function.inputs])
             else:
                 function.needs_input_grad = tuple(
                     t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
                     for t in function.inputs)
             function.check_saved_versions()          # no tensor it reads was changed in place since forward
             if active_tracers:      # minigan.graph: tell a trace whose backward records the ops that follow
-                input_grads = _as_tuple(observed_backward(function, output_grads))
+                input_grads = observed_backward(function, output_grads)
             else:
-                input_grads = _as_tuple(function.backward(*output_grads))
-            if len(input_grads) != len(function.inputs):
+                input_grads = function.backward(*output_grads)
+            if type(input_grads) is not tuple:
+                input_grads = _as_tuple(input_grads)
+            function_inputs = function.inputs
+            if len(input_grads) != len(function_inputs):
                 raise RuntimeError(f"{function.name}.backward returned {len(input_grads)} gradients for "
-                                   f"{len(function.inputs)} inputs")
+                                   f"{len(function_inputs)} inputs")
             if anomaly_mode.enabled:
                 check_finite(function.name, "backward", input_grads)
-            for tensor, grad in zip(function.inputs, input_grads):
+            for tensor, grad in zip(function_inputs, input_grads):
                 if grad is None or not tensor._requires_grad:
                     continue
-                if grad.data.shape != tensor.data.shape:
+                grad_array, array = grad.data, tensor.data
+                if grad_array.shape != array.shape:
                     raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
                                        f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}")
-                if grad.data.dtype != tensor.data.dtype:    # float32 input of a float64 op: a float32 gradient
-                    grad = cast(grad, tensor.data.dtype)
-                _accumulate(grads, alive, tensor, grad)
-                if tensor.creator is None:
-                    leaves[id(tensor)] = tensor
-                else:
-                    push(tensor.creator)
+                if grad_array.dtype is not array.dtype and grad_array.dtype != array.dtype:
+                    grad = cast(grad, array.dtype)      # float32 input of a float64 op: a float32 gradient
+                key = id(tensor)                        # _accumulate, inlined: this loop runs once per edge
+                alive[key] = tensor
+                previous = grads.get(key)
+                grads[key] = grad if previous is None else previous + grad
+                creator = tensor.creator
+                if creator is None:
+                    leaves[key] = tensor
+                else:                                   # push(creator), inlined
+                    creator_id = id(creator)
+                    if creator_id not in queued and (needed is None or creator_id in needed):
+                        queued.add(creator_id)
+                        heappush(heap, (-creator.generation, next(counter), creator))
             if not retain_graph:
                 function.inputs = None
 

@@ -27,7 +27,8 @@ __all__ = [
 
 def is_cupy_array(array) -> bool:
     """True for a ``cupy.ndarray``, decided without importing CuPy."""
-    return type(array).__module__.startswith("cupy")
+    cls = type(array)
+    return cls is not numpy.ndarray and cls.__module__.startswith("cupy")     # NumPy's arrays: one test
 
 
 def get_array_module(*arrays):
@@ -155,7 +156,7 @@ def kernels_for(array):
     Called by every primitive, so the choice is made once per array library, on first use: set
     MINIGAN_KERNELS before running anything (``kernels.select`` itself reads it on every call).  Reading
     the environment each time cost ~2.5 us per op, 10% of a tiny op's whole overhead."""
-    xp_name = "cupy" if is_cupy_array(array) else "numpy"
+    xp_name = "numpy" if type(array) is numpy.ndarray or not is_cupy_array(array) else "cupy"
     module = _KERNELS_CHOSEN.get(xp_name)
     if module is None:
         module = _KERNELS_CHOSEN[xp_name] = kernels.select(xp_name)

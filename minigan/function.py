@@ -43,11 +43,11 @@ class Function:
     output_is_view = False          # set by forward when output 0 is a view of input 0's storage
     saved_input_versions = None     # the inputs' versions at forward, when reads_inputs
     saved_output_versions = None    # the outputs' versions at forward, when reads_outputs
-
-    def __init__(self):
-        self.inputs = None          # tuple of Tensors, freed after backward unless retain_graph
-        self._outputs = None        # tuple of weakrefs to the output Tensors
-        self.generation = 0         # longest path from a leaf: orders the backward sweep
+    # Set on the instance by apply when the graph is recorded (class-level defaults, so that making a
+    # Function, once per op, costs no attribute stores):
+    inputs = None                   # tuple of Tensors, freed after backward unless retain_graph
+    _outputs = None                 # tuple of weakrefs to the output Tensors
+    generation = 0                  # longest path from a leaf: orders the backward sweep
 
     @property
     def name(self) -> str:
@@ -56,43 +56,63 @@ class Function:
     # ------------------------------------------------------------------------------------------------
     def apply(self, *inputs):
         """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed."""
-        Tensor = _tensor_class()
+        Tensor = _Tensor or _tensor_class()
         reference = None
+        all_tensors = True
         for value in inputs:
             if isinstance(value, Tensor):
-                reference = value
-                break
-        tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name)
-                        for value in inputs)
+                if reference is None:
+                    reference = value
+            else:
+                all_tensors = False
+        tensors = inputs if all_tensors else tuple(
+            value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name) for value in inputs)
         arrays = [t.data for t in tensors]
         if len(arrays) > 1:
-            _check_same_device(self.name, arrays)
+            for array in arrays:
+                if type(array) is not numpy.ndarray:     # all on the CPU is the common case: nothing to check
+                    _check_same_device(self.name, arrays)
+                    break
 
         if autograd.active_tracers:     # minigan.graph's trace(): time this op and record it (autograd.py)
             outputs = autograd.observed_forward(self, arrays)
         else:
             outputs = self.forward(*arrays)
-        single = not isinstance(outputs, tuple)
+        single = type(outputs) is not tuple
         if single:
             outputs = (outputs,)
         if autograd.anomaly_mode.enabled:
             autograd.check_finite(self.name, "forward", outputs)
 
-        needs_grad = autograd.grad_mode.enabled and any(t._requires_grad for t in tensors)
-        results = tuple(Tensor(out, requires_grad=needs_grad) for out in outputs)
+        needs_grad = False
+        if autograd.grad_mode.enabled:
+            for t in tensors:
+                if t._requires_grad:
+                    needs_grad = True
+                    break
+        if not needs_grad:              # no graph to record: plain results, nothing saved
+            results = tuple([Tensor(out) for out in outputs])
+            if self.output_is_view:
+                results[0]._version_counter = tensors[0]._version_counter
+            return results[0] if single else results
+
+        results = tuple([Tensor(out, requires_grad=True) for out in outputs])
         if self.output_is_view:
             results[0]._version_counter = tensors[0]._version_counter
-        if needs_grad:
-            self.inputs = tensors
-            if self.reads_inputs:
-                self.saved_input_versions = tuple(map(_version_of, tensors))
-            if self.reads_outputs:
-                self.saved_output_versions = tuple(map(_version_of, results))
-            self.generation = max([t.creator.generation for t in tensors if t.creator is not None],
-                                  default=-1) + 1
-            self._outputs = tuple(weakref.ref(r) for r in results)
-            for result in results:
-                result.creator = self
+        self.inputs = tensors
+        if self.reads_inputs:
+            self.saved_input_versions = tuple(map(_version_of, tensors))
+        if self.reads_outputs:
+            self.saved_output_versions = tuple(map(_version_of, results))
+        generation = -1
+        for t in tensors:
+            creator = t.creator
+            if creator is not None and creator.generation > generation:
+                generation = creator.generation
+        self.generation = generation + 1
+        self._outputs = tuple([weakref.ref(r) for r in results])
+        for result in results:
+            result.creator = self
         return results[0] if single else results
 
     def reads_input(self, index: int) -> bool:
@@ -101,10 +121,13 @@ class Function:
 
     def check_saved_versions(self):
         """Refuse to run backward if a tensor it reads was changed in place after forward."""
-        if self.saved_input_versions is not None:
-            for index, (tensor, version) in enumerate(zip(self.inputs, self.saved_input_versions)):
-                if tensor._version_counter.value != version and self.reads_input(index):
-                    check_unchanged(self.name, f"input {index}", tensor, version)
+        versions = self.saved_input_versions
+        if versions is not None:
+            inputs = self.inputs
+            for index in range(len(versions)):
+                tensor = inputs[index]
+                if tensor._version_counter.value != versions[index] and self.reads_input(index):
+                    check_unchanged(self.name, f"input {index}", tensor, versions[index])
         if self.saved_output_versions is not None:
             for index, (ref, version) in enumerate(zip(self._outputs, self.saved_output_versions)):
                 tensor = ref()

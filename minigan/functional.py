@@ -14,6 +14,7 @@ from .function import unwrap
 from .ops import (add, sub, mul, div, neg, exp, expm1, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
 from .ops.norm import batch_norm_affine, batch_norm_normalize
+from .ops.shape import permute_unchecked as _permute_unchecked
 from .tensor import Tensor
 
 __all__ = [
@@ -326,7 +327,7 @@ def linear(x, weight, bias=None):
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input {x.shape} has {x.shape[-1]} features but weight {weight.shape} "
                          f"expects {weight.shape[-1]}")
-    y = matmul(x, transpose(weight, (1, 0)))
+    y = matmul(x, _permute_unchecked(weight, (1, 0)))      # weight's two axes were checked above
     return y if bias is None else add(y, bias)
 
 

@@ -58,17 +58,22 @@ class Tensor:
     __array_priority__ = 1000   # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False):
-        if isinstance(data, numpy.generic) or not hasattr(data, "shape"):
+        if type(data) is not numpy.ndarray and (isinstance(data, numpy.generic) or not hasattr(data, "shape")):
             data = numpy.asarray(data)        # NumPy reductions return scalars: keep a 0-d array
         dtype = data.dtype
-        if dtype is not _FLOAT32 and dtype is not _FLOAT64:     # the common cases cost two identity tests
+        floating = dtype is _FLOAT32 or dtype is _FLOAT64       # the common cases cost two identity tests
+        if not floating:
             check_dtype(dtype)
         self.data = data
         self.grad = None
         self.creator = None
         self._version_counter = VersionCounter()
         self._requires_grad = False
-        self.requires_grad = requires_grad
+        if requires_grad:
+            if floating:
+                self._requires_grad = True
+            else:
+                self.requires_grad = requires_grad      # the setter refuses a non-floating dtype
 
     # --- attributes ---------------------------------------------------------------------------------
     @property
@@ -587,11 +592,12 @@ def as_tensor_like(value, reference: Tensor | None, op_name: str = "Tensor") -> 
     reference's dtype when that is floating (``x * 2`` keeps x's dtype, as in PyTorch), else float32 for a
     Python float; anything that is not a number or a numeric array is a TypeError naming ``op_name``."""
     if isinstance(value, (bool, int, float, numpy.number)):
-        if reference is not None and reference.dtype.kind == "f":
-            dtype = reference.dtype
+        reference_dtype = None if reference is None else reference.data.dtype
+        if reference_dtype is not None and reference_dtype.kind == "f":
+            dtype = reference_dtype
         else:
             dtype = DEFAULT_DTYPE if isinstance(value, (float, numpy.floating)) else None
-        xp = numpy if reference is None else reference.xp
+        xp = numpy if reference is None or type(reference.data) is numpy.ndarray else reference.xp
         return Tensor(xp.asarray(value, dtype=dtype))
     if value is None or isinstance(value, (str, bytes, dict, set)) or callable(value):
         raise TypeError(f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "

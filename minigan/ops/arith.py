@@ -51,7 +51,8 @@ class Add(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+        needs_a, needs_b = self.needs_input_grad       # a constant operand (x + 0.1) needs no sum_to
+        return sum_to(gy, a.shape) if needs_a else None, sum_to(gy, b.shape) if needs_b else None
 
 
 class Sub(Function):
@@ -64,7 +65,8 @@ class Sub(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        return sum_to(gy, a.shape), sum_to(neg(gy), b.shape)
+        needs_a, needs_b = self.needs_input_grad
+        return sum_to(gy, a.shape) if needs_a else None, sum_to(neg(gy), b.shape) if needs_b else None
 
 
 class Mul(Function):

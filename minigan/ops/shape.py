@@ -44,7 +44,7 @@ class Transpose(Function):
         inverse = [0] * len(self.axes)
         for i, a in enumerate(self.axes):
             inverse[a % len(self.axes)] = i
-        return transpose(gy, inverse)
+        return permute_unchecked(gy, inverse)
 
 
 class BroadcastTo(Function):
@@ -202,7 +202,7 @@ class Pad(Function):
 
 
 def reshape(x, shape):
-    if tuple(x.shape) == tuple(shape):
+    if x.data.shape == tuple(shape):
         return x
     return Reshape(shape).apply(x)
 
@@ -217,6 +217,12 @@ def transpose(x, axes):
     return Transpose(normalised).apply(x)
 
 
+def permute_unchecked(x, axes):
+    """``transpose`` for callers whose ``axes`` are already a permutation of x's axes in [0, ndim) (the
+    backward passes, linear): the same op, without validating the axes again."""
+    return Transpose(axes).apply(x)
+
+
 def broadcast_to(x, shape):
     if tuple(x.shape) == tuple(shape):
         return x
@@ -226,7 +232,7 @@ def broadcast_to(x, shape):
 
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (undo broadcasting). A no-op when the shapes already agree."""
-    if tuple(x.shape) == tuple(shape):
+    if x.data.shape == tuple(shape):
         return x
     shape = tuple(shape)
     lead = x.ndim - len(shape)
