@@ -34,7 +34,7 @@ def is_cupy_array(array) -> bool:
 def get_array_module(*arrays):
     """Return ``numpy`` or ``cupy``: the module that owns the given arrays (``numpy`` for none/scalars)."""
     for array in arrays:
-        if is_cupy_array(array):
+        if type(array) is not numpy.ndarray and is_cupy_array(array):
             return cupy_module()
     return numpy
 
