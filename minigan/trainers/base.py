@@ -41,7 +41,7 @@ import copy
 import numpy as np
 
 from .. import autograd
-from ..tensor import Tensor
+from ..tensor import Tensor, randn
 from ..training import NonFiniteLossError, check_finite
 
 __all__ = [
@@ -63,6 +63,11 @@ class Trainer:
     counters = ("step",)               # integer attributes saved in the state dict
     progress_fields = None             # {label: metric name} for fit's progress bar (None: every metric)
     sample_range = (0.0, 1.0)          # the range of image samples, for fit's grids
+
+    def noise(self, n, device="cpu"):
+        """z ~ N(0, I), (n, latent_dim), from minigan's generator of ``device`` (seeded, and checkpointed by
+        ``fit``): the latent noise of the generative families, which set ``latent_dim``."""
+        return randn(n, self.latent_dim, device=device)
 
     def components(self) -> dict:
         """{name: object with state_dict() and load_state_dict(state)}: networks, optimizers..."""

@@ -14,7 +14,7 @@ from .. import functional as F
 from ..argtypes import int_in_range, positive_float, probability
 from ..data.splits import training_subset
 from ..evaluate import discriminator_accuracy
-from ..tensor import Tensor, randn
+from ..tensor import Tensor
 from .base import Trainer, as_tensor, check_finite, describe_network, step_parameters
 
 __all__ = ["BiGAN", "add_arguments", "build", "evaluation_data"]
@@ -58,10 +58,6 @@ class BiGAN(Trainer):
         return {"family": self.family, "latent_dim": self.latent_dim, "lr": self.lr, "lr_d": self.lr_d,
                 "betas": list(self.betas), "encoder": describe_network(self.encoder),
                 "generator": describe_network(self.generator), "discriminator": describe_network(self.discriminator)}
-
-    def noise(self, n):
-        """z ~ N(0, I), (n, latent_dim), from minigan's RNG."""
-        return randn(n, self.latent_dim)
 
     def losses(self, x, z):
         """(d_loss, eg_loss, real_logits, fake_logits) on the pairs (x, E(x)) and (G(z), z), with a graph."""

@@ -14,7 +14,7 @@ from .. import functional as F
 from ..argtypes import int_in_range, positive_float
 from ..data.splits import training_subset
 from ..evaluate import discriminator_accuracy
-from ..tensor import Tensor, randn
+from ..tensor import Tensor
 from .base import Trainer, as_tensor, check_finite, describe_network, eval_mode, step_parameters
 
 __all__ = ["ConditionalGAN", "add_arguments", "build", "evaluation_data"]
@@ -54,10 +54,6 @@ class ConditionalGAN(Trainer):
         return {"family": self.family, "latent_dim": self.latent_dim, "n_classes": self.n_classes,
                 "d_steps": self.d_steps, "lr": self.lr, "betas": list(self.betas),
                 "generator": describe_network(self.generator), "discriminator": describe_network(self.discriminator)}
-
-    def noise(self, n, device="cpu"):
-        """z ~ N(0, I), (n, latent_dim), from minigan's RNG."""
-        return randn(n, self.latent_dim, device=device)
 
     def random_labels(self, n):
         """y~ ~ U{0..K-1}, (n,) int64, from minigan's RNG."""

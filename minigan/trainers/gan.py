@@ -12,7 +12,7 @@ from typing import ClassVar
 from .. import autograd, losses, optim
 from .. import functional as F
 from ..argtypes import int_in_range, open_probability, positive_float
-from ..tensor import Tensor, randn
+from ..tensor import Tensor
 from .base import (
     Trainer,
     as_tensor,
@@ -75,10 +75,6 @@ class GAN(Trainer):
                 "generator_loss": self.generator_loss, "lr": self.lr, "betas": list(self.betas),
                 "generator": describe_network(self.generator),
                 "discriminator": describe_network(self.discriminator)}
-
-    def noise(self, n, device="cpu"):
-        """z ~ N(0, I), (n, latent_dim), from minigan's RNG."""
-        return randn(n, self.latent_dim, device=device)
 
     def train_step(self, real):
         real = as_tensor(real)

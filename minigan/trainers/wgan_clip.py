@@ -12,7 +12,6 @@ from typing import ClassVar
 from .. import autograd, losses, optim
 from .. import functional as F
 from ..argtypes import int_in_range, positive_float
-from ..tensor import randn
 from . import gan
 from .base import (
     Trainer,
@@ -66,9 +65,6 @@ class WGANClip(Trainer):
         return {"family": self.family, "latent_dim": self.latent_dim, "n_critic": self.n_critic,
                 "clip_value": self.clip_value, "lr": self.lr, "generator": describe_network(self.generator),
                 "critic": describe_network(self.critic)}
-
-    def noise(self, n, device="cpu"):
-        return randn(n, self.latent_dim, device=device)
 
     def train_step(self, real):
         real = as_tensor(real)

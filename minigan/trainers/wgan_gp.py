@@ -11,7 +11,6 @@ from typing import ClassVar
 
 from .. import autograd, losses, optim
 from ..argtypes import int_in_range, non_negative_float, positive_float, positive_int
-from ..tensor import randn
 from .base import (
     Trainer,
     as_tensor,
@@ -58,10 +57,6 @@ class WGANGP(Trainer):
         return {"family": self.family, "latent_dim": self.latent_dim, "n_critic": self.n_critic,
                 "lambda_gp": self.lambda_gp, "lr": self.lr, "betas": list(self.betas),
                 "generator": describe_network(self.generator), "critic": describe_network(self.critic)}
-
-    def noise(self, n, device="cpu"):
-        """z ~ N(0, I), (n, latent_dim), from minigan's generator of ``device`` (seeded, checkpointed)."""
-        return randn(n, self.latent_dim, device=device)
 
     def train_step(self, real):
         real = as_tensor(real)
