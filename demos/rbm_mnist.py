@@ -101,7 +101,7 @@ def main(argv=None):
     results["train_ll"]["independent"] = independent_bernoulli_log_likelihood(v_train_fixed, v_train_fixed)
     mg.manual_seed(args.seed)
     untrained = RBM(784, n_hidden)
-    untrained.b.data[:] = base                        # Hinton (2010) sec. 8: start the visible biases here
+    untrained.b.array[:] = base                        # Hinton (2010) sec. 8: start the visible biases here
     log_likelihoods("untrained", untrained, second_run=False)
 
     # -- the algorithm: CD-k / PCD-k (RBMTrainer.train_step), over dynamically binarised epochs ---------------
@@ -109,7 +109,7 @@ def main(argv=None):
     for name, options in METHODS.items():
         mg.manual_seed(args.seed)
         rbm = RBM(784, n_hidden)
-        rbm.b.data[:] = base
+        rbm.b.array[:] = base
         options = dict(options)
         decay = options.pop("lr_decay", False)
         trainer = RBMTrainer(rbm, momentum=0.5, weight_decay=2e-4, **options,
@@ -153,7 +153,7 @@ def main(argv=None):
     tiny_hidden, tiny_epochs = q.get("tiny_hidden", TINY_HIDDEN), q.get("tiny_epochs", TINY_EPOCHS)
     mg.manual_seed(args.seed)
     tiny = RBM(784, tiny_hidden)
-    tiny.b.data[:] = base
+    tiny.b.array[:] = base
     train_epochs(RBMTrainer(tiny, lr=0.05, momentum=0.5), x_train, tiny_epochs, BATCH, args.seed, binarize=True)
     exact = log_partition_exact(tiny)
     mg.manual_seed(args.seed + 1)

@@ -92,7 +92,7 @@ def check_finite(op_name: str, phase: str, arrays) -> None:
     for index, array in enumerate(arrays):
         if array is None:
             continue
-        data = array.data if hasattr(array, "creator") else array
+        data = array.array if hasattr(array, "creator") else array
         xp = get_array_module(data)
         if data.dtype.kind == "f" and not bool(xp.isfinite(data).all()):
             kinds = []
@@ -116,11 +116,11 @@ def _as_tuple(value):
 
 def _default_grad_output(output):
     from .tensor import Tensor
-    if output.data.size != 1:
+    if output.array.size != 1:
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this output has "
                            f"shape {tuple(output.shape)}: pass grad_outputs (or gradient=) of that shape")
     xp = output.xp
-    return Tensor(xp.ones_like(output.data))
+    return Tensor(xp.ones_like(output.array))
 
 
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None, allow_unused=False):
@@ -234,7 +234,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             for tensor, grad in zip(function_inputs, input_grads):
                 if grad is None or not tensor._requires_grad:
                     continue
-                grad_array, array = grad.data, tensor.data
+                grad_array, array = grad.array, tensor.array
                 if grad_array.shape != array.shape:
                     raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
                                        f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}")
@@ -277,7 +277,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
 def _add_detached(a, b):
     from .tensor import Tensor
-    return Tensor(a.data + b.data)
+    return Tensor(a.array + b.array)
 
 
 def _accumulate(grads, alive, tensor, grad):

@@ -39,7 +39,7 @@ class Function:
     differentiable_backward = True
     why_not_twice = ""
     reads_inputs = True             # backward reads the inputs' values: record their versions
-    reads_outputs = False           # backward reads the outputs' values (self.output(i).data)
+    reads_outputs = False           # backward reads the outputs' values (self.output(i).array)
     output_is_view = False          # set by forward when output 0 is a view of input 0's storage
     saved_input_versions = None     # the inputs' versions at forward, when reads_inputs
     saved_output_versions = None    # the outputs' versions at forward, when reads_outputs
@@ -67,7 +67,7 @@ class Function:
                 all_tensors = False
         tensors = inputs if all_tensors else tuple(
             value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name) for value in inputs)
-        arrays = [t.data for t in tensors]
+        arrays = [t.array for t in tensors]
         if len(arrays) > 1:
             for array in arrays:
                 if type(array) is not numpy.ndarray:     # all on the CPU is the common case: nothing to check
@@ -192,7 +192,7 @@ _as_tensor_like = None
 def unwrap(value):
     """The array inside a Tensor; anything else (an array, a number, an index) unchanged.
     (Not ``getattr(value, "data", value)``: a NumPy array has a ``.data`` attribute too, a memoryview.)"""
-    return value.data if isinstance(value, _tensor_class()) else value
+    return value.array if isinstance(value, _tensor_class()) else value
 
 
 def xp_of(*arrays):

@@ -56,7 +56,7 @@ def sqrt(x):
 
 def abs(x):
     """|x| = x * sign(x); the gradient at 0 is 0, as in PyTorch."""
-    return ops.mul_mask(x, x.xp.sign(x.data).astype(x.dtype))
+    return ops.mul_mask(x, x.xp.sign(x.array).astype(x.dtype))
 
 
 def clamp(x, min=None, max=None):
@@ -66,20 +66,20 @@ def clamp(x, min=None, max=None):
             argcheck.real("clamp", name, bound)
     out = x
     if min is not None:
-        out = ops.where(out.data < unwrap(min), _tensor(min, out), out)
+        out = ops.where(out.array < unwrap(min), _tensor(min, out), out)
     if max is not None:
-        out = ops.where(out.data > unwrap(max), _tensor(max, out), out)
+        out = ops.where(out.array > unwrap(max), _tensor(max, out), out)
     return out
 
 
 def maximum(a, b):
     a, b = _tensor(a, b if isinstance(b, Tensor) else None), _tensor(b, a if isinstance(a, Tensor) else None)
-    return ops.where(a.data >= b.data, a, b)
+    return ops.where(a.array >= b.array, a, b)
 
 
 def minimum(a, b):
     a, b = _tensor(a, b if isinstance(b, Tensor) else None), _tensor(b, a if isinstance(a, Tensor) else None)
-    return ops.where(a.data <= b.data, a, b)
+    return ops.where(a.array <= b.array, a, b)
 
 
 def where(condition, x, y):
@@ -284,7 +284,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     if k > size:
         raise ValueError(f"topk: k = {k} is larger than the size {size} of dim {dim}")
     xp = x.xp
-    keys = -x.data if largest else x.data
+    keys = -x.array if largest else x.array
     order = xp.argsort(keys, axis=dim, kind="stable") if x.ndim else xp.zeros((1,), dtype=numpy.int64)
     indices = xp.take(order, xp.arange(k), axis=dim) if x.ndim else order[:k].reshape(())
     if x.ndim == 0:
@@ -544,7 +544,7 @@ def elu(x, alpha=1.0):
     (float32 elu(-0.03125) was 2.6e-6 off, relative)."""
     alpha = argcheck.real("elu", "alpha", alpha)
     negative = mul(expm1(clamp(x, max=0.0)), float(alpha))
-    return ops.where(x.data > 0, x, negative)
+    return ops.where(x.array > 0, x, negative)
 
 
 def logsigmoid(x):
@@ -559,7 +559,7 @@ def _minus_max(op, x, dim):
     dim = argcheck.dim(op, dim, x.ndim)
     argcheck.floating(op, x)
     xp = x.xp
-    m = xp.max(x.data, axis=dim, keepdims=True) if x.numel() else xp.zeros((), dtype=x.dtype)
+    m = xp.max(x.array, axis=dim, keepdims=True) if x.numel() else xp.zeros((), dtype=x.dtype)
     m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
     return sub(x, Tensor(m)), dim
 
@@ -722,8 +722,8 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
         variance = mean(mul(centered, centered), axes, keepdim=True)
         y = mul(centered, ops.pow_scalar(add(variance, float(eps)), -0.5))
         if running_mean is not None and running_var is not None:
-            batch_mean = x.data.mean(axis=axes).mean(axis=0)
-            batch_var = (variance.data.reshape(x.shape[:2]) * (n / (n - 1))).mean(axis=0)
+            batch_mean = x.array.mean(axis=axes).mean(axis=0)
+            batch_var = (variance.array.reshape(x.shape[:2]) * (n / (n - 1))).mean(axis=0)
             rm, rv = unwrap(running_mean), unwrap(running_var)
             rm *= (1 - momentum)
             rm += momentum * batch_mean.astype(rm.dtype)
@@ -791,9 +791,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_reduction("binary_cross_entropy", reduction)
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
-    if input.numel() and not bool(((input.data >= 0) & (input.data <= 1)).all()):
+    if input.numel() and not bool(((input.array >= 0) & (input.array <= 1)).all()):
         raise ValueError("binary_cross_entropy: every element of input must be a probability in [0, 1]; "
-                         f"got values in [{float(input.data.min())}, {float(input.data.max())}] (use "
+                         f"got values in [{float(input.array.min())}, {float(input.array.max())}] (use "
                          "binary_cross_entropy_with_logits for logits)")
     log_p = clamp(log(input), min=-100.0)
     log_1mp = clamp(log(sub(1.0, input)), min=-100.0)
@@ -817,7 +817,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if pos_weight is None:
         negative_side = sub(softplus(input), mul(input, target))
         positive_side = add(mul(input, sub(1.0, target)), softplus(neg(input)))
-        loss = ops.where(input.data >= 0, positive_side, negative_side)
+        loss = ops.where(input.array >= 0, positive_side, negative_side)
     else:
         log_weight = add(mul(sub(_tensor(pos_weight, input), 1.0), target), 1.0)
         loss = add(mul(sub(1.0, target), input), mul(log_weight, softplus(neg(input))))
@@ -944,8 +944,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if log_target:
         loss = mul(exp(target), sub(target, input))
     else:
-        ones = _tensor(target.xp.ones_like(target.data), target)
-        log_p = log(ops.where(target.data > 0, target, ones))           # p log p = 0 where p = 0 (xlogy)
+        ones = _tensor(target.xp.ones_like(target.array), target)
+        log_p = log(ops.where(target.array > 0, target, ones))           # p log p = 0 where p = 0 (xlogy)
         loss = sub(mul(target, log_p), mul(target, input))
     if reduction == "batchmean":
         return div(ops.sum(loss), float(input.shape[0]) if input.ndim else 1.0)

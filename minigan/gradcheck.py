@@ -64,10 +64,10 @@ def numerical_jacobian(fn, inputs, index, eps=1e-6):
     """The Jacobian of ``fn``'s (flattened, concatenated) outputs w.r.t. ``inputs[index]``, by central
     differences: shape (number of outputs, number of input elements). For small problems and teaching."""
     x = inputs[index]
-    base = x.data.copy()
+    base = x.array.copy()
     columns = []
     for i in range(base.size):
-        flat = x.data.reshape(-1)
+        flat = x.array.reshape(-1)
         flat[i] = base.reshape(-1)[i] + eps
         with autograd.no_grad():
             plus = numpy.concatenate([y.numpy().reshape(-1) for y in _outputs_tuple(fn(*inputs))])
@@ -111,11 +111,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=512, n_di
         x = inputs[i]
         g = analytic[position]
         g = numpy.zeros(x.shape) if g is None else g.numpy()
-        base = x.data.copy()
+        base = x.array.copy()
         if x.numel() <= max_elements:
             directions = None
             numeric = numpy.empty(x.numel())
-            flat = x.data.reshape(-1)
+            flat = x.array.reshape(-1)
             for k in range(x.numel()):
                 flat[k] = base.reshape(-1)[k] + eps
                 plus = evaluate()
@@ -129,11 +129,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=512, n_di
             numeric = numpy.empty(n_directions)
             for k in range(n_directions):
                 u = x.xp.asarray(directions[k])
-                x.data[...] = base + eps * u
+                x.array[...] = base + eps * u
                 plus = evaluate()
-                x.data[...] = base - eps * u
+                x.array[...] = base - eps * u
                 minus = evaluate()
-                x.data[...] = base
+                x.array[...] = base
                 numeric[k] = (plus - minus) / (2 * eps)
             analytic_values = numpy.tensordot(directions, g, axes=g.ndim)
         error = numpy.abs(analytic_values - numeric)

@@ -143,7 +143,7 @@ class Trace:
         if info is None:                # its forward ran before the trace started
             info = self._info[function] = _OpInfo(None, op_name(function), "", "")
         if self.gradients:
-            info.gradients = [None if g is None else (tuple(g.shape), _norm(g.data)) for g in grad_outputs]
+            info.gradients = [None if g is None else (tuple(g.shape), _norm(g.array)) for g in grad_outputs]
         self._backward_stack.append((function, info))
 
     def backward_finished(self, function, seconds):
@@ -364,8 +364,8 @@ def _node_title(node):
         return f"#{node.number} {op_name(node.function)}"
     if node.kind == "parameter":
         return f"#{node.number} {node.name}"
-    if node.kind == "constant" and node.tensor.data.size == 1 and node.tensor.data.dtype.kind in "fiub":
-        return f"#{node.number} constant {node.tensor.data.reshape(()).item():g}"
+    if node.kind == "constant" and node.tensor.array.size == 1 and node.tensor.array.dtype.kind in "fiub":
+        return f"#{node.number} constant {node.tensor.array.reshape(()).item():g}"
     return f"#{node.number} {node.kind}"
 
 
@@ -376,7 +376,7 @@ def _node_facts(node, trace_, drawn, saved, grads):
         lines.append(_describe_tensor(node.tensor))
         if grads and node.tensor.grad is not None:
             g = node.tensor.grad
-            lines.append(f"grad {tuple(g.shape)} |g| {_norm(g.data):.4g}")
+            lines.append(f"grad {tuple(g.shape)} |g| {_norm(g.array):.4g}")
         return lines
     outputs = _outputs_of(node)
     lines += [("freed" if t is None else _describe_tensor(t)) if len(outputs) == 1 else
@@ -414,12 +414,12 @@ def _saved_lines(function):
     """What an op keeps for its backward: its inputs, and the arrays it holds as attributes."""
     from .tensor import Tensor
     inputs = function.inputs or ()
-    nbytes = sum(int(t.data.nbytes) for t in inputs)
+    nbytes = sum(int(t.array.nbytes) for t in inputs)
     lines = [f"saved: {len(inputs)} input{'s' if len(inputs) != 1 else ''} ({_human_bytes(nbytes)})"]
     for attribute, value in sorted(vars(function).items()):
         if attribute in ("inputs", "_outputs"):
             continue
-        array = value.data if isinstance(value, Tensor) else value
+        array = value.array if isinstance(value, Tensor) else value
         if hasattr(array, "shape") and hasattr(array, "dtype") and hasattr(array, "nbytes"):
             lines.append(f"saved: {attribute} {tuple(array.shape)} {array.dtype}")
     return lines

@@ -25,7 +25,7 @@ _DLPACK_CPU, _DLPACK_CUDA = 1, 2          # DLPack device types (dlpack.h: kDLCP
 def as_array(value):
     """``value`` as a NumPy or CuPy array (see the module docstring); a TypeError names what it got."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, numpy.ndarray) or backend.is_cupy_array(value):
         return value
     if callable(getattr(value, "detach", None)) and getattr(value, "requires_grad", False):

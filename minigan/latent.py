@@ -29,7 +29,7 @@ __all__ = ["class_centroids", "centroid_vector", "interpolate", "pixel_interpola
 
 
 def _array(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def class_centroids(z, labels, num_classes=None):

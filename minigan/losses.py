@@ -47,7 +47,7 @@ __all__ += ["ssgan_supervised_loss", "ssgan_unsupervised_loss", "ssgan_discrimin
 def _array(value, like):
     """The xp array behind a Tensor, an array or a list (on ``like``'s device)."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     return backend.to_device(like.xp.asarray(value), like.device)
 
 
@@ -112,7 +112,7 @@ def interpolate(real, fake, alpha=None):
         alpha = backend.generator(real.device).random(n).astype(real.dtype)
         alpha = backend.to_device(alpha, real.device)
     alpha = _array(alpha, real).reshape((n,) + (1,) * (real.ndim - 1)).astype(real.dtype)
-    x_hat = alpha * real.data + (1 - alpha) * fake.data
+    x_hat = alpha * real.array + (1 - alpha) * fake.array
     return Tensor(x_hat, requires_grad=True)
 
 
@@ -145,7 +145,7 @@ def clip_weights(parameters, clip_value=0.01):
     update (Arjovsky et al., 2017, algorithm 1, c = 0.01). ``parameters``: an iterable of Tensors."""
     with autograd.no_grad():
         for parameter in parameters:
-            data = parameter.data
+            data = parameter.array
             data[...] = parameter.xp.clip(data, -clip_value, clip_value)
 
 
@@ -214,7 +214,7 @@ def feature_matching_loss(real_features, fake_features):
     """|| mean_x f(x) - mean_z f(G(z)) ||^2 over the batch (Salimans et al., 2016, section 3.1): G matches
     the statistics of D's intermediate layer f instead of fooling D directly. The real side is a constant.
     real_features (N, H), fake_features (M, H) -> scalar."""
-    target = Tensor(real_features.data.mean(0))
+    target = Tensor(real_features.array.mean(0))
     diff = F.mean(fake_features, 0) - target
     return F.sum(diff * diff)
 

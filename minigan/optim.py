@@ -2,7 +2,7 @@
 
 An optimizer holds ``param_groups`` (a list of dicts: ``"params"`` and the hyper-parameters, so that groups
 can have their own learning rates) and ``state`` (per parameter: step count and moment arrays, on the
-parameter's device). ``step()`` reads each ``p.grad`` and updates ``p.data`` in place, outside the graph, so
+parameter's device). ``step()`` reads each ``p.grad`` and updates ``p.array`` in place, outside the graph, so
 a Parameter keeps its identity and a Module holding it sees the new values.
 
 ``state_dict()`` / ``load_state_dict()`` use PyTorch's layout: ``{"state": {index: {...}}, "param_groups":
@@ -66,7 +66,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                p.grad = None if set_to_none else Tensor(p.xp.zeros_like(p.grad.data))
+                p.grad = None if set_to_none else Tensor(p.xp.zeros_like(p.grad.array))
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient. ``closure`` (optional) recomputes the loss."""
@@ -80,13 +80,13 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad.data
-                    if grad.shape != p.data.shape:
+                    grad = p.grad.array
+                    if grad.shape != p.array.shape:
                         raise RuntimeError(f"{type(self).__name__}: gradient shape {grad.shape} differs from "
-                                           f"parameter shape {p.data.shape}")
-                    if backend.device_of(grad) != backend.device_of(p.data):
+                                           f"parameter shape {p.array.shape}")
+                    if backend.device_of(grad) != backend.device_of(p.array):
                         raise RuntimeError(f"{type(self).__name__}: gradient on {backend.device_of(grad)} but "
-                                           f"parameter on {backend.device_of(p.data)}")
+                                           f"parameter on {backend.device_of(p.array)}")
                     if group.get("maximize", False):
                         grad = -grad
                     self._update(p, grad, self.state.setdefault(p, {}), group)
@@ -276,7 +276,7 @@ def _kind_from_names(hyperparameters) -> str | None:
 def _step_count(value, where) -> int:
     """A step count as an int: an int, an integral float, or a 0-d array/Tensor (PyTorch keeps a float tensor)."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if hasattr(value, "detach") and hasattr(value, "numpy"):                 # a torch tensor
         value = value.detach().cpu().numpy()
     if hasattr(value, "shape"):
@@ -293,7 +293,7 @@ def _step_count(value, where) -> int:
 def _moment_array(value, p, non_negative, where):
     """A state array for parameter ``p``: same shape, floating point; returned as a copy of ``p``'s dtype on
     ``p``'s device."""
-    array = value.data if isinstance(value, Tensor) else value
+    array = value.array if isinstance(value, Tensor) else value
     if hasattr(array, "detach") and hasattr(array, "numpy"):                 # a torch tensor
         array = array.detach().cpu().numpy()
     if not (isinstance(array, numpy.ndarray) or backend.is_cupy_array(array)):
@@ -339,7 +339,7 @@ class SGD(Optimizer):
     def _update(self, p, grad, state, group):
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data
+            grad = grad + weight_decay * p.array
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -348,7 +348,7 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * grad
+        p.array -= lr * grad
 
 
 class Adam(Optimizer):
@@ -391,21 +391,21 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p.data)
-            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            state["exp_avg"] = xp.zeros_like(p.array)
+            state["exp_avg_sq"] = xp.zeros_like(p.array)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                state["max_exp_avg_sq"] = xp.zeros_like(p.array)
         if weight_decay != 0:
             if self._decoupled:
-                p.data *= 1 - lr * weight_decay
+                p.array *= 1 - lr * weight_decay
             else:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p.array
         state["step"] += 1
         step = state["step"]
         # the update itself (m, v, v_max, p in place) is the kernel module's adam_update: array code in
         # kernels/reference.py, one fused parallel pass in kernels.cpu
         step_size, bias_correction2_sqrt = lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step)
-        backend.kernels_for(p.data).adam_update(p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+        backend.kernels_for(p.array).adam_update(p.array, grad, state["exp_avg"], state["exp_avg_sq"],
                                                 state.get("max_exp_avg_sq") if group["amsgrad"] else None,
                                                 beta1, beta2, step_size, bias_correction2_sqrt, eps)
 
@@ -455,13 +455,13 @@ class RMSprop(Optimizer):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(p.data)
+            state["square_avg"] = xp.zeros_like(p.array)
             if group["momentum"] > 0:
-                state["momentum_buffer"] = xp.zeros_like(p.data)
+                state["momentum_buffer"] = xp.zeros_like(p.array)
             if group["centered"]:
-                state["grad_avg"] = xp.zeros_like(p.data)
+                state["grad_avg"] = xp.zeros_like(p.array)
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p.array
         state["step"] += 1
         square_avg = state["square_avg"]
         square_avg *= alpha
@@ -477,9 +477,9 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= group["momentum"]
             buf += grad / avg
-            p.data -= lr * buf
+            p.array -= lr * buf
         else:
-            p.data -= lr * (grad / avg)
+            p.array -= lr * (grad / avg)
 
 
 class Adadelta(Optimizer):
@@ -505,10 +505,10 @@ class Adadelta(Optimizer):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(p.data)
-            state["acc_delta"] = xp.zeros_like(p.data)
+            state["square_avg"] = xp.zeros_like(p.array)
+            state["acc_delta"] = xp.zeros_like(p.array)
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p.array
         state["step"] += 1
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
@@ -516,7 +516,7 @@ class Adadelta(Optimizer):
         delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
         acc_delta *= rho
         acc_delta += (1 - rho) * delta * delta
-        p.data -= lr * delta
+        p.array -= lr * delta
 
 
 # the schedules, reachable as minigan.optim.lr_scheduler like torch.optim.lr_scheduler

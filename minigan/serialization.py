@@ -69,7 +69,7 @@ def _is_array(value):
 
 
 def _to_numpy(value):
-    array = value.data if isinstance(value, Tensor) else value
+    array = value.array if isinstance(value, Tensor) else value
     if backend.is_cupy_array(array):
         array = array.get()
     # not ascontiguousarray: it turns a 0-d array (num_batches_tracked, a step) into shape (1,)

@@ -1,7 +1,8 @@
 """``Tensor``: an xp array (NumPy or CuPy) with a gradient and a link to the op that made it.
 
-Attributes: ``.data`` (the array), ``.grad`` (a Tensor or None), ``.requires_grad``, ``.creator`` (the
-``Function`` that produced it; None for a leaf), and the derived ``.shape``, ``.dtype``, ``.device``.
+Attributes: ``.array`` (the NumPy/CuPy array this tensor wraps — minigan-specific; PyTorch has no such
+attribute), ``.grad`` (a Tensor or None), ``.requires_grad``, ``.creator`` (the ``Function`` that produced
+it; None for a leaf), and the derived ``.shape``, ``.dtype``, ``.device``.
 Operators follow NumPy broadcasting; methods follow PyTorch's names (``sum(dim, keepdim)``, ``view``,
 ``transpose(dim0, dim1)``, ``clamp``, ...).
 
@@ -18,7 +19,7 @@ that view the same storage: ``detach()``, and the outputs of reshape/transpose/b
 bumped by every in-place operation (``zero_``, ``fill_``, ``copy_``, ``x[i] = v``, optimizer steps).  A
 ``Function`` records the versions of the tensors its backward reads; backward refuses a tensor whose
 version has changed since, as PyTorch does, instead of silently using the new values.  Code that writes
-``tensor.data`` directly should call ``tensor._bump_version()``.
+``tensor.array`` directly should call ``tensor._bump_version()``.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class Tensor:
         floating = dtype is _FLOAT32 or dtype is _FLOAT64       # the common cases cost two identity tests
         if not floating:
             check_dtype(dtype)
-        self.data = data
+        self.array = data
         self.grad = None
         self.creator = None
         self._version_counter = VersionCounter()
@@ -82,10 +83,19 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool):
-        if value and self.data.dtype.kind not in "fc":
+        if value and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"only floating-point tensors can require gradients, this one has dtype "
-                               f"{self.data.dtype}")
+                               f"{self.array.dtype}")
         self._requires_grad = bool(value)
+
+    @property
+    def data(self):
+        """The array (temporary: ``.data`` is becoming PyTorch's storage-sharing Tensor; use ``.array``)."""
+        return self.array
+
+    @data.setter
+    def data(self, value):
+        self.array = value
 
     def requires_grad_(self, value: bool = True) -> "Tensor":
         self.requires_grad = value
@@ -97,7 +107,7 @@ class Tensor:
         return self._version_counter.value
 
     def _bump_version(self) -> None:
-        """Record an in-place change of ``self.data`` (for code that writes the array directly)."""
+        """Record an in-place change of ``self.array`` (for code that writes the array directly)."""
         self._version_counter.value += 1
 
     @property
@@ -106,32 +116,32 @@ class Tensor:
 
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def xp(self):
-        return backend.get_array_module(self.data)
+        return backend.get_array_module(self.array)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[argcheck.dim("size", dim, self.ndim)]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self):
         if self.ndim == 0:
@@ -147,12 +157,12 @@ class Tensor:
     # --- conversion ---------------------------------------------------------------------------------
     def numpy(self):
         """A NumPy copy of the data (from the GPU if needed)."""
-        return numpy.array(backend.to_device(self.data, "cpu"), copy=True)
+        return numpy.array(backend.to_device(self.array, "cpu"), copy=True)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -160,7 +170,7 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (no copy); it shares this tensor's version counter, so an
         in-place change through either is seen by a graph that saved the other."""
-        out = Tensor(self.data)
+        out = Tensor(self.array)
         out._version_counter = self._version_counter
         return out
 
@@ -194,7 +204,7 @@ class Tensor:
         return self.to(dtype=numpy.float64)
 
     def long(self):
-        return Tensor(self.data.astype(numpy.int64))
+        return Tensor(self.array.astype(numpy.int64))
 
     def clone(self):
         from . import functional as F
@@ -214,9 +224,9 @@ class Tensor:
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -248,7 +258,7 @@ class Tensor:
         self._check_inplace(_name)
         if not isinstance(value, (bool, int, float, numpy.number)):
             raise TypeError(f"{_name}: expected a number, got {type(value).__name__}")
-        self.data[...] = value
+        self.array[...] = value
         self._version_counter.value += 1
         return self
 
@@ -257,10 +267,10 @@ class Tensor:
         tensor in place."""
         self._check_inplace("copy_")
         array = unwrap(source)
-        if backend.is_cupy_array(array) != backend.is_cupy_array(self.data):
+        if backend.is_cupy_array(array) != backend.is_cupy_array(self.array):
             array = backend.to_device(array, self.device)
         try:
-            self.data[...] = array
+            self.array[...] = array
         except (ValueError, TypeError) as error:
             raise type(error)(f"copy_: cannot copy a source of shape {numpy.shape(array)} into a tensor of "
                               f"shape {self.shape} ({error})") from None
@@ -274,7 +284,7 @@ class Tensor:
         argcheck.real("normal_", "std", std, 0.0)
         self._require_floating("normal_")
         sample = backend.generator(self.device).standard_normal(self.shape) * std + mean
-        self.data[...] = sample.astype(self.dtype, copy=False)
+        self.array[...] = sample.astype(self.dtype, copy=False)
         self._version_counter.value += 1
         return self
 
@@ -285,7 +295,7 @@ class Tensor:
         argcheck.real("uniform_", "b", b)
         self._require_floating("uniform_")
         sample = backend.generator(self.device).random(self.shape) * (b - a) + a
-        self.data[...] = sample.astype(self.dtype, copy=False)
+        self.array[...] = sample.astype(self.dtype, copy=False)
         self._version_counter.value += 1
         return self
 
@@ -297,7 +307,7 @@ class Tensor:
                 argcheck.real("clamp_", name, bound)
         if min is None and max is None:
             raise ValueError("clamp_: give at least one of min and max")
-        self.xp.clip(self.data, min, max, out=self.data)
+        self.xp.clip(self.array, min, max, out=self.array)
         self._version_counter.value += 1
         return self
 
@@ -360,7 +370,7 @@ class Tensor:
     def __setitem__(self, index, value):
         self._check_inplace("setitem")
         try:
-            self.data[ops.shape._unwrap_index(index)] = unwrap(value)
+            self.array[ops.shape._unwrap_index(index)] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:
             raise type(error)(f"setitem: cannot assign to index {index!r} of a tensor of shape {self.shape}: "
                               f"{error}") from None
@@ -368,7 +378,7 @@ class Tensor:
 
     # comparisons give boolean tensors, outside the graph
     def _compare(self, other, name):
-        return Tensor(getattr(self.data, name)(unwrap(other)))
+        return Tensor(getattr(self.array, name)(unwrap(other)))
 
     def __lt__(self, other):
         return self._compare(other, "__lt__")
@@ -411,10 +421,10 @@ class Tensor:
         return ops.neg(ops.max(ops.neg(self), dim, keepdim))
 
     def argmax(self, dim=None, keepdim=False):
-        return Tensor(self.xp.argmax(self.data, axis=self._arg_reduction_dim("argmax", dim), keepdims=keepdim))
+        return Tensor(self.xp.argmax(self.array, axis=self._arg_reduction_dim("argmax", dim), keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
-        return Tensor(self.xp.argmin(self.data, axis=self._arg_reduction_dim("argmin", dim), keepdims=keepdim))
+        return Tensor(self.xp.argmin(self.array, axis=self._arg_reduction_dim("argmin", dim), keepdims=keepdim))
 
     def _arg_reduction_dim(self, op, dim):
         dim = None if dim is None else argcheck.dim(op, dim, self.ndim)
@@ -592,12 +602,12 @@ def as_tensor_like(value, reference: Tensor | None, op_name: str = "Tensor") -> 
     reference's dtype when that is floating (``x * 2`` keeps x's dtype, as in PyTorch), else float32 for a
     Python float; anything that is not a number or a numeric array is a TypeError naming ``op_name``."""
     if isinstance(value, (bool, int, float, numpy.number)):
-        reference_dtype = None if reference is None else reference.data.dtype
+        reference_dtype = None if reference is None else reference.array.dtype
         if reference_dtype is not None and reference_dtype.kind == "f":
             dtype = reference_dtype
         else:
             dtype = DEFAULT_DTYPE if isinstance(value, (float, numpy.floating)) else None
-        xp = numpy if reference is None or type(reference.data) is numpy.ndarray else reference.xp
+        xp = numpy if reference is None or type(reference.array) is numpy.ndarray else reference.xp
         return Tensor(xp.asarray(value, dtype=dtype))
     if value is None or isinstance(value, (str, bytes, dict, set)) or callable(value):
         raise TypeError(f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
@@ -605,7 +615,7 @@ def as_tensor_like(value, reference: Tensor | None, op_name: str = "Tensor") -> 
     if reference is None:
         array = numpy.asarray(value)
     else:
-        if backend.is_cupy_array(value) != backend.is_cupy_array(reference.data):
+        if backend.is_cupy_array(value) != backend.is_cupy_array(reference.array):
             raise RuntimeError(f"{op_name}: expected all tensors on one device, found "
                                f"{backend.device_of(value)} and {reference.device}")
         array = reference.xp.asarray(value)
@@ -622,7 +632,7 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
     """A new leaf Tensor from a list, a number or an array (copied). Python floats become float32 (as in
     PyTorch); NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is None and not hasattr(data, "dtype"):
         array = numpy.asarray(data)
         if array.dtype.kind == "f":

@@ -25,8 +25,7 @@ def _pyplot():
 
 
 def _numpy(images):
-    data = getattr(images, "data", None)
-    if data is not None and not isinstance(images, numpy.ndarray):
+    if not isinstance(images, numpy.ndarray) and callable(getattr(images, "numpy", None)):     # a Tensor
         return numpy.asarray(images.numpy())
     return numpy.asarray(images)
 

@@ -83,7 +83,7 @@ def test_leaf_data_update_in_place_like_an_optimizer():
     w = t64([1.0, 2.0])
     (w * w).sum().backward()
     with mg.no_grad():
-        w.data -= 0.1 * w.grad.data
+        w.array -= 0.1 * w.grad.array
     np.testing.assert_allclose(w.numpy(), [0.8, 1.6])
     with pytest.raises(RuntimeError, match="in-place assignment"):
         w[0] = 5.0
@@ -267,7 +267,7 @@ def test_an_op_without_second_derivative_refuses_create_graph():
             return x * x
 
         def backward(self, gy):
-            return mg.Tensor(2 * self.inputs[0].data * gy.data)
+            return mg.Tensor(2 * self.inputs[0].array * gy.array)
 
     x = t64([1.0, 3.0])
     (g,) = mg.grad(SquareFirstOrderOnly().apply(x).sum(), x)

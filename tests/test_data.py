@@ -424,7 +424,7 @@ def test_loader_yields_tensors_when_engine_present():
     x = np.arange(12, dtype=np.float32).reshape(6, 2)
     batch = next(iter(DataLoader(x, batch_size=4, as_tensor=True)))
     assert isinstance(batch, minigan.Tensor)
-    np.testing.assert_array_equal(batch.data, x[:4])
+    np.testing.assert_array_equal(batch.array, x[:4])
 
 
 # ---------------------------------------------------------------- load()

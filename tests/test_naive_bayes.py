@@ -151,7 +151,7 @@ def test_classifier_trainer_is_cross_entropy_plus_l2_descended_by_adam():
     x, y = rng.normal(size=(8, 5)).astype(np.float32), rng.integers(0, 3, 8)
     mg.manual_seed(0)
     trainer = ClassifierTrainer(LogisticRegression(5, 3), lr=0.1, weight_decay=0.5)
-    trainer.model.linear.weight.data[...] = rng.normal(size=(3, 5))
+    trainer.model.linear.weight.array[...] = rng.normal(size=(3, 5))
     by_hand = LogisticRegression(5, 3)
     by_hand.load_state_dict(trainer.model.state_dict())
     adam = optim.Adam(by_hand.parameters(), lr=0.1)

@@ -16,7 +16,7 @@ def twin_linears(seed=0):
     ours, theirs = nn.Linear(5, 3).double(), torch.nn.Linear(5, 3).double()
     for name in ("weight", "bias"):
         value = rng.standard_normal(getattr(ours, name).shape)
-        getattr(ours, name).data[...] = value
+        getattr(ours, name).array[...] = value
         getattr(theirs, name).data.copy_(torch.from_numpy(value))
     x = rng.standard_normal((4, 5))
     return ours, theirs, x
@@ -43,7 +43,7 @@ def test_clip_grad_value_and_nonfinite_norms():
     torch.nn.utils.clip_grad_value_(theirs.parameters(), 0.5)
     np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-13)
     assert np.abs(ours.weight.grad.numpy()).max() == 0.5
-    ours.bias.grad.data[0] = np.nan
+    ours.bias.grad.array[0] = np.nan
     with pytest.raises(RuntimeError, match="is nan"):
         nn.utils.clip_grad_norm_(ours.parameters(), 1.0, error_if_nonfinite=True)
     with pytest.raises(ValueError, match="max_norm must be >= 0"):
@@ -97,7 +97,7 @@ def test_spectral_norm_gradients_pass_gradcheck_and_gradgradcheck():
     x = mg.tensor(np.random.default_rng(4).standard_normal((2, 4)))
 
     def f(w):
-        layer.weight_orig.data[...] = w.data      # the values; the graph goes through w below
+        layer.weight_orig.array[...] = w.array      # the values; the graph goes through w below
         sigma = (mg.tensor(layer.weight_u.numpy()) * (w @ mg.tensor(layer.weight_v.numpy()))).sum()
         return x @ (w / sigma).transpose(0, 1)
 

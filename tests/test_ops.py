@@ -155,7 +155,7 @@ CASES = [
     Case("clamp", lambda a: F.clamp(a, -0.5, 0.7), lambda: [away_from_zero(4, 5) * 0.5 + 0.01],
          lambda a: np.clip(a, -0.5, 0.7), lambda a: torch.clamp(a, -0.5, 0.7)),
     Case("maximum", F.maximum, lambda: [distinct(3, 4), distinct(3, 4) * 0.9 + 0.05], np.maximum, t("maximum")),
-    Case("where", lambda a, b: F.where(a.data > 0, a, b), lambda: [away_from_zero(3, 4), randn(3, 4)],
+    Case("where", lambda a, b: F.where(a.array > 0, a, b), lambda: [away_from_zero(3, 4), randn(3, 4)],
          lambda a, b: np.where(a > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
     # --- reductions ---
     Case("sum_all", lambda a: a.sum(), lambda: [randn(3, 4)], lambda a: a.sum(), lambda a: a.sum()),

@@ -65,7 +65,7 @@ def _patch_minigan(monkeypatch, draws):
     import minigan.nn as nn
 
     def fill(tensor, values):
-        tensor.data[...] = values
+        tensor.array[...] = values
         tensor._bump_version()
         return tensor
 

@@ -26,8 +26,8 @@ def tiny_rbm(n_visible=5, n_hidden=3, scale=1.0, seed=0):
     mg.manual_seed(seed)
     rbm = RBM(n_visible, n_hidden, init_std=scale, dtype="float64")
     rng = np.random.default_rng(seed)
-    rbm.b.data[:] = rng.normal(size=n_visible)
-    rbm.c.data[:] = rng.normal(size=n_hidden)
+    rbm.b.array[:] = rng.normal(size=n_visible)
+    rbm.c.array[:] = rng.normal(size=n_hidden)
     return rbm
 
 
@@ -38,7 +38,7 @@ def all_states(n):
 def brute_force(rbm):
     """Energies E[v, h] over every configuration, and the exact p(v, h)."""
     V, H = all_states(rbm.n_visible), all_states(rbm.n_hidden)
-    W, b, c = rbm.W.data, rbm.b.data, rbm.c.data
+    W, b, c = rbm.W.array, rbm.b.array, rbm.c.array
     E = -(V @ b)[:, None] - (H @ c)[None, :] - V @ W @ H.T                          # (2^D, 2^H)
     p = np.exp(-E)
     return V, H, E, p / p.sum(), math.log(np.exp(-E).sum())
@@ -113,11 +113,11 @@ def test_cd_statistics_equal_the_autograd_gradient_of_the_free_energy_difference
     eps, (i, j) = 1e-6, (2, 1)
     def nll():
         return float(rbm.free_energy(v_data).mean()) + log_partition_exact(rbm)
-    rbm.W.data[i, j] += eps
+    rbm.W.array[i, j] += eps
     up = nll()
-    rbm.W.data[i, j] -= 2 * eps
+    rbm.W.array[i, j] -= 2 * eps
     down = nll()
-    rbm.W.data[i, j] += eps
+    rbm.W.array[i, j] += eps
     assert (up - down) / (2 * eps) == pytest.approx(exact_W[i, j], rel=1e-5)
 
 
@@ -224,7 +224,7 @@ def test_base_rate_model_is_the_independent_bernoulli_baseline():
     the same likelihood as the closed form."""
     x = two_prototypes(n=50)
     rbm = RBM(16, 4, init_std=0.0, dtype="float64")
-    rbm.b.data[:] = base_rate_biases(x)
+    rbm.b.array[:] = base_rate_biases(x)
     ll = float(rbm.log_likelihood(x, log_partition_exact(rbm)).mean())
     assert ll == pytest.approx(independent_bernoulli_log_likelihood(x, x), rel=1e-10)
 

@@ -93,7 +93,7 @@ def test_wgan_clip_train_step_is_algorithm_1_written_out():
         set_grads(-(F.mean(f(x)) - F.mean(f(fake))), list(f.parameters()))   # ascend E f(x) - E f(G(z))
         by_hand.optimizer_d.step()
         for p in f.parameters():
-            p.data[...] = np.clip(p.data, -0.01, 0.01)                         # w <- clip(w, -c, c)
+            p.array[...] = np.clip(p.array, -0.01, 0.01)                         # w <- clip(w, -c, c)
             p.grad = None
     set_grads(-F.mean(f(G(mg.randn(8, 3)))), list(G.parameters()))
     by_hand.optimizer_g.step()

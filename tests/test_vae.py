@@ -83,7 +83,7 @@ def test_whole_vae_gradient_against_central_differences_in_float64():
     analytic = mg.grad(losses.vae_loss(*_three(model, x, eps))[0], params)
     h = 1e-6
     for p, g in zip(params, analytic):
-        flat = p.data.reshape(-1)                 # a view: writing it perturbs the parameter
+        flat = p.array.reshape(-1)                 # a view: writing it perturbs the parameter
         for k in range(0, flat.size, max(1, flat.size // 5)):
             saved = flat[k]
             flat[k] = saved + h
@@ -91,7 +91,7 @@ def test_whole_vae_gradient_against_central_differences_in_float64():
             flat[k] = saved - h
             down = losses.vae_loss(*_three(model, x, eps))[0].item()
             flat[k] = saved
-            assert g.data.reshape(-1)[k] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-6)
+            assert g.array.reshape(-1)[k] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-6)
 
 
 def _three(model, x, eps):

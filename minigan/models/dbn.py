@@ -80,10 +80,10 @@ class DBNClassifier(nn.Module):
         model = cls(dbn.sizes, num_classes)
         with autograd.no_grad():
             for layer, rbm in zip(model.hidden, dbn.rbms):
-                layer.weight.data[...] = rbm.W.data.T                                       # (H, D)
-                layer.bias.data[...] = rbm.c.data
-            model.output.weight.data[...] = 0           # a fresh softmax layer on top of the features
-            model.output.bias.data[...] = 0
+                layer.weight.array[...] = rbm.W.array.T                                       # (H, D)
+                layer.bias.array[...] = rbm.c.array
+            model.output.weight.array[...] = 0           # a fresh softmax layer on top of the features
+            model.output.bias.array[...] = 0
         return model
 
     def forward(self, x):
@@ -124,11 +124,11 @@ class DeepAutoencoder(nn.Module):
         model = cls(dbn.sizes, linear_code=dbn.rbms[-1].hidden == "gaussian")
         with autograd.no_grad():
             for layer, rbm in zip(model.encoder, dbn.rbms):
-                layer.weight.data[...] = rbm.W.data.T                                       # (H, D)
-                layer.bias.data[...] = rbm.c.data
+                layer.weight.array[...] = rbm.W.array.T                                       # (H, D)
+                layer.bias.array[...] = rbm.c.array
             for layer, rbm in zip(model.decoder, reversed(list(dbn.rbms))):
-                layer.weight.data[...] = rbm.W.data                                         # (D, H)
-                layer.bias.data[...] = rbm.b.data
+                layer.weight.array[...] = rbm.W.array                                         # (D, H)
+                layer.bias.array[...] = rbm.b.array
         return model
 
     def encode(self, x):

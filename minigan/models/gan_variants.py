@@ -52,10 +52,10 @@ def label_maps(one_hot, height, width):
 
 def _one_hot(labels, n_classes, like):
     """Integer labels (N,) (array or Tensor) or one-hot rows (N, K) -> a one-hot Tensor of ``like``'s dtype."""
-    data = labels.data if isinstance(labels, Tensor) else labels
+    data = labels.array if isinstance(labels, Tensor) else labels
     if getattr(data, "ndim", 1) == 2:
         return Tensor(like.xp.asarray(data, dtype=like.dtype))
-    return Tensor(F.one_hot(like.xp.asarray(data).astype("int64"), n_classes).data.astype(like.dtype))
+    return Tensor(F.one_hot(like.xp.asarray(data).astype("int64"), n_classes).array.astype(like.dtype))
 
 
 class ConditionalDCGANGenerator(nn.Module):

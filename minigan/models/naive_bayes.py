@@ -168,8 +168,8 @@ class LogisticRegression(nn.Module):
         super().__init__()
         self.linear = nn.Linear(in_features, num_classes)                           # (N, K)
         with autograd.no_grad():                       # start at the uniform classifier, as sklearn does
-            self.linear.weight.data[...] = 0
-            self.linear.bias.data[...] = 0
+            self.linear.weight.array[...] = 0
+            self.linear.bias.array[...] = 0
 
     def forward(self, x):
         if not isinstance(x, Tensor):

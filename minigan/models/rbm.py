@@ -77,7 +77,7 @@ def _logsumexp(a):
 def _array(x, like):
     """A Tensor or array-like -> an xp array of ``like``'s dtype on its device, rows flattened (N, D)."""
     xp = backend.get_array_module(like)
-    x = x.data if isinstance(x, Tensor) else x
+    x = x.array if isinstance(x, Tensor) else x
     x = xp.asarray(x, dtype=like.dtype)
     return x.reshape(x.shape[0], -1) if x.ndim > 1 else x.reshape(1, -1)
 
@@ -85,7 +85,7 @@ def _array(x, like):
 def base_rate_biases(v, eps=1e-3):
     """Visible biases of the base-rate model: b_i = log(p_i / (1 - p_i)) with p_i the pixel mean, clipped to
     [eps, 1 - eps] (Salakhutdinov & Murray 2008; Hinton 2010, section 8). v (N, D) -> (D,) float64 NumPy."""
-    v = numpy.asarray(v.data if isinstance(v, Tensor) else v, dtype=numpy.float64).reshape(len(v), -1)
+    v = numpy.asarray(v.array if isinstance(v, Tensor) else v, dtype=numpy.float64).reshape(len(v), -1)
     p = numpy.clip(v.mean(0), eps, 1 - eps)
     return numpy.log(p) - numpy.log1p(-p)
 
@@ -104,7 +104,7 @@ def per_pixel_bernoulli_nll(x_train, x_test):
     -mean_x sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)] in nats per image. x_test binary gives the exact
     NLL; grey x_test gives the cross-entropy that pytorch/examples/vae reports for grey-level targets."""
     n = len(x_train)
-    x_train = numpy.asarray(x_train.data if isinstance(x_train, Tensor) else x_train)
+    x_train = numpy.asarray(x_train.array if isinstance(x_train, Tensor) else x_train)
     p = (x_train.reshape(n, -1).sum(0) + 1.0) / (n + 2.0)
     t = numpy.asarray(x_test).reshape(len(x_test), -1).astype(numpy.float64)
     return float(-numpy.mean(t @ numpy.log(p) + (1 - t) @ numpy.log1p(-p)))
@@ -134,7 +134,7 @@ class RBM(nn.Module):
 
     @property
     def xp(self):
-        return backend.get_array_module(self.W.data)
+        return backend.get_array_module(self.W.array)
 
     def _rng(self):
         return backend.generator(self.W.device)
@@ -147,13 +147,13 @@ class RBM(nn.Module):
 
     def energy(self, v, h):
         """E(v, h) = -b^T v - c^T h - v^T W h for each row: v (N, D), h (N, H) -> (N,)."""
-        W, b, c = self.W.data, self.b.data, self.c.data
+        W, b, c = self.W.array, self.b.array, self.c.array
         v, h = _array(v, W), _array(h, W)
         return -(v @ b) - (h @ c) - ((v @ W) * h).sum(1)
 
     def free_energy(self, v):
         """F(v) = -log sum_h exp(-E(v, h)) = -b^T v - sum_j softplus(c_j + v^T W_j): (N, D) -> (N,) array."""
-        W, b, c = self.W.data, self.b.data, self.c.data
+        W, b, c = self.W.array, self.b.array, self.c.array
         v = _array(v, W)
         a = v @ W + c                                                                   # (N, H)
         hidden_term = 0.5 * (a * a).sum(1) if self.hidden == "gaussian" else _softplus(self.xp, a).sum(1)
@@ -161,7 +161,7 @@ class RBM(nn.Module):
 
     def free_energy_tensor(self, v):
         """F(v) as a minigan Tensor (N,), differentiable with respect to W, b and c (v is a constant)."""
-        v = Tensor(_array(v, self.W.data))
+        v = Tensor(_array(v, self.W.array))
         a = F.matmul(v, self.W) + self.c                                                # (N, H)
         hidden_term = F.sum(a * a, 1) * 0.5 if self.hidden == "gaussian" else F.sum(F.softplus(a), 1)
         return -F.matmul(v, self.b) - hidden_term
@@ -170,14 +170,14 @@ class RBM(nn.Module):
 
     def hidden_mean(self, v):
         """E[h | v]: sigmoid(c + v W) (Bernoulli) or c + v W (Gaussian). (N, D) -> (N, H)."""
-        a = _array(v, self.W.data) @ self.W.data + self.c.data
+        a = _array(v, self.W.array) @ self.W.array + self.c.array
         return a if self.hidden == "gaussian" else _sigmoid(self.xp, a)
 
     hidden_probs = hidden_mean
 
     def visible_probs(self, h):
         """p(v_i = 1 | h) = sigmoid(b_i + W_i h). (N, H) -> (N, D)."""
-        return _sigmoid(self.xp, _array(h, self.W.data) @ self.W.data.T + self.b.data)
+        return _sigmoid(self.xp, _array(h, self.W.array) @ self.W.array.T + self.b.array)
 
     def sample_h_given_v(self, v):
         """(E[h | v], h ~ p(h | v))."""
@@ -200,7 +200,7 @@ class RBM(nn.Module):
         """k block Gibbs steps from v: returns (p(v_k | h_{k-1}), v_k), both (N, D)."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        v = _array(v, self.W.data)
+        v = _array(v, self.W.array)
         for _ in range(k):
             probs, v = self.gibbs_vhv(v)
         return probs, v
@@ -209,7 +209,7 @@ class RBM(nn.Module):
         """n samples after ``steps`` Gibbs steps from v0 (default: uniform random bits). With keep_every,
         a list of the chain's mean-field images p(v | h) every keep_every steps (for figures)."""
         xp = self.xp
-        v = _array(v0, self.W.data) if v0 is not None else self.bernoulli(xp.full((n, self.n_visible), 0.5,
+        v = _array(v0, self.W.array) if v0 is not None else self.bernoulli(xp.full((n, self.n_visible), 0.5,
                                                                                       dtype=self.W.dtype))
         frames = []
         for step in range(1, steps + 1):
@@ -228,7 +228,7 @@ class RBM(nn.Module):
             gb = -( mean v_data - mean v_model ),   gc = -( mean E[h|v_data] - mean E[h|v_model] ).
 
         Returns dict W, b, c of xp arrays (the descent direction is minus these)."""
-        v_data, v_model = _array(v_data, self.W.data), _array(v_model, self.W.data)
+        v_data, v_model = _array(v_data, self.W.array), _array(v_model, self.W.array)
         h_data, h_model = self.hidden_mean(v_data), self.hidden_mean(v_model)
         positive_W, negative_W = v_data.T @ h_data / len(v_data), v_model.T @ h_model / len(v_model)
         return {"W": -(positive_W - negative_W),
@@ -245,7 +245,7 @@ class RBM(nn.Module):
     def reconstruction_error(self, v):
         """Mean cross-entropy (nats per example) of v against its one-step reconstruction p(v | h),
         h ~ p(h | v). Cheap; correlates only loosely with the likelihood (Hinton 2010, section 5)."""
-        v = _array(v, self.W.data)
+        v = _array(v, self.W.array)
         _, h = self.sample_h_given_v(v)
         p = self.xp.clip(self.visible_probs(h), 1e-7, 1 - 1e-7)
         return float(-(v * self.xp.log(p) + (1 - v) * self.xp.log(1 - p)).sum(1).mean())
@@ -255,7 +255,7 @@ class RBM(nn.Module):
         F(v^{flip i}) - F(v)), estimated by D/n_bits times the sum over n_bits random bits per example
         (n_bits=D: exact). Binary v only."""
         xp = self.xp
-        v = _array(v, self.W.data)
+        v = _array(v, self.W.array)
         n, d = v.shape
         free = self.free_energy(v)
         total = xp.zeros(n, dtype=xp.float64)
@@ -286,9 +286,9 @@ def log_partition_exact(rbm, chunk=4096):
     in float64. Feasible for min(D, H) <= ~25."""
     if rbm.hidden != "bernoulli":
         raise ValueError("log_partition_exact is for Bernoulli hidden units")
-    W = backend.to_device(rbm.W.data, "cpu").astype(numpy.float64)
-    b = backend.to_device(rbm.b.data, "cpu").astype(numpy.float64)
-    c = backend.to_device(rbm.c.data, "cpu").astype(numpy.float64)
+    W = backend.to_device(rbm.W.array, "cpu").astype(numpy.float64)
+    b = backend.to_device(rbm.b.array, "cpu").astype(numpy.float64)
+    c = backend.to_device(rbm.c.array, "cpu").astype(numpy.float64)
     if W.shape[1] > W.shape[0]:                      # enumerate the visible layer instead (symmetry)
         W, b, c = W.T, c, b
     n_enumerated = W.shape[1]
@@ -335,7 +335,7 @@ def ais_log_partition(rbm, base_visible_bias=None, n_runs=100, betas=None, retur
     if rbm.hidden != "bernoulli":
         raise ValueError("AIS here is for Bernoulli hidden units")
     xp = rbm.xp
-    W, b, c = rbm.W.data, rbm.b.data, rbm.c.data
+    W, b, c = rbm.W.array, rbm.b.array, rbm.c.array
     dtype = W.dtype
     b_A = xp.zeros_like(b) if base_visible_bias is None else xp.asarray(base_visible_bias, dtype=dtype)
     betas = ais_betas() if betas is None else numpy.asarray(betas, dtype=numpy.float64)

@@ -112,7 +112,7 @@ class VAE(nn.Module):
         """Decoder means sigmoid(logits) as images: z (N, D) -> (N, *data_shape) xp array in [0, 1]."""
         with autograd.no_grad():
             probs = self.decode(z).sigmoid()
-        return probs.data.reshape((probs.shape[0],) + self.data_shape)
+        return probs.array.reshape((probs.shape[0],) + self.data_shape)
 
     def reconstruct(self, x):
         """The decoder mean at the posterior mean, sigmoid(l(mu(x))): x -> (N, *data_shape) xp array."""
@@ -136,7 +136,7 @@ class VAE(nn.Module):
 def log_mean_exp(log_w, axis=0):
     """log (1/K) sum_k exp(log_w_k) along ``axis`` (K = its length), by the engine's overflow-free
     ``logsumexp``: an xp array in, an xp array out."""
-    return F.logsumexp(Tensor(log_w), axis).data - math.log(log_w.shape[axis])
+    return F.logsumexp(Tensor(log_w), axis).array - math.log(log_w.shape[axis])
 
 
 def importance_log_weights(model, x, mu, logvar, k):
@@ -151,7 +151,7 @@ def importance_log_weights(model, x, mu, logvar, k):
             log_px_z = -F.sum(F.binary_cross_entropy_with_logits(model.decode(z), flat, reduction="none"), 1)
             log_pz = -0.5 * F.sum(z * z + math.log(2 * math.pi), 1)                 # N(z; 0, I)
             log_qz = -0.5 * F.sum(eps * eps + logvar + math.log(2 * math.pi), 1)    # N(z; mu, sigma^2)
-            log_w.append((log_px_z + log_pz - log_qz).data)
+            log_w.append((log_px_z + log_pz - log_qz).array)
     return model.fc_mu.weight.xp.stack(log_w)
 
 

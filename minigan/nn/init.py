@@ -1,7 +1,7 @@
-"""Weight initialisations (``torch.nn.init``): each fills ``tensor.data`` in place and returns the tensor.
+"""Weight initialisations (``torch.nn.init``): each fills a Tensor in place (bumping its version counter) and
+returns it.
 
-Each also accepts the raw array a Tensor's ``.data`` is (NumPy or CuPy), so the PyTorch DCGAN tutorial's
-``nn.init.normal_(m.weight.data, 0.0, 0.02)`` works; the array is filled in place and returned.  Writing
+Each also accepts a raw NumPy/CuPy array (a Tensor's ``.array``), filled in place and returned.  Writing
 through the raw array cannot bump the Tensor's version counter: initialise before running the model (as
 that tutorial does), or pass the Tensor itself.
 
@@ -60,8 +60,8 @@ def _fan(tensor, mode):
 
 
 def _array_of(tensor, op_name):
-    """The array ``tensor`` holds (a Tensor's ``.data``, or a raw NumPy/CuPy array itself)."""
-    array = getattr(tensor, "data", None) if _is_tensor(tensor) else tensor
+    """The array ``tensor`` holds (a Tensor's ``.array``, or a raw NumPy/CuPy array itself)."""
+    array = tensor.array if _is_tensor(tensor) else tensor
     if not (hasattr(array, "shape") and hasattr(array, "dtype") and hasattr(array, "__setitem__")):
         raise TypeError(f"nn.init.{op_name}: expected a Tensor or a NumPy/CuPy array, got {type(tensor).__name__}")
     if array.dtype.kind != "f":

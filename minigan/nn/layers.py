@@ -208,9 +208,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -227,7 +227,7 @@ class _BatchNorm(Module):
                              "channels")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or self.running_mean is None
@@ -397,10 +397,10 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, indices):
-        index = indices.data if isinstance(indices, Tensor) else self.weight.xp.asarray(indices)
+        index = indices.array if isinstance(indices, Tensor) else self.weight.xp.asarray(indices)
         if index.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {index.dtype}")
         if index.size and (int(index.min()) < 0 or int(index.max()) >= self.num_embeddings):
@@ -409,7 +409,7 @@ class Embedding(Module):
         y = ops.getitem(self.weight, index)
         if self.padding_idx is not None:
             is_pad = (index == self.padding_idx)[..., None]
-            y = ops.where(is_pad, Tensor(self.weight.data[index]), y)    # no gradient into the padding row
+            y = ops.where(is_pad, Tensor(self.weight.array[index]), y)    # no gradient into the padding row
         return y
 
     def extra_repr(self):
@@ -483,7 +483,7 @@ class Softplus(Module):
 
     def forward(self, x):
         y = F.softplus(x) if self.beta == 1 else F.mul(F.softplus(F.mul(x, float(self.beta))), 1.0 / self.beta)
-        return ops.where(x.data * self.beta > self.threshold, x, y)
+        return ops.where(x.array * self.beta > self.threshold, x, y)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"

@@ -33,7 +33,7 @@ class Parameter(Tensor):
         if data is None:
             data = numpy.empty((0,), dtype=numpy.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -232,7 +232,7 @@ class Module:
     def to(self, device=None, dtype=None) -> "Module":
         """Move (and/or cast floating tensors of) every parameter and buffer, in place.
 
-        Each Parameter keeps its identity (only its ``.data`` and ``.grad`` change), so an optimizer built
+        Each Parameter keeps its identity (only its ``.array`` and ``.grad`` change), so an optimizer built
         before the move still holds the right objects."""
         if isinstance(device, str) and device not in ("cpu",) and not device.startswith("cuda"):
             try:                                   # allow module.to("float64")
@@ -252,13 +252,13 @@ class Module:
             for p in module._parameters.values():
                 if p is None:
                     continue
-                p.data = convert(p.data)
+                p.array = convert(p.array)
                 p._bump_version()          # the values a saved graph holds have changed
                 if p.grad is not None:
-                    p.grad = Tensor(convert(p.grad.data))
+                    p.grad = Tensor(convert(p.grad.array))
             for name, b in module._buffers.items():
                 if b is not None:
-                    b.data = convert(b.data)
+                    b.array = convert(b.array)
                     b._bump_version()
         return self
 
@@ -338,7 +338,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                                + "\n  ".join(errors))
         for key, array in arrays.items():
-            own[key].data[...] = array
+            own[key].array[...] = array
             own[key]._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
@@ -389,7 +389,7 @@ def _zero_grad(p, set_to_none):
     if set_to_none:
         p.grad = None
     else:   # a fresh array: the old .grad may share its array with another tensor
-        p.grad = Tensor(p.xp.zeros_like(p.grad.data))
+        p.grad = Tensor(p.xp.zeros_like(p.grad.array))
 
 
 def _observed_call(module, args, kwargs):

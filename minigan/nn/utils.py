@@ -40,18 +40,18 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = [p.grad for p in _with_grads(parameters)]
     if not grads:
         return Tensor(backend.numpy.zeros((), dtype="float32"))
-    xp = backend.get_array_module(grads[0].data)
+    xp = backend.get_array_module(grads[0].array)
     if math.isinf(norm_type):
-        total = max(float(xp.abs(g.data).max()) for g in grads)
+        total = max(float(xp.abs(g.array).max()) for g in grads)
     else:
-        total = sum(float((xp.abs(g.data.astype(xp.float64)) ** norm_type).sum()) for g in grads) ** (1 / norm_type)
+        total = sum(float((xp.abs(g.array.astype(xp.float64)) ** norm_type).sum()) for g in grads) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}")
     factor = max_norm / (total + 1e-6)
     if factor < 1:
         for g in grads:
-            g.data *= g.data.dtype.type(factor)
-    return Tensor(xp.asarray(total, dtype=grads[0].data.dtype))
+            g.array *= g.array.dtype.type(factor)
+    return Tensor(xp.asarray(total, dtype=grads[0].array.dtype))
 
 
 def clip_grad_value_(parameters, clip_value):
@@ -60,8 +60,8 @@ def clip_grad_value_(parameters, clip_value):
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
     for p in _with_grads(parameters):
-        xp = backend.get_array_module(p.grad.data)
-        xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+        xp = backend.get_array_module(p.grad.array)
+        xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
 def parameters_to_vector(parameters):
@@ -76,14 +76,14 @@ def parameters_to_vector(parameters):
 def vector_to_parameters(vector, parameters):
     """Copy consecutive slices of the 1-D ``vector`` into ``parameters`` (in place, no graph)."""
     parameters = list(parameters)
-    needed = sum(p.numel() if callable(getattr(p, "numel", None)) else int(p.data.size) for p in parameters)
+    needed = sum(p.numel() if callable(getattr(p, "numel", None)) else int(p.array.size) for p in parameters)
     if vector.ndim != 1 or vector.shape[0] != needed:
         raise ValueError(f"vector_to_parameters: vector has shape {tuple(vector.shape)}, the parameters need "
                          f"({needed},)")
     offset = 0
     for p in parameters:
-        size = int(p.data.size)
-        p.data[...] = vector.data[offset:offset + size].reshape(p.shape).astype(p.dtype, copy=False)
+        size = int(p.array.size)
+        p.array[...] = vector.array[offset:offset + size].reshape(p.shape).astype(p.dtype, copy=False)
         offset += size
 
 
@@ -112,12 +112,12 @@ class SpectralNorm:
         weight = getattr(module, self.name + "_orig")
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
         if do_power_iteration:
-            xp = backend.get_array_module(weight.data)
-            matrix = _as_matrix(weight.data, self.dim)
+            xp = backend.get_array_module(weight.array)
+            matrix = _as_matrix(weight.array, self.dim)
             for _ in range(self.n_power_iterations):          # Miyato et al., Algorithm 1, the two updates
-                v.data[...] = _normalize(xp, matrix.T @ u.data, self.eps)
-                u.data[...] = _normalize(xp, matrix @ v.data, self.eps)
-        u_const, v_const = Tensor(u.data.copy()), Tensor(v.data.copy())      # constants for the gradient
+                v.array[...] = _normalize(xp, matrix.T @ u.array, self.eps)
+                u.array[...] = _normalize(xp, matrix @ v.array, self.eps)
+        u_const, v_const = Tensor(u.array.copy()), Tensor(v.array.copy())      # constants for the gradient
         sigma = (u_const * (_as_matrix(weight, self.dim) @ v_const)).sum()   # sigma(W) = u^T W v
         return weight / sigma
 
@@ -141,10 +141,10 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
         raise ValueError(f"spectral_norm: n_power_iterations must be a positive int, got {n_power_iterations!r}")
     if dim is None:
         dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
-    xp = backend.get_array_module(weight.data)
-    matrix = _as_matrix(weight.data, dim)
-    u0 = randn(matrix.shape[0], dtype=weight.dtype, device=weight.device).data     # minigan's seeded RNG
-    v0 = randn(matrix.shape[1], dtype=weight.dtype, device=weight.device).data
+    xp = backend.get_array_module(weight.array)
+    matrix = _as_matrix(weight.array, dim)
+    u0 = randn(matrix.shape[0], dtype=weight.dtype, device=weight.device).array     # minigan's seeded RNG
+    v0 = randn(matrix.shape[1], dtype=weight.dtype, device=weight.device).array
     hook = SpectralNorm(name, n_power_iterations, dim, eps)
     del module._parameters[name]
     module.register_parameter(name + "_orig", weight)
@@ -166,6 +166,6 @@ def remove_spectral_norm(module, name="weight"):
             for suffix in ("_orig", "_u", "_v"):
                 delattr(module, name + suffix)
             module.__dict__.pop(name, None)
-            setattr(module, name, Parameter(weight.data.copy()))
+            setattr(module, name, Parameter(weight.array.copy()))
             return module
     raise ValueError(f"remove_spectral_norm: {name!r} of this {type(module).__name__} is not spectrally normalised")

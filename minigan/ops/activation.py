@@ -80,7 +80,7 @@ class LeakyReLUBackward(Function):
         self.x, self.x_version, self.negative_slope = x, x._version_counter.value, negative_slope
 
     def forward(self, gy):
-        return kernels_for(gy).leaky_relu_backward(gy, self.x.data, self.negative_slope)
+        return kernels_for(gy).leaky_relu_backward(gy, self.x.array, self.negative_slope)
 
     def backward(self, ggx):
         check_unchanged(self.name, "the saved input of LeakyReLU", self.x, self.x_version)

@@ -59,7 +59,7 @@ class BatchNormNormalize(Function):
                 x_hat = _normalize_composite(x, self.axes, self.eps)
                 (gx,) = autograd.grad(x_hat, x, grad_outputs=gy, create_graph=True)
             return gx
-        return Tensor(kernels_for(gy.data).batch_norm_backward(gy.data, self.output(0).data, self.inv_std))
+        return Tensor(kernels_for(gy.array).batch_norm_backward(gy.array, self.output(0).array, self.inv_std))
 
 
 class BatchNormAffine(Function):
@@ -90,8 +90,8 @@ class BatchNormAffine(Function):
                 wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
                 grads = iter(autograd.grad(y, wanted, grad_outputs=gy, create_graph=True))
             return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
-        gx, g_weight, g_bias = kernels_for(gy.data).batch_norm_affine_backward(
-            gy.data, x.data, self.mean, self.inv_std, weight.data)
+        gx, g_weight, g_bias = kernels_for(gy.array).batch_norm_affine_backward(
+            gy.array, x.array, self.mean, self.inv_std, weight.array)
         return Tensor(gx), Tensor(g_weight), Tensor(g_bias)
 
 

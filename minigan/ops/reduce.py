@@ -47,8 +47,8 @@ class Max(Function):
         from .arith import mul_mask
         (x,) = self.inputs
         shape = _keepdims_shape(x.shape, self.axes)
-        y = self.output(0).data.reshape(shape)
-        is_max = (x.data == y)
+        y = self.output(0).array.reshape(shape)
+        is_max = (x.array == y)
         mask = is_max / is_max.sum(axis=self.axes, keepdims=True).astype(x.dtype)
         return mul_mask(broadcast_to(reshape(gy, shape), x.shape), mask.astype(x.dtype))
 

@@ -202,7 +202,7 @@ class Pad(Function):
 
 
 def reshape(x, shape):
-    if x.data.shape == tuple(shape):
+    if x.array.shape == tuple(shape):
         return x
     return Reshape(shape).apply(x)
 
@@ -232,7 +232,7 @@ def broadcast_to(x, shape):
 
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (undo broadcasting). A no-op when the shapes already agree."""
-    if x.data.shape == tuple(shape):
+    if x.array.shape == tuple(shape):
         return x
     shape = tuple(shape)
     lead = x.ndim - len(shape)

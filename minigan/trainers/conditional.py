@@ -122,7 +122,7 @@ class ConditionalGAN(Trainer):
 
 def _labels(labels):
     """Integer labels (N,) as a NumPy int64 array, from a Tensor or an array."""
-    return np.asarray(labels.data if isinstance(labels, Tensor) else labels).astype(np.int64)
+    return np.asarray(labels.array if isinstance(labels, Tensor) else labels).astype(np.int64)
 
 
 def _game_metrics(d_loss, g_loss, real_logits, fake_logits):

@@ -73,7 +73,7 @@ class DBNTrainer:
             metrics = dict(self.classifier.train_step((x, y)), layer=float(len(self.dbn.rbms)))
         else:
             layer = int(phase.split("-")[1])
-            v = x.data if isinstance(x, Tensor) else x
+            v = x.array if isinstance(x, Tensor) else x
             v = v.reshape(v.shape[0], -1)
             if self.binarize_input:
                 v = self.dbn.rbms[0].bernoulli(v)

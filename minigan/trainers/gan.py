@@ -29,7 +29,7 @@ GENERATOR_LOSSES = ("nonsaturating", "minimax")
 
 def _d_accuracy(real_logits, fake_logits) -> float:
     """Share of real samples with logit > 0 and fakes with logit < 0 (D's real/fake accuracy)."""
-    real, fake = real_logits.data, fake_logits.data
+    real, fake = real_logits.array, fake_logits.array
     return float(((real > 0).sum() + (fake < 0).sum()) / (real.size + fake.size))
 
 

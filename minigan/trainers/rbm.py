@@ -57,7 +57,7 @@ class RBMTrainer(Trainer):
 
     def start_chains(self, v):
         """Set PCD's persistent chains to the rows of v (n_chains, D)."""
-        self.chain = v.data.copy() if isinstance(v, Tensor) else self.rbm.xp.asarray(v, dtype=self.rbm.W.dtype).copy()
+        self.chain = v.array.copy() if isinstance(v, Tensor) else self.rbm.xp.asarray(v, dtype=self.rbm.W.dtype).copy()
 
     def train_step(self, batch):
         """One CD-k (Hinton 2002) or PCD-k (Tieleman 2008) update on a mini-batch of binary visible vectors:
@@ -69,7 +69,7 @@ class RBMTrainer(Trainer):
         steps v -> h ~ p(h|v) -> v' ~ p(v'|h) (``RBM.gibbs``), started at the batch (CD) or at the chains
         left by the previous update (PCD)."""
         v_data = batch[0] if isinstance(batch, tuple) else batch           # labels, if any, are not used
-        v_data = v_data.data if isinstance(v_data, Tensor) else v_data
+        v_data = v_data.array if isinstance(v_data, Tensor) else v_data
         v_data = v_data.reshape(v_data.shape[0], -1)
         # (1) negative phase: CD-k restarts the chains at the data, PCD continues its persistent chains
         if not self.persistent:
@@ -137,7 +137,7 @@ class RBMTrainer(Trainer):
                 raise ValueError(f"load_state_dict: persistent chains of shape {tuple(chain.shape)}, expected "
                                  f"(n_chains, {self.rbm.n_visible})")
         super().load_state_dict(state)
-        self.chain = None if chain is None else backend.to_device(chain.data if isinstance(chain, Tensor) else chain,
+        self.chain = None if chain is None else backend.to_device(chain.array if isinstance(chain, Tensor) else chain,
                                                                   self.rbm.W.device).copy()
 
 
@@ -190,7 +190,7 @@ def _digits(split, seed):
 def build(args):
     x, v_fixed = _digits("train", args.seed)
     rbm = RBM(784, args.n_hidden, device=args.device)
-    rbm.b.data[:] = backend.to_device(base_rate_biases(v_fixed).astype(numpy.float32), args.device)   # Hinton 2010
+    rbm.b.array[:] = backend.to_device(base_rate_biases(v_fixed).astype(numpy.float32), args.device)   # Hinton 2010
     steps = args.epochs * (len(x) // args.batch_size)         # the loader drops a short last batch
     trainer = RBMTrainer(rbm, lr=args.lr, k=args.k, persistent=args.pcd, momentum=args.momentum,
                          weight_decay=args.weight_decay, n_chains=args.chains,

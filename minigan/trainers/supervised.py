@@ -15,6 +15,7 @@ from .. import functional as F
 from .. import losses, optim
 from ..argtypes import int_in_range, non_negative_float, positive_float
 from ..data.loader import DataLoader
+from ..function import unwrap
 from .base import Trainer, check_finite
 
 __all__ = ["ClassifierTrainer", "AutoencoderTrainer", "train_classifier", "ClassifierFamily", "AutoencoderFamily"]
@@ -62,8 +63,8 @@ class ClassifierTrainer(_AdamTrainer):
         loss = F.cross_entropy(logits, y)
         if self.weight_decay:
             loss = loss + losses.l2_penalty(self.decayed, self.weight_decay)
-        labels = y.data if hasattr(y, "data") else y
-        accuracy = float((logits.data.argmax(1) == labels).mean())
+        labels = unwrap(y)
+        accuracy = float((logits.array.argmax(1) == labels).mean())
         return self._descend(loss, accuracy=accuracy)
 
     def evaluate(self, data):
