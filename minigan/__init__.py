@@ -36,12 +36,17 @@ def save(state, path):
 
 
 def load(path, map_location=None, *, device=None):
-    """Read what ``save`` wrote (never unpickles), the tensors on ``map_location`` (PyTorch's name; a device
-    string, "cpu" by default) -- ``device=`` is the same thing under minigan's older name."""
+    """Read what ``save`` wrote, or a ``torch.save`` file (``.pth``/``.pt``, PyTorch's zip format, read
+    without unpickling by ``minigan.torch_files``), the tensors on ``map_location`` (PyTorch's name; a
+    device string, "cpu" by default) -- ``device=`` is the same thing under minigan's older name."""
     from .serialization import load as _load
+    from .torch_files import is_legacy_torch_file, is_torch_zip, load_torch
     if map_location is not None and device is not None:
         raise TypeError("load: give map_location or device, not both")
-    return _load(path, device=map_location or device or "cpu")
+    device = map_location or device or "cpu"
+    if is_torch_zip(path) or is_legacy_torch_file(path):
+        return load_torch(path, device=device)
+    return _load(path, device=device)
 
 
 def device(spec="cpu") -> str:
