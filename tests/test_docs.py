@@ -242,6 +242,7 @@ MAY_IMPORT = {
     "minigan.lr_scheduler": set(),
     "minigan.interop": ENGINE,
     "minigan.serialization": ENGINE,
+    "minigan.torch_files": ENGINE,
     "minigan.losses": ENGINE,
     "minigan.info": set(),
     "minigan.viz": set(),
