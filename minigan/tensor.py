@@ -15,7 +15,7 @@ gives float64, an integer tensor with a floating one gives the floating dtype; t
 tensor is cast to that tensor's dtype, so a leaf's ``.grad`` always has the leaf's dtype.
 
 In-place changes and the version counter: every Tensor has a ``VersionCounter`` (shared with the tensors
-that view the same storage: ``detach()``, and the outputs of reshape/transpose/broadcast/basic indexing),
+that view the same storage: ``detach()``, ``.data``, and the outputs of reshape/transpose/broadcast/basic indexing),
 bumped by every in-place operation (``zero_``, ``fill_``, ``copy_``, ``x[i] = v``, optimizer steps).  A
 ``Function`` records the versions of the tensors its backward reads; backward refuses a tensor whose
 version has changed since, as PyTorch does, instead of silently using the new values.  Code that writes
@@ -56,11 +56,27 @@ class VersionCounter:
 
 
 class Tensor:
+    """An array with a gradient and a link to the op that made it (see the module docstring).
+
+    ``.array`` is the NumPy/CuPy array this tensor wraps — minigan-specific; PyTorch has no such attribute.
+    The engine, the optimizers and the kernels work on it directly.
+
+    ``.data`` is PyTorch's: a Tensor sharing this tensor's storage, cut from the graph (requires_grad=False,
+    no creator), so that ``m.weight.data.normal_(0.0, 0.02)`` or ``p.data.clamp_(-c, c)`` changes the
+    parameter itself without being refused as an in-place change to a tensor that requires grad.  Unlike
+    PyTorch, it also shares the version counter: a tensor saved for backward and then changed through
+    ``.data`` makes backward refuse, instead of silently differentiating at the new values.
+    ``p.data = t`` replaces the storage (see the setter)."""
+
     __array_priority__ = 1000   # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False):
-        if type(data) is not numpy.ndarray and (isinstance(data, numpy.generic) or not hasattr(data, "shape")):
-            data = numpy.asarray(data)        # NumPy reductions return scalars: keep a 0-d array
+        if type(data) is not numpy.ndarray:
+            if isinstance(data, Tensor):
+                raise TypeError("Tensor(): got a Tensor; to share its storage use t.detach() (or t.data), to copy "
+                                "it t.clone() or minigan.tensor(t); Tensor() wraps a NumPy/CuPy array or a number")
+            if isinstance(data, numpy.generic) or not hasattr(data, "shape"):
+                data = numpy.asarray(data)        # NumPy reductions return scalars: keep a 0-d array
         dtype = data.dtype
         floating = dtype is _FLOAT32 or dtype is _FLOAT64       # the common cases cost two identity tests
         if not floating:
@@ -89,13 +105,33 @@ class Tensor:
         self._requires_grad = bool(value)
 
     @property
-    def data(self):
-        """The array (temporary: ``.data`` is becoming PyTorch's storage-sharing Tensor; use ``.array``)."""
-        return self.array
+    def data(self) -> "Tensor":
+        """PyTorch's ``.data``: a Tensor sharing this tensor's storage and version counter, outside the graph
+        (requires_grad=False, no creator), as ``detach()``.  Engine code reads ``.array`` instead."""
+        return self.detach()
 
     @data.setter
     def data(self, value):
-        self.array = value
+        """``p.data = t``: make this tensor wrap ``t``'s storage (a Tensor's array, shared, or a NumPy/CuPy
+        array itself).  As in PyTorch, any shape and device are accepted, and a tensor that requires grad
+        needs a floating-point dtype; ``.grad`` is kept as it is.  The version moves past both tensors' old
+        versions, so a graph that saved this tensor before the change refuses backward (PyTorch silently
+        differentiates at the new values); with a Tensor, the two share the version counter from now on,
+        as they share the storage."""
+        if isinstance(value, Tensor):
+            array = value.array
+        elif type(value) is numpy.ndarray or backend.is_cupy_array(value):
+            array = value
+        else:
+            raise TypeError(f"Tensor.data: expected a Tensor or a NumPy/CuPy array, got {type(value).__name__}")
+        dtype = check_dtype(array.dtype, "Tensor.data")
+        if self._requires_grad and dtype.kind != "f":
+            raise RuntimeError(f"Tensor.data: a tensor that requires grad needs floating-point data, got dtype "
+                               f"{dtype}")
+        counter = value._version_counter if isinstance(value, Tensor) else VersionCounter()
+        counter.value = max(counter.value, self._version_counter.value) + 1
+        self.array = array
+        self._version_counter = counter
 
     def requires_grad_(self, value: bool = True) -> "Tensor":
         self.requires_grad = value
@@ -308,6 +344,44 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clamp_: give at least one of min and max")
         self.xp.clip(self.array, min, max, out=self.array)
+        self._version_counter.value += 1
+        return self
+
+    def add_(self, other, alpha=1):
+        """self += alpha * other in place (``other`` a Tensor, array or number, broadcast to this shape)."""
+        argcheck.real("add_", "alpha", alpha)
+        if alpha != 1:
+            other = self.xp.multiply(unwrap(other), alpha)
+        return self._arithmetic_("add_", "add", other)
+
+    def sub_(self, other, alpha=1):
+        """self -= alpha * other in place."""
+        argcheck.real("sub_", "alpha", alpha)
+        if alpha != 1:
+            other = self.xp.multiply(unwrap(other), alpha)
+        return self._arithmetic_("sub_", "subtract", other)
+
+    def mul_(self, other):
+        """self *= other in place."""
+        return self._arithmetic_("mul_", "multiply", other)
+
+    def div_(self, other):
+        """self /= other in place (true division: an integer tensor is refused, as in PyTorch)."""
+        return self._arithmetic_("div_", "true_divide", other)
+
+    def _arithmetic_(self, op_name, ufunc_name, other):
+        """Apply the xp ufunc ``ufunc_name`` to (self, other) into self's array; the result must keep this
+        tensor's shape and be castable to its dtype ("same_kind": no float into an integer tensor)."""
+        self._check_inplace(op_name)
+        array = unwrap(other)
+        if backend.is_cupy_array(array) and not backend.is_cupy_array(self.array):
+            raise RuntimeError(f"{op_name}: expected the operand on {self.device}, found {backend.device_of(array)}")
+        try:
+            getattr(self.xp, ufunc_name)(self.array, array, out=self.array, casting="same_kind")
+        except (ValueError, TypeError) as error:      # NumPy's UFuncTypeError subclasses take other arguments
+            kind = ValueError if isinstance(error, ValueError) else TypeError
+            raise kind(f"{op_name}: cannot apply an operand of shape {numpy.shape(array)} to a tensor of "
+                              f"shape {self.shape}, dtype {self.dtype} in place ({error})") from None
         self._version_counter.value += 1
         return self
 

@@ -1,7 +1,7 @@
-"""A PyTorch user's habits (issue 15): a torch state dict loaded in memory, the DCGAN tutorial's weight init,
-Tensor.to with dtypes, the in-place methods and their version counter, from_numpy/as_tensor, load's
-map_location, Conv2d(padding="same"/groups), the normalisation layers, Dropout2d, Upsample(bilinear) and
-Adadelta -- each against PyTorch where it has the same thing."""
+"""A PyTorch user's habits (issue 15): a torch state dict loaded in memory, Tensor.to with dtypes, the
+in-place methods and their version counter, from_numpy/as_tensor, load's map_location,
+Conv2d(padding="same"/groups), the normalisation layers, Dropout2d, Upsample(bilinear) and Adadelta -- each
+against PyTorch where it has the same thing.  ``.data`` and the DCGAN tutorial's init: test_data_attribute.py."""
 import numpy as np
 import pytest
 
@@ -51,26 +51,7 @@ def test_a_value_that_is_not_an_array_is_named():
         ours.load_state_dict({"weight": object(), "bias": np.zeros(1)})
 
 
-# --- 2. the DCGAN tutorial's init and the in-place methods ----------------------------------------------
-
-def weights_init(m):
-    """The PyTorch DCGAN tutorial's initialisation, verbatim (nn is minigan.nn here)."""
-    classname = m.__class__.__name__
-    if classname.find('Conv') != -1:
-        nn.init.normal_(m.weight.data, 0.0, 0.02)
-    elif classname.find('BatchNorm') != -1:
-        nn.init.normal_(m.weight.data, 1.0, 0.02)
-        nn.init.constant_(m.bias.data, 0)
-
-
-def test_the_dcgan_tutorials_weights_init_runs_on_data_arrays():
-    model = small_dcgan_discriminator(nn, ndf=16)
-    model.apply(weights_init)
-    conv = model[2].weight.numpy()
-    assert abs(conv.std() - 0.02) < 0.002 and abs(conv.mean()) < 0.002
-    assert abs(model[3].weight.numpy().mean() - 1.0) < 0.01
-    assert not model[3].bias.numpy().any()
-
+# --- 2. the in-place methods (the DCGAN tutorial's init through .data: tests/test_data_attribute.py) ----
 
 def test_in_place_methods_fill_and_bump_the_version_counter():
     w = nn.Linear(20, 30).weight

@@ -1,9 +1,10 @@
 """Weight initialisations (``torch.nn.init``): each fills a Tensor in place (bumping its version counter) and
 returns it.
 
-Each also accepts a raw NumPy/CuPy array (a Tensor's ``.array``), filled in place and returned.  Writing
-through the raw array cannot bump the Tensor's version counter: initialise before running the model (as
-that tutorial does), or pass the Tensor itself.
+``nn.init.normal_(m.weight.data, 0.0, 0.02)`` (the PyTorch DCGAN tutorial's) fills the parameter itself:
+``.data`` is a Tensor sharing its storage and version counter.  Each also accepts a raw NumPy/CuPy array (a
+Tensor's ``.array``), filled in place and returned.  Writing through the raw array cannot bump the Tensor's
+version counter: initialise before running the model (as that tutorial does), or pass the Tensor itself.
 
 Random draws come from ``backend.generator(tensor.device)``, so ``minigan.manual_seed`` reproduces them.
 Fans follow PyTorch: for a weight of shape (d0, d1, k...), fan_in = d1 * prod(k), fan_out = d0 * prod(k)
