@@ -14,7 +14,6 @@ from .function import unwrap
 from .ops import (add, sub, mul, div, neg, exp, expm1, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
 from .ops.norm import batch_norm_affine, batch_norm_normalize
-from .ops.shape import permute_unchecked as _permute_unchecked
 from .tensor import Tensor
 
 __all__ = [
@@ -327,8 +326,10 @@ def linear(x, weight, bias=None):
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input {x.shape} has {x.shape[-1]} features but weight {weight.shape} "
                          f"expects {weight.shape[-1]}")
-    y = matmul(x, _permute_unchecked(weight, (1, 0)))      # weight's two axes were checked above
-    return y if bias is None else add(y, bias)
+    if x.ndim == 2:
+        return ops.linear(x, weight, bias)
+    rows = _reshape(x, (int(numpy.prod(x.shape[:-1])), x.shape[-1]))     # (..., in) -> (rows, in)
+    return _reshape(ops.linear(rows, weight, bias), x.shape[:-1] + (weight.shape[0],))
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -552,30 +553,20 @@ def logsigmoid(x):
     return neg(softplus(neg(x)))
 
 
-def _minus_max(op, x, dim):
-    """(x - max x along dim, dim), the max a constant (not differentiated: log_softmax and softmax do not
-    depend on it, so their gradients and second derivatives are unchanged).  Infinite maxima are replaced
-    by 0, as logsumexp does."""
-    dim = argcheck.dim(op, dim, x.ndim)
-    argcheck.floating(op, x)
-    xp = x.xp
-    m = xp.max(x.array, axis=dim, keepdims=True) if x.numel() else xp.zeros((), dtype=x.dtype)
-    m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
-    return sub(x, Tensor(m)), dim
-
-
 def log_softmax(x, dim):
     """log softmax along ``dim`` in the shifted form (x - m) - log sum exp(x - m), m = max x: the large
     common part of x cancels exactly before any rounding, so float32 logits near 1e4 lose nothing (x -
-    logsumexp(x) would round the logsumexp at the logits' magnitude)."""
-    shifted, dim = _minus_max("log_softmax", x, dim)
-    return sub(shifted, _lse(shifted, dim, True))
+    logsumexp(x) would round the logsumexp at the logits' magnitude).  One primitive (``ops.log_softmax``)."""
+    dim = argcheck.dim("log_softmax", dim, x.ndim)
+    argcheck.floating("log_softmax", x)
+    return ops.log_softmax(x, dim)
 
 
 def softmax(x, dim):
     """exp(log_softmax(x)) along ``dim``."""
-    shifted, dim = _minus_max("softmax", x, dim)
-    return exp(sub(shifted, _lse(shifted, dim, True)))
+    dim = argcheck.dim("softmax", dim, x.ndim)
+    argcheck.floating("softmax", x)
+    return exp(ops.log_softmax(x, dim))
 
 
 def dropout(x, p=0.5, training=True):
@@ -815,9 +806,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is None:
-        negative_side = sub(softplus(input), mul(input, target))
-        positive_side = add(mul(input, sub(1.0, target)), softplus(neg(input)))
-        loss = ops.where(input.array >= 0, positive_side, negative_side)
+        loss = ops.binary_cross_entropy_with_logits(input, target)       # one primitive, both branches
     else:
         log_weight = add(mul(sub(_tensor(pos_weight, input), 1.0), target), 1.0)
         loss = add(mul(sub(1.0, target), input), mul(log_weight, softplus(neg(input))))
@@ -893,7 +882,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     probabilities = hasattr(target_array, "dtype") and target_array.dtype.kind == "f"
     if not probabilities:                   # check the class targets here, so that errors name this op
         _, labels, _ = _class_rows("cross_entropy", input, target, reduction)
-        _check_classes("cross_entropy", labels[labels != ignore_index], input.shape[1])
+        counted = labels != ignore_index
+        every_target_counted = bool(counted.all())
+        _check_classes("cross_entropy", labels if every_target_counted else labels[counted], input.shape[1])
+        if every_target_counted and weight is None and not eps and input.ndim == 2 and input.shape[0]:
+            argcheck.floating("cross_entropy", input)       # the common case: one primitive
+            return ops.cross_entropy(input, labels, reduction)
     elif input.ndim < 2:
         raise ValueError(f"cross_entropy: expected input (N, C) or (N, C, d1, ...), got {tuple(input.shape)}")
     log_p = log_softmax(input, 1)

@@ -12,6 +12,7 @@ import pytest
 
 import minigan as mg
 import minigan.functional as F
+from minigan.ops.linalg import matmul_transposed
 
 try:
     import torch
@@ -195,6 +196,22 @@ CASES = [
     Case("matmul_vector", lambda a, b: a @ b, lambda: [randn(3, 4), randn(4)], lambda a, b: a @ b,
          lambda a, b: a @ b),
     Case("linear", F.linear, lambda: [randn(5, 4), randn(3, 4), randn(3)], lambda x, W, b: x @ W.T + b, t("nn.functional.linear")),
+    Case("linear_no_bias", F.linear, lambda: [randn(5, 4), randn(3, 4)], lambda x, W: x @ W.T,
+         t("nn.functional.linear")),
+    Case("linear_3d_input", F.linear, lambda: [randn(2, 5, 4), randn(3, 4), randn(3)], lambda x, W, b: x @ W.T + b,
+         t("nn.functional.linear")),
+    Case("linear_1d_input", F.linear, lambda: [randn(4), randn(3, 4), randn(3)], lambda x, W, b: W @ x + b,
+         t("nn.functional.linear")),
+    # the backward passes' products read an operand transposed (a flag, no transpose op): each combination
+    Case("matmul_transpose_a", lambda a, b: matmul_transposed(a, b, True, False), lambda: [randn(4, 3), randn(4, 2)],
+         lambda a, b: a.T @ b, lambda a, b: a.T @ b),
+    Case("matmul_transpose_b", lambda a, b: matmul_transposed(a, b, False, True), lambda: [randn(3, 4), randn(2, 4)],
+         lambda a, b: a @ b.T, lambda a, b: a @ b.T),
+    Case("matmul_transpose_both", lambda a, b: matmul_transposed(a, b, True, True), lambda: [randn(4, 3), randn(2, 4)],
+         lambda a, b: a.T @ b.T, lambda a, b: a.T @ b.T),
+    Case("matmul_transpose_batched", lambda a, b: matmul_transposed(a, b, True, True),
+         lambda: [randn(2, 4, 3), randn(2, 4)], lambda a, b: np.swapaxes(a, -1, -2) @ b.T,
+         lambda a, b: a.transpose(-1, -2) @ b.T),
     # --- activations ---
     Case("leaky_relu_steep", lambda a: F.leaky_relu(a, 1.5), lambda: [away_from_zero(4, 5)],
          lambda a: np.where(a > 0, a, 1.5 * a), lambda a: TF.leaky_relu(a, 1.5)),
@@ -204,6 +221,10 @@ CASES = [
     Case("elu", F.elu, lambda: [away_from_zero(4, 5)], lambda a: np.where(a > 0, a, np.exp(a) - 1), t("nn.functional.elu")),
     Case("tanh", F.tanh, lambda: [randn(4, 5)], np.tanh, t("tanh")),
     Case("sigmoid", F.sigmoid, lambda: [randn(4, 5) * 3], np_sigmoid, t("sigmoid")),
+    Case("tanh_backward", mg.ops.tanh_backward, lambda: [randn(4, 5), np.tanh(randn(4, 5))],
+         lambda gy, y: gy * (1 - y * y), t("ops.aten.tanh_backward")),
+    Case("sigmoid_backward", mg.ops.sigmoid_backward, lambda: [randn(4, 5), np_sigmoid(randn(4, 5))],
+         lambda gy, y: gy * y * (1 - y), t("ops.aten.sigmoid_backward")),
     Case("softplus", F.softplus, lambda: [randn(4, 5) * 3], np_softplus, t("nn.functional.softplus")),
     Case("logsigmoid", F.logsigmoid, lambda: [randn(4, 5) * 3], lambda a: -np_softplus(-a),
          t("nn.functional.logsigmoid")),
@@ -252,6 +273,9 @@ CASES = [
     Case("layer_norm", lambda x, w, b: F.layer_norm(x, 5, w, b), lambda: [randn(3, 5), randn(5), randn(5)],
          np_layer_norm, lambda x, w, b: TF.layer_norm(x, (5,), w, b)),
     # --- losses ---
+    Case("bce_with_logits_sum_2d", lambda x, q: F.binary_cross_entropy_with_logits(x, q, reduction="sum"),
+         lambda: [randn(3, 4) * 6, probabilities(3, 4)], lambda x, q: (np_softplus(x) - q * x).sum(),
+         lambda x, q: TF.binary_cross_entropy_with_logits(x, q, reduction="sum")),
     Case("mse_loss", F.mse_loss, lambda: [randn(3, 4), randn(3, 4)], lambda a, b: ((a - b) ** 2).mean(),
          t("nn.functional.mse_loss")),
     Case("binary_cross_entropy", F.binary_cross_entropy, lambda: [probabilities(6), probabilities(6)],
@@ -261,6 +285,12 @@ CASES = [
     Case("cross_entropy", lambda x: F.cross_entropy(x, labels), lambda: [randn(4, 3)],
          lambda x: -np.log(np_softmax(x, 1))[np.arange(4), labels].mean(),
          lambda x: TF.cross_entropy(x, torch.as_tensor(labels))),
+    Case("cross_entropy_sum", lambda x: F.cross_entropy(x, labels, reduction="sum"), lambda: [randn(4, 3) * 3],
+         lambda x: -np.log(np_softmax(x, 1))[np.arange(4), labels].sum(),
+         lambda x: TF.cross_entropy(x, torch.as_tensor(labels), reduction="sum")),
+    Case("cross_entropy_none", lambda x: F.cross_entropy(x, labels, reduction="none"), lambda: [randn(4, 3)],
+         lambda x: -np.log(np_softmax(x, 1))[np.arange(4), labels],
+         lambda x: TF.cross_entropy(x, torch.as_tensor(labels), reduction="none")),
     Case("nll_loss", lambda x: F.nll_loss(x, labels), lambda: [randn(4, 3)],
          lambda x: -x[np.arange(4), labels].mean(), lambda x: TF.nll_loss(x, torch.as_tensor(labels))),
     Case("kl_normal", F.kl_normal, lambda: [randn(3, 4), randn(3, 4) * 0.5],
@@ -344,7 +374,8 @@ def test_every_primitive_is_in_the_table():
     import minigan.ops as ops
     covered = {"add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "expm1", "log", "where", "mul_mask", "sum",
                "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concat",
-               "pad", "matmul", "tanh", "sigmoid", "softplus", "leaky_relu", "conv2d", "conv_transpose2d", "conv2d_weight",
+               "pad", "matmul", "linear", "tanh", "sigmoid", "softplus", "leaky_relu", "tanh_backward", "sigmoid_backward", "log_softmax",
+               "binary_cross_entropy_with_logits", "cross_entropy", "conv2d", "conv_transpose2d", "conv2d_weight",
                "cast", "to_device", "batch_norm_normalize", "batch_norm_affine"}
     assert set(ops.__all__) == covered
 

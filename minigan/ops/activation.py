@@ -1,8 +1,13 @@
-"""Smooth activations kept as primitives for numerical stability (their backward reuses the output)."""
+"""Smooth activations kept as primitives for numerical stability (their backward reuses the output), and log
+softmax.
+
+A backward that would be several small ops (tanh's gy * (1 - y^2): three) is one primitive of its own
+(``tanh_backward``), itself differentiable from primitives, so that double backprop still works."""
 from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, check_unchanged, xp_of
-from .arith import as_floating, mul, sub
+from .arith import as_floating, exp, mul, sub
+from .reduce import sum as reduce_sum
 
 
 class Tanh(Function):
@@ -14,8 +19,24 @@ class Tanh(Function):
         return xp_of(x).tanh(as_floating(x))
 
     def backward(self, gy):
-        y = self.output(0)
-        return mul(gy, sub(1.0, mul(y, y)))
+        return tanh_backward(gy, self.output(0))
+
+
+class TanhBackward(Function):
+    """gx = gy * (1 - y^2), tanh's gradient from its output y, in one op.  Its own gradients: gy's is
+    tanh_backward(ggx, y) again, y's is ggx * gy * (-2 y)."""
+
+    def reads_input(self, index):
+        return index == 1 or self.needs_input_grad[1]     # y for both gradients, gy for y's
+
+    def forward(self, gy, y):
+        return gy * (1 - y * y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        ggy = tanh_backward(ggx, y) if self.needs_input_grad[0] else None
+        gyy = mul(mul(ggx, gy), mul(y, -2.0)) if self.needs_input_grad[1] else None
+        return ggy, gyy
 
 
 class Sigmoid(Function):
@@ -33,8 +54,24 @@ class Sigmoid(Function):
         return xp.where(x >= 0, one / (one + e), e / (one + e))
 
     def backward(self, gy):
-        y = self.output(0)
-        return mul(gy, mul(y, sub(1.0, y)))
+        return sigmoid_backward(gy, self.output(0))
+
+
+class SigmoidBackward(Function):
+    """gx = gy * y (1 - y), the sigmoid's gradient from its output y, in one op.  Its own gradients: gy's is
+    sigmoid_backward(ggx, y) again, y's is ggx * gy * (1 - 2 y)."""
+
+    def reads_input(self, index):
+        return index == 1 or self.needs_input_grad[1]     # y for both gradients, gy for y's
+
+    def forward(self, gy, y):
+        return gy * (y * (1 - y))
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        ggy = sigmoid_backward(ggx, y) if self.needs_input_grad[0] else None
+        gyy = mul(mul(ggx, gy), sub(1.0, mul(y, 2.0))) if self.needs_input_grad[1] else None
+        return ggy, gyy
 
 
 class Softplus(Function):
@@ -87,6 +124,29 @@ class LeakyReLUBackward(Function):
         return LeakyReLUBackward(self.x, self.negative_slope).apply(ggx)
 
 
+class LogSoftmax(Function):
+    """y = (x - m) - log sum exp(x - m) along ``axis``, m = max x (infinite maxima replaced by 0): the large
+    common part of x cancels exactly before any rounding.  One op where the shifted form took three.
+    gx = gy - exp(y) * sum(gy) along the axis (softmax times the summed gradient)."""
+
+    reads_inputs, reads_outputs = False, True
+
+    def __init__(self, axis):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        xp = xp_of(x)
+        if x.size == 0:                                 # nothing to normalise (and no maximum to take)
+            return x.copy()
+        m = xp.max(x, axis=self.axis, keepdims=True)
+        shifted = x - xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        return sub(gy, mul(exp(self.output(0)), reduce_sum(gy, self.axis, True)))
+
+
 def leaky_relu(x, negative_slope=0.01):
     return LeakyReLU(argcheck.real("leaky_relu", "negative_slope", negative_slope)).apply(x)
 
@@ -102,4 +162,18 @@ def sigmoid(x):
 def softplus(x):
     return Softplus().apply(x)
 
+
+
+
+def tanh_backward(gy, y):
+    return TanhBackward().apply(gy, y)
+
+
+def sigmoid_backward(gy, y):
+    return SigmoidBackward().apply(gy, y)
+
+
+def log_softmax(x, axis):
+    """log softmax along the integer ``axis`` (checked by the caller, ``functional.log_softmax``)."""
+    return LogSoftmax(axis).apply(x)
 

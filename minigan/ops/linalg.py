@@ -1,24 +1,32 @@
-"""Matrix product (batched, NumPy's ``@`` broadcasting over leading axes)."""
+"""Matrix products: ``matmul`` (batched, NumPy's ``@`` broadcasting over leading axes), which can read either
+operand transposed, and ``linear`` (x W^T + b, a layer's whole product in one op).
+
+The transpose flags let every backward product read its operands as they are stored: the gradient of
+a @ b in a is gy @ b^T, one matmul with ``transpose_b`` instead of a transpose op and a matmul (the BLAS
+reads a transposed operand in place; kernels/products.py).  The flags are closed under differentiation:
+the gradients of op(a) @ op(b) are again products with flags, so no transpose op is ever recorded."""
 from ..backend import kernels_for
 from ..function import Function
 from .arith import promote
-from .shape import permute_unchecked, reshape, sum_to
-
-
-def _swap_last(x):
-    axes = list(range(x.ndim))
-    axes[-1], axes[-2] = axes[-2], axes[-1]
-    return permute_unchecked(x, axes)
+from .shape import reshape, sum_to
 
 
 class MatMul(Function):
-    """y = a @ b for a, b of at least 2 dimensions;  ga = gy @ b^T, gb = a^T @ gy (summed over broadcast
-    batch axes)."""
+    """y = op(a) @ op(b) for a, b of at least 2 dimensions, op(m) = m, or m with its last two axes swapped
+    when ``transpose_a`` / ``transpose_b``.  With a' = op(a), b' = op(b): ga' = gy @ b'^T, gb' = a'^T @ gy,
+    each written as one product with flags (summed over broadcast batch axes)."""
+
+    transpose_a = False             # class-level defaults: a plain product stores nothing
+    transpose_b = False
 
     def reads_input(self, index):
         return self.needs_input_grad[1 - index]      # each input is read for the other's gradient
 
     def forward(self, a, b):
+        if self.transpose_a:
+            a = a.swapaxes(-1, -2)      # views: the product reads them transposed, without a copy
+        if self.transpose_b:
+            b = b.swapaxes(-1, -2)
         if a.dtype != b.dtype:
             a, b = promote(a, b)                        # an integer operand takes the floating one's dtype
         if a.shape[-1] != b.shape[-2]:
@@ -32,9 +40,62 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = sum_to(matmul(gy, _swap_last(b)), a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to(matmul(_swap_last(a), gy), b.shape) if self.needs_input_grad[1] else None
+        ta, tb = self.transpose_a, self.transpose_b
+        ga = gb = None
+        if self.needs_input_grad[0]:    # ga' = gy @ b'^T; with transpose_a, ga = ga'^T = b' @ gy^T
+            ga = sum_to(matmul_transposed(b, gy, tb, True) if ta else matmul_transposed(gy, b, False, not tb),
+                        a.shape)
+        if self.needs_input_grad[1]:    # gb' = a'^T @ gy; with transpose_b, gb = gb'^T = gy^T @ a'
+            gb = sum_to(matmul_transposed(gy, a, True, ta) if tb else matmul_transposed(a, gy, not ta, False),
+                        b.shape)
         return ga, gb
+
+
+class Linear(Function):
+    """y = x @ W^T + b for x (N, in), W (out, in) and an optional bias b (out,): one op where a transpose, a
+    product and an add were three.  gx = gy @ W, gW = gy^T @ x (products with transpose flags), gb = gy
+    summed over N."""
+
+    def reads_input(self, index):
+        return index < 2 and self.needs_input_grad[1 - index]     # x for W's gradient, W for x's; never b
+
+    def forward(self, x, weight, bias=None):
+        if x.dtype != weight.dtype:
+            x, weight = promote(x, weight)
+        y = kernels_for(x).matmul(x, weight.T)          # weight.T: a view, read transposed by the BLAS
+        if bias is None:
+            return y
+        if bias.dtype == y.dtype:
+            y += bias                                   # y is the product's own new array
+            return y
+        y, bias = promote(y, bias)
+        return y + bias
+
+    def backward(self, gy):
+        x, weight = self.inputs[0], self.inputs[1]
+        needs = self.needs_input_grad
+        gx = matmul_transposed(gy, weight) if needs[0] else None
+        gw = matmul_transposed(gy, x, transpose_a=True) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, sum_to(gy, self.inputs[2].shape) if needs[2] else None
+
+
+def matmul_transposed(a, b, transpose_a=False, transpose_b=False):
+    """op(a) @ op(b) for operands of at least 2 dimensions (op: swap the last two axes when asked), one
+    ``matmul`` op; for the backward passes, whose operands' shapes are known to fit."""
+    function = MatMul()
+    if transpose_a:
+        function.transpose_a = True
+    if transpose_b:
+        function.transpose_b = True
+    return function.apply(a, b)
+
+
+def linear(x, weight, bias=None):
+    """x (N, in) @ weight (out, in)^T + bias (out,) as one op; the caller (``functional.linear``) has
+    checked the shapes."""
+    return Linear().apply(x, weight) if bias is None else Linear().apply(x, weight, bias)
 
 
 def matmul(a, b):
