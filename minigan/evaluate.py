@@ -10,15 +10,23 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import minigan as mg
 
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .models import LogisticRegression
+    from .nn import Module
+    from .typing import ArrayLike, TensorLike
+
 __all__ = ["critic_scores", "roc_auc", "spearman", "noise_only_pairs", "separation"]
 
 
-def critic_scores(critic, images, batch_size=40):
+def critic_scores(critic: Module, images: np.ndarray, batch_size: int = 40) -> np.ndarray:
     """f(x) for every image (N,), without a graph."""
     critic.eval()
     out = []
@@ -28,7 +36,7 @@ def critic_scores(critic, images, batch_size=40):
     return np.concatenate(out)
 
 
-def roc_auc(positive, negative):
+def roc_auc(positive: ArrayLike, negative: ArrayLike) -> float:
     """Area under the ROC curve of scores separating two samples, by ranks (Mann-Whitney U / (n m)):
     P(score of a random positive > score of a random negative), ties counting 1/2. Orientation-free
     separation is max(AUC, 1 - AUC)."""
@@ -48,13 +56,13 @@ def roc_auc(positive, negative):
     return u / (len(positive) * len(negative))
 
 
-def spearman(a, b):
+def spearman(a: ArrayLike, b: ArrayLike) -> float:
     """Spearman's rank correlation of two vectors (no ties expected among class means)."""
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def noise_only_pairs(class_names):
+def noise_only_pairs(class_names: Sequence[str]) -> list[tuple[int, int]]:
     """Pairs of classes with the same shape and colour and a different noise level."""
     def head(name):
         return name.rsplit(" ", 1)[0]
@@ -62,7 +70,8 @@ def noise_only_pairs(class_names):
             if head(class_names[i]) == head(class_names[j])]
 
 
-def separation(scores, labels, class_names):
+def separation(scores: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
+               ) -> tuple[list[dict[str, Any]], dict[tuple[int, int], float], dict[str, Any]]:
     """Per-class mean/std, and for each of the 45 pairs the separation max(AUC, 1 - AUC)."""
     k = len(class_names)
     table = [{"class": class_names[c], "mean": float(scores[labels == c].mean()),
@@ -91,7 +100,8 @@ def separation(scores, labels, class_names):
 __all__ += ["mode_coverage", "digit_classifier", "classifier_confidence"]
 
 
-def mode_coverage(predictions, n_classes, threshold=None, reference=None, min_ratio=None):
+def mode_coverage(predictions: ArrayLike, n_classes: int, threshold: float | None = None,
+                  reference: ArrayLike | None = None, min_ratio: float | None = None) -> dict[str, Any]:
     """Class histogram of generated samples, judged by a classifier: which modes does a generator cover?
 
     ``predictions``: (N,) integer labels, or (N, K) class probabilities (each row is turned into its
@@ -147,7 +157,8 @@ def mode_coverage(predictions, n_classes, threshold=None, reference=None, min_ra
     return result
 
 
-def digit_classifier(dataset=None, epochs=30, seed=0):
+def digit_classifier(dataset: Dataset | tuple[ArrayLike, ArrayLike] | None = None, epochs: int = 30,
+                     seed: int = 0) -> LogisticRegression:
     """The "small MNIST classifier" of the GAN demos: multinomial logistic regression (models.naive_bayes)
     trained on real digits in [0, 1] (default: mnist5k's 4 000 training images; about 92 % test accuracy).
     ``dataset``: a ``minigan.data.Dataset`` or an (x, y) pair. Returns the fitted ``LogisticRegression``."""
@@ -162,7 +173,7 @@ def digit_classifier(dataset=None, epochs=30, seed=0):
     return classifier
 
 
-def classifier_confidence(probabilities):
+def classifier_confidence(probabilities: ArrayLike) -> dict[str, float]:
     """How sure a real-data classifier is about generated samples: mean max probability and the mean
     entropy of the rows in nats (sharp digits: high confidence, low entropy; blobs: the reverse).
     probabilities (N, K) -> {"mean_max_probability", "mean_entropy"}."""
@@ -174,7 +185,9 @@ def classifier_confidence(probabilities):
 __all__ += ["judge_digits"]
 
 
-def judge_digits(classifier, images, value_range=(-1.0, 1.0), n_classes=10, reference=None, min_ratio=None):
+def judge_digits(classifier: LogisticRegression, images: TensorLike, value_range: tuple[float, float] = (-1.0, 1.0),
+                 n_classes: int = 10, reference: ArrayLike | None = None, min_ratio: float | None = None
+                 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """What a real-data digit classifier says about generated images: its predictions and probabilities,
     ``mode_coverage`` and ``classifier_confidence``. images (N, 1, 28, 28) (array or Tensor) in
     ``value_range`` (a tanh generator's [-1, 1] by default; the classifier was trained on [0, 1]);
@@ -192,7 +205,7 @@ def judge_digits(classifier, images, value_range=(-1.0, 1.0), n_classes=10, refe
 __all__ += ["pca_reconstruction"]
 
 
-def pca_reconstruction(x_train, x_test, n_components):
+def pca_reconstruction(x_train: np.ndarray, x_test: np.ndarray, n_components: int) -> np.ndarray:
     """x_test projected onto the top ``n_components`` principal components of x_train and back (the means
     added): the linear baseline of an autoencoder with an n_components-D code (Hinton & Salakhutdinov 2006).
     x_train (N, D), x_test (M, D) -> (M, D)."""
@@ -207,7 +220,7 @@ def pca_reconstruction(x_train, x_test, n_components):
 __all__ += ["discriminator_accuracy", "linear_probe", "two_sample_accuracy", "ink_moments", "matched_accuracy"]
 
 
-def discriminator_accuracy(real_logits, fake_logits) -> float:
+def discriminator_accuracy(real_logits: TensorLike, fake_logits: TensorLike) -> float:
     """Share of real samples with logit > 0 and fake samples with logit < 0: a discriminator's real/fake
     accuracy. Logits as Tensors or arrays, any shapes."""
     real = real_logits.numpy() if hasattr(real_logits, "numpy") else np.asarray(real_logits)
@@ -215,7 +228,8 @@ def discriminator_accuracy(real_logits, fake_logits) -> float:
     return float(((real > 0).sum() + (fake < 0).sum()) / (real.size + fake.size))
 
 
-def linear_probe(features_train, y_train, features_test, y_test, epochs=30, seed=0):
+def linear_probe(features_train: ArrayLike, y_train: ArrayLike, features_test: ArrayLike, y_test: ArrayLike,
+                 epochs: int = 30, seed: int = 0) -> float:
     """Test accuracy of a multinomial logistic regression on standardised features (mean and standard
     deviation of the training features): how linearly a representation separates the classes (the BiGAN
     paper's use of E(x), Donahue et al. 2017, section 4)."""
@@ -228,7 +242,8 @@ def linear_probe(features_train, y_train, features_test, y_test, epochs=30, seed
     return classifier.score((features_test - mean) / std, y_test)
 
 
-def two_sample_accuracy(real_fit, real_test, fake, epochs=10, seed=0):
+def two_sample_accuracy(real_fit: ArrayLike, real_test: ArrayLike, fake: ArrayLike, epochs: int = 10,
+                        seed: int = 0) -> float:
     """A classifier two-sample test (Lopez-Paz & Oquab, 2017) with a fresh discriminator: logistic regression
     on pixels trained on ``real_fit`` against the first half of ``fake`` and tested on ``real_test`` against
     the rest. About 0.5 when it cannot tell the two apart. Arrays (N, ...) of images in the same range."""
@@ -246,7 +261,7 @@ def two_sample_accuracy(real_fit, real_test, fake, epochs=10, seed=0):
     return classifier.score(x_test, y_test)
 
 
-def ink_moments(images):
+def ink_moments(images: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(width, slant) of each image (N, 1, H, W) in [-1, 1], from the ink (pixels mapped to [0, 1]) as a
     mass distribution: width = the horizontal standard deviation, slant = -mu11 / mu02 (how far the ink
     moves right per row upwards, a shear; the minus because image rows grow downwards)."""
@@ -261,7 +276,7 @@ def ink_moments(images):
     return np.sqrt(mu20), -mu11 / (mu02 + 1e-9)
 
 
-def matched_accuracy(table):
+def matched_accuracy(table: ArrayLike) -> tuple[float, np.ndarray, np.ndarray]:
     """The best one-to-one map from the rows of a contingency table (e.g. the values of a code) to its
     columns (e.g. the digits a classifier sees): (share of the counts on the map, rows, columns). The
     Hungarian algorithm (scipy), or a greedy assignment when scipy (a test extra) is not installed."""

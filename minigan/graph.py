@@ -50,9 +50,20 @@ import time
 import uuid
 import warnings
 import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
 
 from . import autograd
+
+if TYPE_CHECKING:
+    from .function import Function
+    from .nn.module import Module
+    from .tensor import Tensor
+    from .typing import Array
+
+    # A model whose layers a trace names: one Module, or a dict of name -> Module.
+    Model = Union[Module, Mapping[str, Module]]
 
 __all__ = ["graph_text", "to_dot", "draw", "trace", "Trace", "op_name", "GraphvizMissing"]
 
@@ -66,7 +77,7 @@ _OP_NAMES = {"MatMul": "matmul", "LogSumExp": "logsumexp", "GetItem": "getitem",
              "LeakyReLU": "leaky_relu", "LeakyReLUBackward": "leaky_relu_backward"}
 
 
-def op_name(function) -> str:
+def op_name(function: Function) -> str:
     """The name an op is called by in ``minigan.ops``: ``ConvTranspose2d`` -> ``conv_transpose2d``,
     ``LeakyReLUBackward`` -> ``leaky_relu_backward`` (the class name in snake case, but for ``_OP_NAMES``)."""
     name = type(function).__name__
@@ -96,7 +107,7 @@ class Trace:
     ``gradients=True`` also keeps the shape and norm of the gradient reaching each op's outputs (one
     extra pass over each gradient), which ``graph_text``/``to_dot``/``draw`` show with ``grads=True``."""
 
-    def __init__(self, model=None, gradients: bool = False):
+    def __init__(self, model: Model | None = None, gradients: bool = False) -> None:
         self.records = []
         self.seconds = None             # wall time from the start of the block to its end
         self.backward_calls = []        # (layer, seconds) per outermost Function.backward
@@ -114,7 +125,8 @@ class Trace:
                 self._module_names[id(module)] = (module, f"{full} ({kind})" if full else kind)
 
     # --- hooks called by the engine (minigan.autograd) -----------------------------------------------
-    def op_ran(self, function, input_arrays, output_arrays, seconds):
+    def op_ran(self, function: Function, input_arrays: Sequence[Array], output_arrays: Sequence[Array],
+               seconds: float) -> None:
         if self._backward_stack:
             origin = self._backward_stack[-1][1]
             phase, layer = "backward", origin.layer
@@ -132,13 +144,13 @@ class Trace:
             "dtype": str(getattr(output_arrays[0], "dtype", "")) if output_arrays else "",
             "seconds": seconds, "bytes": _new_bytes(input_arrays, output_arrays)})
 
-    def sweep_started(self):
+    def sweep_started(self) -> None:
         self._sweep_depth += 1
 
-    def sweep_finished(self):
+    def sweep_finished(self) -> None:
         self._sweep_depth -= 1
 
-    def backward_started(self, function, grad_outputs):
+    def backward_started(self, function: Function, grad_outputs: Sequence[Tensor | None]) -> None:
         info = self._info.get(function)
         if info is None:                # its forward ran before the trace started
             info = self._info[function] = _OpInfo(None, op_name(function), "", "")
@@ -146,15 +158,15 @@ class Trace:
             info.gradients = [None if g is None else (tuple(g.shape), _norm(g.array)) for g in grad_outputs]
         self._backward_stack.append((function, info))
 
-    def backward_finished(self, function, seconds):
+    def backward_finished(self, function: Function, seconds: float) -> None:
         _, info = self._backward_stack.pop()
         if not self._backward_stack:    # nested backwards (batch norm's second order) are inside this one
             self.backward_calls.append((info.layer, seconds))
 
-    def module_entered(self, module):
+    def module_entered(self, module: Module) -> None:
         self._module_stack.append(module)
 
-    def module_exited(self, module):
+    def module_exited(self, module: Module) -> None:
         self._module_stack.pop()
 
     def _current_layer(self):
@@ -165,13 +177,13 @@ class Trace:
         return known[1] if known is not None and known[0] is module else type(module).__name__
 
     # --- what a drawing asks ---------------------------------------------------------------------------
-    def info(self, function):
+    def info(self, function: Function) -> _OpInfo | None:
         """The trace's ``_OpInfo`` of a Function (None when the Function neither ran nor was differentiated
         while this trace was on)."""
         return self._info.get(function)
 
     # --- tables --------------------------------------------------------------------------------------
-    def by_op(self):
+    def by_op(self) -> list[tuple[str, str, int, float, int]]:
         """Rows (op, phase, calls, seconds, bytes), the most time first."""
         rows = {}
         for r in self.records:
@@ -181,7 +193,7 @@ class Trace:
             row[4] += r["bytes"]
         return sorted((tuple(row) for row in rows.values()), key=lambda row: (-row[3], row[0], row[1]))
 
-    def by_layer(self):
+    def by_layer(self) -> list[tuple[str, int, float, float, int]]:
         """Rows (layer, forward ops, forward seconds, backward seconds, bytes), in the order first met.
         Backward seconds: the wall time of the ``Function.backward`` calls of the layer's forward ops."""
         rows = {}
@@ -214,10 +226,10 @@ class Trace:
                          f"{_megabytes(nbytes):>8}")
         return "\n".join(lines)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.table()
 
-    def save_json(self, path):
+    def save_json(self, path: str) -> str:
         """Write the records and both tables to ``path`` as JSON (atomically: a temporary file renamed)."""
         keys_op = ("op", "phase", "calls", "seconds", "bytes")
         keys_layer = ("layer", "forward_ops", "forward_seconds", "backward_seconds", "bytes")
@@ -229,7 +241,8 @@ class Trace:
 
 
 @contextlib.contextmanager
-def trace(model=None, gradients: bool = False, print_table: bool = False, json_path=None):
+def trace(model: Model | None = None, gradients: bool = False, print_table: bool = False,
+          json_path: str | None = None) -> Iterator[Trace]:
     """Record every op run inside the block (see ``Trace``); yields the ``Trace``.  At the end of the block,
     ``print_table=True`` prints ``table()`` and ``json_path`` receives ``save_json``.  Results are unchanged:
     the trace only reads shapes and times (and, with ``gradients=True``, gradient norms)."""
@@ -445,7 +458,8 @@ def _drawn_origins(nodes, trace_):
     return drawn
 
 
-def graph_text(tensor, params=None, *, saved=False, grads=False, trace=None) -> str:
+def graph_text(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, saved: bool = False,
+               grads: bool = False, trace: Trace | None = None) -> str:
     """The graph behind ``tensor`` as a tree, the tensor first and each op's inputs below it, in order.
     A node met again is written once more as ``#n name (above)``, without its inputs.  Options as
     ``to_dot``."""
@@ -479,7 +493,8 @@ _BORDER = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#b2b200", "#a
            "#2171b5", "#78c679", "#e6550d", "#756bb1")
 
 
-def to_dot(tensor, params=None, *, saved=False, grads=False, trace=None, title=None, rankdir="TB") -> str:
+def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, saved: bool = False, grads: bool = False,
+           trace: Trace | None = None, title: str | None = None, rankdir: str = "TB") -> str:
     """The Graphviz DOT source of the graph behind ``tensor``.
 
     ``params``: name -> Tensor (``dict(model.named_parameters())``) to name leaves.  ``saved``: list what
@@ -535,7 +550,8 @@ def _escape(text):
 _RENDERED = ("svg", "png", "pdf")
 
 
-def draw(tensor, path, params=None, *, saved=False, grads=False, trace=None, title=None, rankdir="TB"):
+def draw(tensor: Tensor, path: str, params: Mapping[str, Tensor] | None = None, *, saved: bool = False,
+         grads: bool = False, trace: Trace | None = None, title: str | None = None, rankdir: str = "TB") -> str:
     """Draw the graph behind ``tensor`` to ``path``: ``.svg``/``.png``/``.pdf`` rendered by Graphviz,
     ``.dot``/``.gv`` the DOT source, ``.txt`` the text tree.  Options as ``to_dot``.
 

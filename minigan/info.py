@@ -18,8 +18,12 @@ References
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .typing import ArrayLike
 
 __all__ = [
     "entropy",
@@ -82,7 +86,7 @@ def _scalar_or_array(value: np.ndarray):
 # --------------------------------------------------------------------------------------------------
 
 
-def entropy(p, base: float | None = None):
+def entropy(p: ArrayLike, base: float | None = None) -> float | np.ndarray:
     """Shannon entropy of a discrete distribution.
 
     H(p) = -sum_i p_i log p_i, with 0 log 0 = 0.
@@ -95,7 +99,7 @@ def entropy(p, base: float | None = None):
     return _scalar_or_array(h + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
-def kl_divergence(p, q, base: float | None = None):
+def kl_divergence(p: ArrayLike, q: ArrayLike, base: float | None = None) -> float | np.ndarray:
     """Kullback-Leibler divergence KL(p || q) of two discrete distributions on the same K outcomes.
 
     KL(p || q) = sum_i p_i log(p_i / q_i), with 0 log(0 / q) = 0, and KL = +inf when some q_i = 0 < p_i
@@ -117,7 +121,7 @@ def kl_divergence(p, q, base: float | None = None):
     return _scalar_or_array(terms.sum(axis=-1) / _log_base_divisor(base))
 
 
-def js_divergence(p, q, base: float | None = None):
+def js_divergence(p: ArrayLike, q: ArrayLike, base: float | None = None) -> float | np.ndarray:
     """Jensen-Shannon divergence of two discrete distributions (Lin 1991).
 
     JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m),  m = (p + q) / 2.
@@ -156,7 +160,7 @@ def _category_codes(values, name: str) -> tuple[np.ndarray, int]:
     return codes.reshape(-1), len(categories)
 
 
-def contingency_table(x, y) -> np.ndarray:
+def contingency_table(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Counts n[a, b] = #{i : x_i is category a and y_i is category b} of paired samples.
 
     ``x``, ``y``: shape (N,) (or (N, d) for multivariate categories), same N. Returns an int64 array of
@@ -170,12 +174,12 @@ def contingency_table(x, y) -> np.ndarray:
     return np.bincount(x_codes * n_y + y_codes, minlength=n_x * n_y).reshape(n_x, n_y)
 
 
-def joint_entropy(x, y, base: float | None = None) -> float:
+def joint_entropy(x: ArrayLike, y: ArrayLike, base: float | None = None) -> float:
     """H(X, Y) = -sum_{a,b} p(a, b) log p(a, b), with p the empirical joint distribution of the pairs."""
     return entropy(contingency_table(x, y).ravel(), base)
 
 
-def conditional_entropy(x, y, base: float | None = None) -> float:
+def conditional_entropy(x: ArrayLike, y: ArrayLike, base: float | None = None) -> float:
     """H(X | Y) = H(X, Y) - H(Y): the uncertainty left in X once Y is known (empirical, plug-in).
 
     ``x``, ``y``: paired samples, shape (N,) or (N, d). 0 when X is a function of Y.
@@ -184,7 +188,7 @@ def conditional_entropy(x, y, base: float | None = None) -> float:
     return entropy(table.ravel(), base) - entropy(table.sum(axis=0), base)
 
 
-def mutual_information(x, y, base: float | None = None) -> float:
+def mutual_information(x: ArrayLike, y: ArrayLike, base: float | None = None) -> float:
     """Plug-in mutual information of paired discrete samples.
 
     I(X; Y) = sum_{a,b} p(a, b) log[ p(a, b) / (p(a) p(b)) ] = H(X) - H(X | Y),
@@ -203,7 +207,7 @@ def mutual_information(x, y, base: float | None = None) -> float:
     return max(float(mi), 0.0)  # rounding can leave -1e-17 for independent samples
 
 
-def normalized_mutual_information(x, y, average: str = "arithmetic") -> float:
+def normalized_mutual_information(x: ArrayLike, y: ArrayLike, average: str = "arithmetic") -> float:
     """Mutual information scaled to [0, 1]: I(X; Y) / mean(H(X), H(Y)).
 
     ``average`` picks the mean: "arithmetic" (H(X) + H(Y)) / 2 (scikit-learn's default), "geometric"
@@ -289,7 +293,7 @@ def _max_norm_neighbour_stats_kdtree(x, y, k, cKDTree):
     return np.asarray(n_x, dtype=np.int64), np.asarray(n_y, dtype=np.int64)
 
 
-def ksg_mutual_information(x, y, k: int = 3, base: float | None = None, method: str = "auto") -> float:
+def ksg_mutual_information(x: ArrayLike, y: ArrayLike, k: int = 3, base: float | None = None, method: str = "auto") -> float:
     """Mutual information of continuous samples by the Kraskov-Stögbauer-Grassberger estimator, algorithm 1.
 
     For each point i of the joint sample z_i = (x_i, y_i), with the max-norm

@@ -16,6 +16,11 @@ tests compare 200 steps against PyTorch.)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .optim import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LambdaLR", "CosineAnnealingLR", "LinearLR"]
 
@@ -24,7 +29,7 @@ class LRScheduler:
     """Base class: subclasses define ``lr_at(initial_lr, epoch)``; ``step()`` advances ``last_epoch`` and
     writes each group's learning rate. Constructing a scheduler applies epoch 0 (as PyTorch does)."""
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not hasattr(optimizer, "param_groups"):
             raise TypeError(f"{type(self).__name__}: optimizer must be a minigan optimizer, got "
                             f"{type(optimizer).__name__}")
@@ -41,24 +46,24 @@ class LRScheduler:
         self.last_epoch = last_epoch
         self.step()
 
-    def lr_at(self, initial_lr, epoch):
+    def lr_at(self, initial_lr: float, epoch: int) -> float:
         raise NotImplementedError
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         """The learning rates the last ``step()`` set, one per parameter group."""
         return list(self._last_lr)
 
-    def step(self):
+    def step(self) -> None:
         self.last_epoch += 1
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = self.lr_at(base, self.last_epoch)
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     # what a checkpoint keeps: every attribute but the optimizer (and, for LambdaLR, the functions)
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``last_epoch`` and the settings; refuses a state saved by another kind of schedule."""
         kind = state_dict.get("kind")
         if kind != type(self).__name__:
@@ -83,38 +88,39 @@ def _positive(owner, name, value, integer=False):
 class StepLR(LRScheduler):
     """lr = initial_lr * gamma ** (epoch // step_size)."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.kind = "StepLR"
         self.step_size = _positive("StepLR", "step_size", step_size, integer=True)
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, initial_lr, epoch):
+    def lr_at(self, initial_lr: float, epoch: int) -> float:
         return initial_lr * self.gamma ** (epoch // self.step_size)
 
 
 class MultiStepLR(LRScheduler):
     """lr = initial_lr * gamma ** (number of milestones <= epoch)."""
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self.kind = "MultiStepLR"
         self.milestones = sorted(int(m) for m in milestones)
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, initial_lr, epoch):
+    def lr_at(self, initial_lr: float, epoch: int) -> float:
         return initial_lr * self.gamma ** sum(1 for m in self.milestones if m <= epoch)
 
 
 class ExponentialLR(LRScheduler):
     """lr = initial_lr * gamma ** epoch."""
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.kind = "ExponentialLR"
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, initial_lr, epoch):
+    def lr_at(self, initial_lr: float, epoch: int) -> float:
         return initial_lr * self.gamma ** epoch
 
 
@@ -123,7 +129,8 @@ class LambdaLR(LRScheduler):
     code, not state: a resumed run passes them again (``state_dict`` leaves them out, as PyTorch's does for
     lambdas)."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.kind = "LambdaLR"
         groups = len(optimizer.param_groups)
         self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
@@ -133,7 +140,7 @@ class LambdaLR(LRScheduler):
             raise TypeError("LambdaLR: lr_lambda must be a function of the epoch (or a list of them)")
         super().__init__(optimizer, last_epoch)
 
-    def step(self):
+    def step(self) -> None:
         self.last_epoch += 1
         for group, base, function in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
             group["lr"] = base * function(self.last_epoch)
@@ -144,20 +151,21 @@ class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (initial_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2 (SGDR without restarts,
     Loshchilov & Hutter 2017, eq. 5)."""
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.kind = "CosineAnnealingLR"
         self.T_max = _positive("CosineAnnealingLR", "T_max", T_max, integer=True)
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, initial_lr, epoch):
+    def lr_at(self, initial_lr: float, epoch: int) -> float:
         return self.eta_min + (initial_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
 
 
 class LinearLR(LRScheduler):
     """The factor moves linearly from start_factor to end_factor over total_iters steps, then stays."""
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         self.kind = "LinearLR"
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
@@ -166,6 +174,6 @@ class LinearLR(LRScheduler):
         self.total_iters = _positive("LinearLR", "total_iters", total_iters, integer=True)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, initial_lr, epoch):
+    def lr_at(self, initial_lr: float, epoch: int) -> float:
         progress = min(epoch, self.total_iters) / self.total_iters
         return initial_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)

@@ -37,10 +37,16 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from . import backend
+
+if TYPE_CHECKING:
+    from .data import DataLoader
+    from .trainers.base import Trainer
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -65,7 +71,7 @@ SAMPLE_SEED = 1000                      # sample grids are drawn from this seed,
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; ``step``, ``name`` and ``value`` say where."""
 
-    def __init__(self, step, name, value, checkpoint=None):
+    def __init__(self, step: int | None, name: str, value: float, checkpoint: str | None = None) -> None:
         self.step, self.name, self.value, self.checkpoint = step, name, value, checkpoint
         kept = (f"; the last good checkpoint is {checkpoint}" if checkpoint
                 else "; no checkpoint had been written yet")
@@ -77,7 +83,7 @@ class RunDirectoryError(ValueError):
     asked), or its run was made with other settings than those of the resume."""
 
 
-def check_finite(step, **values):
+def check_finite(step: int | None, **values: Any) -> None:
     """Raise ``NonFiniteLossError`` for the first value that is NaN or +-inf."""
     for name, value in values.items():
         value = float(value)
@@ -91,10 +97,10 @@ class MetricsLog:
     """JSON lines, one record per call of ``write``; ``truncate(step)`` keeps the records up to ``step``
     (a resumed run rewrites what the killed run logged after its last checkpoint)."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
 
-    def truncate(self, step):
+    def truncate(self, step: int) -> None:
         if not os.path.exists(self.path):
             return
         with open(self.path) as file:
@@ -102,7 +108,7 @@ class MetricsLog:
         with open(self.path, "w") as file:
             file.writelines(kept)
 
-    def write(self, record):
+    def write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a") as file:
             file.write(json.dumps(record) + "\n")
 
@@ -134,7 +140,7 @@ def _holds_a_run(out_dir):
     return any(os.path.exists(os.path.join(out_dir, name)) for name in (CHECKPOINT_NAME, METRICS_NAME, CONFIG_NAME))
 
 
-def read_run_config(out_dir):
+def read_run_config(out_dir: str) -> dict[str, Any]:
     """The settings of the run in ``out_dir`` (its config.json)."""
     with open(os.path.join(out_dir, CONFIG_NAME)) as file:
         return json.load(file)
@@ -166,7 +172,7 @@ def _progress_fields(trainer, metrics):
             if isinstance(metrics.get(name), (int, float))}
 
 
-def draw_samples(trainer, n, seed):
+def draw_samples(trainer: Trainer, n: int, seed: int) -> Any:
     """``trainer.sample(n)`` with minigan's CPU generator seeded by ``seed``, and then put back as it was:
     the same samples for the same seed, and the training run's random stream undisturbed."""
     training_state = copy.deepcopy(backend.get_rng_state())
@@ -178,7 +184,7 @@ def draw_samples(trainer, n, seed):
     return samples
 
 
-def save_samples(samples, path_stem, title, value_range=(0.0, 1.0)):
+def save_samples(samples: Any, path_stem: str, title: str, value_range: tuple[float, float] = (0.0, 1.0)) -> str:
     """Images (N, C, H, W) or (N, H, W) as ``path_stem``.png, anything else as ``path_stem``.npy; returns the
     path written."""
     array = samples.numpy() if hasattr(samples, "numpy") else numpy.asarray(samples)
@@ -196,9 +202,11 @@ def _checkpoint(trainer, step, epoch, batches_done, loader_state, config, elapse
             "extra": {"config": config, "elapsed": elapsed}}
 
 
-def fit(trainer, loader, epochs, out_dir, checkpoint_every=100, resume=False, overwrite=False, log_every=1,
-        sample_epochs=(), sample_n=32, sample_seed=SAMPLE_SEED, progress=True, callbacks=(), settings=None,
-        description="train"):
+def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpoint_every: int = 100,
+        resume: bool = False, overwrite: bool = False, log_every: int = 1, sample_epochs: Iterable[int] = (),
+        sample_n: int = 32, sample_seed: int = SAMPLE_SEED, progress: bool = True,
+        callbacks: Iterable[Callable[[int, dict[str, Any]], Any]] = (), settings: dict[str, Any] | None = None,
+        description: str = "train") -> dict[str, Any]:
     """Train ``trainer`` for ``epochs`` passes over ``loader``; see the module docstring.
 
     ``loader``: a ``minigan.data.DataLoader`` (its ``rng`` is checkpointed); each batch goes to

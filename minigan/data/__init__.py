@@ -30,8 +30,13 @@ that installs it; a data file that does not hold what its format promises raises
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..typing import PathLike
+
 
 from . import idx, mnist5k, shapes, toy, transforms
 from .errors import DataFormatError
@@ -116,7 +121,7 @@ class Dataset:
         return self.x.shape[0]
 
 
-def load_digits(split: str = "train"):
+def load_digits(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8x8 digits (1 797 images, UCI): ``(images (N, 8, 8) float64 in 0..16, labels (N,))``.
 
     Fixed split in file order: "train" the first 1 500, "test" the last 297, "all" everything.
@@ -138,7 +143,7 @@ def _images_dataset(name, images_uint8, labels, class_names, max_value=255.0) ->
     return Dataset(name, x, np.asarray(labels, dtype=np.int64), tuple(class_names))
 
 
-def load(name: str, split: str = "train", *, n: int | None = None, seed: int | None = None, root=None,
+def load(name: str, split: str = "train", *, n: int | None = None, seed: int | None = None, root: PathLike | None = None,
          download: bool = False) -> Dataset:
     """Load the data source ``name`` (one of ``SOURCES``) as a :class:`Dataset`.
 

@@ -9,6 +9,9 @@ the draw and the shuffle come from the loader's own generator ``rng``, drawn at 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from .loader import DataLoader
 from .transforms import binarize_dynamic
 
@@ -19,7 +22,7 @@ class BinarizedLoader(DataLoader):
     """A :class:`DataLoader` whose first array (probabilities in [0, 1]) is replaced each epoch by
     ``binarize_dynamic(x, rng)``; the other arrays (labels) pass unchanged."""
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         convert = self._converter()
         arrays = (binarize_dynamic(self.arrays[0], self.rng),) + self.arrays[1:]
         order = self.rng.permutation(self.num_samples) if self.shuffle else None

@@ -36,11 +36,17 @@ import time
 import urllib.request
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import DataFormatError
+
+if TYPE_CHECKING:
+    from ..typing import PathLike
+
 
 __all__ = [
     "DataFormatError",
@@ -103,7 +109,7 @@ _DEFLATE_MAX_RATIO = 1032
 _CHUNK_BYTES = 1 << 20
 
 
-def read_idx(path, expected_magic: int | None = None, expected_shape: tuple | None = None) -> np.ndarray:
+def read_idx(path: PathLike, expected_magic: int | None = None, expected_shape: tuple | None = None) -> np.ndarray:
     """Read an IDX file (gzipped or not) into an array of native byte order.
 
     ``expected_magic``: e.g. 0x00000803 for MNIST images; ``expected_shape``: sizes to check, ``None``
@@ -196,7 +202,7 @@ def _read_at_most(stream, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def write_idx(path, array, compress: bool | None = None) -> Path:
+def write_idx(path: PathLike, array: np.ndarray, compress: bool | None = None) -> Path:
     """Write ``array`` as an IDX file; gzipped when ``compress`` is True, or (default) when the name ends in .gz.
 
     Supported dtypes: uint8, int8, int16, int32, float32, float64. Returns the path.
@@ -245,7 +251,8 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_file(url: str, destination, sha256: str | None, opener=urllib.request.urlopen) -> Path:
+def download_file(url: str, destination: PathLike, sha256: str | None,
+                  opener: Callable[..., Any] = urllib.request.urlopen) -> Path:
     """Fetch ``url`` to ``destination``, verifying its SHA-256 before the file appears under its name.
 
     The bytes go to a temporary file in the destination directory, are hashed, and are renamed into place
@@ -295,8 +302,8 @@ def _remove_stale_parts(destination: Path) -> None:
                       f"download: {', '.join(sorted(removed))}", RuntimeWarning, stacklevel=3)
 
 
-def download_mnist(directory=None, mirror: str = MNIST_MIRROR, checksums: dict | None = None,
-                   opener=urllib.request.urlopen) -> Path:
+def download_mnist(directory: PathLike | None = None, mirror: str = MNIST_MIRROR, checksums: dict | None = None,
+                   opener: Callable[..., Any] = urllib.request.urlopen) -> Path:
     """Download the four gzipped MNIST files from ``mirror`` into ``directory`` (default
     ``data_root()/"mnist"``), skipping files already present with the right checksum.
 
@@ -340,8 +347,8 @@ def _read_image_label_pair(directories, split: str, missing_message: str):
     return images, labels
 
 
-def load_mnist(root=None, split: str = "train", download: bool = False, mirror: str = MNIST_MIRROR,
-               checksums: dict | None = None):
+def load_mnist(root: PathLike | None = None, split: str = "train", download: bool = False, mirror: str = MNIST_MIRROR,
+               checksums: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST from its four IDX files: ``(images (N, 28, 28) uint8, labels (N,) uint8)``.
 
     N = 60 000 for ``split="train"``, 10 000 for ``"test"``. ``root``: the directory (default
@@ -360,7 +367,7 @@ def load_mnist(root=None, split: str = "train", download: bool = False, mirror: 
     return _read_image_label_pair(directories, split, how_to_get)
 
 
-def load_fashion_mnist(root=None, split: str = "train"):
+def load_fashion_mnist(root: PathLike | None = None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST (Xiao, Rasul and Vollgraf 2017, arXiv:1708.07747) from its IDX files.
 
     Returns ``(images (N, 28, 28) uint8, labels (N,) uint8)``, N = 60 000 / 10 000; class names in

@@ -10,8 +10,14 @@ Like PyTorch's ``DataLoader`` over a ``TensorDataset``, minus workers: the data 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..typing import ArrayLike
+
 
 __all__ = ["DataLoader"]
 
@@ -36,8 +42,8 @@ class DataLoader:
     The import happens inside the iterator, so this module works without the engine.
     """
 
-    def __init__(self, *arrays, batch_size: int = 64, shuffle: bool = False, seed: int | None = None,
-                 drop_last: bool = False, device: str = "cpu", as_tensor: bool | None = None):
+    def __init__(self, *arrays: ArrayLike, batch_size: int = 64, shuffle: bool = False, seed: int | None = None,
+                 drop_last: bool = False, device: str = "cpu", as_tensor: bool | None = None) -> None:
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
         self.arrays = tuple(np.asarray(array) for array in arrays)
@@ -93,7 +99,7 @@ class DataLoader:
             return lambda array: array
         return lambda array: tensor(array, device=self.device)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         convert = self._converter()
         order = self.rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
         for start in range(0, len(self) * self.batch_size, self.batch_size):

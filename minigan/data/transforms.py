@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..typing import ArrayLike, DType
+
 
 __all__ = [
     "scale_to_unit",
@@ -27,28 +32,28 @@ def _check_finite(name, value, positive=False):
         raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {value!r}")
 
 
-def scale_to_unit(x, max_value: float = 255.0) -> np.ndarray:
+def scale_to_unit(x: ArrayLike, max_value: float = 255.0) -> np.ndarray:
     """[0, max_value] -> [0, 1]: x / max_value (uint8 pixels by default). Shape unchanged, float32."""
     _check_finite("max_value", max_value, positive=True)
     return np.asarray(x, dtype=np.float32) / np.float32(max_value)
 
 
-def scale_to_symmetric(x, max_value: float = 255.0) -> np.ndarray:
+def scale_to_symmetric(x: ArrayLike, max_value: float = 255.0) -> np.ndarray:
     """[0, max_value] -> [-1, 1]: 2 x / max_value - 1, the range of a tanh generator (DCGAN)."""
     return unit_to_symmetric(scale_to_unit(x, max_value))
 
 
-def unit_to_symmetric(x) -> np.ndarray:
+def unit_to_symmetric(x: ArrayLike) -> np.ndarray:
     """[0, 1] -> [-1, 1]: 2 x - 1."""
     return np.float32(2) * np.asarray(x, dtype=np.float32) - np.float32(1)
 
 
-def symmetric_to_unit(x) -> np.ndarray:
+def symmetric_to_unit(x: ArrayLike) -> np.ndarray:
     """[-1, 1] -> [0, 1]: (x + 1) / 2, e.g. to show a tanh generator's samples."""
     return (np.asarray(x, dtype=np.float32) + np.float32(1)) / np.float32(2)
 
 
-def binarize_static(x, threshold: float = 0.5) -> np.ndarray:
+def binarize_static(x: ArrayLike, threshold: float = 0.5) -> np.ndarray:
     """Fixed binarisation: 1 where x > threshold else 0 (float32). Same result every call.
 
     ``x`` in [0, 1]. The "statically binarised MNIST" of Larochelle and Murray (2011) used one random
@@ -59,7 +64,7 @@ def binarize_static(x, threshold: float = 0.5) -> np.ndarray:
     return (np.asarray(x) > threshold).astype(np.float32)
 
 
-def binarize_dynamic(x, rng: np.random.Generator | int | None = None) -> np.ndarray:
+def binarize_dynamic(x: ArrayLike, rng: np.random.Generator | int | None = None) -> np.ndarray:
     """Bernoulli binarisation: b ~ Bernoulli(x) element-wise, a fresh draw per call (float32).
 
     Used for RBMs and VAEs with Bernoulli likelihoods on MNIST (Salakhutdinov and Murray 2008): each
@@ -74,7 +79,7 @@ def binarize_dynamic(x, rng: np.random.Generator | int | None = None) -> np.ndar
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
-def one_hot(labels, num_classes: int | None = None, dtype=np.float32) -> np.ndarray:
+def one_hot(labels: ArrayLike, num_classes: int | None = None, dtype: DType = np.float32) -> np.ndarray:
     """Integer labels (N,) -> one-hot rows (N, num_classes): out[i, labels[i]] = 1.
 
     ``num_classes`` defaults to max(labels) + 1. Labels outside [0, num_classes) raise a ValueError.
