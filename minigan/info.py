@@ -293,7 +293,8 @@ def _max_norm_neighbour_stats_kdtree(x, y, k, cKDTree):
     return np.asarray(n_x, dtype=np.int64), np.asarray(n_y, dtype=np.int64)
 
 
-def ksg_mutual_information(x: ArrayLike, y: ArrayLike, k: int = 3, base: float | None = None, method: str = "auto") -> float:
+def ksg_mutual_information(x: ArrayLike, y: ArrayLike, k: int = 3, base: float | None = None,
+                           method: str = "auto") -> float:
     """Mutual information of continuous samples by the Kraskov-Stögbauer-Grassberger estimator, algorithm 1.
 
     For each point i of the joint sample z_i = (x_i, y_i), with the max-norm

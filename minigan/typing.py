@@ -18,10 +18,10 @@ import numpy.typing
 
 from .tensor import Tensor
 
-__all__ = ["Array", "ArrayLike", "Device", "DType", "Dim", "Number", "Params", "PathLike", "Shape", "ShapeLike",
-           "StateDict", "TensorLike"]
+__all__ = ["Array", "ArrayLike", "Batch", "Device", "DType", "Dim", "Number", "Params", "PathLike", "Shape",
+           "ShapeLike", "StateDict", "TensorLike"]
 
-# A NumPy or CuPy ndarray (what ``Tensor.data`` holds).  CuPy is optional and has no type stubs, so the
+# A NumPy or CuPy ndarray (what ``Tensor.array`` holds).  CuPy is optional and has no type stubs, so the
 # alias cannot name ``cupy.ndarray``; ``Any`` is the honest type of "one of the two array libraries".
 Array = Any
 
@@ -56,6 +56,10 @@ Dim = Union[int, Sequence[int], None]
 # What ``state_dict()`` returns and ``load_state_dict`` takes: names to Tensors, arrays, numbers and nested
 # dicts of them (the shapes ``minigan.save`` writes).
 StateDict = dict[str, Any]
+
+# A batch as a loader yields it and ``Trainer.train_step`` takes it: the inputs ``x``, or a tuple ``(x, y)``
+# (Tensors from a ``DataLoader``; NumPy arrays are accepted by the trainers too).
+Batch = Union[Tensor, numpy.ndarray, tuple[Any, ...]]
 
 # What an optimizer is given: the parameters (``model.parameters()``), or parameter groups, dicts with
 # "params" and the hyper-parameters that differ from the defaults.

@@ -257,7 +257,9 @@ KNOWN_MODEL_VIOLATIONS = set()
 
 
 def module_imports(path):
-    """(module name, the set of minigan/kernels modules it imports anywhere in the file, lazily too)."""
+    """(module name, the set of minigan/kernels modules it imports anywhere in the file, lazily too).
+    Imports under ``if TYPE_CHECKING:`` are left out: they name types for annotations, which are never
+    evaluated at run time (``from __future__ import annotations``), so they are not a dependency."""
     import ast
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     is_package = parts[-1] == "__init__"
@@ -265,7 +267,13 @@ def module_imports(path):
         parts = parts[:-1]
     package = parts if is_package else parts[:-1]
     imported = set()
-    for node in ast.walk(ast.parse(read(path))):
+    tree = ast.parse(read(path))
+    for_type_checkers = {id(inner) for node in ast.walk(tree)
+                         if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                         for statement in node.body for inner in ast.walk(statement)}
+    for node in ast.walk(tree):
+        if id(node) in for_type_checkers:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[:len(package) - node.level + 1]
@@ -311,12 +319,16 @@ def test_layer_checker_sees_relative_and_lazy_imports(tmp_path, monkeypatch):
     (tmp_path / "minigan" / "models").mkdir(parents=True)
     (tmp_path / "kernels").mkdir()
     (tmp_path / "minigan" / "models" / "thing.py").write_text(
-        "from .. import nn\nfrom ..functional import relu\n\ndef fit():\n    from ..training import fit\n")
+        "from typing import TYPE_CHECKING\nfrom .. import nn\nfrom ..functional import relu\n\n"
+        "if TYPE_CHECKING:\n    from ..optim import Adam\n\n"          # for annotations only: not a dependency
+        "def fit():\n    from ..training import fit\n"
+        "    if not TYPE_CHECKING:\n        from ..trainers import base\n")  # a run-time import all the same
     (tmp_path / "kernels" / "fast.py").write_text("from . import reference\nimport minigan.tensor\n")
     (tmp_path / "minigan" / "ops").mkdir()
     (tmp_path / "minigan" / "ops" / "op.py").write_text("from minigan_kernels.reference import conv_output_size\nimport minigan_kernels.cpu\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert layer_violations() == {("minigan.models.thing", "minigan.training"),
+                                  ("minigan.models.thing", "minigan.trainers"),
                                   ("kernels.fast", "minigan.tensor"), ("minigan.ops.op", "kernels.cpu")}
     assert within("minigan.ops.arith", {"minigan.ops"}) and within("minigan", {"minigan"})
     assert not within("minigan.models", {"minigan"})          # "minigan" allows its __init__, not all of it

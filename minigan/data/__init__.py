@@ -143,8 +143,8 @@ def _images_dataset(name, images_uint8, labels, class_names, max_value=255.0) ->
     return Dataset(name, x, np.asarray(labels, dtype=np.int64), tuple(class_names))
 
 
-def load(name: str, split: str = "train", *, n: int | None = None, seed: int | None = None, root: PathLike | None = None,
-         download: bool = False) -> Dataset:
+def load(name: str, split: str = "train", *, n: int | None = None, seed: int | None = None,
+         root: PathLike | None = None, download: bool = False) -> Dataset:
     """Load the data source ``name`` (one of ``SOURCES``) as a :class:`Dataset`.
 
     ``split``: "train" or "test" (MNIST-family and digits; "all" for mnist5k and digits; for "shapes",

@@ -35,6 +35,8 @@ the trainer as it was.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import contextlib
 import copy
 
@@ -43,6 +45,13 @@ import numpy as np
 from .. import autograd
 from ..tensor import Tensor, randn
 from ..training import NonFiniteLossError, check_finite
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ..nn import Module
+    from ..optim import Optimizer
+    from ..typing import Batch, TensorLike
 
 __all__ = [
     "NonFiniteLossError",
@@ -64,7 +73,7 @@ class Trainer:
     progress_fields = None             # {label: metric name} for fit's progress bar (None: every metric)
     sample_range = (0.0, 1.0)          # the range of image samples, for fit's grids
 
-    def noise(self, n, device="cpu"):
+    def noise(self, n: int, device: str = "cpu") -> Tensor:
         """z ~ N(0, I), (n, latent_dim), from minigan's generator of ``device`` (seeded, and checkpointed by
         ``fit``): the latent noise of the generative families, which set ``latent_dim``."""
         return randn(n, self.latent_dim, device=device)
@@ -76,7 +85,7 @@ class Trainer:
     def config(self) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define config()")
 
-    def train_step(self, batch) -> dict:
+    def train_step(self, batch: Batch) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define train_step(batch)")
 
     def state_dict(self) -> dict:
@@ -85,7 +94,7 @@ class Trainer:
             state[name] = int(getattr(self, name))
         return state
 
-    def load_state_dict(self, state) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Check the keys and counters, then load every component; if a component refuses its state, the
         components already loaded get their previous state back and the error is raised."""
         name = type(self).__name__
@@ -119,7 +128,7 @@ class Trainer:
 
 # --- helpers for train_step -----------------------------------------------------------------------------
 
-def step_parameters(loss, parameters, optimizer):
+def step_parameters(loss: Tensor, parameters: list[Tensor], optimizer: Optimizer) -> None:
     """One optimizer step on ``loss`` for ``parameters`` only: their gradients are set (other networks'
     ``.grad`` untouched), the optimizer steps, and the gradients are cleared."""
     grads = autograd.grad(loss, parameters)
@@ -130,13 +139,13 @@ def step_parameters(loss, parameters, optimizer):
         p.grad = None
 
 
-def as_tensor(x):
+def as_tensor(x: TensorLike) -> Tensor:
     """A batch as a Tensor (the loader yields Tensors; tests may pass NumPy arrays)."""
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
 
 
 @contextlib.contextmanager
-def eval_mode(*modules):
+def eval_mode(*modules: Module) -> Iterator[None]:
     """Modules in eval mode (batch norm's running statistics, no dropout) and no graph, for sampling;
     each module's mode is restored afterwards."""
     modes = [module.training for module in modules]
@@ -150,7 +159,7 @@ def eval_mode(*modules):
             module.train(mode)
 
 
-def describe_network(module) -> str:
+def describe_network(module: Module) -> str:
     """"ClassName, N parameters": enough in a run's config to tell two network sizes apart."""
     count = sum(int(np.prod(p.shape)) for p in module.parameters())
     return f"{type(module).__name__}, {count} parameters"

@@ -7,6 +7,8 @@ same model is ALI, Dumoulin et al. 2017): a GAN that also learns the inverse map
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import autograd, data, losses, optim
@@ -16,6 +18,12 @@ from ..data.splits import training_subset
 from ..evaluate import discriminator_accuracy
 from ..tensor import Tensor
 from .base import Trainer, as_tensor, check_finite, describe_network, step_parameters
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..nn import Module
+    from ..typing import TensorLike
 
 __all__ = ["BiGAN", "add_arguments", "build", "evaluation_data"]
 
@@ -39,7 +47,8 @@ class BiGAN(Trainer):
     progress_fields = {"D": "d_loss", "EG": "eg_loss", "acc": "d_accuracy"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, encoder, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lr_d=None):
+    def __init__(self, encoder: Module, generator: Module, discriminator: Module, lr: float = 2e-4,
+                 betas: tuple[float, float] = (0.5, 0.999), lr_d: float | None = None) -> None:
         self.encoder, self.generator, self.discriminator = encoder, generator, discriminator
         self.latent_dim = generator.latent_dim
         self.lr, self.lr_d = float(lr), float(lr if lr_d is None else lr_d)
@@ -50,23 +59,23 @@ class BiGAN(Trainer):
         self.optimizer_d = optim.Adam(self.d_params, lr=self.lr_d, betas=betas)
         self.step = 0
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"encoder": self.encoder, "generator": self.generator, "discriminator": self.discriminator,
                 "optimizer_eg": self.optimizer_eg, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "latent_dim": self.latent_dim, "lr": self.lr, "lr_d": self.lr_d,
                 "betas": list(self.betas), "encoder": describe_network(self.encoder),
                 "generator": describe_network(self.generator), "discriminator": describe_network(self.discriminator)}
 
-    def losses(self, x, z):
+    def losses(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(d_loss, eg_loss, real_logits, fake_logits) on the pairs (x, E(x)) and (G(z), z), with a graph."""
         real_logits = self.discriminator(x, self.encoder(x))
         fake_logits = self.discriminator(self.generator(z), z)
         return (losses.d_loss_minimax(real_logits, fake_logits), losses.d_loss_minimax(fake_logits, real_logits),
                 real_logits, fake_logits)
 
-    def train_step(self, x):
+    def train_step(self, x: TensorLike) -> dict[str, float]:
         x = as_tensor(x).reshape(x.shape[0], self.generator.data_dim)         # (N, 784)
         n = x.shape[0]
         # (1) D on the pairs (x, E(x)) and (G(z), z), E and G held fixed
@@ -89,27 +98,27 @@ class BiGAN(Trainer):
 
     # --- no-graph maps (NumPy in, NumPy out) ----------------------------------------------------------------
 
-    def encode(self, x, batch_size=500):
+    def encode(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """E(x): x (N, ...) in [-1, 1] -> z (N, D) NumPy array."""
         with autograd.no_grad():
             return np.concatenate([self.encoder(np.asarray(x[start:start + batch_size], dtype=np.float32)).numpy()
                                    for start in range(0, len(x), batch_size)])
 
-    def decode(self, z):
+    def decode(self, z: np.ndarray) -> np.ndarray:
         """G(z): z (N, D) -> images (N, 1, 28, 28) NumPy array in [-1, 1]."""
         with autograd.no_grad():
             x = self.generator(np.asarray(z, dtype=np.float32)).numpy()
         return x.reshape(len(x), 1, 28, 28)
 
-    def reconstruct(self, x):
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """G(E(x)) (N, 1, 28, 28) in [-1, 1]."""
         return self.decode(self.encode(x))
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images G(z) (n, 1, 28, 28) in [-1, 1], z from minigan's RNG."""
         return Tensor(self.decode(self.noise(n).numpy()))
 
-    def evaluate(self, data, judge_epochs=30, probe_epochs=30, seed=0):
+    def evaluate(self, data: Any, judge_epochs: int = 30, probe_epochs: int = 30, seed: int = 0) -> dict[str, Any]:
         """``data``: (training digits, test digits) as Datasets in [0, 1]. The paper's two uses of E:
 
         - reconstruction: how often a digit judge (logistic regression on the real training digits) reads
@@ -127,7 +136,7 @@ class BiGAN(Trainer):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=300, batch_size=100)
     parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
                         help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)")
@@ -137,7 +146,7 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam's learning rate (betas 0.5, 0.999)")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     """The MLP BiGAN and --n-train of mnist5k's 4 000 training digits, in [-1, 1]."""
     from ..models import BiGANDiscriminator, BiGANEncoder, BiGANGenerator
     train = data.load("mnist5k")
@@ -148,6 +157,6 @@ def build(args):
     return BiGAN(encoder, generator, discriminator, lr=args.lr), (train.x[rows] * 2 - 1).astype(np.float32)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """mnist5k's training digits (for the judge and the probe) and its 1 000 test digits."""
     return data.load("mnist5k"), data.load("mnist5k", split="test")

@@ -7,6 +7,8 @@ one-hot label joins G's input and every hidden map of both networks), mnist5k by
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import autograd, backend, data, losses, optim
@@ -16,6 +18,13 @@ from ..data.splits import training_subset
 from ..evaluate import discriminator_accuracy
 from ..tensor import Tensor
 from .base import Trainer, as_tensor, check_finite, describe_network, eval_mode, step_parameters
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..models import LogisticRegression
+    from ..nn import Module
+    from ..typing import ArrayLike, Batch, TensorLike
 
 __all__ = ["ConditionalGAN", "add_arguments", "build", "evaluation_data"]
 
@@ -35,7 +44,8 @@ class ConditionalGAN(Trainer):
     progress_fields = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator, discriminator, n_classes=10, d_steps=2, lr=2e-4, betas=(0.5, 0.999)):
+    def __init__(self, generator: Module, discriminator: Module, n_classes: int = 10, d_steps: int = 2,
+                 lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> None:
         if int(d_steps) < 1:
             raise ValueError(f"ConditionalGAN: d_steps must be >= 1, got {d_steps}")
         self.generator, self.discriminator = generator, discriminator
@@ -46,20 +56,20 @@ class ConditionalGAN(Trainer):
         self.g_params, self.d_params = list(generator.parameters()), list(discriminator.parameters())
         self.step = 0                                          # generator updates done
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "latent_dim": self.latent_dim, "n_classes": self.n_classes,
                 "d_steps": self.d_steps, "lr": self.lr, "betas": list(self.betas),
                 "generator": describe_network(self.generator), "discriminator": describe_network(self.discriminator)}
 
-    def random_labels(self, n):
+    def random_labels(self, n: int) -> np.ndarray:
         """y~ ~ U{0..K-1}, (n,) int64, from minigan's RNG."""
         return backend.generator("cpu").integers(0, self.n_classes, n)
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError("ConditionalGAN.train_step needs labelled batches (x, y), as DataLoader(x, y) yields "
                             f"them; got {type(batch).__name__}")
@@ -85,16 +95,16 @@ class ConditionalGAN(Trainer):
         self.step += 1
         return _game_metrics(d_loss, g_loss, real_logits, fake_logits)
 
-    def generate(self, z, labels):
+    def generate(self, z: TensorLike, labels: ArrayLike) -> Tensor:
         """G(z, y) in eval mode (batch norm's running statistics), no graph. z (n, latent_dim), labels (n,)."""
         with eval_mode(self.generator):
             return self.generator(as_tensor(z), np.asarray(labels))
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images (n, 1, 28, 28) in [-1, 1], labels 0, 1, ..., K-1, 0, 1, ... (one class per grid column)."""
         return self.generate(self.noise(n), np.arange(n) % self.n_classes)
 
-    def conditional_accuracy(self, judge, per_class=200, seed=1):
+    def conditional_accuracy(self, judge: LogisticRegression, per_class: int = 200, seed: int = 1) -> dict[str, Any]:
         """Does G(z, y) draw the digit y? ``per_class`` samples of each label (z from
         ``numpy.random.default_rng(seed)``), classified by ``judge`` (a digit classifier trained on real
         digits, ``evaluate.digit_classifier``): its accuracy against y overall and per label, the samples'
@@ -106,7 +116,7 @@ class ConditionalGAN(Trainer):
         per_label = [float(np.mean(predicted[labels == c] == c)) for c in range(self.n_classes)]
         return {"accuracy": float(np.mean(predicted == labels)), "per_class": per_label, **summary}
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """``data``: (training digits, test digits) as ``minigan.data`` Datasets in [0, 1]. The judge (logistic
         regression) learns the training digits; returns its accuracy on G(z, y) against y, its accuracy on the
         real test digits (the ceiling it allows) and chance."""
@@ -134,7 +144,7 @@ def _game_metrics(d_loss, g_loss, real_logits, fake_logits):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=30, batch_size=64)
     parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
                         help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)")
@@ -144,7 +154,7 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam's learning rate (betas 0.5, 0.999)")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     """The conditional DCGAN and --n-train of mnist5k's 4 000 training digits, in [-1, 1] with their labels."""
     from ..models import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
     train = data.load("mnist5k")
@@ -155,6 +165,6 @@ def build(args):
     return trainer, ((train.x[rows] * 2 - 1).astype(np.float32), train.y[rows])
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """mnist5k's training digits (for the judge) and its 1 000 test digits."""
     return data.load("mnist5k"), data.load("mnist5k", split="test")

@@ -18,11 +18,19 @@ by back-propagation, as here, instead of HOT's up-down algorithm).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..argtypes import int_in_range, non_negative_float, open_probability, positive_float
 from ..models.dbn import DBN, DBNClassifier
 from ..tensor import Tensor
 from .rbm import RBMTrainer
 from .supervised import ClassifierTrainer
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..typing import Batch
+    from .base import Trainer
 
 __all__ = ["DBNTrainer", "add_arguments", "build", "evaluation_data"]
 
@@ -34,8 +42,9 @@ class DBNTrainer:
     Adam's rate for the classifier. binarize_input: the first RBM sees a Bernoulli draw of each grey-level
     batch (minigan's generator); the RBMs above see their lower layer's probabilities E[h | v]."""
 
-    def __init__(self, dbn, pretrain_steps, num_classes=10, lr=0.05, k=1, momentum=0.5, weight_decay=2e-4,
-                 finetune_lr=1e-3, binarize_input=True):
+    def __init__(self, dbn: DBN, pretrain_steps: int, num_classes: int = 10, lr: float = 0.05, k: int = 1,
+                 momentum: float = 0.5, weight_decay: float = 2e-4, finetune_lr: float = 1e-3,
+                 binarize_input: bool = True) -> None:
         if int(pretrain_steps) < 1:
             raise ValueError(f"pretrain_steps must be >= 1, got {pretrain_steps}")
         self.dbn, self.pretrain_steps, self.num_classes = dbn, int(pretrain_steps), int(num_classes)
@@ -47,7 +56,7 @@ class DBNTrainer:
         self.step = 0
 
     @property
-    def phase(self):
+    def phase(self) -> str:
         """"pretrain-k" (RBM k, 0-based) or "finetune", from the step counter."""
         layer = self.step // self.pretrain_steps
         return f"pretrain-{layer}" if layer < len(self.dbn.rbms) else "finetune"
@@ -58,7 +67,7 @@ class DBNTrainer:
     def _start_finetuning(self):
         self.classifier = ClassifierTrainer(DBNClassifier.from_dbn(self.dbn, self.num_classes), lr=self.finetune_lr)
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """Greedy layer-wise training (HOT 2006), then back-propagation:
 
             pretrain-k:  v^0 = x (a Bernoulli draw of it),  v^j = E[h^j | v^{j-1}] through the frozen RBMs
@@ -83,7 +92,7 @@ class DBNTrainer:
         self.step += 1
         return metrics
 
-    def sample(self, n, steps=1000):
+    def sample(self, n: int, steps: int = 1000) -> Tensor:
         """HOT 2006's generative pass: ``steps`` block Gibbs steps in the top RBM (the associative memory),
         then one down-pass p(v | h) through the directed layers below; (n, 1, s, s) images when D is a square."""
         _, v = self.dbn.rbms[-1].sample(n, steps=steps)
@@ -94,23 +103,23 @@ class DBNTrainer:
         side = int(round(self.dbn.sizes[0] ** 0.5))
         return Tensor(probs.reshape(n, 1, side, side) if side * side == self.dbn.sizes[0] else probs)
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """Test accuracy of the fine-tuned classifier on data = (x, y)."""
         if self.classifier is None:
             raise ValueError(f"the DBN is still in phase {self.phase}: there is no classifier to evaluate yet")
         return self.classifier.evaluate(data)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "sizes": list(self.dbn.sizes), "num_classes": self.num_classes,
                 "pretrain_steps": self.pretrain_steps, **self.rbm_settings, "finetune_lr": self.finetune_lr,
                 "binarize_input": self.binarize_input}
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {"layers": [trainer.state_dict() for trainer in self.layer_trainers], "step": self.step,
                 "phase": self.phase,
                 "classifier": None if self.classifier is None else self.classifier.state_dict()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if len(state["layers"]) != len(self.layer_trainers):
             raise ValueError(f"load_state_dict: the state has {len(state['layers'])} RBMs, this DBN "
                              f"{len(self.layer_trainers)}")
@@ -131,7 +140,7 @@ class DBNTrainer:
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=40, batch_size=20)           # 10 + 10 pre-training epochs, 20 of fine-tuning
     parser.add_argument("--hidden", type=int_in_range(1, 100_000), nargs="+", default=[500, 500],
                         help="the RBMs' hidden layers")
@@ -143,7 +152,7 @@ def add_arguments(parser):
     parser.add_argument("--finetune-lr", type=positive_float, default=1e-3, help="Adam's rate for fine-tuning")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from .. import data
     train = data.load("mnist5k")
     x = train.x.reshape(len(train.x), -1)
@@ -157,7 +166,7 @@ def build(args):
     return trainer, (x, train.y)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     from .. import data
     test = data.load("mnist5k", split="test")
     return test.x.reshape(len(test.x), -1), test.y

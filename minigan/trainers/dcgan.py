@@ -12,8 +12,15 @@ MNIST variant).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..argtypes import int_in_range
 from . import gan
+
+if TYPE_CHECKING:
+    import argparse
+
+    from .base import Trainer
 
 __all__ = ["DCGAN", "add_arguments", "build", "evaluation_data"]
 
@@ -27,14 +34,14 @@ class DCGAN(gan.GAN):
     family = "dcgan"
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=64)
     gan.add_adversarial_arguments(parser)
     parser.add_argument("--width", type=int_in_range(1, 1024), default=32,
                         help="channels of D's first layer and G's last hidden layer")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import DCGANDiscriminator, DCGANGenerator
     generator = DCGANGenerator(args.latent_dim, args.width).to(args.device)
     discriminator = DCGANDiscriminator(args.width).to(args.device)

@@ -7,7 +7,7 @@ arXiv:1406.2661, Algorithm 1), minimax or non-saturating generator loss, on the 
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import autograd, losses, optim
 from .. import functional as F
@@ -21,6 +21,14 @@ from .base import (
     eval_mode,
     step_parameters,
 )
+
+if TYPE_CHECKING:
+    import argparse
+
+    import numpy as np
+
+    from ..nn import Module
+    from ..typing import Batch, TensorLike
 
 __all__ = ["GAN", "add_arguments", "build", "digit_judgement", "evaluation_data", "mnist_images"]
 
@@ -51,8 +59,9 @@ class GAN(Trainer):
     progress_fields: ClassVar[dict] = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator, discriminator, latent_dim=None, d_steps=1, generator_loss="nonsaturating",
-                 lr=2e-4, betas=(0.5, 0.999), image_shape=None):
+    def __init__(self, generator: Module, discriminator: Module, latent_dim: int | None = None, d_steps: int = 1,
+                 generator_loss: str = "nonsaturating", lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+                 image_shape: tuple[int, ...] | None = None) -> None:
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"GAN: generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
         if int(d_steps) < 1:
@@ -66,17 +75,17 @@ class GAN(Trainer):
         self.optimizer_d = optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
         self.step = 0
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "latent_dim": self.latent_dim, "d_steps": self.d_steps,
                 "generator_loss": self.generator_loss, "lr": self.lr, "betas": list(self.betas),
                 "generator": describe_network(self.generator),
                 "discriminator": describe_network(self.discriminator)}
 
-    def train_step(self, real):
+    def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         if self.image_shape is not None:
             real = F.reshape(real, (real.shape[0], -1))                       # images -> rows for an MLP
@@ -99,25 +108,26 @@ class GAN(Trainer):
                 "d_fake": float(F.sigmoid(fake_logits).mean().item()),
                 "d_accuracy": _d_accuracy(real_logits, fake_logits)}
 
-    def generate(self, z):
+    def generate(self, z: TensorLike) -> Tensor:
         """G(z) in eval mode (batch norm's running statistics), no graph; images if ``image_shape``."""
         z = z if isinstance(z, Tensor) else as_tensor(z)
         with eval_mode(self.generator):
             x = self.generator(z)
         return F.reshape(x, (x.shape[0],) + self.image_shape) if self.image_shape is not None else x
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images in [-1, 1] (the tanh generator's range), z drawn from minigan's RNG."""
         device = next(iter(self.generator.parameters())).device
         return self.generate(self.noise(n, device))
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """The digit judge (``minigan.evaluate``): a logistic regression trained on the real digits ``data``
         ((x in [0, 1], y)) reads 2 000 samples: classes covered, KL of its histogram to uniform, confidence."""
         return digit_judgement(self, data)
 
 
-def digit_judgement(trainer, data, n=2000, seed=0, classifier_epochs=20):
+def digit_judgement(trainer: Trainer, data: Any, n: int = 2000, seed: int = 0,
+                    classifier_epochs: int = 20) -> dict[str, Any]:
     """What a real-digit classifier says about ``trainer.sample(n)`` (images in [-1, 1]): classes covered
     (>= 1 % of the samples), KL(histogram || uniform) in nats, the classifier's mean max probability, and
     its accuracy on the real test digits. ``data``: ((x_train, y_train), (x_test, y_test)), x in [0, 1]; the
@@ -135,7 +145,7 @@ def digit_judgement(trainer, data, n=2000, seed=0, classifier_epochs=20):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def mnist_images(n=None, seed=0):
+def mnist_images(n: int | None = None, seed: int = 0) -> np.ndarray:
     """mnist5k's 4 000 training digits, or ``n // 10`` of each digit drawn under ``seed``
     (``data.splits.stratified``; the file is sorted by digit), as images (N, 1, 28, 28) in [-1, 1] (the tanh
     generators' range)."""
@@ -150,7 +160,7 @@ def mnist_images(n=None, seed=0):
     return (x * 2 - 1).astype(np.float32)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """(train, test) digits in [0, 1] with labels, for the judge."""
     from .. import data
     train, test = data.load("mnist5k"), data.load("mnist5k", split="test")
@@ -170,13 +180,13 @@ def add_adversarial_arguments(parser, latent_dim=100):
     parser.add_argument("--beta1", type=open_probability, default=0.5, help="Adam's beta1 (beta2 0.999)")
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=64)
     add_adversarial_arguments(parser)
     parser.add_argument("--hidden", type=int_in_range(1, 8192), default=256, help="units of each hidden layer")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import MLPDiscriminator, MLPGenerator
     generator = MLPGenerator(latent_dim=args.latent_dim, hidden=args.hidden).to(args.device)
     discriminator = MLPDiscriminator(hidden=args.hidden).to(args.device)

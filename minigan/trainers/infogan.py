@@ -7,6 +7,8 @@ Adversarial Nets", 2016, arXiv:1606.03657) on the MNIST networks of its appendix
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import autograd, backend, data, losses, optim
@@ -16,6 +18,13 @@ from ..data.splits import training_subset
 from ..evaluate import discriminator_accuracy
 from ..tensor import Tensor, randn
 from .base import Trainer, as_tensor, check_finite, describe_network, eval_mode, step_parameters
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..models import LogisticRegression
+    from ..nn import Module
+    from ..typing import ArrayLike, Batch, TensorLike
 
 __all__ = ["InfoGAN", "add_arguments", "build", "evaluation_data"]
 
@@ -40,8 +49,9 @@ class InfoGAN(Trainer):
     progress_fields = {"D": "d_loss", "G": "g_loss", "Icat": "info_categorical", "Icont": "info_continuous"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator, discriminator, lambda_categorical=1.0, lambda_continuous=0.1, d_steps=1,
-                 lr=2e-4, lr_d=None, betas=(0.5, 0.999)):
+    def __init__(self, generator: Module, discriminator: Module, lambda_categorical: float = 1.0,
+                 lambda_continuous: float = 0.1, d_steps: int = 1, lr: float = 2e-4, lr_d: float | None = None,
+                 betas: tuple[float, float] = (0.5, 0.999)) -> None:
         if int(d_steps) < 1:
             raise ValueError(f"InfoGAN: d_steps must be >= 1, got {d_steps}")
         self.generator, self.discriminator = generator, discriminator
@@ -56,18 +66,18 @@ class InfoGAN(Trainer):
         self.g_params, self.d_params = list(generator.parameters()), list(discriminator.parameters())
         self.step = 0                                          # generator updates done
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "noise_dim": self.noise_dim, "n_categories": self.n_categories,
                 "n_continuous": self.n_continuous, "lambda_categorical": self.lambda_categorical,
                 "lambda_continuous": self.lambda_continuous, "d_steps": self.d_steps, "lr": self.lr,
                 "lr_d": self.lr_d, "betas": list(self.betas), "generator": describe_network(self.generator),
                 "discriminator": describe_network(self.discriminator)}
 
-    def codes(self, n):
+    def codes(self, n: int) -> tuple[Tensor, np.ndarray, Tensor]:
         """(z (n, noise_dim) Tensor, c_cat (n,) ints, c_cont (n, C) Tensor) from minigan's RNG."""
         rng = backend.generator("cpu")
         z = randn(n, self.noise_dim)
@@ -75,7 +85,8 @@ class InfoGAN(Trainer):
         continuous = Tensor(rng.uniform(-1, 1, (n, self.n_continuous)).astype(np.float32))
         return z, categorical, continuous
 
-    def information_losses(self, images, categorical, continuous):
+    def information_losses(self, images: Tensor, categorical: np.ndarray,
+                           continuous: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(D's logits (N,), -E log Q(c_cat | x), -E log Q(c_cont | x)) in nats: L_I's two terms without H(c)."""
         logits, q_categorical, q_mean, q_logvar = self.discriminator.with_q(images)
         zero = F.sum(logits * 0.0)
@@ -83,7 +94,7 @@ class InfoGAN(Trainer):
         loss_cont = losses.info_continuous_loss(q_mean, q_logvar, continuous) if self.n_continuous else zero
         return logits, loss_cat, loss_cont
 
-    def train_step(self, real):
+    def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         n = real.shape[0]
         for _ in range(self.d_steps):
@@ -109,7 +120,8 @@ class InfoGAN(Trainer):
         return {"d_loss": gan_loss.item(), "g_loss": g_gan.item(), "info_categorical": loss_cat_g.item(),
                 "info_continuous": loss_cont_g.item(), "d_accuracy": discriminator_accuracy(real_logits, fake_logits)}
 
-    def generate(self, z, categorical=None, continuous=None):
+    def generate(self, z: TensorLike, categorical: ArrayLike | None = None,
+                 continuous: TensorLike | None = None) -> Tensor:
         """G(z, c) in eval mode, no graph; default codes: c_cat = 0..K-1 cycling, c_cont = 0."""
         z = as_tensor(z)
         n = z.shape[0]
@@ -118,11 +130,11 @@ class InfoGAN(Trainer):
         with eval_mode(self.generator):
             return self.generator(z, categorical, as_tensor(continuous))
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images (n, 1, 28, 28) in [-1, 1]: z from minigan's RNG, c_cat = 0..K-1 cycling, c_cont = 0."""
         return self.generate(randn(n, self.noise_dim))
 
-    def traversal(self, z_row, code_index, values):
+    def traversal(self, z_row: ArrayLike, code_index: int, values: ArrayLike) -> Tensor:
         """The paper's figure 2: rows c_cat = 0..K-1, columns the continuous code ``code_index`` over
         ``values`` (the others 0), one z (noise_dim,) for all -> images (K * len(values), 1, 28, 28)."""
         k, m = max(self.n_categories, 1), len(values)
@@ -131,7 +143,7 @@ class InfoGAN(Trainer):
         return self.generate(np.repeat(np.asarray(z_row, np.float32)[None], k * m, 0), np.repeat(np.arange(k), m),
                              continuous)
 
-    def code_study(self, judge, n=2000, seed=1):
+    def code_study(self, judge: LogisticRegression, n: int = 2000, seed: int = 1) -> dict[str, Any]:
         """What the codes learned, without labels: n images with random codes (from
         ``numpy.random.default_rng(seed)``) classified by ``judge`` (a real-digit classifier).
 
@@ -158,7 +170,7 @@ class InfoGAN(Trainer):
                 "covered": summary["coverage"]["covered"], "confidence": summary["mean_max_probability"],
                 "correlations": correlations, "table": table.tolist()}
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """``data``: mnist5k's training digits (a Dataset in [0, 1]) for the judge. Returns ``code_study``'s
         numbers on 2 000 samples (the table left out)."""
         from ..evaluate import digit_classifier
@@ -170,7 +182,7 @@ class InfoGAN(Trainer):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=40, batch_size=64)
     parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
                         help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)")
@@ -185,7 +197,7 @@ def add_arguments(parser):
     parser.add_argument("--lr-d", type=positive_float, default=2e-4, help="D's and Q's Adam learning rate")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     """InfoGAN's MNIST networks and --n-train of mnist5k's 4 000 training digits, in [-1, 1] (no labels)."""
     from ..models import InfoGANDiscriminator, InfoGANGenerator
     train = data.load("mnist5k")
@@ -197,6 +209,6 @@ def build(args):
     return trainer, (train.x[rows] * 2 - 1).astype(np.float32)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """mnist5k's training digits, on which the judge learns."""
     return data.load("mnist5k")

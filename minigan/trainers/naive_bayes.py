@@ -16,11 +16,21 @@ Bernoulli event model); Ng & Jordan, On Discriminative vs. Generative Classifier
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from ..argtypes import non_negative_float, probability
 from ..models.naive_bayes import BernoulliNaiveBayes
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterable
+
+    from ..data import DataLoader
+    from ..typing import ArrayLike, Batch
+    from .base import Trainer
 
 __all__ = ["NaiveBayesTrainer", "add_arguments", "build", "make_loader", "evaluation_data"]
 
@@ -35,12 +45,13 @@ class NaiveBayesTrainer:
     family = "naive-bayes"
     progress_fields = {"images": "images"}
 
-    def __init__(self, model, classes=range(10), n_features=None):
+    def __init__(self, model: BernoulliNaiveBayes, classes: Iterable[int] = range(10),
+                 n_features: int | None = None) -> None:
         self.model, self.classes = model, numpy.asarray(list(classes))
         self.n_features = None if n_features is None else int(n_features)     # D, for samples before any count
         self.step = 0
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """Count a batch (x, y) of images and labels (McCallum & Nigam 1998, the Bernoulli event model):
 
             N_c += #{n : y_n = c},     N_ci += #{n : y_n = c, x_ni = 1}
@@ -51,7 +62,7 @@ class NaiveBayesTrainer:
         self.step += 1
         return {"images": float(self.model.class_count_.sum())}
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images, the k-th of class c = k mod K, x_i ~ Bernoulli(theta_ci), from minigan's
         generator: (n, 1, s, s) when D is a square, else (n, D)."""
         from .. import backend
@@ -65,23 +76,23 @@ class NaiveBayesTrainer:
         side = int(round(theta.shape[1] ** 0.5))
         return Tensor(images.reshape(n, 1, side, side) if side * side == theta.shape[1] else images)
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """Accuracy and the mean negative log-likelihood -log p(x) (nats per image) on data = (x, y)."""
         x, y = data
         x = _numpy(x)
         return {"accuracy": self.model.score(x, _numpy(y)),
                 "nll": float(-self.model.log_likelihood(x).mean())}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "alpha": self.model.alpha, "binarize": self.model.binarize,
                 "fit_prior": bool(self.model.fit_prior), "classes": self.classes.tolist()}
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         counted = self.step > 0
         return {"class_count": self.model.class_count_ if counted else None,
                 "feature_count": self.model.feature_count_ if counted else None, "step": self.step}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         step = int(state["step"])
         if step == 0:
             self.step = 0
@@ -92,13 +103,13 @@ class NaiveBayesTrainer:
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=1, batch_size=500)
     parser.add_argument("--alpha", type=non_negative_float, default=1.0, help="Laplace smoothing (pseudo-count)")
     parser.add_argument("--threshold", type=probability, default=0.5, help="pixels > threshold are 1")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from .. import data
     if args.epochs != 1:
         raise ValueError(f"naive Bayes counts every image once: --epochs must be 1, got {args.epochs}")
@@ -107,13 +118,13 @@ def build(args):
     return NaiveBayesTrainer(model, classes=range(10), n_features=784), (train.x, train.y)
 
 
-def make_loader(arrays, batch_size, seed, device):
+def make_loader(arrays: tuple[ArrayLike, ...], batch_size: int, seed: int, device: str) -> DataLoader:
     """Every image counted once: no batch dropped, no shuffle needed (counts do not depend on the order)."""
     from ..data import DataLoader
     return DataLoader(*arrays, batch_size=batch_size, shuffle=False, drop_last=False, device=device)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     from .. import data
     test = data.load("mnist5k", split="test")
     return test.x, test.y

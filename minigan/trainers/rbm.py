@@ -20,6 +20,8 @@ belief networks, ICML 2008 (AIS, ``evaluate``).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from .. import backend, optim
@@ -27,6 +29,13 @@ from ..argtypes import int_in_range, non_negative_float, open_probability, posit
 from ..models.rbm import RBM, ais_betas, ais_log_partition, base_rate_biases
 from ..tensor import Tensor
 from .base import Trainer, check_finite
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    from ..data import DataLoader
+    from ..typing import ArrayLike, Batch, TensorLike
 
 __all__ = ["RBMTrainer", "train_epochs", "add_arguments", "build", "make_loader", "evaluation_data"]
 
@@ -41,8 +50,8 @@ class RBMTrainer(Trainer):
     family = "rbm"
     progress_fields = {"F gap": "free_energy_gap"}
 
-    def __init__(self, rbm, lr=0.05, k=1, persistent=False, momentum=0.5, weight_decay=2e-4, n_chains=None,
-                 lr_decay_steps=None):
+    def __init__(self, rbm: RBM, lr: float = 0.05, k: int = 1, persistent: bool = False, momentum: float = 0.5,
+                 weight_decay: float = 2e-4, n_chains: int | None = None, lr_decay_steps: int | None = None) -> None:
         if int(k) < 1:
             raise ValueError(f"k (Gibbs steps per update) must be >= 1, got {k}")
         self.rbm, self.lr, self.k, self.persistent = rbm, float(lr), int(k), bool(persistent)
@@ -55,11 +64,11 @@ class RBMTrainer(Trainer):
         self.step = 0
         self.chain = None            # (n_chains, D): PCD's fantasy particles, carried from update to update
 
-    def start_chains(self, v):
+    def start_chains(self, v: TensorLike) -> None:
         """Set PCD's persistent chains to the rows of v (n_chains, D)."""
         self.chain = v.array.copy() if isinstance(v, Tensor) else self.rbm.xp.asarray(v, dtype=self.rbm.W.dtype).copy()
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """One CD-k (Hinton 2002) or PCD-k (Tieleman 2008) update on a mini-batch of binary visible vectors:
 
             W <- W + lr ( <v h>_data - <v h>_model ) - lr * weight_decay * W      (with momentum)
@@ -94,14 +103,14 @@ class RBMTrainer(Trainer):
         self.step += 1
         return {"free_energy_gap": gap}
 
-    def sample(self, n, steps=1000):
+    def sample(self, n: int, steps: int = 1000) -> Tensor:
         """n samples p(v | h) after ``steps`` block Gibbs steps from uniform random bits: (n, 1, s, s) images
         when D is a square, else (n, D), in [0, 1]."""
         probs, _ = self.rbm.sample(n, steps=steps)
         side = int(round(self.rbm.n_visible ** 0.5))
         return Tensor(probs.reshape(n, 1, side, side) if side * side == self.rbm.n_visible else probs)
 
-    def evaluate(self, data, n_runs=100, n_betas=14500):
+    def evaluate(self, data: Any, n_runs: int = 100, n_betas: int = 14500) -> dict[str, Any]:
         """Mean log-likelihood in nats of binary test vectors, log Z by AIS (``n_runs`` runs, ``n_betas``
         temperatures) from the base-rate RBM of the training data (Salakhutdinov & Murray 2008).
         data: (v_test, v_train) (N, D) arrays, or v_test alone (its own pixel means for the base rates)."""
@@ -114,19 +123,19 @@ class RBMTrainer(Trainer):
                 "ais_effective_sample_size": details["effective_sample_size"], "ais_runs": n_runs,
                 "ais_temperatures": n_betas}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "n_visible": self.rbm.n_visible, "n_hidden": self.rbm.n_hidden,
                 "hidden_units": self.rbm.hidden, "lr": self.lr, "k": self.k, "persistent": self.persistent,
                 "momentum": self.momentum, "weight_decay": self.weight_decay, "n_chains": self.n_chains,
                 "lr_decay_steps": self.lr_decay_steps}
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"rbm": self.rbm, "optimizer": self.optimizer}
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return dict(super().state_dict(), chain=None if self.chain is None else Tensor(self.chain))
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Checks the persistent chains, then loads the rest (``Trainer.load_state_dict``), then the chains."""
         state = dict(state)
         chain = state.pop("chain", None)
@@ -141,7 +150,8 @@ class RBMTrainer(Trainer):
                                                                   self.rbm.W.device).copy()
 
 
-def train_epochs(trainer, x, epochs, batch_size, seed, binarize=False, on_epoch=None):
+def train_epochs(trainer: RBMTrainer, x: numpy.ndarray, epochs: int, batch_size: int, seed: int, binarize: bool = False,
+                 on_epoch: Callable[[int], Any] | None = None) -> None:
     """Source 003's data loop (RBM.fit's before issue 16): every epoch a fresh Bernoulli draw of the grey
     levels x (N, D) from minigan's generator when ``binarize``, then a shuffle by
     numpy.random.default_rng(seed); one ``trainer.train_step`` per mini-batch; ``on_epoch(epoch)`` after
@@ -167,7 +177,7 @@ def train_epochs(trainer, x, epochs, batch_size, seed, binarize=False, on_epoch=
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=15, batch_size=20)            # source 003: "after 15 epochs"
     parser.add_argument("--n-hidden", type=int_in_range(1, 100_000), default=500, help="hidden units")
     parser.add_argument("--k", type=int_in_range(1, 10_000), default=1, help="Gibbs steps per update (CD-k)")
@@ -187,7 +197,7 @@ def _digits(split, seed):
     return x, data.binarize_dynamic(x, rng=seed + (100 if split == "train" else 200))
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     x, v_fixed = _digits("train", args.seed)
     rbm = RBM(784, args.n_hidden, device=args.device)
     rbm.b.array[:] = backend.to_device(base_rate_biases(v_fixed).astype(numpy.float32), args.device)   # Hinton 2010
@@ -198,12 +208,12 @@ def build(args):
     return trainer, x
 
 
-def make_loader(arrays, batch_size, seed, device):
+def make_loader(arrays: tuple[ArrayLike, ...], batch_size: int, seed: int, device: str) -> DataLoader:
     """Grey levels in, a fresh binary draw of every digit each epoch out (``data.BinarizedLoader``)."""
     from ..data import BinarizedLoader
     return BinarizedLoader(*arrays, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True, device=device)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """(binary test digits, binary training digits): the test set of source 003's demo and the base rates."""
     return _digits("test", args.seed)[1], _digits("train", args.seed)[1]

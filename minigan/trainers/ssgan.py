@@ -7,6 +7,8 @@ the unlabelled ones and the generator's fakes (``minigan.models.SSGANDiscriminat
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import hashlib
 
 import numpy as np
@@ -17,6 +19,13 @@ from ..argtypes import int_in_range, non_negative_float, positive_float, positiv
 from ..data.splits import stratified, training_subset
 from ..tensor import Tensor, randn
 from .base import Trainer, as_tensor, check_finite, describe_network, eval_mode, step_parameters
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..data import Dataset
+    from ..nn import Module
+    from ..typing import Batch
 
 __all__ = ["SemiSupervisedGAN", "GENERATOR_LOSSES", "classification_accuracy", "add_arguments", "build",
            "evaluation_data"]
@@ -44,8 +53,9 @@ class SemiSupervisedGAN(Trainer):
     progress_fields = {"D": "d_loss", "sup": "supervised", "unsup": "unsupervised", "G": "g_loss"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator, discriminator, labelled_x, labelled_y, labelled_batch=64,
-                 generator_loss="feature_matching", unsupervised_weight=1.0, lr=2e-4, lr_d=None, betas=(0.5, 0.999)):
+    def __init__(self, generator: Module, discriminator: Module, labelled_x: np.ndarray, labelled_y: np.ndarray,
+                 labelled_batch: int = 64, generator_loss: str = "feature_matching", unsupervised_weight: float = 1.0,
+                 lr: float = 2e-4, lr_d: float | None = None, betas: tuple[float, float] = (0.5, 0.999)) -> None:
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"SemiSupervisedGAN: generator_loss must be one of {GENERATOR_LOSSES}, "
                              f"got {generator_loss!r}")
@@ -64,11 +74,11 @@ class SemiSupervisedGAN(Trainer):
         self.g_params, self.d_params = list(generator.parameters()), list(discriminator.parameters())
         self.step = 0                                          # updates done (one of D, one of G each)
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         digest = hashlib.sha256(self.labelled_x.tobytes() + self.labelled_y.tobytes()).hexdigest()[:16]
         return {"family": self.family, "latent_dim": self.latent_dim, "labelled": len(self.labelled_y),
                 "labelled_sha256": digest, "labelled_batch": self.labelled_batch,
@@ -76,7 +86,7 @@ class SemiSupervisedGAN(Trainer):
                 "lr": self.lr, "lr_d": self.lr_d, "betas": list(self.betas),
                 "generator": describe_network(self.generator), "discriminator": describe_network(self.discriminator)}
 
-    def train_step(self, real):
+    def train_step(self, real: Batch) -> dict[str, float]:
         if isinstance(real, (tuple, list)):
             raise TypeError("SemiSupervisedGAN.train_step takes unlabelled batches x; its labelled examples are "
                             "given to the trainer (labelled_x, labelled_y)")
@@ -105,23 +115,24 @@ class SemiSupervisedGAN(Trainer):
         return {"d_loss": d_loss.item(), "supervised": supervised.item(), "unsupervised": unsupervised.item(),
                 "g_loss": g_loss.item()}
 
-    def classify(self, x, batch_size=500):
+    def classify(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """p(y | x, real) (N, K) as a NumPy array, D in eval mode."""
         with eval_mode(self.discriminator):
             return np.concatenate([F.softmax(self.discriminator(as_tensor(x[i:i + batch_size])), 1).numpy()
                                    for i in range(0, len(x), batch_size)])
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images G(z) (n, 1, 28, 28) in [-1, 1], G in eval mode, z from minigan's RNG."""
         with eval_mode(self.generator):
             return self.generator(randn(n, self.latent_dim))
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """``data``: labelled test digits, a Dataset in [0, 1] (or an (x, y) pair). The classifier's accuracy."""
         return classification_accuracy(self.discriminator, data)
 
 
-def classification_accuracy(network, data, batch_size=500):
+def classification_accuracy(network: Module, data: Dataset | tuple[np.ndarray, np.ndarray],
+                            batch_size: int = 500) -> dict[str, float]:
     """Accuracy of a K-logit classifier (argmax_k l_k(x), in eval mode: no dropout) on labelled digits
     ``data`` (a Dataset or an (x, y) pair, images in [0, 1], mapped to the networks' [-1, 1]), and chance."""
     x, y = (data.x, data.y) if hasattr(data, "x") else data
@@ -134,7 +145,7 @@ def classification_accuracy(network, data, batch_size=500):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=30, batch_size=64)
     parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
                         help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)")
@@ -149,7 +160,7 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam's learning rate (betas 0.5, 0.999)")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     """DCGAN's generator, the K+1-class discriminator, ``--labels`` labelled digits (stratified, drawn with
     ``--seed`` from all 4 000) and --n-train training digits, in [-1, 1], as the unlabelled data."""
     from ..models import DCGANGenerator, SSGANDiscriminator
@@ -165,6 +176,6 @@ def build(args):
     return trainer, x[rows]
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """mnist5k's 1 000 labelled test digits."""
     return data.load("mnist5k", split="test")

@@ -9,6 +9,8 @@ One Adam step on a mini-batch is the whole algorithm (Kingma & Ba 2015); the los
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from .. import functional as F
@@ -18,6 +20,12 @@ from ..data.loader import DataLoader
 from ..function import unwrap
 from .base import Trainer, check_finite
 
+if TYPE_CHECKING:
+    import argparse
+
+    from ..nn import Module
+    from ..typing import ArrayLike, Batch
+
 __all__ = ["ClassifierTrainer", "AutoencoderTrainer", "train_classifier", "ClassifierFamily", "AutoencoderFamily"]
 
 
@@ -25,7 +33,7 @@ class _AdamTrainer(Trainer):
     """The state and the step shared by the two trainers: the model, Adam over all its parameters, a step
     counter."""
 
-    def __init__(self, model, lr):
+    def __init__(self, model: Module, lr: float) -> None:
         self.model, self.lr = model, float(lr)
         self.optimizer = optim.Adam(model.parameters(), lr=self.lr)
         self.step = 0
@@ -40,7 +48,7 @@ class _AdamTrainer(Trainer):
         self.step += 1
         return {"loss": value, **metrics}
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"model": self.model, "optimizer": self.optimizer}
 
 
@@ -51,12 +59,12 @@ class ClassifierTrainer(_AdamTrainer):
     family = "classifier"
     progress_fields = {"loss": "loss", "acc": "accuracy"}
 
-    def __init__(self, model, lr=1e-3, weight_decay=0.0):
+    def __init__(self, model: Module, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
         super().__init__(model, lr)
         self.weight_decay = float(weight_decay)
         self.decayed = [p for name, p in model.named_parameters() if name.split(".")[-1] == "weight"]
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """loss = -(1/N) sum_n log softmax(f(x_n))_{y_n} + (weight_decay / 2) sum ||W||^2; one Adam step."""
         x, y = batch
         logits = self.model(x)                                                           # (N, K)
@@ -67,12 +75,12 @@ class ClassifierTrainer(_AdamTrainer):
         accuracy = float((logits.array.argmax(1) == labels).mean())
         return self._descend(loss, accuracy=accuracy)
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """Accuracy on data = (x, y)."""
         x, y = data
         return {"accuracy": self.model.score(x, y)}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "model": type(self.model).__name__, "lr": self.lr,
                 "weight_decay": self.weight_decay}
 
@@ -84,21 +92,22 @@ class AutoencoderTrainer(_AdamTrainer):
     family = "autoencoder"
     progress_fields = {"loss": "loss"}
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """loss = (1/N) sum_n BCE(x_n, sigmoid(decode(encode(x_n)))); one Adam step."""
         x = batch[0] if isinstance(batch, tuple) else batch
         return self._descend(self.model.loss(x))
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """Mean squared reconstruction error per image on data x (N, D) (H&S 2006's measure)."""
         x = data[0] if isinstance(data, tuple) else data
         return {"squared_error": self.model.squared_error(x)}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "sizes": list(self.model.sizes), "lr": self.lr}
 
 
-def train_classifier(model, x, y, epochs=30, lr=0.01, batch_size=128, weight_decay=1e-4, seed=0):
+def train_classifier(model: Module, x: ArrayLike, y: ArrayLike, epochs: int = 30, lr: float = 0.01,
+                     batch_size: int = 128, weight_decay: float = 1e-4, seed: int = 0) -> list[float]:
     """A measuring instrument, trained in memory: ``epochs`` passes of ``ClassifierTrainer`` over (x, y)
     shuffled by numpy.random.default_rng(seed) -- the digit judge, linear probes, baselines (what
     ``LogisticRegression.fit`` did before issue 16, with its defaults). A model under study trains through
@@ -133,7 +142,7 @@ class ClassifierFamily:
     """
 
     @staticmethod
-    def add_arguments(parser):
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.set_defaults(epochs=30, batch_size=128)
         parser.add_argument("--hidden", type=int_in_range(1, 100_000), nargs="*", default=[],
                             help="sigmoid hidden layers (none: logistic regression)")
@@ -141,13 +150,13 @@ class ClassifierFamily:
         parser.add_argument("--weight-decay", type=non_negative_float, default=1e-4, help="L2 on the weights")
 
     @staticmethod
-    def build(args):
+    def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
         from ..models import DBNClassifier, LogisticRegression
         model = (DBNClassifier((784, *args.hidden), 10) if args.hidden else LogisticRegression(784, 10)).to(args.device)
         return ClassifierTrainer(model, lr=args.lr, weight_decay=args.weight_decay), _mnist_rows("train")
 
     @staticmethod
-    def evaluation_data(args):
+    def evaluation_data(args: argparse.Namespace) -> Any:
         return _mnist_rows("test")
 
 
@@ -161,18 +170,18 @@ class AutoencoderFamily:
     """
 
     @staticmethod
-    def add_arguments(parser):
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.set_defaults(epochs=20, batch_size=64)
         parser.add_argument("--sizes", type=int_in_range(1, 100_000), nargs="+", default=[500, 250, 30],
                             help="encoder widths after the 784 pixels; the last is the code")
         parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
 
     @staticmethod
-    def build(args):
+    def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
         from ..models import DeepAutoencoder
         model = DeepAutoencoder((784, *args.sizes), linear_code=True).to(args.device)
         return AutoencoderTrainer(model, lr=args.lr), _mnist_rows("train")[0]
 
     @staticmethod
-    def evaluation_data(args):
+    def evaluation_data(args: argparse.Namespace) -> Any:
         return _mnist_rows("test")[0]

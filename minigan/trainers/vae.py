@@ -16,6 +16,8 @@ Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016 (the K-sample bound o
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from .. import losses, optim
@@ -23,6 +25,12 @@ from ..argtypes import int_in_range, non_negative_float, positive_float
 from ..models.vae import VAE, negative_bounds
 from ..tensor import Tensor
 from .base import Trainer, check_finite
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..data import DataLoader
+    from ..typing import ArrayLike, Batch
 
 __all__ = ["VAETrainer", "add_arguments", "build", "make_loader", "evaluation_data"]
 
@@ -34,12 +42,12 @@ class VAETrainer(Trainer):
     family = "vae"
     progress_fields = {"-ELBO": "neg_elbo", "KL": "kl"}
 
-    def __init__(self, vae, lr=1e-3, beta=1.0):
+    def __init__(self, vae: VAE, lr: float = 1e-3, beta: float = 1.0) -> None:
         self.vae, self.lr, self.beta = vae, float(lr), float(beta)
         self.optimizer = optim.Adam(vae.parameters(), lr=self.lr)
         self.step = 0
 
-    def train_step(self, batch):
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """One iteration of K&W 2014's Algorithm 1 (minibatch AEVB) on a mini-batch X^M of M images (labels, if
         any, are not used):
 
@@ -58,22 +66,22 @@ class VAETrainer(Trainer):
         self.step += 1
         return {"neg_elbo": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """Decoder means sigmoid(l(z)) of z ~ N(0, I): (n, *data_shape) in [0, 1]."""
         return Tensor(self.vae.sample(n))
 
-    def evaluate(self, data, eval_samples=10, importance=200):
+    def evaluate(self, data: Any, eval_samples: int = 10, importance: int = 200) -> dict[str, Any]:
         """-ELBO (``eval_samples`` draws per image) and the IWAE bound -L_K, K = ``importance``, nats per
         image of data (N, ...) (binary for a likelihood bound)."""
         x = data[0] if isinstance(data, tuple) else data
         x = numpy.asarray(x.numpy() if isinstance(x, Tensor) else x)
         return negative_bounds(self.vae, x, eval_samples, importance)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "latent_dim": self.vae.latent_dim, "hidden": list(self.vae.hidden),
                 "data_shape": list(self.vae.data_shape), "lr": self.lr, "beta": self.beta}
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"vae": self.vae, "optimizer": self.optimizer}
 
 
@@ -82,7 +90,7 @@ class VAETrainer(Trainer):
 TEST_BINARIZE_SEED = 123            # the test set's one fixed Bernoulli draw (demos/vae_mnist.py's)
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=150, batch_size=100)          # 150 x 4 000 images = pytorch/examples' 10 x 60 000
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=20)
     parser.add_argument("--hidden", type=int_in_range(1, 100_000), default=400, help="units of the hidden layer")
@@ -90,19 +98,19 @@ def add_arguments(parser):
     parser.add_argument("--beta", type=non_negative_float, default=1.0, help="weight of the KL term (beta-VAE)")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from .. import data
     vae = VAE(args.latent_dim, args.hidden).to(args.device)
     return VAETrainer(vae, lr=args.lr, beta=args.beta), data.load("mnist5k").x
 
 
-def make_loader(arrays, batch_size, seed, device):
+def make_loader(arrays: tuple[ArrayLike, ...], batch_size: int, seed: int, device: str) -> DataLoader:
     """Grey levels in, a fresh binary draw of every digit each epoch out (``data.BinarizedLoader``)."""
     from ..data import BinarizedLoader
     return BinarizedLoader(*arrays, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True, device=device)
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """The 1 000 test digits, binarised once (seed 123)."""
     from .. import data
     return data.binarize_dynamic(data.load("mnist5k", split="test").x, TEST_BINARIZE_SEED)

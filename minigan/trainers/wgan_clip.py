@@ -7,7 +7,7 @@ DCGAN networks, ``--network dcgan``, without batch norm in the critic) and the r
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import autograd, losses, optim
 from .. import functional as F
@@ -21,6 +21,13 @@ from .base import (
     eval_mode,
     step_parameters,
 )
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..nn import Module
+    from ..tensor import Tensor
+    from ..typing import Batch, TensorLike
 
 __all__ = ["WGANClip", "add_arguments", "build", "evaluation_data"]
 
@@ -43,8 +50,8 @@ class WGANClip(Trainer):
     progress_fields: ClassVar[dict] = {"D": "critic_loss", "G": "g_loss", "W": "wasserstein"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator, critic, latent_dim=None, n_critic=5, clip_value=0.01, lr=5e-5,
-                 image_shape=None):
+    def __init__(self, generator: Module, critic: Module, latent_dim: int | None = None, n_critic: int = 5,
+                 clip_value: float = 0.01, lr: float = 5e-5, image_shape: tuple[int, ...] | None = None) -> None:
         if int(n_critic) < 1:
             raise ValueError(f"WGANClip: n_critic must be >= 1, got {n_critic}")
         if not clip_value > 0:
@@ -57,16 +64,16 @@ class WGANClip(Trainer):
         self.optimizer_d = optim.RMSprop(critic.parameters(), lr=lr)
         self.step = 0
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"generator": self.generator, "critic": self.critic,
                 "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "latent_dim": self.latent_dim, "n_critic": self.n_critic,
                 "clip_value": self.clip_value, "lr": self.lr, "generator": describe_network(self.generator),
                 "critic": describe_network(self.critic)}
 
-    def train_step(self, real):
+    def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         if self.image_shape is not None:
             real = F.reshape(real, (real.shape[0], -1))                       # images -> rows for an MLP
@@ -88,22 +95,22 @@ class WGANClip(Trainer):
         return {"critic_loss": critic_loss.item(), "g_loss": g_loss.item(),
                 "wasserstein": losses.wasserstein_estimate(real_scores, fake_scores)}
 
-    def generate(self, z):
+    def generate(self, z: TensorLike) -> Tensor:
         with eval_mode(self.generator):
             x = self.generator(z)
         return F.reshape(x, (x.shape[0],) + self.image_shape) if self.image_shape is not None else x
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images in [-1, 1], z drawn from minigan's RNG."""
         device = next(iter(self.generator.parameters())).device
         return self.generate(self.noise(n, device))
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """The digit judge, as for ``gan.GAN``."""
         return gan.digit_judgement(self, data)
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=64)
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
     parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
@@ -117,7 +124,7 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=positive_float, default=5e-5, help="RMSprop's learning rate")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import (
         DCGANDiscriminator,
         DCGANGenerator,

@@ -7,7 +7,7 @@ generated shapes of source 000 by default.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import autograd, losses, optim
 from ..argtypes import int_in_range, non_negative_float, positive_float, positive_int
@@ -19,6 +19,13 @@ from .base import (
     eval_mode,
     step_parameters,
 )
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..nn import Module
+    from ..tensor import Tensor
+    from ..typing import Batch, TensorLike
 
 __all__ = ["WGANGP", "add_arguments", "build", "evaluation_data"]
 
@@ -37,8 +44,8 @@ class WGANGP(Trainer):
     family = "wgan-gp"
     progress_fields: ClassVar[dict] = {"D": "critic_loss", "G": "g_loss", "W": "wasserstein", "GP": "gp"}
 
-    def __init__(self, generator, critic, latent_dim=None, n_critic=5, lambda_gp=10.0, lr=1e-4,
-                 betas=(0.0, 0.9)):
+    def __init__(self, generator: Module, critic: Module, latent_dim: int | None = None, n_critic: int = 5,
+                 lambda_gp: float = 10.0, lr: float = 1e-4, betas: tuple[float, float] = (0.0, 0.9)) -> None:
         if int(n_critic) < 1:
             raise ValueError(f"WGANGP: n_critic must be >= 1, got {n_critic}")
         self.generator, self.critic = generator, critic
@@ -49,16 +56,16 @@ class WGANGP(Trainer):
         self.optimizer_d = optim.Adam(critic.parameters(), lr=lr, betas=betas)
         self.step = 0                       # generator updates done
 
-    def components(self):
+    def components(self) -> dict[str, Any]:
         return {"generator": self.generator, "critic": self.critic,
                 "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"family": self.family, "latent_dim": self.latent_dim, "n_critic": self.n_critic,
                 "lambda_gp": self.lambda_gp, "lr": self.lr, "betas": list(self.betas),
                 "generator": describe_network(self.generator), "critic": describe_network(self.critic)}
 
-    def train_step(self, real):
+    def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         n, device = real.shape[0], real.device
         for _ in range(self.n_critic):                                  # Algorithm 1, lines 2-10
@@ -78,17 +85,17 @@ class WGANGP(Trainer):
         return {"critic_loss": critic_loss.item(), "gp": penalty.item(), "g_loss": g_loss.item(),
                 "wasserstein": losses.wasserstein_estimate(real_scores, fake_scores)}
 
-    def generate(self, z):
+    def generate(self, z: TensorLike) -> Tensor:
         """Images G(z) in eval mode (batch norm's running statistics), without a graph."""
         with eval_mode(self.generator):
             return self.generator(z)
 
-    def sample(self, n):
+    def sample(self, n: int) -> Tensor:
         """n images (n, 3, 64, 64), z drawn from minigan's RNG."""
         device = next(iter(self.generator.parameters())).device
         return self.generate(self.noise(n, device))
 
-    def evaluate(self, data):
+    def evaluate(self, data: Any) -> dict[str, Any]:
         """Source 000's measurement: the critic's scores as a 1-D classifier of the test classes. ``data``:
         (images, labels, class names); returns how many class pairs it separates (ROC AUC, orientation-free)."""
         from ..evaluate import critic_scores, separation
@@ -102,7 +109,7 @@ class WGANGP(Trainer):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=8)
     parser.add_argument("--data", default="shapes", choices=["shapes"], help="source 000's training shapes")
     parser.add_argument("--n-per-class", type=positive_int, default=300, help="training images per class")
@@ -113,7 +120,7 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=positive_float, default=1e-4, help="Adam's learning rate (betas 0, 0.9)")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..data import shapes_train
     from ..models import WGANCritic, WGANGenerator
     images, _, _ = shapes_train(n_per_class=args.n_per_class, seed=args.seed)
@@ -122,7 +129,7 @@ def build(args):
     return WGANGP(generator, critic, n_critic=args.n_critic, lambda_gp=args.lambda_gp, lr=args.lr), images
 
 
-def evaluation_data(args):
+def evaluation_data(args: argparse.Namespace) -> Any:
     """Source 000's test set: 10 classes, 40 images each."""
     from ..data import shapes_test
     return shapes_test(n_per_class=40, seed=1)
