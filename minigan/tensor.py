@@ -195,6 +195,20 @@ class Tensor:
         """A NumPy copy of the data (from the GPU if needed)."""
         return numpy.array(backend.to_device(self.array, "cpu"), copy=True)
 
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(t)`` (and NumPy functions given a Tensor): the CPU array itself, as PyTorch's
+        ``__array__`` (a copy if ``copy`` or a ``dtype`` asks for one); without it NumPy would make an array of
+        0-d Tensors.  As in PyTorch, a tensor that requires grad is refused (NumPy's result would silently
+        leave the graph: use ``t.detach()`` or ``t.data``), and so is a GPU tensor (use ``.cpu()`` first)."""
+        if self._requires_grad:
+            raise RuntimeError("cannot convert a tensor that requires grad to a NumPy array implicitly (the "
+                               "result would leave the graph); use t.detach() or t.data, or t.numpy() for a copy")
+        if type(self.array) is not numpy.ndarray:
+            raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array implicitly; use "
+                            ".cpu() or .numpy() first")
+        array = self.array if dtype is None else self.array.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
     def item(self):
         if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")

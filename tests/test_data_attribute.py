@@ -249,3 +249,18 @@ def test_wrapping_a_tensor_in_tensor_is_refused_with_the_alternatives():
     with pytest.raises(TypeError, match=r"Tensor\(\): got a Tensor; to share its storage use t.detach\(\)"):
         mg.Tensor(p.data)
     assert isinstance(mg.Tensor(p.array), mg.Tensor)
+
+
+def test_numpy_reads_a_tensor_through_array_as_it_reads_a_pytorch_tensor():
+    p = nn.Linear(3, 2).weight
+    a = np.asarray(p.data)                              # once an array of 0-d Tensors (dtype object)
+    assert a.dtype == np.float32 and a.shape == (2, 3) and np.shares_memory(a, p.array)
+    np.testing.assert_array_equal(np.exp(p.data), np.exp(p.array))
+    assert np.asarray(p.data, dtype=np.float64).dtype == np.float64
+    assert not np.shares_memory(np.array(p.data), p.array)             # np.array copies
+    assert type(np.ones(3) + mg.ones(3)) is mg.Tensor                  # ndarray (op) Tensor still defers
+    with pytest.raises(RuntimeError, match="cannot convert a tensor that requires grad to a NumPy array"):
+        np.asarray(p)                                   # the result would silently leave the graph
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="requires grad"):
+        np.asarray(torch.nn.Linear(3, 2).weight)       # PyTorch refuses it too
