@@ -7,10 +7,11 @@ What it shows: source 004 (docs/sources.md) describes the GAN (Goodfellow et al.
 Nets", 2014, Algorithm 1) as a recipe: generate, train D on real + synthetic, train G where D finds it weak,
 repeat -- and notes that D only says "real or fake". If G gives up on the 8s, every sample it still draws can
 look perfectly real: D cannot tell that a mode is missing; nobody even labelled the modes.
-The update: the recipe written out below in ``recipe`` (steps 1-4), any binary classifier as D.
+The update: steps 1-3 of the recipe are ``AdversarialLoop.train_step`` (minigan/trainers/adversarial_loop.py),
+one call of ``fit`` below per discriminator; step 4, the monitor, is a callback of ``fit``.
 Reference: none published; beside the trained D: a fresh discriminator and a perfect "generator" (real digits).
 
-1. the recipe with DCGAN networks; every ``MONITOR_EVERY`` steps the monitor measures D's real/fake accuracy
+1. the recipe with DCGAN networks; every ``MONITOR_EVERY`` rounds the monitor measures D's real/fake accuracy
    on held-out digits and the mode coverage of 1 000 samples judged by a digit classifier trained on real
    data (``evaluate.judge_digits``);
 2. any binary classifier can be the discriminator: the same loop with logistic regression on pixels as D;
@@ -28,83 +29,47 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigan as mg
-import minigan.functional as F
-from minigan import argtypes, autograd, data, losses, optim, report, viz
+from minigan import argtypes, autograd, data, report, viz
 from minigan.evaluate import digit_classifier, discriminator_accuracy, judge_digits, two_sample_accuracy
 from minigan.models import DCGANDiscriminator, DCGANGenerator, LogisticRegression
+from minigan.trainers.adversarial_loop import AdversarialLoop
+from minigan.trainers.base import eval_mode
+from minigan.training import fit
 
 # -- settings ----------------------------------------------------------------------------------------------
 LATENT, WIDTH, BATCH, LR = 100, 32, 64, 2e-4       # DCGAN's networks and Adam (Radford et al., 2016)
-STEPS = 1000                # DCGAN discriminator in the loop (~16 epochs of 4 000 digits)
-STEPS_LOGISTIC = 300        # logistic-regression discriminator in the loop
+EPOCHS = 16                 # DCGAN discriminator in the loop: 16 x 62 = 992 rounds
+EPOCHS_LOGISTIC = 5         # logistic-regression discriminator in the loop: 310 rounds
+LR_LOGISTIC = 1e-3          # Adam's learning rate for the logistic-regression D
 MONITOR_EVERY = 100
 N_MONITOR = 1000
 N_DIAGNOSTIC = 1000
 DROPPED = 8                 # the class the collapsed generator stops producing
 MIN_RATIO = 0.3             # a class is covered at >= 30 % of its share among real digits (same classifier)
 CLASSIFIER_EPOCHS = 20
-QUICK = dict(steps=4, steps_logistic=3, monitor_every=2, width=8, n_train=256, n_monitor=100, n_diagnostic=200,
+QUICK = dict(epochs=1, epochs_logistic=1, monitor_every=2, width=8, n_train=256, n_monitor=100, n_diagnostic=200,
              classifier_epochs=2)
 
 
-def recipe(G, D, loader, steps, monitor, monitor_every, lr_d, flatten_d=False):
-    """Source 004's recipe, step by step, for ``steps`` steps over the batches of ``loader`` (re-iterated as
-    needed); ``monitor(step) -> dict`` is step 4. Returns one record per step."""
-    opt_g = optim.Adam(G.parameters(), lr=LR, betas=(0.5, 0.999))
-    opt_d = optim.Adam(D.parameters(), lr=lr_d, betas=(0.5, 0.999))
-    logits_of = (lambda x: F.reshape(D(x), (-1,))) if flatten_d else D
-    history, step = [], 0
-    while step < steps:
-        for real in loader:
-            n = real.shape[0]
-            # 1. synthetic samples from the current G
-            with autograd.no_grad():
-                fake = G(mg.randn(n, LATENT))
-            # 2. D on real + synthetic: the binary cross-entropy -log D(x) - log(1 - D(G(z)))
-            real_logits, fake_logits = logits_of(real), logits_of(fake)
-            d_loss = losses.d_loss_minimax(real_logits, fake_logits)
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            # 3. G where D finds it weak: -log D(G(z)) (D's gradients from G's loss are discarded)
-            g_loss = losses.g_loss_nonsaturating(logits_of(G(mg.randn(n, LATENT))))
-            opt_g.zero_grad()
-            opt_d.zero_grad()
-            g_loss.backward()
-            opt_g.step()
-            opt_d.zero_grad()
-            step += 1
-            record = {"step": step, "d_loss": d_loss.item(),
-                      "d_accuracy": discriminator_accuracy(real_logits, fake_logits), "g_loss": g_loss.item()}
-            # 4. every monitor_every steps: what D sees, and what it cannot see
-            if step % monitor_every == 0 or step == steps:
-                record.update(monitor(step))
-            history.append(record)
-            if step >= steps:
-                break
-    return history
-
-
-def coverage_monitor(G, D, x_held, judge, reference, n_monitor, flatten_d=False):
-    """Step 4's measurement on fixed noise: D's real/fake accuracy on held-out digits, and the class
-    histogram of G's samples under a real-digit judge (classes covered, KL to the real histogram)."""
-    logits_of = (lambda x: F.reshape(D(x), (-1,))) if flatten_d else D
+def coverage_monitor(loop, x_held, judge, reference, n_monitor, every, total_steps, history):
+    """Step 4 of the recipe, as a callback of ``fit``: every ``every`` rounds (and after the last), on fixed
+    noise, D's real/fake accuracy on held-out digits and the class histogram of G's samples under a
+    real-digit judge (classes covered, KL to the real histogram), appended to ``history``."""
     z_monitor = mg.randn(n_monitor, LATENT)
 
-    def monitor(step):
-        G.eval()
-        D.eval()
-        with autograd.no_grad():
-            fake = G(z_monitor)
-            accuracy = discriminator_accuracy(logits_of(mg.tensor(x_held[:n_monitor])), logits_of(fake))
-        G.train()
-        D.train()
+    def monitor(step, record):
+        if step % every and step != total_steps:
+            return
+        with eval_mode(loop.generator, loop.discriminator):
+            fake = loop.generator(z_monitor)
+            accuracy = discriminator_accuracy(loop.logits(mg.tensor(x_held[:n_monitor])), loop.logits(fake))
         summary, _, _ = judge_digits(judge, fake, reference=reference, min_ratio=MIN_RATIO)
         c = summary["coverage"]
         print(f"step {step}: D accuracy {accuracy:.3f}, classes covered {c['covered']}/10, "
               f"KL to real {c['kl_to_reference']:.3f}", flush=True)
-        return {"monitor_d_accuracy": accuracy, "covered": c["covered"], "kl_to_real": c["kl_to_reference"],
-                "fractions": c["fractions"]}
+        history.append({"step": step, "d_loss": record["d_loss"], "g_loss": record["g_loss"],
+                        "monitor_d_accuracy": accuracy, "covered": c["covered"], "kl_to_real": c["kl_to_reference"],
+                        "fractions": c["fractions"]})
 
     return monitor
 
@@ -129,10 +94,10 @@ def main(argv=None):
     parser.add_argument("--out", default="demo_out/adversarial_loop")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
     parser.add_argument("--seed", type=argtypes.seed, default=0)
-    parser.add_argument("--no-progress", action="store_true", help="accepted for symmetry; the loop prints its monitor")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the monitor still prints)")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}
-    steps, steps_logistic = quick.get("steps", STEPS), quick.get("steps_logistic", STEPS_LOGISTIC)
+    epochs, epochs_logistic = quick.get("epochs", EPOCHS), quick.get("epochs_logistic", EPOCHS_LOGISTIC)
     monitor_every, width = quick.get("monitor_every", MONITOR_EVERY), quick.get("width", WIDTH)
     n_monitor, n_diag = quick.get("n_monitor", N_MONITOR), quick.get("n_diagnostic", N_DIAGNOSTIC)
     lr_epochs = 2 if args.quick else 10
@@ -145,24 +110,39 @@ def main(argv=None):
     n_train = quick.get("n_train", len(train))
     x_train = (train.x[:n_train] * 2 - 1).astype(np.float32)
     x_test = (test.x * 2 - 1).astype(np.float32)
+    steps_per_epoch = n_train // BATCH
     judge = digit_classifier(train, epochs=quick.get("classifier_epochs", CLASSIFIER_EPOCHS), seed=args.seed)
     # the judge's own class histogram on real test digits is the reference a generator should match
     reference = np.asarray(judge_digits(judge, test.x, value_range=(0, 1))[0]["coverage"]["fractions"])
 
-    # (1) the recipe with a convolutional discriminator
+    # -- the algorithm: source 004's recipe, one AdversarialLoop.train_step per batch of real digits
+    #    (minigan/trainers/adversarial_loop.py), run by fit:
+    #      step 1: synthetic samples x~ = G(z) from the current G, z ~ N(0, I)
+    #      step 2: D on real + synthetic: descend -log D(x) - log(1 - D(x~))              (Adam, lr_d)
+    #      step 3: G where D finds it weak: descend -log D(G(z)) on fresh z, only G moves  (Adam, lr)
+    #      step 4: every `monitor_every` rounds, what D says and which classes G covers   (the monitor callback)
+    # (1) DCGAN networks (Radford et al. 2016) as G and D
     G, D = DCGANGenerator(LATENT, width), DCGANDiscriminator(width)
-    monitor = coverage_monitor(G, D, x_test, judge, reference, n_monitor)
-    loader = data.DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True)
-    history = recipe(G, D, loader, steps, monitor, monitor_every, LR)
-    monitored = [r for r in history if "covered" in r]
+    loop = AdversarialLoop(G, D, lr=LR)
+    monitored = []
+    monitor = coverage_monitor(loop, x_test, judge, reference, n_monitor, monitor_every, epochs * steps_per_epoch,
+                               monitored)
+    fit(loop, data.DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True), epochs,
+        os.path.join(args.out, "run_dcgan"), checkpoint_every=10**9, overwrite=True, callbacks=(monitor,),
+        progress=not args.no_progress, description="loop, DCGAN D")
 
-    # (2) the same recipe, logistic regression as the discriminator
+    # (2) the same recipe, logistic regression on the pixels as the discriminator: any binary classifier will do
     mg.manual_seed(args.seed + 1)
     G_lr, D_lr = DCGANGenerator(LATENT, width), LogisticRegression(784, 1)
-    monitor = coverage_monitor(G_lr, D_lr, x_test, judge, reference, n_monitor, flatten_d=True)
-    loader = data.DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True)
-    history_lr = recipe(G_lr, D_lr, loader, steps_logistic, monitor, max(1, steps_logistic // 3), 1e-3, flatten_d=True)
-    last_lr = [r for r in history_lr if "covered" in r][-1]
+    loop_lr = AdversarialLoop(G_lr, D_lr, lr=LR, lr_d=LR_LOGISTIC)
+    history_lr = []
+    total_lr = epochs_logistic * steps_per_epoch
+    monitor = coverage_monitor(loop_lr, x_test, judge, reference, n_monitor, max(1, total_lr // 3), total_lr,
+                               history_lr)
+    fit(loop_lr, data.DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True),
+        epochs_logistic, os.path.join(args.out, "run_logistic"), checkpoint_every=10**9, overwrite=True,
+        callbacks=(monitor,), progress=not args.no_progress, description="loop, logistic D")
+    last_lr = history_lr[-1]
 
     # (3) the blind spot: drop the 8s
     shuffled = x_test[np.random.default_rng(args.seed).permutation(len(x_test))]   # mnist5k is sorted by digit
@@ -217,7 +197,7 @@ def main(argv=None):
                         os.path.join(args.out, "samples_full_vs_without.png"),
                         nrow=8, value_range=(-1, 1), title=f"top 4 rows: G; bottom 4 rows: G without {DROPPED}s")
 
-    rep.settings(networks=f"DCGAN, width {width}", latent=LATENT, steps=steps, steps_logistic=steps_logistic,
+    rep.settings(networks=f"DCGAN, width {width}", latent=LATENT, epochs=epochs, epochs_logistic=epochs_logistic,
                  batch=BATCH, digits=n_train, lr=LR, monitor_every=monitor_every, n_diagnostic=n_diag,
                  dropped=DROPPED, seed=args.seed)
     rep.table("The loop, monitored", ["step", "D accuracy (held out)", "classes covered", "KL to real histogram"],

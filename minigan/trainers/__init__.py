@@ -5,7 +5,7 @@
 ``FAMILIES`` maps each command-line name to its module; adding a family is adding one line here.
 """
 from . import dbn, dcgan, gan, naive_bayes, rbm, supervised, vae, wgan_clip, wgan_gp
-from . import bigan, conditional, infogan, ssgan
+from . import adversarial_loop, bigan, conditional, infogan, ssgan
 
 __all__ = ["FAMILIES"]
 
@@ -24,4 +24,5 @@ FAMILIES = {
     "infogan": infogan,
     "ssgan": ssgan,
     "bigan": bigan,
+    "adversarial-loop": adversarial_loop,
 }
