@@ -4,7 +4,7 @@ autoencoder (source 003; Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 200
     python demos/dbn_mnist.py [--quick] [--seed 0] [--out demo_out/dbn_mnist]     # ~4 min on one thread
 
 What it shows: pre-training each RBM of a stack on the layer below (HOT 2006's greedy algorithm, written out
-below: CD-1 by ``RBMTrainer.train_step``, minigan/trainers/rbm.py) gives back-propagation a better start
+below in ``pretrain``: CD-1 by ``RBMTrainer.train_step``, minigan/trainers/rbm.py, through ``fit``) gives back-propagation a better start
 than random weights, for a 784-500-500 softmax classifier and for a 784-500-250-30 autoencoder whose top
 RBM has linear hidden units, unrolled into encoder and decoder tied at init (H&S 2006). Fine-tuning is
 ``ClassifierTrainer`` / ``AutoencoderTrainer`` (minigan/trainers/supervised.py), through ``fit``.
@@ -30,7 +30,7 @@ import minigan as mg
 from minigan import data, report, viz
 from minigan.evaluate import pca_reconstruction
 from minigan.models import DBN, DBNClassifier, DeepAutoencoder, LogisticRegression
-from minigan.trainers.rbm import RBMTrainer, train_epochs
+from minigan.trainers.rbm import RBMTrainer
 from minigan.trainers.supervised import AutoencoderTrainer, ClassifierTrainer
 from minigan.training import fit
 
@@ -72,15 +72,18 @@ def main(argv=None):
     accuracy, error, curves = {}, {}, {}
 
     # -- the algorithm (HOT 2006): greedy layer-wise pre-training, then back-propagation ----------------------------------
-    def pretrain(dbn, layer_lrs=()):
-        """RBM k learns, by CD-1, the mean activations E[h | v] of the frozen RBM k-1 below it (the first
-        RBM: fresh Bernoulli draws of the grey levels each epoch)."""
+    def pretrain(dbn, name, layer_lrs=()):
+        """RBM k learns, by CD-1 (``RBMTrainer.train_step`` through ``fit``), the mean activations E[h | v] of
+        the frozen RBM k-1 below it (the first RBM: fresh Bernoulli draws of the grey levels each epoch)."""
         v = x_train
         for k, rbm in enumerate(dbn.rbms):
             lr = layer_lrs[k] if k < len(layer_lrs) else PRETRAIN["lr"]
             trainer = RBMTrainer(rbm, lr=lr, k=PRETRAIN["k"], momentum=PRETRAIN["momentum"],
                                  weight_decay=PRETRAIN["weight_decay"])
-            train_epochs(trainer, v, pretrain_epochs, PRETRAIN["batch"], args.seed, binarize=k == 0)
+            loader = (data.BinarizedLoader if k == 0 else data.DataLoader)(
+                v, batch_size=PRETRAIN["batch"], shuffle=True, seed=args.seed, drop_last=True)
+            fit(trainer, loader, pretrain_epochs, os.path.join(args.out, "runs", f"{name}_rbm{k}"),
+                checkpoint_every=10**9, overwrite=True, progress=False)
             v = rbm.hidden_mean(v)                        # the frozen layer's output is the next RBM's data
 
     def fine_tune(trainer, name, *arrays, epochs=finetune_epochs, batch=FINETUNE["batch"]):
@@ -94,7 +97,7 @@ def main(argv=None):
     # (1) the classifier: pre-train, add a softmax layer, fine-tune everything ---------------------------------
     mg.manual_seed(args.seed)
     dbn = DBN(classifier_sizes)
-    pretrain(dbn)
+    pretrain(dbn, "classifier")
     pretrained = DBNClassifier.from_dbn(dbn, 10)
     curves["pretrained classifier"] = fine_tune(ClassifierTrainer(pretrained, lr=FINETUNE["lr"]), "classifier_pretrained",
                                                 x_train, y_train)
@@ -123,7 +126,7 @@ def main(argv=None):
     code = autoencoder_sizes[-1]
     mg.manual_seed(args.seed)
     stack = DBN(autoencoder_sizes, top_hidden="gaussian")
-    pretrain(stack, layer_lrs=[PRETRAIN["lr"]] * (len(autoencoder_sizes) - 2) + [GAUSSIAN_TOP_LR])
+    pretrain(stack, "autoencoder", layer_lrs=[PRETRAIN["lr"]] * (len(autoencoder_sizes) - 2) + [GAUSSIAN_TOP_LR])
     autoencoder = DeepAutoencoder.from_dbn(stack)
     tied = all(np.array_equal(enc.weight.numpy().T, dec.weight.numpy())
                for enc, dec in zip(autoencoder.encoder, reversed(list(autoencoder.decoder))))

@@ -7,8 +7,9 @@ What it shows: three 784-500 RBMs, identical but for the negative phase -- chain
 k = 1 or 10 Gibbs steps (CD-k) or carried on from update to update (PCD) -- and what each does to the test
 log-likelihood, which only an estimate of the partition function gives (AIS, 100 runs, the 14 500
 temperatures of S&M 2008, from the base-rate RBM). The update is ``RBMTrainer.train_step`` in
-minigan/trainers/rbm.py (the Gibbs chain, the gradient <v h>_data - <v h>_model, the SGD step); the
-energies, the Gibbs step and AIS are minigan/models/rbm.py.
+minigan/trainers/rbm.py (the Gibbs chain, the gradient <v h>_data - <v h>_model, the SGD step), one call per
+mini-batch, run by ``fit`` over a ``BinarizedLoader`` as ``minigan train rbm`` does; the energies, the Gibbs
+step and AIS are minigan/models/rbm.py.
 
 Data: 4 000 training digits re-binarised by a fresh Bernoulli draw each epoch, 1 000 test digits binarised
 once (as S&M 2008). Reference: S&M 2008, table 2, 500 hidden units on full MNIST (60 000 digits): CD-1
@@ -25,7 +26,6 @@ started at test digits stick in spurious modes -- Tieleman (2008)'s observation,
 mislead.
 """
 import argparse
-import math
 import os
 import time
 
@@ -35,7 +35,8 @@ import minigan as mg
 from minigan import data, report, viz
 from minigan.models import RBM, ais_log_partition, log_partition_exact
 from minigan.models.rbm import ais_betas, base_rate_biases, independent_bernoulli_log_likelihood
-from minigan.trainers.rbm import RBMTrainer, train_epochs
+from minigan.trainers.rbm import RBMTrainer
+from minigan.training import fit
 
 # -- settings: Hinton (2010)'s guide for CD (momentum 0.5, weight decay 2e-4), Tieleman (2008) for PCD ----
 N_HIDDEN, EPOCHS, BATCH = 500, 15, 20          # the source's figure: "after 15 epochs"
@@ -113,16 +114,22 @@ def main(argv=None):
         options = dict(options)
         decay = options.pop("lr_decay", False)
         trainer = RBMTrainer(rbm, momentum=0.5, weight_decay=2e-4, **options,
-                             lr_decay_steps=epochs * math.ceil(len(x_train) / BATCH) if decay else None)
+                             lr_decay_steps=epochs * (len(x_train) // BATCH) if decay else None)
         history, t = [], time.time()
 
-        def monitors(epoch, rbm=rbm, history=history, name=name, t=t):
-            history.append({"epoch": epoch, "recon_error": rbm.reconstruction_error(monitor),
+        def monitors(step, record, rbm=rbm, history=history, name=name, t=t):
+            """After each epoch: the cheap monitors (reconstruction error, pseudo-likelihood) on test digits."""
+            if record["epoch"] != int(record["epoch"]):
+                return
+            history.append({"epoch": int(record["epoch"]), "recon_error": rbm.reconstruction_error(monitor),
                             "pseudo_log_likelihood": rbm.pseudo_log_likelihood(monitor, n_bits=20),
                             "seconds": time.time() - t})
-            print(f"{name} epoch {epoch}/{epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in history[-1].items()
-                                                                 if k != "epoch"), flush=True)
-        train_epochs(trainer, x_train, epochs, BATCH, args.seed, binarize=True, on_epoch=monitors)
+            print(f"{name} epoch {history[-1]['epoch']}/{epochs}: " + ", ".join(
+                f"{k} {v:.4g}" for k, v in history[-1].items() if k != "epoch"), flush=True)
+        # one RBMTrainer.train_step per mini-batch, each epoch a fresh Bernoulli draw of the grey levels
+        loader = data.BinarizedLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True)
+        fit(trainer, loader, epochs, os.path.join(args.out, f"run_{name}"), checkpoint_every=10**9, overwrite=True,
+            callbacks=(monitors,), progress=False, description=name)
         results["history"][name], results["seconds"][f"train_{name}"] = history, time.time() - t
         trainers[name] = trainer
         mg.save(rbm.state_dict(), os.path.join(args.out, f"rbm_{name}.safetensors"))     # mg.load to reuse
@@ -154,7 +161,9 @@ def main(argv=None):
     mg.manual_seed(args.seed)
     tiny = RBM(784, tiny_hidden)
     tiny.b.array[:] = base
-    train_epochs(RBMTrainer(tiny, lr=0.05, momentum=0.5), x_train, tiny_epochs, BATCH, args.seed, binarize=True)
+    fit(RBMTrainer(tiny, lr=0.05, momentum=0.5),
+        data.BinarizedLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True), tiny_epochs,
+        os.path.join(args.out, "run_tiny"), checkpoint_every=10**9, overwrite=True, progress=False, description="tiny")
     exact = log_partition_exact(tiny)
     mg.manual_seed(args.seed + 1)
     tiny_ais = ais_log_partition(tiny, base, n_runs=ais_runs, betas=betas, return_details=True)

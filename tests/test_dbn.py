@@ -16,7 +16,7 @@ from minigan import autograd
 from minigan.data import DataLoader
 from minigan.models import DBN, DBNClassifier, DeepAutoencoder
 from minigan.trainers.dbn import DBNTrainer
-from minigan.trainers.rbm import RBMTrainer, train_epochs
+from minigan.trainers.rbm import RBMTrainer
 from minigan.trainers.supervised import AutoencoderTrainer, ClassifierTrainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,8 @@ def pretrain(dbn, x, epochs, batch_size=20, lr=0.1, layer_lrs=None):
     """Greedy layer-wise CD-1, as demos/dbn_mnist.py: RBM k on the mean activations of the frozen RBM k-1."""
     data = x
     for k, rbm in enumerate(dbn.rbms):
-        train_epochs(RBMTrainer(rbm, lr=(layer_lrs or {}).get(k, lr)), data, epochs, batch_size, seed=0)
+        run(RBMTrainer(rbm, lr=(layer_lrs or {}).get(k, lr)), DataLoader(data, batch_size=batch_size, shuffle=True, seed=0),
+            epochs)
         data = rbm.hidden_mean(data)
 
 

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import minigan as mg
+from minigan.data import DataLoader
 from minigan.models import RBM, ais_log_partition, log_partition_exact
 from minigan.models.rbm import base_rate_biases, independent_bernoulli_log_likelihood, per_pixel_bernoulli_nll
-from minigan.trainers.rbm import RBMTrainer, train_epochs
+from minigan.trainers.rbm import RBMTrainer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,9 +168,12 @@ def test_cd_training_lowers_reconstruction_error_and_raises_the_exact_likelihood
     RBMTrainer(one_step, lr=0.1, momentum=0.0).train_step(x[:20])                  # a single CD-1 update
     mg.manual_seed(1)
     after_one = one_step.reconstruction_error(x)
-    history = []
-    train_epochs(RBMTrainer(rbm, lr=0.1, k=1), x, epochs=20, batch_size=20, seed=0,
-                 on_epoch=lambda epoch: history.append((rbm.reconstruction_error(x), rbm.pseudo_log_likelihood(x))))
+    history, trainer = [], RBMTrainer(rbm, lr=0.1, k=1)
+    loader = DataLoader(x, batch_size=20, shuffle=True, seed=0)
+    for _ in range(20):                                                          # epochs
+        for batch in loader:
+            trainer.train_step(batch)
+        history.append((rbm.reconstruction_error(x), rbm.pseudo_log_likelihood(x)))
     after_ll = float(rbm.log_likelihood(x, log_partition_exact(rbm)).mean())
     assert after_one < before_recon
     assert len(history) == 20 and history[-1][0] < 0.5 * before_recon
@@ -196,7 +200,9 @@ def test_pcd_chains_persist_across_updates():
     mg.backend.set_rng_state(state)
     assert not np.array_equal(second, rbm.gibbs(x[10:20], k=2)[1])
     trainer = RBMTrainer(RBM(16, 8), persistent=True, n_chains=7)
-    train_epochs(trainer, x, epochs=2, batch_size=10, seed=0)
+    for _ in range(2):                                                           # epochs
+        for batch in DataLoader(x, batch_size=10, shuffle=True, seed=0):
+            trainer.train_step(batch)
     assert trainer.chain.shape == (7, 16) and trainer.step == 12
 
 

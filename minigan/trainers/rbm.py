@@ -32,12 +32,11 @@ from .base import Trainer, check_finite
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
 
     from ..data import DataLoader
     from ..typing import ArrayLike, Batch, TensorLike
 
-__all__ = ["RBMTrainer", "train_epochs", "add_arguments", "build", "make_loader", "evaluation_data"]
+__all__ = ["RBMTrainer", "add_arguments", "build", "make_loader", "evaluation_data"]
 
 
 class RBMTrainer(Trainer):
@@ -148,31 +147,6 @@ class RBMTrainer(Trainer):
         super().load_state_dict(state)
         self.chain = None if chain is None else backend.to_device(chain.array if isinstance(chain, Tensor) else chain,
                                                                   self.rbm.W.device).copy()
-
-
-def train_epochs(trainer: RBMTrainer, x: numpy.ndarray, epochs: int, batch_size: int, seed: int, binarize: bool = False,
-                 on_epoch: Callable[[int], Any] | None = None) -> None:
-    """Source 003's data loop (RBM.fit's before issue 16): every epoch a fresh Bernoulli draw of the grey
-    levels x (N, D) from minigan's generator when ``binarize``, then a shuffle by
-    numpy.random.default_rng(seed); one ``trainer.train_step`` per mini-batch; ``on_epoch(epoch)`` after
-    each epoch. PCD's chains start at a random subset of x (binarised likewise) drawn before the first epoch.
-
-    The demos train through this loop, not ``fit``, so that their figures stay those of the README: its
-    binarisation shares minigan's generator with the Gibbs chains, which ``fit`` could not replay after a
-    mid-epoch checkpoint (``minigan train rbm`` binarises in its loader instead and resumes exactly)."""
-    xp = trainer.rbm.xp
-    x = xp.asarray(x, dtype=trainer.rbm.W.dtype).reshape(len(x), -1)
-    order_rng = numpy.random.default_rng(seed)
-    if trainer.persistent and trainer.chain is None:
-        start = x[order_rng.choice(len(x), trainer.n_chains or batch_size, replace=False)]
-        trainer.start_chains(trainer.rbm.bernoulli(start) if binarize else start)
-    for epoch in range(epochs):
-        x_epoch = trainer.rbm.bernoulli(x) if binarize else x
-        order = order_rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            trainer.train_step(x_epoch[xp.asarray(order[start:start + batch_size])])
-        if on_epoch is not None:
-            on_epoch(epoch + 1)
 
 
 # --- the command line -----------------------------------------------------------------------------------
