@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy
 
-__all__ = ["image_grid", "save_image_grid", "score_histograms", "class_colours", "loss_curves",
+__all__ = ["image_grid", "save_image_grid", "score_histograms", "score_histograms_by_run", "pair_histograms",
+           "class_colours", "loss_curves",
            "read_metrics", "save_filter_grid", "line_panels", "latent_scatter", "labelled_rows_grid",
            "plot_running_means"]
 
@@ -105,6 +107,41 @@ def score_histograms(scores, labels, class_names, path, title=None, bins=60, cen
         figure.savefig(path, dpi=100)
         plt.close(figure)
     return axes
+
+
+def score_histograms_by_run(scores, labels, class_names, path, samples=None, titles=None, centre_on=None):
+    """One row per run of ``scores`` ({run: scores (N,)}): the image at ``samples[run]`` (a PNG of its samples,
+    if given and present) beside the run's histograms by class (``score_histograms``, centred on the class
+    ``centre_on``); ``titles``: {run: label}. Written to ``path``."""
+    plt = _pyplot()
+    samples, titles = samples or {}, titles or {}
+    figure, axes = plt.subplots(len(scores), 2, figsize=(13, 3.3 * len(scores)), squeeze=False,
+                                gridspec_kw={"width_ratios": [1, 2.6]})
+    for row, name in enumerate(scores):
+        axes[row, 0].axis("off")
+        if samples.get(name) and os.path.exists(samples[name]):
+            axes[row, 0].imshow(plt.imread(samples[name]))
+        title = titles.get(name, name) + (f": scores - mean of {centre_on!r}" if centre_on else "")
+        score_histograms(scores[name], labels, class_names, None, axes=axes[row, 1], centre_on=centre_on, title=title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def pair_histograms(scores, labels, class_names, pairs, path, titles=None):
+    """One panel per pair (i, j) of classes: the histograms of the scores (N,) of those two classes only,
+    as source 000's zoom on classes whose scores are close. ``titles``: one per pair (default "a vs b")."""
+    plt = _pyplot()
+    labels = numpy.asarray(labels)
+    figure, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 3.4), squeeze=False)
+    titles = titles or [f"{class_names[i]} vs {class_names[j]}" for i, j in pairs]
+    for axis, (i, j), title in zip(axes[0], pairs, titles):
+        keep = (labels == i) | (labels == j)
+        score_histograms(numpy.asarray(scores)[keep], (labels[keep] == j).astype(int),
+                         [class_names[i], class_names[j]], None, axes=axis, bins=30, title=title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
 
 
 def read_metrics(path):

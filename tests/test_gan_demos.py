@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DEMOS = ["dcgan_mnist", "infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist"]
+DEMOS = ["dcgan_mnist", "infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist", "wgan_shapes"]
 
 
 def finite_numbers(value):
@@ -42,7 +42,8 @@ def test_demo_quick_writes_a_finite_report(name, tmp_path):
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
-@pytest.mark.parametrize("name", ["infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist"])
+@pytest.mark.parametrize("name", ["infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist",
+                                  "wgan_shapes"])
 def test_demo_flags_are_validated_by_argparse(name, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(f"demo_{name}", REPO / "demos" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,115 @@
+"""Source 000's measurement (docs/sources.md): critic scores used as a 1-D classifier of the ten test classes
+of the generated shapes -- the separation of every class pair, the class positions across retrainings, the
+histograms and the report tables. ``demos/wgan_shapes.py`` (the experiment) and ``minigan demo`` (its
+shortened run) train their critics and then compose these pieces:
+
+    test_x, test_y, names = data.shapes_test(n_per_class=40, seed=1)
+    scores = {"20ep": evaluate.critic_scores(critic, test_x), ...}           # one entry per trained critic
+    baselines = critic_classifier.baseline_scores(test_x, [untrained critics by seed])
+    results = critic_classifier.results(scores, baselines, test_y, names)
+    critic_classifier.figures(scores, baselines, test_y, names, out, main="20ep", samples={...})
+    critic_classifier.report_tables(rep, results, main="20ep")
+
+The numbers are ``evaluate.separation`` (ROC AUC of each of the 45 pairs, orientation-free) and
+``evaluate.spearman``; this module gathers them into one JSON-able dict, draws the figures and writes the
+tables through ``minigan.report``.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+
+import numpy as np
+
+from . import viz
+from .evaluate import critic_scores, noise_only_pairs, separation, spearman
+
+__all__ = ["REFERENCE_CLASS", "baseline_scores", "figures", "report_tables", "results"]
+
+REFERENCE_CLASS = "square (0.85,+1) 0.03"      # the class source 000 centres its partial-training figures on
+
+
+def baseline_scores(images, untrained_critics):
+    """The scores a trained critic is compared with: each untrained critic ({seed: critic}) and the mean pixel
+    intensity of each image, as {name: scores (N,)}."""
+    scores = {f"untrained critic seed {seed}": critic_scores(critic, images)
+              for seed, critic in untrained_critics.items()}
+    scores["mean pixel intensity"] = np.asarray(images).reshape(len(images), -1).mean(1).astype(np.float64)
+    return scores
+
+
+def results(scores, baselines, labels, class_names, reference_class=REFERENCE_CLASS):
+    """{"classes", "runs", "baselines", "centred_class_means", "rank_correlation"}: for each trained run
+    (``scores``: {run name: scores (N,)}) the per-class table, the summary of ``evaluate.separation`` and
+    every pair's AUC; the same table and summary for each baseline; each run's class means minus the mean
+    of ``reference_class``, and Spearman's correlation of those between every two runs (source 000's
+    question (c): do retrainings keep the classes' order?)."""
+    names = list(class_names)
+    out = {"classes": names, "runs": {}, "baselines": {}}
+    for name, s in scores.items():
+        table, pairs, summary = separation(s, labels, names)
+        out["runs"][name] = {"table": table, "summary": summary,
+                             "pair_auc": {f"{names[i]} vs {names[j]}": round(v, 4) for (i, j), v in pairs.items()}}
+    for name, s in baselines.items():
+        table, _, summary = separation(s, labels, names)
+        out["baselines"][name] = {"table": table, "summary": summary}
+    reference = names.index(reference_class)
+    centred = {name: np.array([s[labels == c].mean() for c in range(len(names))]) - s[labels == reference].mean()
+               for name, s in scores.items()}
+    out["centred_class_means"] = {name: [round(float(v), 5) for v in m] for name, m in centred.items()}
+    out["rank_correlation"] = {f"{a} vs {b}": round(spearman(centred[a], centred[b]), 4)
+                               for a, b in itertools.combinations(scores, 2)}
+    return out
+
+
+def figures(scores, baselines, labels, class_names, out, main, samples=None, titles=None,
+            reference_class=REFERENCE_CLASS):
+    """The experiment's figures in ``out``: scores_main.png (the ``main`` run's histograms by class),
+    scores_by_schedule.png (each run's samples beside its histograms centred on ``reference_class``;
+    ``samples``: {run: PNG of its samples}, ``titles``: {run: label}), scores_noise_pairs.png (the main
+    run on each pair that differs only in noise, as source 000's zoom), scores_baseline_intensity.png."""
+    names, titles = list(class_names), titles or {}
+    viz.score_histograms(scores[main], labels, names, os.path.join(out, "scores_main.png"),
+                         title=f"critic scores of the {len(names)} test classes, {titles.get(main, main)}")
+    viz.score_histograms_by_run(scores, labels, names, os.path.join(out, "scores_by_schedule.png"), samples=samples,
+                                titles=titles, centre_on=reference_class)
+    pairs = noise_only_pairs(names)
+    viz.pair_histograms(scores[main], labels, names, pairs, os.path.join(out, "scores_noise_pairs.png"),
+                        titles=[f"zoom: {names[i].rsplit(' ', 1)[0]}, noise 0.01 vs 0.03" for i, _ in pairs])
+    viz.score_histograms(baselines["mean pixel intensity"], labels, names,
+                         os.path.join(out, "scores_baseline_intensity.png"), title="baseline: mean pixel intensity")
+
+
+def _separation_row(label, summary):
+    noise = len(summary["noise_only"])
+    return [label, f"{summary['auc_ge_0.9']}/{summary['pairs']}", f"{summary['auc_ge_0.99']}/{summary['pairs']}",
+            summary["min_auc"], f"{summary['noise_only_ge_0.9']}/{noise}", f"{summary['noise_only_ge_0.99']}/{noise}"]
+
+
+def report_tables(rep, results, main, labels=None, reference_class=REFERENCE_CLASS):
+    """The tables of ``results`` in the ``minigan.report.Report`` ``rep``: separation of the class pairs for
+    every run and baseline (``labels``: {run: row label}), the noise-only pairs, the per-class scores of the
+    ``main`` run beside the baselines, the centred class means, the rank correlations, every pair's AUC."""
+    runs, baselines, labels = results["runs"], results["baselines"], labels or {}
+    rows = [_separation_row(labels.get(name, f"trained critic, {name}"), r["summary"]) for name, r in runs.items()]
+    rows += [_separation_row(f"baseline: {name}", r["summary"]) for name, r in baselines.items()]
+    rep.table("Separation of the class pairs (ROC AUC, max(AUC, 1-AUC))",
+              ["scores", "AUC >= 0.9", "AUC >= 0.99", "min AUC", "noise-only pairs >= 0.9", "noise-only >= 0.99"],
+              rows)
+    columns = list(runs.values()) + list(baselines.values())
+    rep.table("Noise-only pairs (same shape and colour, noise 0.01 vs 0.03)", ["pair"] + list(runs) + list(baselines),
+              [[pair] + [r["summary"]["noise_only"][pair] for r in columns]
+               for pair in runs[main]["summary"]["noise_only"]])
+    rep.table(f"Score per class, main run ({main}) and baselines",
+              ["class", "trained mean", "trained std"] + [f"{b} mean" for b in baselines],
+              [[row["class"], row["mean"], row["std"]] + [baselines[b]["table"][c]["mean"] for b in baselines]
+               for c, row in enumerate(runs[main]["table"])])
+    centred = results["centred_class_means"]
+    rep.table(f"Class means centred on the reference class {reference_class}", ["class"] + list(centred),
+              [[name] + [m[c] for m in centred.values()] for c, name in enumerate(results["classes"])])
+    rep.table("Question (c): rank correlation (Spearman) of the class means across retrainings",
+              ["runs", "Spearman"], [[k, v] for k, v in results["rank_correlation"].items()])
+    for name in ("scores_main.png", "scores_by_schedule.png", "scores_noise_pairs.png", "scores_baseline_intensity.png"):
+        rep.figure(name, name[:-4].replace("_", " "))
+    for name, r in runs.items():
+        rep.table(f"All pair AUCs, {name}", ["pair", "AUC"], [[p, v] for p, v in r["pair_auc"].items()])
