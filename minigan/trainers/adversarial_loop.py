@@ -11,7 +11,7 @@ not part of the update: ``demos/adversarial_loop.py`` runs it as a callback of `
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import autograd, losses, optim
 from .. import functional as F
@@ -19,6 +19,14 @@ from ..argtypes import int_in_range, open_probability, positive_float
 from ..evaluate import discriminator_accuracy
 from . import gan
 from .base import as_tensor, check_finite, step_parameters
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..nn import Module
+    from ..tensor import Tensor
+    from ..typing import Batch
+    from .base import Trainer
 
 __all__ = ["AdversarialLoop", "add_arguments", "build", "evaluation_data"]
 
@@ -36,19 +44,20 @@ class AdversarialLoop(gan.GAN):
     family = "adversarial-loop"
     progress_fields: ClassVar[dict] = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
 
-    def __init__(self, generator, discriminator, latent_dim=None, lr=2e-4, lr_d=None, betas=(0.5, 0.999)):
+    def __init__(self, generator: Module, discriminator: Module, latent_dim: int | None = None, lr: float = 2e-4,
+                 lr_d: float | None = None, betas: tuple[float, float] = (0.5, 0.999)):
         super().__init__(generator, discriminator, latent_dim=latent_dim, lr=lr, betas=betas)
         self.lr_d = self.lr if lr_d is None else float(lr_d)
         self.optimizer_d = optim.Adam(discriminator.parameters(), lr=self.lr_d, betas=betas)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return dict(super().config(), lr_d=self.lr_d)
 
-    def logits(self, x):
+    def logits(self, x: Tensor) -> Tensor:
         """D's logits as a vector (N,), whatever shape the classifier gives them in."""
         return F.reshape(self.discriminator(x), (-1,))
 
-    def train_step(self, real):
+    def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         n, device = real.shape[0], real.device
         # (1) synthetic samples from the current G
@@ -70,7 +79,7 @@ class AdversarialLoop(gan.GAN):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=16, batch_size=64)            # 16 x 62 = 992 rounds, the demo's schedule
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
     parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
@@ -84,7 +93,7 @@ def add_arguments(parser):
     parser.add_argument("--beta1", type=open_probability, default=0.5, help="Adam's beta1 (beta2 0.999)")
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import DCGANDiscriminator, DCGANGenerator, LogisticRegression
     generator = DCGANGenerator(args.latent_dim, args.width).to(args.device)
     discriminator = (DCGANDiscriminator(args.width) if args.discriminator == "dcgan"
