@@ -9,6 +9,7 @@ import pytest
 import minigan as mg
 import minigan.nn as nn
 from minigan.nn import init
+from test_tensor import gpu      # skips where CuPy cannot allocate on a GPU, naming the reason
 
 rng = np.random.default_rng(0)
 
@@ -446,3 +447,53 @@ def test_module_misuse_errors():
         nn.Sequential(nn.ReLU())[1]
     with pytest.raises(TypeError, match="integers"):
         nn.Embedding(3, 2)(mg.zeros(2))
+
+
+# --- batch and instance norm register their state alike (one helper): keys, round trips, devices --------
+
+NORM_LAYERS = {
+    "batch_norm_2d": lambda **kw: nn.BatchNorm2d(3, **kw),
+    "batch_norm_2d_untracked": lambda **kw: nn.BatchNorm2d(3, affine=False, track_running_stats=False, **kw),
+    "instance_norm_2d": lambda **kw: nn.InstanceNorm2d(3, **kw),
+    "instance_norm_2d_tracked": lambda **kw: nn.InstanceNorm2d(3, affine=True, track_running_stats=True, **kw),
+}
+
+
+def _all_state(layer):
+    return dict(layer.named_parameters()) | dict(layer.named_buffers())
+
+
+@pytest.mark.parametrize("name", NORM_LAYERS)
+def test_norm_layers_state_dicts_round_trip_and_to_moves_every_buffer(name, tmp_path):
+    make = NORM_LAYERS[name]
+    layer = make()
+    for _ in range(2):                                   # training steps change the running statistics
+        layer(mg.randn(4, 3, 5, 5))
+    state = layer.state_dict()
+    tracked = layer.track_running_stats
+    assert ("running_mean" in state) == ("num_batches_tracked" in state) == tracked
+    assert ("weight" in state) == layer.affine
+    mg.save(state, tmp_path / "norm.safetensors")
+    fresh = make()
+    fresh.load_state_dict(mg.load(tmp_path / "norm.safetensors"))
+    assert list(fresh.state_dict()) == list(state)
+    for key, value in fresh.state_dict().items():
+        assert value.dtype == state[key].dtype, key
+        np.testing.assert_array_equal(value.numpy(), state[key].numpy(), err_msg=key)
+    if tracked:
+        assert not np.allclose(fresh.running_mean.numpy(), 0.0)          # the trained statistics came back
+
+    fresh.to(mg.float64)
+    for key, value in _all_state(fresh).items():
+        assert value.dtype == (np.int64 if key == "num_batches_tracked" else np.float64), key
+    assert {value.device for value in _all_state(fresh).values()} <= {"cpu"}
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("name", NORM_LAYERS)
+def test_norm_layers_put_every_parameter_and_buffer_on_their_device(name):
+    layer = NORM_LAYERS[name](device="cuda")
+    assert {value.device for value in _all_state(layer).values()} == {"cuda:0"}   # num_batches_tracked too
+    layer.to("cpu")
+    assert {value.device for value in _all_state(layer).values()} == {"cpu"}

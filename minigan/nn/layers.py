@@ -170,6 +170,23 @@ class ConvTranspose2d(_ConvNd):
 
 # --- normalisation ----------------------------------------------------------------------------------
 
+def _register_normalisation_state(module, num_features, affine, track_running_stats, device, dtype):
+    """The parameters and buffers of batch and instance norm, all on ``device``: weight (C,) = 1 and bias
+    (C,) = 0 when ``affine``; the buffers running_mean (C,) = 0, running_var (C,) = 1 and the int64
+    num_batches_tracked () = 0 when ``track_running_stats`` -- each registered as None otherwise, so that the
+    names exist and the state-dict keys are PyTorch's."""
+    if affine:
+        module.weight = Parameter(ones(num_features, dtype=dtype, device=device))
+        module.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+    tracked = track_running_stats
+    module.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device) if tracked else None)
+    module.register_buffer("running_var", ones(num_features, dtype=dtype, device=device) if tracked else None)
+    module.register_buffer("num_batches_tracked", zeros((), dtype=numpy.int64, device=device) if tracked else None)
+
+
 class _BatchNorm(Module):
     """Batch normalisation (Ioffe & Szegedy, 2015) over every axis but the channel axis 1.
 
@@ -190,21 +207,7 @@ class _BatchNorm(Module):
             argcheck.real(name, "momentum", momentum, 0.0, 1.0)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        device = device or "cpu"
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked", zeros((), dtype=numpy.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        _register_normalisation_state(self, num_features, affine, track_running_stats, device or "cpu", dtype)
 
     def reset_running_stats(self):
         if self.track_running_stats:
@@ -320,20 +323,8 @@ class InstanceNorm2d(Module):
         self.num_features, self.affine, self.track_running_stats = num_features, affine, track_running_stats
         self.eps = argcheck.real("InstanceNorm2d", "eps", eps, 0.0)
         self.momentum = argcheck.real("InstanceNorm2d", "momentum", momentum, 0.0, 1.0)
-        device = device or "cpu"
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
-            # kept for PyTorch's state-dict keys; PyTorch's instance norm never counts batches either
-            self.register_buffer("num_batches_tracked", Tensor(numpy.zeros((), dtype=numpy.int64)))
-        else:
-            self.running_mean = self.running_var = None
+        # num_batches_tracked is kept for PyTorch's state-dict keys; instance norm never counts batches
+        _register_normalisation_state(self, num_features, affine, track_running_stats, device or "cpu", dtype)
 
     def forward(self, x):
         argcheck.ndim("InstanceNorm2d", x, (3, 4), "(N, C, H, W) or (C, H, W)")
