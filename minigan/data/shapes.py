@@ -47,7 +47,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ..typing import DType
 
-
 __all__ = [
     "ShapeClass",
     "SHAPES",

@@ -15,7 +15,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ..typing import ArrayLike
 
-
 __all__ = ["stratified", "training_subset"]
 
 

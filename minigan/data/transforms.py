@@ -14,7 +14,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ..typing import ArrayLike, DType
 
-
 __all__ = [
     "scale_to_unit",
     "scale_to_symmetric",

@@ -13,14 +13,21 @@ Fans follow PyTorch: for a weight of shape (d0, d1, k...), fan_in = d1 * prod(k)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .. import backend
+
+if TYPE_CHECKING:
+    import numpy
+
+    from ..tensor import Tensor
+    from ..typing import Array
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
 
 
-def calculate_gain(nonlinearity: str, param=None) -> float:
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The gain that keeps activations' variance stable through ``nonlinearity``:
     linear/conv/sigmoid 1, tanh 5/3, relu sqrt 2, leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4."""
     linear_like = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -82,7 +89,8 @@ def _fill(tensor, values, op_name):
     return tensor
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+def uniform_(tensor: Tensor | Array, a: float = 0.0, b: float = 1.0,
+             generator: numpy.random.Generator | None = None) -> Tensor | Array:
     """Fill with samples of U(a, b), a <= b."""
     if not a <= b:
         raise ValueError(f"nn.init.uniform_: expected a <= b, got a={a}, b={b}")
@@ -92,7 +100,8 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     return _fill(tensor, sample.astype(array.dtype, copy=False), "uniform_")
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+def normal_(tensor: Tensor | Array, mean: float = 0.0, std: float = 1.0,
+            generator: numpy.random.Generator | None = None) -> Tensor | Array:
     """Fill with samples of N(mean, std^2), std >= 0."""
     if not std >= 0:
         raise ValueError(f"nn.init.normal_: expected std >= 0, got {std}")
@@ -102,20 +111,21 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     return _fill(tensor, sample.astype(array.dtype, copy=False), "normal_")
 
 
-def constant_(tensor, val: float):
+def constant_(tensor: Tensor | Array, val: float) -> Tensor | Array:
     """Fill with ``val``."""
     return _fill(tensor, val, "constant_")
 
 
-def zeros_(tensor):
+def zeros_(tensor: Tensor | Array) -> Tensor | Array:
     return constant_(tensor, 0)
 
 
-def ones_(tensor):
+def ones_(tensor: Tensor | Array) -> Tensor | Array:
     return constant_(tensor, 1)
 
 
-def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
+def xavier_uniform_(tensor: Tensor | Array, gain: float = 1.0,
+                    generator: numpy.random.Generator | None = None) -> Tensor | Array:
     """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
@@ -124,7 +134,8 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor, gain: float = 1.0, generator=None):
+def xavier_normal_(tensor: Tensor | Array, gain: float = 1.0,
+                   generator: numpy.random.Generator | None = None) -> Tensor | Array:
     """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
@@ -132,8 +143,8 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
-def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                     generator=None):
+def kaiming_uniform_(tensor: Tensor | Array, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                     generator: numpy.random.Generator | None = None) -> Tensor | Array:
     """He et al. (2015): U(-bound, bound), bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a).
     PyTorch's default for Linear and Conv weights is a = sqrt 5, which gives bound = 1 / sqrt(fan_in)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -141,8 +152,8 @@ def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: s
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                    generator=None):
+def kaiming_normal_(tensor: Tensor | Array, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    generator: numpy.random.Generator | None = None) -> Tensor | Array:
     """He et al. (2015): N(0, std^2), std = gain / sqrt(fan)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)

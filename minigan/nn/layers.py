@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
@@ -16,6 +17,11 @@ from .. import ops
 from ..tensor import Tensor, ones, zeros
 from . import init
 from .module import Module, Parameter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from ..typing import Device, DType, IntPair, ShapeLike
 
 __all__ = ["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
            "InstanceNorm2d", "Dropout", "Dropout2d",
@@ -65,7 +71,8 @@ def _default_init(weight, bias):
 class Linear(Module):
     """y = x W^T + b.   x (..., in_features) -> y (..., out_features);  W (out, in), b (out,)."""
 
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Device | None = None,
+                 dtype: DType | None = None) -> None:
         super().__init__()
         argcheck.integer("Linear", "in_features", in_features, 1)
         argcheck.integer("Linear", "out_features", out_features, 1)
@@ -76,18 +83,18 @@ class Linear(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         _default_init(self.weight, self.bias)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
 class _ConvNd(Module):
-    def _conv_repr(self):
+    def _conv_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding not in ((0, 0), "valid"):
@@ -104,7 +111,7 @@ class _ConvNd(Module):
 
     extra_repr = _conv_repr
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         _default_init(self.weight, self.bias)
 
 
@@ -112,8 +119,9 @@ class Conv2d(_ConvNd):
     """2-D cross-correlation:  y[n, o] = b[o] + sum_c W[o, c] * x[n, c].
     x (N, C_in, H, W) -> y (N, C_out, (H + 2p - d(k-1) - 1)//s + 1, ...);  W (C_out, C_in, kh, kw)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
+                 padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} (only 'zeros')")
@@ -129,7 +137,7 @@ class Conv2d(_ConvNd):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -138,8 +146,10 @@ class ConvTranspose2d(_ConvNd):
     x (N, C_in, H, W) -> y (N, C_out, (H-1)s - 2p + d(k-1) + output_padding + 1, ...);
     W (C_in, C_out, kh, kw) (PyTorch's layout)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
+                 padding: IntPair | str = 0, output_padding: IntPair = 0, groups: int = 1, bias: bool = True,
+                 dilation: IntPair = 1, padding_mode: str = "zeros", device: Device | None = None,
+                 dtype: DType | None = None) -> None:
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} (only 'zeros')")
@@ -163,7 +173,7 @@ class ConvTranspose2d(_ConvNd):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)
 
@@ -197,8 +207,8 @@ class _BatchNorm(Module):
 
     _expected_dims: tuple = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
         name = type(self).__name__
         argcheck.integer(name, "num_features", num_features, 1)
@@ -209,19 +219,19 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         _register_normalisation_state(self, num_features, affine, track_running_stats, device or "cpu", dtype)
 
-    def reset_running_stats(self):
+    def reset_running_stats(self) -> None:
         if self.track_running_stats:
             self.running_mean.array[...] = 0
             self.running_var.array[...] = 1
             self.num_batches_tracked.array[...] = 0
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._expected_dims:
             raise ValueError(f"{type(self).__name__}: expected a {' or '.join(map(str, self._expected_dims))}-D "
                              f"input, got shape {x.shape}")
@@ -238,7 +248,7 @@ class _BatchNorm(Module):
         return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
                             self.weight, self.bias, use_batch_stats, factor, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
@@ -257,7 +267,8 @@ class LayerNorm(Module):
     """Layer normalisation (Ba et al., 2016) over the trailing ``normalized_shape`` axes of each sample:
     y = (x - mean) / sqrt(var + eps) * weight + bias;  weight, bias have shape normalized_shape."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+    def __init__(self, normalized_shape: ShapeLike, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
         shape = argcheck.shape("LayerNorm", normalized_shape, "normalized_shape")
         if not shape or min(shape) < 1:
@@ -275,10 +286,10 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
@@ -286,7 +297,8 @@ class GroupNorm(Module):
     """Group normalisation (Wu & He, 2018): the C channels of x (N, C, ...) in ``num_groups`` groups, each
     group of each sample normalised over its channels and spatial axes; weight (C,) = 1, bias (C,) = 0."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
         argcheck.integer("GroupNorm", "num_groups", num_groups, 1)
         argcheck.integer("GroupNorm", "num_channels", num_channels, 1)
@@ -302,12 +314,12 @@ class GroupNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected an input (N, {self.num_channels}, ...), got shape {x.shape}")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
@@ -316,8 +328,8 @@ class InstanceNorm2d(Module):
     sample normalised over H, W.  PyTorch's defaults: affine=False, track_running_stats=False (the
     statistics of the input are used in training and in evaluation)."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
-                 device=None, dtype=None):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
         argcheck.integer("InstanceNorm2d", "num_features", num_features, 1)
         self.num_features, self.affine, self.track_running_stats = num_features, affine, track_running_stats
@@ -326,7 +338,7 @@ class InstanceNorm2d(Module):
         # num_batches_tracked is kept for PyTorch's state-dict keys; instance norm never counts batches
         _register_normalisation_state(self, num_features, affine, track_running_stats, device or "cpu", dtype)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         argcheck.ndim("InstanceNorm2d", x, (3, 4), "(N, C, H, W) or (C, H, W)")
         unbatched = x.ndim == 3
         if unbatched:
@@ -338,7 +350,7 @@ class InstanceNorm2d(Module):
                             self.momentum, self.eps)
         return F.squeeze(y, 0) if unbatched else y
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
@@ -346,14 +358,14 @@ class InstanceNorm2d(Module):
 class Dropout(Module):
     """Zero each element with probability p and scale the rest by 1/(1-p) in training; identity in eval."""
 
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = argcheck.real("Dropout", "p", p, 0.0, 1.0)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
@@ -361,7 +373,7 @@ class Dropout2d(Dropout):
     """Zero whole channels of x (N, C, H, W) with probability p and scale the rest by 1/(1-p) in training;
     identity in eval."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.dropout2d(x, self.p, self.training)
 
 
@@ -370,7 +382,8 @@ class Embedding(Module):
     W (num_embeddings, embedding_dim) ~ N(0, 1). The row ``padding_idx`` (if given) starts at zero and
     gets no gradient."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
         argcheck.integer("Embedding", "num_embeddings", num_embeddings, 1)
         argcheck.integer("Embedding", "embedding_dim", embedding_dim, 1)
@@ -385,12 +398,12 @@ class Embedding(Module):
         self.weight = _param(num_embeddings, embedding_dim, device=device, dtype=dtype)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight.array[self.padding_idx] = 0
 
-    def forward(self, indices):
+    def forward(self, indices: Tensor) -> Tensor:
         index = indices.array if isinstance(indices, Tensor) else self.weight.xp.asarray(indices)
         if index.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {index.dtype}")
@@ -403,7 +416,7 @@ class Embedding(Module):
             y = ops.where(is_pad, Tensor(self.weight.array[index]), y)    # no gradient into the padding row
         return y
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
 
@@ -413,134 +426,134 @@ class Embedding(Module):
 class ReLU(Module):
     """max(x, 0)."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
-    def __init__(self, negative_slope=0.01, inplace=False):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = argcheck.real("LeakyReLU", "negative_slope", negative_slope)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
 class ELU(Module):
     """x for x > 0, alpha (e^x - 1) otherwise."""
 
-    def __init__(self, alpha=1.0, inplace=False):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = argcheck.real("ELU", "alpha", alpha)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.elu(x, self.alpha)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
 class Sigmoid(Module):
     """1 / (1 + e^-x)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
 
 class Tanh(Module):
     """tanh x."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
 
 class Softplus(Module):
     """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
 
-    def __init__(self, beta=1.0, threshold=20.0):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         if argcheck.real("Softplus", "beta", beta) <= 0:
             raise ValueError(f"Softplus: beta must be > 0, got {beta}")
         argcheck.real("Softplus", "threshold", threshold)
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         y = F.softplus(x) if self.beta == 1 else F.mul(F.softplus(F.mul(x, float(self.beta))), 1.0 / self.beta)
         return ops.where(x.array * self.beta > self.threshold, x, y)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Softmax(Module):
     """exp(x_i) / sum_j exp(x_j) along ``dim``."""
 
-    def __init__(self, dim):
+    def __init__(self, dim: int) -> None:
         super().__init__()
         self.dim = argcheck.integer(type(self).__name__, "dim", dim)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, self.dim)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):
     """x_i - logsumexp(x) along ``dim``."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)
 
 
 class Identity(Module):
     """y = x (a placeholder, e.g. where a variant has no normalisation)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x
 
 
 class Flatten(Module):
     """Merge dims start_dim..end_dim:  (N, C, H, W) -> (N, C*H*W) by default."""
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         argcheck.integer("Flatten", "start_dim", start_dim)
         argcheck.integer("Flatten", "end_dim", end_dim)
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.flatten(x, self.start_dim, self.end_dim)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Unflatten(Module):
     """Split dim ``dim`` into ``unflattened_size``:  Unflatten(1, (C, H, W)): (N, C*H*W) -> (N, C, H, W)."""
 
-    def __init__(self, dim, unflattened_size):
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         super().__init__()
         argcheck.integer("Unflatten", "dim", dim)
         unflattened_size = argcheck.shape("Unflatten", unflattened_size, "unflattened_size", allow_minus_one=True)
         self.dim, self.unflattened_size = dim, unflattened_size
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         dim = argcheck.dim("Unflatten", self.dim, x.ndim)
         return F.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
@@ -548,7 +561,8 @@ class Upsample(Module):
     """Upsampling to ``size`` or by ``scale_factor``: mode "nearest" (integer factors) or "bilinear"
     (``align_corners`` False by default, as PyTorch)."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    def __init__(self, size: ShapeLike | None = None, scale_factor: float | tuple[float, float] | None = None,
+                 mode: str = "nearest", align_corners: bool | None = None) -> None:
         super().__init__()
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
@@ -556,18 +570,18 @@ class Upsample(Module):
             raise NotImplementedError(f"Upsample: mode {mode!r} (only 'nearest' and 'bilinear')")
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
                              align_corners=self.align_corners)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"
 
 
 class MaxPool2d(Module):
     """Maximum over kernel_size windows."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair | str = 0) -> None:
         super().__init__()
         name = type(self).__name__
         kernel = argcheck.int_pair(name, "kernel_size", kernel_size, 1)
@@ -578,17 +592,17 @@ class MaxPool2d(Module):
             raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel_size}")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(MaxPool2d):
     """Mean over kernel_size windows (zero padding counted)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
@@ -598,7 +612,7 @@ class Sequential(Module):
     """Modules applied in order: Sequential(a, b, c)(x) = c(b(a(x))). Children are named "0", "1", ...
     (or by the keys of an OrderedDict). Indexable (an int gives a module, a slice a Sequential), len, iter."""
 
-    def __init__(self, *modules):
+    def __init__(self, *modules: Module) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
@@ -613,30 +627,30 @@ class Sequential(Module):
             raise IndexError(f"index {idx} is out of range for a {type(self).__name__} of length {n}")
         return list(self._modules)[idx % n]
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int | slice) -> Module:
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
         return self._modules[self._index(idx)]
 
-    def __setitem__(self, idx, module):
+    def __setitem__(self, idx: int | slice, module: Module) -> None:
         self.add_module(self._index(idx), module)
 
-    def __delitem__(self, idx):
+    def __delitem__(self, idx: int | slice) -> None:
         keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
         for key in keys:
             del self._modules[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def append(self, module):
+    def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         for module in self._modules.values():
             x = module(x)
         return x
@@ -645,7 +659,7 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of sub-modules (registered as "0", "1", ...) with no forward of its own."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -656,37 +670,37 @@ class ModuleList(Module):
             raise IndexError(f"index {idx} is out of range for a ModuleList of length {n}")
         return idx % n
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int | slice) -> Module | ModuleList:
         values = list(self._modules.values())
         if isinstance(idx, slice):
             return ModuleList(values[idx])
         return values[self._check(idx)]
 
-    def __setitem__(self, idx, module):
+    def __setitem__(self, idx: int | slice, module: Module) -> None:
         self.add_module(str(self._check(idx)), module)
 
-    def __delitem__(self, idx):
+    def __delitem__(self, idx: int | slice) -> None:
         values = list(self._modules.values())
         del values[idx if isinstance(idx, slice) else self._check(idx)]
         self._modules.clear()
         self.extend(values)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def append(self, module):
+    def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
         return self
 
-    def extend(self, modules):
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
             self.append(module)
         return self
 
-    def insert(self, index, module):
+    def insert(self, index: int, module: Module) -> None:
         values = list(self._modules.values())
         values.insert(index, module)
         self._modules.clear()

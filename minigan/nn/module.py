@@ -14,12 +14,19 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from .. import autograd, backend
 from ..interop import as_array
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from ..typing import Device, DType, TensorLike
+    from .module import IncompatibleKeys
 
 __all__ = ["Module", "Parameter"]
 
@@ -29,14 +36,14 @@ class Parameter(Tensor):
 
     ``Parameter(data)`` takes an xp array or a Tensor (whose array it shares, not copies)."""
 
-    def __init__(self, data=None, requires_grad: bool = True):
+    def __init__(self, data: TensorLike | None = None, requires_grad: bool = True) -> None:
         if data is None:
             data = numpy.empty((0,), dtype=numpy.float32)
         if isinstance(data, Tensor):
             data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
 
@@ -61,7 +68,7 @@ class Module:
     """Base class of all layers and networks. Subclasses set attributes in ``__init__`` and define
     ``forward``; calling the module calls ``forward``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -70,7 +77,7 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
 
     # --- registration ---------------------------------------------------------------------------------
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() was called "
                                  f"(call super().__init__() first in {type(self).__name__}.__init__)")
@@ -105,20 +112,20 @@ class Module:
         self._non_persistent_buffers.discard(name)
         self.__dict__.pop(name, None)
 
-    def __getattr__(self, name):            # only called when normal lookup fails
+    def __getattr__(self, name: str) -> Any:            # only called when normal lookup fails
         for table in ("_parameters", "_buffers", "_modules"):
             entries = self.__dict__.get(table)
             if entries is not None and name in entries:
                 return entries[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         if any(name in table for table in (self._parameters, self._buffers, self._modules)):
             self._forget(name)
         else:
             object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register a non-learned state tensor (moved by ``to``, saved by ``state_dict`` if persistent)."""
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
@@ -133,14 +140,14 @@ class Module:
         else:
             self._non_persistent_buffers.add(name)
 
-    def register_parameter(self, name: str, param) -> None:
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a Parameter (or None, for an absent optional parameter such as a bias)."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"parameter {name!r} must be a Parameter or None, got {type(param).__name__}")
         self._forget(name)
         self._parameters[name] = param
 
-    def add_module(self, name: str, module) -> None:
+    def add_module(self, name: str, module: Module) -> None:
         """Add a sub-module under ``name`` (what ``self.name = module`` does)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module")
@@ -148,7 +155,7 @@ class Module:
         self._modules[name] = module
 
     # --- traversal ------------------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "", memo=None):
+    def named_modules(self, prefix: str = "", memo: set[int] | None = None) -> Iterator[tuple[str, Module]]:
         """Yield (dotted name, module) for this module and every descendant, each once."""
         memo = set() if memo is None else memo
         if id(self) in memo:
@@ -159,18 +166,18 @@ class Module:
             if module is not None:
                 yield from module.named_modules(prefix + ("." if prefix else "") + name, memo)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
@@ -184,20 +191,20 @@ class Module:
                 seen.add(id(value))
                 yield module_prefix + ("." if module_prefix else "") + name, value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Yield (dotted name, Parameter), each Parameter once even when shared."""
         for name, p in self._named_members("_parameters", recurse):
             yield prefix + ("." if prefix and name else "") + name, p
 
-    def parameters(self, recurse: bool = True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         for name, b in self._named_members("_buffers", recurse):
             yield prefix + ("." if prefix and name else "") + name, b
 
-    def buffers(self, recurse: bool = True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -222,14 +229,14 @@ class Module:
         for p in self.parameters():
             _zero_grad(p, set_to_none)
 
-    def apply(self, fn) -> "Module":
+    def apply(self, fn: Callable[[Module], Any]) -> "Module":
         """Call ``fn(module)`` on every sub-module (children first) and then on self."""
         for child in self.children():
             child.apply(fn)
         fn(self)
         return self
 
-    def to(self, device=None, dtype=None) -> "Module":
+    def to(self, device: Device | DType | None = None, dtype: DType | None = None) -> "Module":
         """Move (and/or cast floating tensors of) every parameter and buffer, in place.
 
         Each Parameter keeps its identity (only its ``.array`` and ``.grad`` change), so an optimizer built
@@ -262,20 +269,21 @@ class Module:
                     b._bump_version()
         return self
 
-    def cpu(self):
+    def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self, index: int = 0):
+    def cuda(self, index: int = 0) -> Module:
         return self.to(f"cuda:{index}")
 
-    def float(self):
+    def float(self) -> Module:
         return self.to(dtype=numpy.float32)
 
-    def double(self):
+    def double(self) -> Module:
         return self.to(dtype=numpy.float64)
 
     # --- state dict -----------------------------------------------------------------------------------
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+    def state_dict(self, destination: OrderedDict[str, Tensor] | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """An OrderedDict of dotted name -> Tensor for every parameter and persistent buffer.
 
         Without ``keep_vars`` the values are detached Tensors sharing the parameters' arrays, as in PyTorch
@@ -293,7 +301,7 @@ class Module:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values into the parameters and buffers, in place (cast to their dtype, moved to their
         device). Values may be Tensors, NumPy/CuPy arrays, or any object with ``__dlpack__`` or ``__array__``
         (a PyTorch, JAX or CuPy state dict in memory), read by ``minigan.interop.as_array``.
@@ -343,10 +351,10 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # --- calling and printing -------------------------------------------------------------------------
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for hook in self._forward_pre_hooks.values():       # e.g. spectral norm recomputing the weight
             replaced = hook(self, args)
             if replaced is not None:
@@ -355,7 +363,7 @@ class Module:
             return _observed_call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
-    def register_forward_pre_hook(self, hook):
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple[Any, ...]], Any]) -> RemovableHandle:
         """Call ``hook(module, args)`` before every ``forward``; a non-None result replaces the positional
         arguments. Returns a handle whose ``remove()`` unregisters the hook (PyTorch's contract)."""
         if not callable(hook):
@@ -368,7 +376,7 @@ class Module:
         """The text inside the parentheses of this module's line in ``repr`` (override in layers)."""
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = []
         for name, module in self._modules.items():
             body = repr(module).replace("\n", "\n  ")
@@ -379,7 +387,7 @@ class Module:
         head = f"{type(self).__name__}(" + (extra + "\n" if extra else "\n")
         return head + "".join("  " + line + "\n" for line in lines) + ")"
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
 

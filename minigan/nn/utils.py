@@ -13,11 +13,15 @@ sigma = u^T W v, with u and v treated as constants when differentiating. It make
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor, randn
 from .module import Module, Parameter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
            "spectral_norm", "remove_spectral_norm"]
@@ -28,7 +32,8 @@ def _with_grads(parameters):
     return [p for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
     """Scale the gradients in place so that their joint ``norm_type``-norm is at most ``max_norm``;
     returns the norm before clipping (a 0-d Tensor). As PyTorch: the factor is max_norm / (norm + 1e-6),
     applied only when below 1; ``norm_type`` may be ``inf``."""
@@ -54,7 +59,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return Tensor(xp.asarray(total, dtype=grads[0].array.dtype))
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     if not clip_value >= 0:
@@ -64,7 +69,7 @@ def clip_grad_value_(parameters, clip_value):
         xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
-def parameters_to_vector(parameters):
+def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated into one 1-D Tensor (differentiable, like PyTorch's)."""
     from .. import functional as F
     parameters = list(parameters)
@@ -73,7 +78,7 @@ def parameters_to_vector(parameters):
     return F.cat([p.reshape(-1) for p in parameters])
 
 
-def vector_to_parameters(vector, parameters):
+def vector_to_parameters(vector: Tensor, parameters: Tensor | Iterable[Tensor]) -> None:
     """Copy consecutive slices of the 1-D ``vector`` into ``parameters`` (in place, no graph)."""
     parameters = list(parameters)
     needed = sum(p.numel() if callable(getattr(p, "numel", None)) else int(p.array.size) for p in parameters)
@@ -125,7 +130,8 @@ class SpectralNorm:
         module.__dict__[self.name] = self.compute_weight(module, do_power_iteration=module.training)
 
 
-def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):
+def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12,
+                  dim: int | None = None) -> Module:
     """Spectrally normalise ``module.<name>`` (PyTorch's ``torch.nn.utils.spectral_norm``): the parameter
     becomes ``<name>_orig``, the power iteration's vectors the buffers ``<name>_u`` (shape[dim],) and
     ``<name>_v`` (rest,) — all three in the state dict, under PyTorch's keys — and ``<name>`` is
@@ -156,7 +162,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     return module
 
 
-def remove_spectral_norm(module, name="weight"):
+def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``spectral_norm``: ``<name>`` becomes a Parameter again holding the current normalised weight."""
     for key, hook in list(module._forward_pre_hooks.items()):
         if isinstance(hook, SpectralNorm) and hook.name == name:

@@ -35,10 +35,9 @@ the trainer as it was.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import contextlib
 import copy
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

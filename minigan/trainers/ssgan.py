@@ -7,9 +7,8 @@ the unlabelled ones and the generator's fakes (``minigan.models.SSGANDiscriminat
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import hashlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
