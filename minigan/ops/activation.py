@@ -50,8 +50,9 @@ class Sigmoid(Function):
         xp = xp_of(x)
         x = as_floating(x)
         e = xp.exp(-xp.abs(x))
-        one = x.dtype.type(1)
-        return xp.where(x >= 0, one / (one + e), e / (one + e))
+        # the numerator 1 for x >= 0, e for x < 0, as max(e, [x >= 0]) (e <= 1): one pass where a where()
+        # of the two quotients took ~10x longer (NumPy's where is slow on a random mask)
+        return xp.maximum(e, x >= 0) / (x.dtype.type(1) + e)
 
     def backward(self, gy):
         return sigmoid_backward(gy, self.output(0))

@@ -11,7 +11,7 @@ from .shape import reshape
 
 class BinaryCrossEntropyWithLogits(Function):
     """The elementwise loss softplus(x) - t x on logits x and targets t, evaluated without cancellation as
-    s + (x (1 - t) where x >= 0, else -(x t)), s = softplus(-|x|) (for x >= 0 that is x (1 - t) +
+    s + (x (1 - t) where x >= 0, else -(x t)), s = softplus(-|x|) = log1p(exp(-|x|)) (for x >= 0 that is x (1 - t) +
     softplus(-x); for x < 0, softplus(x) - x t).  gx = gy * (sigmoid(x) - t), gt = -gy * x."""
 
     def reads_input(self, index):
@@ -20,8 +20,10 @@ class BinaryCrossEntropyWithLogits(Function):
     def forward(self, x, t):
         xp = xp_of(x, t)
         x, t = promote(as_floating(x), t)                # integer targets take the logits' dtype
-        softplus_of_minus_abs = xp.logaddexp(x.dtype.type(0), -xp.abs(x))
-        return softplus_of_minus_abs + xp.where(x >= 0, x * (1 - t), -(x * t))
+        softplus_of_minus_abs = xp.log1p(xp.exp(-xp.abs(x)))    # (NumPy's float32 logaddexp is ~40x slower)
+        # max(x, 0) (1 - t) - min(x, 0) t is x (1 - t) + 0 for x >= 0 and 0 - x t for x < 0, the same values
+        # as a where() of the two branches (NumPy's where takes ~6 ns per element on a random mask; this ~1)
+        return softplus_of_minus_abs + (xp.maximum(x, 0) * (1 - t) - xp.minimum(x, 0) * t)
 
     def backward(self, gy):
         x, t = self.inputs
