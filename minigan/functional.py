@@ -5,7 +5,7 @@ differentiable twice (the gradient of a composite is the composite of gradients)
 """
 from __future__ import annotations
 
-from builtins import min as builtins_min, sum as builtins_sum
+from builtins import max as builtins_max, min as builtins_min, sum as builtins_sum
 
 import numpy
 
@@ -438,7 +438,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Resize x (N, C, H, W) to ``size`` or by ``scale_factor`` (give exactly one), as
-    ``torch.nn.functional.interpolate``.  mode "nearest": integer factors only, each pixel an s x s block.
+    ``torch.nn.functional.interpolate``.  mode "nearest": output pixel i copies input pixel
+    floor(i * scale) (scale = 1 / scale_factor, or in / out for a size), as PyTorch's "nearest".
     mode "bilinear": any size; ``align_corners`` False (the default) maps pixel centres, True the corner
     pixels onto each other -- each output is a weighted sum of two rows, then two columns, of the input."""
     if mode not in ("nearest", "bilinear"):
@@ -451,37 +452,42 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     if mode == "bilinear":
         return _bilinear(x, size, scale_factor, bool(align_corners))
     n, c, h, w = x.shape
+    out, factors = _output_size(x, size, scale_factor)
+    if out[0] % h == 0 and out[1] % w == 0 and all(f is None or f == out[i] // x.shape[2 + i]
+                                                     for i, f in enumerate(factors)):
+        sh, sw = out[0] // h, out[1] // w              # integer factors: each pixel an sh x sw block
+        y = broadcast_to(_reshape(x, (n, c, h, 1, w, 1)), (n, c, h, sh, w, sw))
+        return _reshape(y, (n, c, h * sh, w * sw))
+    y = x
+    for axis, (n_in, n_out, factor) in enumerate(zip(x.shape[2:], out, factors), start=2):
+        # PyTorch's source pixel: floor(i * scale) in float32, scale = 1 / scale_factor or n_in / n_out
+        scale = numpy.float32(1.0 / factor if factor is not None else n_in / n_out)
+        source = numpy.minimum(numpy.floor(numpy.arange(n_out, dtype=numpy.float32) * scale).astype(numpy.int64),
+                               n_in - 1)
+        y = ops.getitem(y, (slice(None),) * axis + (x.xp.asarray(source),))
+    return y
+
+
+def _output_size(x, size, scale_factor):
+    """((out_h, out_w), (factor_h, factor_w) or (None, None)) of an interpolation, checked; the output size
+    of a scale_factor is floor(size * factor), as PyTorch's."""
     if size is not None:
-        size = argcheck.int_pair("interpolate", "size", size, 1)
-        if size[0] % h or size[1] % w:
-            raise ValueError(f"interpolate: size {size} must be an integer multiple of {(h, w)} (only integer "
-                             "scale factors are supported in mode 'nearest')")
-        sh, sw = size[0] // h, size[1] // w
-    else:
-        factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
-        if len(factors) != 2 or not all(argcheck.is_real(f) and f == int(f) for f in factors):
-            raise ValueError(f"interpolate: scale_factor must be a positive integer or a pair of them, got "
-                             f"{scale_factor!r} (only integer factors are supported in mode 'nearest')")
-        sh, sw = argcheck.int_pair("interpolate", "scale_factor", tuple(int(f) for f in factors), 1)
-    y = broadcast_to(_reshape(x, (n, c, h, 1, w, 1)), (n, c, h, sh, w, sw))
-    return _reshape(y, (n, c, h * sh, w * sw))
+        return argcheck.int_pair("interpolate", "size", size, 1), (None, None)
+    factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+    if len(factors) != 2:
+        raise ValueError(f"interpolate: scale_factor must be a number or a pair, got {scale_factor!r}")
+    factors = tuple(argcheck.real("interpolate", "scale_factor", f) for f in factors)
+    if builtins_min(factors) <= 0:
+        raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
+    out = tuple(int(numpy.floor(n * f)) for n, f in zip(x.shape[2:], factors))
+    if builtins_min(out) < 1:
+        raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output for {x.shape}")
+    return out, factors
 
 
 def _bilinear(x, size, scale_factor, align_corners):
     argcheck.floating("interpolate", x)
-    if size is not None:
-        out = argcheck.int_pair("interpolate", "size", size, 1)
-        factors = (None, None)
-    else:
-        factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
-        if len(factors) != 2:
-            raise ValueError(f"interpolate: scale_factor must be a number or a pair, got {scale_factor!r}")
-        factors = tuple(argcheck.real("interpolate", "scale_factor", f) for f in factors)
-        if builtins_min(factors) <= 0:
-            raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
-        out = tuple(int(numpy.floor(n * f)) for n, f in zip(x.shape[2:], factors))
-        if builtins_min(out) < 1:
-            raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output for {x.shape}")
+    out, factors = _output_size(x, size, scale_factor)
     y = x
     for axis, (n_in, n_out, factor) in enumerate(zip(x.shape[2:], out, factors), start=2):
         y = _linear_along(y, axis, n_in, n_out, factor, align_corners)
@@ -514,18 +520,54 @@ def _linear_along(x, axis, n_in, n_out, factor, align_corners):
 upsample = interpolate
 
 
-def pad(x, pad, mode="constant", value=0.0):
-    """torch.nn.functional.pad: ``pad`` lists (left, right) for the last dim, then the one before, ..."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} (only 'constant')")
+def pad(x, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: ``pad`` lists (left, right) for the last dim, then the one before, ...
+
+    mode "constant" fills with ``value`` (0 by default); the others pad the last 1, 2 or 3 dims of a batched
+    or unbatched input (2-D to 5-D, as PyTorch) from its own values: "reflect" mirrors about the edge
+    element without repeating it (each pad < that dim's size), "replicate" repeats the edge element,
+    "circular" wraps around (each pad <= the size). Those gather by integer indexing, so the gradient is a
+    scatter-add of the output gradient and the op is twice differentiable."""
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     pad = argcheck.shape("pad", pad, name="pad")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: {pad} must hold pairs for at most {x.ndim} dimensions")
-    argcheck.real("pad", "value", value)
-    width = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return ops.pad(x, width, value)
+    if mode == "constant":
+        value = 0.0 if value is None else argcheck.real("pad", "value", value)
+        width = [(0, 0)] * x.ndim
+        for i in range(len(pad) // 2):
+            width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+        return ops.pad(x, width, value)
+    if value is not None:
+        raise ValueError(f"pad: mode {mode!r} takes no value (only mode 'constant' fills with one)")
+    padded_dims = len(pad) // 2
+    if padded_dims not in (1, 2, 3) or x.ndim not in (padded_dims + 1, padded_dims + 2):
+        raise ValueError(f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of an input with one or two more "
+                         f"(batch, channel); got {len(pad)} pad values for shape {tuple(x.shape)}")
+    for i in range(padded_dims):
+        axis = x.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        if before or after:
+            x = ops.getitem(x, (slice(None),) * axis + (x.xp.asarray(_pad_indices(mode, x.shape[axis], before, after,
+                                                                                     axis)),))
+    return x
+
+
+def _pad_indices(mode, size, before, after, axis):
+    """The source index of each position of a dim of ``size`` padded by (before, after) in ``mode``."""
+    limit = {"reflect": size - 1, "replicate": None, "circular": size}[mode]
+    if size == 0 or (limit is not None and builtins_max(before, after) > limit):
+        allowed = {"reflect": "smaller than", "circular": "at most"}.get(mode, "")
+        raise ValueError(f"pad: mode {mode!r} needs each pad of dim {axis} {allowed} its size {size}".replace("  ", " ")
+                         + f", got ({before}, {after})")
+    positions = numpy.arange(-before, size + after)
+    if mode == "reflect":
+        positions = numpy.abs(positions)
+        return numpy.where(positions >= size, 2 * (size - 1) - positions, positions)
+    if mode == "replicate":
+        return numpy.clip(positions, 0, size - 1)
+    return positions % size
 
 
 # --- activations ------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The ops issue 15 added for code ported from PyTorch (norm(p, dim), chunk, split, repeat, masked_fill, topk,
 conv2d with groups or padding="same", conv_transpose2d with groups, bilinear interpolate, group_norm,
-instance_norm): each one's forward, gradient and Hessian-vector product against PyTorch's in float64, and
+instance_norm, pad's reflect/replicate/circular modes, Conv2d's padding_mode, nearest interpolate at any
+size): each one's forward, gradient and Hessian-vector product against PyTorch's in float64, and
 gradcheck/gradgradcheck (central differences)."""
 import numpy as np
 import pytest
 
 import minigan as mg
 import minigan.functional as F
+import minigan.nn as nn
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -83,10 +85,46 @@ CASES = [
     ("instance_norm_running_stats_eval", lambda x: F.instance_norm(x, RUNNING_MEAN, RUNNING_VAR, use_input_stats=False),
      lambda x: TF.instance_norm(x, torch.tensor(RUNNING_MEAN), torch.tensor(RUNNING_VAR), use_input_stats=False),
      lambda: [randn(2, 3, 3, 3)]),
+    # padding modes (squared so that the second derivative is not zero) and nearest at non-integer factors
+    ("pad_reflect_2d", lambda x: F.pad(x, (2, 1, 0, 3), mode="reflect") ** 2,
+     lambda x: TF.pad(x, (2, 1, 0, 3), mode="reflect") ** 2, lambda: [randn(1, 2, 4, 3)]),
+    ("pad_reflect_1d_unbatched", lambda x: F.pad(x, (1, 2), mode="reflect") ** 2,
+     lambda x: TF.pad(x, (1, 2), mode="reflect") ** 2, lambda: [randn(2, 3)]),
+    ("pad_replicate_2d", lambda x: F.pad(x, (3, 0, 2, 2), mode="replicate") ** 2,
+     lambda x: TF.pad(x, (3, 0, 2, 2), mode="replicate") ** 2, lambda: [randn(2, 1, 2, 3)]),
+    ("pad_replicate_3d", lambda x: F.pad(x, (1, 0, 0, 1, 2, 1), mode="replicate") ** 2,
+     lambda x: TF.pad(x, (1, 0, 0, 1, 2, 1), mode="replicate") ** 2, lambda: [randn(1, 1, 2, 2, 3)]),
+    ("pad_circular_2d", lambda x: F.pad(x, (3, 1, 2, 0), mode="circular") ** 2,
+     lambda x: TF.pad(x, (3, 1, 2, 0), mode="circular") ** 2, lambda: [randn(1, 2, 3, 3)]),
+    ("pad_constant_value", lambda x: F.pad(x, (1, 2, 0, 1), value=-0.5) ** 2,
+     lambda x: TF.pad(x, (1, 2, 0, 1), value=-0.5) ** 2, lambda: [randn(2, 3, 2)]),
+    ("conv2d_reflect_module", lambda x: CONV_MG["reflect"](x) ** 2, lambda x: CONV_TORCH["reflect"](x) ** 2,
+     lambda: [randn(1, 2, 4, 5)]),
+    ("conv2d_circular_same_module", lambda x: CONV_MG["circular"](x) ** 2, lambda x: CONV_TORCH["circular"](x) ** 2,
+     lambda: [randn(1, 2, 4, 5)]),
+    ("nearest_scale_1_5", lambda x: F.interpolate(x, scale_factor=1.5) ** 2,
+     lambda x: TF.interpolate(x, scale_factor=1.5) ** 2, lambda: [randn(1, 2, 3, 4)]),
+    ("nearest_size_down_and_up", lambda x: F.interpolate(x, size=(2, 7)) ** 2,
+     lambda x: TF.interpolate(x, size=(2, 7)) ** 2, lambda: [randn(2, 1, 5, 3)]),
 ]
 MASK = np.array([[True, False, False, True], [False] * 4, [True] * 4])
 RUNNING_MEAN, RUNNING_VAR = np.array([0.1, -0.2, 0.3]), np.array([1.5, 0.5, 2.0])
 IDS = [case[0] for case in CASES]
+
+
+def _conv_twins(padding_mode, padding):
+    """A float64 Conv2d in each library with the same weights."""
+    ours = nn.Conv2d(2, 3, (3, 2), padding=padding, padding_mode=padding_mode, dtype="float64")
+    theirs = torch.nn.Conv2d(2, 3, (3, 2), padding=padding, padding_mode=padding_mode, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.numpy()))
+        theirs.bias.copy_(torch.from_numpy(ours.bias.numpy()))
+    return ours, theirs
+
+
+CONV_MG, CONV_TORCH = {}, {}
+for _mode, _padding in (("reflect", (2, 1)), ("circular", "same")):
+    CONV_MG[_mode], CONV_TORCH[_mode] = _conv_twins(_mode, _padding)
 
 
 def _inputs(factory):
@@ -174,3 +212,44 @@ def test_bad_arguments_are_clear_errors(call, error, message):
     with pytest.raises(error) as raised:
         call(mg.randn(3, 4))
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [0, 1, (2, 1), "same", "valid"])
+def test_conv2d_padding_modes_give_pytorchs_output_and_repr(padding_mode, padding):
+    ours, theirs = _conv_twins(padding_mode, padding)
+    x = randn(2, 2, 5, 4)
+    np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    assert (f"padding_mode={padding_mode}" in repr(ours)) == (padding_mode != "zeros")
+
+
+def test_nearest_picks_pytorchs_source_pixel_at_every_size_and_factor():
+    x = np.arange(1 * 1 * 7 * 9, dtype=np.float32).reshape(1, 1, 7, 9)
+    for size in [(1, 1), (3, 4), (6, 13), (7, 9), (11, 2), (14, 27), (20, 17)]:
+        np.testing.assert_array_equal(F.interpolate(mg.tensor(x), size=size).numpy(),
+                                      TF.interpolate(torch.tensor(x), size=size).numpy())
+    for factor in [0.5, 0.75, 1.3, 1.5, 2, 2.5, 3, (1.7, 0.4)]:
+        np.testing.assert_array_equal(F.interpolate(mg.tensor(x), scale_factor=factor).numpy(),
+                                      TF.interpolate(torch.tensor(x), scale_factor=factor).numpy())
+
+
+def test_bad_padding_arguments_are_refused_naming_the_problem():
+    x = mg.tensor(randn(1, 1, 3, 3))
+    with pytest.raises(ValueError, match="pad: mode 'reflect' needs each pad of dim 3 smaller than its size 3, got "
+                                         r"\(3, 0\)"):
+        F.pad(x, (3, 0, 0, 0), mode="reflect")
+    with pytest.raises(ValueError, match=r"pad: mode 'circular' needs each pad of dim 2 at most its size 3, got \(0, 4\)"):
+        F.pad(x, (0, 0, 0, 4), mode="circular")
+    with pytest.raises(ValueError, match="pad: mode 'replicate' takes no value"):
+        F.pad(x, (1, 1), mode="replicate", value=1.0)
+    with pytest.raises(ValueError, match="pad: mode 'reflect' pads the last 1, 2 or 3 dims"):
+        F.pad(mg.tensor(randn(3)), (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match=r"got 2 pad values for shape \(1, 1, 3, 3\)"):
+        F.pad(x, (1, 0), mode="circular")                      # PyTorch refuses this combination too
+    with pytest.raises(ValueError, match="pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got 'edge'"):
+        F.pad(x, (1, 1), mode="edge")
+    with pytest.raises(ValueError, match="Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'"):
+        nn.Conv2d(1, 1, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match="ConvTranspose2d: padding_mode 'reflect': only 'zeros'"):
+        nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect")

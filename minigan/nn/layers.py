@@ -107,6 +107,8 @@ class _ConvNd(Module):
             s += f", output_padding={self.output_padding}"
         if self.bias is None:
             s += ", bias=False"
+        if getattr(self, "padding_mode", "zeros") != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
     extra_repr = _conv_repr
@@ -123,13 +125,15 @@ class Conv2d(_ConvNd):
                  padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
                  padding_mode: str = "zeros", device: Device | None = None, dtype: DType | None = None) -> None:
         super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} (only 'zeros')")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got "
+                             f"{padding_mode!r}")
         _check_conv_arguments("Conv2d", in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding = padding if isinstance(padding, str) else _pair(padding)
         self.dilation = _pair(dilation)
+        self.padding_mode = padding_mode
         self.weight = _param(out_channels, in_channels // groups, *self.kernel_size, device=device, dtype=dtype)
         if bias:
             self.bias = _param(out_channels, device=device, dtype=dtype)
@@ -138,7 +142,21 @@ class Conv2d(_ConvNd):
         self.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding_mode == "zeros":
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv2d(F.pad(x, self._pad_widths(), mode=self.padding_mode), self.weight, self.bias, self.stride,
+                        0, self.dilation, self.groups)
+
+    def _pad_widths(self) -> tuple[int, int, int, int]:
+        """F.pad's (left, right, top, bottom) for a padding_mode other than zeros, as PyTorch's Conv2d: p on
+        each side, or for "same" the total d (k - 1) split with the odd one on the right/bottom."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            (top, bottom), (left, right) = [(t // 2, t - t // 2) for t in totals]
+            return (left, right, top, bottom)
+        return (self.padding[1], self.padding[1], self.padding[0], self.padding[0])
 
 
 class ConvTranspose2d(_ConvNd):
@@ -152,7 +170,7 @@ class ConvTranspose2d(_ConvNd):
                  dtype: DType | None = None) -> None:
         super().__init__()
         if padding_mode != "zeros":
-            raise NotImplementedError(f"ConvTranspose2d: padding_mode {padding_mode!r} (only 'zeros')")
+            raise ValueError(f"ConvTranspose2d: padding_mode {padding_mode!r}: only 'zeros' (as in PyTorch)")
         if isinstance(padding, str):
             raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r} (PyTorch has no "
                              "'same' padding for transposed convolutions either)")
@@ -558,8 +576,8 @@ class Unflatten(Module):
 
 
 class Upsample(Module):
-    """Upsampling to ``size`` or by ``scale_factor``: mode "nearest" (integer factors) or "bilinear"
-    (``align_corners`` False by default, as PyTorch)."""
+    """Upsampling to ``size`` or by ``scale_factor``: mode "nearest" or "bilinear" (``align_corners`` False
+    by default, as PyTorch); see ``F.interpolate``."""
 
     def __init__(self, size: ShapeLike | None = None, scale_factor: float | tuple[float, float] | None = None,
                  mode: str = "nearest", align_corners: bool | None = None) -> None:
