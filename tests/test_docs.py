@@ -248,6 +248,7 @@ MAY_IMPORT = {
     "minigan.viz": set(),
     "minigan.graph": ENGINE,
     "minigan.data.": {"minigan.data", "minigan.tensor", "minigan"},     # minigan.tensor: DataLoader's iterator
+    "minigan.utils.": ENGINE | {"minigan.data"},                        # torch.utils.data's names
 }
 # the models: networks and their mathematics, never the optimizers or the harness
 MODELS_MUST_NOT_IMPORT = {"minigan.optim", "minigan.training", "minigan.trainers", "minigan.adversarial",

@@ -18,10 +18,45 @@ import numpy as np
 if TYPE_CHECKING:
     from ..typing import ArrayLike
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "Batching"]
 
 
-class DataLoader:
+class Batching:
+    """What every loader shares (this one and ``minigan.utils.data.DataLoader``): the checks of
+    ``batch_size``/``shuffle``/``drop_last``, ``len()`` and each epoch's batches of sample indices, drawn
+    from ``self.rng`` -- the generator ``minigan.training.fit`` checkpoints to resume a run exactly."""
+
+    def _set_batching(self, num_samples, batch_size, shuffle, drop_last, rng):
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, (bool, np.bool_)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        if num_samples == 0:
+            raise ValueError(f"{type(self).__name__} got 0 samples: an epoch would have no batches")
+        if drop_last and batch_size > num_samples:
+            raise ValueError(f"drop_last=True with batch_size {batch_size} > {num_samples} samples: an epoch "
+                             "would have no batches (use a smaller batch_size or drop_last=False)")
+        self.num_samples = num_samples
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.rng = rng
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def _index_batches(self):
+        """One epoch's batches of sample indices (a fresh permutation from ``self.rng`` when shuffling)."""
+        order = self.rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+
+class DataLoader(Batching):
     """Iterate over aligned arrays in mini-batches.
 
     ``*arrays``: one or more arrays with the same first dimension N (e.g. images (N, C, H, W), labels
@@ -51,11 +86,6 @@ class DataLoader:
             raise ValueError("every array needs a first (sample) dimension; got a scalar")
         if len(lengths) != 1:
             raise ValueError(f"all arrays must have the same first dimension, got {[a.shape[0] for a in self.arrays]}")
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, (bool, np.bool_)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
         if as_tensor not in (None, True, False):
             raise ValueError(f"as_tensor must be None, True or False, got {as_tensor!r}")
         if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_))
@@ -65,24 +95,9 @@ class DataLoader:
             raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
         if as_tensor is False and device != "cpu":
             raise ValueError(f"NumPy batches live on the CPU; device={device!r} needs as_tensor=True")
-        self.num_samples = lengths.pop()
-        if self.num_samples == 0:
-            raise ValueError("DataLoader got arrays with 0 samples: an epoch would have no batches")
-        if drop_last and batch_size > self.num_samples:
-            raise ValueError(f"drop_last=True with batch_size {batch_size} > {self.num_samples} samples: an epoch "
-                             "would have no batches (use a smaller batch_size or drop_last=False)")
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self._set_batching(lengths.pop(), batch_size, shuffle, drop_last, np.random.default_rng(seed))
         self.device = device
         self.as_tensor = as_tensor
-        self.rng = np.random.default_rng(seed)
-
-    def __len__(self) -> int:
-        """Number of batches per epoch."""
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
 
     def _converter(self):
         """The function applied to each batch array: identity, or ``minigan.tensor`` on ``self.device``."""
@@ -100,8 +115,6 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         convert = self._converter()
-        order = self.rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            indices = order[start:start + self.batch_size]
+        for indices in self._index_batches():
             batch = tuple(convert(array[indices]) for array in self.arrays)
             yield batch[0] if len(batch) == 1 else batch
