@@ -151,3 +151,10 @@ def test_the_ported_script_runs_and_gives_pytorchs_losses(name, tmp_path, monkey
         torch.set_num_threads(threads)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    if name == "dcgan":            # PyTorch's own checkpoint (a torch.save zip) loads into the ported script
+        for network in ("netG", "netD"):
+            path = tmp_path / "theirs" / f"{network}_epoch_0.pth"
+            theirs_state, ours_state = torch.load(path, weights_only=True), minigan.load(path)
+            assert list(ours_state) == list(theirs_state)
+            for key, value in theirs_state.items():
+                assert ours_state[key].numpy().tobytes() == value.numpy().tobytes()
