@@ -3,6 +3,10 @@ engine with second derivatives, on NumPy (CPU) or CuPy (GPU), with Numba convolu
 
     import minigan as mg, minigan.functional as F, minigan.nn as nn, minigan.optim as optim
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .autograd import backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 from . import backend
 from .backend import get_array_module, manual_seed
@@ -14,6 +18,9 @@ from .functional import (abs, cat, clamp, exp, flatten, log, logsumexp, mean, no
                          sum, tanh, where)
 from .interop import as_tensor, from_numpy
 from . import graph          # mg.graph.graph_text / to_dot / draw / trace: see the graph, trace a step
+
+if TYPE_CHECKING:
+    from .typing import Device, PathLike
 
 __version__ = "0.1.0"
 
@@ -29,13 +36,13 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "randin
            "abs", "clamp", "sum", "mean", "norm", "flatten", "reshape", "float32", "float64", "int64"]
 
 
-def save(state, path):
+def save(state: dict[str, Any], path: PathLike) -> None:
     """Write a dict of Tensors/arrays (nested dicts and numbers allowed) to ``path`` safely and atomically."""
     from .serialization import save as _save
     return _save(state, path)
 
 
-def load(path, map_location=None, *, device=None):
+def load(path: PathLike, map_location: Device | None = None, *, device: Device | None = None) -> dict[str, Any]:
     """Read what ``save`` wrote, or a ``torch.save`` file (``.pth``/``.pt``, PyTorch's zip format, read
     without unpickling by ``minigan.torch_files``), the tensors on ``map_location`` (PyTorch's name; a
     device string, "cpu" by default) -- ``device=`` is the same thing under minigan's older name."""
@@ -49,7 +56,7 @@ def load(path, map_location=None, *, device=None):
     return _load(path, device=device)
 
 
-def device(spec="cpu") -> str:
+def device(spec: Device = "cpu") -> str:
     """``torch.device``: minigan names devices by their strings ("cpu", "cuda", "cuda:N"); this checks the
     name and returns it, so that ``mg.device("cpu")`` can stand where a script builds a device."""
     backend.parse_device(spec)

@@ -25,6 +25,13 @@ import contextlib
 import heapq
 import itertools
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .tensor import Tensor
+    from .typing import TensorLike
 
 
 class _Switch:
@@ -50,11 +57,11 @@ anomaly_mode = _Switch("anomaly_mode", False)
 class no_grad(contextlib.ContextDecorator):
     """Context manager (and decorator) that stops recording the graph, like ``torch.no_grad``."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._previous = grad_mode.enabled
         grad_mode.enabled = False
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> bool:
         grad_mode.enabled = self._previous
         return False
 
@@ -62,11 +69,11 @@ class no_grad(contextlib.ContextDecorator):
 class enable_grad(contextlib.ContextDecorator):
     """Turn recording back on inside a ``no_grad`` block."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._previous = grad_mode.enabled
         grad_mode.enabled = True
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> bool:
         grad_mode.enabled = self._previous
         return False
 
@@ -78,11 +85,11 @@ def is_grad_enabled() -> bool:
 class detect_anomaly(contextlib.ContextDecorator):
     """Check every op's forward outputs and backward gradients for NaN/inf; raise naming the op."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._previous = anomaly_mode.enabled
         anomaly_mode.enabled = True
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> bool:
         anomaly_mode.enabled = self._previous
         return False
 
@@ -321,8 +328,9 @@ def _functions_leading_to(outputs, targets):
     return needed
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
-         allow_unused=False):
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, as a tuple (like ``torch.autograd.grad``).
 
     ``create_graph=True`` records the backward pass, so the result can be differentiated again.
@@ -335,7 +343,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                         allow_unused=allow_unused)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: TensorLike | Sequence[TensorLike | None] | None = None,
+             retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """Accumulate gradients into the ``.grad`` of the leaves (like ``torch.autograd.backward``)."""
     run_backward(tensors, grad_tensors, retain_graph, create_graph)
 

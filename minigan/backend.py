@@ -14,10 +14,15 @@ Random numbers: one ``Generator`` per device (``generator(device)``), reseeded t
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 
 import numpy
 
 import minigan_kernels as kernels   # kernels/, installed as minigan_kernels: arrays in, arrays out; never imports minigan
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = [
     "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
@@ -31,7 +36,7 @@ def is_cupy_array(array) -> bool:
     return cls is not numpy.ndarray and cls.__module__.startswith("cupy")     # NumPy's arrays: one test
 
 
-def get_array_module(*arrays):
+def get_array_module(*arrays: Any) -> ModuleType:
     """Return ``numpy`` or ``cupy``: the module that owns the given arrays (``numpy`` for none/scalars)."""
     for array in arrays:
         if type(array) is not numpy.ndarray and is_cupy_array(array):

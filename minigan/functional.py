@@ -6,6 +6,7 @@ differentiable twice (the gradient of a composite is the composite of gradients)
 from __future__ import annotations
 
 from builtins import max as builtins_max, min as builtins_min, sum as builtins_sum
+from typing import TYPE_CHECKING
 
 import numpy
 
@@ -15,6 +16,11 @@ from .ops import (add, sub, mul, div, neg, exp, expm1, log, tanh, sigmoid, softp
                   reshape as _reshape, transpose, broadcast_to, cast, to_device)
 from .ops.norm import batch_norm_affine, batch_norm_normalize
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .typing import Dim, DType, IntPair, Number, ShapeLike, TensorLike
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "exp", "expm1", "log", "tanh", "sigmoid", "softplus", "matmul", "transpose",
@@ -37,7 +43,7 @@ def _tensor(x, like=None):
 
 # --- arithmetic -------------------------------------------------------------------------------------
 
-def pow(x, exponent):
+def pow(x: Tensor, exponent: Number | Tensor) -> Tensor:
     """x ** exponent; a Tensor exponent gives exp(exponent * log x), for x > 0 only (a negative or zero base
     would give NaN there, so it is refused)."""
     if isinstance(exponent, Tensor):
@@ -49,16 +55,16 @@ def pow(x, exponent):
     return ops.pow_scalar(x, exponent)
 
 
-def sqrt(x):
+def sqrt(x: Tensor) -> Tensor:
     return ops.pow_scalar(x, 0.5)
 
 
-def abs(x):
+def abs(x: Tensor) -> Tensor:
     """|x| = x * sign(x); the gradient at 0 is 0, as in PyTorch."""
     return ops.mul_mask(x, x.xp.sign(x.array).astype(x.dtype))
 
 
-def clamp(x, min=None, max=None):
+def clamp(x: Tensor, min: Number | None = None, max: Number | None = None) -> Tensor:
     """min(max(x, min), max); the gradient is 1 inside the interval, 0 where clamped."""
     for name, bound in (("min", min), ("max", max)):
         if bound is not None and not isinstance(bound, Tensor):
@@ -71,17 +77,17 @@ def clamp(x, min=None, max=None):
     return out
 
 
-def maximum(a, b):
+def maximum(a: TensorLike, b: TensorLike) -> Tensor:
     a, b = _tensor(a, b if isinstance(b, Tensor) else None), _tensor(b, a if isinstance(a, Tensor) else None)
     return ops.where(a.array >= b.array, a, b)
 
 
-def minimum(a, b):
+def minimum(a: TensorLike, b: TensorLike) -> Tensor:
     a, b = _tensor(a, b if isinstance(b, Tensor) else None), _tensor(b, a if isinstance(a, Tensor) else None)
     return ops.where(a.array <= b.array, a, b)
 
 
-def where(condition, x, y):
+def where(condition: TensorLike, x: TensorLike, y: TensorLike) -> Tensor:
     """condition ? x : y elementwise; ``condition`` is a boolean Tensor or array (not differentiated)."""
     like = x if isinstance(x, Tensor) else y
     condition = unwrap(condition)
@@ -93,7 +99,7 @@ def where(condition, x, y):
 
 # --- reductions -------------------------------------------------------------------------------------
 
-def sum(x, dim=None, keepdim=False):
+def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return ops.sum(x, argcheck.dims("sum", dim, x.ndim), keepdim)
 
 
@@ -101,12 +107,12 @@ def _count(x, dims):
     return int(numpy.prod([x.shape[d] for d in dims]))
 
 
-def mean(x, dim=None, keepdim=False):
+def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     dim = argcheck.dims("mean", dim, x.ndim)
     return div(ops.sum(x, dim, keepdim), float(_count(x, dim)))
 
 
-def var(x, dim=None, keepdim=False, unbiased=True):
+def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
     """The variance; ``unbiased`` divides by n - 1 (Bessel), as torch.var does by default."""
     dim = argcheck.dims("var", dim, x.ndim)
     n = _count(x, dim)
@@ -114,7 +120,7 @@ def var(x, dim=None, keepdim=False, unbiased=True):
     return div(ops.sum(mul(centered, centered), dim, keepdim), float(n - 1 if unbiased else n))
 
 
-def norm(x, p="fro", dim=None, keepdim=False):
+def norm(x: Tensor, p: float | str = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements by default), as ``torch.norm``: p = 2 or "fro" gives
     sqrt(sum x^2), p = 1 sum |x|, p = inf max |x|, any other p >= 1 (sum |x|^p)^(1/p)."""
     dims = argcheck.dims("norm", dim, x.ndim)
@@ -128,22 +134,22 @@ def norm(x, p="fro", dim=None, keepdim=False):
     return ops.pow_scalar(ops.sum(ops.pow_scalar(abs(x), p), dims, keepdim), 1.0 / p)
 
 
-def max(x, dim=None, keepdim=False):
+def max(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return ops.max(x, argcheck.dims("max", dim, x.ndim), keepdim)
 
 
-def min(x, dim=None, keepdim=False):
+def min(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return neg(ops.max(neg(x), argcheck.dims("min", dim, x.ndim), keepdim))
 
 
-def logsumexp(x, dim=None, keepdim=False):
+def logsumexp(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """log sum exp(x) over ``dim``, computed without overflow."""
     return _lse(x, argcheck.dims("logsumexp", dim, x.ndim), keepdim)
 
 
 # --- shapes -----------------------------------------------------------------------------------------
 
-def reshape(x, shape):
+def reshape(x: Tensor, shape: ShapeLike) -> Tensor:
     """Reshape with at most one -1 (inferred), as ``torch.reshape``."""
     shape = argcheck.shape("reshape", shape, allow_minus_one=True)
     if shape.count(-1) > 1:
@@ -156,7 +162,7 @@ def reshape(x, shape):
     return _reshape(x, shape)
 
 
-def flatten(x, start_dim=0, end_dim=-1):
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the dims start_dim..end_dim (inclusive) into one (a 0-d tensor becomes 1-D)."""
     if x.ndim == 0:
         argcheck.dim("flatten", start_dim, 0, "start_dim")
@@ -170,12 +176,12 @@ def flatten(x, start_dim=0, end_dim=-1):
     return _reshape(x, x.shape[:start_dim] + (size,) + x.shape[end_dim + 1:])
 
 
-def unsqueeze(x, dim):
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
     dim = argcheck.dim("unsqueeze", dim, x.ndim + 1)
     return _reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
-def squeeze(x, dim=None):
+def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
     if dim is None:
         return _reshape(x, tuple(s for s in x.shape if s != 1))
     dim = argcheck.dim("squeeze", dim, x.ndim)
@@ -184,13 +190,13 @@ def squeeze(x, dim=None):
     return _reshape(x, x.shape[:dim] + x.shape[dim + 1:])
 
 
-def cat(tensors, dim=0):
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along ``dim`` (torch.cat)."""
     tensors = _tensor_list("cat", tensors)
     return ops.concat(tensors, argcheck.dim("cat", dim, tensors[0].ndim))
 
 
-def stack(tensors, dim=0):
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Stack along a new axis ``dim`` (torch.stack); the tensors must have one shape."""
     tensors = _tensor_list("stack", tensors, allow_scalars=True)
     shapes = {t.shape for t in tensors}
@@ -219,7 +225,7 @@ def _tensor_list(op, tensors, allow_scalars=False):
     return tensors
 
 
-def chunk(x, chunks, dim=0):
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """``chunks`` pieces of ceil(size / chunks) along ``dim`` (the last may be smaller, and there may be
     fewer pieces), as ``torch.chunk``; each piece is a differentiable slice."""
     chunks = argcheck.integer("chunk", "chunks", chunks, 1)
@@ -228,7 +234,7 @@ def chunk(x, chunks, dim=0):
     return split(x, size, dim)
 
 
-def split(x, split_size_or_sections, dim=0):
+def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed section sizes
     (which must add up to the size of ``dim``), as ``torch.split``."""
     dim = argcheck.dim("split", dim, x.ndim)
@@ -249,7 +255,7 @@ def split(x, split_size_or_sections, dim=0):
     return tuple(pieces)
 
 
-def repeat(x, sizes):
+def repeat(x: Tensor, sizes: Sequence[int]) -> Tensor:
     """Tile x ``sizes[i]`` times along dim i, as ``Tensor.repeat`` (extra leading sizes add dimensions):
     a broadcast of x to (r0, s0, r1, s1, ...) and a reshape to (r0 s0, r1 s1, ...)."""
     sizes = argcheck.shape("repeat", sizes, "sizes")
@@ -261,7 +267,7 @@ def repeat(x, sizes):
     return _reshape(tiled, tuple(r * s for r, s in zip(sizes, shape)))
 
 
-def masked_fill(x, mask, value):
+def masked_fill(x: Tensor, mask: TensorLike, value: Number) -> Tensor:
     """x with ``value`` where the boolean ``mask`` (broadcast to x's shape) is True; the gradient is 0
     there, as in PyTorch."""
     mask = unwrap(mask)
@@ -274,7 +280,7 @@ def masked_fill(x, mask, value):
     return ops.where(mask, _tensor(value, x), x)
 
 
-def topk(x, k, dim=-1, largest=True, sorted=True):
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple[Tensor, Tensor]:
     """(values, indices) of the k largest (or smallest) entries along ``dim``, in decreasing (increasing)
     order, as ``torch.topk``; the values are a differentiable gather, the indices int64."""
     dim = argcheck.dim("topk", dim, x.ndim)
@@ -293,12 +299,12 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     return ops.getitem(x, tuple(grid)), Tensor(indices.astype(numpy.int64))
 
 
-def clone(x):
+def clone(x: Tensor) -> Tensor:
     """A copy that stays in the graph (gradient 1)."""
     return ops.mul_mask(x, x.xp.ones((), dtype=x.dtype))
 
 
-def one_hot(labels, num_classes, dtype=numpy.float32):
+def one_hot(labels: TensorLike, num_classes: int, dtype: DType = numpy.float32) -> Tensor:
     """Integer labels (N,) in [0, num_classes) -> one-hot rows (N, num_classes), a constant Tensor."""
     data = unwrap(labels)
     xp = backend.get_array_module(data)
@@ -315,7 +321,7 @@ def one_hot(labels, num_classes, dtype=numpy.float32):
 
 # --- layers -----------------------------------------------------------------------------------------
 
-def linear(x, weight, bias=None):
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b;  x (..., in), W (out, in), b (out,) -> (..., out)."""
     if x.ndim < 1 or weight.ndim != 2:
         raise ValueError(f"linear: expected an input (..., in) and a weight (out, in), got shapes {x.shape} "
@@ -332,7 +338,8 @@ def linear(x, weight, bias=None):
     return _reshape(ops.linear(rows, weight, bias), x.shape[:-1] + (weight.shape[0],))
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
+           padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation (torch.nn.functional.conv2d): x (N, C, H, W), W (O, C / groups, kh, kw), b (O,).
     ``padding`` may be "valid" (0) or "same" (stride 1 only; an odd total pads one more on the bottom/right,
     as PyTorch). ``groups`` > 1 splits the channels into groups convolved separately (one conv per group)."""
@@ -373,7 +380,9 @@ def _check_groups(op, x, groups, out_channels, out_name):
                          f"{out_name} ({out_channels})")
 
 
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
+                     padding: IntPair = 0, output_padding: IntPair = 0, groups: int = 1,
+                     dilation: IntPair = 1) -> Tensor:
     """Transposed convolution ("deconvolution", the gradient of conv2d w.r.t. its input):
     x (N, C, H, W), W (C, O / groups, kh, kw), b (O,) -> (N, O, (H-1)s - 2p + d(k-1) + output_padding + 1, ...).
     ``groups`` > 1: one transposed convolution per group of channels."""
@@ -409,7 +418,7 @@ def _pool_arguments(op, x, kernel_size, stride, padding):
     return kernel, stride, padding, out
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
+def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> Tensor:
     """Average over kh x kw windows (zero padding counted, as PyTorch's default count_include_pad=True):
     a convolution of each channel with a constant 1/(kh kw) kernel."""
     (kh, kw), stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding)
@@ -420,7 +429,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return _reshape(y, (n, c) + y.shape[2:])
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
+def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> Tensor:
     """Maximum over kh x kw windows (padding with -inf, as PyTorch). The windows are gathered by indexing,
     so the gradient is a scatter to the argmax and the op is twice differentiable."""
     (kh, kw), (sh, sw), (ph, pw), (ho, wo) = _pool_arguments("max_pool2d", x, kernel_size, stride, padding)
@@ -436,7 +445,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     return ops.max(windows, 2)
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate(x: Tensor, size: ShapeLike | None = None, scale_factor: float | tuple[float, float] | None = None,
+                mode: str = "nearest", align_corners: bool | None = None) -> Tensor:
     """Resize x (N, C, H, W) to ``size`` or by ``scale_factor`` (give exactly one), as
     ``torch.nn.functional.interpolate``.  mode "nearest": output pixel i copies input pixel
     floor(i * scale) (scale = 1 / scale_factor, or in / out for a size), as PyTorch's "nearest".
@@ -520,7 +530,7 @@ def _linear_along(x, axis, n_in, n_out, factor, align_corners):
 upsample = interpolate
 
 
-def pad(x, pad, mode="constant", value=None):
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """torch.nn.functional.pad: ``pad`` lists (left, right) for the last dim, then the one before, ...
 
     mode "constant" fills with ``value`` (0 by default); the others pad the last 1, 2 or 3 dims of a batched
@@ -572,17 +582,17 @@ def _pad_indices(mode, size, before, after, axis):
 
 # --- activations ------------------------------------------------------------------------------------
 
-def relu(x):
+def relu(x: Tensor) -> Tensor:
     """max(x, 0)."""
     return ops.leaky_relu(x, 0.0)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise (Maas et al., 2013)."""
     return ops.leaky_relu(x, argcheck.real("leaky_relu", "negative_slope", negative_slope))
 
 
-def elu(x, alpha=1.0):
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al., 2016), with expm1: e^x - 1 would cancel near 0
     (float32 elu(-0.03125) was 2.6e-6 off, relative)."""
     alpha = argcheck.real("elu", "alpha", alpha)
@@ -590,12 +600,12 @@ def elu(x, alpha=1.0):
     return ops.where(x.array > 0, x, negative)
 
 
-def logsigmoid(x):
+def logsigmoid(x: Tensor) -> Tensor:
     """log sigmoid(x) = -softplus(-x), stable for large |x|."""
     return neg(softplus(neg(x)))
 
 
-def log_softmax(x, dim):
+def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log softmax along ``dim`` in the shifted form (x - m) - log sum exp(x - m), m = max x: the large
     common part of x cancels exactly before any rounding, so float32 logits near 1e4 lose nothing (x -
     logsumexp(x) would round the logsumexp at the logits' magnitude).  One primitive (``ops.log_softmax``)."""
@@ -604,14 +614,14 @@ def log_softmax(x, dim):
     return ops.log_softmax(x, dim)
 
 
-def softmax(x, dim):
+def softmax(x: Tensor, dim: int) -> Tensor:
     """exp(log_softmax(x)) along ``dim``."""
     dim = argcheck.dim("softmax", dim, x.ndim)
     argcheck.floating("softmax", x)
     return exp(ops.log_softmax(x, dim))
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (Srivastava et al., 2014).
     The mask comes from the device's generator, so ``manual_seed`` makes it reproducible."""
     p = argcheck.real("dropout", "p", p, 0.0, 1.0)
@@ -623,7 +633,7 @@ def dropout(x, p=0.5, training=True):
     return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
 
 
-def dropout2d(x, p=0.5, training=True):
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero whole channels of x (N, C, H, W) (or (C, H, W)) with probability p and scale the rest by
     1/(1-p) (Tompson et al., 2015), as ``torch.nn.functional.dropout2d``."""
     p = argcheck.real("dropout2d", "p", p, 0.0, 1.0)
@@ -637,7 +647,8 @@ def dropout2d(x, p=0.5, training=True):
     return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation (Ioffe & Szegedy, 2015) over every axis but 1 (channels).
 
     y = (x - mean) / sqrt(var + eps) * weight + bias. In training the batch statistics are used (biased
@@ -691,7 +702,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     return y
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(x: Tensor, normalized_shape: ShapeLike, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
     """Layer normalisation (Ba et al., 2016) over the trailing ``normalized_shape`` axes."""
     normalized_shape = argcheck.shape("layer_norm", normalized_shape, "normalized_shape")
     eps = argcheck.real("layer_norm", "eps", eps, 0.0)
@@ -712,7 +724,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y
 
 
-def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
     """Group normalisation (Wu & He, 2018): x (N, C, ...) normalised over each group of C / num_groups
     channels and the spatial axes (biased variance), then y * weight[c] + bias[c]."""
     num_groups = argcheck.integer("group_norm", "num_groups", num_groups, 1)
@@ -733,8 +746,9 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     return y
 
 
-def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
-                  momentum=0.1, eps=1e-5):
+def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Instance normalisation (Ulyanov et al., 2016): each (sample, channel) of x (N, C, ...) normalised
     over its spatial axes (biased variance), then y * weight[c] + bias[c].  With running statistics and
     ``use_input_stats`` they are updated in place with the batch average of the per-instance mean and
@@ -808,7 +822,7 @@ def _check_same_shape(name, input, target):
         raise ValueError(f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ")
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """mean (input - target)^2."""
     _check_reduction("mse_loss", reduction)
     target = _tensor(target, input)
@@ -817,7 +831,8 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(mul(diff, diff), reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p; each log is clamped at -100, as PyTorch does,
     so p = 0 or 1 gives a finite loss.  Probabilities outside [0, 1] (or NaN) are refused, as PyTorch does:
     their log would be NaN."""
@@ -836,7 +851,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """BCE on logits x: softplus(x) - t x, evaluated as x (1 - t) + softplus(-x) where x >= 0 (the same
     value: softplus(x) = x + softplus(-x)).  For x >= 0, softplus(x) - t x would round softplus(x) at x's
     magnitude before the subtraction (x = 20, t = 1: 0 instead of 2.1e-9); each branch here adds only terms
@@ -886,7 +902,8 @@ def _class_weights(op, weight, labels, valid, like):
     return xp.where(valid, weight.astype(like.dtype)[xp.where(valid, labels, 0)], 0).astype(like.dtype)
 
 
-def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(log_probs: Tensor, target: TensorLike, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
     """-w[t] log_probs[n, t] with t = target[n]: log_probs (N, C) or (N, C, d1, ...), target (N,) or
     (N, d1, ...) integer class indices in [0, C) or ``ignore_index`` (which contributes nothing). ``weight``
     (C,): per-class weights; "mean" divides by the sum of the weights of the counted targets (PyTorch's
@@ -907,7 +924,8 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     return ops.sum(loss) if reduction == "sum" else _reshape(loss, element_shape)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: Tensor, target: TensorLike, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy, PyTorch's ``cross_entropy``: input logits (N, C) or (N, C, d1, ...), with
 
     * integer class targets (N, ...) in [0, C) or ``ignore_index``: nll_loss(log_softmax(input, 1), ...),
@@ -961,7 +979,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return add(mul(nll, 1.0 - eps), mul(smooth, eps / n_classes))
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """mean |input - target|."""
     _check_reduction("l1_loss", reduction)
     target = _tensor(target, input)
@@ -969,7 +987,7 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(abs(sub(input, target)), reduction)
 
 
-def kl_div(input, target, reduction="mean", log_target=False):
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """PyTorch's ``kl_div``: ``input`` holds log-probabilities log q, ``target`` probabilities p (or log p
     with ``log_target``); the pointwise loss p (log p - log q), 0 where p = 0. ``reduction="batchmean"``
     (sum / N) is the KL divergence per sample; "mean" averages over every element, as PyTorch does."""
@@ -988,7 +1006,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     return _reduce(loss, reduction)
 
 
-def kl_normal(mu, logvar):
+def kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL( N(mu, diag(exp(logvar))) || N(0, I) ) per sample, summed over the latent dimensions:
 
         KL = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j)) = 1/2 sum_j (mu_j^2 + expm1(logvar_j) - logvar_j)

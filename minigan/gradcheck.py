@@ -14,10 +14,17 @@ create_graph=True): the second derivatives.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from . import argcheck, autograd
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .typing import Array, TensorLike
 
 
 class GradcheckError(AssertionError):
@@ -60,7 +67,7 @@ def _projected(fn, inputs, projections):
     return total
 
 
-def numerical_jacobian(fn, inputs, index, eps=1e-6):
+def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Tensor], index: int, eps: float = 1e-6) -> Array:
     """The Jacobian of ``fn``'s (flattened, concatenated) outputs w.r.t. ``inputs[index]``, by central
     differences: shape (number of outputs, number of input elements). For small problems and teaching."""
     x = inputs[index]
@@ -79,8 +86,9 @@ def numerical_jacobian(fn, inputs, index, eps=1e-6):
     return numpy.stack(columns, axis=1)
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=512, n_directions=8, seed=0,
-              raise_exception=True):
+def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, max_elements: int = 512, n_directions: int = 8, seed: int = 0,
+              raise_exception: bool = True) -> bool:
     """Check the first derivatives of ``fn`` at ``inputs`` (Tensors; those with requires_grad are checked).
 
     Every checked input must be float64 (single precision cannot resolve a central difference of 1e-6).
@@ -152,8 +160,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=512, n_di
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=512,
-                  n_directions=8, seed=0, raise_exception=True):
+def gradgradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any],
+                  grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, max_elements: int = 512, n_directions: int = 8, seed: int = 0,
+                  raise_exception: bool = True) -> bool:
     """Check the second derivatives of ``fn``: ``gradcheck`` of  (inputs, v) -> d<fn(inputs), v>/d inputs
     (built with ``create_graph=True``), with respect to both the inputs and v."""
     inputs = _check_settings("gradgradcheck", inputs, eps, atol, rtol, max_elements, n_directions)

@@ -12,17 +12,22 @@ PyTorch tensors that require grad are detached first (the values are what a stat
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from . import backend
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from .typing import Array, Device, DType
 
 __all__ = ["as_array", "as_tensor", "from_numpy", "from_foreign", "to_torch", "optimizer_state_to_torch"]
 
 _DLPACK_CPU, _DLPACK_CUDA = 1, 2          # DLPack device types (dlpack.h: kDLCPU, kDLCUDA)
 
 
-def as_array(value):
+def as_array(value: Any) -> Array:
     """``value`` as a NumPy or CuPy array (see the module docstring); a TypeError names what it got."""
     if isinstance(value, Tensor):
         return value.array
@@ -47,14 +52,14 @@ def as_array(value):
                     "(expected a Tensor, a NumPy/CuPy array, or an object with __dlpack__ or __array__)")
 
 
-def from_numpy(array) -> Tensor:
+def from_numpy(array: numpy.ndarray) -> Tensor:
     """A Tensor sharing ``array``'s memory (``torch.from_numpy``): writes through either are seen by both."""
     if not isinstance(array, numpy.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__module__}.{type(array).__name__}")
     return Tensor(array)
 
 
-def as_tensor(data, dtype=None, device=None) -> Tensor:
+def as_tensor(data: Any, dtype: DType | None = None, device: Device | None = None) -> Tensor:
     """``torch.as_tensor``: a Tensor sharing ``data``'s memory when it already has the dtype and device asked
     for (a Tensor, NumPy/CuPy array, or DLPack/``__array__`` object), else a converted copy; lists and
     numbers become new tensors (Python floats as float32, as ``mg.tensor``)."""
@@ -78,7 +83,7 @@ def _is_foreign_array(value):
         hasattr(value, "__dlpack__") or hasattr(value, "__array__"))
 
 
-def from_foreign(state):
+def from_foreign(state: Any) -> Any:
     """A nested state (dicts, lists, tuples) with every foreign array (PyTorch, JAX, ...) replaced by a
     minigan Tensor; 0-d ones (e.g. PyTorch's Adam ``step``) become Python numbers."""
     if isinstance(state, dict):
@@ -91,7 +96,7 @@ def from_foreign(state):
     return state
 
 
-def to_torch(state):
+def to_torch(state: Any) -> Any:
     """A nested state with every minigan Tensor and NumPy/CuPy array replaced by a PyTorch tensor (CPU
     arrays share memory where they can; CUDA ones go through DLPack). Imports torch: call it only to hand
     the state to PyTorch."""
@@ -107,7 +112,7 @@ def to_torch(state):
     return state
 
 
-def optimizer_state_to_torch(state_dict):
+def optimizer_state_to_torch(state_dict: dict[str, Any]) -> dict[str, Any]:
     """A minigan optimizer's ``state_dict()`` (or the same read back by ``mg.load``) in the form PyTorch's
     optimizer of the same kind loads: integer parameter indices as keys, each ``step`` a float32 0-d tensor,
     moment buffers as tensors, group hyper-parameters as they are (PyTorch fills the ones it adds itself,

@@ -38,11 +38,16 @@ import time
 import warnings
 import zlib
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from . import backend
 from .tensor import Tensor, check_dtype
+
+if TYPE_CHECKING:
+    from .nn.module import IncompatibleKeys, Module
+    from .typing import Device, PathLike
 
 __all__ = ["save", "load", "save_module", "load_module", "SerializationError"]
 
@@ -107,7 +112,7 @@ def _flatten(value, key, tensors):
                     "arrays, numbers, strings, bools, None, lists, tuples and dicts (never pickle)")
 
 
-def save(state, path) -> None:
+def save(state: dict[str, Any], path: PathLike) -> None:
     """Write ``state`` (a dict of Tensors/arrays, numbers, strings, nested dicts/lists) to ``path``
     atomically as a safetensors file (see the module docstring for the layout)."""
     if not isinstance(state, dict):
@@ -193,7 +198,7 @@ def _remove_stale_temporaries(path) -> None:
 
 # --- reading ---------------------------------------------------------------------------------------------
 
-def load(path, device="cpu"):
+def load(path: PathLike, device: Device | None = "cpu") -> dict[str, Any]:
     """Read a file written by ``save`` (the nested state, Tensors on ``device``), or any safetensors file
     (a flat OrderedDict of key -> Tensor). Refuses, naming the file, anything that is not safetensors,
     is corrupt, or comes from a later minigan (see the module docstring)."""
@@ -401,12 +406,12 @@ def _unflatten(skeleton, arrays, unused, device, path, where, depth):
     return {k: _unflatten(v, arrays, unused, device, path, f"{where}[{k!r}]", depth) for k, v in skeleton.items()}
 
 
-def save_module(module, path) -> None:
+def save_module(module: Module, path: PathLike) -> None:
     """Save a Module's ``state_dict()`` (keys as PyTorch names them)."""
     save(module.state_dict(), path)
 
 
-def load_module(module, path, strict: bool = True):
+def load_module(module: Module, path: PathLike, strict: bool = True) -> IncompatibleKeys:
     """Load a file written by ``save_module`` (or by ``safetensors.torch.save_file(torch_module.state_dict())``)
     into ``module``, onto the device its parameters live on."""
     return module.load_state_dict(load(path), strict=strict)

@@ -23,17 +23,28 @@ version has changed since, as PyTorch does, instead of silently using the new va
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy
 
 from . import argcheck, autograd, backend
 from .function import unwrap
+
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Iterator, Sequence
+    from types import ModuleType
+
+    import numpy as np      # Tensor's annotations: inside the class, `numpy` and `float` name its methods
+
+    from .typing import Array, ArrayLike, Device, Dim, DType, Number, Shape, ShapeLike, TensorLike
 
 DEFAULT_DTYPE = numpy.float32
 FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 _FLOAT32, _FLOAT64 = FLOAT_DTYPES
 
 
-def check_dtype(dtype, where: str = "Tensor"):
+def check_dtype(dtype: DType, where: str = "Tensor") -> numpy.dtype:
     """Refuse a dtype minigan cannot compute in: floating point other than float32/float64 (float16,
     longdouble), complex, and non-numeric ones; native-order integers and bool are accepted (labels,
     indices, masks)."""
@@ -51,7 +62,7 @@ class VersionCounter:
 
     __slots__ = ("value",)
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.value = 0
 
 
@@ -70,7 +81,7 @@ class Tensor:
 
     __array_priority__ = 1000   # so that ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad: bool = False):
+    def __init__(self, data: Array | ArrayLike, requires_grad: bool = False) -> None:
         if type(data) is not numpy.ndarray:
             if isinstance(data, Tensor):
                 raise TypeError("Tensor(): got a Tensor; to share its storage use t.detach() (or t.data), to copy "
@@ -98,7 +109,7 @@ class Tensor:
         return self._requires_grad
 
     @requires_grad.setter
-    def requires_grad(self, value: bool):
+    def requires_grad(self, value: bool) -> None:
         if value and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"only floating-point tensors can require gradients, this one has dtype "
                                f"{self.array.dtype}")
@@ -111,7 +122,7 @@ class Tensor:
         return self.detach()
 
     @data.setter
-    def data(self, value):
+    def data(self, value: TensorLike) -> None:
         """``p.data = t``: make this tensor wrap ``t``'s storage (a Tensor's array, shared, or a NumPy/CuPy
         array itself).  As in PyTorch, any shape and device are accepted, and a tensor that requires grad
         needs a floating-point dtype; ``.grad`` is kept as it is.  The version moves past both tensors' old
@@ -151,11 +162,11 @@ class Tensor:
         return self.creator is None
 
     @property
-    def shape(self):
+    def shape(self) -> Shape:
         return tuple(self.array.shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.array.dtype
 
     @property
@@ -167,10 +178,10 @@ class Tensor:
         return backend.device_of(self.array)
 
     @property
-    def xp(self):
+    def xp(self) -> ModuleType:
         return backend.get_array_module(self.array)
 
-    def size(self, dim=None):
+    def size(self, dim: int | None = None) -> Shape | int:
         return self.shape if dim is None else self.shape[argcheck.dim("size", dim, self.ndim)]
 
     def numel(self) -> int:
@@ -179,23 +190,23 @@ class Tensor:
     def dim(self) -> int:
         return self.array.ndim
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         """The sub-tensors along dim 0 (each x[i], in the graph)."""
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.shape[0]))
 
     # --- conversion ---------------------------------------------------------------------------------
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         """A NumPy copy of the data (from the GPU if needed)."""
         return numpy.array(backend.to_device(self.array, "cpu"), copy=True)
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DType | None = None, copy: bool | None = None) -> np.ndarray:
         """``numpy.asarray(t)`` (and NumPy functions given a Tensor): the CPU array itself, as PyTorch's
         ``__array__`` (a copy if ``copy`` or a ``dtype`` asks for one); without it NumPy would make an array of
         0-d Tensors.  As in PyTorch, a tensor that requires grad is refused (NumPy's result would silently
@@ -209,12 +220,12 @@ class Tensor:
         array = self.array if dtype is None else self.array.astype(dtype, copy=False)
         return array.copy() if copy else array
 
-    def item(self):
+    def item(self) -> Number:
         if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.array.reshape(()).item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.numpy().tolist()
 
     def detach(self) -> "Tensor":
@@ -224,7 +235,7 @@ class Tensor:
         out._version_counter = self._version_counter
         return out
 
-    def to(self, *args, device=None, dtype=None) -> "Tensor":
+    def to(self, *args: Device | DType | Tensor, device: Device | None = None, dtype: DType | None = None) -> "Tensor":
         """Move to a device and/or cast, as PyTorch's ``to``: ``to("cuda")``, ``to(mg.float64)``,
         ``to("float64")``, ``to(device, dtype)``, ``to(other_tensor)`` (its device and dtype), or the keywords.
         Differentiable (the gradient moves back and is cast back)."""
@@ -241,26 +252,26 @@ class Tensor:
     def is_cuda(self) -> bool:
         return self.device != "cpu"
 
-    def cpu(self):
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, index: int = 0):
+    def cuda(self, index: int = 0) -> Tensor:
         return self.to(f"cuda:{index}")
 
-    def float(self):
+    def float(self) -> Tensor:
         return self.to(dtype=numpy.float32)
 
-    def double(self):
+    def double(self) -> Tensor:
         return self.to(dtype=numpy.float64)
 
-    def long(self):
+    def long(self) -> Tensor:
         return Tensor(self.array.astype(numpy.int64))
 
-    def clone(self):
+    def clone(self) -> Tensor:
         from . import functional as F
         return F.clone(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extras = []
         if self.device != "cpu":
@@ -273,22 +284,23 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.array)
 
-    def __float__(self):
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
     # --- autograd -----------------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(self, gradient: TensorLike | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
@@ -299,11 +311,11 @@ class Tensor:
                                "record in-place operations); do it under minigan.no_grad() (as optimizers "
                                "do) or on a copy (x.clone() / x.detach().clone())")
 
-    def zero_(self):
+    def zero_(self) -> Tensor:
         """Set every element to zero in place."""
         return self.fill_(0, "zero_")
 
-    def fill_(self, value, _name="fill_"):
+    def fill_(self, value: Number, _name: str = "fill_") -> Tensor:
         """Set every element to ``value`` in place."""
         self._check_inplace(_name)
         if not isinstance(value, (bool, int, float, numpy.number)):
@@ -312,7 +324,7 @@ class Tensor:
         self._version_counter.value += 1
         return self
 
-    def copy_(self, source):
+    def copy_(self, source: TensorLike) -> Tensor:
         """Copy ``source`` (a Tensor, array or number, broadcast to this shape, cast to this dtype) into this
         tensor in place."""
         self._check_inplace("copy_")
@@ -327,7 +339,7 @@ class Tensor:
         self._version_counter.value += 1
         return self
 
-    def normal_(self, mean=0.0, std=1.0):
+    def normal_(self, mean: Number = 0.0, std: Number = 1.0) -> Tensor:
         """Fill in place with samples of N(mean, std^2) from the device's generator."""
         self._check_inplace("normal_")
         argcheck.real("normal_", "mean", mean)
@@ -338,7 +350,7 @@ class Tensor:
         self._version_counter.value += 1
         return self
 
-    def uniform_(self, a=0.0, b=1.0):
+    def uniform_(self, a: Number = 0.0, b: Number = 1.0) -> Tensor:
         """Fill in place with samples of U(a, b) (PyTorch calls the bounds ``from`` and ``to``)."""
         self._check_inplace("uniform_")
         argcheck.real("uniform_", "a", a)
@@ -349,7 +361,7 @@ class Tensor:
         self._version_counter.value += 1
         return self
 
-    def clamp_(self, min=None, max=None):
+    def clamp_(self, min: Number | None = None, max: Number | None = None) -> Tensor:
         """Clamp in place to [min, max] (either bound may be None)."""
         self._check_inplace("clamp_")
         for name, bound in (("min", min), ("max", max)):
@@ -361,25 +373,25 @@ class Tensor:
         self._version_counter.value += 1
         return self
 
-    def add_(self, other, alpha=1):
+    def add_(self, other: TensorLike, alpha: Number = 1) -> Tensor:
         """self += alpha * other in place (``other`` a Tensor, array or number, broadcast to this shape)."""
         argcheck.real("add_", "alpha", alpha)
         if alpha != 1:
             other = self.xp.multiply(unwrap(other), alpha)
         return self._arithmetic_("add_", "add", other)
 
-    def sub_(self, other, alpha=1):
+    def sub_(self, other: TensorLike, alpha: Number = 1) -> Tensor:
         """self -= alpha * other in place."""
         argcheck.real("sub_", "alpha", alpha)
         if alpha != 1:
             other = self.xp.multiply(unwrap(other), alpha)
         return self._arithmetic_("sub_", "subtract", other)
 
-    def mul_(self, other):
+    def mul_(self, other: TensorLike) -> Tensor:
         """self *= other in place."""
         return self._arithmetic_("mul_", "multiply", other)
 
-    def div_(self, other):
+    def div_(self, other: TensorLike) -> Tensor:
         """self /= other in place (true division: an integer tensor is refused, as in PyTorch)."""
         return self._arithmetic_("div_", "true_divide", other)
 
@@ -404,41 +416,41 @@ class Tensor:
             raise TypeError(f"{op_name}: expected a floating-point tensor, this one has dtype {self.dtype}")
 
     # --- operators ----------------------------------------------------------------------------------
-    def __add__(self, other):
+    def __add__(self, other: TensorLike) -> Tensor:
         return ops.add(self, other)
 
-    def __radd__(self, other):
+    def __radd__(self, other: TensorLike) -> Tensor:
         return ops.add(other, self)
 
-    def __sub__(self, other):
+    def __sub__(self, other: TensorLike) -> Tensor:
         return ops.sub(self, other)
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: TensorLike) -> Tensor:
         return ops.sub(other, self)
 
-    def __mul__(self, other):
+    def __mul__(self, other: TensorLike) -> Tensor:
         return ops.mul(self, other)
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: TensorLike) -> Tensor:
         return ops.mul(other, self)
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: TensorLike) -> Tensor:
         return ops.div(self, other)
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
         return ops.div(other, self)
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return ops.neg(self)
 
-    def __pos__(self):
+    def __pos__(self) -> Tensor:
         return self
 
-    def __pow__(self, exponent):
+    def __pow__(self, exponent: Number | Tensor) -> Tensor:
         from . import functional as F
         return F.pow(self, exponent)
 
-    def __rpow__(self, base):
+    def __rpow__(self, base: Number) -> Tensor:
         """base ** self for a positive number base, as exp(self * log base)."""
         from . import functional as F
         if not argcheck.is_real(base) or not base > 0:
@@ -446,16 +458,16 @@ class Tensor:
                              f"exp(tensor * log base)), got {base!r}")
         return F.exp(F.mul(self, float(numpy.log(base))))
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: TensorLike) -> Tensor:
         return ops.matmul(self, other)
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
         return ops.matmul(other, self)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
-    def __setitem__(self, index, value):
+    def __setitem__(self, index: Any, value: TensorLike) -> None:
         self._check_inplace("setitem")
         try:
             self.array[ops.shape._unwrap_index(index)] = unwrap(value)
@@ -468,50 +480,50 @@ class Tensor:
     def _compare(self, other, name):
         return Tensor(getattr(self.array, name)(unwrap(other)))
 
-    def __lt__(self, other):
+    def __lt__(self, other: TensorLike) -> Tensor:
         return self._compare(other, "__lt__")
 
-    def __le__(self, other):
+    def __le__(self, other: TensorLike) -> Tensor:
         return self._compare(other, "__le__")
 
-    def __gt__(self, other):
+    def __gt__(self, other: TensorLike) -> Tensor:
         return self._compare(other, "__gt__")
 
-    def __ge__(self, other):
+    def __ge__(self, other: TensorLike) -> Tensor:
         return self._compare(other, "__ge__")
 
-    def eq(self, other):
+    def eq(self, other: TensorLike) -> Tensor:
         return self._compare(other, "__eq__")
 
-    def ne(self, other):
+    def ne(self, other: TensorLike) -> Tensor:
         return self._compare(other, "__ne__")
 
     # --- methods with PyTorch's names (each forwards to minigan.functional) ---------------------------
-    def sum(self, dim=None, keepdim=False):
+    def sum(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
         return ops.sum(self, dim, keepdim)
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
         from . import functional as F
         return F.mean(self, dim, keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
+    def var(self, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
         from . import functional as F
         return F.var(self, dim, keepdim, unbiased)
 
-    def std(self, dim=None, keepdim=False, unbiased=True):
+    def std(self, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
         from . import functional as F
         return F.sqrt(F.var(self, dim, keepdim, unbiased))
 
-    def max(self, dim=None, keepdim=False):
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return ops.max(self, dim, keepdim)
 
-    def min(self, dim=None, keepdim=False):
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return ops.neg(ops.max(ops.neg(self), dim, keepdim))
 
-    def argmax(self, dim=None, keepdim=False):
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return Tensor(self.xp.argmax(self.array, axis=self._arg_reduction_dim("argmax", dim), keepdims=keepdim))
 
-    def argmin(self, dim=None, keepdim=False):
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return Tensor(self.xp.argmin(self.array, axis=self._arg_reduction_dim("argmin", dim), keepdims=keepdim))
 
     def _arg_reduction_dim(self, op, dim):
@@ -520,43 +532,43 @@ class Tensor:
             raise ValueError(f"{op}: cannot reduce an empty tensor of shape {self.shape}")
         return dim
 
-    def logsumexp(self, dim=None, keepdim=False):
+    def logsumexp(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
         return ops.logsumexp(self, dim, keepdim)
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         from . import functional as F
         return F.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         from . import functional as F
         return F.flatten(self, start_dim, end_dim)
 
-    def transpose(self, dim0, dim1):
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
         dim0 = argcheck.dim("transpose", dim0, self.ndim, "dim0")
         dim1 = argcheck.dim("transpose", dim1, self.ndim, "dim1")
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return ops.transpose(self, axes)
 
-    def permute(self, *dims):
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         return ops.transpose(self, dims)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         return ops.transpose(self, tuple(reversed(range(self.ndim))))
 
-    def unsqueeze(self, dim):
+    def unsqueeze(self, dim: int) -> Tensor:
         from . import functional as F
         return F.unsqueeze(self, dim)
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim: int | None = None) -> Tensor:
         from . import functional as F
         return F.squeeze(self, dim)
 
-    def expand(self, *shape):
+    def expand(self, *shape: int | Sequence[int]) -> Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         shape = argcheck.shape("expand", shape, allow_minus_one=True)
         new_dims = len(shape) - self.ndim
@@ -568,93 +580,93 @@ class Tensor:
         shape = tuple(self.shape[i - new_dims] if s == -1 else s for i, s in enumerate(shape))
         return ops.broadcast_to(self, shape)
 
-    def broadcast_to(self, shape):
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return ops.broadcast_to(self, shape)
 
-    def exp(self):
+    def exp(self) -> Tensor:
         return ops.exp(self)
 
-    def log(self):
+    def log(self) -> Tensor:
         return ops.log(self)
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         from . import functional as F
         return F.sqrt(self)
 
-    def abs(self):
+    def abs(self) -> Tensor:
         from . import functional as F
         return F.abs(self)
 
-    def clamp(self, min=None, max=None):
+    def clamp(self, min: Number | None = None, max: Number | None = None) -> Tensor:
         from . import functional as F
         return F.clamp(self, min, max)
 
     clip = clamp
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         return ops.tanh(self)
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         return ops.sigmoid(self)
 
-    def relu(self):
+    def relu(self) -> Tensor:
         from . import functional as F
         return F.relu(self)
 
-    def softmax(self, dim):
+    def softmax(self, dim: int) -> Tensor:
         from . import functional as F
         return F.softmax(self, dim)
 
-    def log_softmax(self, dim):
+    def log_softmax(self, dim: int) -> Tensor:
         from . import functional as F
         return F.log_softmax(self, dim)
 
-    def pow(self, exponent):
+    def pow(self, exponent: Number | Tensor) -> Tensor:
         return self ** exponent
 
-    def square(self):
+    def square(self) -> Tensor:
         return ops.pow_scalar(self, 2)
 
-    def norm(self, p="fro", dim=None, keepdim=False):
+    def norm(self, p: Number | str = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
         from . import functional as F
         return F.norm(self, p, dim, keepdim)
 
     # --- more of PyTorch's tensor methods -----------------------------------------------------------
-    def view_as(self, other):
+    def view_as(self, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
 
     reshape_as = view_as
 
-    def expand_as(self, other):
+    def expand_as(self, other: Tensor) -> Tensor:
         return self.expand(other.shape)
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         from . import functional as F
         return F.chunk(self, chunks, dim)
 
-    def split(self, split_size_or_sections, dim=0):
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
         from . import functional as F
         return F.split(self, split_size_or_sections, dim)
 
-    def repeat(self, *sizes):
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
         from . import functional as F
         return F.repeat(self, sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes)
 
-    def masked_fill(self, mask, value):
+    def masked_fill(self, mask: TensorLike, value: Number) -> Tensor:
         from . import functional as F
         return F.masked_fill(self, mask, value)
 
-    def topk(self, k, dim=-1, largest=True, sorted=True):
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple[Tensor, Tensor]:
         from . import functional as F
         return F.topk(self, k, dim, largest, sorted)
 
-    def new_zeros(self, *size, dtype=None):
+    def new_zeros(self, *size: int | Sequence[int], dtype: DType | None = None) -> Tensor:
         return zeros(*size, dtype=dtype or self.dtype, device=self.device)
 
-    def new_ones(self, *size, dtype=None):
+    def new_ones(self, *size: int | Sequence[int], dtype: DType | None = None) -> Tensor:
         return ones(*size, dtype=dtype or self.dtype, device=self.device)
 
-    def new_full(self, size, fill_value, dtype=None):
+    def new_full(self, size: int | Sequence[int], fill_value: Number, dtype: DType | None = None) -> Tensor:
         return full(size, fill_value, dtype=dtype or self.dtype, device=self.device)
 
 
@@ -685,7 +697,7 @@ def _device_and_dtype(op_name, args, device=None, dtype=None):
 from . import ops  # noqa: E402  (ops import Tensor lazily; the Tensor methods need ops)
 
 
-def as_tensor_like(value, reference: Tensor | None, op_name: str = "Tensor") -> Tensor:
+def as_tensor_like(value: Any, reference: Tensor | None, op_name: str = "Tensor") -> Tensor:
     """Wrap a Python number or array as a constant Tensor on ``reference``'s device.  A number takes the
     reference's dtype when that is floating (``x * 2`` keeps x's dtype, as in PyTorch), else float32 for a
     Python float; anything that is not a number or a numeric array is a TypeError naming ``op_name``."""
@@ -716,7 +728,8 @@ def as_tensor_like(value, reference: Tensor | None, op_name: str = "Tensor") -> 
 
 # --- creation ---------------------------------------------------------------------------------------
 
-def tensor(data, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def tensor(data: TensorLike | ArrayLike, dtype: DType | None = None, device: Device = "cpu",
+           requires_grad: bool = False) -> Tensor:
     """A new leaf Tensor from a list, a number or an array (copied). Python floats become float32 (as in
     PyTorch); NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
@@ -755,34 +768,39 @@ def _make(fill, shape, dtype, device, requires_grad, name):
     return Tensor(fill(xp, shape, dtype), requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def zeros(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
+          requires_grad: bool = False) -> Tensor:
     return _make(lambda xp, s, d: xp.zeros(s, dtype=d), _shape(shape), dtype, device, requires_grad, "zeros")
 
 
-def ones(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def ones(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
+         requires_grad: bool = False) -> Tensor:
     return _make(lambda xp, s, d: xp.ones(s, dtype=d), _shape(shape), dtype, device, requires_grad, "ones")
 
 
-def full(shape, fill_value, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def full(shape: ShapeLike, fill_value: Number, dtype: DType | None = None, device: Device = "cpu",
+         requires_grad: bool = False) -> Tensor:
     shape = (shape,) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
     return _make(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
 
 
-def randn(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def randn(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
+          requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's generator (seeded by ``manual_seed``)."""
     rng = backend.generator(device)
     return _make(lambda xp, s, d: rng.standard_normal(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
                  _shape(shape), dtype, device, requires_grad, "randn")
 
 
-def rand(*shape, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+def rand(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
+         requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
     rng = backend.generator(device)
     return _make(lambda xp, s, d: rng.random(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
                  _shape(shape), dtype, device, requires_grad, "rand")
 
 
-def randint(low, high, size, device="cpu") -> Tensor:
+def randint(low: int, high: int, size: ShapeLike, device: Device = "cpu") -> Tensor:
     """Integers uniform in [low, high), int64."""
     size = (size,) if isinstance(size, (int, numpy.integer)) else tuple(size)
     if not low < high:
@@ -793,7 +811,7 @@ def randint(low, high, size, device="cpu") -> Tensor:
     return Tensor(rng.integers(low, high, size=size, dtype=numpy.int64))
 
 
-def arange(*args, dtype=None, device="cpu") -> Tensor:
+def arange(*args: Number, dtype: DType | None = None, device: Device = "cpu") -> Tensor:
     xp = backend.empty_module_for(device)
     return Tensor(xp.arange(*args, dtype=None if dtype is None else check_dtype(dtype, "arange")))
 
@@ -802,17 +820,17 @@ def _like(fn, x, dtype, requires_grad):
     return fn(*x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
 
 
-def zeros_like(x, dtype=None, requires_grad=False):
+def zeros_like(x: Tensor, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
     return _like(zeros, x, dtype, requires_grad)
 
 
-def ones_like(x, dtype=None, requires_grad=False):
+def ones_like(x: Tensor, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
     return _like(ones, x, dtype, requires_grad)
 
 
-def randn_like(x, dtype=None, requires_grad=False):
+def randn_like(x: Tensor, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
     return _like(randn, x, dtype, requires_grad)
 
 
-def rand_like(x, dtype=None, requires_grad=False):
+def rand_like(x: Tensor, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
     return _like(rand, x, dtype, requires_grad)

@@ -3,11 +3,18 @@ softmax.
 
 A backward that would be several small ops (tanh's gy * (1 - y^2): three) is one primitive of its own
 (``tanh_backward``), itself differentiable from primitives, so that double backprop still works."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, check_unchanged, xp_of
 from .arith import as_floating, exp, mul, sub
 from .reduce import sum as reduce_sum
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Tanh(Function):
@@ -152,15 +159,15 @@ def leaky_relu(x, negative_slope=0.01):
     return LeakyReLU(argcheck.real("leaky_relu", "negative_slope", negative_slope)).apply(x)
 
 
-def tanh(x):
+def tanh(x: Tensor) -> Tensor:
     return Tanh().apply(x)
 
 
-def sigmoid(x):
+def sigmoid(x: Tensor) -> Tensor:
     return Sigmoid().apply(x)
 
 
-def softplus(x):
+def softplus(x: Tensor) -> Tensor:
     return Softplus().apply(x)
 
 

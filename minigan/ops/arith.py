@@ -1,6 +1,9 @@
 """Elementwise arithmetic primitives. Broadcasting follows NumPy; every backward sums its gradient back
 to its input's shape (``sum_to``)."""
+from __future__ import annotations
+
 import operator
+from typing import TYPE_CHECKING
 
 import numpy
 
@@ -8,6 +11,10 @@ from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
 from .shape import sum_to
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..typing import TensorLike
 
 
 def promote(a, b):
@@ -211,23 +218,23 @@ class MulMask(Function):
         return sum_to(mul_mask(gy, self.mask), self.inputs[0].shape)
 
 
-def add(a, b):
+def add(a: TensorLike, b: TensorLike) -> Tensor:
     return Add().apply(a, b)
 
 
-def sub(a, b):
+def sub(a: TensorLike, b: TensorLike) -> Tensor:
     return Sub().apply(a, b)
 
 
-def mul(a, b):
+def mul(a: TensorLike, b: TensorLike) -> Tensor:
     return Mul().apply(a, b)
 
 
-def div(a, b):
+def div(a: TensorLike, b: TensorLike) -> Tensor:
     return Div().apply(a, b)
 
 
-def neg(x):
+def neg(x: Tensor) -> Tensor:
     return Neg().apply(x)
 
 
@@ -238,15 +245,15 @@ def pow_scalar(x, exponent):
     return PowScalar(exponent).apply(x)
 
 
-def exp(x):
+def exp(x: Tensor) -> Tensor:
     return Exp().apply(x)
 
 
-def expm1(x):
+def expm1(x: Tensor) -> Tensor:
     return Expm1().apply(x)
 
 
-def log(x):
+def log(x: Tensor) -> Tensor:
     return Log().apply(x)
 
 

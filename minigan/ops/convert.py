@@ -1,8 +1,16 @@
 """Dtype casts and device moves, differentiable: the gradient is cast / moved back."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy
 
 from ..backend import device_of, to_device as move_array
 from ..function import Function
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..typing import Device, DType
 
 
 class Cast(Function):
@@ -39,7 +47,7 @@ class ToDevice(Function):
         return to_device(gy, self.input_device)
 
 
-def cast(x, dtype):
+def cast(x: Tensor, dtype: DType) -> Tensor:
     from ..tensor import check_dtype
     dtype = check_dtype(dtype, "cast")
     if x.dtype == dtype:
@@ -50,5 +58,5 @@ def cast(x, dtype):
     return Cast(dtype).apply(x)
 
 
-def to_device(x, device):
+def to_device(x: Tensor, device: Device) -> Tensor:
     return ToDevice(device).apply(x)

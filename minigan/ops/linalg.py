@@ -5,10 +5,18 @@ The transpose flags let every backward product read its operands as they are sto
 a @ b in a is gy @ b^T, one matmul with ``transpose_b`` instead of a transpose op and a matmul (the BLAS
 reads a transposed operand in place; kernels/products.py).  The flags are closed under differentiation:
 the gradients of op(a) @ op(b) are again products with flags, so no transpose op is ever recorded."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ..backend import kernels_for
 from ..function import Function
 from .arith import promote
 from .shape import reshape, sum_to
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..typing import TensorLike
 
 
 class MatMul(Function):
@@ -98,7 +106,7 @@ def linear(x, weight, bias=None):
     return Linear().apply(x, weight) if bias is None else Linear().apply(x, weight, bias)
 
 
-def matmul(a, b):
+def matmul(a: TensorLike, b: TensorLike) -> Tensor:
     """``a @ b`` with NumPy's rules for 1-D operands (promoted to matrices, then squeezed)."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both operands must have at least one dimension, got shapes "

@@ -1,8 +1,18 @@
 """Shape primitives: reshape, transpose, broadcast_to and its adjoint sum_to, indexing and its adjoint
 (a scatter-add), concatenation, constant padding. Each backward is another op of this file."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .. import argcheck
 from ..backend import kernels_for
 from ..function import Function, unwrap, xp_of
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..tensor import Tensor
+    from ..typing import ShapeLike
 
 
 class Reshape(Function):
@@ -207,7 +217,7 @@ def reshape(x, shape):
     return Reshape(shape).apply(x)
 
 
-def transpose(x, axes):
+def transpose(x: Tensor, axes: Sequence[int]) -> Tensor:
     """Permute the axes: ``axes`` lists every axis of x once (negative ones counted from the end)."""
     axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
     normalised = tuple(argcheck.dim("permute", a, x.ndim, "axis") for a in axes)
@@ -223,7 +233,7 @@ def permute_unchecked(x, axes):
     return Transpose(axes).apply(x)
 
 
-def broadcast_to(x, shape):
+def broadcast_to(x: Tensor, shape: ShapeLike) -> Tensor:
     if tuple(x.shape) == tuple(shape):
         return x
     shape = argcheck.shape("broadcast_to", shape)

@@ -45,7 +45,7 @@ class AdversarialLoop(gan.GAN):
     progress_fields: ClassVar[dict] = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
 
     def __init__(self, generator: Module, discriminator: Module, latent_dim: int | None = None, lr: float = 2e-4,
-                 lr_d: float | None = None, betas: tuple[float, float] = (0.5, 0.999)):
+                 lr_d: float | None = None, betas: tuple[float, float] = (0.5, 0.999)) -> None:
         super().__init__(generator, discriminator, latent_dim=latent_dim, lr=lr, betas=betas)
         self.lr_d = self.lr if lr_d is None else float(lr_d)
         self.optimizer_d = optim.Adam(discriminator.parameters(), lr=self.lr_d, betas=betas)
