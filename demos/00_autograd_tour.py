@@ -28,6 +28,7 @@ import minigan as mg
 import minigan.functional as F
 import minigan.nn as nn
 import minigan.optim as optim
+from minigan import data
 
 
 def gradient_penalty_graphs(out, fmt):
@@ -53,15 +54,6 @@ def gradient_penalty_graphs(out, fmt):
 
 def show(path):
     print(f"figure: {path}")
-
-
-def two_spirals(n_per_class, noise, rng):
-    """Two interleaved spirals in the plane: points (N, 2) float32 and labels (N,) in {0, 1}."""
-    theta = np.sqrt(rng.uniform(0, 1, n_per_class)) * 3 * np.pi
-    arm = np.stack([theta * np.cos(theta), theta * np.sin(theta)], axis=1) / (3 * np.pi)
-    points = np.concatenate([arm, -arm]) + rng.normal(0, noise, (2 * n_per_class, 2))
-    labels = np.concatenate([np.zeros(n_per_class), np.ones(n_per_class)]).astype(np.int64)
-    return points.astype(np.float32), labels
 
 
 def main():
@@ -111,8 +103,7 @@ def main():
     print("gradgradcheck :", mg.gradgradcheck(mlp_layer, (xs, Ws)))
 
     print("\n== 6. an MLP on two spirals, Adam, cross-entropy ==")
-    rng = np.random.default_rng(args.seed)
-    points, labels = two_spirals(200, 0.02, rng)
+    points, labels = data.two_spirals(200, noise=0.02, seed=args.seed)
     inputs, targets = mg.tensor(points), mg.tensor(labels)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
     optimizer = optim.Adam(model.parameters(), lr=1e-2)

@@ -116,11 +116,8 @@ def main(argv=None):
     # -- 2. score the 10 test classes with each trained critic, and with the baselines ----------------------------
     test_x, test_y, names = shapes_test(n_per_class=q.get("test_per_class", TEST_PER_CLASS), seed=1)
     scores = {name: critic_scores(trainer.critic, test_x) for name, (trainer, _, _) in trained.items()}
-    untrained = {}
-    for s in range(q.get("baseline_seeds", args.baseline_seeds)):
-        mg.manual_seed(1000 + s)
-        untrained[s] = WGANCritic(width=width)
-    baselines = critic_classifier.baseline_scores(test_x, untrained)
+    baselines = critic_classifier.baseline_scores(test_x, lambda: WGANCritic(width=width),
+                                                  seeds=range(q.get("baseline_seeds", args.baseline_seeds)))
 
     # -- 3. separation of the 45 class pairs, class positions across retrainings; figures and the report ---------
     results = critic_classifier.results(scores, baselines, test_y, names)

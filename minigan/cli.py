@@ -220,8 +220,6 @@ def _demo(args, parser):
     for a main run and a retraining from scratch for a shorter schedule (each resumed if its directory
     holds it), then the critic as a classifier of the 10 test classes (``minigan.critic_classifier``):
     separation tables beside the baselines, histograms, report.md and report.json in ``--out``."""
-    import minigan as mg
-
     from . import critic_classifier, report, viz
     from .data import shapes_test
     from .evaluate import critic_scores
@@ -249,11 +247,7 @@ def _demo(args, parser):
 
     test_x, test_y, names = shapes_test(n_per_class=test_per_class, seed=1)
     scores = {name: critic_scores(trainer.critic, test_x) for name, (trainer, _, _) in trained.items()}
-    untrained = {}
-    for s in range(baseline_seeds):
-        mg.manual_seed(1000 + s)
-        untrained[s] = WGANCritic(width=width)
-    baselines = critic_classifier.baseline_scores(test_x, untrained)
+    baselines = critic_classifier.baseline_scores(test_x, lambda: WGANCritic(width=width), seeds=range(baseline_seeds))
     results = critic_classifier.results(scores, baselines, test_y, names)
     main_run = f"{epochs}ep"
     critic_classifier.figures(scores, baselines, test_y, names, args.out, main=main_run,

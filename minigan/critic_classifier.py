@@ -5,7 +5,7 @@ shortened run) train their critics and then compose these pieces:
 
     test_x, test_y, names = data.shapes_test(n_per_class=40, seed=1)
     scores = {"20ep": evaluate.critic_scores(critic, test_x), ...}           # one entry per trained critic
-    baselines = critic_classifier.baseline_scores(test_x, [untrained critics by seed])
+    baselines = critic_classifier.baseline_scores(test_x, lambda: WGANCritic(width=16), seeds=range(3))
     results = critic_classifier.results(scores, baselines, test_y, names)
     critic_classifier.figures(scores, baselines, test_y, names, out, main="20ep", samples={...})
     critic_classifier.report_tables(rep, results, main="20ep")
@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+import minigan as mg
+
 from . import viz
 from .evaluate import critic_scores, noise_only_pairs, separation, spearman
 
@@ -29,11 +31,14 @@ __all__ = ["REFERENCE_CLASS", "baseline_scores", "figures", "report_tables", "re
 REFERENCE_CLASS = "square (0.85,+1) 0.03"      # the class source 000 centres its partial-training figures on
 
 
-def baseline_scores(images, untrained_critics):
-    """The scores a trained critic is compared with: each untrained critic ({seed: critic}) and the mean pixel
-    intensity of each image, as {name: scores (N,)}."""
-    scores = {f"untrained critic seed {seed}": critic_scores(critic, images)
-              for seed, critic in untrained_critics.items()}
+def baseline_scores(images, make_critic, seeds):
+    """The scores a trained critic is compared with, as {name: scores (N,)}: the critic untrained, one built
+    by ``make_critic()`` under ``mg.manual_seed(1000 + seed)`` for each of ``seeds``, and the mean pixel
+    intensity of each image."""
+    scores = {}
+    for seed in seeds:
+        mg.manual_seed(1000 + seed)
+        scores[f"untrained critic seed {seed}"] = critic_scores(make_critic(), images)
     scores["mean pixel intensity"] = np.asarray(images).reshape(len(images), -1).mean(1).astype(np.float64)
     return scores
 

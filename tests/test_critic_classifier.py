@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import minigan as mg
 from minigan import critic_classifier, report
 from minigan.data.shapes import TEST_CLASSES
 
@@ -55,9 +56,19 @@ def test_baselines_score_the_untrained_critics_and_the_mean_intensity():
         def __call__(self, x):
             return x.sum(dim=(1, 2, 3))
 
-    baselines = critic_classifier.baseline_scores(images, {7: Sum()})
-    assert list(baselines) == ["untrained critic seed 7", "mean pixel intensity"]
-    np.testing.assert_allclose(baselines["untrained critic seed 7"], [0, 3, 6, 12])
+    draws = []
+
+    def make_critic():
+        draws.append(float(mg.randn(1).item()))              # what the critic's initialisation would draw
+        return Sum()
+    baselines = critic_classifier.baseline_scores(images, make_critic, seeds=[7, 8])
+    assert list(baselines) == ["untrained critic seed 7", "untrained critic seed 8", "mean pixel intensity"]
+    np.testing.assert_allclose(baselines["untrained critic seed 8"], [0, 3, 6, 12])
+    expected = []
+    for seed in (1007, 1008):                                 # each critic is built under seed 1000 + its seed
+        mg.manual_seed(seed)
+        expected.append(float(mg.randn(1).item()))
+    assert draws == expected and draws[0] != draws[1]
     np.testing.assert_allclose(baselines["mean pixel intensity"], [0, 0.25, 0.5, 1.0])
     assert baselines["mean pixel intensity"].dtype == np.float64
 

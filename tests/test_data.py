@@ -337,6 +337,20 @@ def test_swiss_roll_labels_are_nearest_segments():
     assert np.all(np.diff(radius[np.argsort(labels, kind="stable")]) > -1.5 * np.pi / 16 * 2)
 
 
+def test_two_spirals_are_mirrored_arms_of_growing_radius():
+    points, labels = toy.two_spirals(300, noise=0.0, seed=0)
+    assert points.shape == (600, 2) and points.dtype == np.float32 and labels.tolist() == [0] * 300 + [1] * 300
+    np.testing.assert_array_equal(points[300:], -points[:300])                 # class 1 is class 0 mirrored
+    radius = np.linalg.norm(points[:300], axis=1)                               # = theta / (3 pi), in [0, 1]
+    angle = np.arctan2(points[:300, 1], points[:300, 0])
+    np.testing.assert_allclose(np.cos(angle), np.cos(3 * np.pi * radius), atol=1e-4)   # on the arm
+    assert radius.min() >= 0 and radius.max() <= 1
+    noisy, _ = toy.two_spirals(300, noise=0.05, seed=0)
+    assert (noisy - points).std() == pytest.approx(0.05, rel=0.1)
+    with pytest.raises(ValueError, match="noise"):
+        toy.two_spirals(10, noise=-1.0)
+
+
 def test_toy_deterministic():
     np.testing.assert_array_equal(toy.eight_gaussians(100, seed=3)[0], toy.eight_gaussians(100, seed=3)[0])
 

@@ -46,7 +46,7 @@ from .loader import DataLoader
 from .mnist5k import load_mnist5k, read_mnist5k_csv
 from .splits import stratified
 from .shapes import TEST_CLASSES, TRAIN_CLASSES, ShapeClass, make_shapes, shapes_test, shapes_train
-from .toy import eight_gaussians, swiss_roll, twenty_five_gaussians
+from .toy import eight_gaussians, swiss_roll, twenty_five_gaussians, two_spirals
 from .transforms import (
     binarize_dynamic,
     binarize_static,
@@ -80,6 +80,7 @@ __all__ = [
     "eight_gaussians",
     "twenty_five_gaussians",
     "swiss_roll",
+    "two_spirals",
     "scale_to_unit",
     "scale_to_symmetric",
     "unit_to_symmetric",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["eight_gaussians", "twenty_five_gaussians", "swiss_roll"]
+__all__ = ["eight_gaussians", "twenty_five_gaussians", "swiss_roll", "two_spirals"]
 
 
 def _check_count(n: int, name: str = "number of samples", low: int = 0) -> None:
@@ -87,3 +87,19 @@ def swiss_roll(n: int = 10_000, noise: float = 0.25, n_segments: int = 16, seed:
     t_mid = t_low + segment_width * (np.arange(n_segments) + 0.5)
     centres = np.stack([t_mid * np.cos(t_mid), t_mid * np.sin(t_mid)], axis=1)
     return (scale * points).astype(np.float32), labels, (scale * centres).astype(np.float32)
+
+
+def two_spirals(n_per_class: int = 200, noise: float = 0.02, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved spirals in the plane, a classic that a linear classifier cannot separate (the
+    autograd tour's MLP task): theta = 3 pi sqrt(u), u ~ U[0, 1], arm = theta (cos theta, sin theta) / (3 pi);
+    class 0 is the arm, class 1 its mirror -arm, each point plus ``noise`` * N(0, I).
+
+    Returns (points (2 n_per_class, 2) float32, labels (2 n_per_class,) int64 in {0, 1}), class 0 first."""
+    _check_count(n_per_class, "n_per_class")
+    _check_real("noise", noise, non_negative=True)
+    rng = np.random.default_rng(seed)
+    theta = np.sqrt(rng.uniform(0, 1, n_per_class)) * 3 * np.pi
+    arm = np.stack([theta * np.cos(theta), theta * np.sin(theta)], axis=1) / (3 * np.pi)
+    points = np.concatenate([arm, -arm]) + rng.normal(0, noise, (2 * n_per_class, 2))
+    labels = np.concatenate([np.zeros(n_per_class), np.ones(n_per_class)]).astype(np.int64)
+    return points.astype(np.float32), labels
