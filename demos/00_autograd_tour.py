@@ -28,7 +28,7 @@ import minigan as mg
 import minigan.functional as F
 import minigan.nn as nn
 import minigan.optim as optim
-from minigan import data
+from minigan import argtypes, data
 
 
 def gradient_penalty_graphs(out, fmt):
@@ -60,7 +60,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer training steps (for the test suite)")
     parser.add_argument("--out", default="demo_out/tour")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
     parser.add_argument("--figures", choices=("svg", "png", "pdf"), default="svg", help="format of the graphs")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)

@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import data, report, viz
+from minigan import argtypes, data, report, viz
 from minigan.evaluate import pca_reconstruction
 from minigan.models import DBN, DBNClassifier, DeepAutoencoder, LogisticRegression
 from minigan.trainers.rbm import RBMTrainer
@@ -49,7 +49,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/dbn_mnist")
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
     args = parser.parse_args(argv)
     q = QUICK if args.quick else {}
     classifier_sizes = q.get("classifier_sizes", CLASSIFIER_SIZES)

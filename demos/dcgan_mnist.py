@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import autograd, data, losses, optim, report, viz
+from minigan import argtypes, autograd, data, losses, optim, report, viz
 from minigan.evaluate import digit_classifier, judge_digits
 from minigan.models import DCGANDiscriminator, DCGANGenerator
 from minigan.trainers.base import step_parameters
@@ -92,8 +92,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/dcgan_mnist")
     parser.add_argument("--quick", action="store_true", help="seconds: a smoke run of every step")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=argtypes.seed, default=SEED)
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}

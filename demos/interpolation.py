@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import data, latent, report, viz
+from minigan import argtypes, data, latent, report, viz
 from minigan.models import VAE, LogisticRegression
 from minigan.trainers.supervised import train_classifier
 from minigan.trainers.vae import VAETrainer
@@ -56,8 +56,8 @@ def main(argv=None):
     parser.add_argument("--out", default="demo_out/interpolation")
     parser.add_argument("--checkpoint", default=None, help="a VAE(20) state dict from demos/vae_mnist.py")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
+    parser.add_argument("--seed", type=argtypes.seed, default=SEED)
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}
     os.makedirs(args.out, exist_ok=True)

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import data, report, viz
+from minigan import argtypes, data, report, viz
 from minigan.models import BernoulliNaiveBayes, LogisticRegression
 from minigan.trainers.supervised import train_classifier
 
@@ -45,7 +45,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/naive_bayes")
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}
     lr_epochs, sizes, seeds = quick.get("lr_epochs", LR_EPOCHS), quick.get("sizes", SIZES), quick.get("seeds", SEEDS)

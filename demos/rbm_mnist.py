@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 import minigan as mg
-from minigan import data, report, viz
+from minigan import argtypes, data, report, viz
 from minigan.models import RBM, ais_log_partition, log_partition_exact
 from minigan.models.rbm import ais_betas, base_rate_biases, independent_bernoulli_log_likelihood
 from minigan.trainers.rbm import RBMTrainer
@@ -56,7 +56,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/rbm_mnist")
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
     args = parser.parse_args(argv)
     q = QUICK if args.quick else {}
     n_hidden, epochs = q.get("n_hidden", N_HIDDEN), q.get("epochs", EPOCHS)

@@ -15,6 +15,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from minigan import argtypes
 from minigan.data.shapes import TEST_CLASSES, TRAIN_CLASSES, make_shapes
 
 # ---- settings
@@ -48,8 +49,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out/)")
     parser.add_argument("--quick", action="store_true", help=f"{PER_CLASS_QUICK} copies per class instead of {PER_CLASS}")
-    parser.add_argument("--per-class", type=int, default=None, help="copies shown per class")
-    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--per-class", type=argtypes.positive_int, default=None, help="copies shown per class")
+    parser.add_argument("--seed", type=argtypes.seed, default=SEED)
     args = parser.parse_args()
     per_class = args.per_class or (PER_CLASS_QUICK if args.quick else PER_CLASS)
     os.makedirs(args.out, exist_ok=True)

@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import data, latent, report, viz
+from minigan import argtypes, data, latent, report, viz
 from minigan.models import VAE, BernoulliNaiveBayes
 from minigan.models.rbm import per_pixel_bernoulli_nll
 from minigan.models.vae import negative_bounds
@@ -49,8 +49,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out/vae_mnist")
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
+    parser.add_argument("--seed", type=argtypes.seed, default=0)
     parser.add_argument("--no-grey", action="store_true", help="skip the grey-level pytorch/examples comparison")
     args = parser.parse_args(argv)
     quick = QUICK if args.quick else {}

@@ -1,5 +1,5 @@
 """Every GAN-family demo's --quick run finishes and writes a report with finite numbers (in-process, so the
-kernels compile once for all of them)."""
+kernels compile once for all of them), and the demos refuse a bad flag value before writing anything."""
 import importlib.util
 import json
 import math
@@ -43,7 +43,8 @@ def test_demo_quick_writes_a_finite_report(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist",
-                                  "wgan_shapes"])
+                                  "wgan_shapes", "dcgan_mnist", "rbm_mnist", "dbn_mnist", "vae_mnist", "naive_bayes",
+                                  "interpolation"])
 def test_demo_flags_are_validated_by_argparse(name, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(f"demo_{name}", REPO / "demos" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
