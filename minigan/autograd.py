@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import operator
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -225,7 +226,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 function.needs_input_grad = tuple(
                     t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
                     for t in function.inputs)
-            function.check_saved_versions()          # no tensor it reads was changed in place since forward
+            # no tensor it reads was changed in place since forward (compared in one pass; the detailed
+            # check, which names the tensor, only when a version moved)
+            versions = function.saved_input_versions
+            if (versions is not None and tuple(map(_version_of, function.inputs)) != versions) \
+                    or function.saved_output_versions is not None:
+                function.check_saved_versions()
             if active_tracers:      # minigan.graph: tell a trace whose backward records the ops that follow
                 input_grads = observed_backward(function, output_grads)
             else:
@@ -280,6 +286,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             g = g.detach()
         leaf.grad = g if leaf.grad is None else (leaf.grad + g if create_graph else _add_detached(leaf.grad, g))
     return None
+
+
+_version_of = operator.attrgetter("_version_counter.value")     # a tensor's version, read in C
 
 
 def _add_detached(a, b):

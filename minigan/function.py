@@ -57,17 +57,14 @@ class Function:
     def apply(self, *inputs):
         """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed."""
         Tensor = _Tensor or _tensor_class()
-        reference = None
-        all_tensors = True
-        for value in inputs:
-            if isinstance(value, Tensor):
-                if reference is None:
-                    reference = value
-            else:
-                all_tensors = False
-        tensors = inputs if all_tensors else tuple(
-            value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name) for value in inputs)
-        arrays = [t.array for t in tensors]
+        arrays = [t.array for t in inputs if isinstance(t, Tensor)]
+        if len(arrays) == len(inputs):  # every input a Tensor (the common case): nothing to wrap
+            tensors = inputs
+        else:                           # numbers and arrays become constants like the first Tensor
+            reference = next((value for value in inputs if isinstance(value, Tensor)), None)
+            tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name)
+                            for value in inputs)
+            arrays = [t.array for t in tensors]
         if len(arrays) > 1:
             for array in arrays:
                 if type(array) is not numpy.ndarray:     # all on the CPU is the common case: nothing to check
@@ -91,10 +88,15 @@ class Function:
                     needs_grad = True
                     break
         if not needs_grad:              # no graph to record: plain results, nothing saved
+            if single:
+                result = Tensor(outputs[0])
+                if self.output_is_view:
+                    result._version_counter = tensors[0]._version_counter
+                return result
             results = tuple([Tensor(out) for out in outputs])
             if self.output_is_view:
                 results[0]._version_counter = tensors[0]._version_counter
-            return results[0] if single else results
+            return results
 
         results = tuple([Tensor(out, requires_grad=True) for out in outputs])
         if self.output_is_view:

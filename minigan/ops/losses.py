@@ -6,6 +6,7 @@ class weights, ignored targets, label smoothing, probability targets, spatial di
 from ..function import Function, xp_of
 from .activation import log_softmax, sigmoid
 from .arith import as_floating, div, exp, mul, neg, promote, sub
+from .reduce import sum as reduce_sum
 from .shape import reshape
 
 
@@ -36,7 +37,7 @@ class CrossEntropy(Function):
     """Softmax cross-entropy of logits x (N, C) with integer class targets (N,) (a constant array, each in
     [0, C)): loss_n = lse_n - s[n, target_n] with s = x - max x per row, lse = log sum exp s, reduced by
     ``reduction`` ("mean", "sum" or "none").  gx = (softmax(x) - onehot(target)) * gy (/ N for the mean),
-    softmax(x) as exp(log_softmax(x)), so that the gradient is differentiable again."""
+    one ``cross_entropy_backward`` op."""
 
     def __init__(self, labels, reduction):
         super().__init__()
@@ -54,17 +55,55 @@ class CrossEntropy(Function):
         return total / x.dtype.type(x.shape[0]) if self.reduction == "mean" else total
 
     def backward(self, gy):
-        (x,) = self.inputs
+        return CrossEntropyBackward(self.labels, self.reduction).apply(self.inputs[0], gy)
+
+
+class CrossEntropyBackward(Function):
+    """gx = (softmax(x) - onehot(target)) * s, s = gy / N ("mean"), gy ("sum") or gy per row ("none"):
+    cross_entropy's gradient in one op.  Its own gradients, from primitives (p = softmax(x), q = p - onehot,
+    G the incoming gradient): in gy, the sum of q G (per row for "none"; / N for "mean"); in x,
+    s p (G - sum_c G p) (the softmax's Jacobian applied to s G)."""
+
+    def __init__(self, labels, reduction):
+        super().__init__()
+        self.labels, self.reduction = labels, reduction
+
+    def reads_input(self, index):
+        return index == 0 or self.needs_input_grad[0]     # x for both gradients, gy for x's
+
+    def forward(self, x, gy):
+        xp = xp_of(x)
+        m = xp.max(x, axis=1, keepdims=True)
+        e = xp.exp(x - xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False))
+        g = e / xp.sum(e, axis=1, keepdims=True)
+        g[xp.arange(x.shape[0]), self.labels] -= 1
+        if self.reduction == "none":
+            g *= gy.reshape(-1, 1)
+        else:
+            g *= gy / x.dtype.type(x.shape[0]) if self.reduction == "mean" else gy
+        return g
+
+    def backward(self, ggx):
+        x, gy = self.inputs
         xp = x.xp
         onehot = xp.zeros(x.shape, dtype=x.dtype)
         onehot[xp.arange(x.shape[0]), self.labels] = 1
-        if self.reduction == "none":
-            scale = reshape(gy, (x.shape[0], 1))
-        elif self.reduction == "mean":
-            scale = div(gy, float(x.shape[0]))
-        else:
-            scale = gy
-        return mul(sub(exp(log_softmax(x, 1)), onehot), scale)
+        p = exp(log_softmax(x, 1))
+        ggy = gxx = None
+        if self.needs_input_grad[1]:
+            if self.reduction == "none":
+                ggy = reduce_sum(mul(sub(p, onehot), ggx), 1)
+            else:
+                ggy = reduce_sum(mul(sub(p, onehot), ggx))
+                if self.reduction == "mean":
+                    ggy = div(ggy, float(x.shape[0]))
+        if self.needs_input_grad[0]:
+            if self.reduction == "none":
+                scale = reshape(gy, (x.shape[0], 1))
+            else:
+                scale = div(gy, float(x.shape[0])) if self.reduction == "mean" else gy
+            gxx = mul(mul(p, sub(ggx, reduce_sum(mul(ggx, p), 1, True))), scale)
+        return gxx, ggy
 
 
 def binary_cross_entropy_with_logits(x, t):
