@@ -64,7 +64,8 @@ NUMPY_MATMUL_MAX = 1 << 18
 # Products of at least this many multiply-adds are split over the Numba threads; smaller ones run on the
 # calling thread.  At 2^19 (32x128x128) the split saved nothing even when the second thread got a core
 # at once; from 1.5 Mi it saves 25-43% then.  On a loaded machine any split waits for a core (~11 ms a
-# product here): bench/README.md, "fused primitives".  Tests set it to 0 or to a huge value.
+# product here): bench/README.md, "The engine's own cost, second round: fused primitives (issue 17)".
+# Tests set it to 0 or to a huge value.
 MATMUL_PARALLEL_MIN = 1 << 20
 
 
