@@ -2,6 +2,7 @@
 bench_models.py's epochs, each side in its own process, for a machine that other jobs share.
 
     python bench/bench_cpu_time.py [--cases chain mlp vae-2 vae-20 mlp-gan rbm-cd1 rbm-pcd] [--repeats 5]
+                                   [--without-blas-overrides]
 
 On the shared 2-core machine the wall-clock ratios of bench_overhead.py and bench_models.py moved by 2x from
 run to run (a thread that waits for a core is counted; bench/README.md); the CPU time a process spends is
@@ -64,19 +65,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--without-blas-overrides", action="store_true",
+                        help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(measure(args.worker[0], args.worker[1], args.repeats))
         return
-    print(machine.describe())
+    environment = machine.without_blas_overrides(os.environ) if args.without_blas_overrides else dict(os.environ)
+    print(machine.describe(environment))
     print(f"CPU time, one thread per side, each side in its own process; medians of {args.repeats}\n")
     print(f"{'case':9s} {'minigan ms':>11s} {'torch ms':>9s} {'ratio':>6s}")
     for case in args.cases:
         seconds = {}
         for side in ("minigan", "torch"):
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", side, case, "--repeats",
-                                  str(args.repeats)], check=True, capture_output=True, text=True).stdout
+                                  str(args.repeats)], check=True, capture_output=True, text=True,
+                             env=environment).stdout
             seconds[side] = float(out.strip().splitlines()[-1])
         print(f"{case:9s} {seconds['minigan'] * 1e3:11.3f} {seconds['torch'] * 1e3:9.3f} "
               f"{seconds['minigan'] / seconds['torch']:6.2f}")

@@ -4,15 +4,19 @@ A long chain of small elementwise ops (each on a tiny tensor, so the arithmetic 
 measured is the engine: recording the graph, the backward sweep, allocating results), forward + backward.
 Also a small MLP step (the same work in both) for a more realistic mix.
 
-    python bench/bench_overhead.py [--length 200] [--repeats 15]
+    python bench/bench_overhead.py [--length 200] [--repeats 15] [--without-blas-overrides]
 
 Prints minigan's and PyTorch's median times, the per-op cost, and their ratio (minigan / PyTorch).
 Both sides run on one thread (PyTorch's intra-op pool and minigan's Numba threads): the MLP's products
 are small, and a two-thread split of them measures thread hand-offs (on a loaded machine, waiting for a
-core), not the engine.
+core), not the engine.  Both frameworks run in this one process (the ops are too small for their thread
+pools to meet); ``--without-blas-overrides`` starts it again without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
+(bench/machine.py) when they are set.
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 
 import machine
@@ -93,7 +97,11 @@ def main():
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--without-blas-overrides", action="store_true",
+                        help="run without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
     args = parser.parse_args()
+    if args.without_blas_overrides and machine.blas_overrides():    # the BLAS reads them when it loads
+        os.execve(sys.executable, [sys.executable] + sys.argv, machine.without_blas_overrides(os.environ))
     import numba
     import torch
     torch.set_num_threads(1)
