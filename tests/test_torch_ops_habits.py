@@ -253,3 +253,28 @@ def test_bad_padding_arguments_are_refused_naming_the_problem():
         nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="ConvTranspose2d: padding_mode 'reflect': only 'zeros'"):
         nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect")
+
+
+PAD_LAYERS = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+              "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
+
+
+@pytest.mark.parametrize("name", PAD_LAYERS)
+@pytest.mark.parametrize("padding", [1, (2, 0, 1, 2)])
+def test_padding_layers_give_pytorchs_output_and_gradient(name, padding):
+    dims = 1 if name.endswith("1d") else 2
+    if not isinstance(padding, int):
+        padding = padding[:2 * dims]
+    arguments = (padding, -0.5) if name.startswith("Constant") else (padding,)
+    ours, theirs = getattr(nn, name)(*arguments), getattr(torch.nn, name)(*arguments)
+    x = randn(2, 3, 4) if dims == 1 else randn(1, 2, 3, 4)
+    xt = torch.tensor(x, requires_grad=True)
+    y, y_torch = ours(mg.tensor(x)), theirs(xt)
+    np.testing.assert_array_equal(y.numpy(), y_torch.detach().numpy())
+    v = randn(*y.shape)
+    xm = mg.tensor(x, requires_grad=True)
+    (grad,) = mg.grad(ours(xm), [xm], grad_outputs=mg.tensor(v))
+    (grad_torch,) = torch.autograd.grad(y_torch, [xt], grad_outputs=torch.tensor(v))
+    np.testing.assert_allclose(grad.numpy(), grad_torch.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=f"{name}: padding must be an int or {2 * dims} ints"):
+        getattr(nn, name)(*(((1, 2, 3),) + arguments[1:]))

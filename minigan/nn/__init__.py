@@ -6,7 +6,9 @@
 from . import init, utils
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Dropout2d, ELU,
                      Embedding, Flatten, GroupNorm, Identity, InstanceNorm2d, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ModuleList, ReLU,
-                     Sequential, Sigmoid, Softmax, Softplus, Tanh, Unflatten, Upsample)
+                     Sequential, Sigmoid, Softmax, Softplus, Tanh, Unflatten, Upsample, ZeroPad1d, ZeroPad2d,
+                     ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
+                     ReplicationPad2d, CircularPad1d, CircularPad2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss)
 from .module import Module, Parameter
 
@@ -14,4 +16,6 @@ __all__ = ["Module", "Parameter", "init", "utils", "Linear", "Conv2d", "ConvTran
            "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d", "Dropout", "Dropout2d", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "Softplus", "Softmax", "LogSoftmax", "Identity", "Sequential", "ModuleList", "Flatten",
            "Unflatten", "Upsample", "MaxPool2d", "AvgPool2d", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "NLLLoss", "CrossEntropyLoss", "KLDivLoss"]
+           "NLLLoss", "CrossEntropyLoss", "KLDivLoss", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+           "CircularPad2d"]

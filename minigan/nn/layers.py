@@ -27,7 +27,8 @@ __all__ = ["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", 
            "InstanceNorm2d", "Dropout", "Dropout2d",
            "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
            "Identity", "Sequential", "ModuleList", "Flatten", "Unflatten", "Upsample", "MaxPool2d",
-           "AvgPool2d"]
+           "AvgPool2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
+           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
 
 
 def _pair(value):
@@ -594,6 +595,87 @@ class Upsample(Module):
 
     def extra_repr(self) -> str:
         return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"
+
+
+class _PadNd(Module):
+    """Padding layers (``nn.ReflectionPad2d(3)``, ...): ``F.pad`` with the layer's mode over its last
+    ``dims`` dims; ``padding`` is one int for every side or PyTorch's (left, right[, top, bottom])."""
+
+    mode = "constant"
+    dims = 2
+
+    def __init__(self, padding: int | Sequence[int], value: float | None = None) -> None:
+        """``value``: the fill of the constant modes (None: 0); the other modes take none."""
+        super().__init__()
+        name = type(self).__name__
+        sides = 2 * self.dims
+        if argcheck.is_int(padding):
+            padding = (int(padding),) * sides
+        padding = argcheck.shape(name, padding, name="padding")
+        if len(padding) != sides:
+            raise ValueError(f"{name}: padding must be an int or {sides} ints (left, right"
+                             f"{', top, bottom' if self.dims == 2 else ''}), got {padding}")
+        self.padding, self.value = padding, value
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pad(x, self.padding, mode=self.mode, value=self.value)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}" + (f", value={self.value}" if self.value is not None else "")
+
+
+class ZeroPad1d(_PadNd):
+    """Zeros on both sides of the last dim."""
+    dims = 1
+
+
+class ZeroPad2d(_PadNd):
+    """Zeros around the last two dims."""
+
+
+class ConstantPad1d(_PadNd):
+    """``value`` on both sides of the last dim."""
+    dims = 1
+
+    def __init__(self, padding: int | Sequence[int], value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(_PadNd):
+    """``value`` around the last two dims."""
+
+    def __init__(self, padding: int | Sequence[int], value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ReflectionPad1d(_PadNd):
+    """The last dim mirrored about its edge elements (see ``F.pad``)."""
+    mode, dims = "reflect", 1
+
+
+class ReflectionPad2d(_PadNd):
+    """The last two dims mirrored about their edge elements (CycleGAN's and pix2pix's generators)."""
+    mode = "reflect"
+
+
+class ReplicationPad1d(_PadNd):
+    """The edge elements of the last dim repeated."""
+    mode, dims = "replicate", 1
+
+
+class ReplicationPad2d(_PadNd):
+    """The edge elements of the last two dims repeated."""
+    mode = "replicate"
+
+
+class CircularPad1d(_PadNd):
+    """The last dim wrapped around."""
+    mode, dims = "circular", 1
+
+
+class CircularPad2d(_PadNd):
+    """The last two dims wrapped around."""
+    mode = "circular"
 
 
 class MaxPool2d(Module):
