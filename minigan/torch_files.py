@@ -20,9 +20,10 @@ globals, each of which it rebuilds itself: ``collections.OrderedDict`` (as a dic
 own) is refused when the pickle names it, before anything could use it; so is any other opcode.
 
 Tensors come back as minigan Tensors on the CPU, each with its own contiguous copy of its values (views of
-one storage, such as a transposed slice or two entries sharing a storage, read the right elements but do
-not share memory afterwards; the same tensor stored under two keys is one Tensor object). float16 and
-bfloat16 storages are widened to float32 (exactly: every value is representable); every other storage
+one storage, such as a transposed slice or two entries sharing a storage, read the right elements but do not
+share memory afterwards; the same tensor stored under two keys is one Tensor object). Those copies may take
+at most 16 times the file's size + 256 MiB in all, so a crafted stride-0 view cannot exhaust memory. float16
+and bfloat16 storages are widened to float32 (exactly: every value is representable); every other storage
 keeps its dtype. An ``OrderedDict``'s attached ``_metadata`` (module versions) is dropped.
 
 Every problem -- not a zip, the legacy (pre-1.6) format, a corrupt zip, a missing or truncated storage, an
@@ -31,6 +32,8 @@ ValueError) naming the file and, where there is one, the storage key.
 """
 from __future__ import annotations
 
+import math
+import os
 import pickletools
 import zipfile
 
@@ -45,6 +48,11 @@ _LEGACY_PREFIX = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_STACK = 100_000                 # a state dict's pickle keeps a few dozen items on the stack
 _MAX_MEMO = 10_000_000
+# Each tensor gets its own copy, so views of one storage (stride 0, or the same storage viewed many times)
+# could ask for far more memory than the file holds; their copies may take this much in all. A state dict's
+# tensors take about the file's size (float16/bfloat16 widened: twice that).
+_MATERIALIZED_PER_FILE_BYTE = 16
+_MATERIALIZED_EXTRA = 256 << 20
 
 # torch.<Name>Storage -> (NumPy dtype of the bytes, little-endian; the dtype the Tensor gets)
 _STORAGE_DTYPES = {
@@ -150,7 +158,8 @@ def load_torch(path, device="cpu"):
         prefix = _archive_prefix(archive, path)
         byteorder = _byteorder(archive, prefix, path)
         pickle_bytes = _read_record(archive, f"{prefix}data.pkl", path)
-        state = _Unpickler(archive, prefix, byteorder, path).run(pickle_bytes)
+        budget = _MATERIALIZED_PER_FILE_BYTE * os.path.getsize(path) + _MATERIALIZED_EXTRA
+        state = _Unpickler(archive, prefix, byteorder, path, budget).run(pickle_bytes)
     return state if device == "cpu" else _to_device(state, device, {})
 
 
@@ -214,9 +223,10 @@ def _is_int(value):
 class _Unpickler:
     """The stack machine: one method per supported opcode, named after it."""
 
-    def __init__(self, archive, prefix, byteorder, path):
+    def __init__(self, archive, prefix, byteorder, path, budget):
         self.archive, self.prefix, self.byteorder, self.path = archive, prefix, byteorder, path
         self.stack, self.memo, self.storages = [], {}, {}
+        self.budget = budget            # bytes the tensors' own copies may take in all
 
     def fail(self, message):
         raise TorchFileError(f"{self.path}: data.pkl: {message}")
@@ -443,6 +453,12 @@ class _Unpickler:
 
     def _rebuild_tensor(self, storage, offset, size, stride):
         elements = storage.elements
+        nbytes = math.prod(size) * elements.itemsize
+        self.budget -= nbytes
+        if self.budget < 0:
+            self.fail(f"tensor on storage {storage.key!r} of size {size} would take the tensors' copies past "
+                      f"{_MATERIALIZED_PER_FILE_BYTE} times the file's size + {_MATERIALIZED_EXTRA >> 20} MiB "
+                      "(stride-0 or repeated views of a small storage)")
         if 0 not in size:
             last = offset + sum((n - 1) * s for n, s in zip(size, stride))
             if last >= elements.size:

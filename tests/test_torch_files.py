@@ -273,6 +273,23 @@ def test_views_reaching_outside_their_storage_and_odd_pickles_are_refused(tmp_pa
             load_torch(tmp_path / "odd.pt")
 
 
+def test_an_expanded_tensor_loads_and_a_stride_0_memory_bomb_is_refused(tmp_path):
+    expanded = {"row": torch.arange(3.0).expand(1000, 3)}          # stride (0, 1): 3 stored elements
+    torch.save(expanded, tmp_path / "expanded.pt")
+    assert_same(load_torch(tmp_path / "expanded.pt"), expanded)
+    torch.save({"w": torch.ones(1)}, tmp_path / "good.pt")
+    with zipfile.ZipFile(tmp_path / "good.pt") as archive:
+        pkl = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    # size (1,) stride (1,) -> size (2**20, 2**20) stride (0, 0): 4 TiB of float32 from one stored element
+    old_shape = b"K\x01\x85q\x08K\x01\x85q\t"
+    assert old_shape in pkl, pkl
+    bomb = pkl.replace(old_shape, b"J\x00\x00\x10\x00J\x00\x00\x10\x00\x86q\x08K\x00K\x00\x86q\t")
+    rewritten(tmp_path / "good.pt", tmp_path / "bomb.pt", lambda name, data: bomb if name.endswith("data.pkl") else data)
+    with pytest.raises(TorchFileError, match=r"bomb\.pt: data\.pkl: tensor on storage '0' of size \(1048576, 1048576\) "
+                                             "would take the tensors' copies past 16 times the file's size"):
+        load_torch(tmp_path / "bomb.pt")
+
+
 def test_a_big_endian_file_reads_the_same_values(tmp_path):
     state = {"f": torch.tensor([1.5, -2.0, 3e-5]), "i": torch.tensor([1, -2, 2 ** 40]), "b": torch.tensor([True])}
     torch.save(state, tmp_path / "little.pt")
@@ -316,3 +333,38 @@ def test_property_random_state_dicts_load_bit_for_bit(state, protocol, tmp_path_
     path = tmp_path_factory.getbasetemp() / "random_state.pt"
     torch.save(state, path, pickle_protocol=protocol)
     assert_same(load_torch_state_dict(path), state)
+
+
+def _mutations(draw, data):
+    """``data`` with a few bytes flipped, overwritten, cut off or appended."""
+    data = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["flip", "overwrite", "truncate", "append"]))
+        position = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[position] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "overwrite" and data:
+            data[position] = draw(st.integers(0, 255))
+        elif kind == "truncate":
+            del data[position:]
+        else:
+            data += draw(st.binary(min_size=1, max_size=16))
+    return bytes(data)
+
+
+@given(data=st.data())
+def test_property_a_mutated_file_is_refused_or_reads_as_the_original(data, tmp_path_factory):
+    """Flipped, overwritten, cut or appended bytes anywhere in a torch.save file: a TorchFileError naming the
+    file, or exactly the original values (the byte hit nothing read, e.g. a record's padding) -- nothing
+    else, and never a different result."""
+    directory = tmp_path_factory.getbasetemp()
+    original = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.tensor([1, -2]), "step": 3, "name": "layer"}
+    torch.save(original, directory / "original.pt")
+    mutated = _mutations(data.draw, (directory / "original.pt").read_bytes())
+    (directory / "mutated.pt").write_bytes(mutated)
+    try:
+        loaded = load_torch(directory / "mutated.pt")
+    except TorchFileError as error:
+        assert "mutated.pt" in str(error)
+    else:
+        assert_same(loaded, original)
