@@ -5,6 +5,10 @@ without importing those libraries unless the caller asks for their objects.
     torch_opt.load_state_dict(interop.optimizer_state_to_torch(opt.state_dict()))
     opt.load_state_dict(interop.from_foreign(torch_opt.state_dict()))
 
+Files: ``mg.load`` reads ``torch.save``'s ``.pth``/``.pt`` zip files without unpickling
+(``minigan.torch_files``), and PyTorch reads ``mg.save``'s safetensors files with
+``safetensors.torch.load_file``.
+
 ``as_array`` is the one converter: a minigan Tensor gives its array; a NumPy or CuPy array is itself;
 anything else that speaks DLPack (PyTorch, JAX, CuPy) is imported without a copy where the device allows
 (CPU tensors as NumPy arrays, CUDA tensors as CuPy arrays); anything with ``__array__`` goes through NumPy.

@@ -36,10 +36,14 @@ import math
 import os
 import pickletools
 import zipfile
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from .typing import Device, PathLike
 
 __all__ = ["load_torch", "load_torch_state_dict", "is_torch_zip", "TorchFileError"]
 
@@ -111,7 +115,7 @@ _ALLOWED_GLOBALS = {
 _MARK = object()
 
 
-def is_torch_zip(path) -> bool:
+def is_torch_zip(path: PathLike) -> bool:
     """Whether ``path`` starts like a zip archive (what ``torch.save`` writes) rather than a safetensors
     file. A safetensors file's byte 8 is the "{" opening its JSON header; a zip's is its compression
     method, never "{", so the two cannot be confused."""
@@ -120,13 +124,13 @@ def is_torch_zip(path) -> bool:
     return head[:4] == _ZIP_MAGIC and head[8:9] != b"{"
 
 
-def is_legacy_torch_file(path) -> bool:
+def is_legacy_torch_file(path: PathLike) -> bool:
     """Whether ``path`` is in ``torch.save``'s pre-1.6 format (a bare pickle stream), which is not read."""
     with open(path, "rb") as file:
         return file.read(len(_LEGACY_PREFIX)) == _LEGACY_PREFIX
 
 
-def load_torch_state_dict(path) -> dict:
+def load_torch_state_dict(path: PathLike) -> dict[str, Tensor]:
     """A ``torch.save(model.state_dict(), path)`` file as ``{name: Tensor}`` (the order of the file), ready
     for ``Module.load_state_dict``. A file holding anything else (an optimizer's nested state, a bare
     tensor) is refused naming what it holds: read such files with :func:`load_torch`."""
@@ -138,7 +142,7 @@ def load_torch_state_dict(path) -> dict:
     return state
 
 
-def load_torch(path, device="cpu"):
+def load_torch(path: PathLike, device: Device = "cpu") -> Any:
     """The object a ``torch.save`` zip file holds, with minigan Tensors (on ``device``) for its tensors; see
     the module docstring for what is accepted."""
     path = str(path)

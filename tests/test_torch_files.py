@@ -141,6 +141,15 @@ def test_nested_python_values_come_back_as_pickled(tmp_path):
         assert_same(load_torch(tmp_path / f"nested{protocol}.pt"), state)
 
 
+def test_saved_parameters_come_back_requiring_grad(tmp_path):
+    model = torch.nn.Linear(2, 3)
+    torch.save({"parameters": list(model.parameters()), "plain": model.weight.detach()}, tmp_path / "params.pt")
+    loaded = load_torch(tmp_path / "params.pt")
+    assert [p.requires_grad for p in loaded["parameters"]] == [True, True]
+    assert not loaded["plain"].requires_grad
+    assert_same(loaded, {"parameters": [p.detach() for p in model.parameters()], "plain": model.weight.detach()})
+
+
 def test_map_location_moves_the_tensors_and_load_torch_state_dict_refuses_other_contents(tmp_path):
     torch.save({"state": {}, "param_groups": []}, tmp_path / "opt.pt")
     with pytest.raises(TorchFileError, match=r"opt\.pt holds a dict whose values are not all tensors"):

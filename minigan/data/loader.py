@@ -26,7 +26,8 @@ class Batching:
     ``batch_size``/``shuffle``/``drop_last``, ``len()`` and each epoch's batches of sample indices, drawn
     from ``self.rng`` -- the generator ``minigan.training.fit`` checkpoints to resume a run exactly."""
 
-    def _set_batching(self, num_samples, batch_size, shuffle, drop_last, rng):
+    def _set_batching(self, num_samples: int, batch_size: int, shuffle: bool, drop_last: bool,
+                      rng: np.random.Generator) -> None:
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, (bool, np.bool_)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
@@ -49,7 +50,7 @@ class Batching:
             return self.num_samples // self.batch_size
         return math.ceil(self.num_samples / self.batch_size)
 
-    def _index_batches(self):
+    def _index_batches(self) -> Iterator[np.ndarray]:
         """One epoch's batches of sample indices (a fresh permutation from ``self.rng`` when shuffling)."""
         order = self.rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
         for start in range(0, len(self) * self.batch_size, self.batch_size):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
@@ -33,23 +34,28 @@ from .. import backend
 from ..data.loader import Batching
 from ..tensor import Tensor, tensor
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from ..typing import ArrayLike
+
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate"]
 
 
 class Dataset:
     """A map-style data set: ``dataset[i]`` is sample i and ``len(dataset)`` their number (subclass it)."""
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__ (and __len__)")
 
-    def __len__(self):
+    def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must define __len__ (and __getitem__)")
 
 
 class TensorDataset(Dataset):
     """Sample i is ``tuple(t[i] for t in tensors)``; the tensors (or arrays) share their first dimension."""
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Tensor | ArrayLike) -> None:
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor")
         self.tensors = tuple(t if isinstance(t, Tensor) else tensor(numpy.asarray(t)) for t in tensors)
@@ -58,30 +64,30 @@ class TensorDataset(Dataset):
             raise ValueError(f"TensorDataset: every tensor needs the same first (sample) dimension, got shapes "
                              f"{[t.shape for t in self.tensors]}")
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
 
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset = dataset
         self.indices = [int(i) for i in indices]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int | list[int]) -> Any:
         if isinstance(index, list):
             return [self.dataset[self.indices[i]] for i in index]
         return self.dataset[self.indices[index]]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 
-def _rng(generator, where):
+def _rng(generator: int | numpy.random.Generator | None, where: str) -> numpy.random.Generator:
     """A numpy Generator from ``generator`` (None: seeded from minigan's CPU generator, an int seed, or a
     numpy Generator used as it is)."""
     if generator is None:
@@ -94,7 +100,8 @@ def _rng(generator, where):
                     f"{type(generator).__name__} (minigan has no torch.Generator)")
 
 
-def random_split(dataset, lengths, generator=None):
+def random_split(dataset: Dataset, lengths: Sequence[int | float],
+                 generator: int | numpy.random.Generator | None = None) -> list[Subset]:
     """``dataset`` split at random into ``Subset``s of the given ``lengths``: counts summing to its length,
     or fractions summing to 1 (each floor(fraction * n), the remainder handed out one by one from the
     first, as PyTorch)."""
@@ -116,7 +123,7 @@ def random_split(dataset, lengths, generator=None):
     return [Subset(dataset, order[start:start + k].tolist()) for start, k in zip(starts, lengths)]
 
 
-def default_collate(batch):
+def default_collate(batch: list[Any]) -> Any:
     """One batch out of a list of samples, as ``torch.utils.data.default_collate``: Tensors and arrays
     stacked along a new first dim, Python floats/ints/bools as float64/int64/bool tensors, strings left as a
     list, and dicts, tuples and lists collated field by field (tuples give lists; named tuples stay)."""
@@ -149,9 +156,11 @@ def default_collate(batch):
 class DataLoader(Batching):
     """Batches of a data set, as ``torch.utils.data.DataLoader`` (see the module docstring)."""
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
-                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
-                 generator=None, *, prefetch_factor=None, persistent_workers=False):
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, sampler: None = None,
+                 batch_sampler: None = None, num_workers: int = 0, collate_fn: Callable[[list[Any]], Any] | None = None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0, worker_init_fn: None = None,
+                 generator: int | numpy.random.Generator | None = None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False) -> None:
         for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler),
                             ("worker_init_fn", worker_init_fn)):
             if value is not None:
@@ -166,7 +175,7 @@ class DataLoader(Batching):
         self._set_batching(len(dataset), batch_size, shuffle, drop_last,
                            _rng(generator, "DataLoader") if shuffle else numpy.random.default_rng(0))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         whole_tensors = isinstance(self.dataset, TensorDataset) and self.collate_fn is None
         for indices in self._index_batches():
             if whole_tensors:      # the same batch default_collate would stack, gathered in one indexing
