@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,12 +28,17 @@ import minigan as mg
 from . import viz
 from .evaluate import critic_scores, noise_only_pairs, separation, spearman
 
+if TYPE_CHECKING:
+    from .nn import Module
+    from .report import Report
+
 __all__ = ["REFERENCE_CLASS", "baseline_scores", "figures", "report_tables", "results"]
 
 REFERENCE_CLASS = "square (0.85,+1) 0.03"      # the class source 000 centres its partial-training figures on
 
 
-def baseline_scores(images, make_critic, seeds):
+def baseline_scores(images: np.ndarray, make_critic: Callable[[], Module], seeds: Iterable[int]
+                    ) -> dict[str, np.ndarray]:
     """The scores a trained critic is compared with, as {name: scores (N,)}: the critic untrained, one built
     by ``make_critic()`` under ``mg.manual_seed(1000 + seed)`` for each of ``seeds``, and the mean pixel
     intensity of each image."""
@@ -43,7 +50,8 @@ def baseline_scores(images, make_critic, seeds):
     return scores
 
 
-def results(scores, baselines, labels, class_names, reference_class=REFERENCE_CLASS):
+def results(scores: Mapping[str, np.ndarray], baselines: Mapping[str, np.ndarray], labels: np.ndarray,
+            class_names: Sequence[str], reference_class: str = REFERENCE_CLASS) -> dict[str, Any]:
     """{"classes", "runs", "baselines", "centred_class_means", "rank_correlation"}: for each trained run
     (``scores``: {run name: scores (N,)}) the per-class table, the summary of ``evaluate.separation`` and
     every pair's AUC; the same table and summary for each baseline; each run's class means minus the mean
@@ -67,8 +75,9 @@ def results(scores, baselines, labels, class_names, reference_class=REFERENCE_CL
     return out
 
 
-def figures(scores, baselines, labels, class_names, out, main, samples=None, titles=None,
-            reference_class=REFERENCE_CLASS):
+def figures(scores: Mapping[str, np.ndarray], baselines: Mapping[str, np.ndarray], labels: np.ndarray,
+            class_names: Sequence[str], out: str, main: str, samples: Mapping[str, str] | None = None,
+            titles: Mapping[str, str] | None = None, reference_class: str = REFERENCE_CLASS) -> None:
     """The experiment's figures in ``out``: scores_main.png (the ``main`` run's histograms by class),
     scores_by_schedule.png (each run's samples beside its histograms centred on ``reference_class``;
     ``samples``: {run: PNG of its samples}, ``titles``: {run: label}), scores_noise_pairs.png (the main
@@ -91,7 +100,8 @@ def _separation_row(label, summary):
             summary["min_auc"], f"{summary['noise_only_ge_0.9']}/{noise}", f"{summary['noise_only_ge_0.99']}/{noise}"]
 
 
-def report_tables(rep, results, main, labels=None, reference_class=REFERENCE_CLASS):
+def report_tables(rep: Report, results: Mapping[str, Any], main: str, labels: Mapping[str, str] | None = None,
+                  reference_class: str = REFERENCE_CLASS) -> None:
     """The tables of ``results`` in the ``minigan.report.Report`` ``rep``: separation of the class pairs for
     every run and baseline (``labels``: {run: row label}), the noise-only pairs, the per-class scores of the
     ``main`` run beside the baselines, the centred class means, the rank correlations, every pair's AUC."""

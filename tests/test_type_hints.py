@@ -47,6 +47,7 @@ PUBLIC_MODULES = [
     "minigan.training",
     "minigan.info",
     "minigan.evaluate",
+    "minigan.critic_classifier",
     "minigan.graph",
     "minigan.typing",
     "minigan.trainers",
