@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "device",
@@ -48,7 +52,7 @@ def _float(text):
     return value
 
 
-def positive_int(text) -> int:
+def positive_int(text: str) -> int:
     """An integer >= 1 (epochs, batch size, steps between checkpoints, widths...)."""
     value = _int(text)
     if value < 1:
@@ -56,7 +60,7 @@ def positive_int(text) -> int:
     return value
 
 
-def non_negative_int(text) -> int:
+def non_negative_int(text: str) -> int:
     """An integer >= 0."""
     value = _int(text)
     if value < 0:
@@ -64,7 +68,7 @@ def non_negative_int(text) -> int:
     return value
 
 
-def int_in_range(low, high):
+def int_in_range(low: int, high: int) -> Callable[[str], int]:
     """A validator of integers in [low, high] (both included)."""
     def parse(text) -> int:
         value = _int(text)
@@ -75,7 +79,7 @@ def int_in_range(low, high):
     return parse
 
 
-def seed(text) -> int:
+def seed(text: str) -> int:
     """A random seed: an integer from 0 to 2**32 - 1."""
     value = _int(text)
     if not 0 <= value <= MAX_SEED:
@@ -83,7 +87,7 @@ def seed(text) -> int:
     return value
 
 
-def positive_float(text) -> float:
+def positive_float(text: str) -> float:
     """A finite number > 0 (learning rates, scales)."""
     value = _float(text)
     if value <= 0:
@@ -91,7 +95,7 @@ def positive_float(text) -> float:
     return value
 
 
-def non_negative_float(text) -> float:
+def non_negative_float(text: str) -> float:
     """A finite number >= 0 (penalty weights, clipping bounds may be 0)."""
     value = _float(text)
     if value < 0:
@@ -99,7 +103,7 @@ def non_negative_float(text) -> float:
     return value
 
 
-def probability(text) -> float:
+def probability(text: str) -> float:
     """A number in [0, 1]."""
     value = _float(text)
     if not 0.0 <= value <= 1.0:
@@ -107,7 +111,7 @@ def probability(text) -> float:
     return value
 
 
-def open_probability(text) -> float:
+def open_probability(text: str) -> float:
     """A number in [0, 1) (a momentum, Adam's beta: 1 would never forget)."""
     value = _float(text)
     if not 0.0 <= value < 1.0:
@@ -115,7 +119,7 @@ def open_probability(text) -> float:
     return value
 
 
-def output_path(text) -> str:
+def output_path(text: str) -> str:
     """A path to write: not empty, and its parent directory exists (the file or directory itself may not)."""
     import os
     if not text or not text.strip():
@@ -126,7 +130,7 @@ def output_path(text) -> str:
     return text
 
 
-def device(text) -> str:
+def device(text: str) -> str:
     """'cpu', 'cuda' or 'cuda:N' (whether a GPU is present is checked when the run starts)."""
     from .backend import parse_device
     try:

@@ -18,11 +18,17 @@ Functions take and return NumPy/CuPy arrays (or Tensors where noted) and never r
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import autograd
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .typing import ArrayLike, DType, TensorLike
 
 __all__ = ["class_centroids", "centroid_vector", "interpolate", "pixel_interpolate", "gaussian_grid",
            "manifold_grid"]
@@ -32,7 +38,7 @@ def _array(x):
     return x.array if isinstance(x, Tensor) else x
 
 
-def class_centroids(z, labels, num_classes=None):
+def class_centroids(z: ArrayLike, labels: TensorLike, num_classes: int | None = None) -> np.ndarray:
     """c_k = mean of z over the examples with label k.  z (N, D), labels (N,) ints in [0, K) -> (K, D).
 
     A class without examples gets a row of NaN (there is no centroid to move towards)."""
@@ -48,13 +54,14 @@ def class_centroids(z, labels, num_classes=None):
         return sums / counts[:, None]
 
 
-def centroid_vector(centroids, a, b):
+def centroid_vector(centroids: ArrayLike, a: int, b: int) -> np.ndarray:
     """v = c_a - c_b, the latent direction pointing from class b's centroid to class a's: (D,)."""
     centroids = np.asarray(_array(centroids))
     return centroids[a] - centroids[b]
 
 
-def interpolate(encoder, decoder, x, vector, alphas):
+def interpolate(encoder: Callable[[Any], Any], decoder: Callable[[Any], Any], x: TensorLike, vector: ArrayLike,
+                alphas: Sequence[float]) -> np.ndarray:
     """Source 001's manipulation  x'(alpha) = decoder(encoder(x) + alpha * vector)  for every alpha.
 
     encoder: x (N, ...) -> z (N, D) (array or Tensor; a VAE's posterior mean, e.g.
@@ -71,7 +78,8 @@ def interpolate(encoder, decoder, x, vector, alphas):
     return images.reshape((len(alphas), z.shape[0]) + images.shape[1:])
 
 
-def pixel_interpolate(x, vector, alphas, clip=(0.0, 1.0)):
+def pixel_interpolate(x: np.ndarray, vector: np.ndarray, alphas: Sequence[float],
+                      clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
     """The same move without a model, in pixel space: clip(x + alpha * vector) with vector = m_a - m_b, the
     difference of the class mean images (a baseline for :func:`interpolate`).
     x (N, ...), vector with x's per-example shape -> (A, N, ...)."""
@@ -82,7 +90,7 @@ def pixel_interpolate(x, vector, alphas, clip=(0.0, 1.0)):
     return np.clip(out, *clip) if clip is not None else out
 
 
-def gaussian_grid(n=20, low=0.05, high=0.95):
+def gaussian_grid(n: int = 20, low: float = 0.05, high: float = 0.95) -> np.ndarray:
     """An n x n grid of 2-D latent points at the standard normal's quantiles Phi^-1(p), p evenly spaced in
     [low, high] (K&W 2014, appendix A: "linearly spaced coordinates on the unit square were transformed through
     the inverse CDF of the Gaussian"). Row r has z_2 decreasing down the page, column q has z_1
@@ -92,7 +100,8 @@ def gaussian_grid(n=20, low=0.05, high=0.95):
     return np.stack([z1.ravel(), z2.ravel()], 1)
 
 
-def manifold_grid(decoder, n=20, low=0.05, high=0.95, dtype=np.float32):
+def manifold_grid(decoder: Callable[[Any], Any], n: int = 20, low: float = 0.05, high: float = 0.95,
+                  dtype: DType = np.float32) -> np.ndarray:
     """Decode :func:`gaussian_grid` (n, low, high): decoder z (n*n, 2) -> images (n*n, ...), in reading order
     (ready for ``viz.save_image_grid(images, path, nrow=n)``). Only for a 2-D latent space."""
     z = gaussian_grid(n, low, high).astype(dtype)

@@ -33,10 +33,16 @@ for Training GANs, 2016 (arXiv:1606.03498).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from . import autograd, backend
 from . import functional as F
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .typing import TensorLike
 
 __all__ = ["d_loss_minimax", "g_loss_minimax", "g_loss_nonsaturating", "critic_loss_wasserstein",
            "g_loss_wasserstein", "wasserstein_estimate", "interpolate", "gradient_penalty", "clip_weights",
@@ -53,7 +59,7 @@ def _array(value, like):
 
 # --- the original GAN (Goodfellow et al., 2014), on logits -------------------------------------------
 
-def d_loss_minimax(real_logits, fake_logits):
+def d_loss_minimax(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """Discriminator loss  -E_x log D(x) - E_z log(1 - D(G(z)))  = E softplus(-l_real) + E softplus(l_fake).
 
     The binary cross-entropy with target 1 on real and 0 on fake (Goodfellow et al., 2014, eq. 1).
@@ -61,7 +67,7 @@ def d_loss_minimax(real_logits, fake_logits):
     return F.mean(F.softplus(-real_logits)) + F.mean(F.softplus(fake_logits))
 
 
-def g_loss_minimax(fake_logits):
+def g_loss_minimax(fake_logits: Tensor) -> Tensor:
     """Generator loss of the minimax game  E_z log(1 - D(G(z)))  = -E softplus(l_fake).
 
     Saturates: when D rejects the fakes confidently (l_fake << 0) its gradient vanishes, which is why
@@ -69,7 +75,7 @@ def g_loss_minimax(fake_logits):
     return -F.mean(F.softplus(fake_logits))
 
 
-def g_loss_nonsaturating(fake_logits):
+def g_loss_nonsaturating(fake_logits: Tensor) -> Tensor:
     """Non-saturating generator loss  -E_z log D(G(z))  = E softplus(-l_fake)  (Goodfellow et al., 2014).
 
     Same fixed point as the minimax loss, but a strong gradient exactly when G is losing."""
@@ -78,7 +84,7 @@ def g_loss_nonsaturating(fake_logits):
 
 # --- Wasserstein GAN (Arjovsky et al., 2017; Gulrajani et al., 2017) ---------------------------------
 
-def critic_loss_wasserstein(real_scores, fake_scores):
+def critic_loss_wasserstein(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
     """Critic loss  E f(G(z)) - E f(x): minimising it maximises the Kantorovich-Rubinstein estimate
 
         W(P_r, P_g) = sup_{||f||_L <= 1}  E_{x~P_r} f(x) - E_{x~P_g} f(x)     (Arjovsky et al., 2017, eq. 3)
@@ -87,18 +93,18 @@ def critic_loss_wasserstein(real_scores, fake_scores):
     return F.mean(fake_scores) - F.mean(real_scores)
 
 
-def g_loss_wasserstein(fake_scores):
+def g_loss_wasserstein(fake_scores: Tensor) -> Tensor:
     """Generator loss  -E_z f(G(z)): move the fakes where the critic scores real data high."""
     return -F.mean(fake_scores)
 
 
-def wasserstein_estimate(real_scores, fake_scores) -> float:
+def wasserstein_estimate(real_scores: Tensor, fake_scores: Tensor) -> float:
     """E f(x) - E f(G(z)) as a float: the critic's current estimate of the Wasserstein distance (the
     negative critic loss without the penalty), the curve WGAN papers plot."""
     return float(F.mean(real_scores).item() - F.mean(fake_scores).item())
 
 
-def interpolate(real, fake, alpha=None):
+def interpolate(real: Tensor, fake: Tensor, alpha: TensorLike | None = None) -> Tensor:
     """Points on straight lines between real and fake samples, x_hat = alpha x + (1 - alpha) x~, one
     alpha ~ U[0, 1] per sample (Gulrajani et al., 2017, algorithm 1, line 6).
 
@@ -116,7 +122,8 @@ def interpolate(real, fake, alpha=None):
     return Tensor(x_hat, requires_grad=True)
 
 
-def gradient_penalty(critic, real, fake, lambda_gp=10.0, alpha=None, return_norm=False):
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, lambda_gp: float = 10.0,
+                     alpha: TensorLike | None = None, return_norm: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The WGAN-GP penalty  lambda E_{x_hat} (||grad_x_hat f(x_hat)||_2 - 1)^2  (Gulrajani et al., 2017,
     eq. 3), on x_hat = :func:`interpolate`\\ (real, fake, alpha).
 
@@ -140,7 +147,7 @@ def gradient_penalty(critic, real, fake, lambda_gp=10.0, alpha=None, return_norm
     return (penalty, norms.detach()) if return_norm else penalty
 
 
-def clip_weights(parameters, clip_value=0.01):
+def clip_weights(parameters: Iterable[Tensor], clip_value: float = 0.01) -> None:
     """The original WGAN's Lipschitz constraint: clamp every weight to [-c, c] in place after each critic
     update (Arjovsky et al., 2017, algorithm 1, c = 0.01). ``parameters``: an iterable of Tensors."""
     with autograd.no_grad():
@@ -156,7 +163,7 @@ def clip_weights(parameters, clip_value=0.01):
 # H(c) is a constant of the prior, so maximising L_I means minimising -E log Q(c | x): a cross-entropy for
 # a categorical code, a Gaussian negative log-likelihood for a continuous code. G and Q both minimise it.
 
-def info_categorical_loss(q_logits, code):
+def info_categorical_loss(q_logits: Tensor, code: TensorLike) -> Tensor:
     """-E log Q(c | x) for a categorical code: the cross-entropy of Q's logits against the sampled code.
 
     q_logits (N, K); code (N,) integer classes or (N, K) one-hot rows -> scalar. Adding log K (= H(c) of a
@@ -167,7 +174,7 @@ def info_categorical_loss(q_logits, code):
     return F.cross_entropy(q_logits, labels.astype("int64"))
 
 
-def info_continuous_loss(q_mean, q_logvar, code):
+def info_continuous_loss(q_mean: Tensor, q_logvar: Tensor, code: TensorLike) -> Tensor:
     """-E log Q(c | x) for a continuous code under Q's diagonal Gaussian N(mu, exp(logvar)):
 
         -log N(c; mu, sigma^2) = 1/2 sum_j [ log 2 pi + logvar_j + (c_j - mu_j)^2 exp(-logvar_j) ]
@@ -190,27 +197,28 @@ def info_continuous_loss(q_mean, q_logvar, code):
 # common shift, so fixing one logit loses nothing). Then p(fake | x) = 1 / (Z(x) + 1), Z(x) = sum_k exp l_k,
 # and D(x) = p(real | x) = sigmoid(logsumexp_k l_k(x)).
 
-def ssgan_supervised_loss(logits, labels):
+def ssgan_supervised_loss(logits: Tensor, labels: TensorLike) -> Tensor:
     """-E log p(y | x, y <= K) over labelled real data: the cross-entropy over the K logits (the fake
     class's fixed logit 0 cancels when conditioning on "real"). logits (N, K), labels (N,) -> scalar."""
     return F.cross_entropy(logits, _array(labels, logits).astype("int64"))
 
 
-def ssgan_unsupervised_loss(real_logits, fake_logits):
+def ssgan_unsupervised_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """-E_x log(1 - p(K+1 | x)) - E_z log p(K+1 | G(z)) with p(K+1 | x) = 1 / (1 + sum_k exp l_k): the GAN
     discriminator loss on the real/fake logit logsumexp_k l_k (Salimans et al., 2016, section 5).
     real_logits (N, K), fake_logits (M, K) -> scalar."""
     return d_loss_minimax(F.logsumexp(real_logits, 1), F.logsumexp(fake_logits, 1))
 
 
-def ssgan_discriminator_loss(labelled_logits, labels, unlabelled_logits, fake_logits, unsupervised_weight=1.0):
+def ssgan_discriminator_loss(labelled_logits: Tensor, labels: TensorLike, unlabelled_logits: Tensor,
+                             fake_logits: Tensor, unsupervised_weight: float = 1.0) -> Tensor:
     """L = L_supervised + w * L_unsupervised (Salimans et al., 2016, section 5) -> (L, L_sup, L_unsup)."""
     supervised = ssgan_supervised_loss(labelled_logits, labels)
     unsupervised = ssgan_unsupervised_loss(unlabelled_logits, fake_logits)
     return supervised + unsupervised * float(unsupervised_weight), supervised, unsupervised
 
 
-def feature_matching_loss(real_features, fake_features):
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
     """|| mean_x f(x) - mean_z f(G(z)) ||^2 over the batch (Salimans et al., 2016, section 3.1): G matches
     the statistics of D's intermediate layer f instead of fooling D directly. The real side is a constant.
     real_features (N, H), fake_features (M, H) -> scalar."""
@@ -226,7 +234,8 @@ def feature_matching_loss(real_features, fake_features):
 # One reparameterized sample z = mu + sigma * eps estimates the first term; the second is closed-form for
 # a diagonal Gaussian q and a standard normal prior (K&W 2014, appendix B; ``F.kl_normal``).
 
-def vae_loss(recon_logits, x, mu, logvar, beta=1.0):
+def vae_loss(recon_logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0
+             ) -> tuple[Tensor, Tensor, Tensor]:
     """Negative ELBO of a VAE with a Bernoulli decoder, in nats per example (mean over the batch):
 
         recon = -sum_i [ x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i)) ] = sum_i softplus(l_i) - x_i l_i
@@ -251,14 +260,14 @@ def vae_loss(recon_logits, x, mu, logvar, beta=1.0):
 
 # --- supervised and reconstruction losses (the classifier and autoencoder trainers) ------------------
 
-def bernoulli_nll(logits, x):
+def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
     """-sum_i [x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i))] summed over a row's pixels, averaged
     over the N rows: the reconstruction loss of Hinton & Salakhutdinov (2006)'s deep autoencoder, in nats
     per image. logits, x (N, D) -> scalar."""
     return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") * (1.0 / x.shape[0])
 
 
-def l2_penalty(weights, weight_decay):
+def l2_penalty(weights: Iterable[Tensor], weight_decay: float) -> Tensor:
     """(weight_decay / 2) sum_w ||w||^2 over the given weight Tensors: the L2 term of a regularised
     logistic regression (its gradient is weight_decay * w). weights: a non-empty list -> scalar."""
     total = None

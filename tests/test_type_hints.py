@@ -50,6 +50,9 @@ PUBLIC_MODULES = [
     "minigan.critic_classifier",
     "minigan.graph",
     "minigan.typing",
+    "minigan.losses",
+    "minigan.latent",
+    "minigan.argtypes",
     "minigan.trainers",
     "minigan.trainers.base",
 ] + sorted({module.__name__ for module in minigan.trainers.FAMILIES.values() if isinstance(module, types.ModuleType)}
