@@ -53,6 +53,7 @@ PUBLIC_MODULES = [
     "minigan.losses",
     "minigan.latent",
     "minigan.argtypes",
+    "minigan.models",
     "minigan.trainers",
     "minigan.trainers.base",
 ] + sorted({module.__name__ for module in minigan.trainers.FAMILIES.values() if isinstance(module, types.ModuleType)}

@@ -22,11 +22,16 @@ Networks only: the game's update is ``minigan.trainers.bigan.BiGAN``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import functional as F
 from .. import nn
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..typing import TensorLike
 
 __all__ = ["BiGANEncoder", "BiGANGenerator", "BiGANDiscriminator"]
 
@@ -49,24 +54,24 @@ def _mlp(sizes, slope=0.2):
 class BiGANEncoder(nn.Module):
     """E: x (N, 784) or (N, 1, 28, 28) in [-1, 1] -> z (N, latent_dim)."""
 
-    def __init__(self, latent_dim=50, hidden=512, data_dim=784):
+    def __init__(self, latent_dim: int = 50, hidden: int = 512, data_dim: int = 784) -> None:
         super().__init__()
         self.latent_dim, self.data_dim = int(latent_dim), int(data_dim)
         self.net = _mlp((data_dim, hidden, hidden, latent_dim))       # (N, hidden) x2 -> (N, D)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return self.net(_flat(x, self.data_dim))                       # (N, D)
 
 
 class BiGANGenerator(nn.Module):
     """G: z (N, latent_dim) -> x (N, 784) in [-1, 1]."""
 
-    def __init__(self, latent_dim=50, hidden=512, data_dim=784):
+    def __init__(self, latent_dim: int = 50, hidden: int = 512, data_dim: int = 784) -> None:
         super().__init__()
         self.latent_dim, self.data_dim = int(latent_dim), int(data_dim)
         self.net = nn.Sequential(_mlp((latent_dim, hidden, hidden, data_dim)), nn.Tanh())   # (N, 784)
 
-    def forward(self, z):
+    def forward(self, z: TensorLike) -> Tensor:
         if not isinstance(z, Tensor):
             z = Tensor(np.asarray(z, dtype=np.float32))
         return self.net(z)                                             # (N, data_dim)
@@ -75,7 +80,7 @@ class BiGANGenerator(nn.Module):
 class BiGANDiscriminator(nn.Module):
     """D: (x (N, 784), z (N, D)) -> logit (N,) of "this pair is (x, E(x)) with x real"."""
 
-    def __init__(self, latent_dim=50, hidden=512, data_dim=784, dropout=0.0):
+    def __init__(self, latent_dim: int = 50, hidden: int = 512, data_dim: int = 784, dropout: float = 0.0) -> None:
         super().__init__()
         self.latent_dim, self.data_dim = int(latent_dim), int(data_dim)
         layers = [nn.Linear(data_dim + latent_dim, hidden), nn.LeakyReLU(0.2)]      # (N, hidden)
@@ -87,6 +92,6 @@ class BiGANDiscriminator(nn.Module):
         layers.append(nn.Linear(hidden, 1))                                         # (N, 1)
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x, z):
+    def forward(self, x: TensorLike, z: TensorLike) -> Tensor:
         pair = F.cat([_flat(x, self.data_dim), z], 1)                  # (N, 784 + D)
         return self.net(pair).reshape(-1)                              # (N,)

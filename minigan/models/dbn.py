@@ -26,12 +26,19 @@ Lamblin, Popovici & Larochelle, Greedy layer-wise training of deep networks, NIP
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy
 
 from .. import autograd, losses, nn
 from .. import functional as F
 from ..tensor import Tensor
 from .rbm import RBM
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..typing import Array, ArrayLike, TensorLike
 
 __all__ = ["DBN", "DBNClassifier", "DeepAutoencoder"]
 
@@ -46,7 +53,8 @@ class DBN(nn.Module):
 
     top_hidden: "bernoulli", or "gaussian" for a real-valued top code (H&S 2006's autoencoder)."""
 
-    def __init__(self, sizes=(784, 500, 500), top_hidden="bernoulli", init_std=0.01):
+    def __init__(self, sizes: Sequence[int] = (784, 500, 500), top_hidden: str = "bernoulli",
+                 init_std: float = 0.01) -> None:
         super().__init__()
         if len(sizes) < 2:
             raise ValueError("a DBN needs at least (n_visible, n_hidden)")
@@ -55,7 +63,7 @@ class DBN(nn.Module):
                                        init_std=init_std)
                                    for k, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]))])
 
-    def transform(self, x):
+    def transform(self, x: TensorLike) -> Array:
         """The deterministic up-pass: E[h^L | ...E[h^1 | x]] (N, sizes[-1])."""
         data = _rows(x)
         for rbm in self.rbms:
@@ -69,14 +77,14 @@ class DBNClassifier(nn.Module):
     ``DBNClassifier.from_dbn(dbn, 10)`` copies each RBM's W^T, c into the hidden layers (Linear weight is
     (out, in) = W^T); the constructor alone gives the same network with PyTorch's default random init."""
 
-    def __init__(self, sizes=(784, 500, 500), num_classes=10):
+    def __init__(self, sizes: Sequence[int] = (784, 500, 500), num_classes: int = 10) -> None:
         super().__init__()
         self.sizes, self.num_classes = tuple(sizes), int(num_classes)
         self.hidden = nn.ModuleList([nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])])
         self.output = nn.Linear(self.sizes[-1], self.num_classes)
 
     @classmethod
-    def from_dbn(cls, dbn, num_classes=10):
+    def from_dbn(cls, dbn: DBN, num_classes: int = 10) -> DBNClassifier:
         model = cls(dbn.sizes, num_classes)
         with autograd.no_grad():
             for layer, rbm in zip(model.hidden, dbn.rbms):
@@ -86,19 +94,19 @@ class DBNClassifier(nn.Module):
             model.output.bias.array[...] = 0
         return model
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         h = x.reshape(x.shape[0], -1)
         for layer in self.hidden:
             h = F.sigmoid(layer(h))                                                       # (N, H_k)
         return self.output(h)                                                             # (N, K) logits
 
-    def predict(self, x, batch_size=1000):
+    def predict(self, x: TensorLike, batch_size: int = 1000) -> numpy.ndarray:
         x = _rows(x)
         with autograd.no_grad():
             return numpy.concatenate([self(Tensor(x[s:s + batch_size])).numpy().argmax(1)
                                       for s in range(0, len(x), batch_size)])
 
-    def score(self, x, y):
+    def score(self, x: TensorLike, y: ArrayLike) -> float:
         return float(numpy.mean(self.predict(x) == numpy.asarray(y)))
 
 
@@ -112,7 +120,7 @@ class DeepAutoencoder(nn.Module):
     ``from_dbn`` sets encoder layer k to (W_k^T, c_k) and decoder layer k to (W_k, b_k): tied at init, free
     afterwards. Loss: binary cross-entropy of x (in [0, 1]) against sigmoid(logits), summed over pixels."""
 
-    def __init__(self, sizes=(784, 500, 250, 30), linear_code=True):
+    def __init__(self, sizes: Sequence[int] = (784, 500, 250, 30), linear_code: bool = True) -> None:
         super().__init__()
         self.sizes, self.linear_code = tuple(sizes), bool(linear_code)
         pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
@@ -120,7 +128,7 @@ class DeepAutoencoder(nn.Module):
         self.decoder = nn.ModuleList([nn.Linear(b, a) for a, b in reversed(pairs)])
 
     @classmethod
-    def from_dbn(cls, dbn):
+    def from_dbn(cls, dbn: DBN) -> DeepAutoencoder:
         model = cls(dbn.sizes, linear_code=dbn.rbms[-1].hidden == "gaussian")
         with autograd.no_grad():
             for layer, rbm in zip(model.encoder, dbn.rbms):
@@ -131,7 +139,7 @@ class DeepAutoencoder(nn.Module):
                 layer.bias.array[...] = rbm.b.array
         return model
 
-    def encode(self, x):
+    def encode(self, x: TensorLike) -> Tensor:
         h = x.reshape(x.shape[0], -1)
         for k, layer in enumerate(self.encoder):
             h = layer(h)
@@ -139,7 +147,7 @@ class DeepAutoencoder(nn.Module):
                 h = F.sigmoid(h)
         return h                                                                          # (N, code)
 
-    def decode_logits(self, code):
+    def decode_logits(self, code: Tensor) -> Tensor:
         h = code
         for k, layer in enumerate(self.decoder):
             h = layer(h)
@@ -147,22 +155,22 @@ class DeepAutoencoder(nn.Module):
                 h = F.sigmoid(h)
         return h                                                                          # (N, D) logits
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.sigmoid(self.decode_logits(self.encode(x)))
 
-    def loss(self, x):
+    def loss(self, x: TensorLike) -> Tensor:
         """Mean over images of the summed pixel cross-entropy (nats per image), ``losses.bernoulli_nll``."""
         x = x if isinstance(x, Tensor) else Tensor(_rows(x))
         x = x.reshape(x.shape[0], -1)
         return losses.bernoulli_nll(self.decode_logits(self.encode(x)), x)
 
-    def reconstruct(self, x, batch_size=1000):
+    def reconstruct(self, x: TensorLike, batch_size: int = 1000) -> numpy.ndarray:
         x = _rows(x)
         with autograd.no_grad():
             return numpy.concatenate([self(Tensor(x[s:s + batch_size])).numpy()
                                       for s in range(0, len(x), batch_size)])
 
-    def squared_error(self, x):
+    def squared_error(self, x: TensorLike) -> float:
         """Mean over images of the summed squared pixel error, H&S 2006's reconstruction measure."""
         x = _rows(x)
         return float(((self.reconstruct(x) - x) ** 2).sum(1).mean())

@@ -15,7 +15,13 @@ gives the critic that WGAN-GP needs (the gradient penalty is per sample; batch n
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import nn
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..typing import TensorLike
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
 
@@ -23,7 +29,7 @@ __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, 1, 28, 28) in [-1, 1]."""
 
-    def __init__(self, latent_dim=100, width=64):
+    def __init__(self, latent_dim: int = 100, width: int = 64) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.net = nn.Sequential(
@@ -36,14 +42,14 @@ class DCGANGenerator(nn.Module):
             nn.Tanh(),
         )
 
-    def forward(self, z):
+    def forward(self, z: TensorLike) -> Tensor:
         return self.net(z)
 
 
 class DCGANDiscriminator(nn.Module):
     """images (N, 1, 28, 28) -> logits (N,) (or critic scores, without batch norm)."""
 
-    def __init__(self, width=64, batch_norm=True):
+    def __init__(self, width: int = 64, batch_norm: bool = True) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 4, stride=2, padding=1),                          # (N, w, 14, 14)
@@ -55,5 +61,5 @@ class DCGANDiscriminator(nn.Module):
             nn.Linear(2 * width * 7 * 7, 1),                                      # (N, 1)
         )
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return self.net(x).reshape(-1)                                            # (N,)

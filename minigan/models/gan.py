@@ -5,7 +5,13 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import nn
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..typing import TensorLike
 
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
 
@@ -13,7 +19,7 @@ __all__ = ["MLPGenerator", "MLPDiscriminator"]
 class MLPGenerator(nn.Module):
     """z (N, latent_dim) -> x (N, data_dim) in [-1, 1]."""
 
-    def __init__(self, latent_dim=100, hidden=256, data_dim=784):
+    def __init__(self, latent_dim: int = 100, hidden: int = 256, data_dim: int = 784) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.net = nn.Sequential(
@@ -22,14 +28,14 @@ class MLPGenerator(nn.Module):
             nn.Linear(hidden, data_dim), nn.Tanh(),                               # (N, data_dim)
         )
 
-    def forward(self, z):
+    def forward(self, z: TensorLike) -> Tensor:
         return self.net(z)
 
 
 class MLPDiscriminator(nn.Module):
     """x (N, data_dim) -> logits (N,)."""
 
-    def __init__(self, hidden=256, data_dim=784):
+    def __init__(self, hidden: int = 256, data_dim: int = 784) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(data_dim, hidden), nn.LeakyReLU(0.2),                       # (N, hidden)
@@ -37,5 +43,5 @@ class MLPDiscriminator(nn.Module):
             nn.Linear(hidden, 1),                                                 # (N, 1)
         )
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return self.net(x).reshape(-1)                                            # (N,)

@@ -34,9 +34,14 @@ for feature matching.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import functional as F
 from .. import nn
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..typing import TensorLike
 
 __all__ = ["label_maps", "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "InfoGANGenerator",
            "InfoGANDiscriminator", "SSGANDiscriminator"]
@@ -61,7 +66,7 @@ def _one_hot(labels, n_classes, like):
 class ConditionalDCGANGenerator(nn.Module):
     """(z (N, latent_dim), labels (N,) or one-hot (N, K)) -> images (N, 1, 28, 28) in [-1, 1]."""
 
-    def __init__(self, latent_dim=100, n_classes=10, width=64):
+    def __init__(self, latent_dim: int = 100, n_classes: int = 10, width: int = 64) -> None:
         super().__init__()
         self.latent_dim, self.n_classes, self.width = latent_dim, n_classes, width
         self.project = nn.Linear(latent_dim + n_classes, 2 * width * 7 * 7)                  # (N, 2w*49)
@@ -70,7 +75,7 @@ class ConditionalDCGANGenerator(nn.Module):
         self.bn1 = nn.BatchNorm2d(width)
         self.deconv2 = nn.ConvTranspose2d(width + n_classes, 1, 4, stride=2, padding=1)      # (N, 1, 28, 28)
 
-    def forward(self, z, labels):
+    def forward(self, z: TensorLike, labels: TensorLike) -> Tensor:
         y = _one_hot(labels, self.n_classes, z)                                              # (N, K)
         h = self.project(F.cat([z, y], 1))                                                   # (N, 2w*49)
         h = F.relu(self.bn0(F.reshape(h, (z.shape[0], 2 * self.width, 7, 7))))             # (N, 2w, 7, 7)
@@ -81,7 +86,7 @@ class ConditionalDCGANGenerator(nn.Module):
 class ConditionalDCGANDiscriminator(nn.Module):
     """(images (N, 1, 28, 28), labels) -> logits (N,) of "real and of this class"."""
 
-    def __init__(self, n_classes=10, width=64):
+    def __init__(self, n_classes: int = 10, width: int = 64) -> None:
         super().__init__()
         self.n_classes, self.width = n_classes, width
         self.conv1 = nn.Conv2d(1 + n_classes, width, 4, stride=2, padding=1)                 # (N, w, 14, 14)
@@ -89,7 +94,7 @@ class ConditionalDCGANDiscriminator(nn.Module):
         self.bn2 = nn.BatchNorm2d(2 * width)
         self.head = nn.Linear(2 * width * 7 * 7 + n_classes, 1)                              # (N, 1)
 
-    def forward(self, x, labels):
+    def forward(self, x: TensorLike, labels: TensorLike) -> Tensor:
         y = _one_hot(labels, self.n_classes, x)                                              # (N, K)
         h = F.leaky_relu(self.conv1(F.cat([x, label_maps(y, 28, 28)], 1)), 0.2)            # (N, w, 14, 14)
         h = F.leaky_relu(self.bn2(self.conv2(F.cat([h, label_maps(y, 14, 14)], 1))), 0.2)  # (N, 2w, 7, 7)
@@ -101,14 +106,14 @@ class InfoGANGenerator(nn.Module):
     """(z (N, noise_dim), categorical code (N,) or one-hot (N, K), continuous codes (N, n_continuous))
     -> images (N, 1, 28, 28); the codes are simply concatenated to z (Chen et al., 2016)."""
 
-    def __init__(self, noise_dim=62, n_categories=10, n_continuous=2, width=64):
+    def __init__(self, noise_dim: int = 62, n_categories: int = 10, n_continuous: int = 2, width: int = 64) -> None:
         super().__init__()
         from .dcgan import DCGANGenerator
         self.noise_dim, self.n_categories, self.n_continuous = noise_dim, n_categories, n_continuous
         self.latent_dim = noise_dim + n_categories + n_continuous
         self.net = DCGANGenerator(self.latent_dim, width)                                    # (N, 1, 28, 28)
 
-    def forward(self, z, categorical, continuous):
+    def forward(self, z: TensorLike, categorical: TensorLike, continuous: TensorLike) -> Tensor:
         parts = [z]
         if self.n_categories:
             parts.append(_one_hot(categorical, self.n_categories, z))                        # (N, K)
@@ -121,7 +126,7 @@ class InfoGANDiscriminator(nn.Module):
     """images (N, 1, 28, 28) -> logits (N,); ``with_q(x)`` -> (logits (N,), categorical logits (N, K),
     continuous mean (N, C), continuous log-variance (N, C)) from the shared body."""
 
-    def __init__(self, n_categories=10, n_continuous=2, width=64, hidden=256):
+    def __init__(self, n_categories: int = 10, n_continuous: int = 2, width: int = 64, hidden: int = 256) -> None:
         super().__init__()
         self.n_categories, self.n_continuous = n_categories, n_continuous
         self.body = nn.Sequential(
@@ -137,10 +142,10 @@ class InfoGANDiscriminator(nn.Module):
             nn.Linear(128, n_categories + 2 * n_continuous),                                 # (N, K + 2C)
         )
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.reshape(self.d_head(self.body(x)), (x.shape[0],))                           # (N,)
 
-    def with_q(self, x):
+    def with_q(self, x: TensorLike) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         h = self.body(x)                                                                      # (N, hidden)
         q = self.q_head(h)                                                                    # (N, K + 2C)
         k, c = self.n_categories, self.n_continuous
@@ -151,7 +156,7 @@ class SSGANDiscriminator(nn.Module):
     """images (N, 1, 28, 28) -> class logits (N, K) (the fake class's logit is the constant 0);
     ``features(x)`` -> the penultimate activations (N, hidden) for feature matching."""
 
-    def __init__(self, n_classes=10, width=64, hidden=256, dropout=0.3):
+    def __init__(self, n_classes: int = 10, width: int = 64, hidden: int = 256, dropout: float = 0.3) -> None:
         super().__init__()
         self.n_classes = n_classes
         self.body = nn.Sequential(
@@ -165,8 +170,8 @@ class SSGANDiscriminator(nn.Module):
         )
         self.head = nn.Linear(hidden, n_classes)                                              # (N, K)
 
-    def features(self, x):
+    def features(self, x: TensorLike) -> Tensor:
         return self.body(x)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return self.head(self.body(x))

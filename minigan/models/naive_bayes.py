@@ -19,11 +19,16 @@ Text Classification, 1998 (the Bernoulli event model); scikit-learn's ``Bernoull
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import autograd, nn
 from .. import functional as F
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..typing import ArrayLike, TensorLike
 
 __all__ = ["BernoulliNaiveBayes", "LogisticRegression"]
 
@@ -49,7 +54,7 @@ class BernoulliNaiveBayes:
     After ``fit``: classes_ (K,), class_count_ (K,), feature_count_ (K, D) = N_ci, class_log_prior_ (K,),
     feature_log_prob_ (K, D) = log theta_ci (the names of scikit-learn's BernoulliNB)."""
 
-    def __init__(self, alpha=1.0, binarize=0.5, fit_prior=True):
+    def __init__(self, alpha: float = 1.0, binarize: float | None = 0.5, fit_prior: bool = True) -> None:
         if alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         self.alpha, self.binarize, self.fit_prior = float(alpha), binarize, fit_prior
@@ -62,11 +67,12 @@ class BernoulliNaiveBayes:
             raise ValueError("binarize=None needs 0/1 features; pass a threshold (e.g. binarize=0.5)")
         return x
 
-    def fit(self, x, y):
+    def fit(self, x: TensorLike, y: ArrayLike) -> BernoulliNaiveBayes:
         """x (N, ...) images or features, y (N,) labels -> self (the classes are the labels present)."""
         return self.partial_fit(x, y, classes=np.unique(np.asarray(y)), reset=True)
 
-    def partial_fit(self, x, y, classes=None, reset=False):
+    def partial_fit(self, x: TensorLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    reset: bool = False) -> BernoulliNaiveBayes:
         """Add a batch to the counts N_c and N_ci and refresh the probabilities: the model is a sum of
         counts, so fitting batch after batch gives exactly the model of one ``fit`` on all of them.
         ``classes`` (K,) is needed on the first call (or with reset=True); labels outside it raise."""
@@ -88,7 +94,8 @@ class BernoulliNaiveBayes:
         self._update_probabilities()
         return self
 
-    def load_counts(self, classes, class_count, feature_count):
+    def load_counts(self, classes: ArrayLike | None, class_count: ArrayLike,
+                    feature_count: ArrayLike) -> BernoulliNaiveBayes:
         """Set the model to the counts N_c (K,) and N_ci (K, D) of ``classes`` (K,) (a checkpoint's)."""
         classes = np.asarray(classes)
         if np.shape(class_count) != classes.shape or np.ndim(feature_count) != 2 \
@@ -110,7 +117,7 @@ class BernoulliNaiveBayes:
         if not self.fit_prior:
             self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
 
-    def joint_log_likelihood(self, x):
+    def joint_log_likelihood(self, x: TensorLike) -> np.ndarray:
         """log p(x, y=c) for every class: x (N, ...) -> (N, K)."""
         x = self._features(x)
         # x log theta + (1 - x) log(1 - theta); with alpha = 0 a log may be -inf, clipped to -1e30 so that
@@ -119,34 +126,34 @@ class BernoulliNaiveBayes:
         log_q = np.maximum(self.feature_log_neg_prob_, -1e30)                        # (K, D)
         return x @ log_p.T + (1 - x) @ log_q.T + self.class_log_prior_
 
-    def predict_log_proba(self, x):
+    def predict_log_proba(self, x: TensorLike) -> np.ndarray:
         """log p(y=c | x) by Bayes' rule, normalised with logsumexp: (N, K), rows logsumexp to 0."""
         jll = self.joint_log_likelihood(x)
         return jll - _logsumexp(jll, 1)[:, None]
 
-    def predict_proba(self, x):
+    def predict_proba(self, x: TensorLike) -> np.ndarray:
         return np.exp(self.predict_log_proba(x))
 
-    def predict(self, x):
+    def predict(self, x: TensorLike) -> np.ndarray:
         """The most probable class (N,)."""
         return self.classes_[np.argmax(self.joint_log_likelihood(x), 1)]
 
-    def score(self, x, y):
+    def score(self, x: TensorLike, y: ArrayLike) -> float:
         """Accuracy in [0, 1]."""
         return float(np.mean(self.predict(x) == np.asarray(y)))
 
-    def log_likelihood(self, x):
+    def log_likelihood(self, x: TensorLike) -> np.ndarray:
         """log p(x) = logsumexp_c log p(x, y=c) in nats: (N,). The model is a density on {0, 1}^D."""
         return _logsumexp(self.joint_log_likelihood(x), 1)
 
-    def sample(self, label, n=1, rng=None):
+    def sample(self, label: int, n: int = 1, rng: np.random.Generator | int | None = None) -> np.ndarray:
         """n binary images of class ``label``: x_i ~ Bernoulli(theta_ci) independently -> (n, D) float32.
         rng: a numpy Generator or a seed."""
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         theta = np.exp(self.feature_log_prob_[self._index(label)])
         return (rng.random((n, theta.size)) < theta).astype(np.float32)
 
-    def class_means(self):
+    def class_means(self) -> np.ndarray:
         """theta (K, D): p(x_i = 1 | y = c), the mean image of each class-conditional."""
         return np.exp(self.feature_log_prob_)
 
@@ -164,19 +171,19 @@ class LogisticRegression(nn.Module):
     (weight_decay / 2) ||W||^2, Adam on mini-batches). x (N, ...) is flattened to (N, in_features);
     logits (N, num_classes)."""
 
-    def __init__(self, in_features=784, num_classes=10):
+    def __init__(self, in_features: int = 784, num_classes: int = 10) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, num_classes)                           # (N, K)
         with autograd.no_grad():                       # start at the uniform classifier, as sklearn does
             self.linear.weight.array[...] = 0
             self.linear.bias.array[...] = 0
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(np.asarray(x, dtype=self.linear.weight.dtype))
         return self.linear(x.reshape(x.shape[0], -1))
 
-    def predict_proba(self, x, batch_size=1000):
+    def predict_proba(self, x: TensorLike, batch_size: int = 1000) -> np.ndarray:
         """p(y | x) as a NumPy array (N, K)."""
         x = _rows(x).astype(self.linear.weight.dtype)
         out = []
@@ -185,8 +192,8 @@ class LogisticRegression(nn.Module):
                 out.append(F.softmax(self(x[start:start + batch_size]), 1).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.linear.out_features))
 
-    def predict(self, x):
+    def predict(self, x: TensorLike) -> np.ndarray:
         return self.predict_proba(x).argmax(1)
 
-    def score(self, x, y):
+    def score(self, x: TensorLike, y: ArrayLike) -> float:
         return float(np.mean(self.predict(x) == np.asarray(y)))

@@ -48,12 +48,18 @@ importance sampling, Statistics and Computing 2001; the deeplearning.net RBM tut
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from .. import backend, nn
 from .. import functional as F
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ..typing import Array, ArrayLike, Device, DType, TensorLike
 
 __all__ = ["RBM", "ais_log_partition", "log_partition_exact", "independent_bernoulli_log_likelihood",
            "per_pixel_bernoulli_nll", "base_rate_biases", "ais_betas"]
@@ -124,7 +130,8 @@ class RBM(nn.Module):
     Arrays go in as (N, D) (or (N, 1, 28, 28), flattened) and come out as xp arrays on W's device; all
     sampling uses ``minigan.backend.generator(device)``, so ``mg.manual_seed`` makes runs repeatable."""
 
-    def __init__(self, n_visible, n_hidden, hidden="bernoulli", init_std=0.01, device="cpu", dtype="float32"):
+    def __init__(self, n_visible: int, n_hidden: int, hidden: str = "bernoulli", init_std: float = 0.01,
+                 device: Device = "cpu", dtype: DType = "float32") -> None:
         super().__init__()
         if hidden not in ("bernoulli", "gaussian"):
             raise ValueError(f"hidden must be 'bernoulli' or 'gaussian', got {hidden!r}")
@@ -136,29 +143,29 @@ class RBM(nn.Module):
         self.b = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_visible, dtype=dtype), device)))  # (D,)
         self.c = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_hidden, dtype=dtype), device)))   # (H,)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, hidden={self.hidden}"
 
     @property
-    def xp(self):
+    def xp(self) -> ModuleType:
         return backend.get_array_module(self.W.array)
 
     def _rng(self):
         return backend.generator(self.W.device)
 
-    def bernoulli(self, p):
+    def bernoulli(self, p: Array) -> Array:
         """A binary sample of the probabilities p (any shape), from minigan's generator of W's device."""
         return (self._rng().random(p.shape, dtype=p.dtype) < p).astype(p.dtype)
 
     # --- energies ------------------------------------------------------------------------------------
 
-    def energy(self, v, h):
+    def energy(self, v: TensorLike, h: TensorLike) -> Array:
         """E(v, h) = -b^T v - c^T h - v^T W h for each row: v (N, D), h (N, H) -> (N,)."""
         W, b, c = self.W.array, self.b.array, self.c.array
         v, h = _array(v, W), _array(h, W)
         return -(v @ b) - (h @ c) - ((v @ W) * h).sum(1)
 
-    def free_energy(self, v):
+    def free_energy(self, v: TensorLike) -> Array:
         """F(v) = -log sum_h exp(-E(v, h)) = -b^T v - sum_j softplus(c_j + v^T W_j): (N, D) -> (N,) array."""
         W, b, c = self.W.array, self.b.array, self.c.array
         v = _array(v, W)
@@ -166,7 +173,7 @@ class RBM(nn.Module):
         hidden_term = 0.5 * (a * a).sum(1) if self.hidden == "gaussian" else _softplus(self.xp, a).sum(1)
         return -(v @ b) - hidden_term
 
-    def free_energy_tensor(self, v):
+    def free_energy_tensor(self, v: TensorLike) -> Tensor:
         """F(v) as a minigan Tensor (N,), differentiable with respect to W, b and c (v is a constant)."""
         v = Tensor(_array(v, self.W.array))
         a = F.matmul(v, self.W) + self.c                                                # (N, H)
@@ -175,35 +182,35 @@ class RBM(nn.Module):
 
     # --- conditionals and block Gibbs sampling -------------------------------------------------------
 
-    def hidden_mean(self, v):
+    def hidden_mean(self, v: TensorLike) -> Array:
         """E[h | v]: sigmoid(c + v W) (Bernoulli) or c + v W (Gaussian). (N, D) -> (N, H)."""
         a = _product(_array(v, self.W.array), self.W.array) + self.c.array
         return a if self.hidden == "gaussian" else _sigmoid(self.xp, a)
 
     hidden_probs = hidden_mean
 
-    def visible_probs(self, h):
+    def visible_probs(self, h: TensorLike) -> Array:
         """p(v_i = 1 | h) = sigmoid(b_i + W_i h). (N, H) -> (N, D)."""
         return _sigmoid(self.xp, _product(_array(h, self.W.array), self.W.array.T) + self.b.array)
 
-    def sample_h_given_v(self, v):
+    def sample_h_given_v(self, v: TensorLike) -> tuple[Array, Array]:
         """(E[h | v], h ~ p(h | v))."""
         mean = self.hidden_mean(v)
         if self.hidden == "gaussian":
             return mean, mean + self._rng().standard_normal(mean.shape, dtype=mean.dtype)
         return mean, self.bernoulli(mean)
 
-    def sample_v_given_h(self, h):
+    def sample_v_given_h(self, h: TensorLike) -> tuple[Array, Array]:
         """(p(v | h), v ~ p(v | h))."""
         probs = self.visible_probs(h)
         return probs, self.bernoulli(probs)
 
-    def gibbs_vhv(self, v):
+    def gibbs_vhv(self, v: TensorLike) -> tuple[Array, Array]:
         """One step of block Gibbs sampling v -> h ~ p(h|v) -> v' ~ p(v'|h): returns (p(v'|h), v')."""
         _, h = self.sample_h_given_v(v)
         return self.sample_v_given_h(h)
 
-    def gibbs(self, v, k=1):
+    def gibbs(self, v: TensorLike, k: int = 1) -> tuple[Array, Array]:
         """k block Gibbs steps from v: returns (p(v_k | h_{k-1}), v_k), both (N, D)."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
@@ -212,7 +219,8 @@ class RBM(nn.Module):
             probs, v = self.gibbs_vhv(v)
         return probs, v
 
-    def sample(self, n, steps=1000, v0=None, keep_every=None):
+    def sample(self, n: int, steps: int = 1000, v0: TensorLike | None = None,
+               keep_every: int | None = None) -> tuple[Array, Array] | list[Array]:
         """n samples after ``steps`` Gibbs steps from v0 (default: uniform random bits). With keep_every,
         a list of the chain's mean-field images p(v | h) every keep_every steps (for figures)."""
         xp = self.xp
@@ -227,7 +235,7 @@ class RBM(nn.Module):
 
     # --- learning (the update itself is minigan/trainers/rbm.py) -------------------------------------
 
-    def cd_gradients(self, v_data, v_model):
+    def cd_gradients(self, v_data: TensorLike, v_model: TensorLike) -> dict[str, Array]:
         """The CD/PCD estimate of the gradient of the mean negative log-likelihood, written out as
         -(positive phase - negative phase) with expected hidden states E[h | v]:
 
@@ -243,14 +251,14 @@ class RBM(nn.Module):
                 "b": -(v_data.mean(0) - v_model.mean(0)),
                 "c": -(h_data.mean(0) - h_model.mean(0))}
 
-    def free_energy_loss(self, v_data, v_model):
+    def free_energy_loss(self, v_data: TensorLike, v_model: TensorLike) -> Tensor:
         """The surrogate  mean F(v_data) - mean F(v_model)  as a Tensor: its autograd gradient (the negative
         particles are constants) is exactly ``cd_gradients`` (the source's ``cost``)."""
         return F.mean(self.free_energy_tensor(v_data)) - F.mean(self.free_energy_tensor(v_model))
 
     # --- monitors ------------------------------------------------------------------------------------
 
-    def reconstruction_error(self, v):
+    def reconstruction_error(self, v: TensorLike) -> float:
         """Mean cross-entropy (nats per example) of v against its one-step reconstruction p(v | h),
         h ~ p(h | v). Cheap; correlates only loosely with the likelihood (Hinton 2010, section 5)."""
         v = _array(v, self.W.array)
@@ -258,7 +266,7 @@ class RBM(nn.Module):
         p = self.xp.clip(self.visible_probs(h), 1e-7, 1 - 1e-7)
         return float(-(v * self.xp.log(p) + (1 - v) * self.xp.log(1 - p)).sum(1).mean())
 
-    def pseudo_log_likelihood(self, v, n_bits=1):
+    def pseudo_log_likelihood(self, v: TensorLike, n_bits: int = 1) -> float:
         """Mean pseudo-log-likelihood per example (nats), sum_i log p(v_i | v_{-i}) = sum_i log sigmoid(
         F(v^{flip i}) - F(v)), estimated by D/n_bits times the sum over n_bits random bits per example
         (n_bits=D: exact). Binary v only."""
@@ -279,14 +287,14 @@ class RBM(nn.Module):
             total += -_softplus(xp, -(self.free_energy(flipped) - free))                 # log sigmoid
         return float(total.mean() * d / bits.shape[1])
 
-    def log_likelihood(self, v, log_z):
+    def log_likelihood(self, v: TensorLike, log_z: float) -> Array:
         """log p(v) = -F(v) - log Z per example (N,), given log Z (exact or AIS)."""
         return -self.free_energy(v) - log_z
 
 
 # --- the partition function ---------------------------------------------------------------------------
 
-def log_partition_exact(rbm, chunk=4096):
+def log_partition_exact(rbm: RBM, chunk: int = 4096) -> float:
     """log Z exactly, enumerating all 2^H hidden (or 2^D visible) configurations of the smaller layer:
 
         log Z = logsumexp_h [ c^T h + sum_i softplus(b_i + W_i h) ]          (sum over v done analytically)
@@ -320,7 +328,8 @@ def ais_betas(n=14500):
                               numpy.linspace(0.5, 0.9, n2, endpoint=False), numpy.linspace(0.9, 1.0, n3)])
 
 
-def ais_log_partition(rbm, base_visible_bias=None, n_runs=100, betas=None, return_details=False):
+def ais_log_partition(rbm: RBM, base_visible_bias: ArrayLike | None = None, n_runs: int = 100,
+                      betas: ArrayLike | None = None, return_details: bool = False) -> float | dict[str, Any]:
     """Annealed importance sampling estimate of log Z (Neal 2001; Salakhutdinov & Murray 2008).
 
     Base model A: W = 0, c = 0, visible biases b_A (``base_rate_biases`` of the training data; default 0),

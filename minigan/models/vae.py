@@ -34,12 +34,16 @@ References: Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy
 
 from .. import autograd, backend, losses, nn
 from .. import functional as F
 from ..tensor import Tensor, randn
+
+if TYPE_CHECKING:
+    from ..typing import Array, Device, TensorLike
 
 __all__ = ["VAE", "log_mean_exp", "importance_log_weights", "negative_bounds"]
 
@@ -61,7 +65,7 @@ class VAE(nn.Module):
     (N, prod(data_shape)). latent_dim: D. hidden: an int or a tuple of hidden widths (the decoder mirrors
     the encoder)."""
 
-    def __init__(self, latent_dim=20, hidden=400, data_shape=(1, 28, 28)):
+    def __init__(self, latent_dim: int = 20, hidden: int = 400, data_shape: tuple[int, ...] = (1, 28, 28)) -> None:
         super().__init__()
         hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
         self.latent_dim = int(latent_dim)
@@ -77,14 +81,14 @@ class VAE(nn.Module):
             _mlp(hidden[::-1] + (self.data_dim,)),                                   # (N, data_dim) logits
         )
 
-    def encode(self, x):
+    def encode(self, x: TensorLike) -> tuple[Tensor, Tensor]:
         """q(z | x): x (N, *data_shape) or (N, data_dim) -> mu (N, D), logvar (N, D)."""
         if not isinstance(x, Tensor):
             x = Tensor(x)
         h = self.encoder_act(self.encoder(x.reshape(x.shape[0], self.data_dim)))   # (N, hidden[-1])
         return self.fc_mu(h), self.fc_logvar(h)
 
-    def reparameterize(self, mu, logvar, eps=None):
+    def reparameterize(self, mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
         """z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) from the device's generator (seeded by
         ``minigan.manual_seed``). ``eps`` (N, D) may be given, e.g. to make a gradient check deterministic."""
         if eps is None:
@@ -94,13 +98,13 @@ class VAE(nn.Module):
             eps = Tensor(eps)
         return mu + (logvar * 0.5).exp() * eps
 
-    def decode(self, z):
+    def decode(self, z: TensorLike) -> Tensor:
         """p(x | z): z (N, D) -> Bernoulli logits (N, data_dim)."""
         if not isinstance(z, Tensor):
             z = Tensor(z)
         return self.decoder(z)
 
-    def forward(self, x, eps=None):
+    def forward(self, x: TensorLike, eps: Tensor | None = None) -> Tensor:
         """x -> (logits (N, data_dim), mu (N, D), logvar (N, D)), with one reparameterized sample."""
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, eps)
@@ -108,26 +112,26 @@ class VAE(nn.Module):
 
     # --- conveniences for demos and figures (no gradient) -----------------------------------------------
 
-    def decode_images(self, z):
+    def decode_images(self, z: TensorLike) -> Array:
         """Decoder means sigmoid(logits) as images: z (N, D) -> (N, *data_shape) xp array in [0, 1]."""
         with autograd.no_grad():
             probs = self.decode(z).sigmoid()
         return probs.array.reshape((probs.shape[0],) + self.data_shape)
 
-    def reconstruct(self, x):
+    def reconstruct(self, x: TensorLike) -> Array:
         """The decoder mean at the posterior mean, sigmoid(l(mu(x))): x -> (N, *data_shape) xp array."""
         with autograd.no_grad():
             mu, _ = self.encode(x)
         return self.decode_images(mu)
 
-    def sample(self, n, device=None):
+    def sample(self, n: int, device: Device | None = None) -> Array:
         """Ancestral samples' means: z ~ N(0, I) -> sigmoid(l(z)), (n, *data_shape) xp array in [0, 1]."""
         weight = self.fc_mu.weight
         device = device or weight.device
         z = backend.generator(device).standard_normal((n, self.latent_dim)).astype(weight.dtype)
         return self.decode_images(Tensor(backend.to_device(z, device)))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"latent_dim={self.latent_dim}, hidden={self.hidden}, data_shape={self.data_shape}"
 
 

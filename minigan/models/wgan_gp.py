@@ -20,8 +20,14 @@ on 3-channel 64x64 images. Its exact layers are not given; these follow the ResN
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import functional as F
 from .. import nn
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..typing import TensorLike
 
 __all__ = ["ResBlockDown", "ResBlockUp", "WGANCritic", "WGANGenerator"]
 
@@ -34,7 +40,8 @@ class ResBlockDown(nn.Module):
         out = shortcut + main
     """
 
-    def __init__(self, in_channels, out_channels, size, norm=None, negative_slope=0.2):
+    def __init__(self, in_channels: int, out_channels: int, size: int, norm: str | None = None,
+                 negative_slope: float = 0.2) -> None:
         super().__init__()
         self.negative_slope = negative_slope
         self.norm1 = nn.LayerNorm((in_channels, size, size)) if norm == "layer" else nn.Identity()
@@ -43,7 +50,7 @@ class ResBlockDown(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 4, stride=2, padding=1)  # (N, C_out, H/2, W/2)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)                     # (N, C_out, H/2, W/2)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         h = self.conv1(F.leaky_relu(self.norm1(x), self.negative_slope))            # (N, C_out, H, W)
         h = self.conv2(F.leaky_relu(self.norm2(h), self.negative_slope))            # (N, C_out, H/2, W/2)
         return self.shortcut(F.avg_pool2d(x, 2)) + h                                # (N, C_out, H/2, W/2)
@@ -57,7 +64,7 @@ class ResBlockUp(nn.Module):
         out = shortcut + main
     """
 
-    def __init__(self, in_channels, out_channels):
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.deconv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)  # (N, C_out, 2H, 2W)
@@ -65,7 +72,7 @@ class ResBlockUp(nn.Module):
         self.conv = nn.Conv2d(out_channels, out_channels, 3, padding=1)                      # (N, C_out, 2H, 2W)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)                              # (N, C_out, 2H, 2W)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         h = self.deconv(F.relu(self.bn1(x)))                                        # (N, C_out, 2H, 2W)
         h = self.conv(F.relu(self.bn2(h)))                                          # (N, C_out, 2H, 2W)
         return self.shortcut(F.interpolate(x, scale_factor=2)) + h                  # (N, C_out, 2H, 2W)
@@ -74,7 +81,7 @@ class ResBlockUp(nn.Module):
 class WGANCritic(nn.Module):
     """The critic f: (N, 3, 64, 64) -> (N,) unbounded scores (no sigmoid: a Wasserstein critic)."""
 
-    def __init__(self, width=16, channels=3, image_size=64, norm=None):
+    def __init__(self, width: int = 16, channels: int = 3, image_size: int = 64, norm: str | None = None) -> None:
         super().__init__()
         if image_size != 64:
             raise ValueError(f"WGANCritic is built for 64x64 images, got image_size={image_size}")
@@ -85,7 +92,7 @@ class WGANCritic(nn.Module):
         self.block3 = ResBlockDown(4 * w, 8 * w, 8, norm)           # (N, 4w, 8, 8)   -> (N, 8w, 4, 4)
         self.head = nn.Linear(8 * w * 4 * 4, 1)                     # (N, 8w*16)      -> (N, 1)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         h = self.block3(self.block2(self.block1(self.stem(x))))     # (N, 8w, 4, 4)
         h = F.flatten(F.leaky_relu(h, 0.2), 1)                       # (N, 8w*16)
         return F.reshape(self.head(h), (x.shape[0],))                # (N,)
@@ -97,7 +104,7 @@ class WGANGenerator(nn.Module):
     The output layer is linear (no tanh): source 000's pixels are colour + Gaussian noise, not clipped,
     and slightly exceed [0, 1]; a Wasserstein critic needs no bounded range."""
 
-    def __init__(self, latent_dim=128, width=16, channels=3, image_size=64):
+    def __init__(self, latent_dim: int = 128, width: int = 16, channels: int = 3, image_size: int = 64) -> None:
         super().__init__()
         if image_size != 64:
             raise ValueError(f"WGANGenerator is built for 64x64 images, got image_size={image_size}")
@@ -111,7 +118,7 @@ class WGANGenerator(nn.Module):
         self.bn = nn.BatchNorm2d(w)
         self.to_image = nn.ConvTranspose2d(w, channels, 4, stride=2, padding=1)    # (N, w, 32, 32)  -> (N, 3, 64, 64)
 
-    def forward(self, z):
+    def forward(self, z: TensorLike) -> Tensor:
         h = F.reshape(self.project(z), (z.shape[0], 8 * self.width, 4, 4))        # (N, 8w, 4, 4)
         h = self.block3(self.block2(self.block1(h)))                               # (N, w, 32, 32)
         return self.to_image(F.relu(self.bn(h)))                                   # (N, 3, 64, 64)
