@@ -18,8 +18,12 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from . import argtypes
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
@@ -51,7 +55,7 @@ def _summary(docstring, width=90):
     return sentence if len(sentence) <= width else sentence[:width - 3].rsplit(" ", 1)[0] + "..."
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     from .trainers import FAMILIES
     parser = argparse.ArgumentParser(prog="minigan", description="generative models on minigan's autograd engine")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -270,7 +274,7 @@ def _demo(args, parser):
     return 0
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbs = {"train": _train, "sample": _sample, "evaluate": _evaluate}

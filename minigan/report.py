@@ -23,13 +23,19 @@ import platform
 import statistics
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from . import backend
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .typing import PathLike
 
 __all__ = ["Report", "fmt", "mean_sd", "markdown_table"]
 
 
-def fmt(value, digits=4) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
     """A table cell: floats to ``digits`` significant digits, everything else as ``str``."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
@@ -40,7 +46,7 @@ def fmt(value, digits=4) -> str:
     return str(value)
 
 
-def mean_sd(values, digits=3) -> str:
+def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     """"mean ± s.d. (n=k)" of a list of numbers (the sample standard deviation); one value is printed alone."""
     values = [float(v) for v in values]
     if not values:
@@ -50,7 +56,7 @@ def mean_sd(values, digits=3) -> str:
     return f"{statistics.mean(values):.{digits}g} ± {statistics.stdev(values):.2g} (n={len(values)})"
 
 
-def markdown_table(header, rows) -> list[str]:
+def markdown_table(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[str]:
     """Lines of a Markdown table; every row must have as many cells as ``header``."""
     lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "---|" * len(header)]
     for index, row in enumerate(rows):
@@ -67,30 +73,30 @@ class Report:
     since the report was created, the CPU threads minigan's kernels ran on, Python and the platform.
     """
 
-    def __init__(self, title, out_dir, command=None):
+    def __init__(self, title: str, out_dir: PathLike, command: str | None = None) -> None:
         self.title, self.out_dir = title, out_dir
         self.command = command if command is not None else "python " + " ".join(sys.argv)
         self.started = time.perf_counter()
         self.lines: list[str] = []
         self.data: dict = {"title": title, "command": self.command, "settings": {}, "tables": {}, "figures": []}
 
-    def settings(self, **values):
+    def settings(self, **values: Any) -> None:
         """The run's settings, as a line of the report and a dict in the JSON."""
         self.data["settings"].update(values)
         self.lines += ["Settings: " + ", ".join(f"{k} = {fmt(v)}" for k, v in values.items()) + ".", ""]
 
-    def text(self, paragraph):
+    def text(self, paragraph: str) -> None:
         """A paragraph of prose (what a table shows, a caution, a comparison)."""
         self.lines += [paragraph, ""]
 
-    def table(self, title, header, rows, note=None):
+    def table(self, title: str, header: Sequence[Any], rows: Iterable[Sequence[Any]], note: str | None = None) -> None:
         """A titled Markdown table; the JSON keeps the raw cells under ``tables[title]``."""
         self.lines += [f"## {title}", "", *markdown_table(header, rows), ""]
         if note:
             self.lines += [note, ""]
         self.data["tables"][title] = {"header": list(header), "rows": [list(row) for row in rows]}
 
-    def figure(self, filename, caption):
+    def figure(self, filename: str, caption: str) -> None:
         """A figure already saved in ``out_dir`` (a Markdown image link with its caption)."""
         self.lines += [f"![{caption}]({filename})", "", f"*{caption}*", ""]
         self.data["figures"].append({"file": filename, "caption": caption})
@@ -102,7 +108,7 @@ class Report:
                 f"(Python {platform.python_version()}, {platform.machine()}).", ""]
         return "\n".join(head + self.lines)
 
-    def save(self, results=None) -> str:
+    def save(self, results: dict[str, Any] | None = None) -> str:
         """Write report.md and report.json (``results``: any JSON-able dict of the demo's numbers); print the
         Markdown; return its path."""
         os.makedirs(self.out_dir, exist_ok=True)

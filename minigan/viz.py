@@ -10,8 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .typing import ArrayLike, PathLike, TensorLike
 
 __all__ = ["image_grid", "save_image_grid", "score_histograms", "score_histograms_by_run", "pair_histograms",
            "class_colours", "loss_curves",
@@ -32,7 +38,8 @@ def _numpy(images):
     return numpy.asarray(images)
 
 
-def image_grid(images, nrow=8, padding=2, value_range=(0.0, 1.0), pad_value=1.0):
+def image_grid(images: TensorLike, nrow: int = 8, padding: int = 2, value_range: tuple[float, float] = (0.0, 1.0),
+               pad_value: float = 1.0) -> numpy.ndarray:
     """Tile images (N, C, H, W) into one (H', W', C) array in [0, 1] (torchvision's make_grid, HWC).
     Values are clipped to ``value_range`` and rescaled to [0, 1]; one channel gives a grey image."""
     images = _numpy(images).astype(numpy.float64)
@@ -51,7 +58,8 @@ def image_grid(images, nrow=8, padding=2, value_range=(0.0, 1.0), pad_value=1.0)
     return grid[..., 0] if c == 1 else grid
 
 
-def save_image_grid(images, path, nrow=8, title=None, value_range=(0.0, 1.0)):
+def save_image_grid(images: TensorLike, path: PathLike, nrow: int = 8, title: str | None = None,
+                    value_range: tuple[float, float] = (0.0, 1.0)) -> None:
     """Write ``image_grid(images)`` to ``path`` (PNG) with an optional title."""
     plt = _pyplot()
     grid = image_grid(images, nrow=nrow, value_range=value_range)
@@ -66,7 +74,7 @@ def save_image_grid(images, path, nrow=8, title=None, value_range=(0.0, 1.0)):
     plt.close(figure)
 
 
-def class_colours(class_names):
+def class_colours(class_names: Sequence[str]) -> list[tuple[float, float, float, float]]:
     """Source 000's colour scheme: one hue per shape (circles yellow, squares purple, triangles green),
     darker for the lower noise level (0.01), lighter for 0.03; distinct shades within a shape."""
     import matplotlib
@@ -83,7 +91,8 @@ def class_colours(class_names):
     return colours
 
 
-def score_histograms(scores, labels, class_names, path, title=None, bins=60, centre_on=None, axes=None):
+def score_histograms(scores: ArrayLike, labels: ArrayLike, class_names: Sequence[str], path: PathLike,
+                     title: str | None = None, bins: int = 60, centre_on: str | None = None, axes: Any = None) -> Any:
     """Histograms of critic scores (N,), one colour per class (labels (N,) index ``class_names``), as the
     figures of source 000. ``centre_on``: a class name whose mean score is subtracted from all scores.
     Draws on ``axes`` if given (and returns it), otherwise writes ``path``."""
@@ -109,7 +118,9 @@ def score_histograms(scores, labels, class_names, path, title=None, bins=60, cen
     return axes
 
 
-def score_histograms_by_run(scores, labels, class_names, path, samples=None, titles=None, centre_on=None):
+def score_histograms_by_run(scores: dict[str, ArrayLike], labels: ArrayLike, class_names: Sequence[str], path: PathLike,
+                            samples: dict[str, str] | None = None, titles: dict[str, str] | None = None,
+                            centre_on: str | None = None) -> None:
     """One row per run of ``scores`` ({run: scores (N,)}): the image at ``samples[run]`` (a PNG of its samples,
     if given and present) beside the run's histograms by class (``score_histograms``, centred on the class
     ``centre_on``); ``titles``: {run: label}. Written to ``path``."""
@@ -128,7 +139,8 @@ def score_histograms_by_run(scores, labels, class_names, path, samples=None, tit
     plt.close(figure)
 
 
-def pair_histograms(scores, labels, class_names, pairs, path, titles=None):
+def pair_histograms(scores: ArrayLike, labels: ArrayLike, class_names: Sequence[str], pairs: Sequence[tuple[int, int]],
+                    path: PathLike, titles: Sequence[str] | None = None) -> None:
     """One panel per pair (i, j) of classes: the histograms of the scores (N,) of those two classes only,
     as source 000's zoom on classes whose scores are close. ``titles``: one per pair (default "a vs b")."""
     plt = _pyplot()
@@ -144,13 +156,14 @@ def pair_histograms(scores, labels, class_names, pairs, path, titles=None):
     plt.close(figure)
 
 
-def read_metrics(path):
+def read_metrics(path: PathLike) -> list[dict[str, Any]]:
     """The records of a JSON-lines metrics log, as a list of dicts."""
     with open(path) as file:
         return [json.loads(line) for line in file if line.strip()]
 
 
-def plot_running_means(axis, metrics, keys, x="step", smooth=25):
+def plot_running_means(axis: Any, metrics: PathLike | Iterable[dict[str, Any]], keys: Sequence[str], x: str = "step",
+                       smooth: int = 25) -> None:
     """On one matplotlib ``axis``, each key's running mean over ``smooth`` records (fewer if the log is
     shorter), labelled by its name: several losses of one run on a common step axis."""
     records = read_metrics(metrics) if isinstance(metrics, str) else list(metrics)
@@ -164,7 +177,9 @@ def plot_running_means(axis, metrics, keys, x="step", smooth=25):
     axis.grid(alpha=0.3)
 
 
-def loss_curves(metrics, path, keys=("critic_loss", "gp"), x="step", smooth=25, title=None):
+def loss_curves(metrics: PathLike | Iterable[dict[str, Any]], path: PathLike,
+                keys: Sequence[str] = ("critic_loss", "gp"), x: str = "step", smooth: int = 25,
+                title: str | None = None) -> None:
     """One panel per key (source 000 plots the critic loss and the gradient penalty over training):
     the raw values faint, a running mean over ``smooth`` points on top. ``metrics``: records or a path."""
     plt = _pyplot()
@@ -188,7 +203,7 @@ def loss_curves(metrics, path, keys=("critic_loss", "gp"), x="step", smooth=25, 
     plt.close(figure)
 
 
-def save_filter_grid(W, path, title, n=100, nrow=10, side=28):
+def save_filter_grid(W: TensorLike, path: PathLike, title: str, n: int = 100, nrow: int = 10, side: int = 28) -> None:
     """The first n columns of a weight matrix W (D, H) as side x side tiles (an RBM's or a first layer's
     filters), each tile scaled to its own [min, max] so that its pattern shows."""
     tiles = _numpy(W)[:, :n].T.reshape(-1, 1, side, side)
@@ -197,7 +212,8 @@ def save_filter_grid(W, path, title, n=100, nrow=10, side=28):
     save_image_grid((tiles - low) / (high - low + 1e-12), path, nrow=nrow, title=title)
 
 
-def line_panels(panels, path, xlabel, log_y=False, width=5.0):
+def line_panels(panels: Sequence[tuple[str, dict[str, tuple[ArrayLike, ArrayLike]]]], path: PathLike, xlabel: str,
+                log_y: bool = False, width: float = 5.0) -> None:
     """Side-by-side panels of curves: ``panels`` is a list of (ylabel, {label: (xs, ys)}) -- or
     {label: (xs, ys, style)} for a matplotlib format string such as "o--" -- one legend per panel."""
     plt = _pyplot()
@@ -217,7 +233,7 @@ def line_panels(panels, path, xlabel, log_y=False, width=5.0):
     plt.close(figure)
 
 
-def latent_scatter(z, labels, path, title, num_classes=10):
+def latent_scatter(z: ArrayLike, labels: ArrayLike, path: PathLike, title: str, num_classes: int = 10) -> None:
     """A 2-D latent code z (N, 2) as points coloured by class, each class's centroid labelled (a VAE's
     posterior means, Kingma & Welling 2014, figure 4)."""
     plt = _pyplot()
@@ -239,7 +255,8 @@ def latent_scatter(z, labels, path, title, num_classes=10):
     plt.close(figure)
 
 
-def labelled_rows_grid(rows, alphas, labels, path, title, blocks=3):
+def labelled_rows_grid(rows: Sequence[numpy.ndarray], alphas: Sequence[float], labels: Sequence[str], path: PathLike,
+                       title: str, blocks: int = 3) -> None:
     """Rows of images (a list of (A, 1, H, W) paths, e.g. one interpolation per digit pair), each labelled on
     the left, the columns by ``alphas`` on top, laid out in ``blocks`` side-by-side panels (45 rows -> 3 panels
     of 15). 28x28 images."""

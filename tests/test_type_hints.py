@@ -54,6 +54,9 @@ PUBLIC_MODULES = [
     "minigan.latent",
     "minigan.argtypes",
     "minigan.models",
+    "minigan.viz",
+    "minigan.report",
+    "minigan.cli",
     "minigan.trainers",
     "minigan.trainers.base",
 ] + sorted({module.__name__ for module in minigan.trainers.FAMILIES.values() if isinstance(module, types.ModuleType)}
