@@ -9,23 +9,29 @@ argument of the wrong type, ValueError for a value out of its range.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .tensor import Tensor
 
 
-def is_int(value) -> bool:
+def is_int(value: object) -> bool:
     """A Python or NumPy integer (not a bool, not a float with an integral value)."""
     if type(value) is int:          # the common case first: the ABC test costs ~0.25 us
         return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_real(value) -> bool:
+def is_real(value: object) -> bool:
     """A Python or NumPy real number (not a bool)."""
     if type(value) is float or type(value) is int:
         return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def dim(op: str, value, ndim: int, name: str = "dim") -> int:
+def dim(op: str, value: Any, ndim: int, name: str = "dim") -> int:
     """A dimension index of a tensor of ``ndim`` dimensions: in [-ndim, ndim), negative ones counted from
     the end (a 0-d tensor accepts 0 and -1, as PyTorch). Returns it in [0, ndim)."""
     if not is_int(value):
@@ -37,7 +43,7 @@ def dim(op: str, value, ndim: int, name: str = "dim") -> int:
     return int(value) % ndim if ndim else 0
 
 
-def dims(op: str, value, ndim: int, name: str = "dim") -> tuple:
+def dims(op: str, value: Any, ndim: int, name: str = "dim") -> tuple:
     """None (every dimension), one dim or a tuple/list of distinct dims; returns them sorted in [0, ndim)
     (for a 0-d tensor, which accepts 0 and -1, the empty tuple: there is no axis to reduce)."""
     if value is None:
@@ -49,7 +55,7 @@ def dims(op: str, value, ndim: int, name: str = "dim") -> tuple:
     return tuple(sorted(normalised)) if ndim else ()
 
 
-def integer(op: str, name: str, value, minimum: int | None = None) -> int:
+def integer(op: str, name: str, value: Any, minimum: int | None = None) -> int:
     if not is_int(value):
         raise TypeError(f"{op}: {name} must be an integer, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
@@ -57,7 +63,7 @@ def integer(op: str, name: str, value, minimum: int | None = None) -> int:
     return int(value)
 
 
-def real(op: str, name: str, value, low: float | None = None, high: float | None = None) -> float:
+def real(op: str, name: str, value: Any, low: float | None = None, high: float | None = None) -> float:
     """A real number in [low, high] (either bound optional); NaN is refused."""
     if not is_real(value):
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__} {value!r}")
@@ -69,7 +75,7 @@ def real(op: str, name: str, value, low: float | None = None, high: float | None
     return value
 
 
-def int_pair(op: str, name: str, value, minimum: int) -> tuple:
+def int_pair(op: str, name: str, value: Any, minimum: int) -> tuple:
     """An int or a pair of ints (height, width), each >= ``minimum``; returns the pair."""
     if is_int(value):
         pair = (int(value), int(value))
@@ -82,7 +88,7 @@ def int_pair(op: str, name: str, value, minimum: int) -> tuple:
     return pair
 
 
-def shape(op: str, value, name: str = "shape", allow_minus_one: bool = False) -> tuple:
+def shape(op: str, value: Any, name: str = "shape", allow_minus_one: bool = False) -> tuple:
     """A tuple of non-negative int sizes (one -1 allowed when ``allow_minus_one``)."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     for item in items:
@@ -96,7 +102,7 @@ def shape(op: str, value, name: str = "shape", allow_minus_one: bool = False) ->
     return tuple(int(item) for item in items)
 
 
-def ndim(op: str, tensor, allowed, layout: str) -> None:
+def ndim(op: str, tensor: Tensor, allowed: Sequence[int], layout: str) -> None:
     """The tensor's number of dimensions is one of ``allowed`` (an int or a tuple), ``layout`` names it."""
     allowed = (allowed,) if is_int(allowed) else tuple(allowed)
     if tensor.ndim not in allowed:
@@ -104,7 +110,7 @@ def ndim(op: str, tensor, allowed, layout: str) -> None:
                          f"{tuple(tensor.shape)}")
 
 
-def floating(op: str, tensor, name: str = "input") -> None:
+def floating(op: str, tensor: Tensor, name: str = "input") -> None:
     if tensor.dtype.kind != "f":
         raise TypeError(f"{op}: {name} must be a floating-point tensor (float32 or float64), got dtype "
                         f"{tensor.dtype}")

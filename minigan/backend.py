@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-
 import numpy
 
 import minigan_kernels as kernels   # kernels/, installed as minigan_kernels: arrays in, arrays out; never imports minigan
@@ -24,13 +23,15 @@ import minigan_kernels as kernels   # kernels/, installed as minigan_kernels: ar
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from .typing import Array, Device
+
 __all__ = [
     "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
     "generator", "manual_seed", "get_rng_state", "set_rng_state", "kernels_for", "info", "cpu_threads",
 ]
 
 
-def is_cupy_array(array) -> bool:
+def is_cupy_array(array: Any) -> bool:
     """True for a ``cupy.ndarray``, decided without importing CuPy."""
     cls = type(array)
     return cls is not numpy.ndarray and cls.__module__.startswith("cupy")     # NumPy's arrays: one test
@@ -47,7 +48,7 @@ def get_array_module(*arrays: Any) -> ModuleType:
 _cupy = None
 
 
-def cupy_module():
+def cupy_module() -> ModuleType:
     """Import CuPy on first use, with an error that says what is missing."""
     global _cupy
     if _cupy is None:
@@ -61,7 +62,7 @@ def cupy_module():
     return _cupy
 
 
-def parse_device(device) -> tuple[str, int]:
+def parse_device(device: Device) -> tuple[str, int]:
     """``"cpu"`` -> ("cpu", 0); ``"cuda"`` -> ("cuda", 0); ``"cuda:1"`` -> ("cuda", 1)."""
     if device is None:
         return ("cpu", 0)
@@ -77,7 +78,7 @@ def parse_device(device) -> tuple[str, int]:
     raise ValueError(f"unknown device {device!r}: minigan knows 'cpu' and 'cuda[:N]'")
 
 
-def device_of(array) -> str:
+def device_of(array: Any) -> str:
     """The device string of an array: ``"cpu"`` or ``"cuda:N"``."""
     if is_cupy_array(array):
         return f"cuda:{array.device.id}"
@@ -96,7 +97,7 @@ def _check_cuda_usable(index: int):
     return cupy
 
 
-def to_device(array, device):
+def to_device(array: Any, device: Device) -> Array:
     """Copy ``array`` to ``device`` (no copy when it is already there)."""
     kind, index = parse_device(device)
     if kind == "cpu":
@@ -122,7 +123,7 @@ _generators: dict[str, object] = {}
 _seed = {"value": None}
 
 
-def generator(device="cpu"):
+def generator(device: Device = "cpu") -> Any:
     """The random generator of a device (``numpy.random.Generator`` or ``cupy.random.Generator``)."""
     name = "cpu" if parse_device(device)[0] == "cpu" else "cuda:%d" % parse_device(device)[1]
     if name not in _generators:
@@ -154,7 +155,7 @@ def set_rng_state(state: dict) -> None:
 
 # --- kernels (convolutions, products, the hottest elementwise ops) -------------------------------------
 
-def kernels_for(array):
+def kernels_for(array: Any) -> ModuleType:
     """The kernel module for this array: ``kernels.cuda`` for CuPy arrays, otherwise the one chosen by
     ``MINIGAN_KERNELS=reference|numba`` (default numba when importable).
 

@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import operator
 import weakref
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from . import autograd
 from .backend import device_of, get_array_module, is_cupy_array
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from .tensor import Tensor
+    from .typing import Array, TensorLike
 
 
 class Function:
@@ -54,7 +61,7 @@ class Function:
         return type(self).__name__
 
     # ------------------------------------------------------------------------------------------------
-    def apply(self, *inputs):
+    def apply(self, *inputs: TensorLike) -> Tensor | tuple[Tensor, ...]:
         """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed."""
         Tensor = _Tensor or _tensor_class()
         arrays = [t.array for t in inputs if isinstance(t, Tensor)]
@@ -121,7 +128,7 @@ class Function:
         """Whether backward reads input ``index``'s values (``self.needs_input_grad`` is set by then)."""
         return self.reads_inputs
 
-    def check_saved_versions(self):
+    def check_saved_versions(self) -> None:
         """Refuse to run backward if a tensor it reads was changed in place after forward."""
         versions = self.saved_input_versions
         if versions is not None:
@@ -136,7 +143,7 @@ class Function:
                 if tensor is not None and tensor._version_counter.value != version:
                     check_unchanged(self.name, f"output {index}", tensor, version)
 
-    def output(self, index: int = 0):
+    def output(self, index: int = 0) -> Tensor:
         """The ``index``-th output Tensor (alive whenever a gradient flows from it)."""
         tensor = self._outputs[index]()
         if tensor is None:
@@ -144,13 +151,13 @@ class Function:
         return tensor
 
     # ------------------------------------------------------------------------------------------------
-    def forward(self, *arrays):
+    def forward(self, *arrays: Array) -> Array | tuple[Array, ...]:
         raise NotImplementedError
 
-    def backward(self, *grad_outputs):
+    def backward(self, *grad_outputs: Tensor | None) -> Tensor | None | tuple[Tensor | None, ...]:
         raise NotImplementedError
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{self.name} generation={self.generation}>"
 
 
@@ -191,13 +198,13 @@ _Tensor = None
 _as_tensor_like = None
 
 
-def unwrap(value):
+def unwrap(value: Any) -> Any:
     """The array inside a Tensor; anything else (an array, a number, an index) unchanged.
     (Not ``getattr(value, "data", value)``: a NumPy array has a ``.data`` attribute too, a memoryview.)"""
     return value.array if isinstance(value, _tensor_class()) else value
 
 
-def xp_of(*arrays):
+def xp_of(*arrays: Array) -> ModuleType:
     """Shorthand used by ops: the array module of the arrays."""
     return get_array_module(*arrays)
 

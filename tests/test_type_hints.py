@@ -28,6 +28,9 @@ import minigan.trainers
 PUBLIC_MODULES = [
     "minigan",
     "minigan.tensor",
+    "minigan.function",
+    "minigan.backend",
+    "minigan.argcheck",
     "minigan.functional",
     "minigan.autograd",
     "minigan.gradcheck",
