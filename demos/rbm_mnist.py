@@ -16,7 +16,8 @@ once (as S&M 2008). Reference: S&M 2008, table 2, 500 hidden units on full MNIST
 -125.53, CD-3 -105.50, CD-25 -86.34 nats (quoted from the paper's table as we recall it); baselines printed
 beside ours: the independent per-pixel Bernoulli model (exact) and the untrained RBM.
 
-Measured (seed 0; 691 s on a shared 2-core machine, AIS dominating), test log-likelihood in nats per image:
+Measured (seed 0; 691 s on a shared 2-core machine, AIS dominating; with the demo's earlier data loop, whose
+binarisation draws came from minigan's generator -- not yet re-run through fit), test log-likelihood in nats per image:
 independent per-pixel Bernoulli -210.66, untrained RBM -211.07, CD-1 -155.86, CD-10 -119.24 (AIS unreliable
 here: effective sample size 2.5 of 100; a second run with twice the temperatures gives -117.52), PCD-1
 -129.12 (second run -129.11). AIS on a 784-15 RBM: 194.510 against the exact 194.520 (2^15 terms). PCD has
