@@ -213,7 +213,8 @@ def _read_record(archive, name, path, expected_size=None):
                              f"{expected_size} ({'truncated' if info.file_size < expected_size else 'too long'})")
     try:
         data = archive.read(name)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as error:
+        # RuntimeError / NotImplementedError: zipfile's answers to an encryption flag (torch never encrypts)
         raise TorchFileError(f"{path}: record {name!r} cannot be read: {error}") from None
     if len(data) != info.file_size:
         raise TorchFileError(f"{path}: record {name!r} is truncated ({len(data)} of {info.file_size} bytes)")

@@ -3,12 +3,13 @@ them, and hostile or broken files refused naming the file, with nothing in them 
 import io
 import os
 import pickle
+import re
 import struct
 import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import minigan as mg
@@ -236,6 +237,17 @@ def test_truncated_missing_and_corrupt_storages_are_refused_naming_file_and_key(
         load_torch(tmp_path / "flipped.pt")
 
 
+def test_a_record_flagged_as_encrypted_is_refused(tmp_path):
+    torch.save({"w": torch.ones(2)}, tmp_path / "good.pt")
+    raw = bytearray((tmp_path / "good.pt").read_bytes())
+    name = next(n for n in zipfile.ZipFile(tmp_path / "good.pt").namelist() if n.endswith("data/0")).encode()
+    central = next(i for i in range(len(raw)) if raw[i:i + 4] == b"PK\x01\x02" and raw[i + 46:i + 46 + len(name)] == name)
+    raw[central + 8] |= 0x01                                        # general purpose flag: encrypted
+    (tmp_path / "encrypted.pt").write_bytes(bytes(raw))
+    with pytest.raises(TorchFileError, match=r"encrypted\.pt: record '.*data/0' cannot be read: .*encrypted"):
+        load_torch(tmp_path / "encrypted.pt")
+
+
 def test_legacy_non_zip_files_and_broken_zips_are_refused_clearly(tmp_path):
     torch.save({"w": torch.ones(1)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     with pytest.raises(TorchFileError, match=r"legacy\.pt: PyTorch's legacy \(pre-1\.6, non-zip\) format is not read"):
@@ -375,5 +387,7 @@ def test_property_a_mutated_file_is_refused_or_reads_as_the_original(data, tmp_p
         loaded = load_torch(directory / "mutated.pt")
     except TorchFileError as error:
         assert "mutated.pt" in str(error)
+        event("refused: " + re.sub(r"[0-9]+", "N", str(error).split("mutated.pt: ", 1)[-1])[:40])
     else:
         assert_same(loaded, original)
+        event("read as the original")
