@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 import pickletools
+import re
 import zipfile
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,7 @@ _ALLOWED_GLOBALS = {
     **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
 }
 _MARK = object()
+_LOCATION = re.compile(r"(cpu|cuda|mps|xpu)(:[0-9]+)?")
 
 
 def is_torch_zip(path: PathLike) -> bool:
@@ -221,6 +223,15 @@ def _read_record(archive, name, path, expected_size=None):
     return data
 
 
+def _describe(item):
+    """How a message names a stack item: a global by its name, the mark as "a MARK", else its type."""
+    if isinstance(item, _Global):
+        return item.name
+    if item is _MARK:
+        return "a MARK"
+    return f"a {'dict' if isinstance(item, _OrderedDict) else type(item).__name__}"
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -269,9 +280,8 @@ class _Unpickler:
         self.fail("an opcode needs a MARK the stack does not have")
 
     def top(self, kind, opcode):
-        if not self.stack or not isinstance(self.stack[-1], kind):
-            got = type(self.stack[-1]).__name__ if self.stack else "an empty stack"
-            self.fail(f"{opcode} on {got}")
+        if not self.stack or not isinstance(self.stack[-1], kind) or self.stack[-1] is _MARK:
+            self.fail(f"{opcode} on {_describe(self.stack[-1]) if self.stack else 'an empty stack'}")
         return self.stack[-1]
 
     # --- framing and constants ----------------------------------------------------------------------------
@@ -419,15 +429,14 @@ class _Unpickler:
             tensor.requires_grad = arguments[1] and tensor.dtype.kind == "f"
             self.stack.append(tensor)
         else:
-            name = function.name if isinstance(function, _Global) else type(function).__name__
-            self.fail(f"refusing to call {name} (only OrderedDict, _rebuild_tensor_v2 and _rebuild_parameter "
-                      "are rebuilt)")
+            self.fail(f"refusing to call {_describe(function)} (only OrderedDict, _rebuild_tensor_v2 and "
+                      "_rebuild_parameter are rebuilt)")
 
     def op_BUILD(self, _):
         state = self.pop()
         target = self.top(object, "BUILD")
         if not isinstance(target, _OrderedDict) or not isinstance(state, dict) or set(state) - {"_metadata"}:
-            self.fail(f"BUILD of a {type(target).__name__} (only an OrderedDict's _metadata is accepted)")
+            self.fail(f"BUILD of {_describe(target)} (only an OrderedDict's _metadata is accepted)")
 
     # --- tensors --------------------------------------------------------------------------------------------
     def _no_hooks(self, hooks):
@@ -481,7 +490,10 @@ class _Unpickler:
                 or not isinstance(persistent_id[3], str) or not _is_int(persistent_id[4]) or persistent_id[4] < 0):
             self.fail(f"persistent id {persistent_id!r:.200} is not ('storage', torch.<T>Storage, key, location, "
                       "numel)")
-        _, kind, key, _location, numel = persistent_id
+        _, kind, key, location, numel = persistent_id
+        if not _LOCATION.fullmatch(location):     # where it lived when saved; minigan reads it onto the CPU
+            self.fail(f"storage {key!r} has location {location[:40]!r}, not a PyTorch device such as 'cpu' or "
+                      "'cuda:0'")
         if key in self.storages:
             if self.storages[key][0] is not kind:
                 self.fail(f"storage {key!r} is named with two types ({self.storages[key][0].name}, {kind.name})")
