@@ -194,6 +194,11 @@ def _tensor_class():
     return _Tensor
 
 
+def tensor_class():
+    """``minigan.tensor.Tensor``, for the ops' modules (which tensor.py imports, so they cannot import it)."""
+    return _Tensor or _tensor_class()
+
+
 _Tensor = None
 _as_tensor_like = None
 

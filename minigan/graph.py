@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 from . import autograd
+from .ops.arith import AddScalar, MulScalar
 
 if TYPE_CHECKING:
     from .function import Function
@@ -374,6 +375,8 @@ def _describe_tensor(t):
 
 def _node_title(node):
     if node.kind == "op":
+        if isinstance(node.function, (AddScalar, MulScalar)):       # the number has no node of its own
+            return f"#{node.number} {op_name(node.function)} {node.function.scalar:g}"
         return f"#{node.number} {op_name(node.function)}"
     if node.kind == "parameter":
         return f"#{node.number} {node.name}"

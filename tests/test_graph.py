@@ -41,14 +41,22 @@ def tiny_critic():
 def test_text_tree_of_a_known_expression_node_for_node():
     y, a, b = known_expression()
     assert graph.graph_text(y, {"a": a, "b": b}) == "\n".join([
-        "#7 sum  () float64 cpu",
-        "└── #6 sub  (2,) float64 cpu",
-        "    ├── #4 add  (2,) float64 cpu",
-        "    │   ├── #3 mul  (2,) float64 cpu",
-        "    │   │   ├── #1 a  (2,) float64 cpu",
-        "    │   │   └── #2 b  (2,) float64 cpu",
-        "    │   └── #1 a (above)",
-        "    └── #5 constant 1  () float64 cpu"])
+        "#6 sum  () float64 cpu",
+        "└── #5 add_scalar -1  (2,) float64 cpu",              # a Python number is the op's, not a node
+        "    └── #4 add  (2,) float64 cpu",
+        "        ├── #3 mul  (2,) float64 cpu",
+        "        │   ├── #1 a  (2,) float64 cpu",
+        "        │   └── #2 b  (2,) float64 cpu",
+        "        └── #1 a (above)"])
+
+
+def test_a_constant_tensor_operand_is_a_node_titled_with_its_value():
+    a = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert graph.graph_text((a * mg.tensor(2.5, dtype="float64")).sum(), {"a": a}) == "\n".join([
+        "#4 sum  () float64 cpu",
+        "└── #3 mul  (2,) float64 cpu",
+        "    ├── #1 a  (2,) float64 cpu",
+        "    └── #2 constant 2.5  () float64 cpu"])
 
 
 def test_dot_source_of_a_known_expression_has_exactly_its_nodes_and_edges_in_data_flow_order():
@@ -61,10 +69,9 @@ def test_dot_source_of_a_known_expression_has_exactly_its_nodes_and_edges_in_dat
         'n2 [label="#2 b\\n(2,) float64 cpu", shape=ellipse, style=filled, fillcolor="#dbe9f6"];',
         'n3 [label="#3 mul\\n(2,) float64 cpu", shape=box, style="rounded"];',
         'n4 [label="#4 add\\n(2,) float64 cpu", shape=box, style="rounded"];',
-        'n5 [label="#5 constant 1\\n() float64 cpu", shape=ellipse, style=dashed];',
-        'n6 [label="#6 sub\\n(2,) float64 cpu", shape=box, style="rounded"];',
-        'n7 [label="#7 sum\\n() float64 cpu", shape=box, style="rounded"];']
-    assert edges == ["n1 -> n3;", "n2 -> n3;", "n3 -> n4;", "n1 -> n4;", "n4 -> n6;", "n5 -> n6;", "n6 -> n7;"]
+        'n5 [label="#5 add_scalar -1\\n(2,) float64 cpu", shape=box, style="rounded"];',
+        'n6 [label="#6 sum\\n() float64 cpu", shape=box, style="rounded"];']
+    assert edges == ["n1 -> n3;", "n2 -> n3;", "n3 -> n4;", "n1 -> n4;", "n4 -> n5;", "n5 -> n6;"]
     assert dot.startswith("digraph minigan {") and dot.rstrip().endswith("}")
 
 
@@ -111,7 +118,7 @@ def test_gradients_after_backward_and_what_ops_save():
     assert "#1 a  (2,) float64 cpu  grad (2,) |g| 5" in text
     assert f"#2 b  (2,) float64 cpu  grad (2,) |g| {np.sqrt(5):.4g}" in text
     assert f"#3 mul  (2,) float64 cpu  saved: 2 inputs (32 B)  grad (2,) |g| {np.sqrt(2):.4g}" in text
-    assert "#7 sum  () float64 cpu  saved: 1 input (16 B)  grad () |g| 1" in text
+    assert "#6 sum  () float64 cpu  saved: 1 input (16 B)  grad () |g| 1" in text
 
 
 def test_a_graph_freed_by_backward_is_refused_with_the_remedy():
@@ -276,7 +283,7 @@ def test_svg_rendering_by_the_graphviz_package_and_by_dot_agree(tmp_path, monkey
     y, a, b = known_expression()
     graph.draw(y, tmp_path / "package.svg", {"a": a, "b": b})
     svg = (tmp_path / "package.svg").read_text()
-    assert "<svg" in svg and "#4 add" in svg and "#1 a" in svg and svg.count("class=\"edge\"") == 7
+    assert "<svg" in svg and "#4 add" in svg and "#1 a" in svg and svg.count("class=\"edge\"") == 6
     monkeypatch.setitem(sys.modules, "graphviz", None)             # import graphviz now fails: dot directly
     graph.draw(y, tmp_path / "direct.svg", {"a": a, "b": b})
     assert (tmp_path / "direct.svg").read_text() == svg

@@ -12,6 +12,7 @@ import pytest
 
 import minigan as mg
 import minigan.functional as F
+import minigan.ops as ops
 from minigan.ops.linalg import matmul_transposed
 
 try:
@@ -144,6 +145,10 @@ CASES = [
     Case("mul", lambda a, b: a * b, lambda: [randn(2, 3, 4), randn(3, 1)], lambda a, b: a * b, lambda a, b: a * b),
     Case("div", lambda a, b: a / b, lambda: [randn(3, 4), positive(3, 4)], lambda a, b: a / b, lambda a, b: a / b),
     Case("neg", lambda a: -a, lambda: [randn(5)], lambda a: -a, lambda a: -a),
+    Case("add_scalar", lambda a: 0.25 + (a - 2), lambda: [randn(3, 4)], lambda a: 0.25 + (a - 2),
+         lambda a: 0.25 + (a - 2)),
+    Case("mul_scalar", lambda a: 3 * (a * -0.5), lambda: [randn(3, 4)], lambda a: 3 * (a * -0.5),
+         lambda a: 3 * (a * -0.5)),
     Case("pow_scalar", lambda a: a ** 3, lambda: [randn(3, 3)], lambda a: a ** 3, lambda a: a ** 3),
     Case("pow_fractional", lambda a: a ** 1.5, lambda: [positive(3, 3)], lambda a: a ** 1.5, lambda a: a ** 1.5),
     Case("pow_tensor", lambda a, b: F.pow(a, b), lambda: [positive(3, 3), randn(3, 3)], lambda a, b: a ** b,
@@ -372,12 +377,42 @@ def test_against_torch_first_and_second_order(case):
 def test_every_primitive_is_in_the_table():
     """A primitive added to minigan.ops without a row here fails this test."""
     import minigan.ops as ops
-    covered = {"add", "sub", "mul", "div", "neg", "pow_scalar", "exp", "expm1", "log", "where", "mul_mask", "sum",
+    covered = {"add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "pow_scalar", "exp", "expm1", "log", "where", "mul_mask", "sum",
                "sum_to", "max", "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concat",
                "pad", "matmul", "linear", "tanh", "sigmoid", "softplus", "leaky_relu", "tanh_backward", "sigmoid_backward", "log_softmax",
                "binary_cross_entropy_with_logits", "cross_entropy", "conv2d", "conv_transpose2d", "conv2d_weight",
                "cast", "to_device", "batch_norm_normalize", "batch_norm_affine"}
     assert set(ops.__all__) == covered
+
+
+def test_a_python_number_operand_runs_as_a_scalar_op_with_the_values_of_a_constant_tensor():
+    """x + c, c + x, x - c, x * c and c * x with a Python float or int and a float32/float64 tensor are one
+    op (AddScalar/MulScalar) on x alone, keep x's dtype, and give bit for bit what the general op gives with c
+    as a constant tensor of x's dtype; other operands (a bool, a NumPy scalar, an integer tensor) take the
+    general op and its promotion."""
+    from minigan.ops.arith import Add, AddScalar, Mul, MulScalar, Sub
+    rng = np.random.default_rng(3)
+    for dtype in ("float32", "float64"):
+        x = mg.tensor(rng.standard_normal(7), dtype=dtype, requires_grad=True)
+        for number in (1.01, 0.1, -3, 7):
+            c = mg.tensor(number, dtype=dtype)
+            for scalar_form, general, kind in ((x + number, ops.add(x, c), AddScalar),
+                                               (number + x, ops.add(c, x), AddScalar),
+                                               (x - number, ops.sub(x, c), AddScalar),
+                                               (x * number, ops.mul(x, c), MulScalar),
+                                               (number * x, ops.mul(c, x), MulScalar)):
+                assert type(scalar_form.creator) is kind and scalar_form.creator.inputs == (x,)
+                assert scalar_form.dtype == np.dtype(dtype)
+                np.testing.assert_array_equal(scalar_form.numpy(), general.numpy())
+    x = mg.tensor(np.arange(3.0), dtype="float32", requires_grad=True)
+    assert type((x * True).creator) is Mul and type((x + np.float32(2)).creator) is Add
+    assert type((1.5 - x).creator) is Sub                          # c - x keeps the general op
+    integers = mg.tensor(np.arange(3))
+    assert (integers * 0.5).dtype == np.float32 and (integers + 1).dtype == integers.dtype
+    with pytest.raises(TypeError, match="mul_scalar: expected a float32/float64 Tensor and a Python float or int"):
+        ops.mul_scalar(integers, 0.5)
+    with pytest.raises(TypeError, match="add_scalar: expected .* got Tensor and str"):
+        ops.add_scalar(x, "1")
 
 
 def test_batch_norm_fuses_the_affine_step_only_for_matching_vectors():

@@ -9,7 +9,7 @@ import numpy
 
 from .. import argcheck
 from ..backend import kernels_for
-from ..function import Function, unwrap, xp_of
+from ..function import Function, tensor_class, unwrap, xp_of
 from .shape import sum_to
 
 if TYPE_CHECKING:
@@ -90,6 +90,37 @@ class Mul(Function):
         ga = sum_to(mul(gy, b), a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(mul(gy, a), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+
+
+class AddScalar(Function):
+    """y = x + c for a Python number c (``x + 0.1``, ``x - 1``: c = -1);  gx = gy.  No constant Tensor is
+    made for c, and the graph has no node for it (``minigan.graph`` writes c beside the op's name)."""
+
+    reads_inputs = False
+
+    def __init__(self, scalar):
+        self.scalar = scalar
+
+    def forward(self, x):
+        return x + self.scalar          # a Python number takes x's dtype (NumPy's and PyTorch's rule)
+
+    def backward(self, gy):
+        return gy
+
+
+class MulScalar(Function):
+    """y = x * c for a Python number c (``x * 0.5``);  gx = gy * c."""
+
+    reads_inputs = False
+
+    def __init__(self, scalar):
+        self.scalar = scalar
+
+    def forward(self, x):
+        return x * self.scalar
+
+    def backward(self, gy):
+        return MulScalar(self.scalar).apply(gy)        # gy has x's dtype: mul_scalar's check would pass
 
 
 class Div(Function):
@@ -218,15 +249,42 @@ class MulMask(Function):
         return sum_to(mul_mask(gy, self.mask), self.inputs[0].shape)
 
 
+_FLOAT32, _FLOAT64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
+
+
+def _takes_scalar(tensor, number):
+    """Whether ``tensor`` with ``number`` runs as a scalar op (AddScalar, MulScalar): a Python float or int
+    (not a bool, not a NumPy scalar) with a float32/float64 Tensor, whose dtype the result keeps.  Any other
+    pair goes through the general op, which wraps the number as a constant Tensor and applies PyTorch's
+    promotion (an integer tensor times 0.5 is float32)."""
+    kind = type(number)
+    if kind is not float and kind is not int:
+        return False
+    if not isinstance(tensor, tensor_class()):
+        return False
+    dtype = tensor.array.dtype
+    return dtype is _FLOAT32 or dtype is _FLOAT64
+
+
 def add(a: TensorLike, b: TensorLike) -> Tensor:
+    if _takes_scalar(a, b):
+        return AddScalar(b).apply(a)
+    if _takes_scalar(b, a):
+        return AddScalar(a).apply(b)
     return Add().apply(a, b)
 
 
 def sub(a: TensorLike, b: TensorLike) -> Tensor:
+    if _takes_scalar(a, b):             # x - c is x + (-c), bit for bit (negating a float is exact)
+        return AddScalar(-b).apply(a)
     return Sub().apply(a, b)
 
 
 def mul(a: TensorLike, b: TensorLike) -> Tensor:
+    if _takes_scalar(a, b):
+        return MulScalar(b).apply(a)
+    if _takes_scalar(b, a):
+        return MulScalar(a).apply(b)
     return Mul().apply(a, b)
 
 
@@ -236,6 +294,23 @@ def div(a: TensorLike, b: TensorLike) -> Tensor:
 
 def neg(x: Tensor) -> Tensor:
     return Neg().apply(x)
+
+
+def add_scalar(x: Tensor, scalar: float) -> Tensor:
+    """x + scalar for a float32/float64 Tensor and a Python number (what ``x + 0.1`` runs)."""
+    return AddScalar(_checked_scalar("add_scalar", x, scalar)).apply(x)
+
+
+def mul_scalar(x: Tensor, scalar: float) -> Tensor:
+    """x * scalar for a float32/float64 Tensor and a Python number (what ``x * 0.5`` runs)."""
+    return MulScalar(_checked_scalar("mul_scalar", x, scalar)).apply(x)
+
+
+def _checked_scalar(op_name, x, scalar):
+    if not _takes_scalar(x, scalar):
+        raise TypeError(f"{op_name}: expected a float32/float64 Tensor and a Python float or int, got "
+                        f"{type(x).__name__} and {type(scalar).__name__}; add/mul take any operands")
+    return scalar
 
 
 def pow_scalar(x, exponent):
