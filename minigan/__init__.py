@@ -18,6 +18,7 @@ from .functional import (abs, cat, clamp, exp, flatten, log, logsumexp, mean, no
                          sum, tanh, where)
 from .interop import as_tensor, from_numpy
 from . import graph          # mg.graph.graph_text / to_dot / draw / trace: see the graph, trace a step
+from . import utils          # mg.utils.data: torch.utils.data's names (Dataset, DataLoader, ...)
 
 if TYPE_CHECKING:
     from .typing import Device, PathLike
@@ -32,7 +33,7 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "rand", "randn", "randin
            "ones_like", "rand_like", "randn_like", "grad", "backward", "no_grad", "enable_grad",
            "is_grad_enabled", "detect_anomaly", "manual_seed", "get_array_module", "backend_info", "gradcheck",
            "gradgradcheck", "numerical_jacobian", "GradcheckError", "cat", "stack", "where", "logsumexp",
-           "save", "load", "graph", "as_tensor", "from_numpy", "device", "exp", "log", "sigmoid", "tanh", "sqrt",
+           "save", "load", "graph", "utils", "as_tensor", "from_numpy", "device", "exp", "log", "sigmoid", "tanh", "sqrt",
            "abs", "clamp", "sum", "mean", "norm", "flatten", "reshape", "float32", "float64", "int64"]
 
 

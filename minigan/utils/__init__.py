@@ -1,1 +1,4 @@
-"""``minigan.utils``: PyTorch's ``torch.utils`` names that ported scripts import (``minigan.utils.data``)."""
+"""``minigan.utils``: PyTorch's ``torch.utils`` names that ported scripts use (``torch.utils.data``)."""
+from . import data
+
+__all__ = ["data"]

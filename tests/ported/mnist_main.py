@@ -1,6 +1,7 @@
 # pytorch/examples mnist/main.py (commit 77f55b9), ported to minigan by changing the import lines only.
 # Left out, for both libraries: torchvision (datasets.MNIST and its transforms: a generated dataset, normalised
-# as transforms.Normalize((0.1307,), (0.3081,)) does, stands in, see generated_data.py). Added, for both:
+# as transforms.Normalize((0.1307,), (0.3081,)) does, stands in, see generated_data.py; each library's own
+# torch.utils.data.DataLoader batches it, as in the original). Added, for both:
 # `history` records each step's loss and the test results for the comparison in tests/test_ported_examples.py,
 # and --n-train/--n-test size the generated data.
 import argparse
@@ -9,7 +10,7 @@ import minigan.nn as nn
 import minigan.functional as F
 import minigan.optim as optim
 from minigan.lr_scheduler import StepLR
-from generated_data import GeneratedLoader
+from generated_data import GeneratedMNIST
 
 history = []
 
@@ -126,8 +127,10 @@ def main():
 
     def transform(x):
         return (x - 0.1307) / 0.3081
-    train_loader = GeneratedLoader(torch.from_numpy, args.n_train, seed=1, transform=transform, **train_kwargs)
-    test_loader = GeneratedLoader(torch.from_numpy, args.n_test, seed=2, transform=transform, **test_kwargs)
+    dataset1 = GeneratedMNIST(torch.from_numpy, args.n_train, seed=1, transform=transform)
+    dataset2 = GeneratedMNIST(torch.from_numpy, args.n_test, seed=2, transform=transform)
+    train_loader = torch.utils.data.DataLoader(dataset1,**train_kwargs)
+    test_loader = torch.utils.data.DataLoader(dataset2, **test_kwargs)
 
     model = Net().to(device)
     optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
