@@ -221,7 +221,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             if not any_grad:
                 continue
             if needed is None:
-                function.needs_input_grad = tuple([t._requires_grad for t in function.inputs])
+                function.needs_input_grad = tuple(map(_requires_grad_of, function.inputs))
             else:
                 function.needs_input_grad = tuple(
                     t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
@@ -289,6 +289,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
 
 _version_of = operator.attrgetter("_version_counter.value")     # a tensor's version, read in C
+_requires_grad_of = operator.attrgetter("_requires_grad")
 
 
 def _add_detached(a, b):

@@ -62,16 +62,21 @@ class Function:
 
     # ------------------------------------------------------------------------------------------------
     def apply(self, *inputs: TensorLike) -> Tensor | tuple[Tensor, ...]:
-        """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed."""
+        """Run ``forward`` on the inputs' arrays, wrap the results, and record the graph if needed.
+        (Loops and one-element tuples instead of comprehensions: in Python 3.11 each comprehension is a
+        function call, and this runs once per op.)"""
         Tensor = _Tensor or _tensor_class()
-        arrays = [t.array for t in inputs if isinstance(t, Tensor)]
-        if len(arrays) == len(inputs):  # every input a Tensor (the common case): nothing to wrap
+        if len(inputs) == 1 and isinstance(inputs[0], Tensor):     # the common cases: nothing to wrap
             tensors = inputs
+            arrays = (inputs[0].array,)
+        elif len(inputs) == 2 and isinstance(inputs[0], Tensor) and isinstance(inputs[1], Tensor):
+            tensors = inputs
+            arrays = (inputs[0].array, inputs[1].array)
         else:                           # numbers and arrays become constants like the first Tensor
             reference = next((value for value in inputs if isinstance(value, Tensor)), None)
             tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name)
                             for value in inputs)
-            arrays = [t.array for t in tensors]
+            arrays = tuple(t.array for t in tensors)
         if len(arrays) > 1:
             for array in arrays:
                 if type(array) is not numpy.ndarray:     # all on the CPU is the common case: nothing to check
@@ -100,12 +105,18 @@ class Function:
                 if self.output_is_view:
                     result._version_counter = tensors[0]._version_counter
                 return result
-            results = tuple([Tensor(out) for out in outputs])
+            results = tuple(map(Tensor, outputs))
             if self.output_is_view:
                 results[0]._version_counter = tensors[0]._version_counter
             return results
 
-        results = tuple([Tensor(out, requires_grad=True) for out in outputs])
+        if single:
+            result = Tensor(outputs[0], True)
+            results = (result,)
+            self._outputs = (weakref.ref(result),)
+        else:
+            results = tuple(map(_tensor_requiring_grad, outputs))
+            self._outputs = tuple(map(weakref.ref, results))
         if self.output_is_view:
             results[0]._version_counter = tensors[0]._version_counter
         self.inputs = tensors
@@ -119,7 +130,6 @@ class Function:
             if creator is not None and creator.generation > generation:
                 generation = creator.generation
         self.generation = generation + 1
-        self._outputs = tuple([weakref.ref(r) for r in results])
         for result in results:
             result.creator = self
         return results[0] if single else results
@@ -162,6 +172,10 @@ class Function:
 
 
 _version_of = operator.attrgetter("_version_counter.value")     # a tensor's version, read in C
+
+
+def _tensor_requiring_grad(array):
+    return _Tensor(array, True)
 
 
 def check_unchanged(op_name: str, what: str, tensor, expected_version: int) -> None:
