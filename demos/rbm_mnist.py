@@ -16,12 +16,12 @@ once (as S&M 2008). Reference: S&M 2008, table 2, 500 hidden units on full MNIST
 -125.53, CD-3 -105.50, CD-25 -86.34 nats (quoted from the paper's table as we recall it); baselines printed
 beside ours: the independent per-pixel Bernoulli model (exact) and the untrained RBM.
 
-Measured (seed 0; 691 s on a shared 2-core machine, AIS dominating; with the demo's earlier data loop, whose
-binarisation draws came from minigan's generator -- not yet re-run through fit), test log-likelihood in nats per image:
-independent per-pixel Bernoulli -210.66, untrained RBM -211.07, CD-1 -155.86, CD-10 -119.24 (AIS unreliable
-here: effective sample size 2.5 of 100; a second run with twice the temperatures gives -117.52), PCD-1
--129.12 (second run -129.11). AIS on a 784-15 RBM: 194.510 against the exact 194.520 (2^15 terms). PCD has
-the worst reconstruction error (109 against 76 nats for CD-1) and pseudo-log-likelihood (-116 against -86),
+Measured (seed 0, through fit; 13 min 10 s wall, 8 min 34 s CPU on one thread of a shared 2-core machine, AIS
+dominating), test log-likelihood in nats per image: independent per-pixel Bernoulli -210.66, untrained RBM
+-211.07, CD-1 -153.79, CD-10 -121.01 (AIS unreliable here: effective sample size 17 of 100, and a second run
+with twice the temperatures gives -122.81 at 1.6), PCD-1 -128.46 (second run -128.58). AIS on a 784-15 RBM:
+182.209 against the exact 182.254 (2^15 terms). PCD has the worst reconstruction error (109 against 75 nats
+for CD-1) and pseudo-log-likelihood (-111 against -85),
 yet a better likelihood than CD-1 and the best samples: its chains wander between digits, while CD-k chains
 started at test digits stick in spurious modes -- Tieleman (2008)'s observation, and why cheap monitors
 mislead.
