@@ -199,6 +199,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             leaves[id(output)] = output
         push(output.creator)
 
+    # Two gradients reaching one tensor are summed by an add op when the sweep is recorded (create_graph),
+    # traced (minigan.graph's "gradient sum") or checked (anomaly mode); otherwise as arrays, one op fewer.
+    record_sums = create_graph or bool(active_tracers) or anomaly_mode.enabled
     with grad_mode.set(create_graph), observed_sweep():      # observed_sweep: for minigan.graph's traces
         while heap:
             function = heappop(heap)[2]
@@ -256,7 +259,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 key = id(tensor)                        # _accumulate, inlined: this loop runs once per edge
                 alive[key] = tensor
                 previous = grads.get(key)
-                grads[key] = grad if previous is None else previous + grad
+                if previous is None:
+                    grads[key] = grad
+                elif record_sums:               # a recorded, traced or checked sweep: the sum is an op
+                    grads[key] = previous + grad
+                else:                           # same shape and dtype (checked above): add the arrays
+                    grads[key] = Tensor(previous.array + grad.array)
                 creator = tensor.creator
                 if creator is None:
                     leaves[key] = tensor

@@ -274,3 +274,27 @@ def test_an_op_without_second_derivative_refuses_create_graph():
     np.testing.assert_allclose(g.numpy(), [2.0, 6.0])
     with pytest.raises(RuntimeError, match="SquareFirstOrderOnly has no second derivative .its backward works on raw"):
         mg.grad(SquareFirstOrderOnly().apply(x).sum(), x, create_graph=True)
+
+
+def test_gradients_meeting_at_a_tensor_are_summed_the_same_way_in_every_sweep():
+    """Two paths into h (h * h and + h): a plain sweep sums their gradients as arrays, a recorded one
+    (create_graph) by an add op that can be differentiated again, an anomaly-checked one by the op too;
+    each gives dy/dx = (2h + 1) * 3 with h = 3x."""
+    x_values = np.array([0.5, -1.0, 2.0])
+    expected = (2 * 3 * x_values + 1) * 3
+    gradients = {}
+    for mode in ("plain", "create_graph", "anomaly"):
+        x = mg.tensor(x_values, requires_grad=True)
+        h = x * 3.0
+        y = (h * h + h).sum()
+        if mode == "anomaly":
+            with mg.detect_anomaly():
+                (g,) = mg.grad(y, x)
+        else:
+            (g,) = mg.grad(y, x, create_graph=mode == "create_graph")
+        np.testing.assert_array_equal(g.numpy(), expected)
+        assert (g.creator is not None) == (mode == "create_graph")
+        gradients[mode] = g, x
+    g, x = gradients["create_graph"]
+    (gg,) = mg.grad(g.sum(), x)                 # the recorded sweep's gradient differentiates: d/dx sum = 18
+    np.testing.assert_array_equal(gg.numpy(), np.full(3, 18.0))
