@@ -1,6 +1,6 @@
 """Source 004: the adversarial recipe as a loop, and the mode collapse a real/fake discriminator cannot see.
 
-    python demos/adversarial_loop.py [--quick] [--seed 0] [--out demo_out/adversarial_loop]
+    python demos/adversarial_loop.py [--quick] [--seed 0] [--out demo_out/adversarial_loop] [--overwrite]
     # full run: about 3 minutes on one CPU thread; --quick: seconds
 
 What it shows: source 004 (docs/sources.md) describes the GAN (Goodfellow et al., "Generative Adversarial
@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, autograd, data, report, viz
+from minigan import autograd, data, demo_args, report, viz
 from minigan.evaluate import digit_classifier, discriminator_accuracy, judge_digits, two_sample_accuracy
 from minigan.models import DCGANDiscriminator, DCGANGenerator, LogisticRegression
 from minigan.trainers.adversarial_loop import AdversarialLoop
@@ -91,11 +91,9 @@ def sample_without(G, judge, n, dropped, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/adversarial_loop")
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the monitor still prints)")
+    demo_args.add_run_flags(parser, "demo_out/adversarial_loop", progress=True)
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     epochs, epochs_logistic = quick.get("epochs", EPOCHS), quick.get("epochs_logistic", EPOCHS_LOGISTIC)
     monitor_every, width = quick.get("monitor_every", MONITOR_EVERY), quick.get("width", WIDTH)

@@ -3,6 +3,7 @@ reconstructions, a linear probe on E(x), and source 001's centroid-vector interp
 encoder in place of the VAE's.
 
     python demos/bigan_mnist.py [--quick] [--seed 0] [--epochs 300] [--dropout 0.5] [--out demo_out/bigan_mnist]
+                                [--overwrite | --resume]
     # full run: about 10 minutes on 2 CPU threads; --quick: seconds, numbers meaningless
 
 What it shows: a GAN whose discriminator sees pairs (x, E(x)) and (G(z), z) learns an encoder E = G^-1
@@ -28,7 +29,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, evaluate, latent, report, viz
+from minigan import argtypes, data, demo_args, evaluate, latent, report, viz
 from minigan.models import BiGANDiscriminator, BiGANEncoder, BiGANGenerator
 from minigan.trainers.bigan import BiGAN
 from minigan.training import fit
@@ -43,13 +44,10 @@ QUICK = dict(epochs=1, probe_epochs=2, judge_epochs=2, per_class=5, hidden=64)
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/bigan_mnist")
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    demo_args.add_run_flags(parser, "demo_out/bigan_mnist", epochs=True, progress=True, resumable=True)
     parser.add_argument("--dropout", type=argtypes.open_probability, default=DROPOUT, help="dropout in D's hidden layers")
-    parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     rep = report.Report("BiGAN on mnist5k" + (" -- QUICK smoke run, numbers meaningless" if args.quick else ""),
                         args.out)
@@ -69,7 +67,7 @@ def main(argv=None):
                   BiGANDiscriminator(LATENT_DIM, hidden, dropout=args.dropout))
     loader = data.DataLoader(scaled_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True)
     result = fit(model, loader, epochs, os.path.join(args.out, "run"), checkpoint_every=10 * len(loader),
-                 overwrite=True, progress=not args.no_progress, description="bigan")
+                 resume=args.resume, overwrite=not args.resume, progress=not args.no_progress, description="bigan")
     last_epoch = viz.read_metrics(os.path.join(args.out, "run", "metrics.jsonl"))[-len(loader):]
     final_epoch = {k: float(np.mean([r[k] for r in last_epoch])) for k in result["last"]
                    if k not in ("step", "epoch", "time")}

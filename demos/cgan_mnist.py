@@ -1,6 +1,6 @@
 """Conditional DCGAN on mnist5k (Mirza & Osindero, "Conditional Generative Adversarial Nets", 2014).
 
-    python demos/cgan_mnist.py [--quick] [--seed 0] [--epochs 30] [--out demo_out/cgan_mnist]
+    python demos/cgan_mnist.py [--quick] [--seed 0] [--epochs 30] [--out demo_out/cgan_mnist] [--overwrite | --resume]
     # full run: about 9 minutes on one (shared) CPU thread; --quick: seconds
 
 What it shows: source 003's conditional DCGAN (docs/sources.md) -- the one-hot label y joins the noise at G's
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, report, viz
+from minigan import data, demo_args, report, viz
 from minigan.evaluate import digit_classifier
 from minigan.models import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from minigan.trainers.conditional import ConditionalGAN
@@ -34,12 +34,9 @@ QUICK = dict(epochs=1, n_train=256, width=8, per_class=20, judge_epochs=2)
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/cgan_mnist")
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
+    demo_args.add_run_flags(parser, "demo_out/cgan_mnist", epochs=True, progress=True, resumable=True)
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     epochs = args.epochs or quick.get("epochs", EPOCHS)
     width, per_class = quick.get("width", WIDTH), quick.get("per_class", PER_CLASS)
@@ -58,8 +55,8 @@ def main(argv=None):
                            n_classes=10, d_steps=D_STEPS, lr=LR)
     before = model.conditional_accuracy(judge, per_class, args.seed + 1)
     loader = data.DataLoader(x_train, y_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True)
-    result = fit(model, loader, epochs, os.path.join(args.out, "run"), checkpoint_every=500, overwrite=True,
-                 progress=not args.no_progress, description="cgan")
+    result = fit(model, loader, epochs, os.path.join(args.out, "run"), checkpoint_every=500,
+                 resume=args.resume, overwrite=not args.resume, progress=not args.no_progress, description="cgan")
     after = model.conditional_accuracy(judge, per_class, args.seed + 1)
 
     # -- measurements --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A deep belief net on mnist5k: greedy RBM pre-training, then fine-tuning as a classifier and as an unrolled
 autoencoder (source 003; Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006).
 
-    python demos/dbn_mnist.py [--quick] [--seed 0] [--out demo_out/dbn_mnist]     # ~2.5 min on one thread
+    python demos/dbn_mnist.py [--quick] [--seed 0] [--out demo_out/dbn_mnist] [--overwrite] # ~2.5 min on one thread
 
 What it shows: pre-training each RBM of a stack on the layer below (HOT 2006's greedy algorithm, written out
 below in ``pretrain``: CD-1 by ``RBMTrainer.train_step``, minigan/trainers/rbm.py, through ``fit``) gives back-propagation a better start
@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, report, viz
+from minigan import data, demo_args, report, viz
 from minigan.evaluate import pca_reconstruction
 from minigan.models import DBN, DBNClassifier, DeepAutoencoder, LogisticRegression
 from minigan.trainers.rbm import RBMTrainer
@@ -48,10 +48,9 @@ QUICK = dict(n_train=300, classifier_sizes=(784, 64, 32), autoencoder_sizes=(784
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/dbn_mnist")
-    parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    demo_args.add_run_flags(parser, "demo_out/dbn_mnist", quick_help="tiny settings: a smoke run in seconds")
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     q = QUICK if args.quick else {}
     classifier_sizes = q.get("classifier_sizes", CLASSIFIER_SIZES)
     autoencoder_sizes = q.get("autoencoder_sizes", AUTOENCODER_SIZES)

@@ -1,7 +1,7 @@
 """DCGAN on mnist5k (Radford, Metz & Chintala 2016), and why its generator uses the non-saturating loss
 (Goodfellow et al. 2014, section 3).
 
-    python demos/dcgan_mnist.py [--quick] [--out demo_out/dcgan_mnist] [--seed 0] [--epochs 20]
+    python demos/dcgan_mnist.py [--quick] [--out demo_out/dcgan_mnist] [--seed 0] [--epochs 20] [--overwrite]
 
 What it shows (source 002): the GAN game on convolutional networks learns all ten digits from 4 000 real
 MNIST images (mnist5k, scaled to [-1, 1]); and the minimax generator loss E log(1 - D(G(z))) gives G almost
@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, autograd, data, losses, optim, report, viz
+from minigan import autograd, data, demo_args, losses, optim, report, viz
 from minigan.evaluate import digit_classifier, judge_digits
 from minigan.models import DCGANDiscriminator, DCGANGenerator
 from minigan.trainers.base import step_parameters
@@ -90,12 +90,10 @@ def coverage_and_loss_figure(path, judged, metrics):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/dcgan_mnist")
-    parser.add_argument("--quick", action="store_true", help="seconds: a smoke run of every step")
-    parser.add_argument("--seed", type=argtypes.seed, default=SEED)
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
+    demo_args.add_run_flags(parser, "demo_out/dcgan_mnist", seed=SEED, epochs=True, progress=True,
+                            quick_help="seconds: a smoke run of every step")
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     epochs = args.epochs or quick.get("epochs", EPOCHS)
     width, n_judge = quick.get("width", WIDTH), quick.get("n_judge", N_JUDGE)

@@ -2,6 +2,7 @@
 Generative Adversarial Nets", 2016): a 10-way categorical code and 2 continuous codes.
 
     python demos/infogan_mnist.py [--quick] [--seed 0] [--epochs 40] [--out demo_out/infogan_mnist]
+                                  [--overwrite | --resume]
     # full run: about 8 minutes on one (shared) CPU thread; --quick: seconds
 
 What it shows: source 002's mutual information at work (docs/sources.md). G(z, c) with z ~ N(0, I_62),
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, report, viz
+from minigan import data, demo_args, report, viz
 from minigan.evaluate import digit_classifier
 from minigan.models import InfoGANDiscriminator, InfoGANGenerator
 from minigan.trainers.infogan import InfoGAN
@@ -39,12 +40,9 @@ QUICK = dict(epochs=1, n_train=256, width=8, hidden=32, n_judge=200, judge_epoch
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/infogan_mnist")
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
+    demo_args.add_run_flags(parser, "demo_out/infogan_mnist", epochs=True, progress=True, resumable=True)
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     epochs = args.epochs or quick.get("epochs", EPOCHS)
     width, hidden, n_judge = quick.get("width", WIDTH), quick.get("hidden", HIDDEN), quick.get("n_judge", N_JUDGE)
@@ -63,8 +61,8 @@ def main(argv=None):
                     lr_d=LR_D)
     before = model.code_study(judge, n_judge, args.seed + 1)
     loader = data.DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=args.seed, drop_last=True)
-    result = fit(model, loader, epochs, os.path.join(args.out, "run"), checkpoint_every=500, overwrite=True,
-                 progress=not args.no_progress, description="infogan")
+    result = fit(model, loader, epochs, os.path.join(args.out, "run"), checkpoint_every=500,
+                 resume=args.resume, overwrite=not args.resume, progress=not args.no_progress, description="infogan")
     after = model.code_study(judge, n_judge, args.seed + 1)
 
     # -- measurements --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ of Kingma & Welling 2014, demos/vae_mnist.py).
     python demos/interpolation.py --checkpoint demo_out/vae_mnist/vae20.safetensors --out demo_out/interpolation
     python demos/interpolation.py --out demo_out/interpolation     # trains its own 20-D VAE first (~1 min)
     python demos/interpolation.py --quick --out /tmp/interp_quick  # seconds
+    # an --out that holds an earlier run is refused; --overwrite replaces it
 
 Source 001's recipe (section 2): encode the test set with the 20-D VAE, z = mu(x); class centroids c_k;
 the vector from centroid b to centroid a, v_ab = c_a - c_b; an unseen x moved to decode(mu(x) + alpha v_ab).
@@ -34,7 +35,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, latent, report, viz
+from minigan import data, demo_args, latent, report, viz
 from minigan.models import VAE, LogisticRegression
 from minigan.trainers.supervised import train_classifier
 from minigan.trainers.vae import VAETrainer
@@ -53,12 +54,10 @@ QUICK = dict(epochs=2, classifier_epochs=2, per_class=5)
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/interpolation")
+    demo_args.add_run_flags(parser, "demo_out/interpolation", seed=SEED, epochs=True, quick_help="seconds")
     parser.add_argument("--checkpoint", default=None, help="a VAE(20) state dict from demos/vae_mnist.py")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--seed", type=argtypes.seed, default=SEED)
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     os.makedirs(args.out, exist_ok=True)
     rep = report.Report("Latent-space interpolation (source 001)" + (" -- QUICK, numbers meaningless" if quick else ""),

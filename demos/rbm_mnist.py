@@ -1,7 +1,7 @@
 """A restricted Boltzmann machine on binarised mnist5k, trained by CD-1, CD-10 and PCD-1, evaluated by AIS
 (source 003; Hinton 2002, Tieleman 2008, Salakhutdinov & Murray 2008).
 
-    python demos/rbm_mnist.py [--quick] [--seed 0] [--out demo_out/rbm_mnist]     # ~12 min on one thread
+    python demos/rbm_mnist.py [--quick] [--seed 0] [--out demo_out/rbm_mnist] [--overwrite] # ~12 min on one thread
 
 What it shows: three 784-500 RBMs, identical but for the negative phase -- chains restarted at the data for
 k = 1 or 10 Gibbs steps (CD-k) or carried on from update to update (PCD) -- and what each does to the test
@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, report, viz
+from minigan import data, demo_args, report, viz
 from minigan.models import RBM, ais_log_partition, log_partition_exact
 from minigan.models.rbm import ais_betas, base_rate_biases, independent_bernoulli_log_likelihood
 from minigan.trainers.rbm import RBMTrainer
@@ -55,10 +55,9 @@ QUICK = dict(n_train=500, n_hidden=40, epochs=1, ais_runs=16, ais_betas=300, tin
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/rbm_mnist")
-    parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    demo_args.add_run_flags(parser, "demo_out/rbm_mnist", quick_help="tiny settings: a smoke run in seconds")
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     q = QUICK if args.quick else {}
     n_hidden, epochs = q.get("n_hidden", N_HIDDEN), q.get("epochs", EPOCHS)
     ais_runs, betas = q.get("ais_runs", AIS_RUNS), ais_betas(q.get("ais_betas", AIS_BETAS))

@@ -1,7 +1,7 @@
 """Semi-supervised GAN on mnist5k with 100 labels (Salimans et al., "Improved Techniques for Training GANs",
 2016, section 5).
 
-    python demos/ssgan_mnist.py [--quick] [--seed 0] [--epochs 30] [--out demo_out/ssgan_mnist]
+    python demos/ssgan_mnist.py [--quick] [--seed 0] [--epochs 30] [--out demo_out/ssgan_mnist] [--overwrite]
     # full run: about 7 minutes on 2 CPU threads; --quick: seconds
 
 What it shows: source 003's K+1 classes (docs/sources.md) -- generated samples join the data as a (K+1)-th,
@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, losses, optim, report, viz
+from minigan import data, demo_args, losses, optim, report, viz
 from minigan.data.splits import stratified
 from minigan.models import DCGANGenerator, LogisticRegression, SSGANDiscriminator
 from minigan.trainers.base import step_parameters
@@ -38,12 +38,9 @@ QUICK = dict(epochs=1, n_train=256, width=8, hidden=32, lr_epochs=2)
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/ssgan_mnist")
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run, numbers meaningless")
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
+    demo_args.add_run_flags(parser, "demo_out/ssgan_mnist", epochs=True, progress=True)
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     epochs = args.epochs or quick.get("epochs", EPOCHS)
     width, hidden = quick.get("width", WIDTH), quick.get("hidden", HIDDEN)

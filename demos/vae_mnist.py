@@ -1,7 +1,7 @@
 """A variational autoencoder on mnist5k with a 2-D and a 20-D latent space (sources 001 and 002; Kingma &
 Welling 2014, Auto-Encoding Variational Bayes).
 
-    python demos/vae_mnist.py [--quick] [--seed 0] [--out demo_out/vae_mnist]     # ~10 min on one thread
+    python demos/vae_mnist.py [--quick] [--seed 0] [--out demo_out/vae_mnist] [--overwrite] # ~10 min on one thread
 
 What it shows: AEVB (K&W 2014, Algorithm 1) -- the ELBO of each mini-batch with one reparameterised sample
 z = mu + sigma * eps and the KL in closed form, one Adam step -- is ``VAETrainer.train_step`` in
@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 import minigan as mg
-from minigan import argtypes, data, latent, report, viz
+from minigan import data, demo_args, latent, report, viz
 from minigan.models import VAE, BernoulliNaiveBayes
 from minigan.models.rbm import per_pixel_bernoulli_nll
 from minigan.models.vae import negative_bounds
@@ -47,12 +47,11 @@ KINGMA_WELLING_FIG2_BOUND = -100.0      # N_z = 20, full MNIST, 10^8 samples; re
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="demo_out/vae_mnist")
-    parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke run in seconds")
-    parser.add_argument("--epochs", type=argtypes.positive_int, default=None)
-    parser.add_argument("--seed", type=argtypes.seed, default=0)
+    demo_args.add_run_flags(parser, "demo_out/vae_mnist", epochs=True,
+                            quick_help="tiny settings: a smoke run in seconds")
     parser.add_argument("--no-grey", action="store_true", help="skip the grey-level pytorch/examples comparison")
     args = parser.parse_args(argv)
+    demo_args.refuse_to_replace_a_run(parser, args)             # before any training
     quick = QUICK if args.quick else {}
     epochs = args.epochs or quick.get("epochs", EPOCHS)
     eval_samples, importance = quick.get("eval_samples", EVAL_SAMPLES), quick.get("importance", IMPORTANCE)

@@ -112,6 +112,14 @@ class MetricsLog:
         with open(self.path, "a") as file:
             file.write(json.dumps(record) + "\n")
 
+    def last(self) -> dict[str, Any] | None:
+        """The last record in the log (None if there is none)."""
+        if not os.path.exists(self.path):
+            return None
+        with open(self.path) as file:
+            lines = [line for line in file if line.strip()]
+        return json.loads(lines[-1]) if lines else None
+
 
 # --- the run directory --------------------------------------------------------------------------------
 
@@ -312,7 +320,7 @@ def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpo
         from tqdm import tqdm
         bar = tqdm(total=total_steps, initial=step, desc=description, unit="step", dynamic_ncols=True,
                    smoothing=0.1)
-    record = None
+    record = log.last() if step else None    # what a resumed run that has nothing left to train returns
     saved_any = resume and os.path.exists(checkpoint_path)
     if skip == 0:
         grid(start_epoch, only_if_missing=True)      # before training, or a grid a killed run did not write

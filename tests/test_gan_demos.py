@@ -53,3 +53,78 @@ def test_demo_flags_are_validated_by_argparse(name, tmp_path, capsys):
         module.main(["--quick", "--out", str(tmp_path / "out"), "--seed", "-1"])
     assert error.value.code == 2 and "--seed" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def load_demo(name):
+    spec = importlib.util.spec_from_file_location(f"demo_{name}", REPO / "demos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def file_bytes(directory):
+    return {path.relative_to(directory): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+RESUMABLE = ["bigan_mnist", "cgan_mnist", "infogan_mnist"]
+NOT_RESUMABLE = ["adversarial_loop", "dbn_mnist", "dcgan_mnist", "interpolation", "rbm_mnist", "ssgan_mnist", "vae_mnist"]
+
+
+@pytest.mark.parametrize("name", RESUMABLE + NOT_RESUMABLE)
+def test_demo_refuses_an_out_that_holds_a_run(name, tmp_path, capsys):
+    """Before loading data or training, a demo stops at an --out holding a run (a fit run directory's files
+    below it) and names the directory and the ways on; every file stays as it was."""
+    out = tmp_path / "out"
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
+    (out / "run" / "config.json").write_text('{"epochs": 1}\n')
+    before = file_bytes(out)
+    with pytest.raises(SystemExit) as error:
+        load_demo(name).main(["--quick", "--out", str(out)])
+    message = capsys.readouterr().err
+    assert error.value.code == 2
+    assert f"{out} already holds a run" in message and "--overwrite" in message
+    assert ("--resume" in message) == (name in RESUMABLE)
+    assert file_bytes(out) == before
+
+
+@pytest.mark.parametrize("name", RESUMABLE + NOT_RESUMABLE)
+def test_demo_help_says_whether_it_resumes(name, capsys):
+    with pytest.raises(SystemExit) as error:
+        load_demo(name).main(["--help"])
+    shown = capsys.readouterr().out
+    assert error.value.code == 0 and "--overwrite" in shown
+    assert ("--resume" in shown) == (name in RESUMABLE)
+
+
+def test_demo_run_twice_keeps_the_first_unless_overwrite_or_resume(tmp_path, capsys):
+    """A second cgan --quick run into the same --out refuses and leaves the first run byte-identical;
+    --overwrite runs it again (same seed: the same metrics), --resume continues the finished run."""
+    pytest.importorskip("matplotlib")
+    try:
+        import minigan.data as data
+        data.load("mnist5k")
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        pytest.skip(f"mnist5k unavailable: {error}")
+    demo = load_demo("cgan_mnist")
+    argv = ["--quick", "--out", str(tmp_path), "--no-progress"]
+    demo.main(argv)
+    first = file_bytes(tmp_path)
+    assert pathlib.Path("run/checkpoint.safetensors") in first
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as error:
+        demo.main(argv)
+    assert error.value.code == 2 and str(tmp_path) in capsys.readouterr().err
+    assert file_bytes(tmp_path) == first
+    (tmp_path / "run" / "metrics.jsonl").write_text("")      # overwrite must write it again
+    demo.main(argv + ["--overwrite"])
+    assert losses((tmp_path / "run" / "metrics.jsonl").read_bytes()) == losses(first[pathlib.Path("run/metrics.jsonl")])
+    demo.main(argv + ["--resume"])                           # nothing left to train: the run stays as it was
+    assert losses((tmp_path / "run" / "metrics.jsonl").read_bytes()) == losses(first[pathlib.Path("run/metrics.jsonl")])
+
+
+def losses(metrics_jsonl):
+    """The metrics log's records without their wall-clock times (which differ between equal runs)."""
+    records = [json.loads(line) for line in metrics_jsonl.decode().splitlines()]
+    assert records
+    return [{key: value for key, value in record.items() if "time" not in key} for record in records]
