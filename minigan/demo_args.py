@@ -68,4 +68,4 @@ def refuse_to_replace_a_run(parser: argparse.ArgumentParser, args: argparse.Name
     ways_on = "--overwrite to replace it"
     if hasattr(args, "resume"):
         ways_on = "--resume to continue it or " + ways_on
-    parser.error(f"{args.out} already holds a run of this demo ({shown}): pass {ways_on}, or another --out")
+    parser.error(f"{args.out} already holds a run ({shown}): pass {ways_on}, or another --out")

@@ -137,6 +137,20 @@ def test_resume_may_extend_the_epochs_and_logs_the_change(tmp_path):
         toy_fit(tmp_path / "short", epochs=2, resume=True)
 
 
+def test_resuming_a_finished_run_returns_its_last_record(tmp_path):
+    """Nothing is left to train, so fit returns the step and the last record of the log (what a demo's
+    report reads), not None."""
+    def run(**kwargs):
+        mg.manual_seed(0)
+        loader = DataLoader(*toy_data(), batch_size=4, shuffle=True, seed=1, drop_last=True)
+        return fit(ToyTrainer(0.05), loader, 2, str(tmp_path), checkpoint_every=2, progress=False, **kwargs)
+    finished = run()
+    resumed = run(resume=True)
+    assert resumed["step"] == finished["step"] == 8
+    last_line = (tmp_path / METRICS_NAME).read_text().splitlines()[-1]
+    assert resumed["last"] == finished["last"] == json.loads(last_line)
+
+
 def test_a_grid_the_killed_run_did_not_draw_is_drawn_on_resume(tmp_path):
     toy_fit(tmp_path / "full", epochs=2, sample_epochs=(0, 1, 2))
 
