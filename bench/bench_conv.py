@@ -18,6 +18,7 @@ Then the JIT cold start (a fresh process with an empty NUMBA_CACHE_DIR: import +
 and the warm start (the same, with the cache filled).
 Timing never appears in a test's assertion; this script is where speed is judged.
 """
+
 import argparse
 import os
 import subprocess
@@ -78,12 +79,14 @@ def forget_transformed_weights():
     weights as the first call after an optimizer update does (the weights here never change, and PyTorch
     caches nothing)."""
     from minigan_kernels import winograd
+
     winograd.TRANSFORMED_WEIGHTS.clear()
 
 
 def minigan_fns(mod, kind, x, W, gy):
     s, p = (S, S), (P, P)
     if kind == "conv":
+
         def fwd():
             forget_transformed_weights()
             return mod.conv2d(x, W, s, p)
@@ -91,9 +94,10 @@ def minigan_fns(mod, kind, x, W, gy):
         def fwdbwd():
             forget_transformed_weights()
             mod.conv2d(x, W, s, p)
-            mod.conv_transpose2d(gy, W, s, p, (0, 0))               # gx (H even: no output_padding)
-            mod.conv2d_weight(x, gy, (K, K), s, p)                  # gW
+            mod.conv_transpose2d(gy, W, s, p, (0, 0))  # gx (H even: no output_padding)
+            mod.conv2d_weight(x, gy, (K, K), s, p)  # gW
     else:
+
         def fwd():
             forget_transformed_weights()
             return mod.conv_transpose2d(x, W, s, p, (0, 0))
@@ -101,8 +105,9 @@ def minigan_fns(mod, kind, x, W, gy):
         def fwdbwd():
             forget_transformed_weights()
             mod.conv_transpose2d(x, W, s, p, (0, 0))
-            mod.conv2d(gy, W, s, p)                                 # gx
-            mod.conv2d_weight(gy, x, (K, K), s, p)                  # gW (C_in, C_out, k, k)
+            mod.conv2d(gy, W, s, p)  # gx
+            mod.conv2d_weight(gy, x, (K, K), s, p)  # gW (C_in, C_out, k, k)
+
     return fwd, fwdbwd
 
 
@@ -111,8 +116,11 @@ def torch_fns(torch, kind, x, W, gy):
     xt = torch.from_numpy(x).requires_grad_()
     Wt = torch.from_numpy(W).requires_grad_()
     gyt = torch.from_numpy(gy)
-    op = (lambda: F.conv2d(xt, Wt, stride=S, padding=P)) if kind == "conv" else \
-         (lambda: F.conv_transpose2d(xt, Wt, stride=S, padding=P))
+    op = (
+        (lambda: F.conv2d(xt, Wt, stride=S, padding=P))
+        if kind == "conv"
+        else (lambda: F.conv_transpose2d(xt, Wt, stride=S, padding=P))
+    )
 
     def fwd():
         with torch.no_grad():
@@ -120,6 +128,7 @@ def torch_fns(torch, kind, x, W, gy):
 
     def fwdbwd():
         torch.autograd.grad(op(), (xt, Wt), gyt)
+
     return fwd, fwdbwd
 
 
@@ -129,16 +138,16 @@ def gemm_fns(kind, N, Cin, Cout, H, rng):
     kk = K * K
     Ho = (H + 2 * P - K) // S + 1 if kind == "conv" else (H - 1) * S - 2 * P + K
     if kind == "conv":
-        O, Kc, NL = Cout, Cin * kk, N * Ho * Ho                 # y_m = W_(O,K) @ cols(K,NL)
-        small = Cout                                            # the 'O' side of the backward products
+        O, Kc, NL = Cout, Cin * kk, N * Ho * Ho  # y_m = W_(O,K) @ cols(K,NL)
+        small = Cout  # the 'O' side of the backward products
     else:
-        O, Kc, NL = Cin, Cout * kk, N * H * H                   # the conv this layer is the adjoint of
+        O, Kc, NL = Cin, Cout * kk, N * H * H  # the conv this layer is the adjoint of
         small = Cin
     r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
     Wm, cols, gm = r(O, Kc), r(Kc, NL), r(small, NL)
-    f_conv = lambda: Wm @ cols                                  # noqa: E731  conv2d forward
-    f_convT = lambda: Wm.T @ gm                                 # noqa: E731  conv_transpose2d forward
-    f_gW = lambda: gm @ cols.T                                  # noqa: E731  conv2d_weight
+    f_conv = lambda: Wm @ cols  # noqa: E731  conv2d forward
+    f_convT = lambda: Wm.T @ gm  # noqa: E731  conv_transpose2d forward
+    f_gW = lambda: gm @ cols.T  # noqa: E731  conv2d_weight
     macs = O * Kc * NL
     if kind == "conv":
         return f_conv, [f_conv, f_convT, f_gW], macs
@@ -150,7 +159,7 @@ def matmul_peak(repeats):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
     ms = median_ms(lambda: a @ b, max(5, repeats // 3))
-    return 2 * n ** 3 / (ms * 1e-3) / 1e9
+    return 2 * n**3 / (ms * 1e-3) / 1e9
 
 
 COLD_CODE = r"""
@@ -182,7 +191,7 @@ def cold_start():
         for label in ("cold", "warm"):
             t0 = time.perf_counter()
             child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-            line = child.stdout.readline()          # the process's work is done when it prints
+            line = child.stdout.readline()  # the process's work is done when it prints
             total = time.perf_counter() - t0
             if child.wait() != 0 or not line:
                 raise RuntimeError(f"cold-start child failed (exit status {child.returncode})")
@@ -202,12 +211,14 @@ def worker(role, kernel_mode, nthreads):
       `peak N`        -> float32 matmul GFLOP/s (gemm worker);   `info` -> a description;   `quit`.
     role: "minigan" (kernels), "torch" (torch.nn.functional) or "gemm" (the bare products, NumPy's BLAS)."""
     import numba
+
     numba.set_num_threads(nthreads)
     if role == "torch":
         import torch
+
         torch.set_num_threads(nthreads)
     mod = kernels.select("numpy", kernel_mode)
-    if role == "minigan":                       # warm every kernel (JIT or cache load) before timing
+    if role == "minigan":  # warm every kernel (JIT or cache load) before timing
         for kind, N, Cin, Cout, H in [(k, 2, ci, co, 8) for k in ("conv", "convT") for ci, co in ((1, 64), (64, 64))]:
             for f in minigan_fns(mod, kind, *layer(kind, N, Cin, Cout, H, np.random.default_rng(0))):
                 f()
@@ -220,6 +231,7 @@ def worker(role, kernel_mode, nthreads):
         if words[0] == "info":
             if role == "torch":
                 import torch
+
                 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
             else:
                 print(str(kernels.info("numpy", kernel_mode)).replace("\n", " "), flush=True)
@@ -235,6 +247,7 @@ def worker(role, kernel_mode, nthreads):
                 fns[i] = minigan_fns(mod, kind, x, W, gy)
             elif role == "torch":
                 import torch
+
                 fns[i] = torch_fns(torch, kind, x, W, gy)
             else:
                 g_fwd, g_all, _ = gemm_fns(kind, N, Cin, Cout, H, np.random.default_rng(i))
@@ -251,33 +264,51 @@ def main():
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--kernels", default=None, help="reference|numba (default: $MINIGAN_KERNELS or numba)")
     ap.add_argument("--no-coldstart", action="store_true")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="threads for Numba, the products and PyTorch; default: Numba's count")
-    ap.add_argument("--torch-malloc-tuned", action="store_true",
-                    help="give PyTorch's process minigan's malloc settings too (default: glibc's, as its users run it)")
-    ap.add_argument("--without-blas-overrides", action="store_true",
-                    help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="threads for Numba, the products and PyTorch; default: Numba's count"
+    )
+    ap.add_argument(
+        "--torch-malloc-tuned",
+        action="store_true",
+        help="give PyTorch's process minigan's malloc settings too (default: glibc's, as its users run it)",
+    )
+    ap.add_argument(
+        "--without-blas-overrides",
+        action="store_true",
+        help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)",
+    )
     ap.add_argument("--worker", choices=["minigan", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     import numba
+
     nthreads = args.threads or numba.get_num_threads()
     if args.worker:
         return worker(args.worker, args.kernels, nthreads)
 
     mode = ["--kernels", args.kernels] if args.kernels else []
-    workers = {role: WorkerProcess(os.path.abspath(__file__), ["--worker", role, "--threads", str(nthreads)] + mode,
-                                   role, worker_environment(role, args.torch_malloc_tuned, args.without_blas_overrides))
-               for role in ("minigan", "torch", "gemm")}
+    workers = {
+        role: WorkerProcess(
+            os.path.abspath(__file__),
+            ["--worker", role, "--threads", str(nthreads)] + mode,
+            role,
+            worker_environment(role, args.torch_malloc_tuned, args.without_blas_overrides),
+        )
+        for role in ("minigan", "torch", "gemm")
+    }
     print(machine.describe(worker_environment("minigan", without_blas_overrides=args.without_blas_overrides)))
     peak = float(workers["gemm"].ask(f"peak {args.repeats}"))
     print(f"minigan kernels: {workers['minigan'].ask('info')}")
     print(f"{workers['torch'].ask('info')}; numpy {np.__version__}")
     print(f"load average at start (other processes share these cores): {os.getloadavg()}")
-    print(f"float32 matmul peak (2048^3, numpy/BLAS): {peak:.0f} GFLOP/s;  median of {args.repeats} repeats, "
-          "minigan / torch / bare products each in its own process\n")
+    print(
+        f"float32 matmul peak (2048^3, numpy/BLAS): {peak:.0f} GFLOP/s;  median of {args.repeats} repeats, "
+        "minigan / torch / bare products each in its own process\n"
+    )
 
-    hdr = (f"{'shape':30s} {'pass':8s} {'minigan ms':>10s} {'torch ms':>9s} {'ratio':>6s} "
-           f"{'mg GF/s':>8s} {'pt GF/s':>8s} {'matmul ms':>9s} {'mg/matmul':>9s}")
+    hdr = (
+        f"{'shape':30s} {'pass':8s} {'minigan ms':>10s} {'torch ms':>9s} {'ratio':>6s} "
+        f"{'mg GF/s':>8s} {'pt GF/s':>8s} {'matmul ms':>9s} {'mg/matmul':>9s}"
+    )
     print(hdr)
     print("-" * len(hdr))
     totals = {"fwd": [0.0, 0.0, 0.0], "fwd+bwd": [0.0, 0.0, 0.0]}
@@ -290,12 +321,15 @@ def main():
             t = {role: [] for role in workers}
             for _ in range(3):
                 for role, w in workers.items():
-                    time.sleep(QUIET_S)             # let the previous worker's spinning threads go to sleep
+                    time.sleep(QUIET_S)  # let the previous worker's spinning threads go to sleep
                     t[role].append(float(w.ask(f"time {i} {passno} {block}")))
             a, b, c = (float(np.median(t[role])) for role in ("minigan", "torch", "gemm"))
             flop = 2.0 * macs * nprod
-            print(f"{name:30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {flop / a / 1e6:8.1f} "
-                  f"{flop / b / 1e6:8.1f} {c:9.2f} {a / c:9.2f}", flush=True)
+            print(
+                f"{name:30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {flop / a / 1e6:8.1f} "
+                f"{flop / b / 1e6:8.1f} {c:9.2f} {a / c:9.2f}",
+                flush=True,
+            )
             for j, v in enumerate((a, b, c)):
                 totals[passname][j] += v
             worst[passname] = max(worst[passname], a / b)
@@ -303,8 +337,10 @@ def main():
         w.close()
     print("-" * len(hdr))
     for passname, (a, b, c) in totals.items():
-        print(f"{'SUM over six shapes':30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {'':8s} {'':8s} "
-              f"{c:9.2f} {a / c:9.2f}   (worst single-shape ratio {worst[passname]:.2f})")
+        print(
+            f"{'SUM over six shapes':30s} {passname:8s} {a:10.2f} {b:9.2f} {a / b:6.2f} {'':8s} {'':8s} "
+            f"{c:9.2f} {a / c:9.2f}   (worst single-shape ratio {worst[passname]:.2f})"
+        )
     print("targets (fwd+bwd): sum <= 0.8x torch, no shape > 1.2x, each shape <= 1.5x its bare matmuls")
     print(f"load average at end: {os.getloadavg()}")
 

@@ -11,6 +11,7 @@ figure is the work each does, not how well it splits it: the wall-clock benchmar
 issue's goals, this one says where the engine stands when those are drowned by the load.  Prints the median
 CPU seconds of `--repeats` runs after one untimed run, per side, and the ratio minigan / PyTorch.
 """
+
 import argparse
 import os
 import statistics
@@ -20,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-os.environ.setdefault("MINIGAN_PRECOMPILE", "0")    # timed processes start no compile helper
+os.environ.setdefault("MINIGAN_PRECOMPILE", "0")  # timed processes start no compile helper
 
 import machine  # noqa: E402
 
@@ -30,19 +31,24 @@ CASES = ("chain", "mlp", "vae-2", "vae-20", "mlp-gan", "rbm-cd1", "rbm-pcd")
 def workload(side, case):
     """The function one run of `case` calls, on `side` ("minigan" or "torch"), one thread."""
     import numba
+
     numba.set_num_threads(1)
     if case in ("chain", "mlp"):
         import bench_overhead
+
         if side == "minigan":
             return bench_overhead.chain_minigan(200, 8) if case == "chain" else bench_overhead.mlp_minigan(32)
         import torch
+
         torch.set_num_threads(1)
         return bench_overhead.chain_torch(torch, 200, 8) if case == "chain" else bench_overhead.mlp_torch(torch, 32)
     import bench_models
+
     epoch, weights = bench_models.minigan_epoch(case)
     if side == "minigan":
         return epoch
     import torch
+
     torch.set_num_threads(1)
     return bench_models.torch_epoch(case, weights)
 
@@ -65,8 +71,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--without-blas-overrides", action="store_true",
-                        help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
+    parser.add_argument(
+        "--without-blas-overrides",
+        action="store_true",
+        help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -79,12 +88,18 @@ def main():
     for case in args.cases:
         seconds = {}
         for side in ("minigan", "torch"):
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", side, case, "--repeats",
-                                  str(args.repeats)], check=True, capture_output=True, text=True,
-                             env=environment).stdout
+            out = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--worker", side, case, "--repeats", str(args.repeats)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=environment,
+            ).stdout
             seconds[side] = float(out.strip().splitlines()[-1])
-        print(f"{case:9s} {seconds['minigan'] * 1e3:11.3f} {seconds['torch'] * 1e3:9.3f} "
-              f"{seconds['minigan'] / seconds['torch']:6.2f}")
+        print(
+            f"{case:9s} {seconds['minigan'] * 1e3:11.3f} {seconds['torch'] * 1e3:9.3f} "
+            f"{seconds['minigan'] / seconds['torch']:6.2f}"
+        )
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

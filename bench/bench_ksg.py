@@ -44,10 +44,13 @@ def main():
     for n in (1_000, 10_000):
         for rho in (0.0, 0.5, 0.9):
             exact = -0.5 * math.log(1 - rho**2) + 0.0  # + 0.0: no "-0.0000" for rho = 0
-            estimates = np.array([ksg_mutual_information(*correlated_gaussians(rho, n, rng), k=args.k)
-                                  for _ in range(args.repeats)])
-            print(f"{n:>6} {rho:>4} {exact:>8.4f} {estimates.mean():>8.4f} "
-                  f"{estimates.mean() - exact:>+8.4f} {estimates.std(ddof=1):>8.4f}")
+            estimates = np.array(
+                [ksg_mutual_information(*correlated_gaussians(rho, n, rng), k=args.k) for _ in range(args.repeats)]
+            )
+            print(
+                f"{n:>6} {rho:>4} {exact:>8.4f} {estimates.mean():>8.4f} "
+                f"{estimates.mean() - exact:>+8.4f} {estimates.std(ddof=1):>8.4f}"
+            )
 
     x, y = correlated_gaussians(0.5, 10_000, rng)
     ksg_mutual_information(x, y, k=args.k)  # warm-up (imports)

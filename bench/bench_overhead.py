@@ -13,6 +13,7 @@ core), not the engine.  Both frameworks run in this one process (the ops are too
 pools to meet); ``--without-blas-overrides`` starts it again without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
 (bench/machine.py) when they are set.
 """
+
 import argparse
 import os
 import statistics
@@ -46,6 +47,7 @@ def chain_minigan(length, size):
             h = F.tanh(h * 1.01 + 0.1) if i % 2 else h * h * 0.5 + h
         h.sum().backward()
         x.grad = None
+
     return run
 
 
@@ -58,6 +60,7 @@ def chain_torch(torch, length, size):
             h = torch.tanh(h * 1.01 + 0.1) if i % 2 else h * h * 0.5 + h
         h.sum().backward()
         x.grad = None
+
     return run
 
 
@@ -68,6 +71,7 @@ def ops_per_chain(length):
 
 def mlp_minigan(batch):
     import minigan.nn as nn
+
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
     x = mg.randn(batch, 64)
     y = mg.tensor(np.random.default_rng(0).integers(0, 10, batch))
@@ -76,6 +80,7 @@ def mlp_minigan(batch):
         loss = F.cross_entropy(model(x), y)
         model.zero_grad()
         loss.backward()
+
     return run
 
 
@@ -89,6 +94,7 @@ def mlp_torch(torch, batch):
         loss = torch.nn.functional.cross_entropy(model(x), y)
         model.zero_grad()
         loss.backward()
+
     return run
 
 
@@ -97,15 +103,19 @@ def main():
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--without-blas-overrides", action="store_true",
-                        help="run without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
+    parser.add_argument(
+        "--without-blas-overrides",
+        action="store_true",
+        help="run without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)",
+    )
     args = parser.parse_args()
-    if args.without_blas_overrides and machine.blas_overrides():    # the BLAS reads them when it loads
+    if args.without_blas_overrides and machine.blas_overrides():  # the BLAS reads them when it loads
         os.execve(sys.executable, [sys.executable] + sys.argv, machine.without_blas_overrides(os.environ))
     import numba
     import torch
+
     torch.set_num_threads(1)
-    numba.set_num_threads(1)    # minigan's kernels on one thread too: the engine's cost, not thread hand-offs
+    numba.set_num_threads(1)  # minigan's kernels on one thread too: the engine's cost, not thread hand-offs
 
     rows = []
     n_ops = ops_per_chain(args.length)
@@ -117,9 +127,13 @@ def main():
     rows.append(("MLP 64-128-128-10, batch 32, fwd+bwd", t_mg, t_torch, None))
 
     print(machine.describe())
-    print(f"minigan {mg.__version__} (Numba kernels, 1 thread) vs torch {torch.__version__} (CPU, 1 thread), "
-          f"medians of {args.repeats}")
-    print(f"{'benchmark':44s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s} {'minigan us/op':>14s} {'torch us/op':>12s}")
+    print(
+        f"minigan {mg.__version__} (Numba kernels, 1 thread) vs torch {torch.__version__} (CPU, 1 thread), "
+        f"medians of {args.repeats}"
+    )
+    print(
+        f"{'benchmark':44s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s} {'minigan us/op':>14s} {'torch us/op':>12s}"
+    )
     for name, a, b, n in rows:
         per_op = f"{a / n * 1e6:14.1f} {b / n * 1e6:12.1f}" if n else ""
         print(f"{name:44s} {a * 1e3:11.2f} {b * 1e3:10.2f} {a / b:7.2f} {per_op}")

@@ -24,6 +24,7 @@ reset through /proc/self/clear_refs after set-up) minus the resident set before 
 Cold start: a fresh process with an empty Numba cache runs imports + network construction + the first DCGAN
 step; then the same with the cache now filled (warm).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ BATCH = 64
 # ---------------------------------------------------------------------------------------------------
 # minigan side
 
+
 def minigan_steps(seed=0):
     """Build the three minigan training steps; returns (steps dict, state dicts to copy into torch)."""
     import minigan as mg
@@ -72,8 +74,9 @@ def minigan_steps(seed=0):
     def gan_step(G, D, opt_G, opt_D, z, real):
         # (1) update D: maximize log D(x) + log(1 - D(G(z)))
         fake = G(z)
-        d_loss = (F.binary_cross_entropy_with_logits(D(real), ones)
-                  + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        d_loss = F.binary_cross_entropy_with_logits(D(real), ones) + F.binary_cross_entropy_with_logits(
+            D(fake.detach()), zeros
+        )
         opt_D.zero_grad()
         d_loss.backward()
         opt_D.step()
@@ -91,8 +94,9 @@ def minigan_steps(seed=0):
     def wgan_gp_critic_step():
         with mg.no_grad():
             fake = G(z_dcgan)
-        loss = (losses.critic_loss_wasserstein(critic(real_images), critic(fake))
-                + losses.gradient_penalty(critic, real_images, fake, 10.0, alpha=alpha))
+        loss = losses.critic_loss_wasserstein(critic(real_images), critic(fake)) + losses.gradient_penalty(
+            critic, real_images, fake, 10.0, alpha=alpha
+        )
         opt_C.zero_grad()
         loss.backward()
         opt_C.step()
@@ -102,18 +106,22 @@ def minigan_steps(seed=0):
     opt_mG = optim.Adam(mlp_G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_mD = optim.Adam(mlp_D.parameters(), lr=2e-4, betas=(0.5, 0.999))
 
-    data = {"real_images": real_images.numpy(), "z": z_dcgan.numpy(), "real_flat": real_flat.numpy(),
-            "alpha": alpha}
-    states = {name: {k: v.numpy() for k, v in module.state_dict().items()}
-              for name, module in (("G", G), ("D", D), ("critic", critic), ("mlp_G", mlp_G), ("mlp_D", mlp_D))}
-    steps = {"DCGAN step (D + G)": lambda: gan_step(G, D, opt_G, opt_D, z_dcgan, real_images),
-             "WGAN-GP critic step": wgan_gp_critic_step,
-             "MLP GAN step (D + G)": lambda: gan_step(mlp_G, mlp_D, opt_mG, opt_mD, z_dcgan, real_flat)}
+    data = {"real_images": real_images.numpy(), "z": z_dcgan.numpy(), "real_flat": real_flat.numpy(), "alpha": alpha}
+    states = {
+        name: {k: v.numpy() for k, v in module.state_dict().items()}
+        for name, module in (("G", G), ("D", D), ("critic", critic), ("mlp_G", mlp_G), ("mlp_D", mlp_D))
+    }
+    steps = {
+        "DCGAN step (D + G)": lambda: gan_step(G, D, opt_G, opt_D, z_dcgan, real_images),
+        "WGAN-GP critic step": wgan_gp_critic_step,
+        "MLP GAN step (D + G)": lambda: gan_step(mlp_G, mlp_D, opt_mG, opt_mD, z_dcgan, real_flat),
+    }
     return steps, states, data
 
 
 # ---------------------------------------------------------------------------------------------------
 # PyTorch side: the same layers, the same parameter names
+
 
 def torch_steps(states, data):
     import torch
@@ -121,14 +129,28 @@ def torch_steps(states, data):
     import torch.nn.functional as tF
 
     def dcgan_generator():
-        return tnn.Sequential(tnn.Linear(100, 128 * 49), tnn.Unflatten(1, (128, 7, 7)), tnn.BatchNorm2d(128),
-                              tnn.ReLU(), tnn.ConvTranspose2d(128, 64, 4, 2, 1), tnn.BatchNorm2d(64), tnn.ReLU(),
-                              tnn.ConvTranspose2d(64, 1, 4, 2, 1), tnn.Tanh())
+        return tnn.Sequential(
+            tnn.Linear(100, 128 * 49),
+            tnn.Unflatten(1, (128, 7, 7)),
+            tnn.BatchNorm2d(128),
+            tnn.ReLU(),
+            tnn.ConvTranspose2d(128, 64, 4, 2, 1),
+            tnn.BatchNorm2d(64),
+            tnn.ReLU(),
+            tnn.ConvTranspose2d(64, 1, 4, 2, 1),
+            tnn.Tanh(),
+        )
 
     def dcgan_discriminator(batch_norm=True):
-        return tnn.Sequential(tnn.Conv2d(1, 64, 4, 2, 1), tnn.LeakyReLU(0.2), tnn.Conv2d(64, 128, 4, 2, 1),
-                              tnn.BatchNorm2d(128) if batch_norm else tnn.Identity(), tnn.LeakyReLU(0.2),
-                              tnn.Flatten(), tnn.Linear(128 * 49, 1))
+        return tnn.Sequential(
+            tnn.Conv2d(1, 64, 4, 2, 1),
+            tnn.LeakyReLU(0.2),
+            tnn.Conv2d(64, 128, 4, 2, 1),
+            tnn.BatchNorm2d(128) if batch_norm else tnn.Identity(),
+            tnn.LeakyReLU(0.2),
+            tnn.Flatten(),
+            tnn.Linear(128 * 49, 1),
+        )
 
     def mlp(sizes, out_act):
         layers = []
@@ -138,7 +160,7 @@ def torch_steps(states, data):
         return tnn.Sequential(*layers)
 
     def load(module, state):
-        tensors = {k[len("net."):]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
+        tensors = {k[len("net.") :]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
         module.load_state_dict(tensors, strict=True)
         return module
 
@@ -182,12 +204,15 @@ def torch_steps(states, data):
         opt_C.step()
         return loss.item()
 
-    return {"DCGAN step (D + G)": lambda: gan_step(G, D, opt_G, opt_D, real_images),
-            "WGAN-GP critic step": wgan_gp_critic_step,
-            "MLP GAN step (D + G)": lambda: gan_step(mlp_G, mlp_D, opt_mG, opt_mD, real_flat)}
+    return {
+        "DCGAN step (D + G)": lambda: gan_step(G, D, opt_G, opt_D, real_images),
+        "WGAN-GP critic step": wgan_gp_critic_step,
+        "MLP GAN step (D + G)": lambda: gan_step(mlp_G, mlp_D, opt_mG, opt_mD, real_flat),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
+
 
 def step_worker(framework, threads):
     """Run in a subprocess: build the steps, then for each line `NAME` on stdin run that step once and
@@ -195,10 +220,12 @@ def step_worker(framework, threads):
     steps, states, data = minigan_steps()
     if framework == "torch":
         import torch
+
         torch.set_num_threads(threads)
         steps = torch_steps(states, data)
     else:
         import numba
+
         numba.set_num_threads(threads)
     names = {f"step{i}": step for i, step in enumerate(steps.values())}
     print("ready", flush=True)
@@ -238,12 +265,13 @@ def memory_child(framework, threads):
     steps, states, data = minigan_steps()
     if framework == "torch":
         import torch
+
         torch.set_num_threads(threads)
         steps = torch_steps(states, data)
     step = steps["DCGAN step (D + G)"]
-    step()                                            # first step: JIT, optimizer state allocation
+    step()  # first step: JIT, optimizer state allocation
     with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")                              # reset VmHWM to the current RSS
+        clear.write("5")  # reset VmHWM to the current RSS
     baseline = _status_kib("VmRSS")
     for _ in range(3):
         step()
@@ -257,12 +285,14 @@ def coldstart_child():
     steps["DCGAN step (D + G)"]()
     print(f"{time.perf_counter() - start:.3f}", flush=True)
     from minigan_kernels import precompile
-    precompile.wait_for_helper()      # (a cold cache starts one: let it finish before the warm-cache run)
+
+    precompile.wait_for_helper()  # (a cold cache starts one: let it finish before the warm-cache run)
 
 
 def run_child(args, env=None):
-    result = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, capture_output=True, text=True,
-                            env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, os.path.abspath(__file__)] + args, capture_output=True, text=True, env=env, check=True
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -272,19 +302,27 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: Numba's count)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-coldstart", action="store_true")
-    parser.add_argument("--torch-malloc-tuned", action="store_true",
-                        help="give PyTorch's processes minigan's malloc settings too (default: glibc's, as its users run it)")
+    parser.add_argument(
+        "--torch-malloc-tuned",
+        action="store_true",
+        help="give PyTorch's processes minigan's malloc settings too (default: glibc's, as its users run it)",
+    )
     parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
-    parser.add_argument("--without-blas-overrides", action="store_true",
-                    help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
+    parser.add_argument(
+        "--without-blas-overrides",
+        action="store_true",
+        help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)",
+    )
     parser.add_argument("--memory-child", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--step-worker", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--coldstart-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     import minigan_kernels as kernels
-    kernels.select("numpy")     # first: it sets up the CPU kernels (Numba's threading layer) before any parallel call
+
+    kernels.select("numpy")  # first: it sets up the CPU kernels (Numba's threading layer) before any parallel call
     import numba
+
     threads = args.threads or numba.get_num_threads()
     if args.memory_child:
         return memory_child(args.memory_child, threads)
@@ -297,18 +335,32 @@ def main():
     import minigan as mg
 
     print(f"load average at start: {os.getloadavg()[0]:.2f}; threads: {threads}; torch {torch.__version__}")
-    print("malloc: minigan's processes "
-          + ("glibc defaults (MINIGAN_MALLOC_TUNING=0)" if os.environ.get("MINIGAN_MALLOC_TUNING", "1").strip() == "0"
-             else "tuned by kernels/allocator.py")
-          + "; PyTorch's " + ("tuned the same way (--torch-malloc-tuned)" if args.torch_malloc_tuned else "glibc defaults"))
+    print(
+        "malloc: minigan's processes "
+        + (
+            "glibc defaults (MINIGAN_MALLOC_TUNING=0)"
+            if os.environ.get("MINIGAN_MALLOC_TUNING", "1").strip() == "0"
+            else "tuned by kernels/allocator.py"
+        )
+        + "; PyTorch's "
+        + ("tuned the same way (--torch-malloc-tuned)" if args.torch_malloc_tuned else "glibc defaults")
+    )
     print(mg.backend_info().replace("\n", "; "))
     print(machine.describe(worker_environment("minigan", without_blas_overrides=args.without_blas_overrides)))
     names = list(minigan_steps()[0])
-    workers = tuple(WorkerProcess(os.path.abspath(__file__), ["--step-worker", side, "--threads", str(threads)], side,
-                                  worker_environment(side, args.torch_malloc_tuned, args.without_blas_overrides))
-                    for side in ("minigan", "torch"))
-    print(f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, "
-          f"two processes, alternating blocks of 1 + {args.block} steps)")
+    workers = tuple(
+        WorkerProcess(
+            os.path.abspath(__file__),
+            ["--step-worker", side, "--threads", str(threads)],
+            side,
+            worker_environment(side, args.torch_malloc_tuned, args.without_blas_overrides),
+        )
+        for side in ("minigan", "torch")
+    )
+    print(
+        f"\n{'step':26s} {'minigan ms':>11s} {'torch ms':>10s} {'ratio':>7s}   (medians of {args.repeats}, "
+        f"two processes, alternating blocks of 1 + {args.block} steps)"
+    )
     for i, name in enumerate(names):
         t_mg, t_torch = alternating_medians(*workers, f"step{i}", args.repeats, args.block)
         print(f"{name:26s} {t_mg * 1e3:11.1f} {t_torch * 1e3:10.1f} {t_mg / t_torch:7.2f}")
@@ -317,10 +369,13 @@ def main():
 
     if not args.skip_memory:
         mem_mg = run_child(["--memory-child", "minigan", "--threads", str(threads)])
-        mem_torch = run_child(["--memory-child", "torch", "--threads", str(threads)],
-                              worker_environment("torch", args.torch_malloc_tuned))
-        print(f"\npeak memory of 3 DCGAN steps (RSS above set-up): minigan {mem_mg:.1f} MiB, torch {mem_torch:.1f} "
-              f"MiB, ratio {mem_mg / max(mem_torch, 1e-9):.2f}")
+        mem_torch = run_child(
+            ["--memory-child", "torch", "--threads", str(threads)], worker_environment("torch", args.torch_malloc_tuned)
+        )
+        print(
+            f"\npeak memory of 3 DCGAN steps (RSS above set-up): minigan {mem_mg:.1f} MiB, torch {mem_torch:.1f} "
+            f"MiB, ratio {mem_mg / max(mem_torch, 1e-9):.2f}"
+        )
 
     if not args.skip_coldstart:
         with tempfile.TemporaryDirectory() as cache:

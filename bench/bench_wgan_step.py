@@ -11,6 +11,7 @@ step, then --block timed ones), so a change in machine load hits both.  The resu
 medians, minigan / PyTorch (> 1: minigan slower).  PyTorch appears only here, as a reference, never in
 the library.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,11 +28,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # user's process would.
 os.environ.setdefault("MINIGAN_PRECOMPILE", "0")
 
-import minigan as mg                                                  # noqa: E402
-from minigan.models import WGANCritic, WGANGenerator                  # noqa: E402
-from minigan.trainers.wgan_gp import WGANGP                           # noqa: E402
-import machine                                                  # noqa: E402
-from worker_process import WorkerProcess, worker_environment      # noqa: E402
+import minigan as mg  # noqa: E402
+from minigan.models import WGANCritic, WGANGenerator  # noqa: E402
+from minigan.trainers.wgan_gp import WGANGP  # noqa: E402
+import machine  # noqa: E402
+from worker_process import WorkerProcess, worker_environment  # noqa: E402
 
 
 def torch_networks(width, latent_dim):
@@ -71,7 +72,11 @@ def torch_networks(width, latent_dim):
         def __init__(self, w):
             super().__init__()
             self.stem = tnn.Conv2d(3, w, 4, stride=2, padding=1)
-            self.block1, self.block2, self.block3 = ResBlockDown(w, 2 * w), ResBlockDown(2 * w, 4 * w), ResBlockDown(4 * w, 8 * w)
+            self.block1, self.block2, self.block3 = (
+                ResBlockDown(w, 2 * w),
+                ResBlockDown(2 * w, 4 * w),
+                ResBlockDown(4 * w, 8 * w),
+            )
             self.head = tnn.Linear(8 * w * 16, 1)
 
         def forward(self, x):
@@ -83,7 +88,11 @@ def torch_networks(width, latent_dim):
             super().__init__()
             self.w = w
             self.project = tnn.Linear(latent_dim, 8 * w * 16)
-            self.block1, self.block2, self.block3 = ResBlockUp(8 * w, 4 * w), ResBlockUp(4 * w, 2 * w), ResBlockUp(2 * w, w)
+            self.block1, self.block2, self.block3 = (
+                ResBlockUp(8 * w, 4 * w),
+                ResBlockUp(4 * w, 2 * w),
+                ResBlockUp(2 * w, w),
+            )
             self.bn = tnn.BatchNorm2d(w)
             self.to_image = tnn.ConvTranspose2d(w, 3, 4, stride=2, padding=1)
 
@@ -96,6 +105,7 @@ def torch_networks(width, latent_dim):
 
 def torch_step(G, D, opt_g, opt_d, real, n_critic, lambda_gp, latent_dim):
     import torch
+
     n = real.shape[0]
     for _ in range(n_critic):
         with torch.no_grad():
@@ -121,10 +131,12 @@ def worker(side, args):
     mg.manual_seed(0)
     G, D = WGANGenerator(latent_dim=args.latent_dim, width=args.width), WGANCritic(width=args.width)
     from minigan.data import shapes_train
+
     images, _, _ = shapes_train(n_per_class=args.batch_size)
-    batch = images[np.random.default_rng(0).permutation(len(images))[:args.batch_size]]
+    batch = images[np.random.default_rng(0).permutation(len(images))[: args.batch_size]]
     if side == "minigan":
         import numba
+
         numba.set_num_threads(args.threads)
         model, real = WGANGP(G, D, n_critic=args.n_critic), mg.tensor(batch)
 
@@ -136,10 +148,11 @@ def worker(side, args):
             model.train_step(real)
     else:
         import torch
+
         torch.set_num_threads(args.threads)
         torch.manual_seed(0)
         tG, tD = torch_networks(args.width, args.latent_dim)
-        for ours, theirs in ((G, tG), (D, tD)):                  # same weights on both sides
+        for ours, theirs in ((G, tG), (D, tD)):  # same weights on both sides
             theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
         opt_g = torch.optim.Adam(tG.parameters(), lr=1e-4, betas=(0.0, 0.9))
         opt_d = torch.optim.Adam(tD.parameters(), lr=1e-4, betas=(0.0, 0.9))
@@ -151,6 +164,7 @@ def worker(side, args):
 
         def step():
             torch_step(tG, tD, opt_g, opt_d, treal, args.n_critic, 10.0, args.latent_dim)
+
     print("ready", flush=True)
     for line in sys.stdin:
         command = line.strip()
@@ -174,40 +188,62 @@ def main(argv=None):
     parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
     parser.add_argument("--threads", type=int, default=None, help="threads for both sides (default: Numba's)")
     parser.add_argument("--json", default=None, help="write the result here too")
-    parser.add_argument("--without-blas-overrides", action="store_true",
-                    help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)")
+    parser.add_argument(
+        "--without-blas-overrides",
+        action="store_true",
+        help="start the timed processes without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (bench/machine.py)",
+    )
     parser.add_argument("--side", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import minigan_kernels as kernels
-    kernels.select("numpy")     # sets up the CPU kernels (Numba's threading layer) before any parallel call
+
+    kernels.select("numpy")  # sets up the CPU kernels (Numba's threading layer) before any parallel call
     import numba
+
     args.threads = args.threads or numba.get_num_threads()
     if args.side:
         return worker(args.side, args)
 
     print(machine.describe(worker_environment("minigan", without_blas_overrides=args.without_blas_overrides)))
-    passed = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-              if k in ("width", "batch_size", "n_critic", "latent_dim", "threads")]
-    ours, theirs = (WorkerProcess(os.path.abspath(__file__), ["--side", side] + passed, side,
-                                  worker_environment(side, without_blas_overrides=args.without_blas_overrides))
-                    for side in ("minigan", "torch"))
+    passed = [
+        f"--{k.replace('_', '-')}={v}"
+        for k, v in vars(args).items()
+        if k in ("width", "batch_size", "n_critic", "latent_dim", "threads")
+    ]
+    ours, theirs = (
+        WorkerProcess(
+            os.path.abspath(__file__),
+            ["--side", side] + passed,
+            side,
+            worker_environment(side, without_blas_overrides=args.without_blas_overrides),
+        )
+        for side in ("minigan", "torch")
+    )
     gap = float(np.abs(np.array(json.loads(ours.ask("critic"))) - np.array(json.loads(theirs.ask("critic")))).max())
     ours_times, torch_times = [], []
     while len(ours_times) < args.repeats:
         for w, times in ((ours, ours_times), (theirs, torch_times)):
-            w.ask("step")                                        # settling step
+            w.ask("step")  # settling step
             for _ in range(min(args.block, args.repeats - len(times))):
                 times.append(float(w.ask("step")))
     ours.close()
     theirs.close()
     import torch
-    result = {"width": args.width, "batch_size": args.batch_size, "n_critic": args.n_critic,
-              "repeats": args.repeats, "minigan_median_s": statistics.median(ours_times),
-              "torch_median_s": statistics.median(torch_times),
-              "ratio_minigan_over_torch": statistics.median(ours_times) / statistics.median(torch_times),
-              "critic_output_max_abs_diff_at_init": gap, "threads": args.threads,
-              "torch_version": torch.__version__, "minigan_backend": mg.backend.info().replace("\n", "; "),
-              "load_average_end": os.getloadavg()[0]}
+
+    result = {
+        "width": args.width,
+        "batch_size": args.batch_size,
+        "n_critic": args.n_critic,
+        "repeats": args.repeats,
+        "minigan_median_s": statistics.median(ours_times),
+        "torch_median_s": statistics.median(torch_times),
+        "ratio_minigan_over_torch": statistics.median(ours_times) / statistics.median(torch_times),
+        "critic_output_max_abs_diff_at_init": gap,
+        "threads": args.threads,
+        "torch_version": torch.__version__,
+        "minigan_backend": mg.backend.info().replace("\n", "; "),
+        "load_average_end": os.getloadavg()[0],
+    }
     print(json.dumps(result, indent=1))
     if args.json:
         with open(args.json, "w") as file:

@@ -6,6 +6,7 @@ and off (kernels.conv.WINOGRAD_MIN_CHANNELS), alternating blocks of steps, media
 One process, so both sides share the machine's state minute by minute (this VM's speed drifts by 20-30%
 over minutes; bench_training_steps.py's ratios to PyTorch are taken the same way, in alternating blocks).
 """
+
 import argparse
 import os
 import statistics
@@ -19,8 +20,8 @@ import minigan_kernels as kernels  # noqa: E402
 import minigan_kernels.conv  # noqa: E402
 from bench_training_steps import minigan_steps  # noqa: E402
 
-kernels.select("numpy")     # first: it sets up the CPU kernels (Numba's threading layer)
-ON, OFF = kernels.conv.WINOGRAD_MIN_CHANNELS, 1 << 62     # the default threshold, and never
+kernels.select("numpy")  # first: it sets up the CPU kernels (Numba's threading layer)
+ON, OFF = kernels.conv.WINOGRAD_MIN_CHANNELS, 1 << 62  # the default threshold, and never
 
 
 def main():
@@ -29,12 +30,14 @@ def main():
     parser.add_argument("--block", type=int, default=4, help="timed steps per block (after one settling step)")
     args = parser.parse_args()
     steps, _, _ = minigan_steps()
-    print(f"{'step':26s} {'winograd ms':>12s} {'im2col ms':>10s} {'ratio':>7s}   (medians of {args.rounds} x "
-          f"{args.block} steps, alternating)")
+    print(
+        f"{'step':26s} {'winograd ms':>12s} {'im2col ms':>10s} {'ratio':>7s}   (medians of {args.rounds} x "
+        f"{args.block} steps, alternating)"
+    )
     for name in ("DCGAN step (D + G)", "WGAN-GP critic step"):
         step = steps[name]
         times = {ON: [], OFF: []}
-        for setting in times:                        # compile both paths before timing
+        for setting in times:  # compile both paths before timing
             kernels.conv.WINOGRAD_MIN_CHANNELS = setting
             step(), step()
         for _ in range(args.rounds):

@@ -8,6 +8,7 @@ machines set them in every process, and on an AVX-512 CPU they can halve a float
 ``--without-blas-overrides`` flag starts the timed worker processes with both removed; the parent process
 and the tests never change them.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,6 +30,7 @@ def cpu_model() -> str:
     except OSError:
         pass
     import platform
+
     return platform.processor() or "unknown CPU"
 
 
@@ -59,25 +61,36 @@ def without_blas_overrides(environment) -> dict[str, str]:
 def minigan_blas() -> str:
     """The private OpenBLAS of minigan's kernels (version and the kernel it picked), or why it is off."""
     from minigan_kernels import blas
+
     return blas.describe()
 
 
 def torch_backend() -> str:
     """PyTorch's CPU capability (the ATen kernels it dispatches to), its BLAS and oneDNN versions."""
     import torch
+
     config = torch.__config__.show()
     blas = "MKL" if "BLAS_INFO=mkl" in config else ("OpenBLAS" if "BLAS_INFO=open" in config else "other BLAS")
-    return (f"torch {torch.__version__}: CPU capability {torch.backends.cpu.get_cpu_capability()}, {blas}, "
-            f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, {torch.get_num_threads()} threads")
+    return (
+        f"torch {torch.__version__}: CPU capability {torch.backends.cpu.get_cpu_capability()}, {blas}, "
+        f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, {torch.get_num_threads()} threads"
+    )
 
 
 def backends_in(environment) -> str:
     """minigan's BLAS kernel and PyTorch's back end as a process started with ``environment`` sees them
     (OpenBLAS reads the overrides when it loads, so only a fresh process can tell)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import machine; "
-            "print('minigan kernels BLAS:', machine.minigan_blas()); print(machine.torch_backend())")
-    done = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
-                          env=environment, capture_output=True, text=True, timeout=300)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import machine; "
+        "print('minigan kernels BLAS:', machine.minigan_blas()); print(machine.torch_backend())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         return f"(could not start a child to read the BLAS kernels: {done.stderr.strip().splitlines()[-1:]})"
     return done.stdout.strip()
@@ -88,10 +101,12 @@ def describe(timed_environment=None) -> str:
     timed workers' ``timed_environment`` (default: this process's), the BLAS kernel each side runs there,
     and the load average."""
     timed_environment = dict(os.environ) if timed_environment is None else timed_environment
-    lines = [f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; vector flags: "
-             f"{', '.join(cpu_vector_flags()) or 'none reported'}",
-             f"BLAS overrides in this process: {blas_overrides() or 'none'}; "
-             f"in the timed workers: {blas_overrides(timed_environment) or 'none'}",
-             backends_in(timed_environment),
-             f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}"]
+    lines = [
+        f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; vector flags: "
+        f"{', '.join(cpu_vector_flags()) or 'none reported'}",
+        f"BLAS overrides in this process: {blas_overrides() or 'none'}; "
+        f"in the timed workers: {blas_overrides(timed_environment) or 'none'}",
+        backends_in(timed_environment),
+        f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+    ]
     return "\n".join(lines)

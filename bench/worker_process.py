@@ -5,6 +5,7 @@ their parallel regions and slow each other badly when they share one (bench/READ
 The worker is the benchmark script itself, started with its worker flags: it prints "ready" once set up,
 then answers each request line with one reply line, and stops on "quit".
 """
+
 import os
 import subprocess
 import sys
@@ -30,8 +31,14 @@ class WorkerProcess:
     """`python script *argv` as a worker: ask(line) sends one request and returns the reply line."""
 
     def __init__(self, script, argv, name, env=None):
-        self.process = subprocess.Popen([sys.executable, script] + list(argv), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, script] + list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the {name} worker did not start")
 

@@ -18,6 +18,7 @@
 The figures are SVG, rendered by Graphviz's ``dot`` (Debian's graphviz); without it each is written as a text
 tree (.txt) and DOT source (.dot) instead, with a note.
 """
+
 import argparse
 import os
 import time
@@ -33,20 +34,40 @@ from minigan import argtypes, data
 
 def gradient_penalty_graphs(out, fmt):
     """WGAN-GP's penalty ((|d critic / d x| - 1)^2) on a tiny conv critic, its graph and its weight gradient's."""
-    critic = nn.Sequential(nn.Conv2d(1, 2, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(2, 2, 4, 2, 1),
-                           nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(8, 1))
-    x_hat = mg.randn(2, 1, 8, 8, requires_grad=True)          # the points between real and fake images
+    critic = nn.Sequential(
+        nn.Conv2d(1, 2, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(2, 2, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(8, 1),
+    )
+    x_hat = mg.randn(2, 1, 8, 8, requires_grad=True)  # the points between real and fake images
     params = dict(critic.named_parameters(), x_hat=x_hat)
-    with mg.graph.trace(critic) as t:                          # knows whose backward recorded each op
-        (g,) = mg.grad(critic(x_hat).sum(), x_hat, create_graph=True)     # the backward, recorded
+    with mg.graph.trace(critic) as t:  # knows whose backward recorded each op
+        (g,) = mg.grad(critic(x_hat).sum(), x_hat, create_graph=True)  # the backward, recorded
         penalty = ((g.reshape(2, -1).norm(dim=1) - 1) ** 2).mean()
-        (g_weight,) = mg.grad(penalty, critic[0].weight, create_graph=True)   # the backward of the backward
+        (g_weight,) = mg.grad(penalty, critic[0].weight, create_graph=True)  # the backward of the backward
     print(mg.graph.graph_text(penalty, params, trace=t))
-    show(mg.graph.draw(penalty, os.path.join(out, f"penalty_graph.{fmt}"), params, trace=t,
-                       title="WGAN-GP's penalty on a tiny conv critic: coloured ops were recorded by the "
-                             "backward of the forward op they name (∂ conv2d: conv_transpose2d)"))
-    show(mg.graph.draw(g_weight, os.path.join(out, f"penalty_weight_grad_graph.{fmt}"), params, trace=t,
-                       title="the penalty's gradient in 0.weight: conv_transpose2d's backward is conv2d_weight"))
+    show(
+        mg.graph.draw(
+            penalty,
+            os.path.join(out, f"penalty_graph.{fmt}"),
+            params,
+            trace=t,
+            title="WGAN-GP's penalty on a tiny conv critic: coloured ops were recorded by the "
+            "backward of the forward op they name (∂ conv2d: conv_transpose2d)",
+        )
+    )
+    show(
+        mg.graph.draw(
+            g_weight,
+            os.path.join(out, f"penalty_weight_grad_graph.{fmt}"),
+            params,
+            trace=t,
+            title="the penalty's gradient in 0.weight: conv_transpose2d's backward is conv2d_weight",
+        )
+    )
     text = mg.graph.graph_text(g_weight, params, trace=t)
     for op in ("conv_transpose2d", "leaky_relu_backward", "conv2d_weight"):
         print(f"{op:>20}: {sum(f' {op}  ' in line for line in text.splitlines())} in the weight gradient's graph")
@@ -71,7 +92,7 @@ def main():
     W = mg.tensor(np.arange(6.0).reshape(2, 3) / 10, dtype="float64", requires_grad=True)
     b = mg.tensor([0.1, -0.2], dtype="float64", requires_grad=True)
     y = F.tanh(W @ x + b).sum()
-    print(mg.graph.graph_text(y, params={"W": W, "b": b, "x": x}))   # the output first, inputs below
+    print(mg.graph.graph_text(y, params={"W": W, "b": b, "x": x}))  # the output first, inputs below
 
     print("\n== 2. backward ==")
     y.backward()
@@ -83,14 +104,18 @@ def main():
 
     print("\n== 3. a gradient of a gradient ==")
     z = mg.tensor([0.3, -0.8], dtype="float64", requires_grad=True)
-    f = (z ** 3).sum() + (z[0] * z[1]) ** 2                    # f = z0^3 + z1^3 + z0^2 z1^2
-    (g,) = mg.grad(f, z, create_graph=True)                   # g = (3 z0^2 + 2 z0 z1^2, 3 z1^2 + 2 z0^2 z1)
+    f = (z**3).sum() + (z[0] * z[1]) ** 2  # f = z0^3 + z1^3 + z0^2 z1^2
+    (g,) = mg.grad(f, z, create_graph=True)  # g = (3 z0^2 + 2 z0 z1^2, 3 z1^2 + 2 z0^2 z1)
     v = mg.tensor([1.0, 0.0], dtype="float64")
-    (hv,) = mg.grad((g * v).sum(), z)                          # H v = first column of the Hessian
+    (hv,) = mg.grad((g * v).sum(), z)  # H v = first column of the Hessian
     z0, z1 = z.numpy()
     print("grad f        :", g.numpy().round(6).tolist())
-    print("H [1,0] engine:", hv.numpy().round(6).tolist(), " closed form:",
-          [round(float(6 * z0 + 2 * z1 ** 2), 6), round(float(4 * z0 * z1), 6)])
+    print(
+        "H [1,0] engine:",
+        hv.numpy().round(6).tolist(),
+        " closed form:",
+        [round(float(6 * z0 + 2 * z1**2), 6), round(float(4 * z0 * z1), 6)],
+    )
 
     print("\n== 4. the backward as a graph: a WGAN-GP penalty on a tiny conv critic ==")
     gradient_penalty_graphs(args.out, args.figures)
@@ -98,7 +123,7 @@ def main():
     print("\n== 5. gradcheck / gradgradcheck ==")
     xs = mg.randn(4, 3, dtype="float64", requires_grad=True)
     Ws = mg.randn(5, 3, dtype="float64", requires_grad=True)
-    mlp_layer = lambda x, W: F.softplus(F.linear(x, W))        # noqa: E731
+    mlp_layer = lambda x, W: F.softplus(F.linear(x, W))  # noqa: E731
     print("gradcheck     :", mg.gradcheck(mlp_layer, (xs, Ws)))
     print("gradgradcheck :", mg.gradgradcheck(mlp_layer, (xs, Ws)))
 
@@ -108,16 +133,24 @@ def main():
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
     params = dict(model.named_parameters(), points=inputs)
-    with mg.graph.trace(model, gradients=True) as first_step:   # gradients: each op's, for the drawing
+    with mg.graph.trace(model, gradients=True) as first_step:  # gradients: each op's, for the drawing
         loss = F.cross_entropy(model(inputs), targets)
-        loss.backward(retain_graph=True)                       # keep the graph to draw it after backward
+        loss.backward(retain_graph=True)  # keep the graph to draw it after backward
     print(mg.graph.graph_text(loss, params, grads=True, trace=first_step))
-    show(mg.graph.draw(loss, os.path.join(args.out, f"mlp_graph.{args.figures}"), params, grads=True, trace=first_step,
-                       title="an MLP's cross-entropy after one backward: each node's gradient (shape, norm)"))
+    show(
+        mg.graph.draw(
+            loss,
+            os.path.join(args.out, f"mlp_graph.{args.figures}"),
+            params,
+            grads=True,
+            trace=first_step,
+            title="an MLP's cross-entropy after one backward: each node's gradient (shape, norm)",
+        )
+    )
     steps = 600 if args.quick else 2000
     start, accuracy, losses = time.time(), 0.0, []
     for step in range(1, steps + 1):
-        logits = model(inputs)                                 # (400, 2)
+        logits = model(inputs)  # (400, 2)
         loss = F.cross_entropy(logits, targets)
         optimizer.zero_grad()
         loss.backward()
@@ -133,7 +166,7 @@ def main():
     print(f"trained in {elapsed:.1f} s; final training accuracy {accuracy:.3f} (chance: 0.500)")
 
     print("\n== 7. a step's trace ==")
-    with mg.graph.trace(model) as step:                        # one more step, every op recorded
+    with mg.graph.trace(model) as step:  # one more step, every op recorded
         loss = F.cross_entropy(model(inputs), targets)
         optimizer.zero_grad()
         loss.backward()
@@ -142,14 +175,22 @@ def main():
     print(f"trace: {step.save_json(os.path.join(args.out, 'trace.json'))}")
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     grid = np.stack(np.meshgrid(np.linspace(-1.3, 1.3, 200), np.linspace(-1.3, 1.3, 200)), -1).reshape(-1, 2)
     with mg.no_grad():
         probability = F.softmax(model(mg.tensor(grid.astype(np.float32))), 1).numpy()[:, 1]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    axes[0].contourf(grid[:, 0].reshape(200, 200), grid[:, 1].reshape(200, 200), probability.reshape(200, 200),
-                     levels=20, cmap="RdBu_r", alpha=0.6)
+    axes[0].contourf(
+        grid[:, 0].reshape(200, 200),
+        grid[:, 1].reshape(200, 200),
+        probability.reshape(200, 200),
+        levels=20,
+        cmap="RdBu_r",
+        alpha=0.6,
+    )
     axes[0].scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu_r", s=6, edgecolors="k", linewidths=0.2)
     axes[0].set_title(f"decision surface, training accuracy {accuracy:.1%}")
     axes[1].semilogy(losses)

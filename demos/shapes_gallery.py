@@ -19,17 +19,16 @@ from minigan import argtypes
 from minigan.data.shapes import TEST_CLASSES, TRAIN_CLASSES, make_shapes
 
 # ---- settings
-PER_CLASS = 6        # copies shown per class
+PER_CLASS = 6  # copies shown per class
 PER_CLASS_QUICK = 3
-IMAGE_SIZE = 64      # source 000: 64x64x3
+IMAGE_SIZE = 64  # source 000: 64x64x3
 SEED = 0
 
 
 def draw_gallery(per_class: int, seed: int, path: str) -> None:
     sections = [("train", TRAIN_CLASSES), ("test", TEST_CLASSES)]
     rows = [(set_name, shape_class) for set_name, classes in sections for shape_class in classes]
-    figure, axes = plt.subplots(len(rows), per_class, figsize=(1.1 * per_class + 2.6, 1.1 * len(rows)),
-                                squeeze=False)
+    figure, axes = plt.subplots(len(rows), per_class, figsize=(1.1 * per_class + 2.6, 1.1 * len(rows)), squeeze=False)
     for row, (set_name, shape_class) in enumerate(rows):
         images, _, names = make_shapes([shape_class], per_class, IMAGE_SIZE, seed=seed + row)
         pictures = np.clip(images.transpose(0, 2, 3, 1), 0.0, 1.0)  # (N, 3, H, W) -> (N, H, W, 3) for imshow
@@ -48,7 +47,9 @@ def draw_gallery(per_class: int, seed: int, path: str) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out/)")
-    parser.add_argument("--quick", action="store_true", help=f"{PER_CLASS_QUICK} copies per class instead of {PER_CLASS}")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{PER_CLASS_QUICK} copies per class instead of {PER_CLASS}"
+    )
     parser.add_argument("--per-class", type=argtypes.positive_int, default=None, help="copies shown per class")
     parser.add_argument("--seed", type=argtypes.seed, default=SEED)
     args = parser.parse_args()

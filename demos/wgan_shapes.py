@@ -28,6 +28,7 @@ retrainings (source 000's question (c)). Reference: source 000 trains 200 epochs
 but two triangle classes that differ only in noise (its figures; no table published). The scoring, figures
 and tables are ``minigan/critic_classifier.py``.
 """
+
 import argparse
 import os
 import time
@@ -41,12 +42,12 @@ from minigan.trainers.wgan_gp import WGANGP
 from minigan.training import CHECKPOINT_NAME, fit, read_run_config
 
 # -- settings: source 000's where it gives them, Gulrajani et al.'s for the update ----------------------------
-TRAIN_PER_CLASS, TEST_PER_CLASS = 300, 40     # source 000: 2 training classes, 10 test classes
-BATCH_SIZE = 8                                # source 000
-N_CRITIC, LAMBDA_GP = 5, 10.0                 # Gulrajani et al., Algorithm 1's defaults
-LATENT_DIM, WIDTH = 128, 16                   # G: z (N, 128) -> (N, 3, 64, 64); f: (N, 3, 64, 64) -> score (N,)
-EPOCHS = 20                                   # source 000: 200; ~25 minutes here on a 2-core CPU
-SHORT_EPOCHS = (1, 2, 10)                     # source 000: 10, 20, 100 of 200 -- the same fractions of 20
+TRAIN_PER_CLASS, TEST_PER_CLASS = 300, 40  # source 000: 2 training classes, 10 test classes
+BATCH_SIZE = 8  # source 000
+N_CRITIC, LAMBDA_GP = 5, 10.0  # Gulrajani et al., Algorithm 1's defaults
+LATENT_DIM, WIDTH = 128, 16  # G: z (N, 128) -> (N, 3, 64, 64); f: (N, 3, 64, 64) -> score (N,)
+EPOCHS = 20  # source 000: 200; ~25 minutes here on a 2-core CPU
+SHORT_EPOCHS = (1, 2, 10)  # source 000: 10, 20, 100 of 200 -- the same fractions of 20
 QUICK = dict(epochs=2, short_epochs=(1,), width=2, baseline_seeds=1, n_per_class=8, test_per_class=6, n_critic=1)
 
 
@@ -56,21 +57,39 @@ def train_run(run_dir, epochs, seed, width, n_per_class, n_critic, resume, progr
     mg.manual_seed(seed)
     images, _, _ = shapes_train(n_per_class=n_per_class, seed=seed)
     loader = DataLoader(images, batch_size=BATCH_SIZE, shuffle=True, seed=seed, drop_last=True)
-    trainer = WGANGP(WGANGenerator(latent_dim=LATENT_DIM, width=width), WGANCritic(width=width),
-                     n_critic=n_critic, lambda_gp=LAMBDA_GP)              # Adam(1e-4, (0, 0.9)) for G and f
+    trainer = WGANGP(
+        WGANGenerator(latent_dim=LATENT_DIM, width=width),
+        WGANCritic(width=width),
+        n_critic=n_critic,
+        lambda_gp=LAMBDA_GP,
+    )  # Adam(1e-4, (0, 0.9)) for G and f
     # Algorithm 1: one WGANGP.train_step per real batch (n_critic critic updates, then one generator update)
-    result = fit(trainer, loader, epochs, run_dir, checkpoint_every=50, resume=resume, overwrite=not resume,
-                 sample_epochs=(0, epochs), sample_seed=seed + 1000, progress=progress,
-                 settings={"data": "shapes", "seed": seed, "width": width, "n_per_class": n_per_class},
-                 description=f"wgan-gp {epochs} ep")
+    result = fit(
+        trainer,
+        loader,
+        epochs,
+        run_dir,
+        checkpoint_every=50,
+        resume=resume,
+        overwrite=not resume,
+        sample_epochs=(0, epochs),
+        sample_seed=seed + 1000,
+        progress=progress,
+        settings={"data": "shapes", "seed": seed, "width": width, "n_per_class": n_per_class},
+        description=f"wgan-gp {epochs} ep",
+    )
     return trainer, result
 
 
 def load_run(run_dir):
     """(the trained trainer, its step, its training seconds) of a finished run, for --analyse-only."""
     config = read_run_config(run_dir)
-    trainer = WGANGP(WGANGenerator(latent_dim=LATENT_DIM, width=config["width"]), WGANCritic(width=config["width"]),
-                     n_critic=config["n_critic"], lambda_gp=config["lambda_gp"])
+    trainer = WGANGP(
+        WGANGenerator(latent_dim=LATENT_DIM, width=config["width"]),
+        WGANCritic(width=config["width"]),
+        n_critic=config["n_critic"],
+        lambda_gp=config["lambda_gp"],
+    )
     state = mg.load(os.path.join(run_dir, CHECKPOINT_NAME))
     trainer.load_state_dict(state["trainable"])
     return trainer, int(state["step"]), float(state["extra"]["elapsed"])
@@ -80,12 +99,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=argtypes.output_path, default="runs/wgan_shapes")
     parser.add_argument("--epochs", type=argtypes.positive_int, default=EPOCHS, help="the main run")
-    parser.add_argument("--short-epochs", type=argtypes.positive_int, nargs="*", default=list(SHORT_EPOCHS),
-                        help="retrainings from scratch")
+    parser.add_argument(
+        "--short-epochs",
+        type=argtypes.positive_int,
+        nargs="*",
+        default=list(SHORT_EPOCHS),
+        help="retrainings from scratch",
+    )
     parser.add_argument("--width", type=argtypes.int_in_range(1, 512), default=WIDTH)
     parser.add_argument("--seed", type=argtypes.seed, default=0)
-    parser.add_argument("--baseline-seeds", type=argtypes.int_in_range(1, 100), default=3,
-                        help="untrained critics scored as a baseline")
+    parser.add_argument(
+        "--baseline-seeds", type=argtypes.int_in_range(1, 100), default=3, help="untrained critics scored as a baseline"
+    )
     parser.add_argument("--no-resume", action="store_true", help="retrain even if checkpoints exist")
     parser.add_argument("--analyse-only", action="store_true", help="only score the saved checkpoints")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run of every step (seconds)")
@@ -100,54 +125,94 @@ def main(argv=None):
 
     # -- 1. train: the main run, and retrainings from scratch for the shorter schedules --------------------------
     runs = {f"{e}ep": e for e in sorted(set(short_epochs) | {epochs})}
-    trained = {}                                  # run name -> (trainer, steps, training seconds)
+    trained = {}  # run name -> (trainer, steps, training seconds)
     for name, e in runs.items():
         run_dir = os.path.join(args.out, f"run_{name}")
         if args.analyse_only:
             trained[name] = load_run(run_dir)
             continue
-        trainer, result = train_run(run_dir, e, seed=args.seed + (0 if e == epochs else 100 + e), width=width,
-                                    n_per_class=n_per_class, n_critic=n_critic, resume=not args.no_resume,
-                                    progress=not args.no_progress)
+        trainer, result = train_run(
+            run_dir,
+            e,
+            seed=args.seed + (0 if e == epochs else 100 + e),
+            width=width,
+            n_per_class=n_per_class,
+            n_critic=n_critic,
+            resume=not args.no_resume,
+            progress=not args.no_progress,
+        )
         trained[name] = (trainer, result["step"], result["elapsed"])
-        viz.loss_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(args.out, f"losses_{name}.png"),
-                        keys=("critic_loss", "gp", "wasserstein"), title=f"WGAN-GP, {e} epochs")
+        viz.loss_curves(
+            os.path.join(run_dir, "metrics.jsonl"),
+            os.path.join(args.out, f"losses_{name}.png"),
+            keys=("critic_loss", "gp", "wasserstein"),
+            title=f"WGAN-GP, {e} epochs",
+        )
 
     # -- 2. score the 10 test classes with each trained critic, and with the baselines ----------------------------
     test_x, test_y, names = shapes_test(n_per_class=q.get("test_per_class", TEST_PER_CLASS), seed=1)
     scores = {name: critic_scores(trainer.critic, test_x) for name, (trainer, _, _) in trained.items()}
-    baselines = critic_classifier.baseline_scores(test_x, lambda: WGANCritic(width=width),
-                                                  seeds=range(q.get("baseline_seeds", args.baseline_seeds)))
+    baselines = critic_classifier.baseline_scores(
+        test_x, lambda: WGANCritic(width=width), seeds=range(q.get("baseline_seeds", args.baseline_seeds))
+    )
 
     # -- 3. separation of the 45 class pairs, class positions across retrainings; figures and the report ---------
     results = critic_classifier.results(scores, baselines, test_y, names)
     main_run = f"{epochs}ep"
-    critic_classifier.figures(scores, baselines, test_y, names, args.out, main=main_run,
-                              samples={n: os.path.join(args.out, f"run_{n}", f"samples_epoch_{e:03d}.png")
-                                       for n, e in runs.items()},
-                              titles={n: f"{e} epoch(s)" for n, e in runs.items()})
+    critic_classifier.figures(
+        scores,
+        baselines,
+        test_y,
+        names,
+        args.out,
+        main=main_run,
+        samples={n: os.path.join(args.out, f"run_{n}", f"samples_epoch_{e:03d}.png") for n, e in runs.items()},
+        titles={n: f"{e} epoch(s)" for n, e in runs.items()},
+    )
     for name, (_, steps, seconds) in trained.items():
         results["runs"][name].update(epochs=runs[name], steps=steps, train_wall_seconds=round(seconds, 1))
-    results["schedule"] = {"main_epochs": epochs, "short_epochs": list(short_epochs), "width": width,
-                           "batch_size": BATCH_SIZE, "n_critic": n_critic, "lambda_gp": LAMBDA_GP,
-                           "train_images": 2 * n_per_class, "test_images": len(test_x), "seed": args.seed}
+    results["schedule"] = {
+        "main_epochs": epochs,
+        "short_epochs": list(short_epochs),
+        "width": width,
+        "batch_size": BATCH_SIZE,
+        "n_critic": n_critic,
+        "lambda_gp": LAMBDA_GP,
+        "train_images": 2 * n_per_class,
+        "test_images": len(test_x),
+        "seed": args.seed,
+    }
     results["machine"] = mg.backend.info()
 
-    rep = report.Report("WGAN-GP critic scores as an unsupervised classifier (source 000)"
-                        + (" -- QUICK smoke run" if args.quick else ""), args.out)
+    rep = report.Report(
+        "WGAN-GP critic scores as an unsupervised classifier (source 000)"
+        + (" -- QUICK smoke run" if args.quick else ""),
+        args.out,
+    )
     rep.settings(**results["schedule"])
-    rep.text("The update: WGANGP.train_step (minigan/trainers/wgan_gp.py), Algorithm 1 of Gulrajani et al. (2017), "
-             "Adam(1e-4, (0, 0.9)); source 000 trains 200 epochs and retrains at 10, 20 and 100.")
+    rep.text(
+        "The update: WGANGP.train_step (minigan/trainers/wgan_gp.py), Algorithm 1 of Gulrajani et al. (2017), "
+        "Adam(1e-4, (0, 0.9)); source 000 trains 200 epochs and retrains at 10, 20 and 100."
+    )
     critic_classifier.report_tables(
-        rep, results, main=main_run,
-        labels={n: f"trained critic, {r['epochs']} ep ({r['steps']} steps, {r['train_wall_seconds']} s)"
-                for n, r in results["runs"].items()})
-    results["wall_seconds"] = {"training_per_run": {n: r["train_wall_seconds"] for n, r in results["runs"].items()},
-                               "this_invocation_total": round(time.perf_counter() - started, 1)}
+        rep,
+        results,
+        main=main_run,
+        labels={
+            n: f"trained critic, {r['epochs']} ep ({r['steps']} steps, {r['train_wall_seconds']} s)"
+            for n, r in results["runs"].items()
+        },
+    )
+    results["wall_seconds"] = {
+        "training_per_run": {n: r["train_wall_seconds"] for n, r in results["runs"].items()},
+        "this_invocation_total": round(time.perf_counter() - started, 1),
+    }
     rep.save(results)
     summary = results["runs"][main_run]["summary"]
-    print(f"main run: {summary['auc_ge_0.9']}/45 pairs AUC >= 0.9, {summary['auc_ge_0.99']}/45 >= 0.99; "
-          f"noise-only {summary['noise_only_ge_0.9']}/{len(summary['noise_only'])} >= 0.9")
+    print(
+        f"main run: {summary['auc_ge_0.9']}/45 pairs AUC >= 0.9, {summary['auc_ge_0.99']}/45 >= 0.99; "
+        f"noise-only {summary['noise_only_ge_0.9']}/{len(summary['noise_only'])} >= 0.9"
+    )
     return results
 
 

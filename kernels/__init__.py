@@ -20,6 +20,7 @@ pays for importing Numba.  Importing a kernel module changes nothing in the proc
 kernels need (Numba's threading layer, glibc's malloc, fork detection, the compile helper) is
 kernels.runtime.configure(), which select() calls when it hands out kernels.cpu.
 """
+
 import importlib
 import os
 
@@ -88,6 +89,7 @@ def info(xp_name="numpy", mode=None):
     d = {"kernels": module.__name__, "mode": requested_mode(mode)}
     try:
         import numba
+
         d["numba"] = numba.__version__
         d["numba_threads"] = numba.get_num_threads()
         if module.__name__.endswith(".cpu"):
@@ -110,17 +112,21 @@ def _blas_info():
     """numpy's BLAS (the one NumPy's own products use; kernels.cpu's is kernel_blas) name/version and thread count, from threadpoolctl if available, else numpy's config."""
     try:
         from threadpoolctl import threadpool_info
+
         blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         # numpy's own BLAS first (scipy, loaded by Numba, may bring a second OpenBLAS)
         blas.sort(key=lambda p: "numpy" not in p.get("filepath", ""))
         if blas:
             b = blas[0]
-            return {"blas": f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})",
-                    "blas_threads": b.get("num_threads")}
+            return {
+                "blas": f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})",
+                "blas_threads": b.get("num_threads"),
+            }
     except Exception:
         pass
     try:
         import numpy as np
+
         cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return {"blas": f"{cfg.get('name')} {cfg.get('version')}", "blas_threads": None}
     except Exception:

@@ -19,6 +19,7 @@ of the heap), so its resident size does not shrink after a peak -- as with a cac
 settings are process-wide; MINIGAN_MALLOC_TUNING=0 leaves glibc's defaults alone.  `describe()` says
 what was done (kernels.info(), `minigan info`).
 """
+
 import ctypes
 import os
 import platform
@@ -43,13 +44,16 @@ def tune():
     if os.environ.get("MINIGAN_MALLOC_TUNING", "1").strip() == "0":
         _state["description"] = "glibc defaults (MINIGAN_MALLOC_TUNING=0)"
     elif platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        _state["description"] = f"the C library's defaults (not glibc: {platform.system()} {platform.libc_ver()[0] or ''})"
+        _state["description"] = (
+            f"the C library's defaults (not glibc: {platform.system()} {platform.libc_ver()[0] or ''})"
+        )
     else:
         mallopt = ctypes.CDLL(None).mallopt
         mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
         refused = [name for name, value in SETTINGS.items() if mallopt(_NUMBERS[name], value) != 1]
-        applied = ", ".join(f"{name.lower()[2:]} {value >> 20} MiB" for name, value in SETTINGS.items()
-                            if name not in refused)
+        applied = ", ".join(
+            f"{name.lower()[2:]} {value >> 20} MiB" for name, value in SETTINGS.items() if name not in refused
+        )
         _state["description"] = f"glibc malloc tuned ({applied})" + (f"; refused: {refused}" if refused else "")
     return _state["description"]
 

@@ -4,6 +4,7 @@ for the sums that a pass needs first) where kernels/reference.py (the specificat
 passes.  Statistics are accumulated in float64, vectorised (reassociation allowed).  Inputs the Numba path
 does not take (kernels/pointwise.py's fast_path_ok) go to the reference.
 """
+
 import enum
 
 import numpy as np
@@ -13,12 +14,19 @@ from . import loops, reference, runtime
 from .loops import run_loop_workers, split
 from .pointwise import fast_path_ok
 
-__all__ = ["batch_norm_forward", "batch_norm_backward", "batch_norm_affine_backward", "channel_sum",
-           "PerChannel", "ChannelStats"]
+__all__ = [
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "batch_norm_affine_backward",
+    "channel_sum",
+    "PerChannel",
+    "ChannelStats",
+]
 
 
 class PerChannel(enum.IntEnum):
     """The operation _per_channel_worker computes (one compiled worker for all four)."""
+
     BATCH_NORM_FORWARD = 0
     BATCH_NORM_BACKWARD = 1
     BATCH_NORM_AFFINE_BACKWARD = 2
@@ -28,9 +36,9 @@ class PerChannel(enum.IntEnum):
 # The per-channel values the worker reads and writes are one (FIELDS, C) array in the data's dtype (one array
 # argument of a loop worker, kernels/loops.py), a ChannelStats; each row is one named field, the same in
 # every operation:
-MEAN, VAR, INV_STD = 0, 1, 2        # the batch statistics, inv_std = 1/sqrt(var + eps)
-WEIGHT, BIAS = 3, 4                 # the affine step's parameters (1 and 0 without one)
-SUM_A, SUM_A_XHAT = 5, 6            # the sums over a channel of the operation's input a, and of a * x_hat
+MEAN, VAR, INV_STD = 0, 1, 2  # the batch statistics, inv_std = 1/sqrt(var + eps)
+WEIGHT, BIAS = 3, 4  # the affine step's parameters (1 and 0 without one)
+SUM_A, SUM_A_XHAT = 5, 6  # the sums over a channel of the operation's input a, and of a * x_hat
 FIELDS = 7
 
 
@@ -154,8 +162,7 @@ def _per_channel_job(op, stats, a, out=None, b=None, eps=0.0):
         arrays.append(out.reshape(-1))
     if b is not None:
         arrays.append(b.reshape(-1))
-    run_loop_workers(_per_channel_worker, runtime.threads(), loops.ints(op, N, C, L), loops.reals(float(eps)),
-                     *arrays)
+    run_loop_workers(_per_channel_worker, runtime.threads(), loops.ints(op, N, C, L), loops.reals(float(eps)), *arrays)
 
 
 def batch_norm_forward(x, eps, weight=None, bias=None):

@@ -27,13 +27,14 @@ caller checks that they fit (fits_int32).
 MINIGAN_PRIVATE_BLAS=0 (for comparisons); kernels/conv.py then uses NumPy's BLAS from Python (the unfused
 path, with Numba's non-spinning `workqueue` threads), which gives the same results.
 """
+
 import ctypes
 import glob
 import os
 
 __all__ = ["ROW_MAJOR", "NO_TRANS", "TRANS", "available", "gemm_for", "describe", "fits_int32"]
 
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112        # CBLAS enums
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
 
 _INT32_MAX = 2**31 - 1
 
@@ -70,13 +71,12 @@ def below_cpu_note(corename, cpu_flags, environment):
         return f"; set in the environment: {', '.join(overrides)}"
     else:
         return ""
-    why = (f"{', '.join(overrides)} set in the environment" if overrides
-           else "this OpenBLAS does not recognise the CPU")
+    why = f"{', '.join(overrides)} set in the environment" if overrides else "this OpenBLAS does not recognise the CPU"
     return f"; BELOW what this CPU supports ({best}): {why}"
 
 
 def _signature(real):
-    i, p = ctypes.c_int, ctypes.c_size_t            # pointers as integers: Numba passes array.ctypes.data
+    i, p = ctypes.c_int, ctypes.c_size_t  # pointers as integers: Numba passes array.ctypes.data
     return [i, i, i, i, i, i, real, p, i, p, i, real, p, i]
 
 
@@ -106,21 +106,24 @@ def _load():
         else:
             os.environ["OPENBLAS_NUM_THREADS"] = saved
     prefix = "scipy_"
-    lib[prefix + "openblas_set_num_threads"](1)     # and make sure, whatever the environment said
+    lib[prefix + "openblas_set_num_threads"](1)  # and make sure, whatever the environment said
     # One prototype class per function (CFUNCTYPE): Numba's dispatcher caches argument types by Python
     # class, and two functions of one CDLL share a class -- dgemm would then run sgemm's compiled call
     # (observed: wrong float64 results in a process that had used sgemm first).
     sgemm = ctypes.CFUNCTYPE(None, *_signature(ctypes.c_float))(
-        ctypes.cast(lib[prefix + "cblas_sgemm"], ctypes.c_void_p).value)
+        ctypes.cast(lib[prefix + "cblas_sgemm"], ctypes.c_void_p).value
+    )
     dgemm = ctypes.CFUNCTYPE(None, *_signature(ctypes.c_double))(
-        ctypes.cast(lib[prefix + "cblas_dgemm"], ctypes.c_void_p).value)
+        ctypes.cast(lib[prefix + "cblas_dgemm"], ctypes.c_void_p).value
+    )
     get_config = lib[prefix + "openblas_get_config"]
     get_config.restype = ctypes.c_char_p
     corename = lib[prefix + "openblas_get_corename"]
     corename.restype = ctypes.c_char_p
-    description = (f"{get_config().decode().split(' DYNAMIC_ARCH')[0]} ({corename().decode()}), "
-                   f"private copy, 1 thread per caller"
-                   + below_cpu_note(corename().decode(), _cpu_flags(), os.environ))
+    description = (
+        f"{get_config().decode().split(' DYNAMIC_ARCH')[0]} ({corename().decode()}), "
+        f"private copy, 1 thread per caller" + below_cpu_note(corename().decode(), _cpu_flags(), os.environ)
+    )
     return lib, sgemm, dgemm, description
 
 

@@ -26,6 +26,7 @@ per call, which implementation computes a layer; the work itself is in the modul
 
    col2im has one task per output plane (n, c), so its scatter-add has no write conflicts.
 """
+
 import os
 
 import numpy as np
@@ -35,8 +36,15 @@ from .loops import run_blas_workers
 from .products import batched_product, private_gemm, product
 from .reference import _pair, conv_output_size, conv_transpose_output_size
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "winograd_info", "CHANNELS_LAST_MIN",
-           "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_MACS"]
+__all__ = [
+    "conv2d",
+    "conv_transpose2d",
+    "conv2d_weight",
+    "winograd_info",
+    "CHANNELS_LAST_MIN",
+    "WINOGRAD_MIN_CHANNELS",
+    "WINOGRAD_MIN_MACS",
+]
 
 
 def _prepare(a, dtype):
@@ -62,9 +70,11 @@ def winograd_info():
         return "off (needs the private BLAS)"
     if WINOGRAD_MIN_CHANNELS >= 1 << 62:
         return "off ($MINIGAN_WINOGRAD=0)"
-    return (f"F(4x4, 2x2) for kernel = 2 x stride layers with >= {WINOGRAD_MIN_CHANNELS} channels and "
-            f">= 2^{WINOGRAD_MIN_MACS.bit_length() - 1} multiply-adds (forward, input gradient, and weight gradient "
-            f"up to {winograd._GRADIENT_MAX_SUMS_BYTES >> 20} MiB of sums per thread)")
+    return (
+        f"F(4x4, 2x2) for kernel = 2 x stride layers with >= {WINOGRAD_MIN_CHANNELS} channels and "
+        f">= 2^{WINOGRAD_MIN_MACS.bit_length() - 1} multiply-adds (forward, input gradient, and weight gradient "
+        f"up to {winograd._GRADIENT_MAX_SUMS_BYTES >> 20} MiB of sums per thread)"
+    )
 
 
 def _winograd_pays(C, O, direct_macs):
@@ -78,7 +88,7 @@ def _winograd_gemm(dtype, C, O, direct_macs, kernel_size, stride, dilation):
     twice the stride), else None."""
     if not (_winograd_pays(C, O, direct_macs) and winograd.applies(kernel_size, stride, dilation)):
         return None
-    return private_gemm(dtype, 25 * stride[0] * stride[1] * max(C, O))   # the largest leading dimension
+    return private_gemm(dtype, 25 * stride[0] * stride[1] * max(C, O))  # the largest leading dimension
 
 
 # The channel count from which the channels-last kernels are used: the C of conv2d / conv2d_weight's
@@ -104,26 +114,32 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     if gemm is not None:
         return winograd.conv2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, runtime.threads())
     if C >= CHANNELS_LAST_MIN:
-        W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)   # columns (i, j, c)
+        W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(O, kh * kw * C)  # columns (i, j, c)
         L, K = Ho * Wo, kh * kw * C
         gemm = private_gemm(dtype, N * L, K, O)
         if gemm is not None:
             y = np.empty((N, O, Ho, Wo), dtype=dtype)
             n_workers, chunk = fused.plan(N, L * K * x.itemsize, N * L * K)
-            run_blas_workers(fused.conv2d_cl_worker, n_workers,
-                             gemm, fused.conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
-                             x.reshape(-1), W_cl.reshape(-1), y.reshape(-1))
+            run_blas_workers(
+                fused.conv2d_cl_worker,
+                n_workers,
+                gemm,
+                fused.conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                x.reshape(-1),
+                W_cl.reshape(-1),
+                y.reshape(-1),
+            )
             return y
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
         im2col.im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, runtime.use_threads(cols.size))
-        y_t = cols @ W_cl.T                                     # (N*L, O): one BLAS call for the batch
+        y_t = cols @ W_cl.T  # (N*L, O): one BLAS call for the batch
         return im2col.swap_last(y_t.reshape(N, Ho * Wo, O)).reshape(N, O, Ho, Wo)
     # Few channels: K = C*kh*kw is small, so the product is cheap and the (O, N*L) -> (N, O, L) transpose
     # of one batched product would cost as much as the product itself.  One product per sample writes
     # y's layout directly (bench/README.md, history 14).
     cols = np.empty((N, C * kh * kw, Ho * Wo), dtype=dtype)
     im2col.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, runtime.use_worker_threads(cols.size))
-    y = batched_product(W.reshape(1, O, C * kh * kw), cols)    # (N, O, L): one BLAS call per sample
+    y = batched_product(W.reshape(1, O, C * kh * kw), cols)  # (N, O, L): one BLAS call per sample
     return y.reshape(N, O, Ho, Wo)
 
 
@@ -149,22 +165,28 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         return winograd.conv_transpose2d(x, W, (sh, sw), (ph, pw), Ho, Wo, gemm, runtime.threads(), product)
     y = np.empty((N, O, Ho, Wo), dtype=dtype)
     if O >= CHANNELS_LAST_MIN:
-        W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(C, kh * kw * O)   # columns (i, j, o)
+        W_cl = _prepare(W.transpose(0, 2, 3, 1), dtype).reshape(C, kh * kw * O)  # columns (i, j, o)
         HW, K = H * Wd, kh * kw * O
         gemm = private_gemm(dtype, N * HW, K, C)
         if gemm is not None:
             n_workers, chunk = fused.plan(N, HW * K * x.itemsize, N * HW * K)
-            run_blas_workers(fused.conv_transpose2d_cl_worker, n_workers,
-                             gemm, fused.conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
-                             x.reshape(-1), W_cl.reshape(-1), y.reshape(-1))
+            run_blas_workers(
+                fused.conv_transpose2d_cl_worker,
+                n_workers,
+                gemm,
+                fused.conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                x.reshape(-1),
+                W_cl.reshape(-1),
+                y.reshape(-1),
+            )
             return y
         x_t = im2col.swap_last(x.reshape(N, C, H * Wd)).reshape(N * H * Wd, C)
-        cols = x_t @ W_cl                                       # (N*H*W, kh*kw*O)
+        cols = x_t @ W_cl  # (N*H*W, kh*kw*O)
         im2col.col2im_cl(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, runtime.use_threads(cols.size))
         return y
     # Few output channels: per-sample products read x in its own layout (no transpose of x; history 15).
     W_t = np.ascontiguousarray(W.reshape(C, O * kh * kw).T)
-    cols = batched_product(W_t.reshape(1, O * kh * kw, C), x.reshape(N, C, H * Wd))   # (N, O*kh*kw, H*W)
+    cols = batched_product(W_t.reshape(1, O * kh * kw, C), x.reshape(N, C, H * Wd))  # (N, O*kh*kw, H*W)
     im2col.col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, H, Wd, y, runtime.use_worker_threads(cols.size))
     return y
 
@@ -192,27 +214,39 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
         if gemm is not None:
             n_workers, chunk = fused.plan(N, L * K * x.itemsize, N * L * K)
             partial = np.empty((n_workers, O * K), dtype=dtype)
-            run_blas_workers(fused.conv2d_weight_cl_worker, n_workers,
-                             gemm, fused.conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
-                             x.reshape(-1), gy.reshape(-1), partial.reshape(-1))
+            run_blas_workers(
+                fused.conv2d_weight_cl_worker,
+                n_workers,
+                gemm,
+                fused.conv_ints(chunk, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+                x.reshape(-1),
+                gy.reshape(-1),
+                partial.reshape(-1),
+            )
             gW_cl = partial.sum(axis=0) if n_workers > 1 else partial[0]
             return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
         cols = np.empty((N * Ho * Wo, kh * kw * C), dtype=dtype)
         im2col.im2col_cl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, runtime.use_threads(cols.size))
         gy_t = im2col.swap_last(gy.reshape(N, O, Ho * Wo)).reshape(N * Ho * Wo, O)
-        gW_cl = gy_t.T @ cols                                   # (O, N*L) @ (N*L, K'): columns (i, j, c)
+        gW_cl = gy_t.T @ cols  # (O, N*L) @ (N*L, K'): columns (i, j, c)
         return np.ascontiguousarray(gW_cl.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
     K, L = C * kh * kw, Ho * Wo
     gemm = private_gemm(dtype, O, K, L)
-    if gemm is not None:          # per-worker sums of per-sample products (no copy of gy, columns in cache)
+    if gemm is not None:  # per-worker sums of per-sample products (no copy of gy, columns in cache)
         n_workers = min(N, runtime.threads()) if N * K * L >= runtime.FUSED_PARALLEL_MIN else 1
         partial = np.empty((n_workers, O * K), dtype=dtype)
-        run_blas_workers(fused.conv2d_weight_nchw_worker, n_workers,
-                         gemm, fused.conv_ints(1, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
-                         x.reshape(-1), gy.reshape(-1), partial.reshape(-1))
+        run_blas_workers(
+            fused.conv2d_weight_nchw_worker,
+            n_workers,
+            gemm,
+            fused.conv_ints(1, N, C, H, Wd, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O),
+            x.reshape(-1),
+            gy.reshape(-1),
+            partial.reshape(-1),
+        )
         gW = partial.sum(axis=0) if n_workers > 1 else partial[0]
         return gW.reshape(O, C, kh, kw)
     cols = np.empty((K, N * L), dtype=dtype)
     im2col.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, runtime.use_worker_threads(cols.size))
-    gW = product(im2col.to_onl(gy.reshape(N, O, L)), cols.T)         # (O, N*L) @ (N*L, K)
+    gW = product(im2col.to_onl(gy.reshape(N, O, L)), cols.T)  # (O, N*L) @ (N*L, K)
     return gW.reshape(O, C, kh, kw)

@@ -18,6 +18,7 @@ Compiled kernels are cached on disk (cache=True; $NUMBA_CACHE_DIR relocates the 
 paid once per machine, and on a cold cache kernels/precompile.py compiles the float32 workers in a helper
 process beside the user's.
 """
+
 from .adam import adam_update
 from .batch_norm import batch_norm_affine_backward, batch_norm_backward, batch_norm_forward, channel_sum
 from .conv import conv2d, conv2d_weight, conv_transpose2d, winograd_info
@@ -25,6 +26,20 @@ from .pointwise import add, leaky_relu, leaky_relu_backward, multiply
 from .products import matmul
 from .runtime import threading_layer
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add",
-           "multiply", "channel_sum", "batch_norm_forward", "batch_norm_backward", "batch_norm_affine_backward",
-           "adam_update", "threading_layer", "winograd_info"]
+__all__ = [
+    "conv2d",
+    "conv_transpose2d",
+    "conv2d_weight",
+    "matmul",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "add",
+    "multiply",
+    "channel_sum",
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "batch_norm_affine_backward",
+    "adam_update",
+    "threading_layer",
+    "winograd_info",
+]

@@ -16,6 +16,7 @@ they are tested without a GPU, under Numba's CUDA simulator (NUMBA_ENABLE_CUDASI
 products and transposes fall back to NumPy because `xp` is then numpy (see `_xp`).  On a real GPU,
 NumPy arguments work too but are copied to and from the device by Numba at every launch (slow).
 """
+
 import math
 
 import numba
@@ -23,14 +24,36 @@ import numpy as np
 from numba import cuda
 
 from .reference import conv_output_size, conv_transpose_output_size, _pair
-# CuPy's own array code is the GPU version of these (a @ b is cuBLAS; the rest are elementwise/reductions)
-from .reference import (matmul, leaky_relu, leaky_relu_backward, batch_norm_forward,  # noqa: F401
-                        batch_norm_backward, batch_norm_affine_backward, adam_update, add, multiply, channel_sum)
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward",
-           "add", "multiply", "channel_sum",
-           "batch_norm_forward", "batch_norm_backward",
-           "batch_norm_affine_backward", "adam_update"]
+# CuPy's own array code is the GPU version of these (a @ b is cuBLAS; the rest are elementwise/reductions)
+from .reference import (
+    matmul,
+    leaky_relu,
+    leaky_relu_backward,
+    batch_norm_forward,  # noqa: F401
+    batch_norm_backward,
+    batch_norm_affine_backward,
+    adam_update,
+    add,
+    multiply,
+    channel_sum,
+)
+
+__all__ = [
+    "conv2d",
+    "conv_transpose2d",
+    "conv2d_weight",
+    "matmul",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "add",
+    "multiply",
+    "channel_sum",
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "batch_norm_affine_backward",
+    "adam_update",
+]
 
 
 def _xp(*arrays):
@@ -38,6 +61,7 @@ def _xp(*arrays):
     for a in arrays:
         if getattr(type(a), "__module__", "").startswith("cupy"):
             import cupy
+
             return cupy
     return np
 
@@ -61,6 +85,7 @@ def _launch(kernel, total, stream, *args):
 
 
 # ---------------------------------------------------------------- device kernels
+
 
 @cuda.jit
 def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols):
@@ -105,7 +130,7 @@ def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out):
         b = rem - a * Wo
         acc = out[n, c, a, b]
         for i in range(kh):
-            hs = a + ph - i * dh                  # = h*sh for the grid row h that lands here
+            hs = a + ph - i * dh  # = h*sh for the grid row h that lands here
             if hs >= 0 and hs % sh == 0 and hs // sh < Hi:
                 h = hs // sh
                 for j in range(kw):
@@ -116,6 +141,7 @@ def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out):
 
 
 # ---------------------------------------------------------------- host helpers
+
 
 def _im2col(xp, x, kh, kw, stride, padding, dilation, Ho, Wo):
     N, C = x.shape[:2]
@@ -138,6 +164,7 @@ def _from_onl(xp, m, N):
 
 # ---------------------------------------------------------------- the three operations
 
+
 def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """2-D cross-correlation: x (N, C, H, W), W (O, C, kh, kw) -> y (N, O, Ho, Wo).  See reference.conv2d."""
     xp = _xp(x, W)
@@ -153,7 +180,7 @@ def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     dtype = xp.result_type(x, W)
     x, W = xp.ascontiguousarray(x, dtype=dtype), xp.ascontiguousarray(W, dtype=dtype)
     cols = _im2col(xp, x, kh, kw, stride, padding, dilation, Ho, Wo)
-    y_m = W.reshape(O, C * kh * kw) @ cols                  # cuBLAS with CuPy arrays (NumPy in the simulator)
+    y_m = W.reshape(O, C * kh * kw) @ cols  # cuBLAS with CuPy arrays (NumPy in the simulator)
     return _from_onl(xp, y_m, N).reshape(N, O, Ho, Wo)
 
 
@@ -191,8 +218,9 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1
     Ng, O, Ho, Wo = gy.shape
     if Ng != N:
         raise ValueError(f"conv2d_weight: batch of x ({N}) and gy ({Ng}) differ")
-    if Ho > conv_output_size(H, kh, stride[0], padding[0], dilation[0]) or \
-            Wo > conv_output_size(Wd, kw, stride[1], padding[1], dilation[1]):
+    if Ho > conv_output_size(H, kh, stride[0], padding[0], dilation[0]) or Wo > conv_output_size(
+        Wd, kw, stride[1], padding[1], dilation[1]
+    ):
         raise ValueError(f"conv2d_weight: gy spatial size {(Ho, Wo)} exceeds conv2d's output size")
     dtype = xp.result_type(x, gy)
     x, gy = xp.ascontiguousarray(x, dtype=dtype), xp.ascontiguousarray(gy, dtype=dtype)

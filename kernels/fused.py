@@ -19,6 +19,7 @@ samples per chunk.  kernels/conv.py decides when they run.
     conv2d_weight_cl_worker      arrays (x, gy, partial)                partial[w] = sum_n gy[n] @ cols_n
     conv2d_weight_nchw_worker    arrays (x, gy, partial)                the same with NCHW columns (few channels)
 """
+
 import numpy as np
 from numba import njit, uint64
 
@@ -26,8 +27,15 @@ from . import blas, loops, runtime
 from .im2col import col2im_cl_sample, copy_block, im2col_cl_sample, im2col_row
 from .loops import transpose_into
 
-__all__ = ["conv_ints", "plan", "CHUNK_BYTES", "conv2d_cl_worker", "conv_transpose2d_cl_worker",
-           "conv2d_weight_cl_worker", "conv2d_weight_nchw_worker"]
+__all__ = [
+    "conv_ints",
+    "plan",
+    "CHUNK_BYTES",
+    "conv2d_cl_worker",
+    "conv_transpose2d_cl_worker",
+    "conv2d_weight_cl_worker",
+    "conv2d_weight_nchw_worker",
+]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
 
@@ -40,8 +48,24 @@ def conv_ints(chunk, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, O):
 @njit(cache=True)
 def _conv_geometry(ints):
     """The tuple conv_ints packed."""
-    return (ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7], ints[8], ints[9], ints[10],
-            ints[11], ints[12], ints[13], ints[14], ints[15])
+    return (
+        ints[0],
+        ints[1],
+        ints[2],
+        ints[3],
+        ints[4],
+        ints[5],
+        ints[6],
+        ints[7],
+        ints[8],
+        ints[9],
+        ints[10],
+        ints[11],
+        ints[12],
+        ints[13],
+        ints[14],
+        ints[15],
+    )
 
 
 @njit(cache=True)
@@ -59,8 +83,22 @@ def conv2d_cl_worker(w, n_workers, gemm, ints, arrays):
         for r in range(nb):
             im2col_cl_sample(c0 + r, r, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, buf)
         # y_t (nb*L, O) = cols (nb*L, K') @ Wcl.T
-        gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, nb * L, O, K, 1.0, cols.ctypes.data, K, Wcl.ctypes.data, K,
-             0.0, y_t.ctypes.data, O)
+        gemm(
+            _ROW_MAJOR,
+            _NO_TRANS,
+            _TRANS,
+            nb * L,
+            O,
+            K,
+            1.0,
+            cols.ctypes.data,
+            K,
+            Wcl.ctypes.data,
+            K,
+            0.0,
+            y_t.ctypes.data,
+            O,
+        )
         for r in range(nb):
             transpose_into(y_t, uint64(r * L * O), L, O, yf, uint64((c0 + r) * O * L))
 
@@ -80,8 +118,22 @@ def conv_transpose2d_cl_worker(w, n_workers, gemm, ints, arrays):
         for r in range(nb):
             transpose_into(xf, uint64((c0 + r) * C * HW), C, HW, x_t, uint64(r * HW * C))
         # cols (nb*H*W, K') = x_t (nb*H*W, C) @ Wcl (C, K')
-        gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, nb * HW, K, C, 1.0, x_t.ctypes.data, C, Wcl.ctypes.data, K,
-             0.0, cols.ctypes.data, K)
+        gemm(
+            _ROW_MAJOR,
+            _NO_TRANS,
+            _NO_TRANS,
+            nb * HW,
+            K,
+            C,
+            1.0,
+            x_t.ctypes.data,
+            C,
+            Wcl.ctypes.data,
+            K,
+            0.0,
+            cols.ctypes.data,
+            K,
+        )
         for r in range(nb):
             col2im_cl_sample(r, c0 + r, cols, kh, kw, sh, sw, ph, pw, dh, dw, H, W, O, Ho, Wo, yf, buf)
 
@@ -94,7 +146,7 @@ def conv2d_weight_cl_worker(w, n_workers, gemm, ints, arrays):
     xf, gyf, partial = arrays
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     L, K = Ho * Wo, kh * kw * C
-    mine = partial[w * O * K:(w + 1) * O * K]        # this worker's (O, K') partial sum
+    mine = partial[w * O * K : (w + 1) * O * K]  # this worker's (O, K') partial sum
     if n1 == n0:
         mine[:] = 0
         return
@@ -111,8 +163,22 @@ def conv2d_weight_cl_worker(w, n_workers, gemm, ints, arrays):
             for r in range(nb):
                 copy_block(gyf, uint64(((c0 + r) * O + o) * L), g, uint64((o * nb + r) * L), L)
         # partial[w] (O, K') (+)= g (O, nb*L) @ cols (nb*L, K')
-        gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, O, K, nb * L, 1.0, g.ctypes.data, nb * L, cols.ctypes.data, K,
-             beta, mine.ctypes.data, K)
+        gemm(
+            _ROW_MAJOR,
+            _NO_TRANS,
+            _NO_TRANS,
+            O,
+            K,
+            nb * L,
+            1.0,
+            g.ctypes.data,
+            nb * L,
+            cols.ctypes.data,
+            K,
+            beta,
+            mine.ctypes.data,
+            K,
+        )
         beta = 1.0
 
 
@@ -125,20 +191,34 @@ def conv2d_weight_nchw_worker(w, n_workers, gemm, ints, arrays):
     xf, gyf, partial = arrays
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     K, L = C * kh * kw, Ho * Wo
-    mine = partial[w * O * K:(w + 1) * O * K]
+    mine = partial[w * O * K : (w + 1) * O * K]
     if n1 == n0:
         mine[:] = 0
         return
     cols = np.empty(K * L, dtype=xf.dtype)
     sample, item = C * H * W, xf.itemsize
-    one_sample = np.int64(1)      # typed int64 as in im2col's calls (a literal 1 compiled im2col_row again)
+    one_sample = np.int64(1)  # typed int64 as in im2col's calls (a literal 1 compiled im2col_row again)
     beta = 0.0
     for n in range(n0, n1):
-        x_n = xf[n * sample:(n + 1) * sample]
+        x_n = xf[n * sample : (n + 1) * sample]
         for r in range(K):
             im2col_row(r, x_n, one_sample, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, L, K * L)
-        gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, O, K, L, 1.0, gyf.ctypes.data + n * O * L * item, L, cols.ctypes.data, L,
-             beta, mine.ctypes.data, K)
+        gemm(
+            _ROW_MAJOR,
+            _NO_TRANS,
+            _TRANS,
+            O,
+            K,
+            L,
+            1.0,
+            gyf.ctypes.data + n * O * L * item,
+            L,
+            cols.ctypes.data,
+            L,
+            beta,
+            mine.ctypes.data,
+            K,
+        )
         beta = 1.0
 
 

@@ -21,6 +21,7 @@ The loops index flattened arrays with unsigned (uint64) offsets: with signed ind
 negative-index wrap-around test to every access, which blocks vectorisation.  (Measurements behind these
 choices: bench/README.md, history 1, 7-9.)
 """
+
 import numpy as np
 from numba import njit, prange, uint64
 
@@ -28,8 +29,18 @@ from . import runtime
 from . import loops
 from .loops import copy_or_zero, run_loop_workers, split, transpose_into
 
-__all__ = ["im2col", "col2im", "im2col_cl", "col2im_cl", "im2col_row", "im2col_cl_sample", "col2im_cl_sample",
-           "copy_block", "swap_last", "to_onl"]
+__all__ = [
+    "im2col",
+    "col2im",
+    "im2col_cl",
+    "col2im_cl",
+    "im2col_row",
+    "im2col_cl_sample",
+    "col2im_cl_sample",
+    "copy_block",
+    "swap_last",
+    "to_onl",
+]
 
 
 @njit(inline="always")
@@ -39,7 +50,7 @@ def _valid_range(n_out, start, step, size):
     if start < 0:
         lo = (-start + step - 1) // step
     hi = n_out
-    last = size - 1 - start          # need start + o*step <= size - 1
+    last = size - 1 - start  # need start + o*step <= size - 1
     if last < 0:
         hi = 0
     elif last // step + 1 < hi:
@@ -98,8 +109,14 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cols, parallel):
     K, L = C * kh * kw, Ho * Wo
     rs, ns = (L, K * L) if cols.ndim == 3 else (N * L, L)
     xf, cf = x.reshape(-1), cols.reshape(-1)
-    run_loop_workers(_im2col_worker, runtime.threads() if parallel else 1,
-                     loops.ints(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, rs, ns), loops.reals(), xf, cf)
+    run_loop_workers(
+        _im2col_worker,
+        runtime.threads() if parallel else 1,
+        loops.ints(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, rs, ns),
+        loops.reals(),
+        xf,
+        cf,
+    )
 
 
 @njit(cache=True)
@@ -146,8 +163,14 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, out, parallel):
     L = Hi * Wi
     rs, ns = (L, C * kh * kw * L) if cols.ndim == 3 else (N * L, L)
     cf, of = cols.reshape(-1), out.reshape(-1)
-    run_loop_workers(_col2im_worker, runtime.threads() if parallel else 1,
-                     loops.ints(N, C, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, Ho, Wo, rs, ns), loops.reals(), cf, of)
+    run_loop_workers(
+        _col2im_worker,
+        runtime.threads() if parallel else 1,
+        loops.ints(N, C, kh, kw, sh, sw, ph, pw, dh, dw, Hi, Wi, Ho, Wo, rs, ns),
+        loops.reals(),
+        cf,
+        of,
+    )
 
 
 @njit(cache=True)
@@ -189,7 +212,6 @@ def to_onl(a):
     return out.reshape(O, N * L)
 
 
-
 @njit(cache=True)
 def im2col_cl_sample(n, row, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, cf, buf):
     """Sample n of x into sample slot `row` of channels-last columns cf: transpose x[n] to (H, W, C) in
@@ -205,8 +227,14 @@ def im2col_cl_sample(n, row, xf, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo
                 for j in range(kw):
                     ww = w * sw - pw + j * dw
                     inside = 0 <= hh < H and 0 <= ww < W
-                    copy_or_zero(inside, buf, uint64((hh * W + ww) * C) if inside else uint64(0),
-                                 cf, dst + uint64((i * kw + j) * C), C)
+                    copy_or_zero(
+                        inside,
+                        buf,
+                        uint64((hh * W + ww) * C) if inside else uint64(0),
+                        cf,
+                        dst + uint64((i * kw + j) * C),
+                        C,
+                    )
 
 
 @njit(cache=True)

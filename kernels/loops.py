@@ -1,5 +1,6 @@
 """Numba loop helpers shared by the CPU kernels (im2col.py, fused.py, winograd.py, ...), and the dispatch of
 their per-thread workers (`run_blas_workers`, `run_loop_workers`)."""
+
 import hashlib
 import os
 import tempfile
@@ -7,19 +8,35 @@ import tempfile
 import numpy as np
 import numba
 from numba import njit, prange, types, uint64
+
 # Numba's own helper for the address of a compiled function's C-ABI wrapper (what Numba itself calls
 # when a jitted function is passed as a first-class function value).  It is private: the test of
 # the workers in tests/test_kernels_loops.py checks it on the Numba that CI installs (0.68 when written).
 from numba.experimental.function_type import _get_wrapper_address
 
-__all__ = ["transpose_into", "transpose_rows_into", "transpose_reading_rows_into", "transpose_writing_rows_into",
-           "copy_or_zero", "run_blas_workers", "run_loop_workers", "blas_arguments", "loop_arguments",
-           "BLAS_ARRAYS", "LOOP_ARRAYS", "split", "ints", "reals",
-           "compile_worker", "compile_driver", "compile_locks_available"]
+__all__ = [
+    "transpose_into",
+    "transpose_rows_into",
+    "transpose_reading_rows_into",
+    "transpose_writing_rows_into",
+    "copy_or_zero",
+    "run_blas_workers",
+    "run_loop_workers",
+    "blas_arguments",
+    "loop_arguments",
+    "BLAS_ARRAYS",
+    "LOOP_ARRAYS",
+    "split",
+    "ints",
+    "reals",
+    "compile_worker",
+    "compile_driver",
+    "compile_locks_available",
+]
 
 try:
     import fcntl
-except ImportError:         # not POSIX: no file locks, and kernels/precompile.py starts no helper
+except ImportError:  # not POSIX: no file locks, and kernels/precompile.py starts no helper
     fcntl = None
 
 
@@ -119,8 +136,8 @@ def reals(*values):
     return np.array(values or (0.0,), dtype=np.float64)
 
 
-_EMPTY = {}     # dtype -> an empty array: what fills a loop worker's unused array slots (writable, like the
-                # arrays it stands beside: a read-only array would be a different Numba type)
+_EMPTY = {}  # dtype -> an empty array: what fills a loop worker's unused array slots (writable, like the
+# arrays it stands beside: a read-only array would be a different Numba type)
 
 
 def blas_arguments(gemm, ints_, *arrays):
@@ -157,13 +174,13 @@ class _WorkerPointer:
 
     def __init__(self, worker, arg_types):
         signature = types.void(types.int64, types.int64, *arg_types)
-        worker.compile(signature.args)                # compiles, or loads from the on-disk cache
+        worker.compile(signature.args)  # compiles, or loads from the on-disk cache
         self._numba_type_ = types.FunctionType(signature)
         self._address = _get_wrapper_address(worker, signature)
         # The compiled entry points, called directly: the dispatchers would type the argument tuple again
         # in Python on every call (_type_key has already matched the types).
         self.serial = worker.overloads[signature.args].entry_point
-        self.parallel = None                          # _run_parallel's, once compiled for this type
+        self.parallel = None  # _run_parallel's, once compiled for this type
 
     def signature(self):
         return self._numba_type_.signature
@@ -182,6 +199,7 @@ class _WorkerPointer:
 # here loads it from there.  The helper does not wait: it skips what this process is compiling.  A lock
 # is per function and per cache directory (processes with different $NUMBA_CACHE_DIR do not wait for
 # each other).
+
 
 def compile_locks_available():
     """Whether the per-function compile locks work here (POSIX file locks)."""
@@ -256,7 +274,7 @@ def _type_key(value):
     return type(value)
 
 
-_POINTERS = {}     # (worker, argument type keys) -> _WorkerPointer: one entry per worker and signature
+_POINTERS = {}  # (worker, argument type keys) -> _WorkerPointer: one entry per worker and signature
 
 
 def _run(worker, n_workers, args):

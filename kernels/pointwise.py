@@ -6,6 +6,7 @@ convolutions: bench/README.md, history 16).  Inputs that are not C-contiguous fl
 small to be worth a parallel region, go to the reference.  (The per-channel sum, a bias's gradient, is kernels/batch_norm.py's
 channel_sum: it shares the per-channel worker there.)
 """
+
 import enum
 
 import numpy as np
@@ -14,8 +15,17 @@ from numba import njit, uint64
 from . import loops, reference, runtime
 from .loops import run_loop_workers, split
 
-__all__ = ["leaky_relu", "leaky_relu_backward", "add", "multiply", "fast_path_ok", "in_dtype", "Pointwise",
-           "ELEMENTWISE_MIN", "ELEMENTWISE_BLOCK"]
+__all__ = [
+    "leaky_relu",
+    "leaky_relu_backward",
+    "add",
+    "multiply",
+    "fast_path_ok",
+    "in_dtype",
+    "Pointwise",
+    "ELEMENTWISE_MIN",
+    "ELEMENTWISE_BLOCK",
+]
 
 # Elementwise jobs below this many elements run the reference code: with the spinning `omp` layer of the
 # fused path a parallel region costs a few microseconds; with `workqueue` 70-130 us, hence its larger
@@ -29,12 +39,13 @@ ELEMENTWISE_BLOCK = 1 << 13
 class Pointwise(enum.IntEnum):
     """The operation _pointwise_worker computes (one compiled worker for all six; the branch on it is
     loop-invariant)."""
-    ADD = 0                     # out = a + b
-    MULTIPLY = 1                # out = a * b
-    LEAKY_RELU = 2              # out = a where a > 0, else a * slope
-    LEAKY_RELU_BACKWARD = 3     # out = a where b > 0, else a * slope     (a = gy, b = x)
-    CHANNEL_ADD = 4             # out = a + b[c]    (a (N, C, L), b the (C,) per-channel vector)
-    CHANNEL_MULTIPLY = 5        # out = a * b[c]
+
+    ADD = 0  # out = a + b
+    MULTIPLY = 1  # out = a * b
+    LEAKY_RELU = 2  # out = a where a > 0, else a * slope
+    LEAKY_RELU_BACKWARD = 3  # out = a where b > 0, else a * slope     (a = gy, b = x)
+    CHANNEL_ADD = 4  # out = a + b[c]    (a (N, C, L), b the (C,) per-channel vector)
+    CHANNEL_MULTIPLY = 5  # out = a * b[c]
 
 
 def fast_path_ok(*arrays, min_size=None):
@@ -42,8 +53,13 @@ def fast_path_ok(*arrays, min_size=None):
     least min_size (default ELEMENTWISE_MIN) elements, and not in a forked child (kernels/runtime.py)."""
     a0 = arrays[0]
     min_size = ELEMENTWISE_MIN if min_size is None else min_size
-    return (not runtime.forked() and a0.dtype.kind == "f" and a0.dtype.itemsize in (4, 8) and a0.size >= min_size
-            and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays))
+    return (
+        not runtime.forked()
+        and a0.dtype.kind == "f"
+        and a0.dtype.itemsize in (4, 8)
+        and a0.size >= min_size
+        and all(a.dtype == a0.dtype and a.flags.c_contiguous and a.shape == a0.shape for a in arrays)
+    )
 
 
 @njit(inline="always")
@@ -66,7 +82,7 @@ def _pointwise_worker(w, n_workers, ints, reals, arrays):
     slope = in_dtype(reals[0], af)
     b0, b1 = split(w, n_workers, (size + block - 1) // block)
     for blk in range(b0, b1):
-        lo = uint64(blk * block)                  # unsigned indices: no negative-index wraparound checks
+        lo = uint64(blk * block)  # unsigned indices: no negative-index wraparound checks
         n = min(size, (blk + 1) * block) - blk * block
         if op == Pointwise.ADD:
             for i in range(n):
@@ -132,8 +148,12 @@ def _channel_vector(big, small):
 def _binary_op(a, b, op, fallback):
     """a (op) b on the Numba path for same-shape arrays and for an (N, C, ...) array with a per-channel
     vector (a bias, a batch-norm scale), in either order; everything else is NumPy's (fallback)."""
-    if (a.size < ELEMENTWISE_MIN and b.size < ELEMENTWISE_MIN) or a.dtype != b.dtype \
-            or a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
+    if (
+        (a.size < ELEMENTWISE_MIN and b.size < ELEMENTWISE_MIN)
+        or a.dtype != b.dtype
+        or a.dtype.kind != "f"
+        or a.dtype.itemsize not in (4, 8)
+    ):
         return fallback(a, b)
     if a.shape == b.shape:
         if not fast_path_ok(a, b):
@@ -149,13 +169,13 @@ def _binary_op(a, b, op, fallback):
 
 def add(a, b):
     """See reference.add (same-shape or per-channel operands: one parallel pass)."""
-    if a.size < ELEMENTWISE_MIN and b.size < ELEMENTWISE_MIN:      # small: the reference, without two calls
+    if a.size < ELEMENTWISE_MIN and b.size < ELEMENTWISE_MIN:  # small: the reference, without two calls
         return a + b
     return _binary_op(a, b, Pointwise.ADD, reference.add)
 
 
 def multiply(a, b):
     """See reference.multiply (same-shape or per-channel operands: one parallel pass)."""
-    if a.size < ELEMENTWISE_MIN and b.size < ELEMENTWISE_MIN:      # small: the reference, without two calls
+    if a.size < ELEMENTWISE_MIN and b.size < ELEMENTWISE_MIN:  # small: the reference, without two calls
         return a * b
     return _binary_op(a, b, Pointwise.MULTIPLY, reference.multiply)

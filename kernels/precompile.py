@@ -20,17 +20,24 @@ BLAS is missing (the fused kernels, which most of the list is, are off); the pro
 (kernels/runtime.py's forked()); or no file lock is available (not POSIX).  The helper's own $MINIGAN_PRECOMPILE
 is 0, so it starts no helper of its own.
 """
+
 import os
 import subprocess
 import sys
 
 import numpy as np
 
-__all__ = ["helper_workers", "missing_from_cache", "start_if_cold", "describe", "wait_for_helper",
-           "compile_for_float32"]
+__all__ = [
+    "helper_workers",
+    "missing_from_cache",
+    "start_if_cold",
+    "describe",
+    "wait_for_helper",
+    "compile_for_float32",
+]
 
-_HELPER = None      # the helper's Popen in the process that started it (one per process at most)
-_DECISION = "not asked yet"     # what start_if_cold decided, for describe()
+_HELPER = None  # the helper's Popen in the process that started it (one per process at most)
+_DECISION = "not asked yet"  # what start_if_cold decided, for describe()
 
 
 def helper_workers():
@@ -39,17 +46,28 @@ def helper_workers():
     them about a third and half of the way in; the rest in roughly the reverse order of first use in a DCGAN
     step, and last the channels-last workers that the DCGAN shapes do not use (other models' layers)."""
     from . import adam, batch_norm, fused, im2col, pointwise, products, winograd
-    return [(winograd._winograd_worker, "blas"), (winograd._weight_gradient_worker, "blas"), (adam._adam_worker, "loop"),
-            (fused.conv2d_weight_nchw_worker, "blas"), (fused.conv2d_weight_cl_worker, "blas"),
-            (im2col._im2col_worker, "loop"), (im2col._col2im_worker, "loop"),
-            (winograd._transform_weights_worker, "loop"), (batch_norm._per_channel_worker, "loop"),
-            (pointwise._pointwise_worker, "loop"), (products._gemm_worker, "blas"),
-            (fused.conv2d_cl_worker, "blas"), (fused.conv_transpose2d_cl_worker, "blas")]
+
+    return [
+        (winograd._winograd_worker, "blas"),
+        (winograd._weight_gradient_worker, "blas"),
+        (adam._adam_worker, "loop"),
+        (fused.conv2d_weight_nchw_worker, "blas"),
+        (fused.conv2d_weight_cl_worker, "blas"),
+        (im2col._im2col_worker, "loop"),
+        (im2col._col2im_worker, "loop"),
+        (winograd._transform_weights_worker, "loop"),
+        (batch_norm._per_channel_worker, "loop"),
+        (pointwise._pointwise_worker, "loop"),
+        (products._gemm_worker, "blas"),
+        (fused.conv2d_cl_worker, "blas"),
+        (fused.conv_transpose2d_cl_worker, "blas"),
+    ]
 
 
 def _family_args(family, dtype):
     """Arguments with the types of the family's argument list for `dtype` (kernels/loops.py)."""
     from . import blas, loops
+
     x = np.zeros(1, dtype=dtype)
     if family == "blas":
         return loops.blas_arguments(blas.gemm_for(np.dtype(dtype)), loops.ints(0), *(x,) * loops.BLAS_ARRAYS)
@@ -73,12 +91,13 @@ def missing_from_cache():
 def _cpus():
     try:
         return len(os.sched_getaffinity(0))
-    except AttributeError:                                      # not Linux
+    except AttributeError:  # not Linux
         return os.cpu_count() or 1
 
 
 def _reason_not_to_start():
     from . import blas, loops, runtime
+
     if _HELPER is not None:
         return "helper process already started"
     if os.environ.get("MINIGAN_PRECOMPILE", "1").strip() == "0":
@@ -108,10 +127,18 @@ def start_if_cold():
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, MINIGAN_PRECOMPILE="0")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-    _HELPER = subprocess.Popen([sys.executable, "-m", __name__], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    _DECISION = (f"helper process {_HELPER.pid} started: {len(missing)} of {len(helper_workers())} kernels "
-                 f"were not in Numba's cache")
+    _HELPER = subprocess.Popen(
+        [sys.executable, "-m", __name__],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _DECISION = (
+        f"helper process {_HELPER.pid} started: {len(missing)} of {len(helper_workers())} kernels "
+        f"were not in Numba's cache"
+    )
     return True
 
 
@@ -131,6 +158,7 @@ def compile_for_float32():
     """The helper's work: each worker of `helper_workers` for float32, and the parallel driver for each
     argument list, skipping what the other process is compiling.  Returns the names compiled or loaded."""
     from . import loops
+
     done, drivers = [], set()
     for worker, family in helper_workers():
         args = _family_args(family, np.float32)

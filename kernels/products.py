@@ -8,6 +8,7 @@ every DCGAN generator, ran its conv at half speed).  Here a large product is spl
 products run on the calling thread (or, below NUMPY_MATMUL_MAX, are NumPy's, which then runs them on the
 calling thread too).  (bench/README.md, history 11.)
 """
+
 import numpy as np
 from numba import njit
 
@@ -42,20 +43,62 @@ def _gemm_worker(w, n_workers, gemm, ints, arrays):
     itemsize = a_array.itemsize
     if batch > 1:
         for i in range(w * batch // n_workers, (w + 1) * batch // n_workers):
-            gemm(_ROW_MAJOR, trans_a, trans_b, M, N, K, 1.0, a + i * stride_a * itemsize, lda,
-                 b + i * stride_b * itemsize, ldb, 0.0, c + i * stride_c * itemsize, ldc)
+            gemm(
+                _ROW_MAJOR,
+                trans_a,
+                trans_b,
+                M,
+                N,
+                K,
+                1.0,
+                a + i * stride_a * itemsize,
+                lda,
+                b + i * stride_b * itemsize,
+                ldb,
+                0.0,
+                c + i * stride_c * itemsize,
+                ldc,
+            )
     elif M >= N:
         m0, m1 = w * M // n_workers, (w + 1) * M // n_workers
         if m1 > m0:
             a_off = m0 * lda if trans_a == _NO_TRANS else m0
-            gemm(_ROW_MAJOR, trans_a, trans_b, m1 - m0, N, K, 1.0, a + a_off * itemsize, lda, b, ldb,
-                 0.0, c + m0 * ldc * itemsize, ldc)
+            gemm(
+                _ROW_MAJOR,
+                trans_a,
+                trans_b,
+                m1 - m0,
+                N,
+                K,
+                1.0,
+                a + a_off * itemsize,
+                lda,
+                b,
+                ldb,
+                0.0,
+                c + m0 * ldc * itemsize,
+                ldc,
+            )
     else:
         n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
         if n1 > n0:
             b_off = n0 if trans_b == _NO_TRANS else n0 * ldb
-            gemm(_ROW_MAJOR, trans_a, trans_b, M, n1 - n0, K, 1.0, a, lda, b + b_off * itemsize, ldb,
-                 0.0, c + n0 * itemsize, ldc)
+            gemm(
+                _ROW_MAJOR,
+                trans_a,
+                trans_b,
+                M,
+                n1 - n0,
+                K,
+                1.0,
+                a,
+                lda,
+                b + b_off * itemsize,
+                ldb,
+                0.0,
+                c + n0 * itemsize,
+                ldc,
+            )
 
 
 # Products below this many multiply-adds (per matrix) go to NumPy (see matmul).  Tests set it to 0.
@@ -86,8 +129,15 @@ def _matmul_2d(a, b, gemm, out):
     a, trans_a, lda = _blas_operand(a)
     b, trans_b, ldb = _blas_operand(b)
     parallel = M * N * K >= MATMUL_PARALLEL_MIN and max(M, N) > 1
-    run_blas_workers(_gemm_worker, runtime.threads() if parallel else 1, gemm,
-                     loops.ints(1, trans_a, trans_b, M, N, K, lda, 0, ldb, 0, max(1, N), 0), a, b, out.reshape(-1))
+    run_blas_workers(
+        _gemm_worker,
+        runtime.threads() if parallel else 1,
+        gemm,
+        loops.ints(1, trans_a, trans_b, M, N, K, lda, 0, ldb, 0, max(1, N), 0),
+        a,
+        b,
+        out.reshape(-1),
+    )
 
 
 def _matmul_batch(a, b, gemm, out):
@@ -98,10 +148,15 @@ def _matmul_batch(a, b, gemm, out):
     stride_a = 0 if a.shape[0] == 1 else M * K
     stride_b = 0 if b.shape[0] == 1 else K * N
     n_workers = min(B, runtime.threads()) if B * M * N * K >= MATMUL_PARALLEL_MIN else 1
-    run_blas_workers(_gemm_worker, n_workers, gemm,
-                     loops.ints(B, _NO_TRANS, _NO_TRANS, M, N, K, max(1, K), stride_a, max(1, N), stride_b, max(1, N),
-                                M * N),
-                     a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    run_blas_workers(
+        _gemm_worker,
+        n_workers,
+        gemm,
+        loops.ints(B, _NO_TRANS, _NO_TRANS, M, N, K, max(1, K), stride_a, max(1, N), stride_b, max(1, N), M * N),
+        a.reshape(-1),
+        b.reshape(-1),
+        out.reshape(-1),
+    )
 
 
 def matmul(a, b):
@@ -120,7 +175,7 @@ def matmul(a, b):
     if gemm is None or 0 in a.shape or 0 in b.shape:
         return a @ b
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
-    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:       # a stack times one matrix: one product
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:  # a stack times one matrix: one product
         out = np.empty(a.shape[:-1] + (N,), dtype=dtype)
         _matmul_2d(a.reshape(-1, K), b, gemm, out.reshape(-1, N))
         return out
@@ -130,8 +185,12 @@ def matmul(a, b):
         return out
     if a.shape[:-2] == b.shape[:-2]:
         out = np.empty(a.shape[:-1] + (N,), dtype=dtype)
-        _matmul_batch(np.ascontiguousarray(a).reshape(-1, M, K), np.ascontiguousarray(b).reshape(-1, K, N),
-                      gemm, out.reshape(-1, M, N))
+        _matmul_batch(
+            np.ascontiguousarray(a).reshape(-1, M, K),
+            np.ascontiguousarray(b).reshape(-1, K, N),
+            gemm,
+            out.reshape(-1, M, N),
+        )
         return out
     return a @ b
 

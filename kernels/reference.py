@@ -30,11 +30,28 @@ Arrays in, arrays out: this module never imports minigan.  The array module (num
 from the arguments, so the same code runs on the GPU (slowly, but correctly) when given CuPy arrays.
 Every output is C-contiguous and has the dtype of the inputs (numpy's result_type of x and W / gy).
 """
+
 import numpy as np
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "matmul", "leaky_relu", "leaky_relu_backward", "add", "multiply", "channel_sum",
-           "batch_norm_forward", "batch_norm_backward", "batch_norm_affine_backward", "adam_update", "im2col", "col2im",
-           "conv_output_size", "conv_transpose_output_size"]
+__all__ = [
+    "conv2d",
+    "conv_transpose2d",
+    "conv2d_weight",
+    "matmul",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "add",
+    "multiply",
+    "channel_sum",
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "batch_norm_affine_backward",
+    "adam_update",
+    "im2col",
+    "col2im",
+    "conv_output_size",
+    "conv_transpose_output_size",
+]
 
 
 def _xp(*arrays):
@@ -42,6 +59,7 @@ def _xp(*arrays):
     for a in arrays:
         if getattr(type(a), "__module__", "").startswith("cupy"):
             import cupy
+
             return cupy
     return np
 
@@ -51,7 +69,7 @@ def _pair(v, name):
     if isinstance(v, int):
         return (v, v)
     if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
-        return v                                 # the common case, called for every conv: no copy
+        return v  # the common case, called for every conv: no copy
     v = tuple(int(t) for t in v)
     if len(v) != 2:
         raise ValueError(f"{name} must be a pair of ints, got {v!r}")
@@ -84,14 +102,16 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
         out_size = (conv_output_size(H, kh, sh, ph, dh), conv_output_size(W, kw, sw, pw, dw))
     Ho, Wo = out_size
     if Ho <= 0 or Wo <= 0:
-        raise ValueError(f"convolution output would be empty: input {(H, W)}, kernel {(kh, kw)}, "
-                         f"stride {stride}, padding {padding}, dilation {dilation}")
+        raise ValueError(
+            f"convolution output would be empty: input {(H, W)}, kernel {(kh, kw)}, "
+            f"stride {stride}, padding {padding}, dilation {dilation}"
+        )
     xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     cols = xp.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            r0, c0 = i * dh, j * dw          # top-left corner of this kernel tap's sampling grid
-            cols[:, :, i, j] = xpad[:, :, r0:r0 + sh * (Ho - 1) + 1:sh, c0:c0 + sw * (Wo - 1) + 1:sw]
+            r0, c0 = i * dh, j * dw  # top-left corner of this kernel tap's sampling grid
+            cols[:, :, i, j] = xpad[:, :, r0 : r0 + sh * (Ho - 1) + 1 : sh, c0 : c0 + sw * (Wo - 1) + 1 : sw]
     return cols
 
 
@@ -115,8 +135,8 @@ def col2im(cols, image_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         for j in range(kw):
             r0, c0 = i * dh, j * dw
             # within one tap (i, j) the target pixels are distinct, so += on the slice is exact
-            xpad[:, :, r0:r0 + sh * (Ho - 1) + 1:sh, c0:c0 + sw * (Wo - 1) + 1:sw] += cols[:, :, i, j]
-    return xp.ascontiguousarray(xpad[:, :, ph:ph + H, pw:pw + W])
+            xpad[:, :, r0 : r0 + sh * (Ho - 1) + 1 : sh, c0 : c0 + sw * (Wo - 1) + 1 : sw] += cols[:, :, i, j]
+    return xp.ascontiguousarray(xpad[:, :, ph : ph + H, pw : pw + W])
 
 
 def conv2d(x, W, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -164,7 +184,7 @@ def conv_transpose2d(x, W, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         raise ValueError(f"conv_transpose2d output would be empty: {(Ho, Wo)}")
     dtype = xp.result_type(x, W)
     Wm = W.astype(dtype, copy=False).reshape(C, O * kh * kw)
-    cols = Wm.T @ x.astype(dtype, copy=False).reshape(N, C, H * Wd)         # (N, O*kh*kw, H*W)
+    cols = Wm.T @ x.astype(dtype, copy=False).reshape(N, C, H * Wd)  # (N, O*kh*kw, H*W)
     return col2im(cols.reshape(N, O, kh, kw, H, Wd), (Ho, Wo), stride, padding, dilation)
 
 
@@ -205,6 +225,7 @@ def matmul(a, b):
 # ---------------------------------------------------------------- elementwise and per-channel kernels
 # The array code of minigan's hottest non-conv primitives, written once for NumPy and CuPy; kernels.cpu
 # has Numba versions of the same functions (one parallel pass where these take several).
+
 
 def leaky_relu(x, slope):
     """y = x where x > 0, slope * x elsewhere (0 <= slope <= 1: max(x, slope x), two passes)."""
@@ -296,8 +317,7 @@ def batch_norm_affine_backward(g, x, mean, inv_std, weight):
     return gx, g_weight, g_bias
 
 
-def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size, bias_correction2_sqrt,
-                eps):
+def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size, bias_correction2_sqrt, eps):
     """One Adam step in place (Kingma & Ba, 2015; PyTorch's order of operations):
         m <- m + (g - m)(1 - beta1),  v <- beta2 v + (1 - beta2) g^2,  v_max <- max(v_max, v) (amsgrad,
         when max_exp_avg_sq is not None),  p <- p - step_size * m / (sqrt(v or v_max) / bc2_sqrt + eps)

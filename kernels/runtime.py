@@ -25,14 +25,24 @@ the kernel tests and benchmarks do, calls kernels.select("numpy") or configure()
 
 The measurements behind these choices are in bench/README.md, history 3-6 and 12.
 """
+
 import os
 
 import numba
 
 from . import allocator, blas
 
-__all__ = ["configure", "threading_layer", "threads", "forked", "use_threads", "use_worker_threads", "FUSED",
-           "PARALLEL_MIN", "FUSED_PARALLEL_MIN"]
+__all__ = [
+    "configure",
+    "threading_layer",
+    "threads",
+    "forked",
+    "use_threads",
+    "use_worker_threads",
+    "FUSED",
+    "PARALLEL_MIN",
+    "FUSED_PARALLEL_MIN",
+]
 
 # Whether the channels-last conv layers and the products run as fused per-thread pipelines on the private
 # BLAS (kernels/fused.py, kernels/products.py).  Tests switch it off to check the unfused path too.
@@ -62,6 +72,7 @@ def configure():
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     from . import precompile
+
     precompile.start_if_cold()
 
 
@@ -71,7 +82,7 @@ def _choose_threading_layer():
     if "NUMBA_THREADING_LAYER" in os.environ:
         return
     if blas.available():
-        os.environ["NUMBA_THREADING_LAYER_PRIORITY"] = "omp workqueue tbb"    # must name all three
+        os.environ["NUMBA_THREADING_LAYER_PRIORITY"] = "omp workqueue tbb"  # must name all three
         os.environ["NUMBA_THREADING_LAYER"] = "default"
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
         numba.config.THREADING_LAYER = "default"

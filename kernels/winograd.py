@@ -50,18 +50,33 @@ workers are the largest of the package (cached afterwards; kernels/precompile.py
 process; kernels/loops.py runs them on the threads through a function pointer, which keeps the parallel
 driver from compiling them again).
 """
+
 import numpy as np
 from numba import njit, uint64
 
 from . import blas
 from . import loops
-from .loops import (copy_or_zero, run_blas_workers, run_loop_workers, transpose_into, transpose_reading_rows_into,
-                    transpose_rows_into, transpose_writing_rows_into)
+from .loops import (
+    copy_or_zero,
+    run_blas_workers,
+    run_loop_workers,
+    transpose_into,
+    transpose_reading_rows_into,
+    transpose_rows_into,
+    transpose_writing_rows_into,
+)
 
-__all__ = ["transform_matrices", "f4x4_2x2_matrices", "applies", "conv2d", "conv_transpose2d", "conv2d_weight",
-           "weight_gradient_pays",
-           "TransformedWeightCache",
-           "TRANSFORMED_WEIGHTS"]
+__all__ = [
+    "transform_matrices",
+    "f4x4_2x2_matrices",
+    "applies",
+    "conv2d",
+    "conv_transpose2d",
+    "conv2d_weight",
+    "weight_gradient_pays",
+    "TransformedWeightCache",
+    "TRANSFORMED_WEIGHTS",
+]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = blas.ROW_MAJOR, blas.NO_TRANS, blas.TRANS
 
@@ -78,8 +93,8 @@ def transform_matrices(m, r, points):
         raise ValueError(f"F({m}, {r}) needs {alpha - 1} finite points, got {len(points)}")
     AT, G = np.zeros((m, alpha)), np.zeros((alpha, r))
     for j, p in enumerate(points):
-        AT[:, j] = [p ** i for i in range(m)]
-        G[j, :] = [p ** k for k in range(r)]
+        AT[:, j] = [p**i for i in range(m)]
+        G[j, :] = [p**k for k in range(r)]
     AT[m - 1, alpha - 1] = G[alpha - 1, r - 1] = 1.0
     # One equation per (i, k, l), unknowns B^T[j, l]; the columns l are independent systems of m*r
     # equations in alpha unknowns, consistent (Toom-Cook guarantees a solution), solved by least squares.
@@ -107,7 +122,7 @@ def f4x4_2x2_matrices():
     return AT, G / scale[:, None], np.round(BT * scale[:, None])
 
 
-_M, _ALPHA = 4, 5          # F(4x4, 2x2): 4 x 4 output tiles from 5 x 5 input patches
+_M, _ALPHA = 4, 5  # F(4x4, 2x2): 4 x 4 output tiles from 5 x 5 input patches
 _G = f4x4_2x2_matrices()[1]
 _KRON_G = np.kron(_G, _G)  # (25, 4): G g G^T of a 2 x 2 g, as one matrix acting on g's 4 entries
 
@@ -123,10 +138,10 @@ def applies(kernel_size, stride, dilation):
 def _input_rows(a, a0, astep, b, b0, bstep, K):
     """b[b0 + j*bstep : +K] = sum_q B^T[j, q] a[a0 + q*astep : +K], with f4x4_2x2_matrices' B^T (doublings
     as additions, so that float32 stays float32; slices, so that the loop vectorises)."""
-    d0, d1, d2 = a[a0:a0 + K], a[a0 + astep:a0 + astep + K], a[a0 + 2 * astep:a0 + 2 * astep + K]
-    d3, d4 = a[a0 + 3 * astep:a0 + 3 * astep + K], a[a0 + 4 * astep:a0 + 4 * astep + K]
-    b0_, b1_, b2_ = b[b0:b0 + K], b[b0 + bstep:b0 + bstep + K], b[b0 + 2 * bstep:b0 + 2 * bstep + K]
-    b3_, b4_ = b[b0 + 3 * bstep:b0 + 3 * bstep + K], b[b0 + 4 * bstep:b0 + 4 * bstep + K]
+    d0, d1, d2 = a[a0 : a0 + K], a[a0 + astep : a0 + astep + K], a[a0 + 2 * astep : a0 + 2 * astep + K]
+    d3, d4 = a[a0 + 3 * astep : a0 + 3 * astep + K], a[a0 + 4 * astep : a0 + 4 * astep + K]
+    b0_, b1_, b2_ = b[b0 : b0 + K], b[b0 + bstep : b0 + bstep + K], b[b0 + 2 * bstep : b0 + 2 * bstep + K]
+    b3_, b4_ = b[b0 + 3 * bstep : b0 + 3 * bstep + K], b[b0 + 4 * bstep : b0 + 4 * bstep + K]
     for k in range(K):
         x0, x1, x2, x3, x4 = d0[k], d1[k], d2[k], d3[k], d4[k]
         b0_[k] = (x0 - x2) + (x0 - x2) - x1 + x3
@@ -139,10 +154,10 @@ def _input_rows(a, a0, astep, b, b0, bstep, K):
 @njit(cache=True)
 def _output_rows(a, a0, astep, b, b0, bstep, K):
     """b[b0 + i*bstep : +K] = sum_q A^T[i, q] a[a0 + q*astep : +K], with f4x4_2x2_matrices' A^T."""
-    m0, m1, m2 = a[a0:a0 + K], a[a0 + astep:a0 + astep + K], a[a0 + 2 * astep:a0 + 2 * astep + K]
-    m3, m4 = a[a0 + 3 * astep:a0 + 3 * astep + K], a[a0 + 4 * astep:a0 + 4 * astep + K]
-    y0, y1, y2 = b[b0:b0 + K], b[b0 + bstep:b0 + bstep + K], b[b0 + 2 * bstep:b0 + 2 * bstep + K]
-    y3 = b[b0 + 3 * bstep:b0 + 3 * bstep + K]
+    m0, m1, m2 = a[a0 : a0 + K], a[a0 + astep : a0 + astep + K], a[a0 + 2 * astep : a0 + 2 * astep + K]
+    m3, m4 = a[a0 + 3 * astep : a0 + 3 * astep + K], a[a0 + 4 * astep : a0 + 4 * astep + K]
+    y0, y1, y2 = b[b0 : b0 + K], b[b0 + bstep : b0 + bstep + K], b[b0 + 2 * bstep : b0 + 2 * bstep + K]
+    y3 = b[b0 + 3 * bstep : b0 + 3 * bstep + K]
     for k in range(K):
         plus, minus, x3 = m1[k] + m2[k], m1[k] - m2[k], m3[k]
         x3x2 = x3 + x3
@@ -161,15 +176,21 @@ def _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, v0, e_
     zero outside the (H, W) image; xcl is one sample channels-last.  D and tmp are (25*K) scratch."""
     m, a = _M, _ALPHA
     K = s_in * s_in * C
-    for xi in range(a):                          # gather the 5 x 5 patch of K-vectors
+    for xi in range(a):  # gather the 5 x 5 patch of K-vectors
         for nu in range(a):
             for u in range(s_in):
                 hh = (ti * m + xi) * s_in + u + off_h
                 for v in range(s_in):
                     ww = (tj * m + nu) * s_in + v + off_w
                     inside = 0 <= hh < H and 0 <= ww < W
-                    copy_or_zero(inside, xcl, uint64((hh * W + ww) * C) if inside else uint64(0),
-                                 D, uint64(((xi * a + nu) * s_in * s_in + u * s_in + v) * C), C)
+                    copy_or_zero(
+                        inside,
+                        xcl,
+                        uint64((hh * W + ww) * C) if inside else uint64(0),
+                        D,
+                        uint64(((xi * a + nu) * s_in * s_in + u * s_in + v) * C),
+                        C,
+                    )
     # tmp[j, nu, :] = sum_xi B^T[j, xi] D[xi, nu, :];  V[(j, l)] = sum_nu B^T[l, nu] tmp[j, nu, :]
     for nu in range(a):
         _input_rows(D, nu * K, a * K, tmp, nu * K, a * K, K)
@@ -192,7 +213,16 @@ def _winograd_worker(w, n_workers, gemm, ints, arrays):
         output tile (4, 4, Kout) = A^T M A, scattered into the sample's channels-last ycl, which goes to y
         once the sample's last tile is in."""
     chunk, N, C, H, W, s_in, off_h, off_w = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
-    Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo = ints[8], ints[9], ints[10], ints[11], ints[12], ints[13], ints[14], ints[15]
+    Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo = (
+        ints[8],
+        ints[9],
+        ints[10],
+        ints[11],
+        ints[12],
+        ints[13],
+        ints[14],
+        ints[15],
+    )
     Kout = ints[16]
     xf, Uf, yf = arrays
     m, a = _M, _ALPHA
@@ -202,26 +232,40 @@ def _winograd_worker(w, n_workers, gemm, ints, arrays):
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     dt = xf.dtype
     item = xf.itemsize
-    xcl = np.empty(H * W * C, dtype=dt)                 # one sample, channels last (H, W, C)
-    D = np.empty(a * a * K, dtype=dt)                   # one input patch (5, 5, K)
+    xcl = np.empty(H * W * C, dtype=dt)  # one sample, channels last (H, W, C)
+    D = np.empty(a * a * K, dtype=dt)  # one input patch (5, 5, K)
     tmp = np.empty(a * a * max(K, Kout), dtype=dt)
-    V = np.empty(chunk * a * a * K, dtype=dt)           # (T, 25, K): one tile's 25 K-vectors together
-    M = np.empty(chunk * a * a * Kout, dtype=dt)        # (T, 25, Kout)
-    Y = np.empty(m * m * Kout, dtype=dt)                # one output tile (4, 4, Kout)
-    ycl = np.empty(Ho * Wo * Oc, dtype=dt)              # one output sample, channels last (Ho, Wo, Oc)
+    V = np.empty(chunk * a * a * K, dtype=dt)  # (T, 25, K): one tile's 25 K-vectors together
+    M = np.empty(chunk * a * a * Kout, dtype=dt)  # (T, 25, Kout)
+    Y = np.empty(m * m * Kout, dtype=dt)  # one output tile (4, 4, Kout)
+    ycl = np.empty(Ho * Wo * Oc, dtype=dt)  # one output sample, channels last (Ho, Wo, Oc)
     zero = uint64(0)
-    in_xcl = -1                                          # the sample now in xcl
-    for g0 in range(n0 * tiles, n1 * tiles, chunk):     # g = n * tiles + (tile index in sample n)
+    in_xcl = -1  # the sample now in xcl
+    for g0 in range(n0 * tiles, n1 * tiles, chunk):  # g = n * tiles + (tile index in sample n)
         T = min(chunk, n1 * tiles - g0)
         for t in range(T):
             n, tile = (g0 + t) // tiles, (g0 + t) % tiles
-            if n != in_xcl:                              # a new sample: x[n] channels last
+            if n != in_xcl:  # a new sample: x[n] channels last
                 transpose_reading_rows_into(xf, uint64(n * C * H * W), C, H * W, xcl, zero)
                 in_xcl = n
             _patch_transform(xcl, C, H, W, s_in, off_h, off_w, tile // tw, tile % tw, D, tmp, V, t * a * a * K, K)
-        for e in range(a * a):      # M[:, e] (T, Kout) = V[:, e] (T, K) @ U_e (K, Kout): rows 25 vectors apart
-            gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, Kout, K, 1.0, V.ctypes.data + e * K * item, a * a * K,
-                 Uf.ctypes.data + e * K * Kout * item, Kout, 0.0, M.ctypes.data + e * Kout * item, a * a * Kout)
+        for e in range(a * a):  # M[:, e] (T, Kout) = V[:, e] (T, K) @ U_e (K, Kout): rows 25 vectors apart
+            gemm(
+                _ROW_MAJOR,
+                _NO_TRANS,
+                _NO_TRANS,
+                T,
+                Kout,
+                K,
+                1.0,
+                V.ctypes.data + e * K * item,
+                a * a * K,
+                Uf.ctypes.data + e * K * Kout * item,
+                Kout,
+                0.0,
+                M.ctypes.data + e * Kout * item,
+                a * a * Kout,
+            )
         for t in range(T):
             n, tile = (g0 + t) // tiles, (g0 + t) % tiles
             ti, tj = tile // tw, tile % tw
@@ -230,7 +274,7 @@ def _winograd_worker(w, n_workers, gemm, ints, arrays):
                 _output_rows(M, (t * a * a + nu) * Kout, a * Kout, tmp, nu * Kout, a * Kout, Kout)
             for i in range(m):
                 _output_rows(tmp, i * a * Kout, Kout, Y, i * m * Kout, Kout, Kout)
-            for i in range(m):                           # scatter the tile's cells (R, Q) into ycl
+            for i in range(m):  # scatter the tile's cells (R, Q) into ycl
                 R = ti * m + i
                 for j in range(m):
                     Q = tj * m + j
@@ -248,9 +292,8 @@ def _winograd_worker(w, n_workers, gemm, ints, arrays):
                             dst = uint64((hy * Wo + wy) * Oc)
                             for o in range(Oc):
                                 ycl[dst + uint64(o)] = Y[src + uint64(o)]
-            if tile == tiles - 1:                        # the sample is complete: ycl (Ho*Wo, Oc) -> y[n]
+            if tile == tiles - 1:  # the sample is complete: ycl (Ho*Wo, Oc) -> y[n]
                 transpose_writing_rows_into(ycl, zero, Ho * Wo, Oc, yf, uint64(n * Oc * Ho * Wo))
-
 
 
 @njit(cache=True)
@@ -258,10 +301,10 @@ def _gradient_rows(a, a0, astep, b, b0, bstep, K):
     """b[b0 + j*bstep : +K] = sum_i A[j, i] a[a0 + i*astep : +K], j < 5, i < 4: the transform A g A^T of a
     4 x 4 output-gradient tile, one direction at a time (A = (A^T)^T of f4x4_2x2_matrices; doublings as
     additions, so that float32 stays float32)."""
-    g0, g1 = a[a0:a0 + K], a[a0 + astep:a0 + astep + K]
-    g2, g3 = a[a0 + 2 * astep:a0 + 2 * astep + K], a[a0 + 3 * astep:a0 + 3 * astep + K]
-    b0_, b1_, b2_ = b[b0:b0 + K], b[b0 + bstep:b0 + bstep + K], b[b0 + 2 * bstep:b0 + 2 * bstep + K]
-    b3_, b4_ = b[b0 + 3 * bstep:b0 + 3 * bstep + K], b[b0 + 4 * bstep:b0 + 4 * bstep + K]
+    g0, g1 = a[a0 : a0 + K], a[a0 + astep : a0 + astep + K]
+    g2, g3 = a[a0 + 2 * astep : a0 + 2 * astep + K], a[a0 + 3 * astep : a0 + 3 * astep + K]
+    b0_, b1_, b2_ = b[b0 : b0 + K], b[b0 + bstep : b0 + bstep + K], b[b0 + 2 * bstep : b0 + 2 * bstep + K]
+    b3_, b4_ = b[b0 + 3 * bstep : b0 + 3 * bstep + K], b[b0 + 4 * bstep : b0 + 4 * bstep + K]
     for k in range(K):
         x0, x1, x2, x3 = g0[k], g1[k], g2[k], g3[k]
         even, odd = x0 + x2, x1 + x3
@@ -269,9 +312,9 @@ def _gradient_rows(a, a0, astep, b, b0, bstep, K):
         b1_[k] = even + odd
         b2_[k] = even - odd
         x3x2 = x3 + x3
-        x2x3 = x2 + x3x2                         # x2 + 2 x3
-        x1x2x3 = x1 + x2x3 + x2x3                # x1 + 2 x2 + 4 x3
-        b3_[k] = x0 + x1x2x3 + x1x2x3            # x0 + 2 x1 + 4 x2 + 8 x3
+        x2x3 = x2 + x3x2  # x2 + 2 x3
+        x1x2x3 = x1 + x2x3 + x2x3  # x1 + 2 x2 + 4 x3
+        b3_[k] = x0 + x1x2x3 + x1x2x3  # x0 + 2 x1 + 4 x2 + 8 x3
         b4_[k] = x3
 
 
@@ -301,19 +344,19 @@ def _weight_gradient_worker(w, n_workers, gemm, ints, arrays):
     n0, n1 = w * N // n_workers, (w + 1) * N // n_workers
     dt = xf.dtype
     item = xf.itemsize
-    xcl = np.empty(H * W * C, dtype=dt)                 # one sample, channels last (H, W, C)
-    gcl = np.empty(Ho * Wo * O, dtype=dt)               # its output gradient, channels last (Ho, Wo, O)
-    D = np.empty(a * a * K, dtype=dt)                   # one input patch (5, 5, K)
-    Dg = np.empty(m * m * O, dtype=dt)                  # one gradient tile (4, 4, O)
+    xcl = np.empty(H * W * C, dtype=dt)  # one sample, channels last (H, W, C)
+    gcl = np.empty(Ho * Wo * O, dtype=dt)  # its output gradient, channels last (Ho, Wo, O)
+    D = np.empty(a * a * K, dtype=dt)  # one input patch (5, 5, K)
+    Dg = np.empty(m * m * O, dtype=dt)  # one gradient tile (4, 4, O)
     tmp = np.empty(a * a * max(K, O), dtype=dt)
-    V = np.empty(chunk * a * a * K, dtype=dt)           # (T, 25, K)
-    Gy = np.empty(chunk * a * a * O, dtype=dt)          # (T, 25, O)
+    V = np.empty(chunk * a * a * K, dtype=dt)  # (T, 25, K)
+    Gy = np.empty(chunk * a * a * O, dtype=dt)  # (T, 25, O)
     KO = K * O
-    Zf = np.empty(a * a * KO, dtype=dt)                 # (25, O, K); every worker has a chunk (N >= n_workers)
+    Zf = np.empty(a * a * KO, dtype=dt)  # (25, O, K); every worker has a chunk (N >= n_workers)
     zero = uint64(0)
-    beta = 0.0                                           # the first chunk's products overwrite Z
-    in_cl = -1                                           # the sample now in xcl and gcl
-    for g0 in range(n0 * tiles, n1 * tiles, chunk):     # g = n * tiles + (tile index in sample n)
+    beta = 0.0  # the first chunk's products overwrite Z
+    in_cl = -1  # the sample now in xcl and gcl
+    for g0 in range(n0 * tiles, n1 * tiles, chunk):  # g = n * tiles + (tile index in sample n)
         T = min(chunk, n1 * tiles - g0)
         for t in range(T):
             n, tile = (g0 + t) // tiles, (g0 + t) % tiles
@@ -323,35 +366,51 @@ def _weight_gradient_worker(w, n_workers, gemm, ints, arrays):
                 in_cl = n
             ti, tj = tile // tw, tile % tw
             _patch_transform(xcl, C, H, W, s_in, off_h, off_w, ti, tj, D, tmp, V, t * a * a * K, K)
-            for i in range(m):                           # gather the 4 x 4 tile of gy's O-vectors
+            for i in range(m):  # gather the 4 x 4 tile of gy's O-vectors
                 R = ti * m + i
                 for j in range(m):
                     Q = tj * m + j
                     inside = R < Ho and Q < Wo
-                    copy_or_zero(inside, gcl, uint64((R * Wo + Q) * O) if inside else zero, Dg, uint64((i * m + j) * O), O)
+                    copy_or_zero(
+                        inside, gcl, uint64((R * Wo + Q) * O) if inside else zero, Dg, uint64((i * m + j) * O), O
+                    )
             # tmp[j, q, :] = sum_i A[j, i] Dg[i, q, :];  Gy[t, (j, l), :] = sum_q A[l, q] tmp[j, q, :]
             for q in range(m):
                 _gradient_rows(Dg, q * O, m * O, tmp, q * O, m * O, O)
             for j in range(a):
                 _gradient_rows(tmp, j * m * O, O, Gy, (t * a + j) * a * O, O, O)
-        for e in range(a * a):      # Z_e^T (O, K) (+)= Gy[:, e]^T (O, T) @ V[:, e] (T, K): rows 25 vectors apart
-            gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, O, K, T, 1.0, Gy.ctypes.data + e * O * item, a * a * O,
-                 V.ctypes.data + e * K * item, a * a * K, beta, Zf.ctypes.data + e * KO * item, K)
+        for e in range(a * a):  # Z_e^T (O, K) (+)= Gy[:, e]^T (O, T) @ V[:, e] (T, K): rows 25 vectors apart
+            gemm(
+                _ROW_MAJOR,
+                _TRANS,
+                _NO_TRANS,
+                O,
+                K,
+                T,
+                1.0,
+                Gy.ctypes.data + e * O * item,
+                a * a * O,
+                V.ctypes.data + e * K * item,
+                a * a * K,
+                beta,
+                Zf.ctypes.data + e * KO * item,
+                K,
+            )
         beta = 1.0
     k = 2 * s_in
     kk = k * k
-    dg = np.empty(4 * K, dtype=dt)                      # one output channel's (a, b, (u, v, c)) = G^T Z G
+    dg = np.empty(4 * K, dtype=dt)  # one output channel's (a, b, (u, v, c)) = G^T Z G
     for o in range(O):
         dg[:] = 0
         for e in range(a * a):
-            z = Zf[e * KO + o * K:e * KO + (o + 1) * K]
+            z = Zf[e * KO + o * K : e * KO + (o + 1) * K]
             for ab in range(4):
                 g = dt.type(_KRON_G[e, ab])
                 if g != 0:
-                    out = dg[ab * K:(ab + 1) * K]
+                    out = dg[ab * K : (ab + 1) * K]
                     for i in range(K):
                         out[i] += g * z[i]
-        row = (w * O + o) * C * kk                       # gW[o, c, a*s + u, b*s + v] = dg[a, b, (u, v, c)]
+        row = (w * O + o) * C * kk  # gW[o, c, a*s + u, b*s + v] = dg[a, b, (u, v, c)]
         for ab in range(4):
             for u in range(s_in):
                 for v in range(s_in):
@@ -379,10 +438,10 @@ def _transform_weights_worker(w, n_workers, ints, reals, arrays):
     kk = k * k
     c0, c1 = w * Ci // n_workers, (w + 1) * Ci // n_workers
     Wt = np.empty(max(1, (c1 - c0) * kk * Co), dtype=Wf.dtype)
-    if transposed:                               # W[c] (O, k*k) -> (k*k, O), channel by channel
+    if transposed:  # W[c] (O, k*k) -> (k*k, O), channel by channel
         for c in range(c0, c1):
             transpose_into(Wf, uint64(c * Co * kk), Co, kk, Wt, uint64((c - c0) * kk * Co))
-    elif c1 > c0:                                # W[:, c0:c1] (O, (c1-c0)*k*k), rows Ci*k*k apart -> transposed
+    elif c1 > c0:  # W[:, c0:c1] (O, (c1-c0)*k*k), rows Ci*k*k apart -> transposed
         transpose_rows_into(Wf, uint64(c0 * kk), Co, (c1 - c0) * kk, Ci * kk, Wt, uint64(0))
     E = GG.shape[0]
     for e in range(E):
@@ -393,7 +452,7 @@ def _transform_weights_worker(w, n_workers, ints, reals, arrays):
                         d0 = ((e * Ci + c) * s * s + u * s + v) * Co
                     else:
                         d0 = ((e * s * s + u * s + v) * Ci + c) * Co
-                    out = Uf[d0:d0 + Co]
+                    out = Uf[d0 : d0 + Co]
                     out[:] = 0
                     for ab in range(4):
                         g = GG[e, ab]
@@ -403,10 +462,9 @@ def _transform_weights_worker(w, n_workers, ints, reals, arrays):
                         if transposed:
                             a_, b_ = 1 - a_, 1 - b_
                         s0 = ((c - c0) * kk + (a_ * s + u) * k + b_ * s + v) * Co
-                        tap = Wt[s0:s0 + Co]
+                        tap = Wt[s0 : s0 + Co]
                         for o in range(Co):
                             out[o] += g * tap[o]
-
 
 
 # Tiles per chunk (rows of each of the 25 products): small, so that a chunk's V and M stay in the core's
@@ -431,7 +489,7 @@ class TransformedWeightCache:
 
     def __init__(self, capacity=16, max_bytes=128 << 20):
         self.capacity, self.max_bytes = capacity, max_bytes
-        self._entries = {}                     # key -> (copy of W, U); insertion order = age
+        self._entries = {}  # key -> (copy of W, U); insertion order = age
         self._bytes = 0
         self.hits = self.misses = 0
 
@@ -469,8 +527,15 @@ def _transformed_weights(W, s, transposed, n_threads):
     U = np.empty(shape, dtype=W.dtype)
     Uf = U.reshape(-1)
     n_workers = n_threads if U.size >= _PARALLEL_MIN_MACS // 16 else 1
-    run_loop_workers(_transform_weights_worker, n_workers, loops.ints(s, transposed, Ci, Co), loops.reals(),
-                     W.reshape(-1), _KRON_G.astype(W.dtype).reshape(-1), Uf)
+    run_loop_workers(
+        _transform_weights_worker,
+        n_workers,
+        loops.ints(s, transposed, Ci, Co),
+        loops.reals(),
+        W.reshape(-1),
+        _KRON_G.astype(W.dtype).reshape(-1),
+        Uf,
+    )
     return U
 
 
@@ -491,11 +556,17 @@ def _run(x, U, geometry, out_shape, gemm, n_threads):
     tiles = -(-Hg // _M) * -(-Wg // _M)
     macs = N * tiles * U.shape[0] * U.shape[1] * U.shape[2]
     n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
-    chunk = max(1, min(-(-N // n_workers) * tiles, _TILES_PER_CHUNK))             # tiles per chunk
+    chunk = max(1, min(-(-N // n_workers) * tiles, _TILES_PER_CHUNK))  # tiles per chunk
     y = np.empty((N, Oc, Ho, Wo), dtype=x.dtype)
-    run_blas_workers(_winograd_worker, n_workers, gemm,
-                     loops.ints(chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, U.shape[2]),
-                     x.reshape(-1), U.reshape(-1), y.reshape(-1))
+    run_blas_workers(
+        _winograd_worker,
+        n_workers,
+        gemm,
+        loops.ints(chunk, N, C, H, W, s_in, off_h, off_w, Hg, Wg, Oc, s_out, out_h, out_w, Ho, Wo, U.shape[2]),
+        x.reshape(-1),
+        U.reshape(-1),
+        y.reshape(-1),
+    )
     return y
 
 
@@ -504,7 +575,7 @@ def conv2d(x, W, stride, padding, Ho, Wo, gemm, n_threads):
     no dilation (`applies`), output (Ho, Wo): the s2d 2 x 2 correlation by F(4x4, 2x2)."""
     (s, _), (ph, pw) = stride, padding
     O = W.shape[0]
-    U = TRANSFORMED_WEIGHTS.get(W, s, False, n_threads)      # (25, (u, v, c), o)
+    U = TRANSFORMED_WEIGHTS.get(W, s, False, n_threads)  # (25, (u, v, c), o)
     geometry = (s, -ph, -pw, Ho, Wo, O, 1, 0, 0)
     return _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
 
@@ -521,7 +592,7 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product):
     fast (bench/README.md, history 20)."""
     (s, _), (ph, pw) = stride, padding
     O = W.shape[1]
-    U = TRANSFORMED_WEIGHTS.get(W, s, True, n_threads)       # (25, c, (u, v, o))
+    U = TRANSFORMED_WEIGHTS.get(W, s, True, n_threads)  # (25, c, (u, v, o))
     # Output row Yo = R*s + u - ph, so R runs over ph // s .. (Ho - 1 + ph) // s; likewise for columns.
     # The correlation's input cell R' holds x row R' + R0 - 1 (x zero-padded by r - 1 = 1).
     R0, Q0 = ph // s, pw // s
@@ -529,7 +600,7 @@ def conv_transpose2d(x, W, stride, padding, Ho, Wo, gemm, n_threads, product):
     trim_h, trim_w = int(Hg % _M == 1 and Hg > 1), int(Wg % _M == 1 and Wg > 1)
     geometry = (1, R0 - 1, Q0 - 1, Hg - trim_h, Wg - trim_w, O, s, R0 * s - ph, Q0 * s - pw)
     y = _run(x, U, geometry, (Ho, Wo), gemm, n_threads)
-    if trim_h:      # the output rows of the last cell row, R = R0 + Hg - 1: Yo = R*s + u - ph in [0, Ho)
+    if trim_h:  # the output rows of the last cell row, R = R0 + Hg - 1: Yo = R*s + u - ph in [0, Ho)
         rows = [r for r in range((R0 + Hg - 1) * s - ph, (R0 + Hg) * s - ph) if 0 <= r < Ho]
         y[:, :, rows, :] = _edge_lines(x, W, rows, s, (ph, pw), Wo, product, along_rows=True)
     if trim_w:
@@ -545,7 +616,7 @@ def _edge_lines(x, W, lines, s, padding, length, product, along_rows):
     row, out[n, o, X'*s + j - pw] += sum_c W[c, o, i, j] x[n, c, X, X'], as one product
     (N*W, C) @ (C, O*k) and k strided adds.  Columns: the same with the axes swapped."""
     ph, pw = padding
-    if not along_rows:          # columns of y are rows of the problem with H and W swapped
+    if not along_rows:  # columns of y are rows of the problem with H and W swapped
         x, W, (ph, pw) = x.transpose(0, 1, 3, 2), W.transpose(0, 1, 3, 2), (pw, ph)
     N, C, H, L = x.shape
     O, k = W.shape[1], W.shape[2]
@@ -557,14 +628,13 @@ def _edge_lines(x, W, lines, s, padding, length, product, along_rows):
                 continue
             xr = np.ascontiguousarray(x[:, :, X, :].transpose(0, 2, 1)).reshape(N * L, C)
             P = product(xr, np.ascontiguousarray(W[:, :, i, :]).reshape(C, O * k)).reshape(N, L, O, k)
-            for j in range(k):              # X' * s + j - pw in [0, length)
+            for j in range(k):  # X' * s + j - pw in [0, length)
                 first = max(0, -((j - pw) // s))
                 last = min(L - 1, (length - 1 - j + pw) // s)
                 if last >= first:
                     start = first * s + j - pw
-                    out[:, :, li, start:last * s + j - pw + 1:s] += P[:, first:last + 1, :, j].transpose(0, 2, 1)
+                    out[:, :, li, start : last * s + j - pw + 1 : s] += P[:, first : last + 1, :, j].transpose(0, 2, 1)
     return out if along_rows else out.transpose(0, 1, 3, 2)
-
 
 
 # Tiles per chunk of the weight gradient's products (their reduction dimension).
@@ -597,6 +667,13 @@ def conv2d_weight(x, gy, stride, padding, gemm, n_threads):
     n_workers = min(N, n_threads) if macs >= _PARALLEL_MIN_MACS else 1
     chunk = max(1, min(-(-N // n_workers) * tiles, _GRADIENT_TILES_PER_CHUNK))
     partial = np.empty((n_workers, O, C, 2 * s, 2 * s), dtype=x.dtype)
-    run_blas_workers(_weight_gradient_worker, n_workers, gemm, loops.ints(chunk, N, C, H, W, s, -ph, -pw, Ho, Wo, O),
-                     x.reshape(-1), gy.reshape(-1), partial.reshape(-1))
+    run_blas_workers(
+        _weight_gradient_worker,
+        n_workers,
+        gemm,
+        loops.ints(chunk, N, C, H, W, s, -ph, -pw, Ho, Wo, O),
+        x.reshape(-1),
+        gy.reshape(-1),
+        partial.reshape(-1),
+    )
     return partial.sum(axis=0) if n_workers > 1 else partial[0]

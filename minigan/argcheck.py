@@ -6,6 +6,7 @@ is not dim 1), never reaches a kernel (a stride of 0 is not a ZeroDivisionError 
 back as a wrong result.  Error types follow PyTorch: IndexError for a dim out of range, TypeError for an
 argument of the wrong type, ValueError for a value out of its range.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def is_int(value: object) -> bool:
     """A Python or NumPy integer (not a bool, not a float with an integral value)."""
-    if type(value) is int:          # the common case first: the ABC test costs ~0.25 us
+    if type(value) is int:  # the common case first: the ABC test costs ~0.25 us
         return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -38,8 +39,10 @@ def dim(op: str, value: Any, ndim: int, name: str = "dim") -> int:
         raise TypeError(f"{op}: {name} must be an integer, got {type(value).__name__} {value!r}")
     low, high = (-ndim, ndim - 1) if ndim else (-1, 0)
     if not low <= value <= high:
-        raise IndexError(f"{op}: {name} {value} is out of range for a tensor of {ndim} dimension"
-                         f"{'' if ndim == 1 else 's'} (expected a value in [{low}, {high}])")
+        raise IndexError(
+            f"{op}: {name} {value} is out of range for a tensor of {ndim} dimension"
+            f"{'' if ndim == 1 else 's'} (expected a value in [{low}, {high}])"
+        )
     return int(value) % ndim if ndim else 0
 
 
@@ -69,8 +72,15 @@ def real(op: str, name: str, value: Any, low: float | None = None, high: float |
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
     if value != value or (low is not None and value < low) or (high is not None and value > high):
-        allowed = (f"in [{low}, {high}]" if low is not None and high is not None
-                   else f">= {low}" if low is not None else f"<= {high}" if high is not None else "not NaN")
+        allowed = (
+            f"in [{low}, {high}]"
+            if low is not None and high is not None
+            else f">= {low}"
+            if low is not None
+            else f"<= {high}"
+            if high is not None
+            else "not NaN"
+        )
         raise ValueError(f"{op}: {name} must be {allowed}, got {value}")
     return value
 
@@ -106,11 +116,11 @@ def ndim(op: str, tensor: Tensor, allowed: Sequence[int], layout: str) -> None:
     """The tensor's number of dimensions is one of ``allowed`` (an int or a tuple), ``layout`` names it."""
     allowed = (allowed,) if is_int(allowed) else tuple(allowed)
     if tensor.ndim not in allowed:
-        raise ValueError(f"{op}: expected a {' or '.join(str(a) for a in allowed)}-D input {layout}, got shape "
-                         f"{tuple(tensor.shape)}")
+        raise ValueError(
+            f"{op}: expected a {' or '.join(str(a) for a in allowed)}-D input {layout}, got shape {tuple(tensor.shape)}"
+        )
 
 
 def floating(op: str, tensor: Tensor, name: str = "input") -> None:
     if tensor.dtype.kind != "f":
-        raise TypeError(f"{op}: {name} must be a floating-point tensor (float32 or float64), got dtype "
-                        f"{tensor.dtype}")
+        raise TypeError(f"{op}: {name} must be a floating-point tensor (float32 or float64), got dtype {tensor.dtype}")

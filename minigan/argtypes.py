@@ -10,6 +10,7 @@ is allowed, which argparse turns into a usage error (exit status 2) naming the f
 
 Floats must be finite ("nan" and "inf" parse as floats in Python; no flag of minigan's takes them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,12 +71,14 @@ def non_negative_int(text: str) -> int:
 
 def int_in_range(low: int, high: int) -> Callable[[str], int]:
     """A validator of integers in [low, high] (both included)."""
+
     def parse(text) -> int:
         value = _int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {value}")
         return value
-    parse.__name__ = f"integer in [{low}, {high}]"         # argparse names the type in some messages
+
+    parse.__name__ = f"integer in [{low}, {high}]"  # argparse names the type in some messages
     return parse
 
 
@@ -122,6 +125,7 @@ def open_probability(text: str) -> float:
 def output_path(text: str) -> str:
     """A path to write: not empty, and its parent directory exists (the file or directory itself may not)."""
     import os
+
     if not text or not text.strip():
         raise argparse.ArgumentTypeError("expected a path, got an empty string")
     parent = os.path.dirname(os.path.abspath(text))
@@ -133,6 +137,7 @@ def output_path(text: str) -> str:
 def device(text: str) -> str:
     """'cpu', 'cuda' or 'cuda:N' (whether a GPU is present is checked when the run starts)."""
     from .backend import parse_device
+
     try:
         kind, index = parse_device(text)
     except (TypeError, ValueError) as error:

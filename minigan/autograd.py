@@ -19,6 +19,7 @@ State here is two switches, both named: ``grad_mode.enabled`` (is the graph bein
 ``active_tracers``: the observers of ``minigan.graph`` (``trace()``) now watching the engine, empty unless
 one is on (the hooks at the end of this file).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -97,6 +98,7 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 def check_finite(op_name: str, phase: str, arrays) -> None:
     from .backend import get_array_module
+
     for index, array in enumerate(arrays):
         if array is None:
             continue
@@ -108,11 +110,14 @@ def check_finite(op_name: str, phase: str, arrays) -> None:
                 kinds.append("NaN")
             if bool(xp.isinf(data).any()):
                 kinds.append("inf")
-            raise FloatingPointError(f"anomaly: {op_name}.{phase} produced {' and '.join(kinds)} "
-                                     f"in output {index} (shape {tuple(data.shape)})")
+            raise FloatingPointError(
+                f"anomaly: {op_name}.{phase} produced {' and '.join(kinds)} "
+                f"in output {index} (shape {tuple(data.shape)})"
+            )
 
 
 # ----------------------------------------------------------------------------------------------------
+
 
 def _as_tuple(value):
     if value is None:
@@ -124,9 +129,12 @@ def _as_tuple(value):
 
 def _default_grad_output(output):
     from .tensor import Tensor
+
     if output.array.size != 1:
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this output has "
-                           f"shape {tuple(output.shape)}: pass grad_outputs (or gradient=) of that shape")
+        raise RuntimeError(
+            f"grad can be implicitly created only for scalar outputs; this output has "
+            f"shape {tuple(output.shape)}: pass grad_outputs (or gradient=) of that shape"
+        )
     xp = output.xp
     return Tensor(xp.ones_like(output.array))
 
@@ -148,29 +156,34 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     if retain_graph is None:
         retain_graph = create_graph
 
-    grads = {}     # id(tensor) -> gradient Tensor, summed over every path
-    alive = {}     # id(tensor) -> tensor: keeps every tensor whose gradient we hold alive during the sweep
+    grads = {}  # id(tensor) -> gradient Tensor, summed over every path
+    alive = {}  # id(tensor) -> tensor: keeps every tensor whose gradient we hold alive during the sweep
     for output, grad_output in zip(outputs, grad_outputs):
         if not isinstance(output, Tensor):
             raise TypeError(f"outputs must be Tensors, got {type(output).__name__}")
         if not output.requires_grad:
-            raise RuntimeError("element of outputs does not require grad and has no creator: nothing to "
-                               "differentiate (did you compute it under no_grad, or from tensors with "
-                               "requires_grad=False?)")
+            raise RuntimeError(
+                "element of outputs does not require grad and has no creator: nothing to "
+                "differentiate (did you compute it under no_grad, or from tensors with "
+                "requires_grad=False?)"
+            )
         if grad_output is None:
             _accumulate(grads, alive, output, _default_grad_output(output))
             continue
         if not isinstance(grad_output, Tensor):
             grad_output = Tensor(output.xp.asarray(grad_output, dtype=output.dtype))
         if tuple(grad_output.shape) != tuple(output.shape):
-            raise RuntimeError(f"grad_output has shape {tuple(grad_output.shape)} but the output has shape "
-                               f"{tuple(output.shape)}")
+            raise RuntimeError(
+                f"grad_output has shape {tuple(grad_output.shape)} but the output has shape {tuple(output.shape)}"
+            )
         if grad_output.device != output.device:
             raise RuntimeError(f"grad_output is on {grad_output.device} but the output is on {output.device}")
         if grad_output.dtype != output.dtype:
             if grad_output.dtype.kind != "f":
-                raise TypeError(f"grad_output has dtype {grad_output.dtype}; expected a floating-point "
-                                f"gradient ({output.dtype}, the output's dtype)")
+                raise TypeError(
+                    f"grad_output has dtype {grad_output.dtype}; expected a floating-point "
+                    f"gradient ({output.dtype}, the output's dtype)"
+                )
             grad_output = cast(grad_output, output.dtype)
         _accumulate(grads, alive, output, grad_output)
 
@@ -184,7 +197,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 raise RuntimeError(f"one of the inputs (shape {tuple(t.shape)}) does not require grad")
     needed = _functions_leading_to(outputs, targets)
 
-    counter = itertools.count()       # tie-breaker so the heap never compares Functions
+    counter = itertools.count()  # tie-breaker so the heap never compares Functions
     heap, queued = [], set()
     heappush, heappop = heapq.heappush, heapq.heappop
 
@@ -202,17 +215,20 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     # Two gradients reaching one tensor are summed by an add op when the sweep is recorded (create_graph),
     # traced (minigan.graph's "gradient sum") or checked (anomaly mode); otherwise as arrays, one op fewer.
     record_sums = create_graph or bool(active_tracers) or anomaly_mode.enabled
-    with grad_mode.set(create_graph), observed_sweep():      # observed_sweep: for minigan.graph's traces
+    with grad_mode.set(create_graph), observed_sweep():  # observed_sweep: for minigan.graph's traces
         while heap:
             function = heappop(heap)[2]
             if function.inputs is None:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time (through {function.name}): its "
                     "saved tensors were freed after the first backward. Pass retain_graph=True to the first "
-                    "backward/grad call if you need to go through the graph again.")
+                    "backward/grad call if you need to go through the graph again."
+                )
             if create_graph and not function.differentiable_backward:
-                raise RuntimeError(f"{function.name} has no second derivative ({function.why_not_twice}); "
-                                   "it cannot be used under create_graph=True")
+                raise RuntimeError(
+                    f"{function.name} has no second derivative ({function.why_not_twice}); "
+                    "it cannot be used under create_graph=True"
+                )
             output_grads = []
             any_grad = False
             for ref in function._outputs:
@@ -228,14 +244,16 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             else:
                 function.needs_input_grad = tuple(
                     t._requires_grad and (id(t) in targets or (t.creator is not None and id(t.creator) in needed))
-                    for t in function.inputs)
+                    for t in function.inputs
+                )
             # no tensor it reads was changed in place since forward (compared in one pass; the detailed
             # check, which names the tensor, only when a version moved)
             versions = function.saved_input_versions
-            if (versions is not None and tuple(map(_version_of, function.inputs)) != versions) \
-                    or function.saved_output_versions is not None:
+            if (
+                versions is not None and tuple(map(_version_of, function.inputs)) != versions
+            ) or function.saved_output_versions is not None:
                 function.check_saved_versions()
-            if active_tracers:      # minigan.graph: tell a trace whose backward records the ops that follow
+            if active_tracers:  # minigan.graph: tell a trace whose backward records the ops that follow
                 input_grads = observed_backward(function, output_grads)
             else:
                 input_grads = function.backward(*output_grads)
@@ -243,8 +261,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 input_grads = _as_tuple(input_grads)
             function_inputs = function.inputs
             if len(input_grads) != len(function_inputs):
-                raise RuntimeError(f"{function.name}.backward returned {len(input_grads)} gradients for "
-                                   f"{len(function_inputs)} inputs")
+                raise RuntimeError(
+                    f"{function.name}.backward returned {len(input_grads)} gradients for {len(function_inputs)} inputs"
+                )
             if anomaly_mode.enabled:
                 check_finite(function.name, "backward", input_grads)
             for tensor, grad in zip(function_inputs, input_grads):
@@ -252,23 +271,25 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     continue
                 grad_array, array = grad.array, tensor.array
                 if grad_array.shape != array.shape:
-                    raise RuntimeError(f"{function.name}.backward returned a gradient of shape "
-                                       f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}")
+                    raise RuntimeError(
+                        f"{function.name}.backward returned a gradient of shape "
+                        f"{tuple(grad.shape)} for an input of shape {tuple(tensor.shape)}"
+                    )
                 if grad_array.dtype is not array.dtype and grad_array.dtype != array.dtype:
-                    grad = cast(grad, array.dtype)      # float32 input of a float64 op: a float32 gradient
-                key = id(tensor)                        # _accumulate, inlined: this loop runs once per edge
+                    grad = cast(grad, array.dtype)  # float32 input of a float64 op: a float32 gradient
+                key = id(tensor)  # _accumulate, inlined: this loop runs once per edge
                 alive[key] = tensor
                 previous = grads.get(key)
                 if previous is None:
                     grads[key] = grad
-                elif record_sums:               # a recorded, traced or checked sweep: the sum is an op
+                elif record_sums:  # a recorded, traced or checked sweep: the sum is an op
                     grads[key] = previous + grad
-                else:                           # same shape and dtype (checked above): add the arrays
+                else:  # same shape and dtype (checked above): add the arrays
                     grads[key] = Tensor(previous.array + grad.array)
                 creator = tensor.creator
                 if creator is None:
                     leaves[key] = tensor
-                else:                                   # push(creator), inlined
+                else:  # push(creator), inlined
                     creator_id = id(creator)
                     if creator_id not in queued and (needed is None or creator_id in needed):
                         queued.add(creator_id)
@@ -281,8 +302,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         for t in inputs:
             g = grads.get(id(t))
             if g is None and not allow_unused:
-                raise RuntimeError(f"one of the inputs (shape {tuple(t.shape)}) was not used to compute the "
-                                   "outputs; pass allow_unused=True to get None for it")
+                raise RuntimeError(
+                    f"one of the inputs (shape {tuple(t.shape)}) was not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it"
+                )
             results.append(g)
         return tuple(results)
 
@@ -296,12 +319,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     return None
 
 
-_version_of = operator.attrgetter("_version_counter.value")     # a tensor's version, read in C
+_version_of = operator.attrgetter("_version_counter.value")  # a tensor's version, read in C
 _requires_grad_of = operator.attrgetter("_requires_grad")
 
 
 def _add_detached(a, b):
     from .tensor import Tensor
+
     return Tensor(a.array + b.array)
 
 
@@ -317,7 +341,7 @@ def _functions_leading_to(outputs, targets):
         return None
     needed, visited = set(), {}
 
-    def leads(function):              # iterative DFS with memo: graphs can be deep
+    def leads(function):  # iterative DFS with memo: graphs can be deep
         stack = [(function, False)]
         while stack:
             node, expanded = stack.pop()
@@ -333,8 +357,10 @@ def _functions_leading_to(outputs, targets):
                     if t.creator is not None and id(t.creator) not in visited:
                         stack.append((t.creator, False))
             else:
-                hit = any(id(t) in targets or (t.creator is not None and visited.get(id(t.creator), False))
-                          for t in node.inputs)
+                hit = any(
+                    id(t) in targets or (t.creator is not None and visited.get(id(t.creator), False))
+                    for t in node.inputs
+                )
                 visited[id(node)] = hit
                 if hit:
                     needed.add(id(node))
@@ -346,9 +372,15 @@ def _functions_leading_to(outputs, targets):
     return needed
 
 
-def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None, retain_graph: bool | None = None,
-         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, as a tuple (like ``torch.autograd.grad``).
 
     ``create_graph=True`` records the backward pass, so the result can be differentiated again.
@@ -357,12 +389,15 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     """
     single = not isinstance(inputs, (tuple, list))
     inputs = (inputs,) if single else tuple(inputs)
-    return run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs,
-                        allow_unused=allow_unused)
+    return run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs, allow_unused=allow_unused)
 
 
-def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: TensorLike | Sequence[TensorLike | None] | None = None,
-             retain_graph: bool | None = None, create_graph: bool = False) -> None:
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: TensorLike | Sequence[TensorLike | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
     """Accumulate gradients into the ``.grad`` of the leaves (like ``torch.autograd.backward``)."""
     run_backward(tensors, grad_tensors, retain_graph, create_graph)
 
@@ -376,7 +411,7 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: TensorLike | Sequ
 #   module_entered(module) / module_exited(module)            around every Module.__call__ (nn/module.py)
 # With no tracer active (the usual case) each hook site costs one truth test of this list.
 
-active_tracers = []     # the tracers now recording, in the order they started; only minigan.graph edits it
+active_tracers = []  # the tracers now recording, in the order they started; only minigan.graph edits it
 
 
 def observed_forward(function, arrays):
@@ -426,5 +461,13 @@ def observed_sweep():
     return _ObservedSweep(tuple(active_tracers)) if active_tracers else _UNOBSERVED
 
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "grad", "backward",
-           "grad_mode", "anomaly_mode"]
+__all__ = [
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "grad",
+    "backward",
+    "grad_mode",
+    "anomaly_mode",
+]

@@ -12,13 +12,14 @@ on a machine without CuPy or without a GPU; the error then says what is missing 
 Random numbers: one ``Generator`` per device (``generator(device)``), reseeded together by
 ``manual_seed(seed)``. They are the only module-level state here, and they are named and documented.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 import numpy
 
-import minigan_kernels as kernels   # kernels/, installed as minigan_kernels: arrays in, arrays out; never imports minigan
+import minigan_kernels as kernels  # kernels/, installed as minigan_kernels: arrays in, arrays out; never imports minigan
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -26,15 +27,26 @@ if TYPE_CHECKING:
     from .typing import Array, Device
 
 __all__ = [
-    "get_array_module", "is_cupy_array", "device_of", "parse_device", "to_device", "cupy_module",
-    "generator", "manual_seed", "get_rng_state", "set_rng_state", "kernels_for", "info", "cpu_threads",
+    "get_array_module",
+    "is_cupy_array",
+    "device_of",
+    "parse_device",
+    "to_device",
+    "cupy_module",
+    "generator",
+    "manual_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "kernels_for",
+    "info",
+    "cpu_threads",
 ]
 
 
 def is_cupy_array(array: Any) -> bool:
     """True for a ``cupy.ndarray``, decided without importing CuPy."""
     cls = type(array)
-    return cls is not numpy.ndarray and cls.__module__.startswith("cupy")     # NumPy's arrays: one test
+    return cls is not numpy.ndarray and cls.__module__.startswith("cupy")  # NumPy's arrays: one test
 
 
 def get_array_module(*arrays: Any) -> ModuleType:
@@ -57,7 +69,8 @@ def cupy_module() -> ModuleType:
         except ImportError as error:
             raise RuntimeError(
                 "device 'cuda' needs CuPy, which is not installed: pip install 'minigan[cuda]' "
-                "(cupy-cuda12x; pick the wheel matching your CUDA driver)") from error
+                "(cupy-cuda12x; pick the wheel matching your CUDA driver)"
+            ) from error
         _cupy = cupy
     return _cupy
 
@@ -90,8 +103,10 @@ def _check_cuda_usable(index: int):
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CuPy raises CUDARuntimeError subclasses; keep the message
-        raise RuntimeError(f"device 'cuda:{index}' is not usable: CuPy is installed but no CUDA GPU "
-                           f"could be reached ({type(error).__name__}: {error})") from error
+        raise RuntimeError(
+            f"device 'cuda:{index}' is not usable: CuPy is installed but no CUDA GPU "
+            f"could be reached ({type(error).__name__}: {error})"
+        ) from error
     if index >= count:
         raise RuntimeError(f"device 'cuda:{index}' does not exist: this machine has {count} CUDA device(s)")
     return cupy
@@ -155,6 +170,7 @@ def set_rng_state(state: dict) -> None:
 
 # --- kernels (convolutions, products, the hottest elementwise ops) -------------------------------------
 
+
 def kernels_for(array: Any) -> ModuleType:
     """The kernel module for this array: ``kernels.cuda`` for CuPy arrays, otherwise the one chosen by
     ``MINIGAN_KERNELS=reference|numba`` (default numba when importable).
@@ -169,7 +185,7 @@ def kernels_for(array: Any) -> ModuleType:
     return module
 
 
-_KERNELS_CHOSEN = {}    # kernels_for's choice per array library ("numpy" / "cupy"), made on first use
+_KERNELS_CHOSEN = {}  # kernels_for's choice per array library ("numpy" / "cupy"), made on first use
 
 
 def cpu_threads() -> int:
@@ -179,6 +195,7 @@ def cpu_threads() -> int:
     if kernels_for(numpy.empty(0)).__name__ != "minigan_kernels.cpu":
         return 1
     import numba
+
     return numba.get_num_threads()
 
 
@@ -187,6 +204,7 @@ def info() -> str:
     lines = [f"numpy {numpy.__version__}"]
     try:
         import minigan_kernels as kernels
+
         kernel_info = kernels.info()
         if isinstance(kernel_info, dict):
             lines += [f"{key}: {value}" for key, value in kernel_info.items()]

@@ -14,6 +14,7 @@ checkpoints and its report reads only the trained model and the metrics log (big
 gather figures in callbacks during training (dcgan's sample grids, ssgan's per-epoch accuracy) or that train
 without checkpoints (the RBM, DBN, VAE, interpolation and adversarial-loop demos) offer --overwrite only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,16 @@ __all__ = ["RUN_FILES", "add_run_flags", "existing_run_files", "refuse_to_replac
 RUN_FILES = (CHECKPOINT_NAME, METRICS_NAME, CONFIG_NAME, "report.json", "report.md")
 
 
-def add_run_flags(parser: argparse.ArgumentParser, out: str, *, seed: int = 0, epochs: bool = False,
-                  progress: bool = False, resumable: bool = False,
-                  quick_help: str = "a seconds-long smoke run, numbers meaningless") -> None:
+def add_run_flags(
+    parser: argparse.ArgumentParser,
+    out: str,
+    *,
+    seed: int = 0,
+    epochs: bool = False,
+    progress: bool = False,
+    resumable: bool = False,
+    quick_help: str = "a seconds-long smoke run, numbers meaningless",
+) -> None:
     """Add --out (default ``out``), --quick, --seed (default ``seed``), --overwrite, and as asked --epochs
     (default None: the demo's own), --no-progress and --resume (only for demos whose runs can continue)."""
     parser.add_argument("--out", default=out, help=f"output directory (default: {out})")
@@ -41,11 +49,13 @@ def add_run_flags(parser: argparse.ArgumentParser, out: str, *, seed: int = 0, e
     if progress:
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     replace_or_continue = parser.add_mutually_exclusive_group()
-    replace_or_continue.add_argument("--overwrite", action="store_true",
-                                     help="replace the runs and report already in --out")
+    replace_or_continue.add_argument(
+        "--overwrite", action="store_true", help="replace the runs and report already in --out"
+    )
     if resumable:
-        replace_or_continue.add_argument("--resume", action="store_true",
-                                         help="continue the runs in --out from their checkpoints")
+        replace_or_continue.add_argument(
+            "--resume", action="store_true", help="continue the runs in --out from their checkpoints"
+        )
 
 
 def existing_run_files(out: str) -> list[str]:

@@ -22,6 +22,7 @@ on which gradients are needed (a product reads b for a's gradient), overrides ``
 A primitive whose output may be a view of its input (reshape, transpose, ...) sets ``self.output_is_view``
 in ``forward`` when it is: the output then shares the input's version counter, as views share storage.
 """
+
 from __future__ import annotations
 
 import operator
@@ -45,16 +46,16 @@ class Function:
 
     differentiable_backward = True
     why_not_twice = ""
-    reads_inputs = True             # backward reads the inputs' values: record their versions
-    reads_outputs = False           # backward reads the outputs' values (self.output(i).array)
-    output_is_view = False          # set by forward when output 0 is a view of input 0's storage
-    saved_input_versions = None     # the inputs' versions at forward, when reads_inputs
-    saved_output_versions = None    # the outputs' versions at forward, when reads_outputs
+    reads_inputs = True  # backward reads the inputs' values: record their versions
+    reads_outputs = False  # backward reads the outputs' values (self.output(i).array)
+    output_is_view = False  # set by forward when output 0 is a view of input 0's storage
+    saved_input_versions = None  # the inputs' versions at forward, when reads_inputs
+    saved_output_versions = None  # the outputs' versions at forward, when reads_outputs
     # Set on the instance by apply when the graph is recorded (class-level defaults, so that making a
     # Function, once per op, costs no attribute stores):
-    inputs = None                   # tuple of Tensors, freed after backward unless retain_graph
-    _outputs = None                 # tuple of weakrefs to the output Tensors
-    generation = 0                  # longest path from a leaf: orders the backward sweep
+    inputs = None  # tuple of Tensors, freed after backward unless retain_graph
+    _outputs = None  # tuple of weakrefs to the output Tensors
+    generation = 0  # longest path from a leaf: orders the backward sweep
 
     @property
     def name(self) -> str:
@@ -66,24 +67,25 @@ class Function:
         (Loops and one-element tuples instead of comprehensions: in Python 3.11 each comprehension is a
         function call, and this runs once per op.)"""
         Tensor = _Tensor or _tensor_class()
-        if len(inputs) == 1 and isinstance(inputs[0], Tensor):     # the common cases: nothing to wrap
+        if len(inputs) == 1 and isinstance(inputs[0], Tensor):  # the common cases: nothing to wrap
             tensors = inputs
             arrays = (inputs[0].array,)
         elif len(inputs) == 2 and isinstance(inputs[0], Tensor) and isinstance(inputs[1], Tensor):
             tensors = inputs
             arrays = (inputs[0].array, inputs[1].array)
-        else:                           # numbers and arrays become constants like the first Tensor
+        else:  # numbers and arrays become constants like the first Tensor
             reference = next((value for value in inputs if isinstance(value, Tensor)), None)
-            tensors = tuple(value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name)
-                            for value in inputs)
+            tensors = tuple(
+                value if isinstance(value, Tensor) else _as_tensor_like(value, reference, self.name) for value in inputs
+            )
             arrays = tuple(t.array for t in tensors)
         if len(arrays) > 1:
             for array in arrays:
-                if type(array) is not numpy.ndarray:     # all on the CPU is the common case: nothing to check
+                if type(array) is not numpy.ndarray:  # all on the CPU is the common case: nothing to check
                     _check_same_device(self.name, arrays)
                     break
 
-        if autograd.active_tracers:     # minigan.graph's trace(): time this op and record it (autograd.py)
+        if autograd.active_tracers:  # minigan.graph's trace(): time this op and record it (autograd.py)
             outputs = autograd.observed_forward(self, arrays)
         else:
             outputs = self.forward(*arrays)
@@ -99,7 +101,7 @@ class Function:
                 if t._requires_grad:
                     needs_grad = True
                     break
-        if not needs_grad:              # no graph to record: plain results, nothing saved
+        if not needs_grad:  # no graph to record: plain results, nothing saved
             if single:
                 result = Tensor(outputs[0])
                 if self.output_is_view:
@@ -171,7 +173,7 @@ class Function:
         return f"<{self.name} generation={self.generation}>"
 
 
-_version_of = operator.attrgetter("_version_counter.value")     # a tensor's version, read in C
+_version_of = operator.attrgetter("_version_counter.value")  # a tensor's version, read in C
 
 
 def _tensor_requiring_grad(array):
@@ -186,17 +188,19 @@ def check_unchanged(op_name: str, what: str, tensor, expected_version: int) -> N
             "one of the variables needed for gradient computation has been modified by an inplace operation: "
             f"{what} of {op_name} (a tensor of shape {tuple(tensor.shape)}, {tensor.dtype}) is at version "
             f"{version}; expected version {expected_version} (its version when {op_name} saved it in forward). "
-            "Recompute the forward pass after the change, or change a copy (x.clone()) instead.")
+            "Recompute the forward pass after the change, or change a copy (x.clone()) instead."
+        )
 
 
 def _check_same_device(op_name, arrays):
-    if all(type(a) is numpy.ndarray or isinstance(a, numpy.generic) for a in arrays):   # all on the CPU
+    if all(type(a) is numpy.ndarray or isinstance(a, numpy.generic) for a in arrays):  # all on the CPU
         return
     devices = {device_of(a) for a in arrays}
     if len(devices) > 1:
         names = ", ".join(sorted(devices))
-        raise RuntimeError(f"{op_name}: expected all tensors on one device, found {names}; "
-                           "move them with .to(device) first")
+        raise RuntimeError(
+            f"{op_name}: expected all tensors on one device, found {names}; move them with .to(device) first"
+        )
 
 
 def _tensor_class():
@@ -204,6 +208,7 @@ def _tensor_class():
     global _Tensor, _as_tensor_like
     if _Tensor is None:
         from .tensor import Tensor, as_tensor_like
+
         _Tensor, _as_tensor_like = Tensor, as_tensor_like
     return _Tensor
 

@@ -3,6 +3,7 @@
 Everything here is either a primitive of ``minigan.ops`` or a composite of primitives, so every function is
 differentiable twice (the gradient of a composite is the composite of gradients).
 """
+
 from __future__ import annotations
 
 from builtins import max as builtins_max, min as builtins_min, sum as builtins_sum
@@ -12,8 +13,26 @@ import numpy
 
 from . import argcheck, backend, ops
 from .function import unwrap
-from .ops import (add, sub, mul, div, neg, exp, expm1, log, tanh, sigmoid, softplus, matmul, logsumexp as _lse,
-                  reshape as _reshape, transpose, broadcast_to, cast, to_device)
+from .ops import (
+    add,
+    sub,
+    mul,
+    div,
+    neg,
+    exp,
+    expm1,
+    log,
+    tanh,
+    sigmoid,
+    softplus,
+    matmul,
+    logsumexp as _lse,
+    reshape as _reshape,
+    transpose,
+    broadcast_to,
+    cast,
+    to_device,
+)
 from .ops.norm import batch_norm_affine, batch_norm_normalize
 from .tensor import Tensor
 
@@ -23,14 +42,77 @@ if TYPE_CHECKING:
     from .typing import Dim, DType, IntPair, Number, ShapeLike, TensorLike
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "exp", "expm1", "log", "tanh", "sigmoid", "softplus", "matmul", "transpose",
-    "broadcast_to", "cast", "to_device", "pow", "sqrt", "abs", "clamp", "maximum", "minimum", "where",
-    "sum", "mean", "var", "norm", "max", "min", "logsumexp", "reshape", "flatten", "unsqueeze", "squeeze",
-    "chunk", "split", "repeat", "masked_fill", "topk", "cat", "stack", "clone", "linear", "conv2d",
-    "conv_transpose2d", "avg_pool2d", "max_pool2d", "interpolate", "upsample", "pad", "relu", "leaky_relu", "elu",
-    "logsigmoid", "softmax", "log_softmax", "dropout", "dropout2d", "batch_norm", "layer_norm", "group_norm",
-    "instance_norm", "mse_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "l1_loss", "kl_div", "kl_normal", "one_hot",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "exp",
+    "expm1",
+    "log",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "matmul",
+    "transpose",
+    "broadcast_to",
+    "cast",
+    "to_device",
+    "pow",
+    "sqrt",
+    "abs",
+    "clamp",
+    "maximum",
+    "minimum",
+    "where",
+    "sum",
+    "mean",
+    "var",
+    "norm",
+    "max",
+    "min",
+    "logsumexp",
+    "reshape",
+    "flatten",
+    "unsqueeze",
+    "squeeze",
+    "chunk",
+    "split",
+    "repeat",
+    "masked_fill",
+    "topk",
+    "cat",
+    "stack",
+    "clone",
+    "linear",
+    "conv2d",
+    "conv_transpose2d",
+    "avg_pool2d",
+    "max_pool2d",
+    "interpolate",
+    "upsample",
+    "pad",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "logsigmoid",
+    "softmax",
+    "log_softmax",
+    "dropout",
+    "dropout2d",
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "instance_norm",
+    "mse_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
+    "l1_loss",
+    "kl_div",
+    "kl_normal",
+    "one_hot",
 ]
 
 
@@ -38,10 +120,12 @@ def _tensor(x, like=None):
     if isinstance(x, Tensor):
         return x
     from .tensor import as_tensor_like
+
     return as_tensor_like(x, like)
 
 
 # --- arithmetic -------------------------------------------------------------------------------------
+
 
 def pow(x: Tensor, exponent: Number | Tensor) -> Tensor:
     """x ** exponent; a Tensor exponent gives exp(exponent * log x), for x > 0 only (a negative or zero base
@@ -49,8 +133,10 @@ def pow(x: Tensor, exponent: Number | Tensor) -> Tensor:
     if isinstance(exponent, Tensor):
         base = unwrap(x)
         if hasattr(base, "dtype") and base.size and not bool((base > 0).all()):
-            raise ValueError("pow: a Tensor exponent needs a positive base (it is computed as exp(exponent * "
-                             f"log x)); the base has values down to {float(base.min())}")
+            raise ValueError(
+                "pow: a Tensor exponent needs a positive base (it is computed as exp(exponent * "
+                f"log x)); the base has values down to {float(base.min())}"
+            )
         return exp(mul(exponent, log(x)))
     return ops.pow_scalar(x, exponent)
 
@@ -92,12 +178,15 @@ def where(condition: TensorLike, x: TensorLike, y: TensorLike) -> Tensor:
     like = x if isinstance(x, Tensor) else y
     condition = unwrap(condition)
     if getattr(condition, "dtype", None) is None or condition.dtype.kind != "b":
-        raise TypeError(f"where: condition must be a boolean tensor or array, got "
-                        f"{getattr(condition, 'dtype', type(condition).__name__)}")
+        raise TypeError(
+            f"where: condition must be a boolean tensor or array, got "
+            f"{getattr(condition, 'dtype', type(condition).__name__)}"
+        )
     return ops.where(condition, _tensor(x, like), _tensor(y, like))
 
 
 # --- reductions -------------------------------------------------------------------------------------
+
 
 def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return ops.sum(x, argcheck.dims("sum", dim, x.ndim), keepdim)
@@ -149,6 +238,7 @@ def logsumexp(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 
 # --- shapes -----------------------------------------------------------------------------------------
 
+
 def reshape(x: Tensor, shape: ShapeLike) -> Tensor:
     """Reshape with at most one -1 (inferred), as ``torch.reshape``."""
     shape = argcheck.shape("reshape", shape, allow_minus_one=True)
@@ -172,8 +262,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     end_dim = argcheck.dim("flatten", end_dim, x.ndim, "end_dim")
     if start_dim > end_dim:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
-    size = int(numpy.prod(x.shape[start_dim:end_dim + 1]))
-    return _reshape(x, x.shape[:start_dim] + (size,) + x.shape[end_dim + 1:])
+    size = int(numpy.prod(x.shape[start_dim : end_dim + 1]))
+    return _reshape(x, x.shape[:start_dim] + (size,) + x.shape[end_dim + 1 :])
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
@@ -187,7 +277,7 @@ def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
     dim = argcheck.dim("squeeze", dim, x.ndim)
     if x.ndim == 0 or x.shape[dim] != 1:
         return x
-    return _reshape(x, x.shape[:dim] + x.shape[dim + 1:])
+    return _reshape(x, x.shape[:dim] + x.shape[dim + 1 :])
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -218,8 +308,9 @@ def _tensor_list(op, tensors, allow_scalars=False):
     tensors = [_tensor(t, like) if not isinstance(t, Tensor) else t for t in tensors]
     ndims = {t.ndim for t in tensors}
     if len(ndims) > 1:
-        raise ValueError(f"{op}: expected tensors with one number of dimensions, got shapes "
-                         f"{[t.shape for t in tensors]}")
+        raise ValueError(
+            f"{op}: expected tensors with one number of dimensions, got shapes {[t.shape for t in tensors]}"
+        )
     if not allow_scalars and tensors[0].ndim == 0:
         raise ValueError(f"{op}: zero-dimensional tensors cannot be concatenated (use stack)")
     return tensors
@@ -245,8 +336,9 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) 
     else:
         sizes = list(argcheck.shape("split", split_size_or_sections, "split_size_or_sections"))
         if builtins_sum(sizes) != length:
-            raise ValueError(f"split: the sections {sizes} add up to {builtins_sum(sizes)}, but dim {dim} has "
-                             f"size {length}")
+            raise ValueError(
+                f"split: the sections {sizes} add up to {builtins_sum(sizes)}, but dim {dim} has size {length}"
+            )
     pieces, start = [], 0
     for size in sizes:
         index = (slice(None),) * dim + (slice(start, start + size),)
@@ -272,8 +364,9 @@ def masked_fill(x: Tensor, mask: TensorLike, value: Number) -> Tensor:
     there, as in PyTorch."""
     mask = unwrap(mask)
     if getattr(mask, "dtype", None) is None or mask.dtype.kind != "b":
-        raise TypeError(f"masked_fill: mask must be a boolean tensor or array, got "
-                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        raise TypeError(
+            f"masked_fill: mask must be a boolean tensor or array, got {getattr(mask, 'dtype', type(mask).__name__)}"
+        )
     if not isinstance(value, Tensor):
         argcheck.real("masked_fill", "value", value)
     mask = x.xp.broadcast_to(mask, x.shape)
@@ -311,8 +404,9 @@ def one_hot(labels: TensorLike, num_classes: int, dtype: DType = numpy.float32) 
     num_classes = argcheck.integer("one_hot", "num_classes", num_classes, 1)
     data = xp.asarray(data)
     if data.ndim != 1 or data.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: labels must be a 1-D integer tensor, got shape {tuple(data.shape)} and "
-                        f"dtype {data.dtype}")
+        raise TypeError(
+            f"one_hot: labels must be a 1-D integer tensor, got shape {tuple(data.shape)} and dtype {data.dtype}"
+        )
     _check_classes("one_hot", data, num_classes, "labels")
     out = xp.zeros((data.shape[0], num_classes), dtype=dtype)
     out[xp.arange(data.shape[0]), data] = 1
@@ -321,25 +415,37 @@ def one_hot(labels: TensorLike, num_classes: int, dtype: DType = numpy.float32) 
 
 # --- layers -----------------------------------------------------------------------------------------
 
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b;  x (..., in), W (out, in), b (out,) -> (..., out)."""
     if x.ndim < 1 or weight.ndim != 2:
-        raise ValueError(f"linear: expected an input (..., in) and a weight (out, in), got shapes {x.shape} "
-                         f"and {weight.shape}")
+        raise ValueError(
+            f"linear: expected an input (..., in) and a weight (out, in), got shapes {x.shape} and {weight.shape}"
+        )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f"linear: bias has shape {tuple(bias.shape)}, expected ({weight.shape[0]},) for a weight "
-                         f"of shape {weight.shape}")
+        raise ValueError(
+            f"linear: bias has shape {tuple(bias.shape)}, expected ({weight.shape[0]},) for a weight "
+            f"of shape {weight.shape}"
+        )
     if x.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input {x.shape} has {x.shape[-1]} features but weight {weight.shape} "
-                         f"expects {weight.shape[-1]}")
+        raise ValueError(
+            f"linear: input {x.shape} has {x.shape[-1]} features but weight {weight.shape} expects {weight.shape[-1]}"
+        )
     if x.ndim == 2:
         return ops.linear(x, weight, bias)
-    rows = _reshape(x, (int(numpy.prod(x.shape[:-1])), x.shape[-1]))     # (..., in) -> (rows, in)
+    rows = _reshape(x, (int(numpy.prod(x.shape[:-1])), x.shape[-1]))  # (..., in) -> (rows, in)
     return _reshape(ops.linear(rows, weight, bias), x.shape[:-1] + (weight.shape[0],))
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
-           padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntPair = 1,
+    padding: IntPair | str = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D cross-correlation (torch.nn.functional.conv2d): x (N, C, H, W), W (O, C / groups, kh, kw), b (O,).
     ``padding`` may be "valid" (0) or "same" (stride 1 only; an odd total pads one more on the bottom/right,
     as PyTorch). ``groups`` > 1 splits the channels into groups convolved separately (one conv per group)."""
@@ -376,13 +482,21 @@ def _string_padding(x, weight, stride, padding, dilation):
 def _check_groups(op, x, groups, out_channels, out_name):
     argcheck.ndim(op, x, 4, "(N, C, H, W)")
     if x.shape[1] % groups or out_channels % groups:
-        raise ValueError(f"{op}: groups = {groups} must divide the input channels ({x.shape[1]}) and the "
-                         f"{out_name} ({out_channels})")
+        raise ValueError(
+            f"{op}: groups = {groups} must divide the input channels ({x.shape[1]}) and the {out_name} ({out_channels})"
+        )
 
 
-def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
-                     padding: IntPair = 0, output_padding: IntPair = 0, groups: int = 1,
-                     dilation: IntPair = 1) -> Tensor:
+def conv_transpose2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    output_padding: IntPair = 0,
+    groups: int = 1,
+    dilation: IntPair = 1,
+) -> Tensor:
     """Transposed convolution ("deconvolution", the gradient of conv2d w.r.t. its input):
     x (N, C, H, W), W (C, O / groups, kh, kw), b (O,) -> (N, O, (H-1)s - 2p + d(k-1) + output_padding + 1, ...).
     ``groups`` > 1: one transposed convolution per group of channels."""
@@ -393,15 +507,15 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     else:
         _check_groups("conv_transpose2d", x, groups, weight.shape[0], "weight's first dimension")
         xs, ws = split(x, x.shape[1] // groups, 1), split(weight, weight.shape[0] // groups, 0)
-        y = cat([ops.conv_transpose2d(xg, wg, stride, padding, output_padding, dilation)
-                 for xg, wg in zip(xs, ws)], 1)
+        y = cat([ops.conv_transpose2d(xg, wg, stride, padding, output_padding, dilation) for xg, wg in zip(xs, ws)], 1)
     return y if bias is None else add(y, _reshape(bias, (1, bias.shape[0], 1, 1)))
 
 
 def _check_conv_bias(op, bias, channels):
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != channels):
-        raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({channels},): one value per "
-                         "output channel")
+        raise ValueError(
+            f"{op}: bias has shape {tuple(bias.shape)}, expected ({channels},): one value per output channel"
+        )
 
 
 def _pool_arguments(op, x, kernel_size, stride, padding):
@@ -437,16 +551,21 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None, p
     xp = x.xp
     if ph or pw:
         x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=-numpy.inf)
-    rows = (xp.arange(kh)[:, None, None, None] + sh * xp.arange(ho)[None, None, :, None])
-    cols = (xp.arange(kw)[None, :, None, None] + sw * xp.arange(wo)[None, None, None, :])
+    rows = xp.arange(kh)[:, None, None, None] + sh * xp.arange(ho)[None, None, :, None]
+    cols = xp.arange(kw)[None, :, None, None] + sw * xp.arange(wo)[None, None, None, :]
     rows = xp.broadcast_to(rows, (kh, kw, ho, wo)).reshape(kh * kw, ho, wo)
     cols = xp.broadcast_to(cols, (kh, kw, ho, wo)).reshape(kh * kw, ho, wo)
-    windows = ops.getitem(x, (slice(None), slice(None), rows, cols))     # (N, C, kh*kw, Ho, Wo)
+    windows = ops.getitem(x, (slice(None), slice(None), rows, cols))  # (N, C, kh*kw, Ho, Wo)
     return ops.max(windows, 2)
 
 
-def interpolate(x: Tensor, size: ShapeLike | None = None, scale_factor: float | tuple[float, float] | None = None,
-                mode: str = "nearest", align_corners: bool | None = None) -> Tensor:
+def interpolate(
+    x: Tensor,
+    size: ShapeLike | None = None,
+    scale_factor: float | tuple[float, float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
     """Resize x (N, C, H, W) to ``size`` or by ``scale_factor`` (give exactly one), as
     ``torch.nn.functional.interpolate``.  mode "nearest": output pixel i copies input pixel
     floor(i * scale) (scale = 1 / scale_factor, or in / out for a size), as PyTorch's "nearest".
@@ -463,17 +582,21 @@ def interpolate(x: Tensor, size: ShapeLike | None = None, scale_factor: float | 
         return _bilinear(x, size, scale_factor, bool(align_corners))
     n, c, h, w = x.shape
     out, factors = _output_size(x, size, scale_factor)
-    if out[0] % h == 0 and out[1] % w == 0 and all(f is None or f == out[i] // x.shape[2 + i]
-                                                     for i, f in enumerate(factors)):
-        sh, sw = out[0] // h, out[1] // w              # integer factors: each pixel an sh x sw block
+    if (
+        out[0] % h == 0
+        and out[1] % w == 0
+        and all(f is None or f == out[i] // x.shape[2 + i] for i, f in enumerate(factors))
+    ):
+        sh, sw = out[0] // h, out[1] // w  # integer factors: each pixel an sh x sw block
         y = broadcast_to(_reshape(x, (n, c, h, 1, w, 1)), (n, c, h, sh, w, sw))
         return _reshape(y, (n, c, h * sh, w * sw))
     y = x
     for axis, (n_in, n_out, factor) in enumerate(zip(x.shape[2:], out, factors), start=2):
         # PyTorch's source pixel: floor(i * scale) in float32, scale = 1 / scale_factor or n_in / n_out
         scale = numpy.float32(1.0 / factor if factor is not None else n_in / n_out)
-        source = numpy.minimum(numpy.floor(numpy.arange(n_out, dtype=numpy.float32) * scale).astype(numpy.int64),
-                               n_in - 1)
+        source = numpy.minimum(
+            numpy.floor(numpy.arange(n_out, dtype=numpy.float32) * scale).astype(numpy.int64), n_in - 1
+        )
         y = ops.getitem(y, (slice(None),) * axis + (x.xp.asarray(source),))
     return y
 
@@ -553,14 +676,17 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | No
         raise ValueError(f"pad: mode {mode!r} takes no value (only mode 'constant' fills with one)")
     padded_dims = len(pad) // 2
     if padded_dims not in (1, 2, 3) or x.ndim not in (padded_dims + 1, padded_dims + 2):
-        raise ValueError(f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of an input with one or two more "
-                         f"(batch, channel); got {len(pad)} pad values for shape {tuple(x.shape)}")
+        raise ValueError(
+            f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of an input with one or two more "
+            f"(batch, channel); got {len(pad)} pad values for shape {tuple(x.shape)}"
+        )
     for i in range(padded_dims):
         axis = x.ndim - 1 - i
         before, after = pad[2 * i], pad[2 * i + 1]
         if before or after:
-            x = ops.getitem(x, (slice(None),) * axis + (x.xp.asarray(_pad_indices(mode, x.shape[axis], before, after,
-                                                                                     axis)),))
+            x = ops.getitem(
+                x, (slice(None),) * axis + (x.xp.asarray(_pad_indices(mode, x.shape[axis], before, after, axis)),)
+            )
     return x
 
 
@@ -569,8 +695,10 @@ def _pad_indices(mode, size, before, after, axis):
     limit = {"reflect": size - 1, "replicate": None, "circular": size}[mode]
     if size == 0 or (limit is not None and builtins_max(before, after) > limit):
         allowed = {"reflect": "smaller than", "circular": "at most"}.get(mode, "")
-        raise ValueError(f"pad: mode {mode!r} needs each pad of dim {axis} {allowed} its size {size}".replace("  ", " ")
-                         + f", got ({before}, {after})")
+        raise ValueError(
+            f"pad: mode {mode!r} needs each pad of dim {axis} {allowed} its size {size}".replace("  ", " ")
+            + f", got ({before}, {after})"
+        )
     positions = numpy.arange(-before, size + after)
     if mode == "reflect":
         positions = numpy.abs(positions)
@@ -581,6 +709,7 @@ def _pad_indices(mode, size, before, after, axis):
 
 
 # --- activations ------------------------------------------------------------------------------------
+
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0)."""
@@ -627,7 +756,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     p = argcheck.real("dropout", "p", p, 0.0, 1.0)
     if not training or p == 0:
         return x
-    if p == 1:                                      # every element dropped, as PyTorch
+    if p == 1:  # every element dropped, as PyTorch
         return ops.mul_mask(x, x.xp.zeros((), dtype=x.dtype))
     keep = backend.generator(x.device).random(x.shape) >= p
     return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
@@ -647,8 +776,16 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return ops.mul_mask(x, (keep / (1 - p)).astype(x.dtype))
 
 
-def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
-               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Batch normalisation (Ioffe & Szegedy, 2015) over every axis but 1 (channels).
 
     y = (x - mean) / sqrt(var + eps) * weight + bias. In training the batch statistics are used (biased
@@ -659,11 +796,17 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     argcheck.floating("batch_norm", x)
     eps = argcheck.real("batch_norm", "eps", eps, 0.0)
     momentum = argcheck.real("batch_norm", "momentum", momentum, 0.0, 1.0)
-    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
-                        ("bias", bias)):
+    for name, value in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
         if value is not None and tuple(unwrap(value).shape) != (x.shape[1],):
-            raise ValueError(f"batch_norm: {name} has shape {tuple(unwrap(value).shape)}, expected "
-                             f"({x.shape[1]},): one value per channel of the input {x.shape}")
+            raise ValueError(
+                f"batch_norm: {name} has shape {tuple(unwrap(value).shape)}, expected "
+                f"({x.shape[1]},): one value per channel of the input {x.shape}"
+            )
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
@@ -673,17 +816,21 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
         # one primitive for the whole layer (ops/norm.py) when weight and bias are (C,) vectors of x's dtype;
         # anything else takes the composite below (NumPy's type promotion, its shape errors)
-        affine = (weight is not None and bias is not None and weight.shape == bias.shape == (x.shape[1],)
-                  and weight.dtype == bias.dtype == x.dtype)
+        affine = (
+            weight is not None
+            and bias is not None
+            and weight.shape == bias.shape == (x.shape[1],)
+            and weight.dtype == bias.dtype == x.dtype
+        )
         if affine:
             y, batch_mean, batch_var = batch_norm_affine(x, weight, bias, eps)
         else:
             y, batch_mean, batch_var = batch_norm_normalize(x, eps)
         if running_mean is not None:
             rm, rv = unwrap(running_mean), unwrap(running_var)
-            rm *= (1 - momentum)
+            rm *= 1 - momentum
             rm += momentum * batch_mean.astype(rm.dtype)
-            rv *= (1 - momentum)
+            rv *= 1 - momentum
             rv += momentum * batch_var.astype(rv.dtype) * (n / (n - 1))
             for buffer in (running_mean, running_var):
                 if isinstance(buffer, Tensor):
@@ -702,17 +849,19 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return y
 
 
-def layer_norm(x: Tensor, normalized_shape: ShapeLike, weight: Tensor | None = None, bias: Tensor | None = None,
-               eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    x: Tensor, normalized_shape: ShapeLike, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
     """Layer normalisation (Ba et al., 2016) over the trailing ``normalized_shape`` axes."""
     normalized_shape = argcheck.shape("layer_norm", normalized_shape, "normalized_shape")
     eps = argcheck.real("layer_norm", "eps", eps, 0.0)
-    if not normalized_shape or x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
+    if not normalized_shape or x.shape[x.ndim - len(normalized_shape) :] != normalized_shape:
         raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape {normalized_shape}")
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and tuple(value.shape) != normalized_shape:
-            raise ValueError(f"layer_norm: {name} has shape {tuple(value.shape)}, expected normalized_shape "
-                             f"{normalized_shape}")
+            raise ValueError(
+                f"layer_norm: {name} has shape {tuple(value.shape)}, expected normalized_shape {normalized_shape}"
+            )
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     centered = sub(x, mean(x, axes, keepdim=True))
     variance = mean(mul(centered, centered), axes, keepdim=True)
@@ -724,15 +873,18 @@ def layer_norm(x: Tensor, normalized_shape: ShapeLike, weight: Tensor | None = N
     return y
 
 
-def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
-               eps: float = 1e-5) -> Tensor:
+def group_norm(
+    x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
     """Group normalisation (Wu & He, 2018): x (N, C, ...) normalised over each group of C / num_groups
     channels and the spatial axes (biased variance), then y * weight[c] + bias[c]."""
     num_groups = argcheck.integer("group_norm", "num_groups", num_groups, 1)
     eps = argcheck.real("group_norm", "eps", eps, 0.0)
     if x.ndim < 2 or x.shape[1] % num_groups:
-        raise ValueError(f"group_norm: expected an input (N, C, ...) with C divisible by num_groups = "
-                         f"{num_groups}, got shape {x.shape}")
+        raise ValueError(
+            f"group_norm: expected an input (N, C, ...) with C divisible by num_groups = "
+            f"{num_groups}, got shape {x.shape}"
+        )
     argcheck.floating("group_norm", x)
     grouped = _reshape(x, (x.shape[0], num_groups, -1) if x.numel() else (x.shape[0], num_groups, 0))
     centered = sub(grouped, mean(grouped, 2, keepdim=True))
@@ -746,16 +898,24 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: T
     return y
 
 
-def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
-                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
-                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+def instance_norm(
+    x: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Instance normalisation (Ulyanov et al., 2016): each (sample, channel) of x (N, C, ...) normalised
     over its spatial axes (biased variance), then y * weight[c] + bias[c].  With running statistics and
     ``use_input_stats`` they are updated in place with the batch average of the per-instance mean and
     unbiased variance, as PyTorch; ``use_input_stats=False`` normalises with them instead."""
     if x.ndim < 3:
-        raise ValueError(f"instance_norm: expected an input (N, C, spatial...) of at least 3 dimensions, got "
-                         f"shape {x.shape}")
+        raise ValueError(
+            f"instance_norm: expected an input (N, C, spatial...) of at least 3 dimensions, got shape {x.shape}"
+        )
     argcheck.floating("instance_norm", x)
     eps = argcheck.real("instance_norm", "eps", eps, 0.0)
     momentum = argcheck.real("instance_norm", "momentum", momentum, 0.0, 1.0)
@@ -772,9 +932,9 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Te
             batch_mean = x.array.mean(axis=axes).mean(axis=0)
             batch_var = (variance.array.reshape(x.shape[:2]) * (n / (n - 1))).mean(axis=0)
             rm, rv = unwrap(running_mean), unwrap(running_var)
-            rm *= (1 - momentum)
+            rm *= 1 - momentum
             rm += momentum * batch_mean.astype(rm.dtype)
-            rv *= (1 - momentum)
+            rv *= 1 - momentum
             rv += momentum * batch_var.astype(rv.dtype)
             for buffer in (running_mean, running_var):
                 if isinstance(buffer, Tensor):
@@ -831,8 +991,9 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(mul(diff, diff), reduction)
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p; each log is clamped at -100, as PyTorch does,
     so p = 0 or 1 gives a finite loss.  Probabilities outside [0, 1] (or NaN) are refused, as PyTorch does:
     their log would be NaN."""
@@ -840,9 +1001,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
     if input.numel() and not bool(((input.array >= 0) & (input.array <= 1)).all()):
-        raise ValueError("binary_cross_entropy: every element of input must be a probability in [0, 1]; "
-                         f"got values in [{float(input.array.min())}, {float(input.array.max())}] (use "
-                         "binary_cross_entropy_with_logits for logits)")
+        raise ValueError(
+            "binary_cross_entropy: every element of input must be a probability in [0, 1]; "
+            f"got values in [{float(input.array.min())}, {float(input.array.max())}] (use "
+            "binary_cross_entropy_with_logits for logits)"
+        )
     log_p = clamp(log(input), min=-100.0)
     log_1mp = clamp(log(sub(1.0, input)), min=-100.0)
     loss = neg(add(mul(target, log_p), mul(sub(1.0, target), log_1mp)))
@@ -851,8 +1014,13 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """BCE on logits x: softplus(x) - t x, evaluated as x (1 - t) + softplus(-x) where x >= 0 (the same
     value: softplus(x) = x + softplus(-x)).  For x >= 0, softplus(x) - t x would round softplus(x) at x's
     magnitude before the subtraction (x = 20, t = 1: 0 instead of 2.1e-9); each branch here adds only terms
@@ -864,7 +1032,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     target = _tensor(target, input)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is None:
-        loss = ops.binary_cross_entropy_with_logits(input, target)       # one primitive, both branches
+        loss = ops.binary_cross_entropy_with_logits(input, target)  # one primitive, both branches
     else:
         log_weight = add(mul(sub(_tensor(pos_weight, input), 1.0), target), 1.0)
         loss = add(mul(sub(1.0, target), input), mul(log_weight, softplus(neg(input))))
@@ -881,14 +1049,16 @@ def _class_rows(op, scores, target, reduction):
     if not hasattr(labels, "dtype"):
         labels = scores.xp.asarray(labels)
     if scores.ndim < 2 or labels.shape != (scores.shape[0],) + tuple(scores.shape[2:]):
-        raise ValueError(f"{op}: expected input (N, C) or (N, C, d1, ...) and integer targets (N,) or "
-                         f"(N, d1, ...), got {tuple(scores.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"{op}: expected input (N, C) or (N, C, d1, ...) and integer targets (N,) or "
+            f"(N, d1, ...), got {tuple(scores.shape)} and {tuple(labels.shape)}"
+        )
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class indices, got dtype {labels.dtype}")
     if scores.ndim == 2:
         return scores, labels, labels.shape
-    rows = transpose(scores, (0,) + tuple(range(2, scores.ndim)) + (1,))    # (N, C, d...) -> (N, d..., C)
-    return _reshape(rows, (-1, scores.shape[1])), labels.reshape(-1), labels.shape            # -> (M, C)
+    rows = transpose(scores, (0,) + tuple(range(2, scores.ndim)) + (1,))  # (N, C, d...) -> (N, d..., C)
+    return _reshape(rows, (-1, scores.shape[1])), labels.reshape(-1), labels.shape  # -> (M, C)
 
 
 def _class_weights(op, weight, labels, valid, like):
@@ -902,8 +1072,13 @@ def _class_weights(op, weight, labels, valid, like):
     return xp.where(valid, weight.astype(like.dtype)[xp.where(valid, labels, 0)], 0).astype(like.dtype)
 
 
-def nll_loss(log_probs: Tensor, target: TensorLike, weight: Tensor | None = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(
+    log_probs: Tensor,
+    target: TensorLike,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """-w[t] log_probs[n, t] with t = target[n]: log_probs (N, C) or (N, C, d1, ...), target (N,) or
     (N, d1, ...) integer class indices in [0, C) or ``ignore_index`` (which contributes nothing). ``weight``
     (C,): per-class weights; "mean" divides by the sum of the weights of the counted targets (PyTorch's
@@ -912,10 +1087,9 @@ def nll_loss(log_probs: Tensor, target: TensorLike, weight: Tensor | None = None
     valid = labels != ignore_index
     _check_classes("nll_loss", labels[valid], rows.shape[1])
     xp = rows.xp
-    if weight is None and bool(valid.all()):                  # the common case: no weights, none ignored
+    if weight is None and bool(valid.all()):  # the common case: no weights, none ignored
         loss = neg(ops.getitem(rows, (xp.arange(labels.shape[0]), labels)))
-        return _reduce(loss if reduction != "none" or log_probs.ndim == 2 else _reshape(loss, element_shape),
-                       reduction)
+        return _reduce(loss if reduction != "none" or log_probs.ndim == 2 else _reshape(loss, element_shape), reduction)
     weights = _class_weights("nll_loss", weight, labels, valid, rows)
     picked = ops.getitem(rows, (xp.arange(labels.shape[0]), xp.where(valid, labels, 0)))
     loss = neg(mul(picked, weights))
@@ -924,8 +1098,14 @@ def nll_loss(log_probs: Tensor, target: TensorLike, weight: Tensor | None = None
     return ops.sum(loss) if reduction == "sum" else _reshape(loss, element_shape)
 
 
-def cross_entropy(input: Tensor, target: TensorLike, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: TensorLike,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Softmax cross-entropy, PyTorch's ``cross_entropy``: input logits (N, C) or (N, C, d1, ...), with
 
     * integer class targets (N, ...) in [0, C) or ``ignore_index``: nll_loss(log_softmax(input, 1), ...),
@@ -940,13 +1120,13 @@ def cross_entropy(input: Tensor, target: TensorLike, weight: Tensor | None = Non
     eps = float(label_smoothing)
     target_array = unwrap(target)
     probabilities = hasattr(target_array, "dtype") and target_array.dtype.kind == "f"
-    if not probabilities:                   # check the class targets here, so that errors name this op
+    if not probabilities:  # check the class targets here, so that errors name this op
         _, labels, _ = _class_rows("cross_entropy", input, target, reduction)
         counted = labels != ignore_index
         every_target_counted = bool(counted.all())
         _check_classes("cross_entropy", labels if every_target_counted else labels[counted], input.shape[1])
         if every_target_counted and weight is None and not eps and input.ndim == 2 and input.shape[0]:
-            argcheck.floating("cross_entropy", input)       # the common case: one primitive
+            argcheck.floating("cross_entropy", input)  # the common case: one primitive
             return ops.cross_entropy(input, labels, reduction)
     elif input.ndim < 2:
         raise ValueError(f"cross_entropy: expected input (N, C) or (N, C, d1, ...), got {tuple(input.shape)}")
@@ -969,7 +1149,7 @@ def cross_entropy(input: Tensor, target: TensorLike, weight: Tensor | None = Non
     valid = labels != ignore_index
     weights = _class_weights("cross_entropy", weight, labels, valid, rows)
     per_class = rows if weight is None else mul(rows, _reshape(_tensor(weight, input), (1, n_classes)))
-    smooth = mul(neg(ops.sum(per_class, 1)), valid.astype(rows.dtype))                # (M,)
+    smooth = mul(neg(ops.sum(per_class, 1)), valid.astype(rows.dtype))  # (M,)
     if reduction == "mean":
         smooth = div(ops.sum(smooth), float(weights.sum()))
     elif reduction == "sum":
@@ -999,7 +1179,7 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
         loss = mul(exp(target), sub(target, input))
     else:
         ones = _tensor(target.xp.ones_like(target.array), target)
-        log_p = log(ops.where(target.array > 0, target, ones))           # p log p = 0 where p = 0 (xlogy)
+        log_p = log(ops.where(target.array > 0, target, ones))  # p log p = 0 where p = 0 (xlogy)
         loss = sub(mul(target, log_p), mul(target, input))
     if reduction == "batchmean":
         return div(ops.sum(loss), float(input.shape[0]) if input.ndim else 1.0)

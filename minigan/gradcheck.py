@@ -12,6 +12,7 @@ instead of every coordinate:  <J^T r, u>  against  (s(x + eps u) - s(x - eps u))
 ``gradgradcheck`` applies ``gradcheck`` to the function  (inputs, v) -> grad(fn(inputs), inputs, v,
 create_graph=True): the second derivatives.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -86,9 +87,17 @@ def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Tensor], index: 
     return numpy.stack(columns, axis=1)
 
 
-def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, max_elements: int = 512, n_directions: int = 8, seed: int = 0,
-              raise_exception: bool = True) -> bool:
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Tensor | Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    max_elements: int = 512,
+    n_directions: int = 8,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
     """Check the first derivatives of ``fn`` at ``inputs`` (Tensors; those with requires_grad are checked).
 
     Every checked input must be float64 (single precision cannot resolve a central difference of 1e-6).
@@ -100,13 +109,16 @@ def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float
         raise ValueError("gradcheck: no input requires grad")
     for i in checked:
         if inputs[i].dtype != numpy.float64:
-            raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 (central "
-                            "differences need double precision)")
+            raise TypeError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 (central "
+                "differences need double precision)"
+            )
     rng = numpy.random.default_rng(seed)
-    outputs = _outputs_tuple(fn(*inputs))      # not under no_grad: fn may call grad itself (a penalty)
+    outputs = _outputs_tuple(fn(*inputs))  # not under no_grad: fn may call grad itself (a penalty)
     projections = [None if y is None else rng.standard_normal(y.shape) for y in outputs]
     if any(y is not None and y.device != "cpu" for y in outputs):
         import cupy  # only reached on a GPU
+
         projections = [None if r is None else cupy.asarray(r) for r in projections]
 
     scalar = _projected(fn, inputs, projections)
@@ -148,22 +160,35 @@ def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float
         bound = atol + rtol * numpy.abs(numeric)
         if numpy.any(error > bound) or not numpy.all(numpy.isfinite(analytic_values)):
             worst = int(numpy.nanargmax(numpy.where(numpy.isfinite(error), error - bound, numpy.inf)))
-            where = (f"element {tuple(int(k) for k in numpy.unravel_index(worst, x.shape))}" if directions is None
-                     else f"random direction {worst}")
-            message = (f"gradcheck failed for input {i} (shape {x.shape}) at {where}: analytic "
-                       f"{analytic_values[worst]:.8g}, numeric {numeric[worst]:.8g}, |difference| "
-                       f"{error[worst]:.3g} > atol + rtol*|numeric| = {bound[worst]:.3g}; "
-                       f"{int(numpy.sum(error > bound))} of {error.size} checks failed")
+            where = (
+                f"element {tuple(int(k) for k in numpy.unravel_index(worst, x.shape))}"
+                if directions is None
+                else f"random direction {worst}"
+            )
+            message = (
+                f"gradcheck failed for input {i} (shape {x.shape}) at {where}: analytic "
+                f"{analytic_values[worst]:.8g}, numeric {numeric[worst]:.8g}, |difference| "
+                f"{error[worst]:.3g} > atol + rtol*|numeric| = {bound[worst]:.3g}; "
+                f"{int(numpy.sum(error > bound))} of {error.size} checks failed"
+            )
             if raise_exception:
                 raise GradcheckError(message)
             return False
     return True
 
 
-def gradgradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any],
-                  grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None, eps: float = 1e-6,
-                  atol: float = 1e-5, rtol: float = 1e-3, max_elements: int = 512, n_directions: int = 8, seed: int = 0,
-                  raise_exception: bool = True) -> bool:
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Tensor | Sequence[Any],
+    grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    max_elements: int = 512,
+    n_directions: int = 8,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
     """Check the second derivatives of ``fn``: ``gradcheck`` of  (inputs, v) -> d<fn(inputs), v>/d inputs
     (built with ``create_graph=True``), with respect to both the inputs and v."""
     inputs = _check_settings("gradgradcheck", inputs, eps, atol, rtol, max_elements, n_directions)
@@ -171,19 +196,24 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any],
     rng = numpy.random.default_rng(seed + 1)
     outputs = _outputs_tuple(fn(*inputs))
     if grad_outputs is None:
-        grad_outputs = tuple(Tensor(y.xp.asarray(rng.standard_normal(y.shape)), requires_grad=True)
-                             for y in outputs)
+        grad_outputs = tuple(Tensor(y.xp.asarray(rng.standard_normal(y.shape)), requires_grad=True) for y in outputs)
     n_inputs = len(inputs)
 
     def first_derivatives(*args):
         xs, vs = args[:n_inputs], args[n_inputs:]
-        with autograd.enable_grad():          # gradcheck evaluates under no_grad; this inner grad needs a graph
+        with autograd.enable_grad():  # gradcheck evaluates under no_grad; this inner grad needs a graph
             ys = _outputs_tuple(fn(*xs))
-            grads = autograd.grad(ys, [xs[i] for i in checked], grad_outputs=vs, create_graph=True,
-                                  allow_unused=True)
-        return tuple(g if g is not None else Tensor(numpy.zeros(xs[i].shape))
-                     for g, i in zip(grads, checked))
+            grads = autograd.grad(ys, [xs[i] for i in checked], grad_outputs=vs, create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(numpy.zeros(xs[i].shape)) for g, i in zip(grads, checked))
 
-    return gradcheck(first_derivatives, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     max_elements=max_elements, n_directions=n_directions, seed=seed,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first_derivatives,
+        inputs + tuple(grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        max_elements=max_elements,
+        n_directions=n_directions,
+        seed=seed,
+        raise_exception=raise_exception,
+    )

@@ -38,6 +38,7 @@ ops' ``Function.backward`` calls, kernels called directly included); ``t.save_js
 optimizer's update, which runs kernels on arrays, is in the block's wall time (``t.seconds``) alone.
 The engine tells the trace through the hooks in ``minigan.autograd`` (``active_tracers``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,8 +75,14 @@ class GraphvizMissing(RuntimeWarning):
 
 
 # Ops whose function name in minigan.ops is not their class name in snake case.
-_OP_NAMES = {"MatMul": "matmul", "LogSumExp": "logsumexp", "GetItem": "getitem", "GetItemGrad": "getitem_grad",
-             "LeakyReLU": "leaky_relu", "LeakyReLUBackward": "leaky_relu_backward"}
+_OP_NAMES = {
+    "MatMul": "matmul",
+    "LogSumExp": "logsumexp",
+    "GetItem": "getitem",
+    "GetItemGrad": "getitem_grad",
+    "LeakyReLU": "leaky_relu",
+    "LeakyReLUBackward": "leaky_relu_backward",
+}
 
 
 def op_name(function: Function) -> str:
@@ -90,15 +97,17 @@ def op_name(function: Function) -> str:
 # ----------------------------------------------------------------------------------------------------
 # The trace
 
+
 @dataclass(eq=False)
 class _OpInfo:
     """What a trace knows of one Function: its place in the trace and whose backward made it."""
-    index: int | None           # its record in Trace.records (None: it ran before the trace started)
+
+    index: int | None  # its record in Trace.records (None: it ran before the trace started)
     name: str
-    phase: str                  # "forward", "backward" or "gradient sum" ("" when it ran before the trace)
+    phase: str  # "forward", "backward" or "gradient sum" ("" when it ran before the trace)
     layer: str
-    origin: "_OpInfo | None" = None     # the forward op whose backward ran this one
-    gradients: list = field(default_factory=list)   # (shape, norm) or None per output, when recorded
+    origin: "_OpInfo | None" = None  # the forward op whose backward ran this one
+    gradients: list = field(default_factory=list)  # (shape, norm) or None per output, when recorded
 
 
 class Trace:
@@ -110,14 +119,14 @@ class Trace:
 
     def __init__(self, model: Model | None = None, gradients: bool = False) -> None:
         self.records = []
-        self.seconds = None             # wall time from the start of the block to its end
-        self.backward_calls = []        # (layer, seconds) per outermost Function.backward
+        self.seconds = None  # wall time from the start of the block to its end
+        self.backward_calls = []  # (layer, seconds) per outermost Function.backward
         self.gradients = bool(gradients)
-        self._info = weakref.WeakKeyDictionary()     # Function -> _OpInfo: never keeps a graph alive
-        self._backward_stack = []       # [(function, info)] whose backward is running, innermost last
+        self._info = weakref.WeakKeyDictionary()  # Function -> _OpInfo: never keeps a graph alive
+        self._backward_stack = []  # [(function, info)] whose backward is running, innermost last
         self._sweep_depth = 0
         self._module_stack = []
-        self._module_names = {}         # id(module) -> (module, name)
+        self._module_names = {}  # id(module) -> (module, name)
         models = {} if model is None else (model if isinstance(model, dict) else {"": model})
         for prefix, root in models.items():
             for name, module in root.named_modules():
@@ -126,8 +135,9 @@ class Trace:
                 self._module_names[id(module)] = (module, f"{full} ({kind})" if full else kind)
 
     # --- hooks called by the engine (minigan.autograd) -----------------------------------------------
-    def op_ran(self, function: Function, input_arrays: Sequence[Array], output_arrays: Sequence[Array],
-               seconds: float) -> None:
+    def op_ran(
+        self, function: Function, input_arrays: Sequence[Array], output_arrays: Sequence[Array], seconds: float
+    ) -> None:
         if self._backward_stack:
             origin = self._backward_stack[-1][1]
             phase, layer = "backward", origin.layer
@@ -137,13 +147,20 @@ class Trace:
             origin, phase, layer = None, "forward", self._current_layer()
         info = _OpInfo(len(self.records), op_name(function), phase, layer, origin)
         self._info[function] = info
-        self.records.append({
-            "index": info.index, "op": info.name, "phase": phase,
-            "of": None if origin is None else _describe(origin), "layer": layer,
-            "inputs": [list(_shape(a)) for a in input_arrays],
-            "outputs": [list(_shape(a)) for a in output_arrays],
-            "dtype": str(getattr(output_arrays[0], "dtype", "")) if output_arrays else "",
-            "seconds": seconds, "bytes": _new_bytes(input_arrays, output_arrays)})
+        self.records.append(
+            {
+                "index": info.index,
+                "op": info.name,
+                "phase": phase,
+                "of": None if origin is None else _describe(origin),
+                "layer": layer,
+                "inputs": [list(_shape(a)) for a in input_arrays],
+                "outputs": [list(_shape(a)) for a in output_arrays],
+                "dtype": str(getattr(output_arrays[0], "dtype", "")) if output_arrays else "",
+                "seconds": seconds,
+                "bytes": _new_bytes(input_arrays, output_arrays),
+            }
+        )
 
     def sweep_started(self) -> None:
         self._sweep_depth += 1
@@ -153,7 +170,7 @@ class Trace:
 
     def backward_started(self, function: Function, grad_outputs: Sequence[Tensor | None]) -> None:
         info = self._info.get(function)
-        if info is None:                # its forward ran before the trace started
+        if info is None:  # its forward ran before the trace started
             info = self._info[function] = _OpInfo(None, op_name(function), "", "")
         if self.gradients:
             info.gradients = [None if g is None else (tuple(g.shape), _norm(g.array)) for g in grad_outputs]
@@ -161,7 +178,7 @@ class Trace:
 
     def backward_finished(self, function: Function, seconds: float) -> None:
         _, info = self._backward_stack.pop()
-        if not self._backward_stack:    # nested backwards (batch norm's second order) are inside this one
+        if not self._backward_stack:  # nested backwards (batch norm's second order) are inside this one
             self.backward_calls.append((info.layer, seconds))
 
     def module_entered(self, module: Module) -> None:
@@ -212,19 +229,25 @@ class Trace:
         """The two tables as text: per op, then per layer (``(no module)`` for ops outside any)."""
         total = sum(r["seconds"] for r in self.records) or 1e-30
         backward = sum(seconds for _, seconds in self.backward_calls)
-        lines = [f"{len(self.records)} ops, {1e3 * sum(r['seconds'] for r in self.records):.3f} ms in their "
-                 f"forward calls, {_megabytes(sum(r['bytes'] for r in self.records))} MB of new outputs; "
-                 f"{1e3 * backward:.3f} ms in Function.backward calls"
-                 + ("" if self.seconds is None else f"; {1e3 * self.seconds:.3f} ms in the traced block"),
-                 "",
-                 f"{'op':<24} {'phase':<13} {'calls':>6} {'ms':>9} {'%':>6} {'MB out':>8}"]
+        lines = [
+            f"{len(self.records)} ops, {1e3 * sum(r['seconds'] for r in self.records):.3f} ms in their "
+            f"forward calls, {_megabytes(sum(r['bytes'] for r in self.records))} MB of new outputs; "
+            f"{1e3 * backward:.3f} ms in Function.backward calls"
+            + ("" if self.seconds is None else f"; {1e3 * self.seconds:.3f} ms in the traced block"),
+            "",
+            f"{'op':<24} {'phase':<13} {'calls':>6} {'ms':>9} {'%':>6} {'MB out':>8}",
+        ]
         for name, phase, calls, seconds, nbytes in self.by_op():
-            lines.append(f"{name:<24} {phase:<13} {calls:>6} {1e3 * seconds:>9.3f} {100 * seconds / total:>6.1f} "
-                         f"{_megabytes(nbytes):>8}")
+            lines.append(
+                f"{name:<24} {phase:<13} {calls:>6} {1e3 * seconds:>9.3f} {100 * seconds / total:>6.1f} "
+                f"{_megabytes(nbytes):>8}"
+            )
         lines += ["", f"{'layer':<24} {'fwd ops':>7} {'fwd ms':>9} {'bwd ms':>9} {'MB out':>8}"]
         for layer, count, forward, backward, nbytes in self.by_layer():
-            lines.append(f"{layer or '(no module)':<24} {count:>7} {1e3 * forward:>9.3f} {1e3 * backward:>9.3f} "
-                         f"{_megabytes(nbytes):>8}")
+            lines.append(
+                f"{layer or '(no module)':<24} {count:>7} {1e3 * forward:>9.3f} {1e3 * backward:>9.3f} "
+                f"{_megabytes(nbytes):>8}"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -234,16 +257,20 @@ class Trace:
         """Write the records and both tables to ``path`` as JSON (atomically: a temporary file renamed)."""
         keys_op = ("op", "phase", "calls", "seconds", "bytes")
         keys_layer = ("layer", "forward_ops", "forward_seconds", "backward_seconds", "bytes")
-        document = {"seconds": self.seconds, "ops": self.records,
-                    "by_op": [dict(zip(keys_op, row)) for row in self.by_op()],
-                    "by_layer": [dict(zip(keys_layer, row)) for row in self.by_layer()]}
+        document = {
+            "seconds": self.seconds,
+            "ops": self.records,
+            "by_op": [dict(zip(keys_op, row)) for row in self.by_op()],
+            "by_layer": [dict(zip(keys_layer, row)) for row in self.by_layer()],
+        }
         _write_atomically(path, json.dumps(document, indent=1).encode())
         return path
 
 
 @contextlib.contextmanager
-def trace(model: Model | None = None, gradients: bool = False, print_table: bool = False,
-          json_path: str | None = None) -> Iterator[Trace]:
+def trace(
+    model: Model | None = None, gradients: bool = False, print_table: bool = False, json_path: str | None = None
+) -> Iterator[Trace]:
     """Record every op run inside the block (see ``Trace``); yields the ``Trace``.  At the end of the block,
     ``print_table=True`` prints ``table()`` and ``json_path`` receives ``save_json``.  Results are unchanged:
     the trace only reads shapes and times (and, with ``gradients=True``, gradient norms)."""
@@ -272,6 +299,7 @@ def _shape(array):
 def _new_bytes(input_arrays, output_arrays):
     """Bytes of the outputs that are new memory: a view of an input (reshape, transpose) costs none."""
     from .backend import get_array_module
+
     total = 0
     for out in output_arrays:
         nbytes = int(getattr(out, "nbytes", 0))
@@ -285,39 +313,44 @@ def _new_bytes(input_arrays, output_arrays):
 
 def _norm(array):
     from .backend import get_array_module
+
     xp = get_array_module(array)
     return float(xp.sqrt(xp.sum(xp.square(array.astype("float64")))))
 
 
 def _megabytes(nbytes):
-    return f"{nbytes / 2 ** 20:.2f}"
+    return f"{nbytes / 2**20:.2f}"
 
 
 # ----------------------------------------------------------------------------------------------------
 # The graph behind a tensor
 
+
 @dataclass(eq=False)
 class _Node:
     number: int
-    kind: str                   # "op", "parameter" (named leaf), "leaf" (requires grad), "constant"
-    function: object = None     # the Function, for an op
-    tensor: object = None       # the Tensor, for a leaf
+    kind: str  # "op", "parameter" (named leaf), "leaf" (requires grad), "constant"
+    function: object = None  # the Function, for an op
+    tensor: object = None  # the Tensor, for a leaf
     name: str = ""
-    inputs: list = field(default_factory=list)      # [(node, output index of the node's function)]
+    inputs: list = field(default_factory=list)  # [(node, output index of the node's function)]
 
 
 def _graph(tensor, params):
     """The nodes behind ``tensor`` in data-flow order (post-order from the tensor; inputs in order)."""
     from .tensor import Tensor
+
     if not isinstance(tensor, Tensor):
         raise TypeError(f"minigan.graph: expected a Tensor, got {type(tensor).__name__}")
     names = {}
     for name, value in (params or {}).items():
         if not isinstance(value, Tensor):
-            raise TypeError(f"minigan.graph: params[{name!r}] is a {type(value).__name__}, not a Tensor "
-                            "(pass dict(model.named_parameters()))")
+            raise TypeError(
+                f"minigan.graph: params[{name!r}] is a {type(value).__name__}, not a Tensor "
+                "(pass dict(model.named_parameters()))"
+            )
         names.setdefault(id(value), name)
-    nodes = {}                  # key -> _Node
+    nodes = {}  # key -> _Node
     order = []
 
     def key_of(t):
@@ -326,15 +359,17 @@ def _graph(tensor, params):
     def make(t):
         if t.creator is not None:
             if t.creator.inputs is None:
-                raise RuntimeError(f"minigan.graph: the graph below {op_name(t.creator)} was freed by a backward "
-                                   "sweep; draw before backward, or call backward(retain_graph=True)")
+                raise RuntimeError(
+                    f"minigan.graph: the graph below {op_name(t.creator)} was freed by a backward "
+                    "sweep; draw before backward, or call backward(retain_graph=True)"
+                )
             return _Node(0, "op", function=t.creator)
         if id(t) in names:
             return _Node(0, "parameter", tensor=t, name=names[id(t)])
         return _Node(0, "leaf" if t.requires_grad else "constant", tensor=t)
 
     stack = [(tensor, False)]
-    while stack:                # iterative post-order: graphs can be deeper than Python's recursion limit
+    while stack:  # iterative post-order: graphs can be deeper than Python's recursion limit
         t, expanded = stack.pop()
         key = key_of(t)
         if not expanded:
@@ -375,7 +410,7 @@ def _describe_tensor(t):
 
 def _node_title(node):
     if node.kind == "op":
-        if isinstance(node.function, (AddScalar, MulScalar)):       # the number has no node of its own
+        if isinstance(node.function, (AddScalar, MulScalar)):  # the number has no node of its own
             return f"#{node.number} {op_name(node.function)} {node.function.scalar:g}"
         return f"#{node.number} {op_name(node.function)}"
     if node.kind == "parameter":
@@ -395,8 +430,12 @@ def _node_facts(node, trace_, drawn, saved, grads):
             lines.append(f"grad {tuple(g.shape)} |g| {_norm(g.array):.4g}")
         return lines
     outputs = _outputs_of(node)
-    lines += [("freed" if t is None else _describe_tensor(t)) if len(outputs) == 1 else
-              f"out {i}: " + ("freed" if t is None else _describe_tensor(t)) for i, t in enumerate(outputs)]
+    lines += [
+        ("freed" if t is None else _describe_tensor(t))
+        if len(outputs) == 1
+        else f"out {i}: " + ("freed" if t is None else _describe_tensor(t))
+        for i, t in enumerate(outputs)
+    ]
     info = trace_.info(node.function) if trace_ is not None else None
     if info is not None:
         if info.layer:
@@ -429,6 +468,7 @@ def _origin_text(origin, drawn):
 def _saved_lines(function):
     """What an op keeps for its backward: its inputs, and the arrays it holds as attributes."""
     from .tensor import Tensor
+
     inputs = function.inputs or ()
     nbytes = sum(int(t.array.nbytes) for t in inputs)
     lines = [f"saved: {len(inputs)} input{'s' if len(inputs) != 1 else ''} ({_human_bytes(nbytes)})"]
@@ -461,15 +501,21 @@ def _drawn_origins(nodes, trace_):
     return drawn
 
 
-def graph_text(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, saved: bool = False,
-               grads: bool = False, trace: Trace | None = None) -> str:
+def graph_text(
+    tensor: Tensor,
+    params: Mapping[str, Tensor] | None = None,
+    *,
+    saved: bool = False,
+    grads: bool = False,
+    trace: Trace | None = None,
+) -> str:
     """The graph behind ``tensor`` as a tree, the tensor first and each op's inputs below it, in order.
     A node met again is written once more as ``#n name (above)``, without its inputs.  Options as
     ``to_dot``."""
     nodes = _graph(tensor, params)
     drawn = _drawn_origins(nodes, trace)
     lines, printed = [], set()
-    stack = [(nodes[-1], "", "", "")]       # (node, prefix of its line, prefix of its children, output index)
+    stack = [(nodes[-1], "", "", "")]  # (node, prefix of its line, prefix of its children, output index)
     while stack:
         node, head, indent, port = stack.pop()
         title = _node_title(node) + port
@@ -484,20 +530,53 @@ def graph_text(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, sa
             child, index = children[position]
             last = position == len(children) - 1
             child_port = f"[{index}]" if child.kind == "op" and len(child.function._outputs) > 1 else ""
-            stack.append((child, indent + ("└── " if last else "├── "), indent + ("    " if last else "│   "),
-                          child_port))
+            stack.append(
+                (child, indent + ("└── " if last else "├── "), indent + ("    " if last else "│   "), child_port)
+            )
     return "\n".join(lines)
 
 
 # Fill colours of the nodes a backward recorded, one per forward op (cycled); forward ops are white.
-_PALETTE = ("#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd", "#fddaec",
-            "#c6dbef", "#d9f0a3", "#fdd0a2", "#bcbddc")
-_BORDER = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#b2b200", "#a65628", "#f781bf",
-           "#2171b5", "#78c679", "#e6550d", "#756bb1")
+_PALETTE = (
+    "#fbb4ae",
+    "#b3cde3",
+    "#ccebc5",
+    "#decbe4",
+    "#fed9a6",
+    "#ffffcc",
+    "#e5d8bd",
+    "#fddaec",
+    "#c6dbef",
+    "#d9f0a3",
+    "#fdd0a2",
+    "#bcbddc",
+)
+_BORDER = (
+    "#e41a1c",
+    "#377eb8",
+    "#4daf4a",
+    "#984ea3",
+    "#ff7f00",
+    "#b2b200",
+    "#a65628",
+    "#f781bf",
+    "#2171b5",
+    "#78c679",
+    "#e6550d",
+    "#756bb1",
+)
 
 
-def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, saved: bool = False, grads: bool = False,
-           trace: Trace | None = None, title: str | None = None, rankdir: str = "TB") -> str:
+def to_dot(
+    tensor: Tensor,
+    params: Mapping[str, Tensor] | None = None,
+    *,
+    saved: bool = False,
+    grads: bool = False,
+    trace: Trace | None = None,
+    title: str | None = None,
+    rankdir: str = "TB",
+) -> str:
     """The Graphviz DOT source of the graph behind ``tensor``.
 
     ``params``: name -> Tensor (``dict(model.named_parameters())``) to name leaves.  ``saved``: list what
@@ -507,19 +586,23 @@ def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, saved:
     filled with the colour of the forward op they differentiate (which gets that colour as its border)."""
     nodes = _graph(tensor, params)
     drawn = _drawn_origins(nodes, trace)
-    colours = {}                # id(_OpInfo of a forward op) -> palette index, in order of first use
+    colours = {}  # id(_OpInfo of a forward op) -> palette index, in order of first use
     for node in nodes:
         info = trace.info(node.function) if trace is not None and node.kind == "op" else None
         if info is not None and info.origin is not None and id(info.origin) not in colours:
             colours[id(info.origin)] = len(colours) % len(_PALETTE)
-    lines = ["digraph minigan {",
-             f'  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.3'
-             + (f', label="{_escape(title)}", labelloc=t' if title else "") + "];",
-             '  node [fontname="Helvetica", fontsize=10, margin="0.08,0.03"];',
-             "  edge [arrowsize=0.6];"]
+    lines = [
+        "digraph minigan {",
+        f'  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.3'
+        + (f', label="{_escape(title)}", labelloc=t' if title else "")
+        + "];",
+        '  node [fontname="Helvetica", fontsize=10, margin="0.08,0.03"];',
+        "  edge [arrowsize=0.6];",
+    ]
     for node in nodes:
-        label = "\\n".join(_escape(line) for line in [_node_title(node)]
-                           + _node_facts(node, trace, drawn, saved, grads))
+        label = "\\n".join(
+            _escape(line) for line in [_node_title(node)] + _node_facts(node, trace, drawn, saved, grads)
+        )
         if node.kind == "op":
             style = {"shape": "box", "style": '"rounded"'}
             info = trace.info(node.function) if trace is not None else None
@@ -539,8 +622,7 @@ def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *, saved:
         lines.append(f"  n{node.number} [{attributes}];")
     for node in nodes:
         for child, index in node.inputs:
-            port = (f' [label="{index}", fontsize=8]'
-                    if child.kind == "op" and len(child.function._outputs) > 1 else "")
+            port = f' [label="{index}", fontsize=8]' if child.kind == "op" and len(child.function._outputs) > 1 else ""
             lines.append(f"  n{child.number} -> n{node.number}{port};")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -553,8 +635,17 @@ def _escape(text):
 _RENDERED = ("svg", "png", "pdf")
 
 
-def draw(tensor: Tensor, path: str, params: Mapping[str, Tensor] | None = None, *, saved: bool = False,
-         grads: bool = False, trace: Trace | None = None, title: str | None = None, rankdir: str = "TB") -> str:
+def draw(
+    tensor: Tensor,
+    path: str,
+    params: Mapping[str, Tensor] | None = None,
+    *,
+    saved: bool = False,
+    grads: bool = False,
+    trace: Trace | None = None,
+    title: str | None = None,
+    rankdir: str = "TB",
+) -> str:
     """Draw the graph behind ``tensor`` to ``path``: ``.svg``/``.png``/``.pdf`` rendered by Graphviz,
     ``.dot``/``.gv`` the DOT source, ``.txt`` the text tree.  Options as ``to_dot``.
 
@@ -564,8 +655,10 @@ def draw(tensor: Tensor, path: str, params: Mapping[str, Tensor] | None = None, 
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower().lstrip(".")
     if suffix not in _RENDERED + ("dot", "gv", "txt"):
-        raise ValueError(f"minigan.graph.draw: unknown suffix of {path!r}; expected .svg, .png, .pdf (rendered "
-                         "by Graphviz), .dot or .gv (DOT source) or .txt (text tree)")
+        raise ValueError(
+            f"minigan.graph.draw: unknown suffix of {path!r}; expected .svg, .png, .pdf (rendered "
+            "by Graphviz), .dot or .gv (DOT source) or .txt (text tree)"
+        )
     options = dict(saved=saved, grads=grads, trace=trace)
     if suffix == "txt":
         _write_atomically(path, (graph_text(tensor, params, **options) + "\n").encode())
@@ -576,9 +669,11 @@ def draw(tensor: Tensor, path: str, params: Mapping[str, Tensor] | None = None, 
         return path
     if shutil.which("dot") is None:
         stem = os.path.splitext(path)[0]
-        note = (f"note: Graphviz's dot is not on the PATH, so {os.path.basename(path)} was not rendered; this is "
-                f"the text tree, and {os.path.basename(stem)}.dot the DOT source (install Debian's graphviz, "
-                "or pip install 'minigan[graph]' and the dot program, to render it)")
+        note = (
+            f"note: Graphviz's dot is not on the PATH, so {os.path.basename(path)} was not rendered; this is "
+            f"the text tree, and {os.path.basename(stem)}.dot the DOT source (install Debian's graphviz, "
+            "or pip install 'minigan[graph]' and the dot program, to render it)"
+        )
         _write_atomically(stem + ".dot", source.encode())
         _write_atomically(stem + ".txt", (note + "\n\n" + graph_text(tensor, params, **options) + "\n").encode())
         warnings.warn(note, GraphvizMissing, stacklevel=2)
@@ -607,7 +702,7 @@ def _write_atomically(path, payload: bytes):
     path = os.fspath(path)
     temporary = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        with open(temporary, "xb") as file:         # created with the usual permissions (the umask's)
+        with open(temporary, "xb") as file:  # created with the usual permissions (the umask's)
             file.write(payload)
         os.replace(temporary, path)
     except BaseException:

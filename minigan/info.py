@@ -170,7 +170,9 @@ def contingency_table(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     x_codes, n_x = _category_codes(x, "x")
     y_codes, n_y = _category_codes(y, "y")
     if x_codes.shape[0] != y_codes.shape[0]:
-        raise ValueError(f"x and y must be paired samples of the same length, got {x_codes.shape[0]} and {y_codes.shape[0]}")
+        raise ValueError(
+            f"x and y must be paired samples of the same length, got {x_codes.shape[0]} and {y_codes.shape[0]}"
+        )
     return np.bincount(x_codes * n_y + y_codes, minlength=n_x * n_y).reshape(n_x, n_y)
 
 
@@ -293,8 +295,9 @@ def _max_norm_neighbour_stats_kdtree(x, y, k, cKDTree):
     return np.asarray(n_x, dtype=np.int64), np.asarray(n_y, dtype=np.int64)
 
 
-def ksg_mutual_information(x: ArrayLike, y: ArrayLike, k: int = 3, base: float | None = None,
-                           method: str = "auto") -> float:
+def ksg_mutual_information(
+    x: ArrayLike, y: ArrayLike, k: int = 3, base: float | None = None, method: str = "auto"
+) -> float:
     """Mutual information of continuous samples by the Kraskov-Stögbauer-Grassberger estimator, algorithm 1.
 
     For each point i of the joint sample z_i = (x_i, y_i), with the max-norm
@@ -336,8 +339,7 @@ def ksg_mutual_information(x: ArrayLike, y: ArrayLike, k: int = 3, base: float |
         except ImportError:
             if method == "kdtree":
                 raise ModuleNotFoundError(
-                    "ksg_mutual_information(method='kdtree') needs SciPy: pip install scipy "
-                    "(or use method='brute')"
+                    "ksg_mutual_information(method='kdtree') needs SciPy: pip install scipy (or use method='brute')"
                 ) from None
     elif method != "brute":
         raise ValueError(f"method must be 'auto', 'kdtree' or 'brute', got {method!r}")

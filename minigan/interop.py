@@ -14,6 +14,7 @@ anything else that speaks DLPack (PyTorch, JAX, CuPy) is imported without a copy
 (CPU tensors as NumPy arrays, CUDA tensors as CuPy arrays); anything with ``__array__`` goes through NumPy.
 PyTorch tensors that require grad are detached first (the values are what a state dict means).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["as_array", "as_tensor", "from_numpy", "from_foreign", "to_torch", "optimizer_state_to_torch"]
 
-_DLPACK_CPU, _DLPACK_CUDA = 1, 2          # DLPack device types (dlpack.h: kDLCPU, kDLCUDA)
+_DLPACK_CPU, _DLPACK_CUDA = 1, 2  # DLPack device types (dlpack.h: kDLCPU, kDLCUDA)
 
 
 def as_array(value: Any) -> Array:
@@ -38,22 +39,24 @@ def as_array(value: Any) -> Array:
     if isinstance(value, numpy.ndarray) or backend.is_cupy_array(value):
         return value
     if callable(getattr(value, "detach", None)) and getattr(value, "requires_grad", False):
-        value = value.detach()                                     # a PyTorch tensor in a graph
+        value = value.detach()  # a PyTorch tensor in a graph
     if hasattr(value, "__dlpack__") and hasattr(value, "__dlpack_device__"):
         device_type = int(value.__dlpack_device__()[0])
         if device_type == _DLPACK_CPU:
             try:
                 return numpy.from_dlpack(value)
             except (TypeError, BufferError, RuntimeError):
-                pass                                               # e.g. a dtype NumPy cannot hold: below
+                pass  # e.g. a dtype NumPy cannot hold: below
         elif device_type == _DLPACK_CUDA:
             return backend.cupy_module().from_dlpack(value)
     if hasattr(value, "__array__"):
         return numpy.asarray(value)
     if isinstance(value, (bool, int, float, numpy.generic)):
         return numpy.asarray(value)
-    raise TypeError(f"as_array: cannot read an array out of a {type(value).__module__}.{type(value).__name__} "
-                    "(expected a Tensor, a NumPy/CuPy array, or an object with __dlpack__ or __array__)")
+    raise TypeError(
+        f"as_array: cannot read an array out of a {type(value).__module__}.{type(value).__name__} "
+        "(expected a Tensor, a NumPy/CuPy array, or an object with __dlpack__ or __array__)"
+    )
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -68,6 +71,7 @@ def as_tensor(data: Any, dtype: DType | None = None, device: Device | None = Non
     for (a Tensor, NumPy/CuPy array, or DLPack/``__array__`` object), else a converted copy; lists and
     numbers become new tensors (Python floats as float32, as ``mg.tensor``)."""
     from .tensor import check_dtype, tensor
+
     if isinstance(data, (list, tuple, bool, int, float)):
         return tensor(data, dtype=dtype, device=device or "cpu")
     if isinstance(data, Tensor) and dtype is None and device in (None, data.device):
@@ -84,7 +88,8 @@ def as_tensor(data: Any, dtype: DType | None = None, device: Device | None = Non
 
 def _is_foreign_array(value):
     return not isinstance(value, (Tensor, numpy.ndarray, str, bytes, bool, int, float)) and (
-        hasattr(value, "__dlpack__") or hasattr(value, "__array__"))
+        hasattr(value, "__dlpack__") or hasattr(value, "__array__")
+    )
 
 
 def from_foreign(state: Any) -> Any:
@@ -105,14 +110,18 @@ def to_torch(state: Any) -> Any:
     arrays share memory where they can; CUDA ones go through DLPack). Imports torch: call it only to hand
     the state to PyTorch."""
     import torch
+
     if isinstance(state, dict):
         return {key: to_torch(value) for key, value in state.items()}
     if isinstance(state, (list, tuple)):
         return type(state)(to_torch(value) for value in state)
     if isinstance(state, Tensor) or isinstance(state, numpy.ndarray) or backend.is_cupy_array(state):
         array = as_array(state)
-        return torch.from_numpy(numpy.ascontiguousarray(array)) if isinstance(array, numpy.ndarray) \
+        return (
+            torch.from_numpy(numpy.ascontiguousarray(array))
+            if isinstance(array, numpy.ndarray)
             else torch.from_dlpack(array)
+        )
     return state
 
 
@@ -122,6 +131,7 @@ def optimizer_state_to_torch(state_dict: dict[str, Any]) -> dict[str, Any]:
     moment buffers as tensors, group hyper-parameters as they are (PyTorch fills the ones it adds itself,
     such as ``foreach``). minigan's own bookkeeping keys (e.g. the optimizer's name) are left out."""
     import torch
+
     if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
         raise ValueError("optimizer_state_to_torch: expected an optimizer state_dict with 'state' and 'param_groups'")
     state = {}
@@ -129,8 +139,9 @@ def optimizer_state_to_torch(state_dict: dict[str, Any]) -> dict[str, Any]:
         converted = {}
         for name, value in entry.items():
             if name == "step":
-                converted[name] = torch.tensor(float(as_array(value)) if not isinstance(value, (int, float))
-                                               else float(value), dtype=torch.float32)
+                converted[name] = torch.tensor(
+                    float(as_array(value)) if not isinstance(value, (int, float)) else float(value), dtype=torch.float32
+                )
             else:
                 converted[name] = to_torch(value)
         state[int(index)] = converted

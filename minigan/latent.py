@@ -15,6 +15,7 @@ so that each cell holds the same prior mass (Kingma & Welling, 2014, appendix A,
 
 Functions take and return NumPy/CuPy arrays (or Tensors where noted) and never record a graph.
 """
+
 from __future__ import annotations
 
 from statistics import NormalDist
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
 
     from .typing import ArrayLike, DType, TensorLike
 
-__all__ = ["class_centroids", "centroid_vector", "interpolate", "pixel_interpolate", "gaussian_grid",
-           "manifold_grid"]
+__all__ = ["class_centroids", "centroid_vector", "interpolate", "pixel_interpolate", "gaussian_grid", "manifold_grid"]
 
 
 def _array(x):
@@ -47,9 +47,9 @@ def class_centroids(z: ArrayLike, labels: TensorLike, num_classes: int | None = 
     if z.ndim != 2 or labels.shape != (z.shape[0],):
         raise ValueError(f"class_centroids: expected z (N, D) and labels (N,), got {z.shape} and {labels.shape}")
     k = int(num_classes if num_classes is not None else labels.max() + 1)
-    counts = np.bincount(labels, minlength=k)[:k].astype(np.float64)          # (K,)
+    counts = np.bincount(labels, minlength=k)[:k].astype(np.float64)  # (K,)
     sums = np.zeros((k, z.shape[1]))
-    np.add.at(sums, labels, z)                                                  # (K, D)
+    np.add.at(sums, labels, z)  # (K, D)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[:, None]
 
@@ -60,8 +60,13 @@ def centroid_vector(centroids: ArrayLike, a: int, b: int) -> np.ndarray:
     return centroids[a] - centroids[b]
 
 
-def interpolate(encoder: Callable[[Any], Any], decoder: Callable[[Any], Any], x: TensorLike, vector: ArrayLike,
-                alphas: Sequence[float]) -> np.ndarray:
+def interpolate(
+    encoder: Callable[[Any], Any],
+    decoder: Callable[[Any], Any],
+    x: TensorLike,
+    vector: ArrayLike,
+    alphas: Sequence[float],
+) -> np.ndarray:
     """Source 001's manipulation  x'(alpha) = decoder(encoder(x) + alpha * vector)  for every alpha.
 
     encoder: x (N, ...) -> z (N, D) (array or Tensor; a VAE's posterior mean, e.g.
@@ -71,15 +76,16 @@ def interpolate(encoder: Callable[[Any], Any], decoder: Callable[[Any], Any], x:
     All A * N latent points are decoded in one batch."""
     alphas = np.asarray(alphas, dtype=np.float64).reshape(-1)
     with autograd.no_grad():
-        z = np.asarray(_array(encoder(x)))                                     # (N, D)
-        vector = np.asarray(_array(vector), dtype=z.dtype).reshape(1, 1, -1)   # (1, 1, D)
-        moved = z[None] + alphas.astype(z.dtype)[:, None, None] * vector      # (A, N, D)
+        z = np.asarray(_array(encoder(x)))  # (N, D)
+        vector = np.asarray(_array(vector), dtype=z.dtype).reshape(1, 1, -1)  # (1, 1, D)
+        moved = z[None] + alphas.astype(z.dtype)[:, None, None] * vector  # (A, N, D)
         images = np.asarray(_array(decoder(moved.reshape(-1, z.shape[1]))))  # (A * N, ...)
     return images.reshape((len(alphas), z.shape[0]) + images.shape[1:])
 
 
-def pixel_interpolate(x: np.ndarray, vector: np.ndarray, alphas: Sequence[float],
-                      clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+def pixel_interpolate(
+    x: np.ndarray, vector: np.ndarray, alphas: Sequence[float], clip: tuple[float, float] | None = (0.0, 1.0)
+) -> np.ndarray:
     """The same move without a model, in pixel space: clip(x + alpha * vector) with vector = m_a - m_b, the
     difference of the class mean images (a baseline for :func:`interpolate`).
     x (N, ...), vector with x's per-example shape -> (A, N, ...)."""
@@ -96,12 +102,13 @@ def gaussian_grid(n: int = 20, low: float = 0.05, high: float = 0.95) -> np.ndar
     the inverse CDF of the Gaussian"). Row r has z_2 decreasing down the page, column q has z_1
     increasing, as a scatter plot reads. -> (n * n, 2) float64, rows in reading order."""
     quantiles = np.array([NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)])
-    z1, z2 = np.meshgrid(quantiles, quantiles[::-1])                            # (n, n) each
+    z1, z2 = np.meshgrid(quantiles, quantiles[::-1])  # (n, n) each
     return np.stack([z1.ravel(), z2.ravel()], 1)
 
 
-def manifold_grid(decoder: Callable[[Any], Any], n: int = 20, low: float = 0.05, high: float = 0.95,
-                  dtype: DType = np.float32) -> np.ndarray:
+def manifold_grid(
+    decoder: Callable[[Any], Any], n: int = 20, low: float = 0.05, high: float = 0.95, dtype: DType = np.float32
+) -> np.ndarray:
     """Decode :func:`gaussian_grid` (n, low, high): decoder z (n*n, 2) -> images (n*n, ...), in reading order
     (ready for ``viz.save_image_grid(images, path, nrow=n)``). Only for a 2-D latent space."""
     z = gaussian_grid(n, low, high).astype(dtype)

@@ -30,6 +30,7 @@ Bottou, Wasserstein GAN, 2017 (arXiv:1701.07875); Gulrajani et al., Improved Tra
 2017 (arXiv:1704.00028); Chen et al., InfoGAN, 2016 (arXiv:1606.03657); Salimans et al., Improved Techniques
 for Training GANs, 2016 (arXiv:1606.03498).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,9 +45,22 @@ if TYPE_CHECKING:
 
     from .typing import TensorLike
 
-__all__ = ["d_loss_minimax", "g_loss_minimax", "g_loss_nonsaturating", "critic_loss_wasserstein",
-           "g_loss_wasserstein", "wasserstein_estimate", "interpolate", "gradient_penalty", "clip_weights",
-           "info_categorical_loss", "info_continuous_loss", "vae_loss", "bernoulli_nll", "l2_penalty"]
+__all__ = [
+    "d_loss_minimax",
+    "g_loss_minimax",
+    "g_loss_nonsaturating",
+    "critic_loss_wasserstein",
+    "g_loss_wasserstein",
+    "wasserstein_estimate",
+    "interpolate",
+    "gradient_penalty",
+    "clip_weights",
+    "info_categorical_loss",
+    "info_continuous_loss",
+    "vae_loss",
+    "bernoulli_nll",
+    "l2_penalty",
+]
 __all__ += ["ssgan_supervised_loss", "ssgan_unsupervised_loss", "ssgan_discriminator_loss", "feature_matching_loss"]
 
 
@@ -58,6 +72,7 @@ def _array(value, like):
 
 
 # --- the original GAN (Goodfellow et al., 2014), on logits -------------------------------------------
+
 
 def d_loss_minimax(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """Discriminator loss  -E_x log D(x) - E_z log(1 - D(G(z)))  = E softplus(-l_real) + E softplus(l_fake).
@@ -83,6 +98,7 @@ def g_loss_nonsaturating(fake_logits: Tensor) -> Tensor:
 
 
 # --- Wasserstein GAN (Arjovsky et al., 2017; Gulrajani et al., 2017) ---------------------------------
+
 
 def critic_loss_wasserstein(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
     """Critic loss  E f(G(z)) - E f(x): minimising it maximises the Kantorovich-Rubinstein estimate
@@ -122,8 +138,14 @@ def interpolate(real: Tensor, fake: Tensor, alpha: TensorLike | None = None) -> 
     return Tensor(x_hat, requires_grad=True)
 
 
-def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, lambda_gp: float = 10.0,
-                     alpha: TensorLike | None = None, return_norm: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    lambda_gp: float = 10.0,
+    alpha: TensorLike | None = None,
+    return_norm: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """The WGAN-GP penalty  lambda E_{x_hat} (||grad_x_hat f(x_hat)||_2 - 1)^2  (Gulrajani et al., 2017,
     eq. 3), on x_hat = :func:`interpolate`\\ (real, fake, alpha).
 
@@ -140,8 +162,8 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     record = autograd.is_grad_enabled()
     with autograd.enable_grad():
         scores = critic(x_hat)
-        (gradients,) = autograd.grad(F.sum(scores), x_hat, create_graph=record)   # (N, ...) = d f / d x_hat
-    squared = F.sum(F.reshape(gradients * gradients, (gradients.shape[0], -1)), 1)   # (N,)
+        (gradients,) = autograd.grad(F.sum(scores), x_hat, create_graph=record)  # (N, ...) = d f / d x_hat
+    squared = F.sum(F.reshape(gradients * gradients, (gradients.shape[0], -1)), 1)  # (N,)
     norms = F.sqrt(squared + 1e-12)
     penalty = F.mean((norms - 1.0) ** 2) * float(lambda_gp)
     return (penalty, norms.detach()) if return_norm else penalty
@@ -163,13 +185,14 @@ def clip_weights(parameters: Iterable[Tensor], clip_value: float = 0.01) -> None
 # H(c) is a constant of the prior, so maximising L_I means minimising -E log Q(c | x): a cross-entropy for
 # a categorical code, a Gaussian negative log-likelihood for a continuous code. G and Q both minimise it.
 
+
 def info_categorical_loss(q_logits: Tensor, code: TensorLike) -> Tensor:
     """-E log Q(c | x) for a categorical code: the cross-entropy of Q's logits against the sampled code.
 
     q_logits (N, K); code (N,) integer classes or (N, K) one-hot rows -> scalar. Adding log K (= H(c) of a
     uniform code) to the negative gives the lower bound on I(c; G(z, c)) in nats."""
     labels = _array(code, q_logits)
-    if labels.ndim == 2:                      # one-hot rows -> indices
+    if labels.ndim == 2:  # one-hot rows -> indices
         labels = labels.argmax(axis=1)
     return F.cross_entropy(q_logits, labels.astype("int64"))
 
@@ -197,6 +220,7 @@ def info_continuous_loss(q_mean: Tensor, q_logvar: Tensor, code: TensorLike) -> 
 # common shift, so fixing one logit loses nothing). Then p(fake | x) = 1 / (Z(x) + 1), Z(x) = sum_k exp l_k,
 # and D(x) = p(real | x) = sigmoid(logsumexp_k l_k(x)).
 
+
 def ssgan_supervised_loss(logits: Tensor, labels: TensorLike) -> Tensor:
     """-E log p(y | x, y <= K) over labelled real data: the cross-entropy over the K logits (the fake
     class's fixed logit 0 cancels when conditioning on "real"). logits (N, K), labels (N,) -> scalar."""
@@ -210,8 +234,13 @@ def ssgan_unsupervised_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return d_loss_minimax(F.logsumexp(real_logits, 1), F.logsumexp(fake_logits, 1))
 
 
-def ssgan_discriminator_loss(labelled_logits: Tensor, labels: TensorLike, unlabelled_logits: Tensor,
-                             fake_logits: Tensor, unsupervised_weight: float = 1.0) -> Tensor:
+def ssgan_discriminator_loss(
+    labelled_logits: Tensor,
+    labels: TensorLike,
+    unlabelled_logits: Tensor,
+    fake_logits: Tensor,
+    unsupervised_weight: float = 1.0,
+) -> Tensor:
     """L = L_supervised + w * L_unsupervised (Salimans et al., 2016, section 5) -> (L, L_sup, L_unsup)."""
     supervised = ssgan_supervised_loss(labelled_logits, labels)
     unsupervised = ssgan_unsupervised_loss(unlabelled_logits, fake_logits)
@@ -234,8 +263,10 @@ def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tenso
 # One reparameterized sample z = mu + sigma * eps estimates the first term; the second is closed-form for
 # a diagonal Gaussian q and a standard normal prior (K&W 2014, appendix B; ``F.kl_normal``).
 
-def vae_loss(recon_logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0
-             ) -> tuple[Tensor, Tensor, Tensor]:
+
+def vae_loss(
+    recon_logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0
+) -> tuple[Tensor, Tensor, Tensor]:
     """Negative ELBO of a VAE with a Bernoulli decoder, in nats per example (mean over the batch):
 
         recon = -sum_i [ x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i)) ] = sum_i softplus(l_i) - x_i l_i
@@ -259,6 +290,7 @@ def vae_loss(recon_logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, beta: 
 
 
 # --- supervised and reconstruction losses (the classifier and autoencoder trainers) ------------------
+
 
 def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
     """-sum_i [x_i log sigmoid(l_i) + (1 - x_i) log(1 - sigmoid(l_i))] summed over a row's pixels, averaged

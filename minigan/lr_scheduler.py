@@ -13,6 +13,7 @@ needs: ``load_state_dict`` then ``step()`` continues exactly where the killed ru
 StepLR, ExponentialLR and CosineAnnealingLR recursively; the closed forms agree with it to rounding — the
 tests compare 200 steps against PyTorch.)
 """
+
 from __future__ import annotations
 
 import math
@@ -31,16 +32,19 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not hasattr(optimizer, "param_groups"):
-            raise TypeError(f"{type(self).__name__}: optimizer must be a minigan optimizer, got "
-                            f"{type(optimizer).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: optimizer must be a minigan optimizer, got {type(optimizer).__name__}"
+            )
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
         else:
             missing = [i for i, group in enumerate(optimizer.param_groups) if "initial_lr" not in group]
             if missing:
-                raise KeyError(f"{type(self).__name__}: param_groups {missing} have no 'initial_lr' "
-                               "(last_epoch != -1 resumes a schedule; construct with last_epoch=-1 first)")
+                raise KeyError(
+                    f"{type(self).__name__}: param_groups {missing} have no 'initial_lr' "
+                    "(last_epoch != -1 resumes a schedule; construct with last_epoch=-1 first)"
+                )
         self.optimizer = optimizer
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
@@ -101,8 +105,9 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """lr = initial_lr * gamma ** (number of milestones <= epoch)."""
 
-    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self.kind = "MultiStepLR"
         self.milestones = sorted(int(m) for m in milestones)
         self.gamma = float(gamma)
@@ -121,7 +126,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, initial_lr: float, epoch: int) -> float:
-        return initial_lr * self.gamma ** epoch
+        return initial_lr * self.gamma**epoch
 
 
 class LambdaLR(LRScheduler):
@@ -129,8 +134,12 @@ class LambdaLR(LRScheduler):
     code, not state: a resumed run passes them again (``state_dict`` leaves them out, as PyTorch's does for
     lambdas)."""
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
         self.kind = "LambdaLR"
         groups = len(optimizer.param_groups)
         self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
@@ -164,12 +173,20 @@ class CosineAnnealingLR(LRScheduler):
 class LinearLR(LRScheduler):
     """The factor moves linearly from start_factor to end_factor over total_iters steps, then stays."""
 
-    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
         self.kind = "LinearLR"
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
-                             f"{start_factor!r} and {end_factor!r}")
+            raise ValueError(
+                f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
+                f"{start_factor!r} and {end_factor!r}"
+            )
         self.start_factor, self.end_factor = float(start_factor), float(end_factor)
         self.total_iters = _positive("LinearLR", "total_iters", total_iters, integer=True)
         super().__init__(optimizer, last_epoch)

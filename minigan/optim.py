@@ -9,6 +9,7 @@ a Parameter keeps its identity and a Module holding it sees the new values.
 [{..., "params": [indices]}]}``, where ``index`` numbers the parameters in group order. Step counts are
 ints and moments are Tensors, so ``minigan.save`` writes it and resuming is exact, bit for bit.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,7 @@ class Optimizer:
 
     def __init__(self, params: Params, defaults: dict) -> None:
         self.defaults = dict(defaults)
-        self.state: dict = {}                 # Parameter -> dict (Tensor hashes by identity)
+        self.state: dict = {}  # Parameter -> dict (Tensor hashes by identity)
         self.param_groups: list = []
         params = list(params)
         if not params:
@@ -78,6 +79,7 @@ class Optimizer:
         loss = None
         if closure is not None:
             from .autograd import enable_grad
+
             with enable_grad():
                 loss = closure()
         with no_grad():
@@ -87,15 +89,19 @@ class Optimizer:
                         continue
                     grad = p.grad.array
                     if grad.shape != p.array.shape:
-                        raise RuntimeError(f"{type(self).__name__}: gradient shape {grad.shape} differs from "
-                                           f"parameter shape {p.array.shape}")
+                        raise RuntimeError(
+                            f"{type(self).__name__}: gradient shape {grad.shape} differs from "
+                            f"parameter shape {p.array.shape}"
+                        )
                     if backend.device_of(grad) != backend.device_of(p.array):
-                        raise RuntimeError(f"{type(self).__name__}: gradient on {backend.device_of(grad)} but "
-                                           f"parameter on {backend.device_of(p.array)}")
+                        raise RuntimeError(
+                            f"{type(self).__name__}: gradient on {backend.device_of(grad)} but "
+                            f"parameter on {backend.device_of(p.array)}"
+                        )
                     if group.get("maximize", False):
                         grad = -grad
                     self._update(p, grad, self.state.setdefault(p, {}), group)
-                    p._bump_version()          # an in-place change: a graph that saved p refuses backward
+                    p._bump_version()  # an in-place change: a graph that saved p refuses backward
         return loss
 
     def _update(self, p, grad, state, group):
@@ -119,8 +125,10 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state:
-                    state[index_of[id(p)]] = {name: (Tensor(value.copy()) if hasattr(value, "shape") else value)
-                                              for name, value in self.state[p].items()}
+                    state[index_of[id(p)]] = {
+                        name: (Tensor(value.copy()) if hasattr(value, "shape") else value)
+                        for name, value in self.state[p].items()
+                    }
         return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -143,27 +151,32 @@ class Optimizer:
         """(hyper-parameters of each group, state keyed by Parameter), or a ValueError naming the problem."""
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups' (what state_dict() "
-                             f"returns), got {got}")
+            raise ValueError(
+                f"{where}: expected a dict with 'state' and 'param_groups' (what state_dict() returns), got {got}"
+            )
         kind, own_kind = state_dict.get("optimizer"), type(self).__name__
         if kind is not None and kind != own_kind:
-            raise ValueError(f"{where}: this is the state of a {kind} optimizer; it cannot be loaded into "
-                             f"{own_kind}")
+            raise ValueError(f"{where}: this is the state of a {kind} optimizer; it cannot be loaded into {own_kind}")
         groups = state_dict["param_groups"]
         if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
             raise ValueError(f"{where}: 'param_groups' must be a list of dicts, got {groups!r:.200}")
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{where}: the state dict has {len(groups)} parameter groups, this optimizer has "
-                             f"{len(self.param_groups)}")
+            raise ValueError(
+                f"{where}: the state dict has {len(groups)} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
+            )
         parameter_of, group_of, hyperparameters = {}, {}, []
         for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
             indices = saved.get("params")
             if not isinstance(indices, (list, tuple)) or not all(_is_int(k) for k in indices):
-                raise ValueError(f"{where}: parameter group {i}: 'params' must be a list of parameter indices, "
-                                 f"got {indices!r:.200}")
+                raise ValueError(
+                    f"{where}: parameter group {i}: 'params' must be a list of parameter indices, got {indices!r:.200}"
+                )
             if len(indices) != len(own["params"]):
-                raise ValueError(f"{where}: parameter group {i} has {len(indices)} parameters in the state "
-                                 f"dict and {len(own['params'])} in this optimizer")
+                raise ValueError(
+                    f"{where}: parameter group {i} has {len(indices)} parameters in the state "
+                    f"dict and {len(own['params'])} in this optimizer"
+                )
             for index, p in zip(indices, own["params"]):
                 if int(index) in parameter_of:
                     raise ValueError(f"{where}: parameter index {int(index)} is listed twice in 'param_groups'")
@@ -171,8 +184,9 @@ class Optimizer:
             hyperparameters.append(self._checked_hyperparameters(saved, own, f"{where}: parameter group {i}"))
         saved_state = state_dict["state"]
         if not isinstance(saved_state, dict):
-            raise ValueError(f"{where}: 'state' must be a dict of parameter index -> dict, got "
-                             f"{type(saved_state).__name__}")
+            raise ValueError(
+                f"{where}: 'state' must be a dict of parameter index -> dict, got {type(saved_state).__name__}"
+            )
         state = {}
         for key, entry in saved_state.items():
             if not (_is_int(key) or isinstance(key, str) and key.lstrip("-").isdigit()):
@@ -181,11 +195,11 @@ class Optimizer:
             if parameter_of.get(index) in state:
                 raise ValueError(f"{where}: the state dict has two entries for parameter {index} ({key!r})")
             if index not in parameter_of:
-                raise ValueError(f"{where}: the state dict has state for parameter {index}, which no parameter "
-                                 "group lists")
+                raise ValueError(
+                    f"{where}: the state dict has state for parameter {index}, which no parameter group lists"
+                )
             if not isinstance(entry, dict):
-                raise ValueError(f"{where}: the state of parameter {index} must be a dict, got "
-                                 f"{type(entry).__name__}")
+                raise ValueError(f"{where}: the state of parameter {index} must be a dict, got {type(entry).__name__}")
             p = parameter_of[index]
             group = dict(self.param_groups[group_of[index]], **hyperparameters[group_of[index]])
             state[p] = self._checked_entry(entry, p, group, f"{where}: parameter {index}")
@@ -197,13 +211,16 @@ class Optimizer:
         missing = [name for name in self.defaults if name not in loaded]
         if missing:
             guess = _kind_from_names(loaded)
-            raise ValueError(f"{where} lacks {', '.join(map(repr, missing))}, hyper-parameters of "
-                             f"{type(self).__name__}" + (f": it looks like the state of a {guess} optimizer"
-                                                         if guess else ""))
-        decoupled = saved.get("decoupled_weight_decay")     # PyTorch's way of telling AdamW from Adam
+            raise ValueError(
+                f"{where} lacks {', '.join(map(repr, missing))}, hyper-parameters of "
+                f"{type(self).__name__}" + (f": it looks like the state of a {guess} optimizer" if guess else "")
+            )
+        decoupled = saved.get("decoupled_weight_decay")  # PyTorch's way of telling AdamW from Adam
         if decoupled is not None and bool(decoupled) != getattr(self, "_decoupled", False):
-            raise ValueError(f"{where}: the state has decoupled_weight_decay={decoupled} (PyTorch's "
-                             f"{'AdamW' if decoupled else 'Adam'}); it cannot be loaded into {type(self).__name__}")
+            raise ValueError(
+                f"{where}: the state has decoupled_weight_decay={decoupled} (PyTorch's "
+                f"{'AdamW' if decoupled else 'Adam'}); it cannot be loaded into {type(self).__name__}"
+            )
         if "betas" in loaded and isinstance(loaded["betas"], (list, tuple)):
             loaded["betas"] = tuple(loaded["betas"])
         try:
@@ -217,12 +234,16 @@ class Optimizer:
         required, allowed = self._state_names(group)
         unknown = [name for name in entry if name not in allowed]
         if unknown:
-            raise ValueError(f"{where}: state {', '.join(map(repr, unknown))} is not state of "
-                             f"{type(self).__name__} (which keeps {', '.join(sorted(allowed))})")
+            raise ValueError(
+                f"{where}: state {', '.join(map(repr, unknown))} is not state of "
+                f"{type(self).__name__} (which keeps {', '.join(sorted(allowed))})"
+            )
         missing = [name for name in sorted(required) if entry.get(name) is None]
         if missing:
-            raise ValueError(f"{where}: the state lacks {', '.join(map(repr, missing))}, which "
-                             f"{type(self).__name__} needs with these hyper-parameters")
+            raise ValueError(
+                f"{where}: the state lacks {', '.join(map(repr, missing))}, which "
+                f"{type(self).__name__} needs with these hyper-parameters"
+            )
         checked = {}
         for name, value in entry.items():
             if name == "step":
@@ -260,8 +281,12 @@ def _is_int(value) -> bool:
 
 def _check(name, value, low=0.0):
     """``value`` must be a finite real number >= ``low``."""
-    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or not value >= low:
+    if (
+        isinstance(value, (bool, numpy.bool_))
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or not value >= low
+    ):
         raise ValueError(f"invalid {name}: {value!r} (must be a finite number >= {low})")
 
 
@@ -282,7 +307,7 @@ def _step_count(value, where) -> int:
     """A step count as an int: an int, an integral float, or a 0-d array/Tensor (PyTorch keeps a float tensor)."""
     if isinstance(value, Tensor):
         value = value.array
-    if hasattr(value, "detach") and hasattr(value, "numpy"):                 # a torch tensor
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
     if hasattr(value, "shape"):
         if tuple(value.shape) != ():
@@ -299,7 +324,7 @@ def _moment_array(value, p, non_negative, where):
     """A state array for parameter ``p``: same shape, floating point; returned as a copy of ``p``'s dtype on
     ``p``'s device."""
     array = value.array if isinstance(value, Tensor) else value
-    if hasattr(array, "detach") and hasattr(array, "numpy"):                 # a torch tensor
+    if hasattr(array, "detach") and hasattr(array, "numpy"):  # a torch tensor
         array = array.detach().cpu().numpy()
     if not (isinstance(array, numpy.ndarray) or backend.is_cupy_array(array)):
         raise ValueError(f"{where} must be an array, got {type(value).__name__}")
@@ -315,18 +340,35 @@ def _moment_array(value, p, non_negative, where):
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum (PyTorch's rule; Sutskever et al., 2013 for Nesterov).
 
-        g <- grad + weight_decay * p
-        b <- g (first step), then b <- momentum * b + (1 - dampening) * g
-        g <- g + momentum * b (nesterov) or b
-        p <- p - lr * g
+    g <- grad + weight_decay * p
+    b <- g (first step), then b <- momentum * b + (1 - dampening) * g
+    g <- g + momentum * b (nesterov) or b
+    p <- p - lr * g
     """
 
     hyperparameter_names = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
-    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
+        )
 
     def _check_hyperparameters(self, group):
         _check("learning rate", group["lr"])
@@ -359,21 +401,30 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015), PyTorch's rule with bias correction:
 
-        g <- grad + weight_decay * p                 (L2 penalty; AdamW decouples it instead)
-        m <- beta1 m + (1 - beta1) g,   v <- beta2 v + (1 - beta2) g^2,   t <- t + 1
-        v_max <- max(v_max, v) and use v_max for v (amsgrad)
-        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    g <- grad + weight_decay * p                 (L2 penalty; AdamW decouples it instead)
+    m <- beta1 m + (1 - beta1) g,   v <- beta2 v + (1 - beta2) g^2,   t <- t + 1
+    v_max <- max(v_max, v) and use v_max for v (amsgrad)
+    p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
     _decoupled = False
 
     hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False) -> None:
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ) -> None:
         betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+        super().__init__(
+            params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        )
 
     def _check_hyperparameters(self, group):
         _check("learning rate", group["lr"])
@@ -382,9 +433,13 @@ class Adam(Optimizer):
         _check_flag("amsgrad", group["amsgrad"])
         _check_flag("maximize", group["maximize"])
         betas = group["betas"]
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
-                isinstance(b, numbers.Real) and not isinstance(b, (bool, numpy.bool_)) and 0.0 <= b < 1.0
-                for b in betas)):
+        if not (
+            isinstance(betas, (tuple, list))
+            and len(betas) == 2
+            and all(
+                isinstance(b, numbers.Real) and not isinstance(b, (bool, numpy.bool_)) and 0.0 <= b < 1.0 for b in betas
+            )
+        ):
             raise ValueError(f"invalid betas {betas!r}: a pair, each in [0, 1)")
 
     def _state_names(self, group):
@@ -409,10 +464,19 @@ class Adam(Optimizer):
         step = state["step"]
         # the update itself (m, v, v_max, p in place) is the kernel module's adam_update: array code in
         # kernels/reference.py, one fused parallel pass in kernels.cpu
-        step_size, bias_correction2_sqrt = lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step)
-        backend.kernels_for(p.array).adam_update(p.array, grad, state["exp_avg"], state["exp_avg_sq"],
-                                                state.get("max_exp_avg_sq") if group["amsgrad"] else None,
-                                                beta1, beta2, step_size, bias_correction2_sqrt, eps)
+        step_size, bias_correction2_sqrt = lr / (1 - beta1**step), math.sqrt(1 - beta2**step)
+        backend.kernels_for(p.array).adam_update(
+            p.array,
+            grad,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            state.get("max_exp_avg_sq") if group["amsgrad"] else None,
+            beta1,
+            beta2,
+            step_size,
+            bias_correction2_sqrt,
+            eps,
+        )
 
 
 class AdamW(Adam):
@@ -420,27 +484,53 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False) -> None:
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton, lecture 6e), PyTorch's rule:
 
-        g <- grad + weight_decay * p
-        v <- alpha v + (1 - alpha) g^2
-        centered: a <- alpha a + (1 - alpha) g,  denom = sqrt(v - a^2) + eps;  else denom = sqrt(v) + eps
-        momentum > 0: b <- momentum b + g / denom,  p <- p - lr b;   else p <- p - lr g / denom
+    g <- grad + weight_decay * p
+    v <- alpha v + (1 - alpha) g^2
+    centered: a <- alpha a + (1 - alpha) g,  denom = sqrt(v - a^2) + eps;  else denom = sqrt(v) + eps
+    momentum > 0: b <- momentum b + g / denom,  p <- p - lr b;   else p <- p - lr g / denom
     """
 
     hyperparameter_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
-    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+        )
 
     def _check_hyperparameters(self, group):
         _check("learning rate", group["lr"])
@@ -452,8 +542,11 @@ class RMSprop(Optimizer):
         _check_flag("maximize", group["maximize"])
 
     def _state_names(self, group):
-        required = ({"step", "square_avg"} | ({"momentum_buffer"} if group["momentum"] > 0 else set())
-                    | ({"grad_avg"} if group["centered"] else set()))
+        required = (
+            {"step", "square_avg"}
+            | ({"momentum_buffer"} if group["momentum"] > 0 else set())
+            | ({"grad_avg"} if group["centered"] else set())
+        )
         return required, {"step", "square_avg", "momentum_buffer", "grad_avg"}
 
     def _update(self, p, grad, state, group):
@@ -491,15 +584,22 @@ class RMSprop(Optimizer):
 class Adadelta(Optimizer):
     """Adadelta (Zeiler, 2012), PyTorch's rule (the optimizer of pytorch/examples' mnist):
 
-        g <- grad + weight_decay * p
-        v <- rho v + (1 - rho) g^2
-        delta = sqrt(u + eps) / sqrt(v + eps) * g
-        u <- rho u + (1 - rho) delta^2
-        p <- p - lr delta
+    g <- grad + weight_decay * p
+    v <- rho v + (1 - rho) g^2
+    delta = sqrt(u + eps) / sqrt(v + eps) * g
+    u <- rho u + (1 - rho) delta^2
+    p <- p - lr delta
     """
 
-    def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
-                 maximize: bool = False) -> None:
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+    ) -> None:
         _check("learning rate", lr)
         _check("epsilon", eps)
         _check("weight_decay", weight_decay)

@@ -14,6 +14,7 @@
 Numbers in tables are formatted with ``fmt`` (4 significant digits); ``mean_sd`` gives "mean ± s.d. (n)"
 over seeds, the form every multi-seed result takes in this project's reports.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,7 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 
 def mean_sd(values: Sequence[float], digits: int = 3) -> str:
-    """"mean ± s.d. (n=k)" of a list of numbers (the sample standard deviation); one value is printed alone."""
+    """ "mean ± s.d. (n=k)" of a list of numbers (the sample standard deviation); one value is printed alone."""
     values = [float(v) for v in values]
     if not values:
         raise ValueError("mean_sd: values is empty")
@@ -103,9 +104,13 @@ class Report:
 
     def markdown(self) -> str:
         seconds = time.perf_counter() - self.started
-        head = [f"# {self.title}", "",
-                f"Command: `{self.command}` — {seconds:.0f} s wall time on {backend.cpu_threads()} CPU thread(s) "
-                f"(Python {platform.python_version()}, {platform.machine()}).", ""]
+        head = [
+            f"# {self.title}",
+            "",
+            f"Command: `{self.command}` — {seconds:.0f} s wall time on {backend.cpu_threads()} CPU thread(s) "
+            f"(Python {platform.python_version()}, {platform.machine()}).",
+            "",
+        ]
         return "\n".join(head + self.lines)
 
     def save(self, results: dict[str, Any] | None = None) -> str:
@@ -113,8 +118,12 @@ class Report:
         Markdown; return its path."""
         os.makedirs(self.out_dir, exist_ok=True)
         text = self.markdown()
-        data = dict(self.data, results=results or {}, seconds=round(time.perf_counter() - self.started, 3),
-                    cpu_threads=backend.cpu_threads())
+        data = dict(
+            self.data,
+            results=results or {},
+            seconds=round(time.perf_counter() - self.started, 3),
+            cpu_threads=backend.cpu_threads(),
+        )
         md_path = os.path.join(self.out_dir, "report.md")
         with open(md_path, "w") as handle:
             handle.write(text)

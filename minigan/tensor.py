@@ -21,6 +21,7 @@ bumped by every in-place operation (``zero_``, ``fill_``, ``copy_``, ``x[i] = v`
 version has changed since, as PyTorch does, instead of silently using the new values.  Code that writes
 ``tensor.array`` directly should call ``tensor._bump_version()``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from types import ModuleType
 
-    import numpy as np      # Tensor's annotations: inside the class, `numpy` and `float` name its methods
+    import numpy as np  # Tensor's annotations: inside the class, `numpy` and `float` name its methods
 
     from .typing import Array, ArrayLike, Device, Dim, DType, Number, Shape, ShapeLike, TensorLike
 
@@ -53,8 +54,10 @@ def check_dtype(dtype: DType, where: str = "Tensor") -> numpy.dtype:
         return dtype
     if dtype.kind in "biu" and dtype.isnative:
         return dtype
-    raise TypeError(f"{where}: unsupported dtype {dtype}; minigan computes in float32 or float64 (integer "
-                    "and bool tensors are accepted as labels, indices and masks)")
+    raise TypeError(
+        f"{where}: unsupported dtype {dtype}; minigan computes in float32 or float64 (integer "
+        "and bool tensors are accepted as labels, indices and masks)"
+    )
 
 
 class VersionCounter:
@@ -79,17 +82,19 @@ class Tensor:
     ``.data`` makes backward refuse, instead of silently differentiating at the new values.
     ``p.data = t`` replaces the storage (see the setter)."""
 
-    __array_priority__ = 1000   # so that ndarray + Tensor calls Tensor.__radd__
+    __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: Array | ArrayLike, requires_grad: bool = False) -> None:
         if type(data) is not numpy.ndarray:
             if isinstance(data, Tensor):
-                raise TypeError("Tensor(): got a Tensor; to share its storage use t.detach() (or t.data), to copy "
-                                "it t.clone() or minigan.tensor(t); Tensor() wraps a NumPy/CuPy array or a number")
+                raise TypeError(
+                    "Tensor(): got a Tensor; to share its storage use t.detach() (or t.data), to copy "
+                    "it t.clone() or minigan.tensor(t); Tensor() wraps a NumPy/CuPy array or a number"
+                )
             if isinstance(data, numpy.generic) or not hasattr(data, "shape"):
-                data = numpy.asarray(data)        # NumPy reductions return scalars: keep a 0-d array
+                data = numpy.asarray(data)  # NumPy reductions return scalars: keep a 0-d array
         dtype = data.dtype
-        floating = dtype is _FLOAT32 or dtype is _FLOAT64       # the common cases cost two identity tests
+        floating = dtype is _FLOAT32 or dtype is _FLOAT64  # the common cases cost two identity tests
         if not floating:
             check_dtype(dtype)
         self.array = data
@@ -101,7 +106,7 @@ class Tensor:
             if floating:
                 self._requires_grad = True
             else:
-                self.requires_grad = requires_grad      # the setter refuses a non-floating dtype
+                self.requires_grad = requires_grad  # the setter refuses a non-floating dtype
 
     # --- attributes ---------------------------------------------------------------------------------
     @property
@@ -111,8 +116,9 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if value and self.array.dtype.kind not in "fc":
-            raise RuntimeError(f"only floating-point tensors can require gradients, this one has dtype "
-                               f"{self.array.dtype}")
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, this one has dtype {self.array.dtype}"
+            )
         self._requires_grad = bool(value)
 
     @property
@@ -137,8 +143,7 @@ class Tensor:
             raise TypeError(f"Tensor.data: expected a Tensor or a NumPy/CuPy array, got {type(value).__name__}")
         dtype = check_dtype(array.dtype, "Tensor.data")
         if self._requires_grad and dtype.kind != "f":
-            raise RuntimeError(f"Tensor.data: a tensor that requires grad needs floating-point data, got dtype "
-                               f"{dtype}")
+            raise RuntimeError(f"Tensor.data: a tensor that requires grad needs floating-point data, got dtype {dtype}")
         counter = value._version_counter if isinstance(value, Tensor) else VersionCounter()
         counter.value = max(counter.value, self._version_counter.value) + 1
         self.array = array
@@ -212,11 +217,14 @@ class Tensor:
         0-d Tensors.  As in PyTorch, a tensor that requires grad is refused (NumPy's result would silently
         leave the graph: use ``t.detach()`` or ``t.data``), and so is a GPU tensor (use ``.cpu()`` first)."""
         if self._requires_grad:
-            raise RuntimeError("cannot convert a tensor that requires grad to a NumPy array implicitly (the "
-                               "result would leave the graph); use t.detach() or t.data, or t.numpy() for a copy")
+            raise RuntimeError(
+                "cannot convert a tensor that requires grad to a NumPy array implicitly (the "
+                "result would leave the graph); use t.detach() or t.data, or t.numpy() for a copy"
+            )
         if type(self.array) is not numpy.ndarray:
-            raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array implicitly; use "
-                            ".cpu() or .numpy() first")
+            raise TypeError(
+                f"cannot convert a tensor on {self.device} to a NumPy array implicitly; use .cpu() or .numpy() first"
+            )
         array = self.array if dtype is None else self.array.astype(dtype, copy=False)
         return array.copy() if copy else array
 
@@ -240,6 +248,7 @@ class Tensor:
         ``to("float64")``, ``to(device, dtype)``, ``to(other_tensor)`` (its device and dtype), or the keywords.
         Differentiable (the gradient moves back and is cast back)."""
         from . import functional as F
+
         device, dtype = _device_and_dtype("to", args, device, dtype)
         out = self
         if dtype is not None and numpy.dtype(dtype) != self.dtype:
@@ -269,6 +278,7 @@ class Tensor:
 
     def clone(self) -> Tensor:
         from . import functional as F
+
         return F.clone(self)
 
     def __repr__(self) -> str:
@@ -299,17 +309,20 @@ class Tensor:
         return id(self)
 
     # --- autograd -----------------------------------------------------------------------------------
-    def backward(self, gradient: TensorLike | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: TensorLike | None = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # --- in-place changes (each bumps the version counter) ------------------------------------------
     def _check_inplace(self, op_name):
         if self._requires_grad and autograd.grad_mode.enabled:
-            raise RuntimeError(f"{op_name}: in-place assignment to a tensor that requires grad (the graph does not "
-                               "record in-place operations); do it under minigan.no_grad() (as optimizers "
-                               "do) or on a copy (x.clone() / x.detach().clone())")
+            raise RuntimeError(
+                f"{op_name}: in-place assignment to a tensor that requires grad (the graph does not "
+                "record in-place operations); do it under minigan.no_grad() (as optimizers "
+                "do) or on a copy (x.clone() / x.detach().clone())"
+            )
 
     def zero_(self) -> Tensor:
         """Set every element to zero in place."""
@@ -334,8 +347,10 @@ class Tensor:
         try:
             self.array[...] = array
         except (ValueError, TypeError) as error:
-            raise type(error)(f"copy_: cannot copy a source of shape {numpy.shape(array)} into a tensor of "
-                              f"shape {self.shape} ({error})") from None
+            raise type(error)(
+                f"copy_: cannot copy a source of shape {numpy.shape(array)} into a tensor of "
+                f"shape {self.shape} ({error})"
+            ) from None
         self._version_counter.value += 1
         return self
 
@@ -404,10 +419,12 @@ class Tensor:
             raise RuntimeError(f"{op_name}: expected the operand on {self.device}, found {backend.device_of(array)}")
         try:
             getattr(self.xp, ufunc_name)(self.array, array, out=self.array, casting="same_kind")
-        except (ValueError, TypeError) as error:      # NumPy's UFuncTypeError subclasses take other arguments
+        except (ValueError, TypeError) as error:  # NumPy's UFuncTypeError subclasses take other arguments
             kind = ValueError if isinstance(error, ValueError) else TypeError
-            raise kind(f"{op_name}: cannot apply an operand of shape {numpy.shape(array)} to a tensor of "
-                              f"shape {self.shape}, dtype {self.dtype} in place ({error})") from None
+            raise kind(
+                f"{op_name}: cannot apply an operand of shape {numpy.shape(array)} to a tensor of "
+                f"shape {self.shape}, dtype {self.dtype} in place ({error})"
+            ) from None
         self._version_counter.value += 1
         return self
 
@@ -448,14 +465,18 @@ class Tensor:
 
     def __pow__(self, exponent: Number | Tensor) -> Tensor:
         from . import functional as F
+
         return F.pow(self, exponent)
 
     def __rpow__(self, base: Number) -> Tensor:
         """base ** self for a positive number base, as exp(self * log base)."""
         from . import functional as F
+
         if not argcheck.is_real(base) or not base > 0:
-            raise ValueError(f"rpow: the base of base ** tensor must be a positive number (it is computed as "
-                             f"exp(tensor * log base)), got {base!r}")
+            raise ValueError(
+                f"rpow: the base of base ** tensor must be a positive number (it is computed as "
+                f"exp(tensor * log base)), got {base!r}"
+            )
         return F.exp(F.mul(self, float(numpy.log(base))))
 
     def __matmul__(self, other: TensorLike) -> Tensor:
@@ -472,8 +493,9 @@ class Tensor:
         try:
             self.array[ops.shape._unwrap_index(index)] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:
-            raise type(error)(f"setitem: cannot assign to index {index!r} of a tensor of shape {self.shape}: "
-                              f"{error}") from None
+            raise type(error)(
+                f"setitem: cannot assign to index {index!r} of a tensor of shape {self.shape}: {error}"
+            ) from None
         self._version_counter.value += 1
 
     # comparisons give boolean tensors, outside the graph
@@ -504,14 +526,17 @@ class Tensor:
 
     def mean(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
         from . import functional as F
+
         return F.mean(self, dim, keepdim)
 
     def var(self, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
         from . import functional as F
+
         return F.var(self, dim, keepdim, unbiased)
 
     def std(self, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
         from . import functional as F
+
         return F.sqrt(F.var(self, dim, keepdim, unbiased))
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -537,12 +562,14 @@ class Tensor:
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         from . import functional as F
+
         return F.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         from . import functional as F
+
         return F.flatten(self, start_dim, end_dim)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -562,10 +589,12 @@ class Tensor:
 
     def unsqueeze(self, dim: int) -> Tensor:
         from . import functional as F
+
         return F.unsqueeze(self, dim)
 
     def squeeze(self, dim: int | None = None) -> Tensor:
         from . import functional as F
+
         return F.squeeze(self, dim)
 
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
@@ -575,8 +604,10 @@ class Tensor:
         if new_dims < 0:
             raise ValueError(f"expand: the shape {shape} has fewer dimensions than the tensor's {self.shape}")
         if -1 in shape[:new_dims]:
-            raise ValueError(f"expand: -1 (keep the size) is not allowed in a new leading dimension: {shape} "
-                             f"for a tensor of shape {self.shape}")
+            raise ValueError(
+                f"expand: -1 (keep the size) is not allowed in a new leading dimension: {shape} "
+                f"for a tensor of shape {self.shape}"
+            )
         shape = tuple(self.shape[i - new_dims] if s == -1 else s for i, s in enumerate(shape))
         return ops.broadcast_to(self, shape)
 
@@ -591,14 +622,17 @@ class Tensor:
 
     def sqrt(self) -> Tensor:
         from . import functional as F
+
         return F.sqrt(self)
 
     def abs(self) -> Tensor:
         from . import functional as F
+
         return F.abs(self)
 
     def clamp(self, min: Number | None = None, max: Number | None = None) -> Tensor:
         from . import functional as F
+
         return F.clamp(self, min, max)
 
     clip = clamp
@@ -611,24 +645,28 @@ class Tensor:
 
     def relu(self) -> Tensor:
         from . import functional as F
+
         return F.relu(self)
 
     def softmax(self, dim: int) -> Tensor:
         from . import functional as F
+
         return F.softmax(self, dim)
 
     def log_softmax(self, dim: int) -> Tensor:
         from . import functional as F
+
         return F.log_softmax(self, dim)
 
     def pow(self, exponent: Number | Tensor) -> Tensor:
-        return self ** exponent
+        return self**exponent
 
     def square(self) -> Tensor:
         return ops.pow_scalar(self, 2)
 
     def norm(self, p: Number | str = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
         from . import functional as F
+
         return F.norm(self, p, dim, keepdim)
 
     # --- more of PyTorch's tensor methods -----------------------------------------------------------
@@ -642,22 +680,27 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         from . import functional as F
+
         return F.chunk(self, chunks, dim)
 
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
         from . import functional as F
+
         return F.split(self, split_size_or_sections, dim)
 
     def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
         from . import functional as F
+
         return F.repeat(self, sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes)
 
     def masked_fill(self, mask: TensorLike, value: Number) -> Tensor:
         from . import functional as F
+
         return F.masked_fill(self, mask, value)
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple[Tensor, Tensor]:
         from . import functional as F
+
         return F.topk(self, k, dim, largest, sorted)
 
     def new_zeros(self, *size: int | Sequence[int], dtype: DType | None = None) -> Tensor:
@@ -676,7 +719,7 @@ def _device_and_dtype(op_name, args, device=None, dtype=None):
     if len(args) > 2:
         raise TypeError(f"{op_name}: expected at most a device and a dtype, got {len(args)} arguments")
     for arg in args:
-        if arg is None:                     # numpy.dtype(None) would be float64
+        if arg is None:  # numpy.dtype(None) would be float64
             continue
         if isinstance(arg, Tensor):
             device, dtype = arg.device, arg.dtype
@@ -687,8 +730,10 @@ def _device_and_dtype(op_name, args, device=None, dtype=None):
             try:
                 dtype = numpy.dtype(arg)
             except TypeError:
-                raise ValueError(f"{op_name}: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor a dtype "
-                                 "(mg.float32, mg.float64, 'float64', ...)") from None
+                raise ValueError(
+                    f"{op_name}: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor a dtype "
+                    "(mg.float32, mg.float64, 'float64', ...)"
+                ) from None
     if dtype is not None:
         dtype = check_dtype(dtype, op_name)
     return device, dtype
@@ -701,7 +746,7 @@ def as_tensor_like(value: Any, reference: Tensor | None, op_name: str = "Tensor"
     """Wrap a Python number or array as a constant Tensor on ``reference``'s device.  A number takes the
     reference's dtype when that is floating (``x * 2`` keeps x's dtype, as in PyTorch), else float32 for a
     Python float; anything that is not a number or a numeric array is a TypeError naming ``op_name``."""
-    if type(value) is float and reference is not None:      # the hot case, x * 0.5 on the CPU: no more tests
+    if type(value) is float and reference is not None:  # the hot case, x * 0.5 on the CPU: no more tests
         array = reference.array
         if type(array) is numpy.ndarray and (array.dtype is _FLOAT32 or array.dtype is _FLOAT64):
             return Tensor(numpy.array(value, dtype=array.dtype))
@@ -714,26 +759,34 @@ def as_tensor_like(value: Any, reference: Tensor | None, op_name: str = "Tensor"
         xp = numpy if reference is None or type(reference.array) is numpy.ndarray else reference.xp
         return Tensor(xp.asarray(value, dtype=dtype))
     if value is None or isinstance(value, (str, bytes, dict, set)) or callable(value):
-        raise TypeError(f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
-                        f"{type(value).__name__} {value!r:.60}")
+        raise TypeError(
+            f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
+            f"{type(value).__name__} {value!r:.60}"
+        )
     if reference is None:
         array = numpy.asarray(value)
     else:
         if backend.is_cupy_array(value) != backend.is_cupy_array(reference.array):
-            raise RuntimeError(f"{op_name}: expected all tensors on one device, found "
-                               f"{backend.device_of(value)} and {reference.device}")
+            raise RuntimeError(
+                f"{op_name}: expected all tensors on one device, found "
+                f"{backend.device_of(value)} and {reference.device}"
+            )
         array = reference.xp.asarray(value)
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
-                        f"{type(value).__name__} of dtype {array.dtype}")
+        raise TypeError(
+            f"{op_name}: expected a Tensor, a number or a numeric array as operand, got "
+            f"{type(value).__name__} of dtype {array.dtype}"
+        )
     check_dtype(array.dtype, op_name)
     return Tensor(array)
 
 
 # --- creation ---------------------------------------------------------------------------------------
 
-def tensor(data: TensorLike | ArrayLike, dtype: DType | None = None, device: Device = "cpu",
-           requires_grad: bool = False) -> Tensor:
+
+def tensor(
+    data: TensorLike | ArrayLike, dtype: DType | None = None, device: Device = "cpu", requires_grad: bool = False
+) -> Tensor:
     """A new leaf Tensor from a list, a number or an array (copied). Python floats become float32 (as in
     PyTorch); NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
@@ -749,7 +802,7 @@ def tensor(data: TensorLike | ArrayLike, dtype: DType | None = None, device: Dev
         array = backend.to_device(array, device)
     if dtype is not None:
         dtype = check_dtype(dtype, "tensor")
-    elif hasattr(array, "dtype") and not array.dtype.isnative:     # a big-endian array (from a file)
+    elif hasattr(array, "dtype") and not array.dtype.isnative:  # a big-endian array (from a file)
         dtype = array.dtype.newbyteorder("=")
     array = xp.array(array, dtype=dtype, copy=True)
     if backend.parse_device(device)[0] == "cpu" and backend.is_cupy_array(array):
@@ -772,36 +825,57 @@ def _make(fill, shape, dtype, device, requires_grad, name):
     return Tensor(fill(xp, shape, dtype), requires_grad=requires_grad)
 
 
-def zeros(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
-          requires_grad: bool = False) -> Tensor:
+def zeros(
+    *shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu", requires_grad: bool = False
+) -> Tensor:
     return _make(lambda xp, s, d: xp.zeros(s, dtype=d), _shape(shape), dtype, device, requires_grad, "zeros")
 
 
-def ones(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
-         requires_grad: bool = False) -> Tensor:
+def ones(
+    *shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu", requires_grad: bool = False
+) -> Tensor:
     return _make(lambda xp, s, d: xp.ones(s, dtype=d), _shape(shape), dtype, device, requires_grad, "ones")
 
 
-def full(shape: ShapeLike, fill_value: Number, dtype: DType | None = None, device: Device = "cpu",
-         requires_grad: bool = False) -> Tensor:
+def full(
+    shape: ShapeLike,
+    fill_value: Number,
+    dtype: DType | None = None,
+    device: Device = "cpu",
+    requires_grad: bool = False,
+) -> Tensor:
     shape = (shape,) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
     return _make(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
 
 
-def randn(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
-          requires_grad: bool = False) -> Tensor:
+def randn(
+    *shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu", requires_grad: bool = False
+) -> Tensor:
     """Standard normal samples from the device's generator (seeded by ``manual_seed``)."""
     rng = backend.generator(device)
-    return _make(lambda xp, s, d: rng.standard_normal(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
-                 _shape(shape), dtype, device, requires_grad, "randn")
+    return _make(
+        lambda xp, s, d: rng.standard_normal(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
+        _shape(shape),
+        dtype,
+        device,
+        requires_grad,
+        "randn",
+    )
 
 
-def rand(*shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu",
-         requires_grad: bool = False) -> Tensor:
+def rand(
+    *shape: int | Sequence[int], dtype: DType | None = None, device: Device = "cpu", requires_grad: bool = False
+) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
     rng = backend.generator(device)
-    return _make(lambda xp, s, d: rng.random(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
-                 _shape(shape), dtype, device, requires_grad, "rand")
+    return _make(
+        lambda xp, s, d: rng.random(s, dtype=d if d.kind == "f" else None).astype(d, copy=False),
+        _shape(shape),
+        dtype,
+        device,
+        requires_grad,
+        "rand",
+    )
 
 
 def randint(low: int, high: int, size: ShapeLike, device: Device = "cpu") -> Tensor:

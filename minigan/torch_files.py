@@ -30,6 +30,7 @@ Every problem -- not a zip, the legacy (pre-1.6) format, a corrupt zip, a missin
 unknown global or opcode, a view reaching outside its storage -- is a :class:`TorchFileError` (a
 ValueError) naming the file and, where there is one, the storage key.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,7 @@ __all__ = ["load_torch", "load_torch_state_dict", "is_torch_zip", "TorchFileErro
 # what torch.save's legacy (non-zip) format starts with: pickle protocol 2, then its magic number as a long
 _LEGACY_PREFIX = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 _ZIP_MAGIC = b"PK\x03\x04"
-_MAX_STACK = 100_000                 # a state dict's pickle keeps a few dozen items on the stack
+_MAX_STACK = 100_000  # a state dict's pickle keeps a few dozen items on the stack
 _MAX_MEMO = 10_000_000
 # Each tensor gets its own copy, so views of one storage (stride 0, or the same storage viewed many times)
 # could ask for far more memory than the file holds; their copies may take this much in all. A state dict's
@@ -139,8 +140,10 @@ def load_torch_state_dict(path: PathLike) -> dict[str, Tensor]:
     state = load_torch(path)
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
         what = type(state).__name__ if not isinstance(state, dict) else "a dict whose values are not all tensors"
-        raise TorchFileError(f"load_torch_state_dict: {path} holds {what}, not a state dict of name -> tensor "
-                             "(load_torch reads any nesting of dicts, lists and tensors)")
+        raise TorchFileError(
+            f"load_torch_state_dict: {path} holds {what}, not a state dict of name -> tensor "
+            "(load_torch reads any nesting of dicts, lists and tensors)"
+        )
     return state
 
 
@@ -151,11 +154,15 @@ def load_torch(path: PathLike, device: Device = "cpu") -> Any:
     with open(path, "rb") as file:
         head = file.read(len(_LEGACY_PREFIX))
     if head == _LEGACY_PREFIX:
-        raise TorchFileError(f"{path}: PyTorch's legacy (pre-1.6, non-zip) format is not read; re-save it from "
-                             "PyTorch with torch.save(obj, path) (the zip format) or as a safetensors file")
+        raise TorchFileError(
+            f"{path}: PyTorch's legacy (pre-1.6, non-zip) format is not read; re-save it from "
+            "PyTorch with torch.save(obj, path) (the zip format) or as a safetensors file"
+        )
     if head[:4] != _ZIP_MAGIC:
-        raise TorchFileError(f"{path}: not a PyTorch zip file (torch.save's format starts with 'PK\\x03\\x04', "
-                             f"this file starts with {head[:4]!r})")
+        raise TorchFileError(
+            f"{path}: not a PyTorch zip file (torch.save's format starts with 'PK\\x03\\x04', "
+            f"this file starts with {head[:4]!r})"
+        )
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
@@ -186,15 +193,17 @@ def _archive_prefix(archive, path):
     """The folder holding data.pkl (torch.save names it after the file, e.g. "netG/")."""
     pickles = [name for name in archive.namelist() if name.endswith("data.pkl") and name.count("/") <= 1]
     if len(pickles) != 1:
-        raise TorchFileError(f"{path}: a PyTorch zip file holds exactly one data.pkl, this one has "
-                             f"{len(pickles)} ({', '.join(pickles[:5]) or 'none'})")
-    return pickles[0][:-len("data.pkl")]
+        raise TorchFileError(
+            f"{path}: a PyTorch zip file holds exactly one data.pkl, this one has "
+            f"{len(pickles)} ({', '.join(pickles[:5]) or 'none'})"
+        )
+    return pickles[0][: -len("data.pkl")]
 
 
 def _byteorder(archive, prefix, path):
     name = f"{prefix}byteorder"
     if name not in archive.namelist():
-        return "little"                  # files from before torch wrote this record are little-endian
+        return "little"  # files from before torch wrote this record are little-endian
     order = _read_record(archive, name, path).decode("ascii", "replace")
     if order not in ("little", "big"):
         raise TorchFileError(f"{path}: byteorder record says {order[:40]!r}, expected 'little' or 'big'")
@@ -211,8 +220,10 @@ def _read_record(archive, name, path, expected_size=None):
     if info.compress_type != zipfile.ZIP_STORED:
         raise TorchFileError(f"{path}: record {name!r} is compressed; torch.save stores records uncompressed")
     if expected_size is not None and info.file_size != expected_size:
-        raise TorchFileError(f"{path}: record {name!r} has {info.file_size} bytes, its storage needs "
-                             f"{expected_size} ({'truncated' if info.file_size < expected_size else 'too long'})")
+        raise TorchFileError(
+            f"{path}: record {name!r} has {info.file_size} bytes, its storage needs "
+            f"{expected_size} ({'truncated' if info.file_size < expected_size else 'too long'})"
+        )
     try:
         data = archive.read(name)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as error:
@@ -242,7 +253,7 @@ class _Unpickler:
     def __init__(self, archive, prefix, byteorder, path, budget):
         self.archive, self.prefix, self.byteorder, self.path = archive, prefix, byteorder, path
         self.stack, self.memo, self.storages = [], {}, {}
-        self.budget = budget            # bytes the tensors' own copies may take in all
+        self.budget = budget  # bytes the tensors' own copies may take in all
 
     def fail(self, message):
         raise TorchFileError(f"{self.path}: data.pkl: {message}")
@@ -274,7 +285,7 @@ class _Unpickler:
     def pop_to_mark(self):
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i] is _MARK:
-                items = self.stack[i + 1:]
+                items = self.stack[i + 1 :]
                 del self.stack[i:]
                 return items
         self.fail("an opcode needs a MARK the stack does not have")
@@ -393,9 +404,11 @@ class _Unpickler:
     def _global(self, module, name):
         allowed = _ALLOWED_GLOBALS.get((module, name))
         if allowed is None:
-            self.fail(f"refusing global {module}.{name}: only collections.OrderedDict, "
-                      "torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and torch storage "
-                      "types are allowed (nothing in this file was run)")
+            self.fail(
+                f"refusing global {module}.{name}: only collections.OrderedDict, "
+                "torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and torch storage "
+                "types are allowed (nothing in this file was run)"
+            )
         self.stack.append(allowed)
 
     def op_GLOBAL(self, argument):
@@ -429,8 +442,10 @@ class _Unpickler:
             tensor.requires_grad = arguments[1] and tensor.dtype.kind == "f"
             self.stack.append(tensor)
         else:
-            self.fail(f"refusing to call {_describe(function)} (only OrderedDict, _rebuild_tensor_v2 and "
-                      "_rebuild_parameter are rebuilt)")
+            self.fail(
+                f"refusing to call {_describe(function)} (only OrderedDict, _rebuild_tensor_v2 and "
+                "_rebuild_parameter are rebuilt)"
+            )
 
     def op_BUILD(self, _):
         state = self.pop()
@@ -470,30 +485,42 @@ class _Unpickler:
         nbytes = math.prod(size) * elements.itemsize
         self.budget -= nbytes
         if self.budget < 0:
-            self.fail(f"tensor on storage {storage.key!r} of size {size} would take the tensors' copies past "
-                      f"{_MATERIALIZED_PER_FILE_BYTE} times the file's size + {_MATERIALIZED_EXTRA >> 20} MiB "
-                      "(stride-0 or repeated views of a small storage)")
+            self.fail(
+                f"tensor on storage {storage.key!r} of size {size} would take the tensors' copies past "
+                f"{_MATERIALIZED_PER_FILE_BYTE} times the file's size + {_MATERIALIZED_EXTRA >> 20} MiB "
+                "(stride-0 or repeated views of a small storage)"
+            )
         if 0 not in size:
             last = offset + sum((n - 1) * s for n, s in zip(size, stride))
             if last >= elements.size:
-                self.fail(f"tensor on storage {storage.key!r}: size {size}, stride {stride} and offset {offset} "
-                          f"reach element {last}, the storage has {elements.size}")
+                self.fail(
+                    f"tensor on storage {storage.key!r}: size {size}, stride {stride} and offset {offset} "
+                    f"reach element {last}, the storage has {elements.size}"
+                )
             view = numpy.lib.stride_tricks.as_strided(
-                elements[offset:], shape=size, strides=tuple(s * elements.itemsize for s in stride), writeable=False)
+                elements[offset:], shape=size, strides=tuple(s * elements.itemsize for s in stride), writeable=False
+            )
             return Tensor(numpy.array(view, order="C"))
         return Tensor(numpy.zeros(size, dtype=elements.dtype))
 
     def _storage(self, persistent_id):
         """The storage a persistent id ("storage", type, key, location, numel) names, read once per key."""
-        if (not isinstance(persistent_id, tuple) or len(persistent_id) != 5 or persistent_id[0] != "storage"
-                or not isinstance(persistent_id[1], _StorageType) or not isinstance(persistent_id[2], str)
-                or not isinstance(persistent_id[3], str) or not _is_int(persistent_id[4]) or persistent_id[4] < 0):
-            self.fail(f"persistent id {persistent_id!r:.200} is not ('storage', torch.<T>Storage, key, location, "
-                      "numel)")
+        if (
+            not isinstance(persistent_id, tuple)
+            or len(persistent_id) != 5
+            or persistent_id[0] != "storage"
+            or not isinstance(persistent_id[1], _StorageType)
+            or not isinstance(persistent_id[2], str)
+            or not isinstance(persistent_id[3], str)
+            or not _is_int(persistent_id[4])
+            or persistent_id[4] < 0
+        ):
+            self.fail(
+                f"persistent id {persistent_id!r:.200} is not ('storage', torch.<T>Storage, key, location, numel)"
+            )
         _, kind, key, location, numel = persistent_id
-        if not _LOCATION.fullmatch(location):     # where it lived when saved; minigan reads it onto the CPU
-            self.fail(f"storage {key!r} has location {location[:40]!r}, not a PyTorch device such as 'cpu' or "
-                      "'cuda:0'")
+        if not _LOCATION.fullmatch(location):  # where it lived when saved; minigan reads it onto the CPU
+            self.fail(f"storage {key!r} has location {location[:40]!r}, not a PyTorch device such as 'cpu' or 'cuda:0'")
         if key in self.storages:
             if self.storages[key][0] is not kind:
                 self.fail(f"storage {key!r} is named with two types ({self.storages[key][0].name}, {kind.name})")
@@ -503,10 +530,10 @@ class _Unpickler:
             file_dtype = file_dtype.newbyteorder(">")
         raw = _read_record(self.archive, f"{self.prefix}data/{key}", self.path, numel * file_dtype.itemsize)
         elements = numpy.frombuffer(raw, dtype=file_dtype)
-        if kind.storage_name == "BFloat16Storage":        # bfloat16 is the top half of a float32
+        if kind.storage_name == "BFloat16Storage":  # bfloat16 is the top half of a float32
             elements = (elements.astype(numpy.uint32) << 16).view(numpy.float32)
         else:
-            elements = elements.astype(kind.dtype)         # native byte order; float16 widened exactly
+            elements = elements.astype(kind.dtype)  # native byte order; float16 widened exactly
         storage = _Storage(key, elements)
         self.storages[key] = (kind, storage)
         return storage

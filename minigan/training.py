@@ -29,6 +29,7 @@ refused naming each one, except those in ``RESUMABLE_SETTINGS`` (``epochs``: ext
 logged as an event. A non-finite loss raises ``NonFiniteLossError`` naming the step and the loss *before*
 the update that would spread it; the last good checkpoint stays.
 """
+
 from __future__ import annotations
 
 import copy
@@ -64,8 +65,8 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.jsonl"
 CONFIG_NAME = "config.json"
-RESUMABLE_SETTINGS = ("epochs",)        # may change on --resume (the change is logged as an event)
-SAMPLE_SEED = 1000                      # sample grids are drawn from this seed, the training RNG untouched
+RESUMABLE_SETTINGS = ("epochs",)  # may change on --resume (the change is logged as an event)
+SAMPLE_SEED = 1000  # sample grids are drawn from this seed, the training RNG untouched
 
 
 class NonFiniteLossError(RuntimeError):
@@ -73,8 +74,7 @@ class NonFiniteLossError(RuntimeError):
 
     def __init__(self, step: int | None, name: str, value: float, checkpoint: str | None = None) -> None:
         self.step, self.name, self.value, self.checkpoint = step, name, value, checkpoint
-        kept = (f"; the last good checkpoint is {checkpoint}" if checkpoint
-                else "; no checkpoint had been written yet")
+        kept = f"; the last good checkpoint is {checkpoint}" if checkpoint else "; no checkpoint had been written yet"
         super().__init__(f"training stopped at step {step}: loss {name!r} is {value}{kept}")
 
 
@@ -92,6 +92,7 @@ def check_finite(step: int | None, **values: Any) -> None:
 
 
 # --- the metrics log ----------------------------------------------------------------------------------
+
 
 class MetricsLog:
     """JSON lines, one record per call of ``write``; ``truncate(step)`` keeps the records up to ``step``
@@ -122,6 +123,7 @@ class MetricsLog:
 
 
 # --- the run directory --------------------------------------------------------------------------------
+
 
 def _json_value(value):
     """``value`` as it reads back from JSON (tuples become lists), to compare saved and new settings."""
@@ -156,8 +158,11 @@ def read_run_config(out_dir: str) -> dict[str, Any]:
 
 def _setting_changes(saved, new):
     """{name: (saved value, new value)} for every setting that differs (a missing one reads as None)."""
-    return {name: (saved.get(name), new.get(name)) for name in sorted(set(saved) | set(new))
-            if saved.get(name) != new.get(name)}
+    return {
+        name: (saved.get(name), new.get(name))
+        for name in sorted(set(saved) | set(new))
+        if saved.get(name) != new.get(name)
+    }
 
 
 def _refuse_changes(out_dir, changes):
@@ -167,17 +172,20 @@ def _refuse_changes(out_dir, changes):
         raise RunDirectoryError(
             f"cannot resume the run in {out_dir} with different settings ({listed}); only "
             f"{', '.join(RESUMABLE_SETTINGS)} may change on --resume. Use the run's settings, another --out, "
-            f"or --overwrite to start it again")
+            f"or --overwrite to start it again"
+        )
 
 
 # --- the loop -----------------------------------------------------------------------------------------
+
 
 def _progress_fields(trainer, metrics):
     """What the progress bar shows: the trainer's ``progress_fields`` ({label: metric name}) if it has
     them, otherwise every numeric metric."""
     fields = getattr(trainer, "progress_fields", None) or {name: name for name in metrics}
-    return {label: f"{metrics[name]:.3f}" for label, name in fields.items()
-            if isinstance(metrics.get(name), (int, float))}
+    return {
+        label: f"{metrics[name]:.3f}" for label, name in fields.items() if isinstance(metrics.get(name), (int, float))
+    }
 
 
 def draw_samples(trainer: Trainer, n: int, seed: int) -> Any:
@@ -198,6 +206,7 @@ def save_samples(samples: Any, path_stem: str, title: str, value_range: tuple[fl
     array = samples.numpy() if hasattr(samples, "numpy") else numpy.asarray(samples)
     if array.ndim in (3, 4):
         from . import viz
+
         viz.save_image_grid(array, path_stem + ".png", title=title, value_range=value_range)
         return path_stem + ".png"
     numpy.save(path_stem + ".npy", array)
@@ -205,16 +214,33 @@ def save_samples(samples: Any, path_stem: str, title: str, value_range: tuple[fl
 
 
 def _checkpoint(trainer, step, epoch, batches_done, loader_state, config, elapsed):
-    return {"trainable": trainer.state_dict(), "step": step, "epoch": epoch, "batches_done": batches_done,
-            "rng": {"minigan_cpu": backend.get_rng_state(), "loader": loader_state},
-            "extra": {"config": config, "elapsed": elapsed}}
+    return {
+        "trainable": trainer.state_dict(),
+        "step": step,
+        "epoch": epoch,
+        "batches_done": batches_done,
+        "rng": {"minigan_cpu": backend.get_rng_state(), "loader": loader_state},
+        "extra": {"config": config, "elapsed": elapsed},
+    }
 
 
-def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpoint_every: int = 100,
-        resume: bool = False, overwrite: bool = False, log_every: int = 1, sample_epochs: Iterable[int] = (),
-        sample_n: int = 32, sample_seed: int = SAMPLE_SEED, progress: bool = True,
-        callbacks: Iterable[Callable[[int, dict[str, Any]], Any]] = (), settings: dict[str, Any] | None = None,
-        description: str = "train") -> dict[str, Any]:
+def fit(
+    trainer: Trainer,
+    loader: DataLoader,
+    epochs: int,
+    out_dir: str,
+    checkpoint_every: int = 100,
+    resume: bool = False,
+    overwrite: bool = False,
+    log_every: int = 1,
+    sample_epochs: Iterable[int] = (),
+    sample_n: int = 32,
+    sample_seed: int = SAMPLE_SEED,
+    progress: bool = True,
+    callbacks: Iterable[Callable[[int, dict[str, Any]], Any]] = (),
+    settings: dict[str, Any] | None = None,
+    description: str = "train",
+) -> dict[str, Any]:
     """Train ``trainer`` for ``epochs`` passes over ``loader``; see the module docstring.
 
     ``loader``: a ``minigan.data.DataLoader`` (its ``rng`` is checkpointed); each batch goes to
@@ -228,22 +254,36 @@ def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpo
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, numpy.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, numpy.integer)) \
-            or checkpoint_every < 1:
+    if (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, (int, numpy.integer))
+        or checkpoint_every < 1
+    ):
         raise ValueError(f"fit: checkpoint_every must be a positive integer (steps), got {checkpoint_every!r}")
     if resume and overwrite:
         raise ValueError("fit: resume and overwrite exclude each other")
     steps_per_epoch = len(loader)
     if steps_per_epoch < 1:
-        raise ValueError(f"fit: the loader yields no batch in an epoch (batch size "
-                         f"{getattr(loader, 'batch_size', '?')}, {getattr(loader, 'num_samples', '?')} samples"
-                         f"{', drop_last' if getattr(loader, 'drop_last', False) else ''})")
+        raise ValueError(
+            f"fit: the loader yields no batch in an epoch (batch size "
+            f"{getattr(loader, 'batch_size', '?')}, {getattr(loader, 'num_samples', '?')} samples"
+            f"{', drop_last' if getattr(loader, 'drop_last', False) else ''})"
+        )
     missing = [name for name in ("train_step", "state_dict", "load_state_dict", "config") if not hasattr(trainer, name)]
     if missing:
-        raise TypeError(f"fit: {type(trainer).__name__} lacks {', '.join(missing)} of the trainer contract "
-                        "(minigan/trainers/base.py)")
-    config = _json_value({**trainer.config(), **(settings or {}), "epochs": int(epochs),
-                          "batch_size": getattr(loader, "batch_size", None), "batches_per_epoch": steps_per_epoch})
+        raise TypeError(
+            f"fit: {type(trainer).__name__} lacks {', '.join(missing)} of the trainer contract "
+            "(minigan/trainers/base.py)"
+        )
+    config = _json_value(
+        {
+            **trainer.config(),
+            **(settings or {}),
+            "epochs": int(epochs),
+            "batch_size": getattr(loader, "batch_size", None),
+            "batches_per_epoch": steps_per_epoch,
+        }
+    )
     value_range = tuple(getattr(trainer, "sample_range", (0.0, 1.0)))
 
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -256,44 +296,52 @@ def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpo
         for path in _run_files(out_dir):
             os.remove(path)
     elif not resume and _holds_a_run(out_dir):
-        raise RunDirectoryError(f"{out_dir} already holds a run ({', '.join(os.path.basename(p) for p in _run_files(out_dir))}): "
-                                "pass --resume (resume=True) to continue it or --overwrite (overwrite=True) to "
-                                "delete it and start again")
+        raise RunDirectoryError(
+            f"{out_dir} already holds a run ({', '.join(os.path.basename(p) for p in _run_files(out_dir))}): "
+            "pass --resume (resume=True) to continue it or --overwrite (overwrite=True) to "
+            "delete it and start again"
+        )
 
     total_steps = epochs * steps_per_epoch
     step, start_epoch, skip = 0, 0, 0
     elapsed_before = 0.0
     if resume and os.path.exists(checkpoint_path):
         from .serialization import SerializationError, load
+
         try:
             state = load(checkpoint_path)
         except SerializationError as error:
-            raise RunDirectoryError(f"cannot resume: {error}; use --overwrite (overwrite=True) to start the "
-                                    "run again") from error
+            raise RunDirectoryError(
+                f"cannot resume: {error}; use --overwrite (overwrite=True) to start the run again"
+            ) from error
         saved_config = state.get("extra", {}).get("config") if isinstance(state.get("extra"), dict) else None
         if not isinstance(saved_config, dict) or "trainable" not in state:
-            raise RunDirectoryError(f"{checkpoint_path} is not a checkpoint of minigan's fit (no settings or "
-                                    "trainer state in it); use --overwrite to start the run again")
+            raise RunDirectoryError(
+                f"{checkpoint_path} is not a checkpoint of minigan's fit (no settings or "
+                "trainer state in it); use --overwrite to start the run again"
+            )
         changes = _setting_changes(_json_value(saved_config), config)
         _refuse_changes(out_dir, changes)
         step, start_epoch, skip = int(state["step"]), int(state["epoch"]), int(state["batches_done"])
-        reached = start_epoch + (1 if skip else 0)          # epochs begun by the run so far
+        reached = start_epoch + (1 if skip else 0)  # epochs begun by the run so far
         if epochs < reached:
-            raise RunDirectoryError(f"cannot resume the run in {out_dir} with epochs={epochs}: it has already "
-                                    f"trained into epoch {reached} (step {step}); epochs may grow, not shrink")
+            raise RunDirectoryError(
+                f"cannot resume the run in {out_dir} with epochs={epochs}: it has already "
+                f"trained into epoch {reached} (step {step}); epochs may grow, not shrink"
+            )
         trainer.load_state_dict(state["trainable"])
         backend.set_rng_state(state["rng"]["minigan_cpu"])
         loader.rng.bit_generator.state = state["rng"]["loader"]
         elapsed_before = float(state["extra"].get("elapsed", 0.0))
         log.truncate(step)
-        for name, (old, new) in changes.items():           # only resumable settings are left
+        for name, (old, new) in changes.items():  # only resumable settings are left
             log.write({"step": step, "event": "setting changed on resume", "setting": name, "from": old, "to": new})
         _write_json(config_path, config)
     else:
-        if resume and os.path.exists(config_path):          # killed before its first checkpoint
+        if resume and os.path.exists(config_path):  # killed before its first checkpoint
             _refuse_changes(out_dir, _setting_changes(read_run_config(out_dir), config))
         if os.path.exists(log.path):
-            os.remove(log.path)                             # a run that starts from step 0 starts a fresh log
+            os.remove(log.path)  # a run that starts from step 0 starts a fresh log
         _write_json(config_path, config)
 
     started = time.perf_counter()
@@ -303,8 +351,8 @@ def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpo
 
     def save(epoch, batches_done, loader_state):
         from .serialization import save as save_state
-        save_state(_checkpoint(trainer, step, epoch, batches_done, loader_state, config, elapsed()),
-                   checkpoint_path)
+
+        save_state(_checkpoint(trainer, step, epoch, batches_done, loader_state, config, elapsed()), checkpoint_path)
 
     def grid(epoch, only_if_missing=False):
         if epoch not in sample_epochs or not hasattr(trainer, "sample"):
@@ -312,32 +360,41 @@ def fit(trainer: Trainer, loader: DataLoader, epochs: int, out_dir: str, checkpo
         stem = os.path.join(out_dir, f"samples_epoch_{epoch:03d}")
         if only_if_missing and (os.path.exists(stem + ".png") or os.path.exists(stem + ".npy")):
             return
-        save_samples(draw_samples(trainer, sample_n, sample_seed), stem,
-                     f"{description}: samples after {epoch} epoch(s), step {step}", value_range)
+        save_samples(
+            draw_samples(trainer, sample_n, sample_seed),
+            stem,
+            f"{description}: samples after {epoch} epoch(s), step {step}",
+            value_range,
+        )
 
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=total_steps, initial=step, desc=description, unit="step", dynamic_ncols=True,
-                   smoothing=0.1)
-    record = log.last() if step else None    # what a resumed run that has nothing left to train returns
+
+        bar = tqdm(total=total_steps, initial=step, desc=description, unit="step", dynamic_ncols=True, smoothing=0.1)
+    record = log.last() if step else None  # what a resumed run that has nothing left to train returns
     saved_any = resume and os.path.exists(checkpoint_path)
     if skip == 0:
-        grid(start_epoch, only_if_missing=True)      # before training, or a grid a killed run did not write
+        grid(start_epoch, only_if_missing=True)  # before training, or a grid a killed run did not write
     try:
         for epoch in range(start_epoch, epochs):
-            loader_state = copy.deepcopy(loader.rng.bit_generator.state)   # before this epoch's shuffle
+            loader_state = copy.deepcopy(loader.rng.bit_generator.state)  # before this epoch's shuffle
             for batch_index, batch in enumerate(loader):
-                if batch_index < skip:                  # already used before the checkpoint we resumed
+                if batch_index < skip:  # already used before the checkpoint we resumed
                     continue
                 try:
                     metrics = trainer.train_step(batch)
                 except NonFiniteLossError as error:
-                    raise NonFiniteLossError(error.step, error.name, error.value,
-                                             checkpoint_path if saved_any else None) from None
+                    raise NonFiniteLossError(
+                        error.step, error.name, error.value, checkpoint_path if saved_any else None
+                    ) from None
                 step += 1
-                record = {"step": step, "epoch": epoch + (batch_index + 1) / steps_per_epoch, **metrics,
-                          "time": round(elapsed(), 3)}
+                record = {
+                    "step": step,
+                    "epoch": epoch + (batch_index + 1) / steps_per_epoch,
+                    **metrics,
+                    "time": round(elapsed(), 3),
+                }
                 if step % log_every == 0 or step == total_steps:
                     log.write(record)
                 if bar is not None:

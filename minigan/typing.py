@@ -7,6 +7,7 @@ and write ``from __future__ import annotations``, so that an annotation costs no
 never evaluated, and importing minigan does not import this module.  It imports ``Tensor`` itself, so it
 may be imported at run time by users once ``minigan`` is loaded (``typing.get_type_hints`` on their code).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,22 @@ import numpy.typing
 
 from .tensor import Tensor
 
-__all__ = ["Array", "ArrayLike", "Batch", "Device", "DType", "Dim", "IntPair", "Number", "Params", "PathLike",
-           "Shape", "ShapeLike", "StateDict", "TensorLike"]
+__all__ = [
+    "Array",
+    "ArrayLike",
+    "Batch",
+    "Device",
+    "DType",
+    "Dim",
+    "IntPair",
+    "Number",
+    "Params",
+    "PathLike",
+    "Shape",
+    "ShapeLike",
+    "StateDict",
+    "TensorLike",
+]
 
 # A NumPy or CuPy ndarray (what ``Tensor.array`` holds).  CuPy is optional and has no type stubs, so the
 # alias cannot name ``cupy.ndarray``; ``Any`` is the honest type of "one of the two array libraries".

@@ -5,6 +5,7 @@
     viz.score_histograms(scores, labels, class_names, "hist.png")
     viz.loss_curves("metrics.jsonl", "losses.png", keys=("critic_loss", "gp"))
 """
+
 from __future__ import annotations
 
 import json
@@ -19,27 +20,45 @@ if TYPE_CHECKING:
 
     from .typing import ArrayLike, PathLike, TensorLike
 
-__all__ = ["image_grid", "save_image_grid", "score_histograms", "score_histograms_by_run", "pair_histograms",
-           "class_colours", "loss_curves",
-           "read_metrics", "save_filter_grid", "line_panels", "latent_scatter", "labelled_rows_grid",
-           "plot_running_means"]
+__all__ = [
+    "image_grid",
+    "save_image_grid",
+    "score_histograms",
+    "score_histograms_by_run",
+    "pair_histograms",
+    "class_colours",
+    "loss_curves",
+    "read_metrics",
+    "save_filter_grid",
+    "line_panels",
+    "latent_scatter",
+    "labelled_rows_grid",
+    "plot_running_means",
+]
 
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
 def _numpy(images):
-    if not isinstance(images, numpy.ndarray) and callable(getattr(images, "numpy", None)):     # a Tensor
+    if not isinstance(images, numpy.ndarray) and callable(getattr(images, "numpy", None)):  # a Tensor
         return numpy.asarray(images.numpy())
     return numpy.asarray(images)
 
 
-def image_grid(images: TensorLike, nrow: int = 8, padding: int = 2, value_range: tuple[float, float] = (0.0, 1.0),
-               pad_value: float = 1.0) -> numpy.ndarray:
+def image_grid(
+    images: TensorLike,
+    nrow: int = 8,
+    padding: int = 2,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    pad_value: float = 1.0,
+) -> numpy.ndarray:
     """Tile images (N, C, H, W) into one (H', W', C) array in [0, 1] (torchvision's make_grid, HWC).
     Values are clipped to ``value_range`` and rescaled to [0, 1]; one channel gives a grey image."""
     images = _numpy(images).astype(numpy.float64)
@@ -54,12 +73,17 @@ def image_grid(images: TensorLike, nrow: int = 8, padding: int = 2, value_range:
     for k in range(n):
         r, q = divmod(k, ncol)
         top, left = padding + r * (h + padding), padding + q * (w + padding)
-        grid[top:top + h, left:left + w] = images[k].transpose(1, 2, 0)
+        grid[top : top + h, left : left + w] = images[k].transpose(1, 2, 0)
     return grid[..., 0] if c == 1 else grid
 
 
-def save_image_grid(images: TensorLike, path: PathLike, nrow: int = 8, title: str | None = None,
-                    value_range: tuple[float, float] = (0.0, 1.0)) -> None:
+def save_image_grid(
+    images: TensorLike,
+    path: PathLike,
+    nrow: int = 8,
+    title: str | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> None:
     """Write ``image_grid(images)`` to ``path`` (PNG) with an optional title."""
     plt = _pyplot()
     grid = image_grid(images, nrow=nrow, value_range=value_range)
@@ -78,6 +102,7 @@ def class_colours(class_names: Sequence[str]) -> list[tuple[float, float, float,
     """Source 000's colour scheme: one hue per shape (circles yellow, squares purple, triangles green),
     darker for the lower noise level (0.01), lighter for 0.03; distinct shades within a shape."""
     import matplotlib
+
     hues = {"circle": "YlOrBr", "square": "Purples", "triangle": "Greens"}
     colours, seen = [], {}
     for name in class_names:
@@ -91,8 +116,16 @@ def class_colours(class_names: Sequence[str]) -> list[tuple[float, float, float,
     return colours
 
 
-def score_histograms(scores: ArrayLike, labels: ArrayLike, class_names: Sequence[str], path: PathLike,
-                     title: str | None = None, bins: int = 60, centre_on: str | None = None, axes: Any = None) -> Any:
+def score_histograms(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    path: PathLike,
+    title: str | None = None,
+    bins: int = 60,
+    centre_on: str | None = None,
+    axes: Any = None,
+) -> Any:
     """Histograms of critic scores (N,), one colour per class (labels (N,) index ``class_names``), as the
     figures of source 000. ``centre_on``: a class name whose mean score is subtracted from all scores.
     Draws on ``axes`` if given (and returns it), otherwise writes ``path``."""
@@ -118,16 +151,23 @@ def score_histograms(scores: ArrayLike, labels: ArrayLike, class_names: Sequence
     return axes
 
 
-def score_histograms_by_run(scores: dict[str, ArrayLike], labels: ArrayLike, class_names: Sequence[str], path: PathLike,
-                            samples: dict[str, str] | None = None, titles: dict[str, str] | None = None,
-                            centre_on: str | None = None) -> None:
+def score_histograms_by_run(
+    scores: dict[str, ArrayLike],
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    path: PathLike,
+    samples: dict[str, str] | None = None,
+    titles: dict[str, str] | None = None,
+    centre_on: str | None = None,
+) -> None:
     """One row per run of ``scores`` ({run: scores (N,)}): the image at ``samples[run]`` (a PNG of its samples,
     if given and present) beside the run's histograms by class (``score_histograms``, centred on the class
     ``centre_on``); ``titles``: {run: label}. Written to ``path``."""
     plt = _pyplot()
     samples, titles = samples or {}, titles or {}
-    figure, axes = plt.subplots(len(scores), 2, figsize=(13, 3.3 * len(scores)), squeeze=False,
-                                gridspec_kw={"width_ratios": [1, 2.6]})
+    figure, axes = plt.subplots(
+        len(scores), 2, figsize=(13, 3.3 * len(scores)), squeeze=False, gridspec_kw={"width_ratios": [1, 2.6]}
+    )
     for row, name in enumerate(scores):
         axes[row, 0].axis("off")
         if samples.get(name) and os.path.exists(samples[name]):
@@ -139,8 +179,14 @@ def score_histograms_by_run(scores: dict[str, ArrayLike], labels: ArrayLike, cla
     plt.close(figure)
 
 
-def pair_histograms(scores: ArrayLike, labels: ArrayLike, class_names: Sequence[str], pairs: Sequence[tuple[int, int]],
-                    path: PathLike, titles: Sequence[str] | None = None) -> None:
+def pair_histograms(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    pairs: Sequence[tuple[int, int]],
+    path: PathLike,
+    titles: Sequence[str] | None = None,
+) -> None:
     """One panel per pair (i, j) of classes: the histograms of the scores (N,) of those two classes only,
     as source 000's zoom on classes whose scores are close. ``titles``: one per pair (default "a vs b")."""
     plt = _pyplot()
@@ -149,8 +195,15 @@ def pair_histograms(scores: ArrayLike, labels: ArrayLike, class_names: Sequence[
     titles = titles or [f"{class_names[i]} vs {class_names[j]}" for i, j in pairs]
     for axis, (i, j), title in zip(axes[0], pairs, titles):
         keep = (labels == i) | (labels == j)
-        score_histograms(numpy.asarray(scores)[keep], (labels[keep] == j).astype(int),
-                         [class_names[i], class_names[j]], None, axes=axis, bins=30, title=title)
+        score_histograms(
+            numpy.asarray(scores)[keep],
+            (labels[keep] == j).astype(int),
+            [class_names[i], class_names[j]],
+            None,
+            axes=axis,
+            bins=30,
+            title=title,
+        )
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
@@ -162,8 +215,9 @@ def read_metrics(path: PathLike) -> list[dict[str, Any]]:
         return [json.loads(line) for line in file if line.strip()]
 
 
-def plot_running_means(axis: Any, metrics: PathLike | Iterable[dict[str, Any]], keys: Sequence[str], x: str = "step",
-                       smooth: int = 25) -> None:
+def plot_running_means(
+    axis: Any, metrics: PathLike | Iterable[dict[str, Any]], keys: Sequence[str], x: str = "step", smooth: int = 25
+) -> None:
     """On one matplotlib ``axis``, each key's running mean over ``smooth`` records (fewer if the log is
     shorter), labelled by its name: several losses of one run on a common step axis."""
     records = read_metrics(metrics) if isinstance(metrics, str) else list(metrics)
@@ -171,15 +225,20 @@ def plot_running_means(axis: Any, metrics: PathLike | Iterable[dict[str, Any]], 
     for key in keys:
         values = numpy.array([r[key] for r in records])
         k = min(smooth, len(values))
-        axis.plot(steps[k - 1:], numpy.convolve(values, numpy.ones(k) / k, mode="valid"), label=key)
+        axis.plot(steps[k - 1 :], numpy.convolve(values, numpy.ones(k) / k, mode="valid"), label=key)
     axis.set_xlabel(x)
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
 
 
-def loss_curves(metrics: PathLike | Iterable[dict[str, Any]], path: PathLike,
-                keys: Sequence[str] = ("critic_loss", "gp"), x: str = "step", smooth: int = 25,
-                title: str | None = None) -> None:
+def loss_curves(
+    metrics: PathLike | Iterable[dict[str, Any]],
+    path: PathLike,
+    keys: Sequence[str] = ("critic_loss", "gp"),
+    x: str = "step",
+    smooth: int = 25,
+    title: str | None = None,
+) -> None:
     """One panel per key (source 000 plots the critic loss and the gradient penalty over training):
     the raw values faint, a running mean over ``smooth`` points on top. ``metrics``: records or a path."""
     plt = _pyplot()
@@ -193,7 +252,7 @@ def loss_curves(metrics: PathLike | Iterable[dict[str, Any]], path: PathLike,
         axis.plot(xs, ys, lw=0.6, alpha=0.35, color="C0")
         if len(ys) >= smooth > 1:
             kernel = numpy.ones(smooth) / smooth
-            axis.plot(xs[smooth - 1:], numpy.convolve(ys, kernel, mode="valid"), lw=1.4, color="C0")
+            axis.plot(xs[smooth - 1 :], numpy.convolve(ys, kernel, mode="valid"), lw=1.4, color="C0")
         axis.set_xlabel(x)
         axis.set_title(key, fontsize=10)
     if title:
@@ -212,8 +271,13 @@ def save_filter_grid(W: TensorLike, path: PathLike, title: str, n: int = 100, nr
     save_image_grid((tiles - low) / (high - low + 1e-12), path, nrow=nrow, title=title)
 
 
-def line_panels(panels: Sequence[tuple[str, dict[str, tuple[ArrayLike, ArrayLike]]]], path: PathLike, xlabel: str,
-                log_y: bool = False, width: float = 5.0) -> None:
+def line_panels(
+    panels: Sequence[tuple[str, dict[str, tuple[ArrayLike, ArrayLike]]]],
+    path: PathLike,
+    xlabel: str,
+    log_y: bool = False,
+    width: float = 5.0,
+) -> None:
     """Side-by-side panels of curves: ``panels`` is a list of (ylabel, {label: (xs, ys)}) -- or
     {label: (xs, ys, style)} for a matplotlib format string such as "o--" -- one legend per panel."""
     plt = _pyplot()
@@ -244,8 +308,16 @@ def latent_scatter(z: ArrayLike, labels: ArrayLike, path: PathLike, title: str, 
         rows = labels == k
         axis.scatter(z[rows, 0], z[rows, 1], s=6, color=cmap(k), label=str(k), alpha=0.8)
         centre = z[rows].mean(0)
-        axis.text(centre[0], centre[1], str(k), fontsize=13, weight="bold", ha="center", va="center",
-                  bbox=dict(facecolor="white", alpha=0.7, edgecolor=cmap(k), boxstyle="round,pad=0.15"))
+        axis.text(
+            centre[0],
+            centre[1],
+            str(k),
+            fontsize=13,
+            weight="bold",
+            ha="center",
+            va="center",
+            bbox=dict(facecolor="white", alpha=0.7, edgecolor=cmap(k), boxstyle="round,pad=0.15"),
+        )
     axis.set_xlabel("z1 (posterior mean)")
     axis.set_ylabel("z2 (posterior mean)")
     axis.legend(markerscale=3, fontsize=8, ncol=2, loc="best")
@@ -255,22 +327,33 @@ def latent_scatter(z: ArrayLike, labels: ArrayLike, path: PathLike, title: str, 
     plt.close(figure)
 
 
-def labelled_rows_grid(rows: Sequence[numpy.ndarray], alphas: Sequence[float], labels: Sequence[str], path: PathLike,
-                       title: str, blocks: int = 3) -> None:
+def labelled_rows_grid(
+    rows: Sequence[numpy.ndarray],
+    alphas: Sequence[float],
+    labels: Sequence[str],
+    path: PathLike,
+    title: str,
+    blocks: int = 3,
+) -> None:
     """Rows of images (a list of (A, 1, H, W) paths, e.g. one interpolation per digit pair), each labelled on
     the left, the columns by ``alphas`` on top, laid out in ``blocks`` side-by-side panels (45 rows -> 3 panels
     of 15). 28x28 images."""
     plt = _pyplot()
     per_block = -(-len(rows) // blocks)
-    grids = [image_grid(numpy.concatenate(rows[k:k + per_block]), nrow=len(alphas), padding=2)
-             for k in range(0, len(rows), per_block)]
+    grids = [
+        image_grid(numpy.concatenate(rows[k : k + per_block]), nrow=len(alphas), padding=2)
+        for k in range(0, len(rows), per_block)
+    ]
     height, width = grids[0].shape
-    figure, axes = plt.subplots(1, len(grids), figsize=(len(grids) * (width / 45 + 0.5), height / 45 + 0.6),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(grids), figsize=(len(grids) * (width / 45 + 0.5), height / 45 + 0.6), squeeze=False
+    )
     for k, (axis, grid) in enumerate(zip(axes[0], grids)):
         axis.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         n_rows = (grid.shape[0] - 2) // 30
-        axis.set_yticks([2 + 30 * r + 14 for r in range(n_rows)], labels[k * per_block:k * per_block + n_rows], fontsize=8)
+        axis.set_yticks(
+            [2 + 30 * r + 14 for r in range(n_rows)], labels[k * per_block : k * per_block + n_rows], fontsize=8
+        )
         axis.set_xticks([2 + 30 * c + 14 for c in range(len(alphas))], [f"{a:.3g}" for a in alphas], fontsize=6)
         axis.xaxis.tick_top()
         axis.tick_params(length=0)

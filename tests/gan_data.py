@@ -1,5 +1,6 @@
 """Tiny labelled "digits" for the GAN-family tests: bright vertical bars on -1 (class = bar position), in
 [-1, 1] like the generators' tanh output."""
+
 import numpy as np
 
 
@@ -9,7 +10,7 @@ def bar_digits(n=32, seed=0):
     labels = rng.integers(0, 10, n)
     x = -np.ones((n, 1, 28, 28), np.float32)
     for i, c in enumerate(labels):
-        x[i, 0, 4:24, 2 + 2 * c:4 + 2 * c] = 1
+        x[i, 0, 4:24, 2 + 2 * c : 4 + 2 * c] = 1
     return x, labels.astype(np.int64)
 
 

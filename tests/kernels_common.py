@@ -1,6 +1,7 @@
 """What the kernel tests (tests/test_kernels_*.py) share: the convolution cases, tolerances, skip marks, and
 the switches that force kernels.cpu's code paths.  No timing in any of them: speed is measured by
 bench/bench_conv.py and bench/bench_training_steps.py, as ratios to PyTorch in the same run."""
+
 import importlib
 import os
 
@@ -17,27 +18,28 @@ try:
 except ImportError:  # the PyTorch cross-checks are skipped, the reference-vs-fast tests still run
     torch = TF = TG = None
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))      # the repository: cwd of subprocesses
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository: cwd of subprocesses
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch (test-only cross-check) is not installed")
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
 needs_cpu = pytest.mark.skipif(not HAS_NUMBA, reason="Numba is not installed")
-needs_private_blas = pytest.mark.skipif(not importlib.util.find_spec("scipy_openblas32"),
-                                        reason="needs the private BLAS (scipy-openblas32)")
+needs_private_blas = pytest.mark.skipif(
+    not importlib.util.find_spec("scipy_openblas32"), reason="needs the private BLAS (scipy-openblas32)"
+)
 
 # (N, C, O, H, W, (kh, kw), stride, padding, dilation, output_padding)
 # output_padding is used by conv_transpose2d only and must be < max(stride, dilation) for PyTorch.
 GRID = [
     (2, 3, 4, 8, 8, (3, 3), (1, 1), (0, 0), (1, 1), (0, 0)),
-    (1, 1, 1, 5, 5, (1, 1), (1, 1), (0, 0), (1, 1), (0, 0)),      # batch 1, 1x1 kernel
-    (2, 3, 5, 9, 7, (4, 4), (2, 2), (1, 1), (1, 1), (1, 1)),      # DCGAN-like k4 s2 p1, odd sizes
-    (3, 2, 3, 11, 13, (3, 2), (2, 3), (1, 2), (1, 1), (1, 2)),    # rectangular kernel, unequal strides
-    (2, 4, 3, 10, 9, (3, 3), (1, 1), (2, 2), (2, 3), (1, 2)),     # dilation (op < dilation)
-    (1, 3, 2, 7, 8, (2, 3), (3, 2), (0, 1), (2, 1), (2, 0)),      # stride 3 with dilation
-    (2, 1, 6, 28, 28, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0)),    # 1-channel input (MNIST D's first layer)
-    (2, 6, 1, 14, 14, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0)),    # 1-channel output (MNIST G's last layer)
-    (1, 2, 2, 4, 4, (5, 5), (1, 1), (2, 2), (1, 1), (0, 0)),      # kernel larger than the image
-    (2, 5, 3, 6, 5, (3, 3), (2, 2), (3, 0), (1, 1), (0, 1)),      # padding larger than half the kernel
+    (1, 1, 1, 5, 5, (1, 1), (1, 1), (0, 0), (1, 1), (0, 0)),  # batch 1, 1x1 kernel
+    (2, 3, 5, 9, 7, (4, 4), (2, 2), (1, 1), (1, 1), (1, 1)),  # DCGAN-like k4 s2 p1, odd sizes
+    (3, 2, 3, 11, 13, (3, 2), (2, 3), (1, 2), (1, 1), (1, 2)),  # rectangular kernel, unequal strides
+    (2, 4, 3, 10, 9, (3, 3), (1, 1), (2, 2), (2, 3), (1, 2)),  # dilation (op < dilation)
+    (1, 3, 2, 7, 8, (2, 3), (3, 2), (0, 1), (2, 1), (2, 0)),  # stride 3 with dilation
+    (2, 1, 6, 28, 28, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0)),  # 1-channel input (MNIST D's first layer)
+    (2, 6, 1, 14, 14, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0)),  # 1-channel output (MNIST G's last layer)
+    (1, 2, 2, 4, 4, (5, 5), (1, 1), (2, 2), (1, 1), (0, 0)),  # kernel larger than the image
+    (2, 5, 3, 6, 5, (3, 3), (2, 2), (3, 0), (1, 1), (0, 1)),  # padding larger than half the kernel
 ]
 IDS = ["N{}C{}O{}_{}x{}_k{}_s{}_p{}_d{}_op{}".format(*c[:5], *["".join(map(str, t)) for t in c[5:]]) for c in GRID]
 
@@ -67,9 +69,15 @@ def cpu():
 def kernel_modules():
     """The kernel modules available here: the reference always, Numba CPU when Numba imports."""
     mods = [pytest.param("reference")]
-    mods.append(pytest.param("cpu", marks=pytest.mark.skipif(
-        importlib.util.find_spec("numba") is None or importlib.util.find_spec("minigan_kernels.cpu") is None,
-        reason="Numba (or kernels.cpu) not available")))
+    mods.append(
+        pytest.param(
+            "cpu",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("numba") is None or importlib.util.find_spec("minigan_kernels.cpu") is None,
+                reason="Numba (or kernels.cpu) not available",
+            ),
+        )
+    )
     return mods
 
 
@@ -84,12 +92,20 @@ def kernel_module(name):
 # per-thread pipelines on the private BLAS (runtime.FUSED, in chunks of ~kernels/fused.py's CHUNK_BYTES of
 # columns) or, unfused, with NumPy's BLAS: force each combination in turn.
 SERIAL, PARALLEL = 1 << 62, 0
-_CL, _PAR, _MM = "minigan_kernels.conv.CHANNELS_LAST_MIN", "minigan_kernels.runtime.PARALLEL_MIN", "minigan_kernels.products.MATMUL_PARALLEL_MIN"
-_FUSED, _FUSED_PAR, _CHUNK = "minigan_kernels.runtime.FUSED", "minigan_kernels.runtime.FUSED_PARALLEL_MIN", "minigan_kernels.fused.CHUNK_BYTES"
+_CL, _PAR, _MM = (
+    "minigan_kernels.conv.CHANNELS_LAST_MIN",
+    "minigan_kernels.runtime.PARALLEL_MIN",
+    "minigan_kernels.products.MATMUL_PARALLEL_MIN",
+)
+_FUSED, _FUSED_PAR, _CHUNK = (
+    "minigan_kernels.runtime.FUSED",
+    "minigan_kernels.runtime.FUSED_PARALLEL_MIN",
+    "minigan_kernels.fused.CHUNK_BYTES",
+)
 LAYOUTS = {
-    "nchw-serial": {_CL: 10 ** 9, _PAR: SERIAL, _MM: SERIAL},
-    "nchw-parallel": {_CL: 10 ** 9, _PAR: PARALLEL, _MM: PARALLEL},
-    "nchw-numpy_blas": {_CL: 10 ** 9, _PAR: PARALLEL, _FUSED: False},
+    "nchw-serial": {_CL: 10**9, _PAR: SERIAL, _MM: SERIAL},
+    "nchw-parallel": {_CL: 10**9, _PAR: PARALLEL, _MM: PARALLEL},
+    "nchw-numpy_blas": {_CL: 10**9, _PAR: PARALLEL, _FUSED: False},
     "channels_last-serial": {_CL: 1, _PAR: SERIAL, _FUSED_PAR: SERIAL},
     "channels_last-parallel": {_CL: 1, _PAR: PARALLEL, _FUSED_PAR: PARALLEL},
     "channels_last-parallel-chunk1": {_CL: 1, _PAR: PARALLEL, _FUSED_PAR: PARALLEL, _CHUNK: 1},
@@ -101,6 +117,6 @@ LAYOUTS = {
 def force_layout(monkeypatch, layout):
     """Switch kernels.cpu's convolutions to one of LAYOUTS (the im2col paths: Winograd is tested apart)."""
     cpu()
-    monkeypatch.setattr("minigan_kernels.conv.WINOGRAD_MIN_CHANNELS", 10 ** 9)
+    monkeypatch.setattr("minigan_kernels.conv.WINOGRAD_MIN_CHANNELS", 10**9)
     for target, value in LAYOUTS[layout].items():
         monkeypatch.setattr(target, value)

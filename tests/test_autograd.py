@@ -1,4 +1,5 @@
 """The engine's behaviour as a PyTorch user expects it, and the errors a user will hit."""
+
 import numpy as np
 import pytest
 
@@ -12,10 +13,11 @@ def t64(array, requires_grad=True):
 
 # --- graph semantics ---------------------------------------------------------------------------------
 
+
 def test_diamond_and_reused_input_accumulate():
     x = t64([1.0, 2.0, 3.0])
     a = x * 2
-    b = x * x          # x used twice in one op
+    b = x * x  # x used twice in one op
     y = (a * b).sum()  # diamond: x -> a, x -> b -> y;  y = 2 x^3
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy() ** 2)
@@ -39,8 +41,8 @@ def test_grad_returns_tuple_and_leaves_dot_grad_alone():
 
 def test_grad_of_grad_is_second_derivative():
     x = t64([0.3, -1.2, 2.0])
-    (g,) = mg.grad((x ** 3).sum(), x, create_graph=True)     # 3 x^2
-    (h,) = mg.grad(g.sum(), x)                                # 6 x
+    (g,) = mg.grad((x**3).sum(), x, create_graph=True)  # 3 x^2
+    (h,) = mg.grad(g.sum(), x)  # 6 x
     np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
     np.testing.assert_allclose(h.numpy(), 6 * x.numpy())
 
@@ -51,7 +53,7 @@ def test_third_derivative_of_tanh():
     (g2,) = mg.grad(g1.sum(), x, create_graph=True)
     (g3,) = mg.grad(g2.sum(), x)
     th = np.tanh(x.numpy())
-    np.testing.assert_allclose(g3.numpy(), -2 * (1 - th ** 2) ** 2 + 4 * th ** 2 * (1 - th ** 2))
+    np.testing.assert_allclose(g3.numpy(), -2 * (1 - th**2) ** 2 + 4 * th**2 * (1 - th**2))
 
 
 def test_retain_graph_allows_second_backward_and_freed_graph_errors():
@@ -76,6 +78,7 @@ def test_detach_and_no_grad_cut_the_graph():
     @mg.no_grad()
     def f(v):
         return v * 2
+
     assert not f(x).requires_grad
 
 
@@ -142,6 +145,7 @@ def test_batch_norm_updates_running_statistics_like_torch():
 
 # --- the WGAN-GP penalty: a gradient differentiated through a conv critic ------------------------------
 
+
 def test_gradient_penalty_through_conv_critic_matches_torch():
     """penalty = mean_n (||d critic(x_n)/d x_n|| - 1)^2; its gradient w.r.t. every critic parameter, which
     differentiates conv2d's backward (conv_transpose2d, conv2d_weight), agrees with PyTorch's."""
@@ -154,9 +158,9 @@ def test_gradient_penalty_through_conv_critic_matches_torch():
     W3 = rng.standard_normal((1, 5 * 4 * 4)) * 0.1
 
     def critic_mg(x, W1, b1, W2, W3):
-        h = F.leaky_relu(F.conv2d(x, W1, b1, stride=2, padding=1), 0.2)     # (3, 4, 4, 4)
-        h = F.tanh(F.conv2d(h, W2, padding=1))                               # (3, 5, 4, 4)
-        return F.linear(h.reshape(3, -1), W3)                                # (3, 1)
+        h = F.leaky_relu(F.conv2d(x, W1, b1, stride=2, padding=1), 0.2)  # (3, 4, 4, 4)
+        h = F.tanh(F.conv2d(h, W2, padding=1))  # (3, 5, 4, 4)
+        return F.linear(h.reshape(3, -1), W3)  # (3, 1)
 
     def critic_torch(x, W1, b1, W2, W3):
         tf = torch.nn.functional
@@ -190,10 +194,12 @@ def test_gradient_penalty_gradcheck():
         xi = mg.tensor(x.numpy(), dtype="float64", requires_grad=True)
         (g,) = mg.grad(F.softplus(F.conv2d(xi, W, stride=2)).sum(), xi, create_graph=True)
         return ((g.reshape(2, -1).norm(dim=1) - 1) ** 2).mean()
+
     assert mg.gradcheck(penalty, [W])
 
 
 # --- errors a user will hit ----------------------------------------------------------------------------
+
 
 def test_shape_mismatch_names_both_shapes_and_the_op():
     with pytest.raises(ValueError, match=r"matmul: shapes \(3, 4\) and \(5, 2\)"):
@@ -224,12 +230,13 @@ def test_detect_anomaly_names_the_op():
             with np.errstate(invalid="ignore"):
                 F.log(x)
     with np.errstate(invalid="ignore"):
-        assert np.isnan(F.log(x).numpy()[1])     # off by default: no check, no cost
+        assert np.isnan(F.log(x).numpy()[1])  # off by default: no check, no cost
 
 
 def test_mixing_devices_names_both():
-    class FakeGPUArray(np.ndarray):       # a stand-in: the engine asks the array type's module
+    class FakeGPUArray(np.ndarray):  # a stand-in: the engine asks the array type's module
         device = type("Device", (), {"id": 0})()
+
     FakeGPUArray.__module__ = "cupy._core.core"
     fake = np.zeros(2).view(FakeGPUArray)
     with pytest.raises(RuntimeError, match="cpu, cuda:0"):
@@ -239,6 +246,7 @@ def test_mixing_devices_names_both():
 def test_cuda_device_without_gpu_says_what_is_missing():
     try:
         import cupy  # noqa: F401
+
         has_cupy = True
     except ImportError:
         has_cupy = False
@@ -251,7 +259,7 @@ def test_cuda_device_without_gpu_says_what_is_missing():
 
 def test_second_backward_without_create_graph_has_no_graph():
     x = t64([1.0, 2.0])
-    (g,) = mg.grad((x ** 2).sum(), x)
+    (g,) = mg.grad((x**2).sum(), x)
     assert not g.requires_grad
 
 
@@ -296,5 +304,5 @@ def test_gradients_meeting_at_a_tensor_are_summed_the_same_way_in_every_sweep():
         assert (g.creator is not None) == (mode == "create_graph")
         gradients[mode] = g, x
     g, x = gradients["create_graph"]
-    (gg,) = mg.grad(g.sum(), x)                 # the recorded sweep's gradient differentiates: d/dx sum = 18
+    (gg,) = mg.grad(g.sum(), x)  # the recorded sweep's gradient differentiates: d/dx sum = 18
     np.testing.assert_array_equal(gg.numpy(), np.full(3, 18.0))

@@ -1,4 +1,5 @@
 """kernels.blas says when its private OpenBLAS runs kernels below what the CPU supports, and why."""
+
 from minigan_kernels import blas
 
 AVX512 = {"avx2", "fma", "avx512f"}
@@ -17,5 +18,7 @@ def test_an_unrecognised_cpu_is_the_reason_when_nothing_is_overridden():
 def test_matching_kernels_give_no_note_and_a_cache_override_alone_is_reported():
     assert blas.below_cpu_note("SkylakeX", AVX512, {}) == ""
     assert blas.below_cpu_note("Zen", {"avx2"}, {}) == ""
-    assert blas.below_cpu_note("SkylakeX", AVX512, {"OPENBLAS_L2_SIZE": "1"}) == "; set in the environment: OPENBLAS_L2_SIZE=1"
-
+    assert (
+        blas.below_cpu_note("SkylakeX", AVX512, {"OPENBLAS_L2_SIZE": "1"})
+        == "; set in the environment: OPENBLAS_L2_SIZE=1"
+    )

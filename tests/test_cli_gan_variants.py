@@ -1,6 +1,7 @@
 """`minigan train / sample / evaluate` for the conditional GAN, InfoGAN, the semi-supervised GAN and BiGAN on
 their built-in data (a small stratified subset of mnist5k via --n-train, tiny networks), and argparse's usage
 errors for their flags."""
+
 import json
 import types
 
@@ -24,6 +25,7 @@ TINY = {
 def needs_mnist5k():
     try:
         import minigan.data as data
+
         data.load("mnist5k")
     except (ModuleNotFoundError, FileNotFoundError) as error:
         pytest.skip(f"mnist5k unavailable: {error}")
@@ -32,23 +34,54 @@ def needs_mnist5k():
 @pytest.mark.parametrize("family", sorted(TINY))
 def test_train_then_sample_on_the_built_in_data(family, tmp_path):
     run = tmp_path / "run"
-    argv = ["train", family, "--out", str(run), "--epochs", "1", "--n-train", "80", "--batch-size", "32",
-            "--no-progress", "--sample-epochs", *TINY[family]]
+    argv = [
+        "train",
+        family,
+        "--out",
+        str(run),
+        "--epochs",
+        "1",
+        "--n-train",
+        "80",
+        "--batch-size",
+        "32",
+        "--no-progress",
+        "--sample-epochs",
+        *TINY[family],
+    ]
     assert main(argv) == 0
     assert (run / CHECKPOINT_NAME).exists()
     config = read_run_config(str(run))
     assert config["family"] == family and config["n_train"] == 80 and config["batches_per_epoch"] == 2
     assert main(["sample", "--run", str(run), "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(SystemExit) as refused:                          # the run is never clobbered
+    with pytest.raises(SystemExit) as refused:  # the run is never clobbered
         main(argv)
     assert refused.value.code == 2
 
 
 def test_evaluate_the_semi_supervised_classifier_on_the_test_digits(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "ssgan", "--out", str(run), "--epochs", "1", "--n-train", "80", "--batch-size", "32",
-                 "--no-progress", "--sample-epochs", *TINY["ssgan"]]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ssgan",
+                "--out",
+                str(run),
+                "--epochs",
+                "1",
+                "--n-train",
+                "80",
+                "--batch-size",
+                "32",
+                "--no-progress",
+                "--sample-epochs",
+                *TINY["ssgan"],
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", "--run", str(run)]) == 0
     result = json.loads((run / "evaluation.json").read_text())
@@ -57,13 +90,25 @@ def test_evaluate_the_semi_supervised_classifier_on_the_test_digits(tmp_path, ca
     assert json.loads(capsys.readouterr().out) == result
 
 
-@pytest.mark.parametrize("family, flag, value", [
-    ("cgan", "--d-steps", "0"), ("cgan", "--lr", "-1"), ("cgan", "--n-train", "9"), ("cgan", "--n-train", "4001"),
-    ("infogan", "--lambda-categorical", "-0.5"), ("infogan", "--categories", "1"), ("infogan", "--lr-d", "nan"),
-    ("ssgan", "--labels", "5"), ("ssgan", "--generator-loss", "minimax"), ("ssgan", "--labelled-batch", "0"),
-    ("ssgan", "--unsupervised-weight", "-1"), ("bigan", "--dropout", "1.5"), ("bigan", "--hidden", "0"),
-    ("bigan", "--latent-dim", "x"),
-])
+@pytest.mark.parametrize(
+    "family, flag, value",
+    [
+        ("cgan", "--d-steps", "0"),
+        ("cgan", "--lr", "-1"),
+        ("cgan", "--n-train", "9"),
+        ("cgan", "--n-train", "4001"),
+        ("infogan", "--lambda-categorical", "-0.5"),
+        ("infogan", "--categories", "1"),
+        ("infogan", "--lr-d", "nan"),
+        ("ssgan", "--labels", "5"),
+        ("ssgan", "--generator-loss", "minimax"),
+        ("ssgan", "--labelled-batch", "0"),
+        ("ssgan", "--unsupervised-weight", "-1"),
+        ("bigan", "--dropout", "1.5"),
+        ("bigan", "--hidden", "0"),
+        ("bigan", "--latent-dim", "x"),
+    ],
+)
 def test_bad_flag_values_are_usage_errors(family, flag, value, tmp_path, capsys):
     with pytest.raises(SystemExit) as error:
         main(["train", family, "--out", str(tmp_path / "run"), flag, value])
@@ -79,16 +124,24 @@ def digits(n=40, seed=0):
 
 
 def test_evaluate_of_cgan_infogan_and_bigan_on_tiny_data():
-    from minigan.models import (BiGANDiscriminator, BiGANEncoder, BiGANGenerator, ConditionalDCGANDiscriminator,
-                                ConditionalDCGANGenerator, InfoGANDiscriminator, InfoGANGenerator)
+    from minigan.models import (
+        BiGANDiscriminator,
+        BiGANEncoder,
+        BiGANGenerator,
+        ConditionalDCGANDiscriminator,
+        ConditionalDCGANGenerator,
+        InfoGANDiscriminator,
+        InfoGANGenerator,
+    )
     from minigan.trainers.bigan import BiGAN
     from minigan.trainers.conditional import ConditionalGAN
     from minigan.trainers.infogan import InfoGAN
+
     mg.manual_seed(0)
     train, test = digits(60), digits(30, seed=1)
     cgan = ConditionalGAN(ConditionalDCGANGenerator(4, 10, width=2), ConditionalDCGANDiscriminator(10, width=2))
     result = cgan.evaluate((train, test))
-    assert result["judge_accuracy_on_real_test"] > 0.8                 # bars are easy for the judge
+    assert result["judge_accuracy_on_real_test"] > 0.8  # bars are easy for the judge
     assert 0 <= result["judge_accuracy_on_G(z,y)"] <= 1 and result["chance"] == 0.1
     info = InfoGAN(InfoGANGenerator(4, 10, 2, width=2), InfoGANDiscriminator(10, 2, width=2, hidden=8))
     result = info.evaluate(train)

@@ -1,5 +1,6 @@
 """minigan.critic_classifier (source 000's measurement, shared by demos/wgan_shapes.py and `minigan demo`):
 separation and rank correlation on scores whose answer is known, the baselines, the figures and tables."""
+
 import json
 
 import numpy as np
@@ -42,14 +43,14 @@ def test_well_separated_runs_and_their_order_across_retrainings():
     table = out["runs"]["a"]["table"]
     assert [row["class"] for row in table] == NAMES
     np.testing.assert_allclose([row["mean"] for row in table], order, atol=0.1)
-    json.dumps(out)                                            # JSON-able as it stands: report.json
+    json.dumps(out)  # JSON-able as it stands: report.json
 
 
 def test_baselines_score_the_untrained_critics_and_the_mean_intensity():
     images = np.zeros((4, 3, 2, 2), np.float32)
     images[1], images[2], images[3] = 0.25, 0.5, 1.0
 
-    class Sum:                                              # a stand-in critic: f(x) = sum of the pixels
+    class Sum:  # a stand-in critic: f(x) = sum of the pixels
         def eval(self):
             return self
 
@@ -59,13 +60,14 @@ def test_baselines_score_the_untrained_critics_and_the_mean_intensity():
     draws = []
 
     def make_critic():
-        draws.append(float(mg.randn(1).item()))              # what the critic's initialisation would draw
+        draws.append(float(mg.randn(1).item()))  # what the critic's initialisation would draw
         return Sum()
+
     baselines = critic_classifier.baseline_scores(images, make_critic, seeds=[7, 8])
     assert list(baselines) == ["untrained critic seed 7", "untrained critic seed 8", "mean pixel intensity"]
     np.testing.assert_allclose(baselines["untrained critic seed 8"], [0, 3, 6, 12])
     expected = []
-    for seed in (1007, 1008):                                 # each critic is built under seed 1000 + its seed
+    for seed in (1007, 1008):  # each critic is built under seed 1000 + its seed
         mg.manual_seed(seed)
         expected.append(float(mg.randn(1).item()))
     assert draws == expected and draws[0] != draws[1]
@@ -84,7 +86,12 @@ def test_figures_and_report_tables(tmp_path):
     rep = report.Report("test", str(tmp_path), command="test")
     critic_classifier.report_tables(rep, results, main="2ep", labels={"2ep": "trained critic, two epochs"})
     rep.save(results)
-    for name in ("scores_main.png", "scores_by_schedule.png", "scores_noise_pairs.png", "scores_baseline_intensity.png"):
+    for name in (
+        "scores_main.png",
+        "scores_by_schedule.png",
+        "scores_noise_pairs.png",
+        "scores_baseline_intensity.png",
+    ):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     text = (tmp_path / "report.md").read_text()
     assert "| trained critic, two epochs | 45/45 | 45/45 |" in text

@@ -19,8 +19,14 @@ def test_shapes_class_lists_follow_source_000():
     names = [c.name for c in shapes.TEST_CLASSES]
     assert len(names) == len(set(names)) == 10
     # both training classes are in the test set, and every class source 000 names explicitly
-    for named in ["square (0.85,+1) 0.03", "circle (0.85,-1) 0.03", "circle (0.85,-1) 0.01",
-                  "circle (0.85,+1) 0.03", "square (0.7,+1) 0.03", "triangle (0.7,-1) 0.01"]:
+    for named in [
+        "square (0.85,+1) 0.03",
+        "circle (0.85,-1) 0.03",
+        "circle (0.85,-1) 0.01",
+        "circle (0.85,+1) 0.03",
+        "square (0.7,+1) 0.03",
+        "triangle (0.7,-1) 0.01",
+    ]:
         assert named in names
     assert {c.shape for c in shapes.TEST_CLASSES} == {"square", "circle", "triangle"}
     # the sign-flipped colours of the training colours appear
@@ -116,7 +122,9 @@ def corrupt_cases(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["truncated", "trailing", "not_idx", "bad_type", "short_header", "tiny", "truncated_gzip"])
+@pytest.mark.parametrize(
+    "case", ["truncated", "trailing", "not_idx", "bad_type", "short_header", "tiny", "truncated_gzip"]
+)
 def test_idx_corrupt_files_raise_naming_file(tmp_path, case):
     content, message = corrupt_cases(tmp_path)[case]
     path = tmp_path / f"broken-{case}"
@@ -187,8 +195,10 @@ def test_fashion_mnist_missing_says_apt_get(tmp_path, monkeypatch):
         data.load("fashion-mnist")
 
 
-@pytest.mark.skipif(not (idx.FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (idx.FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_fashion_mnist_from_debian_package():
     dataset = data.load("fashion-mnist", "test")
     assert dataset.x.shape == (10_000, 1, 28, 28)
@@ -233,9 +243,9 @@ def test_download_removes_partial_files_of_a_killed_download(tmp_path):
     import io
     import os
 
-    stale = tmp_path / "x.gz.k3j_a9zq.part"                      # as mkstemp named a killed download's file
-    fresh = tmp_path / "x.gz.fr3shpar.part"                      # as new as one this process is writing
-    other = tmp_path / "y.gz.abcdefgh.part"                      # another file's
+    stale = tmp_path / "x.gz.k3j_a9zq.part"  # as mkstemp named a killed download's file
+    fresh = tmp_path / "x.gz.fr3shpar.part"  # as new as one this process is writing
+    other = tmp_path / "y.gz.abcdefgh.part"  # another file's
     for file in (stale, fresh, other):
         file.write_bytes(b"x" * 100)
     hour_ago = os.path.getmtime(stale) - 3600
@@ -243,8 +253,12 @@ def test_download_removes_partial_files_of_a_killed_download(tmp_path):
     os.utime(other, (hour_ago, hour_ago))
     payload = b"hello mnist"
     with pytest.warns(RuntimeWarning, match=r"x.gz: removed 1 partial download\(s\) .*x.gz.k3j_a9zq.part"):
-        idx.download_file("https://mirror.example/x.gz", tmp_path / "x.gz", hashlib.sha256(payload).hexdigest(),
-                          opener=lambda url: io.BytesIO(payload))
+        idx.download_file(
+            "https://mirror.example/x.gz",
+            tmp_path / "x.gz",
+            hashlib.sha256(payload).hexdigest(),
+            opener=lambda url: io.BytesIO(payload),
+        )
     assert not stale.exists() and fresh.exists() and other.exists()
     assert (tmp_path / "x.gz").read_bytes() == payload
 
@@ -340,10 +354,10 @@ def test_swiss_roll_labels_are_nearest_segments():
 def test_two_spirals_are_mirrored_arms_of_growing_radius():
     points, labels = toy.two_spirals(300, noise=0.0, seed=0)
     assert points.shape == (600, 2) and points.dtype == np.float32 and labels.tolist() == [0] * 300 + [1] * 300
-    np.testing.assert_array_equal(points[300:], -points[:300])                 # class 1 is class 0 mirrored
-    radius = np.linalg.norm(points[:300], axis=1)                               # = theta / (3 pi), in [0, 1]
+    np.testing.assert_array_equal(points[300:], -points[:300])  # class 1 is class 0 mirrored
+    radius = np.linalg.norm(points[:300], axis=1)  # = theta / (3 pi), in [0, 1]
     angle = np.arctan2(points[:300, 1], points[:300, 0])
-    np.testing.assert_allclose(np.cos(angle), np.cos(3 * np.pi * radius), atol=1e-4)   # on the arm
+    np.testing.assert_allclose(np.cos(angle), np.cos(3 * np.pi * radius), atol=1e-4)  # on the arm
     assert radius.min() >= 0 and radius.max() <= 1
     noisy, _ = toy.two_spirals(300, noise=0.05, seed=0)
     assert (noisy - points).std() == pytest.approx(0.05, rel=0.1)
@@ -375,7 +389,9 @@ def test_binarization():
     assert set(np.unique(first)) <= {0.0, 1.0}
     assert first.mean() == pytest.approx(0.3, abs=0.01)
     assert not np.array_equal(first, second)  # a fresh draw per call
-    np.testing.assert_array_equal(transforms.binarize_dynamic(probabilities, 5), transforms.binarize_dynamic(probabilities, 5))
+    np.testing.assert_array_equal(
+        transforms.binarize_dynamic(probabilities, 5), transforms.binarize_dynamic(probabilities, 5)
+    )
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         transforms.binarize_dynamic(np.array([0, 255]))
 
@@ -456,8 +472,17 @@ def test_load_generated_sources(name):
 
 
 def test_load_names_every_source_and_rejects_others():
-    assert set(data.SOURCES) == {"shapes", "shapes-test", "mnist", "mnist5k", "fashion-mnist", "digits",
-                                 "8gaussians", "25gaussians", "swissroll"}
+    assert set(data.SOURCES) == {
+        "shapes",
+        "shapes-test",
+        "mnist",
+        "mnist5k",
+        "fashion-mnist",
+        "digits",
+        "8gaussians",
+        "25gaussians",
+        "swissroll",
+    }
     with pytest.raises(ValueError, match="choose one of"):
         data.load("cifar10")
     np.testing.assert_array_equal(data.load("shapes", "test", n=2).x, data.load("shapes-test", n=2).x)
@@ -487,6 +512,7 @@ def test_shapes_gallery_demo_quick(tmp_path):
 def _traced_peak(function):
     """(what ``function`` raised, the peak bytes Python allocated meanwhile)."""
     import tracemalloc
+
     tracemalloc.start()
     try:
         try:
@@ -513,14 +539,17 @@ def test_idx_gzip_that_inflates_far_beyond_its_header_fails_fast_with_bounded_me
     path.write_bytes(_zeros_member(1 << 20, prefix=header) + member * 128)
     assert path.stat().st_size < 3_000_000
     raised, peak = _traced_peak(lambda: idx.read_idx(path))
-    assert isinstance(raised, data.DataFormatError) and "unexpected bytes after the data of dimensions (3, 28, 28)" \
-        in str(raised) and str(path) in str(raised)
-    assert peak < 8 << 20, peak                                  # 2 GiB inflatable, under 8 MiB allocated
+    assert (
+        isinstance(raised, data.DataFormatError)
+        and "unexpected bytes after the data of dimensions (3, 28, 28)" in str(raised)
+        and str(path) in str(raised)
+    )
+    assert peak < 8 << 20, peak  # 2 GiB inflatable, under 8 MiB allocated
 
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_header_promising_more_than_the_file_can_hold_is_refused_without_allocating(tmp_path, gz):
-    header = bytes([0, 0, 8, 3, 0, 0x10, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80])   # 1 048 576 x 128 x 128: 16 GiB
+    header = bytes([0, 0, 8, 3, 0, 0x10, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80])  # 1 048 576 x 128 x 128: 16 GiB
     path = tmp_path / ("huge.gz" if gz else "huge")
     path.write_bytes(gzip.compress(header + bytes(1000)) if gz else header + bytes(1000))
     raised, peak = _traced_peak(lambda: idx.read_idx(path))
@@ -532,7 +561,9 @@ def test_idx_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
     # 3 x (2^32 - 1): the old np.prod(..., dtype=int64) wrapped around
     path = tmp_path / "overflow"
     path.write_bytes(bytes([0, 0, 0x0E, 3]) + b"\xff\xff\xff\xff" * 3 + bytes(8))
-    with pytest.raises(data.DataFormatError, match=r"truncated: dimensions \(4294967295, 4294967295, 4294967295\) need \d{30} "):
+    with pytest.raises(
+        data.DataFormatError, match=r"truncated: dimensions \(4294967295, 4294967295, 4294967295\) need \d{30} "
+    ):
         idx.read_idx(path)
 
 
@@ -548,7 +579,7 @@ def test_idx_empty_array_with_dimensions_numpy_cannot_index_is_refused(tmp_path)
 def test_idx_gzip_corruption_is_a_data_format_error(tmp_path):
     good = gzip.compress(idx.write_idx(tmp_path / "good", np.arange(100, dtype=np.uint8)).read_bytes())
     flipped = bytearray(good)
-    flipped[-6] ^= 0x10                                          # in the CRC-32 / size trailer
+    flipped[-6] ^= 0x10  # in the CRC-32 / size trailer
     (tmp_path / "crc.gz").write_bytes(bytes(flipped))
     with pytest.raises(data.DataFormatError, match="crc.gz: corrupt or truncated gzip file"):
         idx.read_idx(tmp_path / "crc.gz")
@@ -565,17 +596,31 @@ def _digit_rows(n=3):
     return [[(7 * i + j) % 256 for j in range(784)] + [i % 10] for i in range(n)]
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda rows: rows[1].__setitem__(4, 999), "line 2, column 5: pixel value 999 \\(pixels are 0..255\\)"),
-    (lambda rows: rows[2].__setitem__(0, -1), "line 3, column 1: pixel value -1"),
-    (lambda rows: rows[0].__setitem__(784, 42), "line 1, column 785: label 42 \\(labels are digits 0..9\\)"),
-    (lambda rows: rows[1].__setitem__(784, -3), "line 2, column 785: label -3"),
-    (lambda rows: rows[1].__setitem__(10, "1.5"), "line 2, column 11: '1.5' is not an integer"),
-    (lambda rows: rows[2].__setitem__(10, "9" * 30), "line 3, column 11: pixel value 9+ \\(pixels are 0..255\\)"),
-    (lambda rows: rows[2].pop(), "line 3 has 784 values, expected 785"),
-    (lambda rows: rows.insert(1, []), "line 2 (has 1 values|is blank)"),
-    (lambda rows: rows[0].__setitem__(5, "7\r"), "line 1, column 6: '7\\\\r' is not an integer"),
-], ids=["pixel-999", "pixel-negative", "label-42", "label-negative", "float", "huge", "short-row", "blank", "carriage-return"])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda rows: rows[1].__setitem__(4, 999), "line 2, column 5: pixel value 999 \\(pixels are 0..255\\)"),
+        (lambda rows: rows[2].__setitem__(0, -1), "line 3, column 1: pixel value -1"),
+        (lambda rows: rows[0].__setitem__(784, 42), "line 1, column 785: label 42 \\(labels are digits 0..9\\)"),
+        (lambda rows: rows[1].__setitem__(784, -3), "line 2, column 785: label -3"),
+        (lambda rows: rows[1].__setitem__(10, "1.5"), "line 2, column 11: '1.5' is not an integer"),
+        (lambda rows: rows[2].__setitem__(10, "9" * 30), "line 3, column 11: pixel value 9+ \\(pixels are 0..255\\)"),
+        (lambda rows: rows[2].pop(), "line 3 has 784 values, expected 785"),
+        (lambda rows: rows.insert(1, []), "line 2 (has 1 values|is blank)"),
+        (lambda rows: rows[0].__setitem__(5, "7\r"), "line 1, column 6: '7\\\\r' is not an integer"),
+    ],
+    ids=[
+        "pixel-999",
+        "pixel-negative",
+        "label-42",
+        "label-negative",
+        "float",
+        "huge",
+        "short-row",
+        "blank",
+        "carriage-return",
+    ],
+)
 def test_mnist5k_values_out_of_range_are_refused_naming_line_and_column(tmp_path, monkeypatch, edit, message):
     # the old reader wrapped pixel 999 to 231 and took label 42
     rows = _digit_rows()
@@ -598,33 +643,36 @@ def test_mnist5k_reader_round_trip_and_plain_text(tmp_path):
         data.read_mnist5k_csv(tmp_path / "latin.csv")
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(batch_size=True), "batch_size must be a positive integer, got True"),
-    (dict(batch_size=2.0), "batch_size must be a positive integer, got 2.0"),
-    (dict(batch_size=64, drop_last=True), "drop_last=True with batch_size 64 > 10 samples"),
-    (dict(shuffle="no"), "shuffle must be True or False"),
-    (dict(drop_last=1), "drop_last must be True or False"),
-    (dict(seed=-1), "seed must be None or an integer >= 0, got -1"),
-    (dict(seed=1.5), "seed must be None or an integer >= 0, got 1.5"),
-    (dict(as_tensor="yes"), "as_tensor must be None, True or False"),
-    (dict(device=0), "device must be a string"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(batch_size=True), "batch_size must be a positive integer, got True"),
+        (dict(batch_size=2.0), "batch_size must be a positive integer, got 2.0"),
+        (dict(batch_size=64, drop_last=True), "drop_last=True with batch_size 64 > 10 samples"),
+        (dict(shuffle="no"), "shuffle must be True or False"),
+        (dict(drop_last=1), "drop_last must be True or False"),
+        (dict(seed=-1), "seed must be None or an integer >= 0, got -1"),
+        (dict(seed=1.5), "seed must be None or an integer >= 0, got 1.5"),
+        (dict(as_tensor="yes"), "as_tensor must be None, True or False"),
+        (dict(device=0), "device must be a string"),
+    ],
+)
 def test_loader_refuses_arguments_that_would_misbehave(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DataLoader(np.arange(10), **kwargs)
     with pytest.raises(ValueError, match="0 samples"):
-        DataLoader(np.zeros((0, 3)), batch_size=4)           # an epoch of no batches: training would do nothing
+        DataLoader(np.zeros((0, 3)), batch_size=4)  # an epoch of no batches: training would do nothing
 
 
 def test_transforms_refuse_what_would_give_silent_nonsense():
     with pytest.raises(ValueError, match="max_value must be a finite number > 0, got 0"):
-        transforms.scale_to_unit(np.ones(3), 0)               # was inf and NaN
+        transforms.scale_to_unit(np.ones(3), 0)  # was inf and NaN
     with pytest.raises(ValueError, match="max_value must be a finite number > 0"):
         transforms.scale_to_symmetric(np.ones(3), -255.0)
     with pytest.raises(ValueError, match="threshold must be a finite number, got nan"):
         transforms.binarize_static(np.ones(3), float("nan"))  # was all zeros
     with pytest.raises(ValueError, match="probabilities in \\[0, 1\\] \\(no NaN\\)"):
-        transforms.binarize_dynamic(np.array([0.5, np.nan]), rng=0)   # NaN became 0
+        transforms.binarize_dynamic(np.array([0.5, np.nan]), rng=0)  # NaN became 0
     with pytest.raises(ValueError, match="num_classes must be an integer >= 0, got 2.5"):
         transforms.one_hot(np.array([0, 1]), num_classes=2.5)
 
@@ -635,7 +683,7 @@ def test_generators_refuse_non_integer_counts_and_negative_spreads():
     with pytest.raises(ValueError, match="number of samples must be an integer >= 0, got True"):
         toy.twenty_five_gaussians(True)
     with pytest.raises(ValueError, match="std must be a finite number >= 0, got -0.1"):
-        toy.eight_gaussians(10, std=-0.1)                        # was accepted: a negative standard deviation
+        toy.eight_gaussians(10, std=-0.1)  # was accepted: a negative standard deviation
     with pytest.raises(ValueError, match="n_segments must be an integer >= 1, got 2.5"):
         toy.swiss_roll(10, n_segments=2.5)
     with pytest.raises(ValueError, match="scale must be a finite number, got inf"):

@@ -1,6 +1,7 @@
 """DBN (source 003): greedy layer shapes and data flow, fine-tuning lowers the loss, the pretrained classifier
 and the unrolled autoencoder are initialised from the stack (decoder tied to the encoder), and the demo's
 --quick run."""
+
 import json
 import math
 import os
@@ -40,8 +41,11 @@ def pretrain(dbn, x, epochs, batch_size=20, lr=0.1, layer_lrs=None):
     """Greedy layer-wise CD-1, as demos/dbn_mnist.py: RBM k on the mean activations of the frozen RBM k-1."""
     data = x
     for k, rbm in enumerate(dbn.rbms):
-        run(RBMTrainer(rbm, lr=(layer_lrs or {}).get(k, lr)), DataLoader(data, batch_size=batch_size, shuffle=True, seed=0),
-            epochs)
+        run(
+            RBMTrainer(rbm, lr=(layer_lrs or {}).get(k, lr)),
+            DataLoader(data, batch_size=batch_size, shuffle=True, seed=0),
+            epochs,
+        )
         data = rbm.hidden_mean(data)
 
 
@@ -50,7 +54,7 @@ def test_greedy_pretraining_shapes_and_data_flow():
     mg.manual_seed(0)
     dbn = DBN((24, 12, 6))
     trainer = DBNTrainer(dbn, pretrain_steps=24, num_classes=3, lr=0.1, binarize_input=False)
-    loader = DataLoader(x, y, batch_size=20, shuffle=True, seed=0)                  # 12 batches
+    loader = DataLoader(x, y, batch_size=20, shuffle=True, seed=0)  # 12 batches
     layers = [m["layer"] for m in run(trainer, loader, 5)]
     assert layers == [0.0] * 24 + [1.0] * 24 + [2.0] * 12 and trainer.phase == "finetune"
     assert [(r.n_visible, r.n_hidden) for r in dbn.rbms] == [(24, 12), (12, 6)]
@@ -79,18 +83,20 @@ def test_classifier_is_initialised_from_the_stack_and_fine_tuning_lowers_the_los
     x, y = prototypes_data()
     mg.manual_seed(0)
     dbn = DBN((24, 12, 6))
-    pretrain(dbn, x, epochs=20)                     # (3 epochs leave the top layer class-blind)
+    pretrain(dbn, x, epochs=20)  # (3 epochs leave the top layer class-blind)
     model = DBNClassifier.from_dbn(dbn, num_classes=3)
     for layer, rbm in zip(model.hidden, dbn.rbms):
         np.testing.assert_array_equal(layer.weight.numpy(), rbm.W.numpy().T)
         np.testing.assert_array_equal(layer.bias.numpy(), rbm.c.numpy())
-    with autograd.no_grad():             # its hidden layers compute the DBN's up-pass
+    with autograd.no_grad():  # its hidden layers compute the DBN's up-pass
         h = mg.tensor(x)
         for layer in model.hidden:
             h = mg.functional.sigmoid(layer(h))
     np.testing.assert_allclose(h.numpy(), dbn.transform(x), rtol=1e-5, atol=1e-6)
-    losses = [m["loss"] for m in run(ClassifierTrainer(model, lr=1e-2), DataLoader(x, y, batch_size=32,
-                                                                                      shuffle=True, seed=0), 15)]
+    losses = [
+        m["loss"]
+        for m in run(ClassifierTrainer(model, lr=1e-2), DataLoader(x, y, batch_size=32, shuffle=True, seed=0), 15)
+    ]
     assert np.mean(losses[-8:]) < 0.5 * np.mean(losses[:8])
     assert model.score(x, y) > 0.9
 
@@ -104,15 +110,17 @@ def test_unrolled_autoencoder_is_tied_at_init_and_fine_tuning_lowers_the_reconst
     model = DeepAutoencoder.from_dbn(dbn)
     assert model.linear_code
     for enc, dec, rbm in zip(model.encoder, reversed(list(model.decoder)), dbn.rbms):
-        np.testing.assert_array_equal(enc.weight.numpy(), rbm.W.numpy().T)          # (H, D)
-        np.testing.assert_array_equal(dec.weight.numpy(), enc.weight.numpy().T)     # tied: W and W^T
+        np.testing.assert_array_equal(enc.weight.numpy(), rbm.W.numpy().T)  # (H, D)
+        np.testing.assert_array_equal(dec.weight.numpy(), enc.weight.numpy().T)  # tied: W and W^T
         np.testing.assert_array_equal(dec.bias.numpy(), rbm.b.numpy())
     with autograd.no_grad():
         code = model.encode(mg.tensor(x)).numpy()
-    np.testing.assert_allclose(code, dbn.transform(x), rtol=1e-5, atol=1e-5)        # linear code = E[h | v]
+    np.testing.assert_allclose(code, dbn.transform(x), rtol=1e-5, atol=1e-5)  # linear code = E[h | v]
     before = model.loss(x).item()
-    losses = [m["loss"] for m in run(AutoencoderTrainer(model, lr=1e-2), DataLoader(x, batch_size=32, shuffle=True,
-                                                                                      seed=0), 30)]
+    losses = [
+        m["loss"]
+        for m in run(AutoencoderTrainer(model, lr=1e-2), DataLoader(x, batch_size=32, shuffle=True, seed=0), 30)
+    ]
     assert model.loss(x).item() < 0.7 * before and math.isfinite(losses[-1])
     # fine-tuning unties the decoder
     assert not np.array_equal(model.decoder[-1].weight.numpy(), model.encoder[0].weight.numpy().T)
@@ -121,8 +129,13 @@ def test_unrolled_autoencoder_is_tied_at_init_and_fine_tuning_lowers_the_reconst
 
 def test_dbn_demo_quick_writes_a_finite_report(tmp_path):
     command = [sys.executable, str(REPO / "demos" / "dbn_mnist.py"), "--quick", "--out", str(tmp_path)]
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                   "OPENBLAS_NUM_THREADS": "1"}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "NUMBA_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "report.json").read_text())["results"]
@@ -136,19 +149,24 @@ def test_dbn_demo_quick_writes_a_finite_report(tmp_path):
 
 # --- the DBN trainer's phases, exact resume through fit, the command line ------------------------------------
 
+
 def test_dbn_trainer_resumes_exactly_across_its_phases(tmp_path):
     """4 steps per RBM, then fine-tuning: killed in RBM 2's phase (step 7, after the checkpoint at 6), resumed
     into it, then on through the switch to the classifier; and killed after the switch, resumed there."""
     from trainer_contract import assert_resumes_exactly
+
     x, y = prototypes_data(n=24)
 
     def build():
         return DBNTrainer(DBN((24, 6, 4)), pretrain_steps=4, num_classes=3, lr=0.1)
-    full, _ = assert_resumes_exactly(build, (x, y), tmp_path / "pretraining", epochs=3, batch_size=4, kill_at=7,
-                                     checkpoint_every=6)
+
+    full, _ = assert_resumes_exactly(
+        build, (x, y), tmp_path / "pretraining", epochs=3, batch_size=4, kill_at=7, checkpoint_every=6
+    )
     assert full.phase == "finetune" and full.classifier is not None and full.step == 18
-    assert_resumes_exactly(build, (x, y), tmp_path / "finetuning", epochs=3, batch_size=4, kill_at=13,
-                           checkpoint_every=6)
+    assert_resumes_exactly(
+        build, (x, y), tmp_path / "finetuning", epochs=3, batch_size=4, kill_at=13, checkpoint_every=6
+    )
     trainer = build()
     with pytest.raises(ValueError, match="should not hold a classifier"):
         trainer.load_state_dict(dict(full.state_dict(), step=5))
@@ -156,22 +174,60 @@ def test_dbn_trainer_resumes_exactly_across_its_phases(tmp_path):
 
 def test_autoencoder_trainer_resumes_exactly(tmp_path):
     from trainer_contract import assert_resumes_exactly
+
     x, _ = prototypes_data(n=20)
     assert_resumes_exactly(lambda: AutoencoderTrainer(DeepAutoencoder((24, 8, 3)), lr=1e-2), x, tmp_path, kill_at=5)
 
 
 def test_minigan_train_sample_and_evaluate_a_dbn(tmp_path):
     from minigan.cli import main
+
     run = str(tmp_path / "dbn")
-    assert main(["train", "dbn", "--out", run, "--hidden", "8", "--pretrain-epochs", "1", "--epochs", "2",
-                 "--batch-size", "500", "--no-progress", "--sample-epochs"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "dbn",
+                "--out",
+                run,
+                "--hidden",
+                "8",
+                "--pretrain-epochs",
+                "1",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "500",
+                "--no-progress",
+                "--sample-epochs",
+            ]
+        )
+        == 0
+    )
     state = mg.load(os.path.join(run, "checkpoint.safetensors"))
     assert state["step"] == 16 and state["trainable"]["phase"] == "finetune"
     assert main(["evaluate", "--run", run]) == 0
     assert 0 <= json.loads((tmp_path / "dbn" / "evaluation.json").read_text())["accuracy"] <= 1
     assert main(["sample", "--run", run, "--n", "4"]) == 0
     run = str(tmp_path / "ae")
-    assert main(["train", "autoencoder", "--out", run, "--sizes", "8", "2", "--epochs", "1", "--batch-size", "1000",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "autoencoder",
+                "--out",
+                run,
+                "--sizes",
+                "8",
+                "2",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "1000",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", "--run", run]) == 0
     assert json.loads((tmp_path / "ae" / "evaluation.json").read_text())["squared_error"] > 0

@@ -7,6 +7,7 @@
   section it names ("docs/architecture.md, "The engine contract"") is a heading there;
 * the ``python runnable`` blocks of docs/*.md run, in order, as one script in a fresh interpreter.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -22,12 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SOURCES = DOCS / "sources.md"
 CODE_DIRS = ("minigan", "kernels", "demos", "tests", "bench", "docs", ".ci")
-CODE_SUFFIXES = {".py", ".md", ".cfg", ".toml", ""}          # "" : scripts such as .ci/run
+CODE_SUFFIXES = {".py", ".md", ".cfg", ".toml", ""}  # "" : scripts such as .ci/run
 SKIPPED_PARTS = {"__pycache__", ".numba_cache", ".venv", ".git", ".pytest_cache"}
 PATH_PREFIXES = ("docs/", "demos/", "minigan/", "kernels/", "tests/", "bench/", ".ci/")
 
 
 # --- what the checks read ---------------------------------------------------------------------------
+
 
 def text_files():
     """README.md, setup.cfg, pyproject.toml, and the text files under the code directories."""
@@ -76,7 +78,7 @@ def repository_paths(text):
     ``demos/*.py``) is not a path and is skipped; a trailing full stop ends the sentence, not the path."""
     paths = set()
     for match in REPO_PATH.finditer(text):
-        following = text[match.end():match.end() + 1]
+        following = text[match.end() : match.end() + 1]
         if following in ("<", "*", "{"):
             continue
         paths.add(match.group(1).rstrip("."))
@@ -114,16 +116,22 @@ RUNNABLE = re.compile(r"^```python runnable\n(.*?)^```", flags=re.MULTILINE | re
 
 def runnable_blocks(markdown):
     """(first line number, code) of every block fenced as ```python runnable."""
-    return [(markdown[:match.start(1)].count("\n") + 1, match.group(1)) for match in RUNNABLE.finditer(markdown)]
+    return [(markdown[: match.start(1)].count("\n") + 1, match.group(1)) for match in RUNNABLE.finditer(markdown)]
 
 
 # --- the checkers, on inputs made to fail -------------------------------------------------------------
 
+
 def test_citation_parser_reads_single_listed_and_ranged_sources():
     assert cited_sources("as source 000 says; Sources 001 and 002; (sources 002-004); source 003's") == {
-        "000", "001", "002", "003", "004"}
-    assert cited_sources("source " + "007") == {"007"}              # caught: it has no section (split so
-                                                                      # that this file does not cite it)
+        "000",
+        "001",
+        "002",
+        "003",
+        "004",
+    }
+    assert cited_sources("source " + "007") == {"007"}  # caught: it has no section (split so
+    # that this file does not cite it)
     assert cited_sources("the source code, resource 001") == set()
 
 
@@ -134,7 +142,8 @@ def test_path_finder_skips_patterns_and_sentence_ends():
 
 def test_slugs_follow_github():
     assert heading_slugs("## Source 000 — a WGAN critic, as a classifier\n") == {
-        "source-000--a-wgan-critic-as-a-classifier"}
+        "source-000--a-wgan-critic-as-a-classifier"
+    }
 
 
 def test_name_resolution_rejects_what_does_not_exist():
@@ -143,6 +152,7 @@ def test_name_resolution_rejects_what_does_not_exist():
 
 
 # --- the repository ------------------------------------------------------------------------------------
+
 
 def test_every_cited_source_has_a_section_in_docs_sources():
     sections = source_sections()
@@ -155,20 +165,32 @@ def test_every_cited_source_has_a_section_in_docs_sources():
 
 
 def test_every_path_named_in_the_documents_exists():
-    missing = [(str(doc.relative_to(ROOT)), path) for doc in documents() for path in sorted(repository_paths(read(doc)))
-               if not (ROOT / path).exists()]
+    missing = [
+        (str(doc.relative_to(ROOT)), path)
+        for doc in documents()
+        for path in sorted(repository_paths(read(doc)))
+        if not (ROOT / path).exists()
+    ]
     assert not missing, f"paths named in the documents that do not exist: {missing}"
 
 
 def test_every_minigan_name_in_docs_resolves():
-    missing = [(doc.name, name) for doc in sorted(DOCS.glob("*.md"))
-               for name in sorted(set(re.findall(r"`(minigan(?:\.\w+)+)", read(doc)))) if not resolves(name)]
+    missing = [
+        (doc.name, name)
+        for doc in sorted(DOCS.glob("*.md"))
+        for name in sorted(set(re.findall(r"`(minigan(?:\.\w+)+)", read(doc))))
+        if not resolves(name)
+    ]
     assert not missing, f"names in docs/ that minigan does not have: {missing}"
 
 
 def test_every_in_page_link_has_its_heading():
-    broken = [(doc.name, anchor) for doc in documents()
-              for anchor in re.findall(r"\]\(#([^)]+)\)", read(doc)) if anchor not in heading_slugs(read(doc))]
+    broken = [
+        (doc.name, anchor)
+        for doc in documents()
+        for anchor in re.findall(r"\]\(#([^)]+)\)", read(doc))
+        if anchor not in heading_slugs(read(doc))
+    ]
     assert not broken, f"links to headings that do not exist: {broken}"
 
 
@@ -213,18 +235,26 @@ def test_runnable_examples_run(doc, tmp_path):
     blocks = [(f"docs/{doc}", line, code) for line, code in runnable_blocks(read(DOCS / doc))]
     script = tmp_path / "run_examples.py"
     script.write_text(f"BLOCKS = {blocks!r}\n{RUNNER}")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               MPLBACKEND="Agg")
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=600)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), MPLBACKEND="Agg")
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, f"an example in docs/{doc} failed:\n{result.stderr[-4000:]}"
     assert f"ran {len(blocks)} blocks" in result.stdout
 
 
 # --- the layers of docs/architecture.md: what each lower layer may import -------------------------------
 
-ENGINE = {"minigan", "minigan.tensor", "minigan.function", "minigan.autograd", "minigan.backend",
-          "minigan.ops", "minigan.functional", "minigan.argcheck"}
+ENGINE = {
+    "minigan",
+    "minigan.tensor",
+    "minigan.function",
+    "minigan.autograd",
+    "minigan.backend",
+    "minigan.ops",
+    "minigan.functional",
+    "minigan.argcheck",
+}
 # module (or package prefix ending in ".") -> the minigan/kernels modules it may import (a name also allows
 # its submodules). The upper layers (training, trainers, measurement, programs) may import anything.
 MAY_IMPORT = {
@@ -247,12 +277,11 @@ MAY_IMPORT = {
     "minigan.info": set(),
     "minigan.viz": set(),
     "minigan.graph": ENGINE,
-    "minigan.data.": {"minigan.data", "minigan.tensor", "minigan"},     # minigan.tensor: DataLoader's iterator
-    "minigan.utils.": ENGINE | {"minigan.data"},                        # torch.utils.data's names
+    "minigan.data.": {"minigan.data", "minigan.tensor", "minigan"},  # minigan.tensor: DataLoader's iterator
+    "minigan.utils.": ENGINE | {"minigan.data"},  # torch.utils.data's names
 }
 # the models: networks and their mathematics, never the optimizers or the harness
-MODELS_MUST_NOT_IMPORT = {"minigan.optim", "minigan.training", "minigan.trainers", "minigan.adversarial",
-                          "minigan.cli"}
+MODELS_MUST_NOT_IMPORT = {"minigan.optim", "minigan.training", "minigan.trainers", "minigan.adversarial", "minigan.cli"}
 # none left: issue 16 moved the training loops out of the models into minigan/trainers/
 KNOWN_MODEL_VIOLATIONS = set()
 
@@ -262,6 +291,7 @@ def module_imports(path):
     Imports under ``if TYPE_CHECKING:`` are left out: they name types for annotations, which are never
     evaluated at run time (``from __future__ import annotations``), so they are not a dependency."""
     import ast
+
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     is_package = parts[-1] == "__init__"
     if is_package:
@@ -269,27 +299,37 @@ def module_imports(path):
     package = parts if is_package else parts[:-1]
     imported = set()
     tree = ast.parse(read(path))
-    for_type_checkers = {id(inner) for node in ast.walk(tree)
-                         if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-                         for statement in node.body for inner in ast.walk(statement)}
+    for_type_checkers = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
     for node in ast.walk(tree):
         if id(node) in for_type_checkers:
             continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - node.level + 1]
-                names = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
+                base = package[: len(package) - node.level + 1]
+                names = (
+                    [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
+                )
             else:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             imported.update(names)
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     # kernels/ is imported by its installed name, minigan_kernels (setup.cfg): the same layer as "kernels"
-    imported = {"kernels" + name[len("minigan_kernels"):] if name.split(".")[0] == "minigan_kernels" else name
-                for name in imported}
+    imported = {
+        "kernels" + name[len("minigan_kernels") :] if name.split(".")[0] == "minigan_kernels" else name
+        for name in imported
+    }
     # kernels/ is installed as minigan_kernels: both names are the kernels layer
-    imported = {"kernels" + name[len("minigan_kernels"):] if name.split(".")[0] == "minigan_kernels" else name
-                for name in imported}
+    imported = {
+        "kernels" + name[len("minigan_kernels") :] if name.split(".")[0] == "minigan_kernels" else name
+        for name in imported
+    }
     return ".".join(parts), {name for name in imported if name.split(".")[0] in ("minigan", "kernels")}
 
 
@@ -308,9 +348,8 @@ def layer_violations():
         module, imported = module_imports(path)
         for prefix, allowed in MAY_IMPORT.items():
             if module == prefix or (prefix.endswith(".") and (module + ".").startswith(prefix)):
-                own = {module.rsplit(".", 1)[0]} if prefix.endswith(".") else set()     # siblings in its package
-                violations.update((module, name) for name in imported
-                                  if not within(name, allowed | own | {module}))
+                own = {module.rsplit(".", 1)[0]} if prefix.endswith(".") else set()  # siblings in its package
+                violations.update((module, name) for name in imported if not within(name, allowed | own | {module}))
         if module.startswith("minigan.models"):
             violations.update((module, name) for name in imported if within(name, MODELS_MUST_NOT_IMPORT))
     return violations
@@ -321,21 +360,29 @@ def test_layer_checker_sees_relative_and_lazy_imports(tmp_path, monkeypatch):
     (tmp_path / "kernels").mkdir()
     (tmp_path / "minigan" / "models" / "thing.py").write_text(
         "from typing import TYPE_CHECKING\nfrom .. import nn\nfrom ..functional import relu\n\n"
-        "if TYPE_CHECKING:\n    from ..optim import Adam\n\n"          # for annotations only: not a dependency
+        "if TYPE_CHECKING:\n    from ..optim import Adam\n\n"  # for annotations only: not a dependency
         "def fit():\n    from ..training import fit\n"
-        "    if not TYPE_CHECKING:\n        from ..trainers import base\n")  # a run-time import all the same
+        "    if not TYPE_CHECKING:\n        from ..trainers import base\n"
+    )  # a run-time import all the same
     (tmp_path / "kernels" / "fast.py").write_text("from . import reference\nimport minigan.tensor\n")
     (tmp_path / "minigan" / "ops").mkdir()
-    (tmp_path / "minigan" / "ops" / "op.py").write_text("from minigan_kernels.reference import conv_output_size\nimport minigan_kernels.cpu\n")
+    (tmp_path / "minigan" / "ops" / "op.py").write_text(
+        "from minigan_kernels.reference import conv_output_size\nimport minigan_kernels.cpu\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
-    assert layer_violations() == {("minigan.models.thing", "minigan.training"),
-                                  ("minigan.models.thing", "minigan.trainers"),
-                                  ("kernels.fast", "minigan.tensor"), ("minigan.ops.op", "kernels.cpu")}
+    assert layer_violations() == {
+        ("minigan.models.thing", "minigan.training"),
+        ("minigan.models.thing", "minigan.trainers"),
+        ("kernels.fast", "minigan.tensor"),
+        ("minigan.ops.op", "kernels.cpu"),
+    }
     assert within("minigan.ops.arith", {"minigan.ops"}) and within("minigan", {"minigan"})
-    assert not within("minigan.models", {"minigan"})          # "minigan" allows its __init__, not all of it
+    assert not within("minigan.models", {"minigan"})  # "minigan" allows its __init__, not all of it
 
 
 def test_the_layers_import_only_what_docs_architecture_allows():
     new = sorted(layer_violations() - KNOWN_MODEL_VIOLATIONS)
-    assert not new, ("imports that break the layers of docs/architecture.md (move the code up a layer, or "
-                     f"change the table there and MAY_IMPORT here together): {new}")
+    assert not new, (
+        "imports that break the layers of docs/architecture.md (move the code up a layer, or "
+        f"change the table there and MAY_IMPORT here together): {new}"
+    )

@@ -1,4 +1,5 @@
 """minigan.evaluate: the rank AUC against its definition and scipy, separation tables, rank correlation."""
+
 import itertools
 
 import numpy as np
@@ -16,7 +17,7 @@ def brute_force_auc(positive, negative):
 def test_roc_auc_matches_the_definition_with_ties():
     rng = np.random.default_rng(0)
     for _ in range(20):
-        positive = rng.integers(0, 6, rng.integers(1, 15)).astype(float)     # many ties
+        positive = rng.integers(0, 6, rng.integers(1, 15)).astype(float)  # many ties
         negative = rng.integers(0, 6, rng.integers(1, 15)).astype(float)
         assert roc_auc(positive, negative) == pytest.approx(brute_force_auc(positive, negative))
 
@@ -43,7 +44,7 @@ def test_separation_counts_pairs_and_noise_only_pairs():
     labels = np.repeat([0, 1, 2], 50)
     table, pairs, summary = separation(scores, labels, names)
     assert noise_only_pairs(names) == [(0, 1)]
-    assert summary["pairs"] == 3 and summary["auc_ge_0.99"] == 2      # the circle is far from both squares
-    assert summary["noise_only_ge_0.9"] == 0                         # the two squares overlap
+    assert summary["pairs"] == 3 and summary["auc_ge_0.99"] == 2  # the circle is far from both squares
+    assert summary["noise_only_ge_0.9"] == 0  # the two squares overlap
     assert table[2]["mean"] == pytest.approx(scores[100:].mean())
     assert all(0.5 <= v <= 1 for v in pairs.values())

@@ -1,5 +1,6 @@
 """Every GAN-family demo's --quick run finishes and writes a report with finite numbers (in-process, so the
 kernels compile once for all of them), and the demos refuse a bad flag value before writing anything."""
+
 import importlib.util
 import json
 import math
@@ -26,6 +27,7 @@ def test_demo_quick_writes_a_finite_report(name, tmp_path):
     pytest.importorskip("matplotlib")
     try:
         import minigan.data as data
+
         data.load("mnist5k")
     except (ModuleNotFoundError, FileNotFoundError) as error:
         pytest.skip(f"mnist5k unavailable: {error}")
@@ -42,9 +44,23 @@ def test_demo_quick_writes_a_finite_report(name, tmp_path):
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
-@pytest.mark.parametrize("name", ["infogan_mnist", "cgan_mnist", "ssgan_mnist", "adversarial_loop", "bigan_mnist",
-                                  "wgan_shapes", "dcgan_mnist", "rbm_mnist", "dbn_mnist", "vae_mnist", "naive_bayes",
-                                  "interpolation"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "infogan_mnist",
+        "cgan_mnist",
+        "ssgan_mnist",
+        "adversarial_loop",
+        "bigan_mnist",
+        "wgan_shapes",
+        "dcgan_mnist",
+        "rbm_mnist",
+        "dbn_mnist",
+        "vae_mnist",
+        "naive_bayes",
+        "interpolation",
+    ],
+)
 def test_demo_flags_are_validated_by_argparse(name, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(f"demo_{name}", REPO / "demos" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -67,7 +83,15 @@ def file_bytes(directory):
 
 
 RESUMABLE = ["bigan_mnist", "cgan_mnist", "infogan_mnist"]
-NOT_RESUMABLE = ["adversarial_loop", "dbn_mnist", "dcgan_mnist", "interpolation", "rbm_mnist", "ssgan_mnist", "vae_mnist"]
+NOT_RESUMABLE = [
+    "adversarial_loop",
+    "dbn_mnist",
+    "dcgan_mnist",
+    "interpolation",
+    "rbm_mnist",
+    "ssgan_mnist",
+    "vae_mnist",
+]
 
 
 @pytest.mark.parametrize("name", RESUMABLE + NOT_RESUMABLE)
@@ -103,6 +127,7 @@ def test_demo_run_twice_keeps_the_first_unless_overwrite_or_resume(tmp_path, cap
     pytest.importorskip("matplotlib")
     try:
         import minigan.data as data
+
         data.load("mnist5k")
     except (ModuleNotFoundError, FileNotFoundError) as error:
         pytest.skip(f"mnist5k unavailable: {error}")
@@ -116,10 +141,10 @@ def test_demo_run_twice_keeps_the_first_unless_overwrite_or_resume(tmp_path, cap
         demo.main(argv)
     assert error.value.code == 2 and str(tmp_path) in capsys.readouterr().err
     assert file_bytes(tmp_path) == first
-    (tmp_path / "run" / "metrics.jsonl").write_text("")      # overwrite must write it again
+    (tmp_path / "run" / "metrics.jsonl").write_text("")  # overwrite must write it again
     demo.main(argv + ["--overwrite"])
     assert losses((tmp_path / "run" / "metrics.jsonl").read_bytes()) == losses(first[pathlib.Path("run/metrics.jsonl")])
-    demo.main(argv + ["--resume"])                           # nothing left to train: the run stays as it was
+    demo.main(argv + ["--resume"])  # nothing left to train: the run stays as it was
     assert losses((tmp_path / "run" / "metrics.jsonl").read_bytes()) == losses(first[pathlib.Path("run/metrics.jsonl")])
 
 

@@ -1,5 +1,6 @@
 """The GAN demos' measurements in minigan.evaluate: discriminator accuracy, the matched (Hungarian) accuracy,
 ink moments, the classifier two-sample test and the linear probe, each against a case with a known answer."""
+
 import numpy as np
 import pytest
 
@@ -25,7 +26,7 @@ def test_ink_moments_of_a_bar_and_a_slanted_bar():
     width, slant = evaluate.ink_moments(upright)
     assert width[0] == pytest.approx(0.5) and slant[0] == pytest.approx(0.0, abs=1e-9)
     leaning = -np.ones((1, 1, 28, 28))
-    for row in range(4, 24):                         # one column to the right per row going up
+    for row in range(4, 24):  # one column to the right per row going up
         leaning[0, 0, row, 24 - row] = 1
     assert evaluate.ink_moments(leaning)[1][0] == pytest.approx(1.0)
 
@@ -44,7 +45,7 @@ def test_linear_probe_separates_linearly_separable_features_and_not_noise():
     rng = np.random.default_rng(1)
     mg.manual_seed(1)
     y = np.repeat(np.arange(3), 60)
-    features = rng.normal(size=(180, 5)) + 4.0 * np.eye(5)[y]           # class k lifts feature k
+    features = rng.normal(size=(180, 5)) + 4.0 * np.eye(5)[y]  # class k lifts feature k
     noise = rng.normal(size=(180, 5))
     train, test = np.arange(180) % 2 == 0, np.arange(180) % 2 == 1
     assert evaluate.linear_probe(features[train], y[train], features[test], y[test], epochs=20) > 0.95

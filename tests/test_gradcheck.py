@@ -1,4 +1,5 @@
 """gradcheck and gradgradcheck must catch wrong derivatives: each test plants one and expects the report."""
+
 import numpy as np
 import pytest
 
@@ -12,7 +13,7 @@ class CubeWrongFirst(Function):
     """y = x^3 with a wrong first derivative (2 x^2 instead of 3 x^2)."""
 
     def forward(self, x):
-        return x ** 3
+        return x**3
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -24,7 +25,7 @@ class CubeWrongSecond(Function):
     its own derivative (the second derivative of y) is wrong: zero instead of 6 x."""
 
     def forward(self, x):
-        return x ** 3
+        return x**3
 
     def backward(self, gy):
         x = self.inputs[0].detach()
@@ -39,11 +40,11 @@ def test_gradcheck_reports_the_worst_element():
     x = t64((2, 3))
     with pytest.raises(mg.GradcheckError, match=r"input 0 \(shape \(2, 3\)\) at element \(\d, \d\): analytic"):
         mg.gradcheck(lambda x: CubeWrongFirst().apply(x), [x])
-    assert mg.gradcheck(lambda x: x ** 3, [x])
+    assert mg.gradcheck(lambda x: x**3, [x])
 
 
 def test_gradcheck_random_directions_for_large_inputs():
-    x = t64((40, 30))               # 1200 elements > max_elements: checked along random directions
+    x = t64((40, 30))  # 1200 elements > max_elements: checked along random directions
     with pytest.raises(mg.GradcheckError, match="random direction"):
         mg.gradcheck(lambda x: CubeWrongFirst().apply(x), [x])
     assert mg.gradcheck(lambda x: F.tanh(x) * x, [x])
@@ -51,11 +52,11 @@ def test_gradcheck_random_directions_for_large_inputs():
 
 def test_gradgradcheck_catches_a_wrong_second_derivative_that_gradcheck_misses():
     x = t64((3,))
-    fn = lambda x: CubeWrongSecond().apply(x)       # noqa: E731
+    fn = lambda x: CubeWrongSecond().apply(x)  # noqa: E731
     assert mg.gradcheck(fn, [x])
     with pytest.raises(mg.GradcheckError):
         mg.gradgradcheck(fn, [x])
-    assert mg.gradgradcheck(lambda x: x ** 3, [x])
+    assert mg.gradgradcheck(lambda x: x**3, [x])
 
 
 def test_gradcheck_refuses_single_precision():

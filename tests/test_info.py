@@ -30,10 +30,10 @@ def truncated3(value: float) -> float:
 
 # (p counts, q counts, KL printed by source 002, JS printed by source 002), natural logarithms
 SOURCE_002_DIVERGENCES = [
-    ([1, 2, 3, 4, 5], [5, 4, 3, 2, 1], 0.521, 0.119),          # exp 1
-    ([1, 2, 3, 4, 5], [5, 4, 3, 2, 1e-12], 9.662, 0.193),      # exp 2, second call
-    ([1e-12, 2, 3, 4, 5], [5, 4, 3, 2, 1], 0.742, 0.193),      # exp 3, first call
-    ([1, 2, 3, 4, 1e-12], [5, 4, 3, 2, 1], 0.383, 0.098),      # exp 3, second call
+    ([1, 2, 3, 4, 5], [5, 4, 3, 2, 1], 0.521, 0.119),  # exp 1
+    ([1, 2, 3, 4, 5], [5, 4, 3, 2, 1e-12], 9.662, 0.193),  # exp 2, second call
+    ([1e-12, 2, 3, 4, 5], [5, 4, 3, 2, 1], 0.742, 0.193),  # exp 3, first call
+    ([1, 2, 3, 4, 1e-12], [5, 4, 3, 2, 1], 0.383, 0.098),  # exp 3, second call
 ]
 
 

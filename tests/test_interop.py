@@ -1,4 +1,5 @@
 """minigan.interop: foreign arrays in, optimizer states both ways between minigan and PyTorch."""
+
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ def test_as_array_reads_torch_tensors_without_a_copy_and_detaches_graph_tensors(
     a = interop.as_array(t)
     assert isinstance(a, np.ndarray) and a.dtype == np.float32 and a.tolist() == t.tolist()
     t[0, 0] = 42.0
-    assert a[0, 0] == 42.0                                  # shared memory through DLPack
+    assert a[0, 0] == 42.0  # shared memory through DLPack
     w = torch.ones(3, requires_grad=True) * 2
     assert interop.as_array(w).tolist() == [2.0, 2.0, 2.0]
     assert interop.as_array(mg.tensor([1.0])).tolist() == [1.0]
@@ -32,14 +33,18 @@ def _twins():
 def _step(model, optimizer, x, framework):
     optimizer.zero_grad()
     out = model(mg.tensor(x) if framework == "mg" else torch.from_numpy(x))
-    (out ** 2).sum().backward()
+    (out**2).sum().backward()
     optimizer.step()
 
 
 @pytest.mark.parametrize("kind", ["Adam", "AdamW", "SGD", "RMSprop"])
 def test_a_run_moves_from_minigan_to_pytorch_through_a_checkpoint_file_and_continues_identically(kind, tmp_path):
-    settings = {"Adam": dict(lr=1e-2, betas=(0.5, 0.9)), "AdamW": dict(lr=1e-2, weight_decay=0.1),
-                "SGD": dict(lr=1e-2, momentum=0.9), "RMSprop": dict(lr=1e-3, momentum=0.5)}[kind]
+    settings = {
+        "Adam": dict(lr=1e-2, betas=(0.5, 0.9)),
+        "AdamW": dict(lr=1e-2, weight_decay=0.1),
+        "SGD": dict(lr=1e-2, momentum=0.9),
+        "RMSprop": dict(lr=1e-3, momentum=0.5),
+    }[kind]
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((5, 4)) for _ in range(6)]
     ours, reference = _twins()

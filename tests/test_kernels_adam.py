@@ -1,4 +1,5 @@
 """The fused Adam kernel (kernels/adam.py) against kernels.reference's adam_update over several steps."""
+
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ def test_cpu_adam_update_matches_reference_over_steps(dtype, amsgrad, monkeypatc
     states[1] = [a.copy() if a is not None else None for a in states[0]]
     for step in range(1, 6):
         grad = rng.standard_normal((9, 7)).astype(dtype).T if step % 2 else rng.standard_normal((7, 9)).astype(dtype)
-        args = (0.9, 0.99, 1e-2 / (1 - 0.9 ** step), np.sqrt(1 - 0.99 ** step), 1e-8)
+        args = (0.9, 0.99, 1e-2 / (1 - 0.9**step), np.sqrt(1 - 0.99**step), 1e-8)
         cpu.adam_update(*states[0][:1], grad, *states[0][1:], *args)
         reference.adam_update(*states[1][:1], grad, *states[1][1:], *args)
         for name, a, b in zip(("p", "m", "v", "v_max"), states[0], states[1]):

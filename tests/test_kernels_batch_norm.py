@@ -1,5 +1,6 @@
 """Batch norm and the per-channel sum (kernels/batch_norm.py) against kernels.reference (the spec) and, as a
 layer, against PyTorch."""
+
 import numpy as np
 import pytest
 
@@ -29,8 +30,9 @@ def test_cpu_batch_norm_kernels_match_reference(shape, dtype, monkeypatch):
         assert g.shape == w.shape and g.dtype == w.dtype == dtype, name
         np.testing.assert_allclose(g, w, err_msg=name, **tol(dtype))
     gy = rng.standard_normal(shape).astype(dtype)
-    np.testing.assert_allclose(cpu.batch_norm_backward(gy, got[0], got[3]),
-                               reference.batch_norm_backward(gy, want[0], want[3]), **tol(dtype))
+    np.testing.assert_allclose(
+        cpu.batch_norm_backward(gy, got[0], got[3]), reference.batch_norm_backward(gy, want[0], want[3]), **tol(dtype)
+    )
     # with the affine step: forward y = x_hat * w + b, backward (gx, gw, gb)
     C = shape[1]
     w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
@@ -44,8 +46,9 @@ def test_cpu_batch_norm_kernels_match_reference(shape, dtype, monkeypatch):
     want_grads = reference.batch_norm_affine_backward(gy, x, want[1], want[3], w)
     # the same gradient as the normaliser's backward of g * w, and the sums of g * x_hat and g
     axes = (0,) + tuple(range(2, len(shape)))
-    np.testing.assert_allclose(want_grads[0], reference.batch_norm_backward(gy * w.reshape(expand), want[0], want[3]),
-                               **tol(dtype))
+    np.testing.assert_allclose(
+        want_grads[0], reference.batch_norm_backward(gy * w.reshape(expand), want[0], want[3]), **tol(dtype)
+    )
     np.testing.assert_allclose(want_grads[1], (gy * want[0]).sum(axis=axes), **tol(dtype))
     np.testing.assert_allclose(want_grads[2], gy.sum(axis=axes), **tol(dtype))
     for name, g, w_ in zip(("gx", "g_weight", "g_bias"), got_grads, want_grads):
@@ -86,8 +89,15 @@ def test_channel_stats_fields_are_rows_of_one_array():
     for value, name in enumerate(names):
         getattr(stats, name)[:] = value
     assert stats.array.shape == (batch_norm.FIELDS, 3) == (len(names), 3)
-    rows = [batch_norm.MEAN, batch_norm.VAR, batch_norm.INV_STD, batch_norm.WEIGHT, batch_norm.BIAS,
-            batch_norm.SUM_A, batch_norm.SUM_A_XHAT]
+    rows = [
+        batch_norm.MEAN,
+        batch_norm.VAR,
+        batch_norm.INV_STD,
+        batch_norm.WEIGHT,
+        batch_norm.BIAS,
+        batch_norm.SUM_A,
+        batch_norm.SUM_A_XHAT,
+    ]
     np.testing.assert_array_equal(stats.array[rows], np.repeat(np.arange(7.0), 3).reshape(7, 3))
 
 
@@ -98,6 +108,7 @@ def test_batch_norm_layer_on_the_numba_path_matches_torch(monkeypatch):
     for the Numba kernels: y and the gradients of x, weight and bias against torch.nn.functional.batch_norm."""
     import torch
     import minigan as mg
+
     kernel_cpu()
     ops = []
     job = batch_norm._per_channel_job
@@ -115,4 +126,7 @@ def test_batch_norm_layer_on_the_numba_path_matches_torch(monkeypatch):
     for name, mine, theirs in zip(("x", "weight", "bias"), xs, ts):
         scale = np.abs(theirs.grad.numpy()).max()
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=0, atol=1e-5 * scale, err_msg=name)
-    assert ops == [batch_norm.PerChannel.BATCH_NORM_FORWARD, batch_norm.PerChannel.BATCH_NORM_AFFINE_BACKWARD]  # one each way
+    assert ops == [
+        batch_norm.PerChannel.BATCH_NORM_FORWARD,
+        batch_norm.PerChannel.BATCH_NORM_AFFINE_BACKWARD,
+    ]  # one each way

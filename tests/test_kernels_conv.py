@@ -2,16 +2,31 @@
 kernels.reference against PyTorch (an independent reference), kernels.cpu against kernels.reference in every
 layout and threading mode, the adjoint identity, dtypes, non-contiguous inputs and bad arguments.
 (Winograd's path: tests/test_kernels_winograd.py.)"""
+
 import numpy as np
 import pytest
 
 from minigan_kernels import reference
-from kernels_common import (GRID, IDS, LAYOUTS, TF, TG, force_layout, kernel_module, kernel_modules, needs_cpu,
-                            needs_torch, rng_arrays, tol, torch)
+from kernels_common import (
+    GRID,
+    IDS,
+    LAYOUTS,
+    TF,
+    TG,
+    force_layout,
+    kernel_module,
+    kernel_modules,
+    needs_cpu,
+    needs_torch,
+    rng_arrays,
+    tol,
+    torch,
+)
 from kernels_common import cpu as kernel_cpu
 
 
 # ---------------------------------------------------------------- the reference against PyTorch
+
 
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -37,12 +52,15 @@ def test_reference_conv_transpose_is_conv_input_gradient():
     xt = torch.from_numpy(x).requires_grad_()
     (TF.conv2d(xt, torch.from_numpy(W), stride=s, padding=p, dilation=d) * torch.from_numpy(gy)).sum().backward()
     # output_padding recovers the rows/columns lost to the conv's floor division
-    op = tuple(n - reference.conv_transpose_output_size(m, kk, ss, pp, 0, dd)
-               for n, m, kk, ss, pp, dd in zip((H, W_), gy.shape[2:], k, s, p, d))
+    op = tuple(
+        n - reference.conv_transpose_output_size(m, kk, ss, pp, 0, dd)
+        for n, m, kk, ss, pp, dd in zip((H, W_), gy.shape[2:], k, s, p, d)
+    )
     np.testing.assert_allclose(reference.conv_transpose2d(gy, W, s, p, op, d), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 # ---------------------------------------------------------------- kernels.cpu against the reference, every layout
+
 
 @needs_cpu
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -54,9 +72,11 @@ def test_cpu_matches_reference(case, dtype, layout, monkeypatch):
     force_layout(monkeypatch, layout)
     N, C, O, H, W_, k, s, p, d, op = case
     x, W, Wt, gy = rng_arrays(case, dtype, seed=3)
-    pairs = [(cpu.conv2d(x, W, s, p, d), reference.conv2d(x, W, s, p, d)),
-             (cpu.conv_transpose2d(x, Wt, s, p, op, d), reference.conv_transpose2d(x, Wt, s, p, op, d)),
-             (cpu.conv2d_weight(x, gy, k, s, p, d), reference.conv2d_weight(x, gy, k, s, p, d))]
+    pairs = [
+        (cpu.conv2d(x, W, s, p, d), reference.conv2d(x, W, s, p, d)),
+        (cpu.conv_transpose2d(x, Wt, s, p, op, d), reference.conv_transpose2d(x, Wt, s, p, op, d)),
+        (cpu.conv2d_weight(x, gy, k, s, p, d), reference.conv2d_weight(x, gy, k, s, p, d)),
+    ]
     for name, (got, want) in zip(("conv2d", "conv_transpose2d", "conv2d_weight"), pairs):
         assert got.shape == want.shape and got.dtype == want.dtype == dtype, name
         assert got.flags.c_contiguous, name
@@ -72,11 +92,15 @@ def test_cpu_large_output_padding_and_smaller_gy(layout, monkeypatch):
     x = rng.standard_normal((2, 3, 5, 6))
     Wt = rng.standard_normal((3, 2, 3, 3))
     for op in [(0, 0), (1, 2), (3, 3)]:
-        np.testing.assert_allclose(kernel_cpu().conv_transpose2d(x, Wt, (2, 2), (1, 0), op, (1, 1)),
-                                   reference.conv_transpose2d(x, Wt, (2, 2), (1, 0), op, (1, 1)), rtol=1e-12)
-    gy = rng.standard_normal((2, 4, 2, 3))          # conv2d's output would be (3, 4)
-    np.testing.assert_allclose(kernel_cpu().conv2d_weight(x, gy, (2, 2), (1, 1)),
-                               reference.conv2d_weight(x, gy, (2, 2), (1, 1)), rtol=1e-12)
+        np.testing.assert_allclose(
+            kernel_cpu().conv_transpose2d(x, Wt, (2, 2), (1, 0), op, (1, 1)),
+            reference.conv_transpose2d(x, Wt, (2, 2), (1, 0), op, (1, 1)),
+            rtol=1e-12,
+        )
+    gy = rng.standard_normal((2, 4, 2, 3))  # conv2d's output would be (3, 4)
+    np.testing.assert_allclose(
+        kernel_cpu().conv2d_weight(x, gy, (2, 2), (1, 1)), reference.conv2d_weight(x, gy, (2, 2), (1, 1)), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("modname", kernel_modules())
@@ -87,8 +111,10 @@ def test_adjoint_identity(modname, case):
     N, C, O, H, W_, k, s, p, d, _ = case
     x, W, _, gy = rng_arrays(case, np.float64, seed=1)
     lhs = np.vdot(mod.conv2d(x, W, s, p, d), gy)
-    op = tuple(n - reference.conv_transpose_output_size(m, kk, ss, pp, 0, dd)
-               for n, m, kk, ss, pp, dd in zip((H, W_), gy.shape[2:], k, s, p, d))
+    op = tuple(
+        n - reference.conv_transpose_output_size(m, kk, ss, pp, 0, dd)
+        for n, m, kk, ss, pp, dd in zip((H, W_), gy.shape[2:], k, s, p, d)
+    )
     gx = mod.conv_transpose2d(gy, W, s, p, op, d)
     assert gx.shape == x.shape
     np.testing.assert_allclose(np.vdot(x, gx), lhs, rtol=1e-10)
@@ -101,7 +127,7 @@ def test_adjoint_identity(modname, case):
 def test_dtype_contiguity_and_noncontiguous_inputs(modname, dtype, layout, monkeypatch):
     """Same dtype out as in, C-contiguous outputs, and non-contiguous inputs give the contiguous answer."""
     mod = kernel_module(modname)
-    if modname == "cpu":                        # kernels.cpu: both of its layouts
+    if modname == "cpu":  # kernels.cpu: both of its layouts
         force_layout(monkeypatch, layout)
     elif layout != "nchw-serial":
         pytest.skip("one layout only")
@@ -117,14 +143,19 @@ def test_dtype_contiguity_and_noncontiguous_inputs(modname, dtype, layout, monke
         assert not v.flags.c_contiguous and np.array_equal(v, a)
         return v
 
-    outs = [(mod.conv2d, (x, W, s, p, d)), (mod.conv_transpose2d, (x, Wt, s, p, op, d)),
-            (mod.conv2d_weight, (x, gy, k, s, p, d))]
+    outs = [
+        (mod.conv2d, (x, W, s, p, d)),
+        (mod.conv_transpose2d, (x, Wt, s, p, op, d)),
+        (mod.conv2d_weight, (x, gy, k, s, p, d)),
+    ]
     for f, args in outs:
         want = f(*args)
         assert want.dtype == dtype and want.flags.c_contiguous, f.__name__
         got = f(*[strided(a) if isinstance(a, np.ndarray) else a for a in args])
         assert got.dtype == dtype and got.flags.c_contiguous, f.__name__
-        np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6, err_msg=f.__name__)
+        np.testing.assert_allclose(
+            got, want, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6, err_msg=f.__name__
+        )
 
 
 @pytest.mark.parametrize("modname", kernel_modules())
@@ -132,8 +163,8 @@ def test_bad_arguments_raise(modname):
     mod = kernel_module(modname)
     x = np.zeros((1, 2, 3, 3))
     with pytest.raises(ValueError):
-        mod.conv2d(x, np.zeros((4, 3, 2, 2)))                  # channel mismatch
+        mod.conv2d(x, np.zeros((4, 3, 2, 2)))  # channel mismatch
     with pytest.raises(ValueError):
-        mod.conv2d(x, np.zeros((4, 2, 5, 5)))                  # empty output
+        mod.conv2d(x, np.zeros((4, 2, 5, 5)))  # empty output
     with pytest.raises(ValueError):
-        mod.conv_transpose2d(x, np.zeros((3, 4, 2, 2)))        # channel mismatch (W is (C_in, C_out, kh, kw))
+        mod.conv_transpose2d(x, np.zeros((3, 4, 2, 2)))  # channel mismatch (W is (C_in, C_out, kh, kw))

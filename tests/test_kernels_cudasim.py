@@ -6,6 +6,7 @@ Two kinds of tests:
     the simulator runs the device kernels in Python, so the shapes are small;
   - on a real GPU with CuPy (marked `gpu`; skipped, with the reason, when CuPy cannot allocate).
 """
+
 import importlib
 import os
 
@@ -15,15 +16,16 @@ import pytest
 from minigan_kernels import reference
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-needs_sim = pytest.mark.skipif(not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 in the environment "
-                                               "(run this file in its own pytest process)")
+needs_sim = pytest.mark.skipif(
+    not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 in the environment (run this file in its own pytest process)"
+)
 
 # (N, C, O, H, W, (kh, kw), stride, padding, dilation, output_padding) -- small: the simulator is slow
 CASES = [
     (2, 2, 3, 5, 6, (3, 3), (1, 1), (1, 1), (1, 1), (0, 0)),
-    (1, 1, 2, 6, 6, (4, 4), (2, 2), (1, 1), (1, 1), (1, 1)),     # DCGAN-like, batch 1, 1 channel
-    (2, 3, 1, 5, 7, (2, 3), (2, 1), (0, 2), (2, 1), (1, 0)),     # dilation, 1 output channel
-    (1, 2, 2, 7, 5, (3, 2), (3, 2), (2, 0), (1, 2), (2, 1)),     # stride 3, op < stride
+    (1, 1, 2, 6, 6, (4, 4), (2, 2), (1, 1), (1, 1), (1, 1)),  # DCGAN-like, batch 1, 1 channel
+    (2, 3, 1, 5, 7, (2, 3), (2, 1), (0, 2), (2, 1), (1, 0)),  # dilation, 1 output channel
+    (1, 2, 2, 7, 5, (3, 2), (3, 2), (2, 0), (1, 2), (2, 1)),  # stride 3, op < stride
 ]
 
 
@@ -44,10 +46,11 @@ def check_all(mod, case, dtype, to_dev=lambda a: a, to_host=lambda a: a):
     x, W, Wt, gy = arrays(case, dtype)
     rt = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
     X, Wd, Wtd, GY = map(to_dev, (x, W, Wt, gy))
-    pairs = [("conv2d", mod.conv2d(X, Wd, s, p, d), reference.conv2d(x, W, s, p, d)),
-             ("conv_transpose2d", mod.conv_transpose2d(X, Wtd, s, p, op, d),
-              reference.conv_transpose2d(x, Wt, s, p, op, d)),
-             ("conv2d_weight", mod.conv2d_weight(X, GY, k, s, p, d), reference.conv2d_weight(x, gy, k, s, p, d))]
+    pairs = [
+        ("conv2d", mod.conv2d(X, Wd, s, p, d), reference.conv2d(x, W, s, p, d)),
+        ("conv_transpose2d", mod.conv_transpose2d(X, Wtd, s, p, op, d), reference.conv_transpose2d(x, Wt, s, p, op, d)),
+        ("conv2d_weight", mod.conv2d_weight(X, GY, k, s, p, d), reference.conv2d_weight(x, gy, k, s, p, d)),
+    ]
     for name, got, want in pairs:
         assert got.dtype == dtype and got.flags.c_contiguous, name
         np.testing.assert_allclose(to_host(got), want, err_msg=name, **rt)
@@ -59,6 +62,7 @@ def check_all(mod, case, dtype, to_dev=lambda a: a, to_host=lambda a: a):
 @pytest.mark.parametrize("case", CASES)
 def test_cuda_kernels_in_simulator(case, dtype):
     import minigan_kernels.cuda as kc
+
     check_all(kc, case, dtype)
 
 
@@ -66,14 +70,17 @@ def test_cuda_kernels_in_simulator(case, dtype):
 @pytest.mark.cudasim
 def test_cuda_noncontiguous_inputs_in_simulator():
     import minigan_kernels.cuda as kc
+
     case = CASES[0]
     N, C, O, H, W_, k, s, p, d, op = case
     x, W, _, gy = arrays(case, np.float64)
     xs = np.asfortranarray(x)
-    np.testing.assert_allclose(kc.conv2d(xs, W[:, :, ::-1, :].copy()[:, :, ::-1, :], s, p, d),
-                               reference.conv2d(x, W, s, p, d), rtol=1e-12)
-    np.testing.assert_allclose(kc.conv2d_weight(xs, np.asfortranarray(gy), k, s, p, d),
-                               reference.conv2d_weight(x, gy, k, s, p, d), rtol=1e-12)
+    np.testing.assert_allclose(
+        kc.conv2d(xs, W[:, :, ::-1, :].copy()[:, :, ::-1, :], s, p, d), reference.conv2d(x, W, s, p, d), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        kc.conv2d_weight(xs, np.asfortranarray(gy), k, s, p, d), reference.conv2d_weight(x, gy, k, s, p, d), rtol=1e-12
+    )
 
 
 def _cupy_or_skip():
@@ -82,6 +89,7 @@ def _cupy_or_skip():
     if importlib.util.find_spec("cupy") is None:
         pytest.skip("CuPy is not installed")
     import cupy
+
     try:
         cupy.zeros(1)
     except Exception as e:  # no GPU / driver: CuPy imports but cannot allocate
@@ -96,5 +104,6 @@ def test_cuda_kernels_on_gpu(case, dtype):
     cupy = _cupy_or_skip()
     import minigan_kernels as kernels
     import minigan_kernels.cuda as kc
+
     assert kernels.select("cupy") is kc
     check_all(kc, case, dtype, to_dev=cupy.asarray, to_host=cupy.asnumpy)

@@ -1,6 +1,7 @@
 """How workers run (kernels/loops.py): every worker once per call on the Numba threads through a function
 pointer, one compiled signature per argument types, the loop workers' padded array tuple, and the
 per-function compile locks the compile helper relies on."""
+
 import numpy as np
 import pytest
 
@@ -22,6 +23,7 @@ def _strided_fill_worker():
             out[i] = a[i] * reals[0] + w
         if arrays[2].size + arrays[3].size + arrays[4].size + arrays[5].size != 0:
             out[:] = -7.0
+
     return fill
 
 
@@ -41,7 +43,7 @@ def test_run_loop_workers_runs_every_worker_once_per_signature():
             loops.run_loop_workers(fill, n_workers, loops.ints(0), loops.reals(2.0), a, out)
             np.testing.assert_array_equal(out, a * 2 + np.arange(a.size) % n_workers)
     keys = [key for key in loops._POINTERS if key[0] is fill]
-    assert len(keys) == 3                               # float64, float32, read-only float64
+    assert len(keys) == 3  # float64, float32, read-only float64
     assert {key[3][0] for key in keys} == {np.dtype(np.float64), np.dtype(np.float32)}
 
 

@@ -1,5 +1,6 @@
 """The pointwise kernels (kernels/pointwise.py): leaky ReLU and its backward, add and multiply (same shape
 and per-channel), against kernels.reference (the spec), and the inputs they leave to the reference."""
+
 import numpy as np
 import pytest
 
@@ -21,11 +22,13 @@ def test_cpu_leaky_relu_kernels_match_reference(shape, dtype, monkeypatch):
     monkeypatch.setattr("minigan_kernels.pointwise.ELEMENTWISE_MIN", 0)
     rng = np.random.default_rng(11)
     x = (rng.standard_normal(shape) * 3 + 0.5).astype(dtype)
-    x.reshape(-1)[0] = 0.0                                   # the kink: x = 0 takes the slope side
+    x.reshape(-1)[0] = 0.0  # the kink: x = 0 takes the slope side
     for slope in (0.0, 0.2, 1.5):
         np.testing.assert_array_equal(cpu.leaky_relu(x, slope), reference.leaky_relu(x, slope))
         gy = np.random.default_rng(5).standard_normal(shape).astype(dtype)
-        np.testing.assert_array_equal(cpu.leaky_relu_backward(gy, x, slope), reference.leaky_relu_backward(gy, x, slope))
+        np.testing.assert_array_equal(
+            cpu.leaky_relu_backward(gy, x, slope), reference.leaky_relu_backward(gy, x, slope)
+        )
 
 
 @needs_cpu
@@ -47,9 +50,18 @@ def test_cpu_add_multiply_match_reference(dtype, monkeypatch):
     rng = np.random.default_rng(3)
     r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
     x = r(4, 5, 3, 2)
-    operands = [(x, r(4, 5, 3, 2)), (x, r(1, 5, 1, 1)), (r(5, 1, 1), x), (x, r(5, 1, 1)), (r(6, 5), r(5)),
-                (x, r(3, 2)), (x, r(1, 1, 1, 1)), (x, x[:, :, ::-1]), (x, r(4, 5, 3, 2).astype(np.float16)),
-                (x, np.float64(2.5))]
+    operands = [
+        (x, r(4, 5, 3, 2)),
+        (x, r(1, 5, 1, 1)),
+        (r(5, 1, 1), x),
+        (x, r(5, 1, 1)),
+        (r(6, 5), r(5)),
+        (x, r(3, 2)),
+        (x, r(1, 1, 1, 1)),
+        (x, x[:, :, ::-1]),
+        (x, r(4, 5, 3, 2).astype(np.float16)),
+        (x, np.float64(2.5)),
+    ]
     for a, b in operands:
         for fast, slow in ((cpu.add, reference.add), (cpu.multiply, reference.multiply)):
             got, want = fast(a, b), slow(a, b)

@@ -1,5 +1,6 @@
 """The compile helper (kernels/precompile.py): its list of workers is what a training step uses, and it starts
 only when asked and useful."""
+
 import os
 import subprocess
 import sys
@@ -49,15 +50,39 @@ def test_the_precompile_helper_leaves_nothing_for_a_training_step_to_compile(tmp
     the helper's float32 signatures are exactly the ones training uses.  (MINIGAN_PRECOMPILE=0 in both
     processes, so that no second helper runs.)"""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MINIGAN_PRECOMPILE="0")
-    missing = subprocess.run([sys.executable, "-c", "from minigan_kernels import precompile; "
-                              "print(len(precompile.missing_from_cache()))"], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=120, check=True).stdout
-    assert missing.strip() == "13"                     # an empty cache: the helper's whole list
-    done = subprocess.run([sys.executable, "-m", "minigan_kernels.precompile"], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, check=True).stdout.splitlines()
-    assert len(done) == 13 + 2, done                   # thirteen workers, the driver for each argument list
-    out = subprocess.run([sys.executable, "-c", _STEP_KERNELS], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, check=True).stdout.strip().split(maxsplit=2)
+    missing = subprocess.run(
+        [sys.executable, "-c", "from minigan_kernels import precompile; print(len(precompile.missing_from_cache()))"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert missing.strip() == "13"  # an empty cache: the helper's whole list
+    done = subprocess.run(
+        [sys.executable, "-m", "minigan_kernels.precompile"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout.splitlines()
+    assert len(done) == 13 + 2, done  # thirteen workers, the driver for each argument list
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", _STEP_KERNELS],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        .stdout.strip()
+        .split(maxsplit=2)
+    )
     assert out == ["13", "0", "[]"]
 
 
@@ -68,7 +93,7 @@ def test_the_precompile_helper_starts_only_when_asked_and_useful(monkeypatch):
     started = []
     monkeypatch.setattr(precompile.subprocess, "Popen", lambda *a, **k: started.append(a))
     monkeypatch.setattr(precompile, "_HELPER", None)
-    monkeypatch.setattr(precompile, "_DECISION", precompile._DECISION)       # restored afterwards
+    monkeypatch.setattr(precompile, "_DECISION", precompile._DECISION)  # restored afterwards
     monkeypatch.setenv("MINIGAN_PRECOMPILE", "0")
     assert precompile.start_if_cold() is False
     assert kernels.info()["compile_helper"] == "off ($MINIGAN_PRECOMPILE=0)"

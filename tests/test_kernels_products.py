@@ -1,6 +1,7 @@
 """The private BLAS (kernels/blas.py) and the products on it (kernels/products.py): matmul against NumPy's @
 for every operand layout, both dtypes in one process, other dtypes passed on, and the switch that turns the
 private BLAS off."""
+
 import os
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def test_cpu_matmul_matches_numpy_both_dtypes_in_one_process(threading, monkeypa
     and float64 alternate on purpose: Numba once dispatched dgemm calls to the sgemm-typed compiled code
     when both ctypes functions shared a Python class (wrong float64 results); kernels/blas.py prevents it."""
     monkeypatch.setattr("minigan_kernels.products.MATMUL_PARALLEL_MIN", SERIAL if threading == "serial" else PARALLEL)
-    monkeypatch.setattr("minigan_kernels.products.NUMPY_MATMUL_MAX", 0)        # the test matrices are small
+    monkeypatch.setattr("minigan_kernels.products.NUMPY_MATMUL_MAX", 0)  # the test matrices are small
     for round_ in range(2):
         for dtype in (np.float32, np.float64) if round_ == 0 else (np.float64, np.float32):
             for name, a, b in _matmul_cases(np.random.default_rng(7), dtype):
@@ -61,9 +62,11 @@ def test_cpu_matmul_matches_numpy_both_dtypes_in_one_process(threading, monkeypa
 
 @needs_cpu
 def test_cpu_matmul_passes_other_dtypes_to_numpy(monkeypatch):
-    monkeypatch.setattr("minigan_kernels.products.NUMPY_MATMUL_MAX", 0)    # past the small-product shortcut: the dtype checks
+    monkeypatch.setattr(
+        "minigan_kernels.products.NUMPY_MATMUL_MAX", 0
+    )  # past the small-product shortcut: the dtype checks
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
-    np.testing.assert_array_equal(kernel_cpu().matmul(a, b), a @ b)                    # integers: exact
+    np.testing.assert_array_equal(kernel_cpu().matmul(a, b), a @ b)  # integers: exact
     mixed = kernel_cpu().matmul(a.astype(np.float32), b.astype(np.float64))
     assert mixed.dtype == np.float64
     np.testing.assert_allclose(mixed, a @ b)
@@ -72,16 +75,17 @@ def test_cpu_matmul_passes_other_dtypes_to_numpy(monkeypatch):
 def test_private_blas_can_be_switched_off():
     """MINIGAN_PRIVATE_BLAS=0: no private BLAS, the unfused kernels and the non-spinning threading layer,
     and the same numbers (run in a fresh process: the switch is read on import)."""
-    code = ("import numba, numpy as np, minigan_kernels as kernels, minigan_kernels.blas as b, minigan_kernels.reference as r\n"
-            "import minigan_kernels.runtime as rt\n"
-            "c = kernels.select('numpy')\n"
-            "x = np.random.default_rng(0).standard_normal((3, 20, 9, 9)); W = np.ones((4, 20, 3, 3))\n"
-            "assert not b.available() and not rt.FUSED, b.describe()\n"
-            "assert np.allclose(c.conv2d(x, W, 2, 1), r.conv2d(x, W, 2, 1))\n"
-            "print(numba.config.THREADING_LAYER)\n")
+    code = (
+        "import numba, numpy as np, minigan_kernels as kernels, minigan_kernels.blas as b, minigan_kernels.reference as r\n"
+        "import minigan_kernels.runtime as rt\n"
+        "c = kernels.select('numpy')\n"
+        "x = np.random.default_rng(0).standard_normal((3, 20, 9, 9)); W = np.ones((4, 20, 3, 3))\n"
+        "assert not b.available() and not rt.FUSED, b.describe()\n"
+        "assert np.allclose(c.conv2d(x, W, 2, 1), r.conv2d(x, W, 2, 1))\n"
+        "print(numba.config.THREADING_LAYER)\n"
+    )
     env = dict(os.environ, MINIGAN_PRIVATE_BLAS="0")
     env.pop("NUMBA_THREADING_LAYER", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
-                         cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "workqueue"

@@ -1,5 +1,6 @@
 """Kernel selection (kernels/__init__.py) and the process set-up of the CPU kernels (kernels/runtime.py,
 kernels/allocator.py): select's modes, no set-up on import, fork safety, and the malloc tuning."""
+
 import importlib
 import os
 import subprocess
@@ -39,11 +40,13 @@ def test_importing_the_kernels_changes_nothing_until_select_sets_them_up():
     """No import-time side effects: a fresh process that imports every kernel module has Numba's threading
     layer, glibc's malloc and the compile helper untouched; kernels.select("numpy") then sets all of them up
     (kernels/runtime.py's configure), once."""
-    code = ("import os, numba, minigan_kernels as kernels, minigan_kernels.cpu, minigan_kernels.allocator as al\n"
-            "import minigan_kernels.precompile as pc\n"
-            "print(os.environ.get('NUMBA_THREADING_LAYER'), al.describe(), pc.describe(), sep='|')\n"
-            "kernels.select('numpy'); kernels.select('numpy')\n"
-            "print(numba.config.THREADING_LAYER, al.describe(), pc.describe(), sep='|')\n")
+    code = (
+        "import os, numba, minigan_kernels as kernels, minigan_kernels.cpu, minigan_kernels.allocator as al\n"
+        "import minigan_kernels.precompile as pc\n"
+        "print(os.environ.get('NUMBA_THREADING_LAYER'), al.describe(), pc.describe(), sep='|')\n"
+        "kernels.select('numpy'); kernels.select('numpy')\n"
+        "print(numba.config.THREADING_LAYER, al.describe(), pc.describe(), sep='|')\n"
+    )
     env = dict(os.environ, MINIGAN_PRECOMPILE="0")
     env.pop("NUMBA_THREADING_LAYER", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -52,7 +55,7 @@ def test_importing_the_kernels_changes_nothing_until_select_sets_them_up():
     assert before == "None|glibc defaults (not tuned yet)|not asked yet"
     layer, allocator, helper = after.split("|")
     assert layer in ("default", "workqueue") and helper == "off ($MINIGAN_PRECOMPILE=0)"
-    assert allocator != "glibc defaults (not tuned yet)"          # tune() ran (and says what it did)
+    assert allocator != "glibc defaults (not tuned yet)"  # tune() ran (and says what it did)
 
 
 @needs_cpu
@@ -80,10 +83,10 @@ def test_kernels_work_in_a_forked_child():
         "    os.write(w, b'same' if ok else b'different')\n"
         "    os._exit(0)\n"
         "_, status = os.waitpid(pid, 0)\n"
-        "print(os.read(r, 100).decode(), status)\n")
-    try:         # the failure mode is a child that hangs or dies inside GNU OpenMP: bound the wait
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
-                             cwd=ROOT)
+        "print(os.read(r, 100).decode(), status)\n"
+    )
+    try:  # the failure mode is a child that hangs or dies inside GNU OpenMP: bound the wait
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=ROOT)
     except subprocess.TimeoutExpired:
         pytest.fail("the forked child hung (it entered the parent's OpenMP pool)")
     assert out.returncode == 0, out.stderr
@@ -114,20 +117,29 @@ def test_malloc_tuning_keeps_freed_arrays_for_reuse():
     try:
         with open("/sys/kernel/mm/transparent_hugepage/enabled") as thp:
             if "[always]" in thp.read():
-                pytest.skip("transparent huge pages are 'always' here: 2 MiB pages back the heap, so page-fault counts "
-                            "cannot tell the malloc settings apart")
+                pytest.skip(
+                    "transparent huge pages are 'always' here: 2 MiB pages back the heap, so page-fault counts "
+                    "cannot tell the malloc settings apart"
+                )
     except OSError:
         pass
 
     def run(**env):
-        out = subprocess.run([sys.executable, "-c", _FAULTS_PROGRAM], capture_output=True, text=True, check=True,
-                             env=dict(os.environ, **env), cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, "-c", _FAULTS_PROGRAM],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, **env),
+            cwd=ROOT,
+        )
         description, faults = out.stdout.strip().splitlines()
         return description, int(faults)
+
     tuned, default = run(), run(MINIGAN_MALLOC_TUNING="0")
     assert tuned[0].startswith("glibc malloc tuned") and "refused" not in tuned[0], tuned[0]
     assert default[0] == "glibc defaults (MINIGAN_MALLOC_TUNING=0)"
-    assert default[1] > 9 * 20 * 256 // 2, default          # at least half the pages of every round
+    assert default[1] > 9 * 20 * 256 // 2, default  # at least half the pages of every round
     assert tuned[1] < default[1] // 20, (tuned, default)
 
 
@@ -137,6 +149,7 @@ def test_nothing_imports_the_kernels_by_their_folder_name():
     minigan, the demos, the benchmarks or the tests imports them by the folder name."""
     import ast
     import pathlib
+
     offenders = []
     for folder in ("minigan", "demos", "bench", "tests"):
         for path in sorted(pathlib.Path(ROOT, folder).rglob("*.py")):
@@ -147,8 +160,11 @@ def test_nothing_imports_the_kernels_by_their_folder_name():
                     names = [node.module or ""]
                 else:
                     continue
-                offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for name in names
-                              if name.split(".")[0] == "kernels"]
+                offenders += [
+                    f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                    for name in names
+                    if name.split(".")[0] == "kernels"
+                ]
     for document in sorted(pathlib.Path(ROOT, "docs").glob("*.md")) + [pathlib.Path(ROOT, "README.md")]:
         for number, line in enumerate(document.read_text().splitlines(), 1):
             if line.lstrip().startswith(("import kernels", "from kernels ", "from kernels.")):

@@ -1,6 +1,7 @@
 """Winograd F(4x4, 2x2) (kernels/winograd.py): its matrices, its choice of layers (kernels/conv.py), every
 dtype and threading mode against kernels.reference, the adjoint identity and gradcheck through it, its edge
 cells, and its cache of transformed weights."""
+
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from minigan_kernels import reference
 from kernels_common import HAS_NUMBA, PARALLEL, ROOT, SERIAL, needs_cpu, needs_private_blas
 from kernels_common import cpu as kernel_cpu
 
-if HAS_NUMBA:                       # (without Numba every test here is skipped)
+if HAS_NUMBA:  # (without Numba every test here is skipped)
     from minigan_kernels import conv, runtime, winograd
 
 
@@ -22,7 +23,9 @@ def _correlate_1d(g, d, m):
 
 
 @needs_cpu
-@pytest.mark.parametrize("m, r, points", [(4, 2, (0, 1, -1, 2)), (2, 2, (0, 1)), (2, 3, (0, 1, -1)), (4, 3, (0, 1, -1, 2, -2))])
+@pytest.mark.parametrize(
+    "m, r, points", [(4, 2, (0, 1, -1, 2)), (2, 2, (0, 1)), (2, 3, (0, 1, -1)), (4, 3, (0, 1, -1, 2, -2))]
+)
 def test_winograd_transform_matrices_compute_the_correlation(m, r, points):
     """A^T [(G g) (.) (B^T d)] is the correlation y_i = sum_k g_k d_{i+k}, for Toom-Cook matrices at any points."""
     AT, G, BT = winograd.transform_matrices(m, r, points)
@@ -38,23 +41,24 @@ def test_winograd_transform_matrices_compute_the_correlation(m, r, points):
 def test_winograd_f4x4_2x2_matrices_are_the_documented_ones():
     """The matrices that _input_rows/_output_rows spell out: integer B^T, and still a correct F(4, 2)."""
     AT, G, BT = winograd.f4x4_2x2_matrices()
-    np.testing.assert_array_equal(BT, [[2, -1, -2, 1, 0], [0, 2, 1, -1, 0], [0, -2, 3, -1, 0], [0, -1, 0, 1, 0],
-                                       [0, 2, -1, -2, 1]])
+    np.testing.assert_array_equal(
+        BT, [[2, -1, -2, 1, 0], [0, 2, 1, -1, 0], [0, -2, 3, -1, 0], [0, -1, 0, 1, 0], [0, 2, -1, -2, 1]]
+    )
     np.testing.assert_array_equal(AT, [[1, 1, 1, 1, 0], [0, 1, -1, 2, 0], [0, 1, 1, 4, 0], [0, 1, -1, 8, 1]])
     g, d = np.array([0.3, -1.7]), np.arange(5.0) ** 2 - 3
     np.testing.assert_allclose(AT @ ((G @ g) * (BT @ d)), _correlate_1d(g, d, 4), rtol=1e-12)
 
 
 WINOGRAD_CASES = [
-    (2, 16, 32, 14, 14, 4, 2, 1, 0),      # a DCGAN 4x4 stride-2 layer, scaled down
-    (1, 3, 5, 9, 7, 4, 2, 0, 1),          # batch 1, odd rectangular image, output_padding
-    (3, 4, 6, 8, 8, 2, 1, 0, 0),          # k2 s1
-    (2, 5, 3, 11, 10, 6, 3, 2, 2),        # k6 s3
-    (2, 3, 4, 7, 9, 4, 2, 3, 1),          # padding beyond half the kernel
-    (1, 2, 2, 2, 3, 4, 2, 1, 0),          # an image smaller than one tile
-    (2, 3, 2, 40, 36, 4, 2, 1, 0),        # many tiles per sample (more than a chunk holds)
-    (2, 3, 4, 16, 16, 4, 2, 1, 0),        # conv_transpose2d to 32 x 32: 17 x 17 cells, the last row and column as edges
-    (1, 2, 3, 8, 7, 4, 2, 1, 1),          # conv_transpose2d to 17 x 15: 9 x 8 cells, the last row as an edge
+    (2, 16, 32, 14, 14, 4, 2, 1, 0),  # a DCGAN 4x4 stride-2 layer, scaled down
+    (1, 3, 5, 9, 7, 4, 2, 0, 1),  # batch 1, odd rectangular image, output_padding
+    (3, 4, 6, 8, 8, 2, 1, 0, 0),  # k2 s1
+    (2, 5, 3, 11, 10, 6, 3, 2, 2),  # k6 s3
+    (2, 3, 4, 7, 9, 4, 2, 3, 1),  # padding beyond half the kernel
+    (1, 2, 2, 2, 3, 4, 2, 1, 0),  # an image smaller than one tile
+    (2, 3, 2, 40, 36, 4, 2, 1, 0),  # many tiles per sample (more than a chunk holds)
+    (2, 3, 4, 16, 16, 4, 2, 1, 0),  # conv_transpose2d to 32 x 32: 17 x 17 cells, the last row and column as edges
+    (1, 2, 3, 8, 7, 4, 2, 1, 1),  # conv_transpose2d to 17 x 15: 9 x 8 cells, the last row as an edge
 ]
 
 
@@ -67,12 +71,12 @@ def _force_winograd(monkeypatch, threads):
     kernel_cpu()
     monkeypatch.setattr(conv, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(conv, "WINOGRAD_MIN_MACS", 0)
-    monkeypatch.setattr(winograd, "weight_gradient_pays", lambda *args: True)   # (its own test is below)
+    monkeypatch.setattr(winograd, "weight_gradient_pays", lambda *args: True)  # (its own test is below)
     monkeypatch.setattr(winograd, "_PARALLEL_MIN_MACS", SERIAL if threads == "serial" else PARALLEL)
     for name in ("_TILES_PER_CHUNK", "_GRADIENT_TILES_PER_CHUNK"):
         if threads == "parallel-chunk1":
             monkeypatch.setattr(winograd, name, 1)
-        if threads == "serial-chunk3":          # chunks that end inside a sample and hold parts of two
+        if threads == "serial-chunk3":  # chunks that end inside a sample and hold parts of two
             monkeypatch.setattr(winograd, name, 3)
     monkeypatch.setattr(winograd, "_run", lambda *args: calls.append("run") or run(*args))
     monkeypatch.setattr(winograd, "conv2d_weight", lambda *args: calls.append("gW") or weight_gradient(*args))
@@ -86,9 +90,9 @@ def test_winograd_weight_gradient_only_where_its_sums_stay_in_cache():
     im2col) nor a batch too small to fill one chunk of tiles per worker."""
     assert winograd.weight_gradient_pays(64, 64, 128, 7, 7, 2, 4, 2)
     assert not winograd.weight_gradient_pays(16, 256, 512, 4, 4, 2, 4, 2)
-    assert not winograd.weight_gradient_pays(4, 64, 128, 7, 7, 2, 4, 2)         # 8 tiles per worker
-    assert not winograd.weight_gradient_pays(4, 64, 128, 7, 7, 2, 4, 1)         # 16 tiles on one worker
-    assert winograd.weight_gradient_pays(8, 64, 128, 7, 7, 2, 4, 1)             # 32
+    assert not winograd.weight_gradient_pays(4, 64, 128, 7, 7, 2, 4, 2)  # 8 tiles per worker
+    assert not winograd.weight_gradient_pays(4, 64, 128, 7, 7, 2, 4, 1)  # 16 tiles on one worker
+    assert winograd.weight_gradient_pays(8, 64, 128, 7, 7, 2, 4, 1)  # 32
 
 
 @needs_cpu
@@ -103,7 +107,13 @@ def test_winograd_computes_the_last_cell_row_of_a_4q_plus_1_grid_as_an_edge(monk
     monkeypatch.setattr(winograd, "_edge_lines", lambda *a, **k: edges.append(k["along_rows"]) or edge_lines(*a, **k))
     rng = np.random.default_rng(11)
     W = rng.standard_normal((5, 3, 4, 4))
-    for H, Wd, op, expected in [(16, 16, 0, [True, False]), (8, 7, 1, [True]), (8, 8, 0, [True, False]), (7, 7, 0, []), (6, 7, 0, [])]:
+    for H, Wd, op, expected in [
+        (16, 16, 0, [True, False]),
+        (8, 7, 1, [True]),
+        (8, 8, 0, [True, False]),
+        (7, 7, 0, []),
+        (6, 7, 0, []),
+    ]:
         edges.clear()
         x = rng.standard_normal((2, 5, H, Wd))
         got = kernel_cpu().conv_transpose2d(x, W, 2, 1, op)
@@ -127,10 +137,12 @@ def test_winograd_matches_reference(case, dtype, threads, monkeypatch):
     W = rng.standard_normal((O, C, k, k)).astype(dtype)
     Wt = rng.standard_normal((C, O, k, k)).astype(dtype)
     gy = rng.standard_normal((N, O) + reference.conv2d(x, W, s, p).shape[2:]).astype(dtype)
-    pairs = [(kernel_cpu().conv2d(x, W, s, p), reference.conv2d(x, W, s, p)),
-             (kernel_cpu().conv_transpose2d(x, Wt, s, p, op), reference.conv_transpose2d(x, Wt, s, p, op)),
-             (kernel_cpu().conv2d_weight(x, gy, k, s, p), reference.conv2d_weight(x, gy, k, s, p))]
-    assert calls == ["run", "run", "gW"]                # all three went through kernels/winograd.py
+    pairs = [
+        (kernel_cpu().conv2d(x, W, s, p), reference.conv2d(x, W, s, p)),
+        (kernel_cpu().conv_transpose2d(x, Wt, s, p, op), reference.conv_transpose2d(x, Wt, s, p, op)),
+        (kernel_cpu().conv2d_weight(x, gy, k, s, p), reference.conv2d_weight(x, gy, k, s, p)),
+    ]
+    assert calls == ["run", "run", "gW"]  # all three went through kernels/winograd.py
     for name, (got, want) in zip(("conv2d", "conv_transpose2d", "conv2d_weight"), pairs):
         assert got.shape == want.shape and got.dtype == want.dtype == dtype and got.flags.c_contiguous, name
         scale = np.abs(want).max()
@@ -145,6 +157,7 @@ def test_winograd_adjoint_identity_and_gradcheck(case, monkeypatch):
     """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)> with both sides by Winograd, and the engine's gradcheck and
     gradgradcheck of a conv layer whose forward and input gradient take the Winograd path."""
     import minigan as mg
+
     calls = _force_winograd(monkeypatch, "parallel")
     N, C, O, H, W_, k, s, p, _ = case
     rng = np.random.default_rng(8)
@@ -157,9 +170,9 @@ def test_winograd_adjoint_identity_and_gradcheck(case, monkeypatch):
     np.testing.assert_allclose(np.vdot(W, kernel_cpu().conv2d_weight(x, gy, k, s, p)), np.vdot(y, gy), rtol=1e-10)
     assert calls == ["run", "run", "gW"]
     if C * O > 64:
-        return                                          # the numerical checks below are for the small cases
+        return  # the numerical checks below are for the small cases
     tensors = [mg.tensor(x[:1], dtype="float64", requires_grad=True), mg.tensor(W, dtype="float64", requires_grad=True)]
-    conv_layer = lambda a, w: mg.functional.conv2d(a, w, stride=s, padding=p)   # noqa: E731
+    conv_layer = lambda a, w: mg.functional.conv2d(a, w, stride=s, padding=p)  # noqa: E731
     assert mg.gradcheck(conv_layer, tensors) and mg.gradgradcheck(conv_layer, tensors)
 
 
@@ -170,13 +183,20 @@ def test_winograd_choice_is_visible_and_can_be_switched_off():
     if runtime.FUSED:
         assert info["winograd"].startswith("F(4x4, 2x2)") and str(conv.WINOGRAD_MIN_CHANNELS) in info["winograd"]
         assert conv._winograd_pays(64, 128, 411_041_792) and not conv._winograd_pays(16, 16, 1 << 40)
-    code = ("import minigan_kernels as kernels, minigan_kernels.conv as c\n"
-            "assert kernels.info()['winograd'].startswith('off'), kernels.info()['winograd']\n"
-            "assert not c._winograd_pays(128, 128, 1 << 40)\n"
-            "print('off')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, MINIGAN_WINOGRAD="0"),
-                         cwd=ROOT)
+    code = (
+        "import minigan_kernels as kernels, minigan_kernels.conv as c\n"
+        "assert kernels.info()['winograd'].startswith('off'), kernels.info()['winograd']\n"
+        "assert not c._winograd_pays(128, 128, 1 << 40)\n"
+        "print('off')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, MINIGAN_WINOGRAD="0"),
+        cwd=ROOT,
+    )
     assert out.returncode == 0 and out.stdout.split() == ["off"], out.stderr
 
 
@@ -195,7 +215,7 @@ def test_winograd_reuses_transformed_weights_only_while_they_are_unchanged(monke
     first = kernel_cpu().conv2d(x, W, 2, 1)
     np.testing.assert_array_equal(kernel_cpu().conv2d(x, W, 2, 1), first)
     assert (cache.hits, cache.misses) == (1, 1)
-    W *= -0.5                                            # an in-place update at the same address
+    W *= -0.5  # an in-place update at the same address
     np.testing.assert_allclose(kernel_cpu().conv2d(x, W, 2, 1), reference.conv2d(x, W, 2, 1), rtol=0, atol=1e-12)
     np.testing.assert_allclose(kernel_cpu().conv2d(x, W, 2, 1), -0.5 * first, rtol=0, atol=1e-12)
     assert (cache.hits, cache.misses) == (2, 2)
@@ -203,6 +223,6 @@ def test_winograd_reuses_transformed_weights_only_while_they_are_unchanged(monke
     kernel_cpu().conv_transpose2d(x, rng.standard_normal((3, 5, 4, 4)), 2, 1)
     assert len(cache._entries) == 2 and cache.misses == 4
     assert cache._bytes == sum(w.nbytes + u.nbytes for w, u in cache._entries.values())
-    small = winograd.TransformedWeightCache(max_bytes=W.nbytes)    # no room for W and its U: nothing is kept
+    small = winograd.TransformedWeightCache(max_bytes=W.nbytes)  # no room for W and its U: nothing is kept
     small.get(W, 2, False, 1)
     assert small._entries == {} and small._bytes == 0

@@ -1,5 +1,6 @@
 """minigan.losses: values against closed forms / PyTorch, the gradient penalty's (double-backprop)
 gradient against finite differences, weight clipping, InfoGAN's two MI-bound losses."""
+
 import math
 
 import numpy as np
@@ -23,7 +24,7 @@ def t64(array, requires_grad=False):
 def test_logit_losses_match_their_equations_and_stay_finite():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=7) * 3, rng.normal(size=5) * 3
-    sig = lambda v: 1 / (1 + np.exp(-v))   # noqa: E731
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     d = losses.d_loss_minimax(t64(real), t64(fake)).item()
     assert d == pytest.approx(-np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake))), rel=1e-10)
     assert losses.g_loss_minimax(t64(fake)).item() == pytest.approx(np.mean(np.log(1 - sig(fake))), rel=1e-10)
@@ -45,7 +46,7 @@ def test_penalty_of_a_linear_critic_is_known_in_closed_form():
     # f(x) = <w, x>: grad f = w everywhere, so the penalty is lambda (||w|| - 1)^2 for any interpolate
     rng = np.random.default_rng(1)
     w = t64(rng.normal(size=(2, 3, 4)))
-    critic = lambda x: F.sum(x * w, (1, 2, 3))   # noqa: E731
+    critic = lambda x: F.sum(x * w, (1, 2, 3))  # noqa: E731
     real, fake = t64(rng.normal(size=(5, 2, 3, 4))), t64(rng.normal(size=(5, 2, 3, 4)))
     penalty, norms = losses.gradient_penalty(critic, real, fake, lambda_gp=10, return_norm=True)
     expected_norm = np.linalg.norm(w.numpy())
@@ -56,9 +57,11 @@ def test_penalty_of_a_linear_critic_is_known_in_closed_form():
 def tiny_conv_critic(W1, b1, W2, b2):
     """(N, 2, 6, 6) -> conv 3x3 s2 -> (N, 3, 3, 3) -> tanh -> linear -> (N,). A smooth activation, so the
     input gradient depends on b1 too (the output bias b2 never reaches the penalty: it is not checked)."""
+
     def critic(x):
-        h = F.tanh(F.conv2d(x, W1, b1, stride=2, padding=1))              # (N, 3, 3, 3)
-        return F.linear(F.flatten(h, 1), W2, b2)[:, 0]                     # (N,)
+        h = F.tanh(F.conv2d(x, W1, b1, stride=2, padding=1))  # (N, 3, 3, 3)
+        return F.linear(F.flatten(h, 1), W2, b2)[:, 0]  # (N,)
+
     return critic
 
 
@@ -73,10 +76,12 @@ def test_gradient_penalty_gradient_matches_finite_differences():
         return losses.gradient_penalty(tiny_conv_critic(W1, b1, W2, b2), real, fake, alpha=alpha)
 
     assert mg.gradcheck(penalty, params, eps=1e-6, atol=1e-6, rtol=1e-4)
+
     # and the full critic loss (Wasserstein + penalty) the harness minimises
     def total(W1, b1, W2, b2):
         f = tiny_conv_critic(W1, b1, W2, b2)
         return losses.critic_loss_wasserstein(f(real), f(fake)) + penalty(W1, b1, W2, b2)
+
     assert mg.gradcheck(total, params, eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
@@ -90,9 +95,11 @@ def test_gradient_penalty_matches_pytorch():
     grads = mg.grad(penalty, params[:3])
 
     tp = [torch.tensor(a, requires_grad=True) for a in arrays[:3]] + [torch.tensor(arrays[3])]
+
     def torch_critic(x):
         h = torch.tanh(torch.nn.functional.conv2d(x, tp[0], tp[1], stride=2, padding=1))
         return torch.nn.functional.linear(h.flatten(1), tp[2], tp[3])[:, 0]
+
     a = torch.tensor(alpha).view(-1, 1, 1, 1)
     x_hat = (a * torch.tensor(real) + (1 - a) * torch.tensor(fake)).requires_grad_(True)
     (g,) = torch.autograd.grad(torch_critic(x_hat).sum(), x_hat, create_graph=True)
@@ -110,8 +117,8 @@ def test_interpolates_lie_between_real_and_fake_and_are_leaves():
     assert x_hat.requires_grad and x_hat.is_leaf
     values = x_hat.numpy()
     assert np.all((values >= 0) & (values <= 1))
-    assert np.allclose(values, values[:, :1])           # one alpha per sample
-    assert values[:, 0].std() > 0.1                      # different alphas across samples
+    assert np.allclose(values, values[:, :1])  # one alpha per sample
+    assert values[:, 0].std() > 0.1  # different alphas across samples
 
 
 def test_clip_weights_in_place():

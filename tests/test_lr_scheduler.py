@@ -1,4 +1,5 @@
 """optim.lr_scheduler: each schedule's learning rates against PyTorch's over 200 steps, and exact resume."""
+
 import pytest
 
 import minigan as mg
@@ -18,11 +19,11 @@ SCHEDULES = {
 
 def two_group_optimizers():
     ours = nn.Linear(3, 2)
-    opt = optim.SGD([{"params": [ours.weight], "lr": 0.1}, {"params": [ours.bias], "lr": 0.02}], lr=0.1,
-                    momentum=0.9)
+    opt = optim.SGD([{"params": [ours.weight], "lr": 0.1}, {"params": [ours.bias], "lr": 0.02}], lr=0.1, momentum=0.9)
     theirs = torch.nn.Linear(3, 2)
-    topt = torch.optim.SGD([{"params": [theirs.weight], "lr": 0.1}, {"params": [theirs.bias], "lr": 0.02}],
-                           lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(
+        [{"params": [theirs.weight], "lr": 0.1}, {"params": [theirs.bias], "lr": 0.02}], lr=0.1, momentum=0.9
+    )
     return opt, topt
 
 

@@ -1,5 +1,6 @@
 """minigan.evaluate.mode_coverage: the histogram numbers by hand, and source 004's point -- a generator that
 stops producing 8s is caught by the class histogram while a real/fake discriminator's accuracy does not move."""
+
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ from minigan.trainers.supervised import train_classifier
 
 
 def test_mode_coverage_by_hand():
-    labels = np.array([0, 0, 1, 1, 2, 2, 2, 2])            # class 3 never appears
+    labels = np.array([0, 0, 1, 1, 2, 2, 2, 2])  # class 3 never appears
     result = mode_coverage(labels, 4)
     assert result["fractions"] == [0.25, 0.25, 0.5, 0.0]
     assert result["counts"] == [2, 2, 4, 0]
@@ -54,7 +55,7 @@ def test_generator_that_drops_eights_is_caught_by_coverage_not_by_real_fake_accu
     train_classifier(classifier, x[train], y[train], epochs=5, seed=0)
     full = pool[:900]
     no_eights = rng.choice(pool[y[pool] != 8], 900, replace=False)
-    reference = pool[900:1800]                              # the real side of the real/fake test
+    reference = pool[900:1800]  # the real side of the real/fake test
 
     def real_fake_accuracy(fake_rows):
         features = np.concatenate([x[reference], x[fake_rows]])
@@ -66,7 +67,7 @@ def test_generator_that_drops_eights_is_caught_by_coverage_not_by_real_fake_accu
         return discriminator.score(features[test_rows], target[test_rows])
 
     accuracy_full, accuracy_no_eights = real_fake_accuracy(full), real_fake_accuracy(no_eights)
-    assert abs(accuracy_full - 0.5) < 0.1 and abs(accuracy_no_eights - 0.5) < 0.1   # D sees nothing wrong
+    assert abs(accuracy_full - 0.5) < 0.1 and abs(accuracy_no_eights - 0.5) < 0.1  # D sees nothing wrong
     coverage_full = mode_coverage(classifier.predict_proba(x[full]), 10)
     coverage_no_eights = mode_coverage(classifier.predict_proba(x[no_eights]), 10)
     assert not coverage_full["has_missing"]

@@ -1,5 +1,6 @@
 """Bernoulli naive Bayes against a hand computation and scikit-learn's BernoulliNB; sampling; the minigan
 logistic regression; the naive-Bayes demo's --quick run."""
+
 import json
 import math
 import os
@@ -42,7 +43,7 @@ def test_fit_and_posterior_match_a_hand_computation():
 
 def test_posterior_is_normalised_and_finite_for_many_pixels():
     rng = np.random.default_rng(0)
-    x = (rng.random((200, 784)) < 0.3).astype(np.float32)     # 784 pixels: the joint underflows without logs
+    x = (rng.random((200, 784)) < 0.3).astype(np.float32)  # 784 pixels: the joint underflows without logs
     y = rng.integers(0, 10, 200)
     log_post = BernoulliNaiveBayes(binarize=None).fit(x, y).predict_log_proba(x)
     assert np.all(np.isfinite(log_post))
@@ -69,7 +70,7 @@ def test_alpha_zero_gives_hard_zeros_not_nans():
     # [0, 1, 0] under class 0
     post = nb.predict_proba(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
     assert np.all(np.isfinite(post))
-    np.testing.assert_allclose(post, [[1.0, 0.0], [0.0, 1.0]], atol=1e-12)   # each query is impossible under one class
+    np.testing.assert_allclose(post, [[1.0, 0.0], [0.0, 1.0]], atol=1e-12)  # each query is impossible under one class
 
 
 def test_samples_follow_the_class_conditional():
@@ -91,8 +92,11 @@ def test_logistic_regression_learns_a_separable_problem_and_matches_its_probabil
     mg.manual_seed(0)
     model = LogisticRegression(5, 3)
     trainer = ClassifierTrainer(model, lr=0.05)
-    history = [trainer.train_step(batch)["loss"] for _ in range(20)
-               for batch in DataLoader(x, y, batch_size=50, shuffle=True, seed=0)]
+    history = [
+        trainer.train_step(batch)["loss"]
+        for _ in range(20)
+        for batch in DataLoader(x, y, batch_size=50, shuffle=True, seed=0)
+    ]
     assert history[-1] < history[0] * 0.5 and trainer.step == 120
     assert model.score(x, y) > 0.95
     probs = model.predict_proba(x)
@@ -121,8 +125,13 @@ def test_counting_batch_by_batch_gives_exactly_the_one_pass_model():
 
 def test_naive_bayes_demo_quick_writes_a_finite_report(tmp_path):
     command = [sys.executable, str(REPO / "demos" / "naive_bayes.py"), "--quick", "--out", str(tmp_path)]
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                   "OPENBLAS_NUM_THREADS": "1"}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "NUMBA_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "report.json").read_text())["results"]
@@ -134,19 +143,30 @@ def test_naive_bayes_demo_quick_writes_a_finite_report(tmp_path):
 
 def test_naive_bayes_and_classifier_trainers_resume_exactly(tmp_path):
     from trainer_contract import assert_resumes_exactly
+
     rng = np.random.default_rng(3)
     x = (rng.random((24, 12)) < 0.4).astype(np.float32)
     y = rng.integers(0, 3, 24)
-    full, _ = assert_resumes_exactly(lambda: NaiveBayesTrainer(BernoulliNaiveBayes(binarize=None), classes=range(3)),
-                                     (x, y), tmp_path / "nb", epochs=1, kill_at=3)
+    full, _ = assert_resumes_exactly(
+        lambda: NaiveBayesTrainer(BernoulliNaiveBayes(binarize=None), classes=range(3)),
+        (x, y),
+        tmp_path / "nb",
+        epochs=1,
+        kill_at=3,
+    )
     assert full.model.class_count_.sum() == 24
-    assert_resumes_exactly(lambda: ClassifierTrainer(LogisticRegression(12, 3), lr=0.05, weight_decay=1e-3), (x, y),
-                           tmp_path / "lr", kill_at=5)
+    assert_resumes_exactly(
+        lambda: ClassifierTrainer(LogisticRegression(12, 3), lr=0.05, weight_decay=1e-3),
+        (x, y),
+        tmp_path / "lr",
+        kill_at=5,
+    )
 
 
 def test_classifier_trainer_is_cross_entropy_plus_l2_descended_by_adam():
     from minigan import optim
     import minigan.functional as F
+
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=(8, 5)).astype(np.float32), rng.integers(0, 3, 8)
     mg.manual_seed(0)
@@ -157,7 +177,7 @@ def test_classifier_trainer_is_cross_entropy_plus_l2_descended_by_adam():
     adam = optim.Adam(by_hand.parameters(), lr=0.1)
     metrics = trainer.train_step((mg.tensor(x), mg.tensor(y)))
     W = by_hand.linear.weight
-    loss = F.cross_entropy(by_hand(x), y) + F.sum(W * W) * 0.25            # the bias is not decayed
+    loss = F.cross_entropy(by_hand(x), y) + F.sum(W * W) * 0.25  # the bias is not decayed
     loss.backward()
     adam.step()
     assert metrics["loss"] == pytest.approx(loss.item(), rel=1e-6)
@@ -167,6 +187,7 @@ def test_classifier_trainer_is_cross_entropy_plus_l2_descended_by_adam():
 
 def test_minigan_train_evaluate_and_sample_naive_bayes_and_a_classifier(tmp_path, capsys):
     from minigan.cli import main
+
     run = str(tmp_path / "nb")
     assert main(["train", "naive-bayes", "--out", run, "--no-progress"]) == 0
     assert main(["evaluate", "--run", run]) == 0

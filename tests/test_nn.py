@@ -1,5 +1,6 @@
 """minigan.nn against torch.nn (float64, copied weights): forward, input and parameter gradients; modes;
 state dicts and their errors; initialisation statistics; device moves."""
+
 import math
 from collections import OrderedDict
 
@@ -9,7 +10,7 @@ import pytest
 import minigan as mg
 import minigan.nn as nn
 from minigan.nn import init
-from test_tensor import gpu      # skips where CuPy cannot allocate on a GPU, naming the reason
+from test_tensor import gpu  # skips where CuPy cannot allocate on a GPU, naming the reason
 
 rng = np.random.default_rng(0)
 
@@ -20,24 +21,45 @@ def t64(array, requires_grad=False):
 
 # --- every layer against torch.nn --------------------------------------------------------------------
 
+
 def _layer_cases():
     """(name, minigan factory, torch factory name and args, input shape, integer input?)"""
     return [
         ("linear", lambda: nn.Linear(4, 3), ("Linear", (4, 3)), (5, 4)),
         ("linear_nobias", lambda: nn.Linear(4, 3, bias=False), ("Linear", (4, 3), {"bias": False}), (2, 5, 4)),
-        ("conv", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), ("Conv2d", (2, 3, 3), {"stride": 2, "padding": 1}),
-         (2, 2, 7, 6)),
-        ("conv_dil", lambda: nn.Conv2d(2, 2, (3, 2), dilation=2, bias=False),
-         ("Conv2d", (2, 2, (3, 2)), {"dilation": 2, "bias": False}), (1, 2, 8, 7)),
-        ("deconv", lambda: nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1),
-         ("ConvTranspose2d", (3, 2, 4), {"stride": 2, "padding": 1}), (2, 3, 4, 5)),
-        ("deconv_outpad", lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
-         ("ConvTranspose2d", (2, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}), (1, 2, 3, 3)),
+        (
+            "conv",
+            lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1),
+            ("Conv2d", (2, 3, 3), {"stride": 2, "padding": 1}),
+            (2, 2, 7, 6),
+        ),
+        (
+            "conv_dil",
+            lambda: nn.Conv2d(2, 2, (3, 2), dilation=2, bias=False),
+            ("Conv2d", (2, 2, (3, 2)), {"dilation": 2, "bias": False}),
+            (1, 2, 8, 7),
+        ),
+        (
+            "deconv",
+            lambda: nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1),
+            ("ConvTranspose2d", (3, 2, 4), {"stride": 2, "padding": 1}),
+            (2, 3, 4, 5),
+        ),
+        (
+            "deconv_outpad",
+            lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+            ("ConvTranspose2d", (2, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+            (1, 2, 3, 3),
+        ),
         ("bn1d", lambda: nn.BatchNorm1d(3), ("BatchNorm1d", (3,)), (6, 3)),
         ("bn1d_3d", lambda: nn.BatchNorm1d(3, momentum=0.3), ("BatchNorm1d", (3,), {"momentum": 0.3}), (4, 3, 5)),
         ("bn2d", lambda: nn.BatchNorm2d(3), ("BatchNorm2d", (3,)), (4, 3, 3, 2)),
-        ("bn2d_noaffine", lambda: nn.BatchNorm2d(2, affine=False), ("BatchNorm2d", (2,), {"affine": False}),
-         (3, 2, 2, 2)),
+        (
+            "bn2d_noaffine",
+            lambda: nn.BatchNorm2d(2, affine=False),
+            ("BatchNorm2d", (2,), {"affine": False}),
+            (3, 2, 2, 2),
+        ),
         ("layernorm", lambda: nn.LayerNorm((3, 4)), ("LayerNorm", ((3, 4),)), (2, 3, 4)),
         ("relu", lambda: nn.ReLU(), ("ReLU", ()), (4, 5)),
         ("leaky", lambda: nn.LeakyReLU(0.2), ("LeakyReLU", (0.2,)), (4, 5)),
@@ -55,9 +77,18 @@ def _layer_cases():
         ("maxpool", lambda: nn.MaxPool2d(2), ("MaxPool2d", (2,)), (2, 2, 4, 6)),
         ("avgpool", lambda: nn.AvgPool2d(2), ("AvgPool2d", (2,)), (2, 2, 4, 6)),
         ("upsample", lambda: nn.Upsample(scale_factor=2), ("Upsample", (), {"scale_factor": 2}), (1, 2, 2, 3)),
-        ("sequential", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.LeakyReLU(0.2),
-                                             nn.Flatten(), nn.Linear(4 * 3 * 3, 2)),
-         None, (3, 2, 3, 3)),
+        (
+            "sequential",
+            lambda: nn.Sequential(
+                nn.Conv2d(2, 4, 3, padding=1),
+                nn.BatchNorm2d(4),
+                nn.LeakyReLU(0.2),
+                nn.Flatten(),
+                nn.Linear(4 * 3 * 3, 2),
+            ),
+            None,
+            (3, 2, 3, 3),
+        ),
     ]
 
 
@@ -75,8 +106,13 @@ def test_layer_matches_torch(case, training):
     mg.manual_seed(1)
     module = make().double()
     if spec is None:
-        tmodule = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.BatchNorm2d(4),
-                                      torch.nn.LeakyReLU(0.2), torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 2))
+        tmodule = torch.nn.Sequential(
+            torch.nn.Conv2d(2, 4, 3, padding=1),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.LeakyReLU(0.2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(4 * 3 * 3, 2),
+        )
     else:
         tmodule = _torch_twin(torch, spec)
     tmodule = tmodule.double()
@@ -90,7 +126,7 @@ def test_layer_matches_torch(case, training):
         elif key.endswith("running_var"):
             array = rng.uniform(0.5, 2.0, size=array.shape)
         elif key.endswith(".weight") or key == "weight" or key.endswith("bias"):
-            array = array + 0.1 * rng.normal(size=array.shape)      # BN/LN weights start at 1/0
+            array = array + 0.1 * rng.normal(size=array.shape)  # BN/LN weights start at 1/0
         state[key] = array
     module.load_state_dict(state)
     tmodule.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
@@ -110,11 +146,13 @@ def test_layer_matches_torch(case, training):
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-10)
     tparams = dict(tmodule.named_parameters())
     for key, p in module.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[key].grad.numpy(), rtol=1e-9, atol=1e-10,
-                                   err_msg=f"gradient of {key}")
-    for key, b in module.named_buffers():    # running statistics updated the same way
-        np.testing.assert_allclose(b.numpy(), tmodule.state_dict()[key].numpy(), rtol=1e-12, atol=1e-12,
-                                   err_msg=f"buffer {key}")
+        np.testing.assert_allclose(
+            p.grad.numpy(), tparams[key].grad.numpy(), rtol=1e-9, atol=1e-10, err_msg=f"gradient of {key}"
+        )
+    for key, b in module.named_buffers():  # running statistics updated the same way
+        np.testing.assert_allclose(
+            b.numpy(), tmodule.state_dict()[key].numpy(), rtol=1e-12, atol=1e-12, err_msg=f"buffer {key}"
+        )
 
 
 def test_embedding_matches_torch():
@@ -129,7 +167,7 @@ def test_embedding_matches_torch():
     gy = rng.normal(size=y.shape)
     y.backward(t64(gy))
     ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(emb.weight.grad.numpy(), temb.weight.grad.numpy(), atol=1e-12)   # repeats add up
+    np.testing.assert_allclose(emb.weight.grad.numpy(), temb.weight.grad.numpy(), atol=1e-12)  # repeats add up
     assert np.all(emb.weight.grad.numpy()[2] == 0)
     with pytest.raises(IndexError, match=r"\[0, 7\)"):
         emb(mg.tensor(np.array([7])))
@@ -160,11 +198,11 @@ def test_batchnorm_train_eval_differ_and_shape_error():
     bn = nn.BatchNorm2d(2)
     x = mg.randn(4, 2, 3, 3) * 3 + 1
     y_train = bn(x).numpy()
-    np.testing.assert_allclose(y_train.mean(axis=(0, 2, 3)), 0, atol=1e-5)   # batch statistics
+    np.testing.assert_allclose(y_train.mean(axis=(0, 2, 3)), 0, atol=1e-5)  # batch statistics
     bn.eval()
     y_eval = bn(x).numpy()
     assert not np.allclose(y_train, y_eval)
-    assert bn.num_batches_tracked.item() == 1                                 # eval does not count
+    assert bn.num_batches_tracked.item() == 1  # eval does not count
     with pytest.raises(ValueError, match="4-D"):
         bn(mg.randn(4, 2))
 
@@ -178,16 +216,17 @@ def test_dropout_train_and_eval():
     assert abs(kept.mean() - 0.75) < 0.01
     np.testing.assert_allclose(y[kept], 1 / 0.75)
     mg.manual_seed(3)
-    np.testing.assert_array_equal(drop(x).numpy(), y)                         # seeded
+    np.testing.assert_array_equal(drop(x).numpy(), y)  # seeded
     drop.eval()
     assert drop(x) is x
-    np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), 0.0)    # every element dropped, as PyTorch
+    np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), 0.0)  # every element dropped, as PyTorch
     for p in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="Dropout: p must be in"):
             nn.Dropout(p)
 
 
 # --- Module mechanics ---------------------------------------------------------------------------------
+
 
 class Block(nn.Module):
     def __init__(self):
@@ -196,7 +235,7 @@ class Block(nn.Module):
         self.bn = nn.BatchNorm1d(4)
         self.register_buffer("steps", mg.zeros(()))
         self.scale = nn.Parameter(mg.ones(1))
-        self.not_state = mg.zeros(2)                 # a plain attribute: no registration by accident
+        self.not_state = mg.zeros(2)  # a plain attribute: no registration by accident
 
     def forward(self, x):
         return self.bn(self.fc(x)) * self.scale
@@ -206,11 +245,25 @@ def test_registration_and_traversal():
     net = nn.Sequential(Block(), nn.ReLU(), nn.ModuleList([nn.Linear(4, 2), nn.Tanh()]))
     names = [n for n, _ in net.named_parameters()]
     assert names == ["0.scale", "0.fc.weight", "0.fc.bias", "0.bn.weight", "0.bn.bias", "2.0.weight", "2.0.bias"]
-    assert [n for n, _ in net.named_buffers()] == ["0.steps", "0.bn.running_mean", "0.bn.running_var",
-                                                   "0.bn.num_batches_tracked"]
-    assert list(net.state_dict()) == ["0.scale", "0.steps", "0.fc.weight", "0.fc.bias", "0.bn.weight",
-                                      "0.bn.bias", "0.bn.running_mean", "0.bn.running_var",
-                                      "0.bn.num_batches_tracked", "2.0.weight", "2.0.bias"]
+    assert [n for n, _ in net.named_buffers()] == [
+        "0.steps",
+        "0.bn.running_mean",
+        "0.bn.running_var",
+        "0.bn.num_batches_tracked",
+    ]
+    assert list(net.state_dict()) == [
+        "0.scale",
+        "0.steps",
+        "0.fc.weight",
+        "0.fc.bias",
+        "0.bn.weight",
+        "0.bn.bias",
+        "0.bn.running_mean",
+        "0.bn.running_var",
+        "0.bn.num_batches_tracked",
+        "2.0.weight",
+        "2.0.bias",
+    ]
     assert [n for n, _ in net.named_children()] == ["0", "1", "2"]
     assert len(list(net.modules())) == 8
     assert len(net) == 3 and isinstance(net[-1], nn.ModuleList) and isinstance(net[0:2], nn.Sequential)
@@ -224,7 +277,7 @@ def test_registration_and_traversal():
     block.fc = None
     assert "fc.weight" not in block.state_dict()
     with pytest.raises(TypeError):
-        block.scale = mg.zeros(1)               # a parameter slot takes a Parameter (or None)
+        block.scale = mg.zeros(1)  # a parameter slot takes a Parameter (or None)
     block.steps = mg.ones(())
     assert block.state_dict()["steps"].item() == 1
 
@@ -252,8 +305,10 @@ def test_train_eval_requires_grad_apply_zero_grad():
 
 def test_repr_is_readable():
     text = repr(nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.LeakyReLU(0.2)))
-    assert text == ("Sequential(\n  (0): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), bias=False)\n"
-                    "  (1): LeakyReLU(negative_slope=0.2)\n)")
+    assert text == (
+        "Sequential(\n  (0): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), bias=False)\n"
+        "  (1): LeakyReLU(negative_slope=0.2)\n)"
+    )
 
 
 def test_to_cpu_and_dtype_keep_parameter_identity():
@@ -266,22 +321,23 @@ def test_to_cpu_and_dtype_keep_parameter_identity():
     assert all(a is b for a, b in zip(params, net.parameters()))
     assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in net.parameters())
     assert net[1].running_mean.dtype == np.float64
-    assert net[1].num_batches_tracked.dtype == np.int64          # integer buffers are not cast
+    assert net[1].num_batches_tracked.dtype == np.int64  # integer buffers are not cast
     assert all(p.device == "cpu" for p in net.parameters())
 
 
 # --- state dicts ----------------------------------------------------------------------------------------
 
+
 def test_state_dict_round_trip():
     mg.manual_seed(0)
     a = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 1))
-    a(mg.randn(2, 1, 4, 4))                                     # move the running statistics
+    a(mg.randn(2, 1, 4, 4))  # move the running statistics
     mg.manual_seed(1)
     b = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 1))
     weight_before = b[0].weight
     result = b.load_state_dict(a.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert b[0].weight is weight_before                          # loaded in place
+    assert b[0].weight is weight_before  # loaded in place
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb
         np.testing.assert_array_equal(va.numpy(), vb.numpy())
@@ -305,22 +361,25 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     state = net.state_dict()
     state["0.weight"] = np.zeros((3, 2))
     with pytest.raises(RuntimeError, match=r"'0\.weight'.*\(3, 2\).*\(2, 3\)"):
-        net.load_state_dict(state, strict=False)                  # shapes are checked even when not strict
+        net.load_state_dict(state, strict=False)  # shapes are checked even when not strict
     before = net[0].weight.numpy()
     state["0.bias"] = np.full(2, 7.0)
     with pytest.raises(RuntimeError):
         net.load_state_dict(state)
-    np.testing.assert_array_equal(net[0].weight.numpy(), before)      # nothing copied on error
+    np.testing.assert_array_equal(net[0].weight.numpy(), before)  # nothing copied on error
     assert not np.any(net[0].bias.numpy() == 7.0)
 
 
-
-@pytest.mark.parametrize("bad_value,message", [
-    (np.array(["1.0", "2.0"]), "dtype mismatch for '1.running_var': the checkpoint has <U3"),
-    (np.array([1 + 2j, 3j]), "dtype mismatch for '1.running_var': the checkpoint has complex128"),
-    (np.array([object(), object()]), "dtype mismatch for '1.running_var': the checkpoint has object"),
-    ([[1.0], [2.0, 3.0]], "'1.running_var' is not an array"),
-], ids=["strings", "complex", "objects", "ragged"])
+@pytest.mark.parametrize(
+    "bad_value,message",
+    [
+        (np.array(["1.0", "2.0"]), "dtype mismatch for '1.running_var': the checkpoint has <U3"),
+        (np.array([1 + 2j, 3j]), "dtype mismatch for '1.running_var': the checkpoint has complex128"),
+        (np.array([object(), object()]), "dtype mismatch for '1.running_var': the checkpoint has object"),
+        ([[1.0], [2.0, 3.0]], "'1.running_var' is not an array"),
+    ],
+    ids=["strings", "complex", "objects", "ragged"],
+)
 def test_a_value_of_the_wrong_kind_is_refused_before_anything_is_copied(bad_value, message):
     # the old loop copied '0.weight' and '0.bias', then failed (strings, objects) or silently dropped the
     # imaginary part (complex) on '1.running_var'
@@ -338,11 +397,11 @@ def test_a_value_of_the_wrong_kind_is_refused_before_anything_is_copied(bad_valu
 def test_a_float_into_an_integer_buffer_is_refused_and_a_non_mapping_named():
     net = nn.BatchNorm1d(2)
     state = net.state_dict()
-    state["num_batches_tracked"] = np.array(3.7)                # was truncated to 3 silently
+    state["num_batches_tracked"] = np.array(3.7)  # was truncated to 3 silently
     with pytest.raises(RuntimeError, match="dtype mismatch for 'num_batches_tracked'.*float64.*int64"):
         net.load_state_dict(state)
     assert net.num_batches_tracked.item() == 0
-    state["num_batches_tracked"] = np.array(3, dtype=np.int32)   # an integer of another width is fine
+    state["num_batches_tracked"] = np.array(3, dtype=np.int32)  # an integer of another width is fine
     net.load_state_dict(state)
     assert net.num_batches_tracked.item() == 3 and net.num_batches_tracked.dtype == np.int64
     with pytest.raises(TypeError, match="BatchNorm1d.load_state_dict: expected a dict of name -> tensor, got list"):
@@ -350,6 +409,7 @@ def test_a_float_into_an_integer_buffer_is_refused_and_a_non_mapping_named():
 
 
 # --- initialisation ---------------------------------------------------------------------------------
+
 
 def test_default_inits_follow_pytorch():
     mg.manual_seed(0)
@@ -359,25 +419,28 @@ def test_default_inits_follow_pytorch():
     assert w.dtype == np.float32 and np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound
     assert np.abs(lin.bias.numpy()).max() <= bound
-    conv = nn.ConvTranspose2d(16, 8, 4)                           # fan_in = 8 * 4 * 4, as PyTorch computes it
+    conv = nn.ConvTranspose2d(16, 8, 4)  # fan_in = 8 * 4 * 4, as PyTorch computes it
     assert np.abs(conv.weight.numpy()).max() <= 1 / math.sqrt(128)
     assert np.abs(conv.weight.numpy()).max() > 0.98 / math.sqrt(128)
     bn = nn.BatchNorm2d(5)
     np.testing.assert_array_equal(bn.weight.numpy(), 1)
     np.testing.assert_array_equal(bn.bias.numpy(), 0)
     mg.manual_seed(0)
-    np.testing.assert_array_equal(nn.Linear(400, 300).weight.numpy(), w)     # manual_seed reproduces
+    np.testing.assert_array_equal(nn.Linear(400, 300).weight.numpy(), w)  # manual_seed reproduces
 
 
-@pytest.mark.parametrize("fn,expected_std", [
-    (lambda t: init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu"), math.sqrt(2 / (50 * 9))),
-    (lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), math.sqrt(2 / (60 * 9))),
-    (lambda t: init.kaiming_uniform_(t, a=0.2), math.sqrt(2 / (1 + 0.04) / (50 * 9))),
-    (lambda t: init.xavier_uniform_(t, gain=init.calculate_gain("tanh")), 5 / 3 * math.sqrt(2 / (110 * 9))),
-    (lambda t: init.xavier_normal_(t), math.sqrt(2 / (110 * 9))),
-    (lambda t: init.normal_(t, 0.0, 0.02), 0.02),
-    (lambda t: init.uniform_(t, -1, 1), 1 / math.sqrt(3)),
-])
+@pytest.mark.parametrize(
+    "fn,expected_std",
+    [
+        (lambda t: init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu"), math.sqrt(2 / (50 * 9))),
+        (lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), math.sqrt(2 / (60 * 9))),
+        (lambda t: init.kaiming_uniform_(t, a=0.2), math.sqrt(2 / (1 + 0.04) / (50 * 9))),
+        (lambda t: init.xavier_uniform_(t, gain=init.calculate_gain("tanh")), 5 / 3 * math.sqrt(2 / (110 * 9))),
+        (lambda t: init.xavier_normal_(t), math.sqrt(2 / (110 * 9))),
+        (lambda t: init.normal_(t, 0.0, 0.02), 0.02),
+        (lambda t: init.uniform_(t, -1, 1), 1 / math.sqrt(3)),
+    ],
+)
 def test_init_statistics(fn, expected_std):
     mg.manual_seed(0)
     weight = nn.Parameter(mg.zeros(60, 50, 3, 3))
@@ -420,7 +483,7 @@ def test_to_cuda_moves_in_place_or_fails_clearly():
     params = list(net.parameters())
     try:
         net.to("cuda")
-    except RuntimeError as error:                      # no GPU here: say so, and leave the module untouched
+    except RuntimeError as error:  # no GPU here: say so, and leave the module untouched
         assert "cuda" in str(error)
         assert all(p.device == "cpu" for p in net.parameters())
         return
@@ -467,7 +530,7 @@ def _all_state(layer):
 def test_norm_layers_state_dicts_round_trip_and_to_moves_every_buffer(name, tmp_path):
     make = NORM_LAYERS[name]
     layer = make()
-    for _ in range(2):                                   # training steps change the running statistics
+    for _ in range(2):  # training steps change the running statistics
         layer(mg.randn(4, 3, 5, 5))
     state = layer.state_dict()
     tracked = layer.track_running_stats
@@ -481,7 +544,7 @@ def test_norm_layers_state_dicts_round_trip_and_to_moves_every_buffer(name, tmp_
         assert value.dtype == state[key].dtype, key
         np.testing.assert_array_equal(value.numpy(), state[key].numpy(), err_msg=key)
     if tracked:
-        assert not np.allclose(fresh.running_mean.numpy(), 0.0)          # the trained statistics came back
+        assert not np.allclose(fresh.running_mean.numpy(), 0.0)  # the trained statistics came back
 
     fresh.to(mg.float64)
     for key, value in _all_state(fresh).items():
@@ -494,6 +557,6 @@ def test_norm_layers_state_dicts_round_trip_and_to_moves_every_buffer(name, tmp_
 @pytest.mark.parametrize("name", NORM_LAYERS)
 def test_norm_layers_put_every_parameter_and_buffer_on_their_device(name):
     layer = NORM_LAYERS[name](device="cuda")
-    assert {value.device for value in _all_state(layer).values()} == {"cuda:0"}   # num_batches_tracked too
+    assert {value.device for value in _all_state(layer).values()} == {"cuda:0"}  # num_batches_tracked too
     layer.to("cpu")
     assert {value.device for value in _all_state(layer).values()} == {"cpu"}

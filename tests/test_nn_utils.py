@@ -1,5 +1,6 @@
 """nn.utils: gradient clipping, parameter vectors and spectral normalisation against PyTorch, gradcheck in
 float64, the state-dict layout, and forward pre-hooks."""
+
 import math
 
 import numpy as np
@@ -64,12 +65,14 @@ def test_parameters_to_vector_and_back():
 @pytest.mark.parametrize("layer", ["linear", "conv", "conv_transpose"])
 def test_spectral_norm_matches_pytorch_over_training_and_eval(layer):
     rng = np.random.default_rng(3)
-    makers = {"linear": (lambda m: m.Linear(6, 4), (5, 6)),
-              "conv": (lambda m: m.Conv2d(2, 3, 3, stride=1, padding=1), (2, 2, 5, 5)),
-              "conv_transpose": (lambda m: m.ConvTranspose2d(3, 2, 4, stride=2, padding=1), (2, 3, 4, 4))}
+    makers = {
+        "linear": (lambda m: m.Linear(6, 4), (5, 6)),
+        "conv": (lambda m: m.Conv2d(2, 3, 3, stride=1, padding=1), (2, 2, 5, 5)),
+        "conv_transpose": (lambda m: m.ConvTranspose2d(3, 2, 4, stride=2, padding=1), (2, 3, 4, 4)),
+    }
     make, x_shape = makers[layer]
     ours, theirs = nn.utils.spectral_norm(make(nn).double()), torch.nn.utils.spectral_norm(make(torch.nn).double())
-    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())          # weight_orig, weight_u, weight_v, bias
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())  # weight_orig, weight_u, weight_v, bias
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     opt_ours = optim.SGD(ours.parameters(), lr=0.1)
     opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.1)
@@ -77,14 +80,16 @@ def test_spectral_norm_matches_pytorch_over_training_and_eval(layer):
         x = rng.standard_normal(x_shape)
         out_ours, out_theirs = ours(mg.tensor(x)), theirs(torch.from_numpy(x))
         np.testing.assert_allclose(out_ours.numpy(), out_theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
-        (out_ours ** 2).sum().backward()
-        (out_theirs ** 2).sum().backward()
-        np.testing.assert_allclose(ours.weight_orig.grad.numpy(), theirs.weight_orig.grad.numpy(), rtol=1e-9, atol=1e-12)
+        (out_ours**2).sum().backward()
+        (out_theirs**2).sum().backward()
+        np.testing.assert_allclose(
+            ours.weight_orig.grad.numpy(), theirs.weight_orig.grad.numpy(), rtol=1e-9, atol=1e-12
+        )
         opt_ours.step(), opt_theirs.step()
         opt_ours.zero_grad(), opt_theirs.zero_grad()
     for key, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
-    ours.eval(), theirs.eval()                                                  # eval: no power iteration
+    ours.eval(), theirs.eval()  # eval: no power iteration
     x = rng.standard_normal(x_shape)
     u_before = ours.weight_u.numpy().copy()
     np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-10)
@@ -93,11 +98,11 @@ def test_spectral_norm_matches_pytorch_over_training_and_eval(layer):
 
 def test_spectral_norm_gradients_pass_gradcheck_and_gradgradcheck():
     layer = nn.utils.spectral_norm(nn.Linear(4, 3).double())
-    layer.eval()                                  # fixed u, v: the function of weight_orig is deterministic
+    layer.eval()  # fixed u, v: the function of weight_orig is deterministic
     x = mg.tensor(np.random.default_rng(4).standard_normal((2, 4)))
 
     def f(w):
-        layer.weight_orig.array[...] = w.array      # the values; the graph goes through w below
+        layer.weight_orig.array[...] = w.array  # the values; the graph goes through w below
         sigma = (mg.tensor(layer.weight_u.numpy()) * (w @ mg.tensor(layer.weight_v.numpy()))).sum()
         return x @ (w / sigma).transpose(0, 1)
 
@@ -109,7 +114,7 @@ def test_spectral_norm_gradients_pass_gradcheck_and_gradgradcheck():
 def test_spectral_norm_bounds_the_largest_singular_value_and_can_be_removed():
     mg.manual_seed(0)
     layer = nn.utils.spectral_norm(nn.Linear(30, 20), n_power_iterations=1)
-    for _ in range(30):                                 # the power iteration converges over forward passes
+    for _ in range(30):  # the power iteration converges over forward passes
         layer(mg.zeros(1, 30))
     assert np.linalg.svd(layer.weight.numpy(), compute_uv=False)[0] == pytest.approx(1.0, rel=1e-3)
     with pytest.raises(RuntimeError, match="already normalised"):

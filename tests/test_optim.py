@@ -1,4 +1,5 @@
 """minigan.optim against torch.optim (float64 trajectories), and exact resume from a state dict."""
+
 import numpy as np
 import pytest
 
@@ -24,7 +25,7 @@ CASES = [
     ("SGD", dict(lr=0.05, momentum=0.9)),
     ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
     ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1)),
-    ("SGD", dict(lr=0.005, momentum=0.5, maximize=True)),     # ascent: keep it small, it diverges
+    ("SGD", dict(lr=0.005, momentum=0.5, maximize=True)),  # ascent: keep it small, it diverges
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.02, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.1)),
     ("Adam", dict(lr=0.01, betas=(0.0, 0.9), amsgrad=True)),
@@ -52,8 +53,9 @@ def test_trajectory_matches_torch(name, hyper):
         ((tnet(tx) - ty) ** 2).mean().backward()
         topt.step()
     for (key, p), tp in zip(net.named_parameters(), tnet.parameters()):
-        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10, atol=1e-12,
-                                   err_msg=f"{name} {hyper}: {key} after 20 steps")
+        np.testing.assert_allclose(
+            p.numpy(), tp.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{name} {hyper}: {key} after 20 steps"
+        )
 
 
 def test_quadratic_converges_and_param_groups():
@@ -81,16 +83,21 @@ def test_params_without_grad_are_skipped_and_identity_kept():
     opt = optim.Adam(net.parameters(), lr=0.1)
     first = net[0].weight
     before = net[2].bias.numpy()
-    net[0](mg.tensor(X)).sum().backward()           # only the first layer gets gradients
+    net[0](mg.tensor(X)).sum().backward()  # only the first layer gets gradients
     opt.step()
     assert net[0].weight is first
     np.testing.assert_array_equal(net[2].bias.numpy(), before)
     assert net[2].bias not in opt.state
 
 
-@pytest.mark.parametrize("name,hyper", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
-                                        ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
-                                        ("RMSprop", dict(lr=0.01, centered=True, momentum=0.3))])
+@pytest.mark.parametrize(
+    "name,hyper",
+    [
+        ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+        ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+        ("RMSprop", dict(lr=0.01, centered=True, momentum=0.3)),
+    ],
+)
 def test_resume_from_state_dict_is_bit_exact(name, hyper, tmp_path):
     # uninterrupted: 10 + 10 steps
     net = make_mlp()
@@ -107,7 +114,7 @@ def test_resume_from_state_dict_is_bit_exact(name, hyper, tmp_path):
         mlp_loss(net_a).backward()
         opt_a.step()
     mg.save({"model": net_a.state_dict(), "optimizer": opt_a.state_dict()}, tmp_path / "ckpt.safetensors")
-    for _ in range(3):                              # the saved snapshot must not follow later steps
+    for _ in range(3):  # the saved snapshot must not follow later steps
         opt_a.zero_grad()
         mlp_loss(net_a).backward()
         opt_a.step()
@@ -141,13 +148,23 @@ def test_optimizer_state_dict_loads_into_torch_layout():
     tnet.load_state_dict({k: torch.tensor(v.numpy()) for k, v in net.state_dict().items()})
     topt = torch.optim.Adam(tnet.parameters(), lr=0.01)
     state = opt.state_dict()
-    topt.load_state_dict({"state": {i: {"step": torch.tensor(float(s["step"])),
-                                        "exp_avg": torch.tensor(s["exp_avg"].numpy()),
-                                        "exp_avg_sq": torch.tensor(s["exp_avg_sq"].numpy())}
-                                    for i, s in state["state"].items()},
-                          "param_groups": [dict(g, betas=tuple(g["betas"])) | {"foreach": None,
-                                           "capturable": False, "differentiable": False, "fused": None}
-                                           for g in state["param_groups"]]})
+    topt.load_state_dict(
+        {
+            "state": {
+                i: {
+                    "step": torch.tensor(float(s["step"])),
+                    "exp_avg": torch.tensor(s["exp_avg"].numpy()),
+                    "exp_avg_sq": torch.tensor(s["exp_avg_sq"].numpy()),
+                }
+                for i, s in state["state"].items()
+            },
+            "param_groups": [
+                dict(g, betas=tuple(g["betas"]))
+                | {"foreach": None, "capturable": False, "differentiable": False, "fused": None}
+                for g in state["param_groups"]
+            ],
+        }
+    )
     opt.zero_grad(), mlp_loss(net).backward(), opt.step()
     topt.zero_grad()
     ((tnet(torch.tensor(X)) - torch.tensor(Y)) ** 2).mean().backward()
@@ -177,7 +194,7 @@ def test_load_state_dict_checks_and_errors():
 
 def test_zero_grad_and_float32_dtype_kept():
     mg.manual_seed(0)
-    net = nn.Linear(3, 2)                              # float32
+    net = nn.Linear(3, 2)  # float32
     opt = optim.Adam(net.parameters(), lr=0.1)
     net(mg.randn(4, 3)).sum().backward()
     opt.step()
@@ -191,10 +208,12 @@ def test_zero_grad_and_float32_dtype_kept():
 
 # --- load_state_dict: everything is checked before anything changes ---------------------------------------
 
-STATEFUL = [("SGD", dict(lr=0.05, momentum=0.9)),
-            ("Adam", dict(lr=0.01, amsgrad=True)),
-            ("AdamW", dict(lr=0.01, weight_decay=0.1)),
-            ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True))]
+STATEFUL = [
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+]
 
 
 def trained_optimizer(name, hyper, steps=2):
@@ -211,8 +230,11 @@ def snapshot(opt):
     """Everything load_state_dict may change, as plain values."""
     groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
     params = [p for g in opt.param_groups for p in g["params"]]
-    state = {i: {k: (np.array(v) if hasattr(v, "shape") else v) for k, v in opt.state[p].items()}
-             for i, p in enumerate(params) if p in opt.state}
+    state = {
+        i: {k: (np.array(v) if hasattr(v, "shape") else v) for k, v in opt.state[p].items()}
+        for i, p in enumerate(params)
+        if p in opt.state
+    }
     return groups, state
 
 
@@ -232,8 +254,10 @@ def _last_moment_name(state_dict):
 CORRUPTIONS = {
     # the last parameter's moment has another shape: the old code had replaced the others' state by then
     "shape": (lambda sd: sd["state"][3].__setitem__(_last_moment_name(sd), mg.zeros(5, 5)), "shape"),
-    "dtype": (lambda sd: sd["state"][3].__setitem__(_last_moment_name(sd), mg.tensor(np.zeros((1,), np.int64))),
-              "floating point"),
+    "dtype": (
+        lambda sd: sd["state"][3].__setitem__(_last_moment_name(sd), mg.tensor(np.zeros((1,), np.int64))),
+        "floating point",
+    ),
     "not-an-array": (lambda sd: sd["state"][3].__setitem__(_last_moment_name(sd), [1.0] * 8), "must be an array"),
     "unknown-state": (lambda sd: sd["state"][3].__setitem__("velocity", mg.zeros(1, 8)), "'velocity' is not state"),
     "extra-index": (lambda sd: sd["state"].__setitem__(9, {}), "parameter 9, which no parameter group lists"),
@@ -263,13 +287,18 @@ def test_a_refused_state_dict_leaves_the_optimizer_unchanged(name, hyper, corrup
     with pytest.raises(ValueError, match=f"{name}.load_state_dict: .*{message}"):
         target.load_state_dict(state_dict)
     assert_same_snapshot(snapshot(target), before)
-    target.load_state_dict(source.state_dict())                 # and the intact state still loads
+    target.load_state_dict(source.state_dict())  # and the intact state still loads
     assert_same_snapshot(snapshot(target), snapshot(source))
 
 
-@pytest.mark.parametrize("name,hyper,missing", [("Adam", dict(lr=0.01), "'step'"),
-                                                ("RMSprop", dict(lr=0.01, centered=True), "'grad_avg'"),
-                                                ("SGD", dict(lr=0.01, momentum=0.9), "'momentum_buffer'")])
+@pytest.mark.parametrize(
+    "name,hyper,missing",
+    [
+        ("Adam", dict(lr=0.01), "'step'"),
+        ("RMSprop", dict(lr=0.01, centered=True), "'grad_avg'"),
+        ("SGD", dict(lr=0.01, momentum=0.9), "'momentum_buffer'"),
+    ],
+)
 def test_a_state_entry_without_what_the_optimizer_needs_is_refused(name, hyper, missing):
     _, source = trained_optimizer(name, hyper)
     state_dict = source.state_dict()
@@ -281,16 +310,21 @@ def test_a_state_entry_without_what_the_optimizer_needs_is_refused(name, hyper, 
     assert_same_snapshot(snapshot(target), before)
 
 
-@pytest.mark.parametrize("step,message", [(-1, "whole number >= 0, got -1"), (1.5, "got 1.5"),
-                                          (True, "got True"), ("3", "got '3'")])
+@pytest.mark.parametrize(
+    "step,message", [(-1, "whole number >= 0, got -1"), (1.5, "got 1.5"), (True, "got True"), ("3", "got '3'")]
+)
 def test_step_counts_must_be_whole_numbers(step, message):
     _, source = trained_optimizer("Adam", dict(lr=0.01))
     state_dict = source.state_dict()
     state_dict["state"][0]["step"] = step
     _, target = trained_optimizer("Adam", dict(lr=0.01), steps=1)
     before = snapshot(target)
-    with pytest.raises(ValueError, match=f"parameter 0: 'step' must be a {message}" if "whole" in message
-                       else f"parameter 0: 'step' must be a whole number >= 0, {message}"):
+    with pytest.raises(
+        ValueError,
+        match=f"parameter 0: 'step' must be a {message}"
+        if "whole" in message
+        else f"parameter 0: 'step' must be a whole number >= 0, {message}",
+    ):
         target.load_state_dict(state_dict)
     assert_same_snapshot(snapshot(target), before)
 
@@ -304,21 +338,23 @@ def test_negative_running_mean_of_squares_is_refused():
         target.load_state_dict(state_dict)
 
 
-@pytest.mark.parametrize("source_name,target_name", [("SGD", "Adam"), ("Adam", "SGD"), ("Adam", "RMSprop"),
-                                                     ("RMSprop", "Adam"), ("Adam", "AdamW"), ("AdamW", "Adam")])
+@pytest.mark.parametrize(
+    "source_name,target_name",
+    [("SGD", "Adam"), ("Adam", "SGD"), ("Adam", "RMSprop"), ("RMSprop", "Adam"), ("Adam", "AdamW"), ("AdamW", "Adam")],
+)
 def test_another_optimizers_state_is_refused_naming_both(source_name, target_name):
     hyper = dict(lr=0.01, momentum=0.9) if source_name in ("SGD", "RMSprop") else dict(lr=0.01)
     _, source = trained_optimizer(source_name, hyper)
     _, target = trained_optimizer(target_name, dict(lr=0.02), steps=1)
     before = snapshot(target)
-    with pytest.raises(ValueError, match=f"state of a {source_name} optimizer; it cannot be loaded into "
-                                         f"{target_name}"):
+    with pytest.raises(ValueError, match=f"state of a {source_name} optimizer; it cannot be loaded into {target_name}"):
         target.load_state_dict(source.state_dict())
     assert_same_snapshot(snapshot(target), before)
 
 
-@pytest.mark.parametrize("source_name,target_name", [("SGD", "Adam"), ("Adam", "SGD"), ("RMSprop", "Adam"),
-                                                     ("SGD", "RMSprop")])
+@pytest.mark.parametrize(
+    "source_name,target_name", [("SGD", "Adam"), ("Adam", "SGD"), ("RMSprop", "Adam"), ("SGD", "RMSprop")]
+)
 def test_an_unnamed_state_of_another_kind_is_refused_by_its_hyperparameters(source_name, target_name):
     # a state dict without the "optimizer" name (a PyTorch one, say): told apart by its hyper-parameter names
     hyper = dict(lr=0.01, momentum=0.9) if source_name in ("SGD", "RMSprop") else dict(lr=0.01)
@@ -327,8 +363,9 @@ def test_an_unnamed_state_of_another_kind_is_refused_by_its_hyperparameters(sour
     del state_dict["optimizer"]
     _, target = trained_optimizer(target_name, dict(lr=0.02), steps=1)
     before = snapshot(target)
-    with pytest.raises(ValueError, match=f"hyper-parameters of {target_name}: it looks like the state of a "
-                                         f"{source_name} optimizer"):
+    with pytest.raises(
+        ValueError, match=f"hyper-parameters of {target_name}: it looks like the state of a {source_name} optimizer"
+    ):
         target.load_state_dict(state_dict)
     assert_same_snapshot(snapshot(target), before)
 
@@ -336,7 +373,7 @@ def test_an_unnamed_state_of_another_kind_is_refused_by_its_hyperparameters(sour
 def test_constructor_and_param_groups_check_every_hyperparameter():
     net = make_mlp()
     with pytest.raises(ValueError, match="invalid learning rate: -0.1"):
-        optim.SGD([{"params": net.parameters(), "lr": -0.1}], lr=0.1)   # a group's own value is checked too
+        optim.SGD([{"params": net.parameters(), "lr": -0.1}], lr=0.1)  # a group's own value is checked too
     with pytest.raises(ValueError, match="invalid learning rate: inf"):
         optim.Adam(net.parameters(), lr=float("inf"))
     with pytest.raises(ValueError, match="invalid amsgrad: 'yes'"):
@@ -364,7 +401,7 @@ def test_a_torch_optimizer_state_loads_and_continues_like_torch(name):
     net = make_mlp()
     net.load_state_dict({k: v.detach().numpy().copy() for k, v in tnet.state_dict().items()})
     opt = getattr(optim, name)(net.parameters(), lr=0.5)
-    opt.load_state_dict(topt.state_dict())                     # float tensor steps, foreach/fused switches
+    opt.load_state_dict(topt.state_dict())  # float tensor steps, foreach/fused switches
     assert opt.param_groups[0]["lr"] == 0.01
     torch_step()
     opt.zero_grad()

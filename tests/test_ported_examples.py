@@ -7,6 +7,7 @@ For the comparison both runs draw the same random numbers: the initialisers the 
 in both libraries, by draws from one seeded NumPy stream -- so the two runs start from the same weights and
 see the same noise and the same dropout masks; everything else is each library's own code.
 """
+
 import math
 import runpy
 import sys
@@ -29,12 +30,46 @@ TO_TORCH = {
     "from minigan.lr_scheduler import StepLR": "from torch.optim.lr_scheduler import StepLR",
 }
 SCRIPTS = {
-    "dcgan": ("dcgan_main.py", ["--dataset", "generated", "--batchSize", "4", "--nz", "16", "--ngf", "4",
-                                "--ndf", "4", "--niter", "1", "--numImages", "8", "--manualSeed", "3"]),
-    "vae": ("vae_main.py", ["--batch-size", "32", "--epochs", "2", "--no-accel", "--n-train", "96",
-                            "--n-test", "64"]),
-    "mnist": ("mnist_main.py", ["--batch-size", "16", "--test-batch-size", "32", "--epochs", "2", "--no-accel",
-                                "--n-train", "32", "--n-test", "32", "--log-interval", "1"]),
+    "dcgan": (
+        "dcgan_main.py",
+        [
+            "--dataset",
+            "generated",
+            "--batchSize",
+            "4",
+            "--nz",
+            "16",
+            "--ngf",
+            "4",
+            "--ndf",
+            "4",
+            "--niter",
+            "1",
+            "--numImages",
+            "8",
+            "--manualSeed",
+            "3",
+        ],
+    ),
+    "vae": ("vae_main.py", ["--batch-size", "32", "--epochs", "2", "--no-accel", "--n-train", "96", "--n-test", "64"]),
+    "mnist": (
+        "mnist_main.py",
+        [
+            "--batch-size",
+            "16",
+            "--test-batch-size",
+            "32",
+            "--epochs",
+            "2",
+            "--no-accel",
+            "--n-train",
+            "32",
+            "--n-test",
+            "32",
+            "--log-interval",
+            "1",
+        ],
+    ),
 }
 
 
@@ -57,7 +92,7 @@ class SharedDraws:
 
     def kaiming_bound(self, shape, a):
         fan_in = shape[1] * int(np.prod(shape[2:]))
-        return math.sqrt(3.0) * math.sqrt(2.0 / (1 + a ** 2)) / math.sqrt(fan_in)
+        return math.sqrt(3.0) * math.sqrt(2.0 / (1 + a**2)) / math.sqrt(fan_in)
 
 
 def _patch_minigan(monkeypatch, draws):
@@ -71,16 +106,25 @@ def _patch_minigan(monkeypatch, draws):
 
     monkeypatch.setattr(nn.init, "normal_", lambda t, mean=0.0, std=1.0: fill(t, draws.normal(t.shape, mean, std)))
     monkeypatch.setattr(nn.init, "uniform_", lambda t, a=0.0, b=1.0: fill(t, draws.uniform(t.shape, a, b)))
-    monkeypatch.setattr(nn.init, "kaiming_uniform_", lambda t, a=0.0, **_: fill(
-        t, draws.uniform(t.shape, -draws.kaiming_bound(t.shape, a), draws.kaiming_bound(t.shape, a))))
-    monkeypatch.setattr(minigan, "randn", lambda *shape, device="cpu": minigan.tensor(
-        draws.normal(shape[0] if isinstance(shape[0], tuple) else shape)))
+    monkeypatch.setattr(
+        nn.init,
+        "kaiming_uniform_",
+        lambda t, a=0.0, **_: fill(
+            t, draws.uniform(t.shape, -draws.kaiming_bound(t.shape, a), draws.kaiming_bound(t.shape, a))
+        ),
+    )
+    monkeypatch.setattr(
+        minigan,
+        "randn",
+        lambda *shape, device="cpu": minigan.tensor(draws.normal(shape[0] if isinstance(shape[0], tuple) else shape)),
+    )
     monkeypatch.setattr(minigan, "randn_like", lambda t: minigan.tensor(draws.normal(t.shape)))
 
     def dropout(x, p=0.5, training=True):
         if not training:
             return x
         return x * minigan.tensor((draws.uniform(x.shape, 0, 1) >= p) / np.float32(1 - p))
+
     monkeypatch.setattr(F, "dropout", dropout)
 
 
@@ -92,19 +136,29 @@ def _patch_torch(monkeypatch, draws):
             tensor.copy_(torch.from_numpy(values))
         return tensor
 
-    monkeypatch.setattr(torch.nn.init, "normal_",
-                        lambda t, mean=0.0, std=1.0: fill(t, draws.normal(t.shape, mean, std)))
+    monkeypatch.setattr(
+        torch.nn.init, "normal_", lambda t, mean=0.0, std=1.0: fill(t, draws.normal(t.shape, mean, std))
+    )
     monkeypatch.setattr(torch.nn.init, "uniform_", lambda t, a=0.0, b=1.0: fill(t, draws.uniform(t.shape, a, b)))
-    monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", lambda t, a=0.0, **_: fill(
-        t, draws.uniform(t.shape, -draws.kaiming_bound(t.shape, a), draws.kaiming_bound(t.shape, a))))
-    monkeypatch.setattr(torch, "randn", lambda *shape, device="cpu": torch.from_numpy(
-        draws.normal(shape[0] if isinstance(shape[0], tuple) else shape)))
+    monkeypatch.setattr(
+        torch.nn.init,
+        "kaiming_uniform_",
+        lambda t, a=0.0, **_: fill(
+            t, draws.uniform(t.shape, -draws.kaiming_bound(t.shape, a), draws.kaiming_bound(t.shape, a))
+        ),
+    )
+    monkeypatch.setattr(
+        torch,
+        "randn",
+        lambda *shape, device="cpu": torch.from_numpy(draws.normal(shape[0] if isinstance(shape[0], tuple) else shape)),
+    )
     monkeypatch.setattr(torch, "randn_like", lambda t: torch.from_numpy(draws.normal(t.shape)))
 
     def dropout(x, p=0.5, training=True, inplace=False):
         if not training:
             return x
         return x * torch.from_numpy((draws.uniform(x.shape, 0, 1) >= p) / np.float32(1 - p))
+
     monkeypatch.setattr(torch.nn.functional, "dropout", dropout)
 
 
@@ -135,7 +189,7 @@ def test_the_ported_script_runs_and_gives_pytorchs_losses(name, tmp_path, monkey
     printed = capsys.readouterr().out
     assert ("[0/1][1/2] Loss_D:" in printed) if name == "dcgan" else ("Train Epoch: 2" in printed)
     if name == "dcgan":
-        saved = minigan.load(tmp_path / "ours" / "netG_epoch_0.pth")        # the script's checkpoint (safetensors)
+        saved = minigan.load(tmp_path / "ours" / "netG_epoch_0.pth")  # the script's checkpoint (safetensors)
         assert "main.0.weight" in saved and "main.1.running_mean" in saved
 
     torch = pytest.importorskip("torch")
@@ -144,14 +198,14 @@ def test_the_ported_script_runs_and_gives_pytorchs_losses(name, tmp_path, monkey
     assert changed and all(a.startswith(("import minigan", "from minigan")) for a, _ in changed)
     _patch_torch(monkeypatch, SharedDraws(0))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)                # small layers: one thread is faster on a busy 2-core machine
+    torch.set_num_threads(1)  # small layers: one thread is faster on a busy 2-core machine
     try:
         theirs = flat(run_script(theirs_source, args, tmp_path / "theirs", monkeypatch, file))
     finally:
         torch.set_num_threads(threads)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
-    if name == "dcgan":            # PyTorch's own checkpoint (a torch.save zip) loads into the ported script
+    if name == "dcgan":  # PyTorch's own checkpoint (a torch.save zip) loads into the ported script
         for network in ("netG", "netD"):
             path = tmp_path / "theirs" / f"{network}_epoch_0.pth"
             theirs_state, ours_state = torch.load(path, weights_only=True), minigan.load(path)

@@ -12,6 +12,7 @@ multiple of the file's size. ``hypothesis.event`` records each outcome, so
 
 prints, per test, how many cases ran and how many were refused or read (the figures of issue 14's note).
 """
+
 import gzip
 import json
 import re
@@ -57,6 +58,7 @@ def traced(function):
 
 # --- mutations of a byte string ---------------------------------------------------------------------------
 
+
 @st.composite
 def mutated(draw, payload: bytes):
     """``payload`` with one to three random changes: bit flips, truncation, appended or overwritten bytes."""
@@ -67,24 +69,32 @@ def mutated(draw, payload: bytes):
             position = draw(st.integers(0, len(result) - 1))
             result[position] ^= 1 << draw(st.integers(0, 7))
         elif kind == "truncate":
-            del result[draw(st.integers(0, len(result))):]
+            del result[draw(st.integers(0, len(result))) :]
         elif kind == "append":
             result += draw(st.binary(min_size=1, max_size=16))
         elif kind == "overwrite" and result:
             start = draw(st.integers(0, len(result) - 1))
             chunk = draw(st.binary(min_size=1, max_size=8))
-            result[start:start + len(chunk)] = chunk
+            result[start : start + len(chunk)] = chunk
     return bytes(result)
 
 
 # (containers of at least one child in the extension, empty ones among the leaves: hypothesis checks that
 # the extension needs its children)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats(allow_nan=False) | st.text(max_size=6)
-    | st.just([]) | st.just({}),
-    lambda children: (st.lists(children, min_size=1, max_size=3)
-                      | st.dictionaries(st.text(max_size=6), children, min_size=1, max_size=3)),
-    max_leaves=6)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.just([])
+    | st.just({}),
+    lambda children: (
+        st.lists(children, min_size=1, max_size=3)
+        | st.dictionaries(st.text(max_size=6), children, min_size=1, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def json_paths(value, path=()):
@@ -108,27 +118,56 @@ def replaced(value, path, new):
 
 # --- checkpoints -------------------------------------------------------------------------------------------
 
-ARRAY_DTYPES = ["float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32",
-                "uint64", "bool"]
+ARRAY_DTYPES = [
+    "float32",
+    "float64",
+    "float16",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+]
 
 
 @st.composite
 def arrays(draw):
     dtype = draw(st.sampled_from(ARRAY_DTYPES))
     shape = tuple(draw(st.lists(st.integers(0, 3), max_size=3)))
-    values = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1))).integers(0, 100, size=shape)
+    values = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(0, 100, size=shape)
     array = values.astype(dtype)
-    return mg.tensor(array) if dtype != "float16" and draw(st.booleans()) else array   # no float16 Tensors
+    return mg.tensor(array) if dtype != "float16" and draw(st.booleans()) else array  # no float16 Tensors
 
 
 keys = st.text(alphabet="abcdefgh", min_size=1, max_size=3)
-leaves = (st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats(allow_nan=False)
-          | st.text(max_size=5) | arrays() | st.just([]) | st.just(()) | st.just({}))
-states = st.dictionaries(keys, st.recursive(
-    leaves, lambda children: (st.lists(children, min_size=1, max_size=3)
-                              | st.lists(children, min_size=1, max_size=3).map(tuple)
-                              | st.dictionaries(keys | st.integers(0, 9), children, min_size=1, max_size=3)),
-    max_leaves=8), max_size=4)
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
+    | arrays()
+    | st.just([])
+    | st.just(())
+    | st.just({})
+)
+states = st.dictionaries(
+    keys,
+    st.recursive(
+        leaves,
+        lambda children: (
+            st.lists(children, min_size=1, max_size=3)
+            | st.lists(children, min_size=1, max_size=3).map(tuple)
+            | st.dictionaries(keys | st.integers(0, 9), children, min_size=1, max_size=3)
+        ),
+        max_leaves=8,
+    ),
+    max_size=4,
+)
 
 
 def same(a, b) -> bool:
@@ -180,6 +219,7 @@ def checkpoint_outcome(path, payload: bytes):
 def reference_arrays(payload: bytes):
     """The tensors the safetensors library itself reads from ``payload`` (None if it refuses the file)."""
     from safetensors.numpy import load as reference_load
+
     try:
         return reference_load(payload)
     except Exception:  # noqa: BLE001 -- any refusal by the reference
@@ -189,13 +229,13 @@ def reference_arrays(payload: bytes):
 def with_checksum(payload: bytes) -> bytes:
     """``payload`` with its minigan CRC-32 recomputed (as a buggy or hostile writer would leave it)."""
     (size,) = struct.unpack("<Q", payload[:8])
-    head = payload[8:8 + size]
+    head = payload[8 : 8 + size]
     match = re.search(rb'"minigan_crc32":"([0-9a-f]{8})"', head)
     if match is None:
         return payload
-    blank = payload[:8] + head[:match.start(1)] + b"00000000" + head[match.end(1):] + payload[8 + size:]
+    blank = payload[:8] + head[: match.start(1)] + b"00000000" + head[match.end(1) :] + payload[8 + size :]
     digits = f"{zlib.crc32(blank):08x}".encode()
-    return payload[:8] + head[:match.start(1)] + digits + head[match.end(1):] + payload[8 + size:]
+    return payload[:8] + head[: match.start(1)] + digits + head[match.end(1) :] + payload[8 + size :]
 
 
 @given(state=states)
@@ -225,17 +265,17 @@ def test_property_edited_headers_are_refused_or_read_consistently(workdir, state
     mg.save(state, path)
     original = path.read_bytes()
     (size,) = struct.unpack("<Q", original[:8])
-    header = json.loads(original[8:8 + size])
+    header = json.loads(original[8 : 8 + size])
     document = json.loads(header["__metadata__"]["minigan"])
-    if choice.draw(st.booleans()):          # edit the minigan document inside the metadata
+    if choice.draw(st.booleans()):  # edit the minigan document inside the metadata
         target = choice.draw(st.sampled_from(list(json_paths(document))))
         document = replaced(document, target, choice.draw(json_values))
         header["__metadata__"]["minigan"] = json.dumps(document)
-    else:                                   # edit the safetensors header itself
+    else:  # edit the safetensors header itself
         target = choice.draw(st.sampled_from(list(json_paths(header))))
         header = replaced(header, target, choice.draw(json_values))
     text = json.dumps(header, separators=(",", ":")).encode()
-    payload = with_checksum(struct.pack("<Q", len(text)) + text + original[8 + size:])
+    payload = with_checksum(struct.pack("<Q", len(text)) + text + original[8 + size :])
     outcome = checkpoint_outcome(path, payload)
     if not isinstance(outcome, Exception):
         reference = reference_arrays(payload)
@@ -244,8 +284,7 @@ def test_property_edited_headers_are_refused_or_read_consistently(workdir, state
         assert signature(array_leaves(outcome)) == signature(reference.values())
 
 
-@given(payload=st.binary(max_size=300) | st.binary(max_size=40).map(
-    lambda tail: struct.pack("<Q", len(tail)) + tail))
+@given(payload=st.binary(max_size=300) | st.binary(max_size=40).map(lambda tail: struct.pack("<Q", len(tail)) + tail))
 def test_property_random_bytes_are_refused_or_read_as_safetensors_reads_them(workdir, payload):
     path = workdir / "random.safetensors"
     outcome = checkpoint_outcome(path, payload)
@@ -269,14 +308,14 @@ def reference_idx(raw: bytes):
             return None
     if len(raw) < 4 or raw[0] or raw[1] or raw[2] not in IDX_CODES or len(raw) < 4 + 4 * raw[3]:
         return None
-    shape = struct.unpack(f">{raw[3]}I", raw[4:4 + 4 * raw[3]])
+    shape = struct.unpack(f">{raw[3]}I", raw[4 : 4 + 4 * raw[3]])
     dtype = np.dtype(IDX_CODES[raw[2]])
-    body = raw[4 + 4 * raw[3]:]
+    body = raw[4 + 4 * raw[3] :]
     if len(body) != int(np.prod(shape, dtype=object)) * dtype.itemsize:
         return None
     try:
         return np.frombuffer(body, dtype).reshape(shape)
-    except ValueError:          # no data, but other dimensions larger than NumPy can index: not an array
+    except ValueError:  # no data, but other dimensions larger than NumPy can index: not an array
         return None
 
 
@@ -295,7 +334,7 @@ def idx_outcome(path, raw: bytes):
         assert reference is not None, "read a file that is not valid IDX"
         native = reference.astype(reference.dtype.newbyteorder("="))
         assert outcome.dtype == native.dtype and outcome.shape == native.shape
-        assert outcome.tobytes() == native.tobytes()                     # bit for bit (NaN payloads too)
+        assert outcome.tobytes() == native.tobytes()  # bit for bit (NaN payloads too)
         event("read")
 
 
@@ -303,7 +342,7 @@ def idx_outcome(path, raw: bytes):
 def idx_files(draw):
     dtype = draw(st.sampled_from(["uint8", "int8", "int16", "int32", "float32", "float64"]))
     shape = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=3)))
-    values = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1))).integers(-100, 100, size=shape)
+    values = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(-100, 100, size=shape)
     return values.astype(dtype), draw(st.booleans())
 
 
@@ -314,7 +353,7 @@ def test_property_mutated_idx_files_are_refused_or_read_as_the_spec_says(workdir
     raw = path.read_bytes()
     if choice.draw(st.booleans()):
         raw = choice.draw(mutated(raw))
-    else:                                   # edit the header: type byte, dimension count or a size
+    else:  # edit the header: type byte, dimension count or a size
         content = bytearray(gzip.decompress(raw) if compress else raw)
         position = choice.draw(st.integers(2, min(len(content), 4 + 4 * content[3]) - 1))
         content[position] = choice.draw(st.integers(0, 255))
@@ -328,6 +367,7 @@ def test_property_random_bytes_are_refused_or_read_as_idx(workdir, raw):
 
 
 # --- the mnist5k CSV ---------------------------------------------------------------------------------------
+
 
 def reference_csv(text: str):
     """(images, labels) the mnist5k description gives for ``text``, or None if it breaks it."""
@@ -349,16 +389,19 @@ def reference_csv(text: str):
     return table[:, :784].reshape(-1, 28, 28), table[:, 784]
 
 
-tokens = (st.integers(-300, 300).map(str) | st.integers(0, 2 ** 70).map(str)
-          | st.sampled_from(["", " 7", "8 ", "1.5", "x", "1_0", "+3", "-0", "nan", "1e3", "\t4"]))
+tokens = (
+    st.integers(-300, 300).map(str)
+    | st.integers(0, 2**70).map(str)
+    | st.sampled_from(["", " 7", "8 ", "1.5", "x", "1_0", "+3", "-0", "nan", "1e3", "\t4"])
+)
 
 
-@given(seed=st.integers(0, 2 ** 32 - 1), n_rows=st.integers(1, 4), choice=st.data())
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(1, 4), choice=st.data())
 def test_property_mnist5k_csv_is_refused_or_read_as_described(workdir, seed, n_rows, choice):
     rng = np.random.default_rng(seed)
     rows = [[str(v) for v in rng.integers(0, 256, 784)] + [str(rng.integers(0, 10))] for _ in range(n_rows)]
     for _ in range(choice.draw(st.integers(0, 3))):
-        editable = [i for i, cells in enumerate(rows) if cells]          # not a blank line
+        editable = [i for i, cells in enumerate(rows) if cells]  # not a blank line
         if not editable:
             break
         row = choice.draw(st.sampled_from(editable))
@@ -403,13 +446,19 @@ def mostly(good):
     return st.sampled_from([True, True, True, False]).flatmap(lambda ok: good if ok else anything)
 
 
-@given(n=st.integers(0, 30), batch_size=mostly(st.integers(1, 12)), drop_last=mostly(st.booleans()),
-       shuffle=mostly(st.booleans()), seed=mostly(st.none() | st.integers(0, 99)))
+@given(
+    n=st.integers(0, 30),
+    batch_size=mostly(st.integers(1, 12)),
+    drop_last=mostly(st.booleans()),
+    shuffle=mostly(st.booleans()),
+    seed=mostly(st.none() | st.integers(0, 99)),
+)
 def test_property_loader_refuses_or_covers_the_data_exactly(n, batch_size, drop_last, shuffle, seed):
     x = np.arange(n)
     try:
-        loader = DataLoader(x, x * 10, batch_size=batch_size, drop_last=drop_last, shuffle=shuffle, seed=seed,
-                            as_tensor=False)
+        loader = DataLoader(
+            x, x * 10, batch_size=batch_size, drop_last=drop_last, shuffle=shuffle, seed=seed, as_tensor=False
+        )
     except ValueError as error:
         event(f"refused: {str(error).split(' ')[0]}")
         return
@@ -419,6 +468,6 @@ def test_property_loader_refuses_or_covers_the_data_exactly(n, batch_size, drop_
     assert all(len(bx) == batch_size for bx, _ in batches[:-1])
     assert all(np.array_equal(by, bx * 10) for bx, by in batches)
     seen = np.concatenate([bx for bx, _ in batches])
-    assert len(set(seen.tolist())) == len(seen)                        # no sample twice in an epoch
+    assert len(set(seen.tolist())) == len(seen)  # no sample twice in an epoch
     expected = n - n % batch_size if drop_last else n
     assert len(seen) == expected

@@ -2,6 +2,7 @@
 stationary distribution, CD statistics = autograd gradient of the free-energy difference, exact log Z and
 AIS, learning lowers the reconstruction error and raises the exact likelihood, PCD chains persist, and the
 demo's --quick run."""
+
 import itertools
 import json
 import math
@@ -40,7 +41,7 @@ def brute_force(rbm):
     """Energies E[v, h] over every configuration, and the exact p(v, h)."""
     V, H = all_states(rbm.n_visible), all_states(rbm.n_hidden)
     W, b, c = rbm.W.array, rbm.b.array, rbm.c.array
-    E = -(V @ b)[:, None] - (H @ c)[None, :] - V @ W @ H.T                          # (2^D, 2^H)
+    E = -(V @ b)[:, None] - (H @ c)[None, :] - V @ W @ H.T  # (2^D, 2^H)
     p = np.exp(-E)
     return V, H, E, p / p.sum(), math.log(np.exp(-E).sum())
 
@@ -51,7 +52,7 @@ def test_energy_and_free_energy_match_brute_force_sums():
     pairs = [(i, j) for i in range(len(V)) for j in range(len(H))][::7]
     energies = rbm.energy(V[[i for i, _ in pairs]], H[[j for _, j in pairs]])
     np.testing.assert_allclose(energies, [E[i, j] for i, j in pairs], rtol=1e-12)
-    free = -np.log(np.exp(-E).sum(1))                                           # F(v) = -log sum_h e^-E
+    free = -np.log(np.exp(-E).sum(1))  # F(v) = -log sum_h e^-E
     np.testing.assert_allclose(rbm.free_energy(V), free, rtol=1e-10)
     np.testing.assert_allclose(rbm.free_energy_tensor(V).numpy(), free, rtol=1e-10)
 
@@ -59,8 +60,8 @@ def test_energy_and_free_energy_match_brute_force_sums():
 def test_conditionals_match_enumeration():
     rbm = tiny_rbm()
     V, H, _, p, _ = brute_force(rbm)
-    p_h_given_v = p / p.sum(1, keepdims=True)                                   # (2^D, 2^H)
-    np.testing.assert_allclose(rbm.hidden_probs(V), p_h_given_v @ H, rtol=1e-10)   # E[h_j | v]
+    p_h_given_v = p / p.sum(1, keepdims=True)  # (2^D, 2^H)
+    np.testing.assert_allclose(rbm.hidden_probs(V), p_h_given_v @ H, rtol=1e-10)  # E[h_j | v]
     p_v_given_h = p / p.sum(0, keepdims=True)
     np.testing.assert_allclose(rbm.visible_probs(H), p_v_given_h.T @ V, rtol=1e-10)
 
@@ -79,11 +80,11 @@ def test_gibbs_chains_reach_the_exact_distribution():
     p_v = p.sum(1)
     mg.manual_seed(3)
     _, v = rbm.sample(20000, steps=30)
-    codes = (v @ (2 ** np.arange(4, -1, -1))).astype(int)                       # same order as all_states
+    codes = (v @ (2 ** np.arange(4, -1, -1))).astype(int)  # same order as all_states
     empirical = np.bincount(codes, minlength=32) / len(codes)
     tv = 0.5 * np.abs(empirical - p_v).sum()
     assert tv < 0.02, tv
-    assert 0.5 * np.abs(p_v - 1 / 32).sum() > 0.2                             # the test can tell
+    assert 0.5 * np.abs(p_v - 1 / 32).sum() > 0.2  # the test can tell
 
 
 def test_sampling_is_reproducible_with_manual_seed():
@@ -109,11 +110,13 @@ def test_cd_statistics_equal_the_autograd_gradient_of_the_free_energy_difference
     # d/dW [mean F(v_data) + log Z] by finite differences of the exact log Z
     V, _, _, p, log_z = brute_force(rbm)
     p_v = p.sum(1)
-    h_model = rbm.hidden_probs(V)                                               # model expectation, exact
+    h_model = rbm.hidden_probs(V)  # model expectation, exact
     exact_W = -(v_data.T @ rbm.hidden_probs(v_data) / len(v_data) - (V * p_v[:, None]).T @ h_model)
     eps, (i, j) = 1e-6, (2, 1)
+
     def nll():
         return float(rbm.free_energy(v_data).mean()) + log_partition_exact(rbm)
+
     rbm.W.array[i, j] += eps
     up = nll()
     rbm.W.array[i, j] -= 2 * eps
@@ -135,7 +138,7 @@ def test_gaussian_hidden_units_cd_statistics_equal_the_autograd_gradient():
         np.testing.assert_allclose(g.numpy(), expected[name], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(rbm.free_energy(v_data), rbm.free_energy_tensor(v_data).numpy(), rtol=1e-12)
     _, h = rbm.sample_h_given_v(np.zeros((20000, 7)))
-    assert abs(h.std() - 1.0) < 0.02                                            # unit-variance noise
+    assert abs(h.std() - 1.0) < 0.02  # unit-variance noise
 
 
 def test_ais_matches_the_exact_log_partition_function():
@@ -165,19 +168,19 @@ def test_cd_training_lowers_reconstruction_error_and_raises_the_exact_likelihood
     before_ll = float(rbm.log_likelihood(x, log_partition_exact(rbm)).mean())
     one_step = RBM(16, 8)
     one_step.load_state_dict(rbm.state_dict())
-    RBMTrainer(one_step, lr=0.1, momentum=0.0).train_step(x[:20])                  # a single CD-1 update
+    RBMTrainer(one_step, lr=0.1, momentum=0.0).train_step(x[:20])  # a single CD-1 update
     mg.manual_seed(1)
     after_one = one_step.reconstruction_error(x)
     history, trainer = [], RBMTrainer(rbm, lr=0.1, k=1)
     loader = DataLoader(x, batch_size=20, shuffle=True, seed=0)
-    for _ in range(20):                                                          # epochs
+    for _ in range(20):  # epochs
         for batch in loader:
             trainer.train_step(batch)
         history.append((rbm.reconstruction_error(x), rbm.pseudo_log_likelihood(x)))
     after_ll = float(rbm.log_likelihood(x, log_partition_exact(rbm)).mean())
     assert after_one < before_recon
     assert len(history) == 20 and history[-1][0] < 0.5 * before_recon
-    assert after_ll > before_ll + 3                                              # nats per example
+    assert after_ll > before_ll + 3  # nats per example
     # the independent-Bernoulli model cannot represent the two prototypes: the RBM must beat it
     assert after_ll > independent_bernoulli_log_likelihood(x, x) + 3
     assert math.isfinite(history[-1][1])
@@ -186,8 +189,8 @@ def test_cd_training_lowers_reconstruction_error_and_raises_the_exact_likelihood
 def test_pcd_chains_persist_across_updates():
     x = two_prototypes(n=60)
     mg.manual_seed(0)
-    rbm = RBM(16, 8, init_std=1.0)           # strong weights: where a chain starts changes where it goes
-    trainer = RBMTrainer(rbm, k=1, persistent=True, lr=0.0, momentum=0.0, weight_decay=0.0)   # W stays
+    rbm = RBM(16, 8, init_std=1.0)  # strong weights: where a chain starts changes where it goes
+    trainer = RBMTrainer(rbm, k=1, persistent=True, lr=0.0, momentum=0.0, weight_decay=0.0)  # W stays
     trainer.train_step(x[:10])
     first = trainer.chain.copy()
     assert first.shape == (10, 16)
@@ -196,11 +199,11 @@ def test_pcd_chains_persist_across_updates():
     trainer.train_step(x[10:20])
     second = trainer.chain
     mg.backend.set_rng_state(state)
-    np.testing.assert_array_equal(second, rbm.gibbs(first, k=2)[1])            # continued, not restarted
+    np.testing.assert_array_equal(second, rbm.gibbs(first, k=2)[1])  # continued, not restarted
     mg.backend.set_rng_state(state)
     assert not np.array_equal(second, rbm.gibbs(x[10:20], k=2)[1])
     trainer = RBMTrainer(RBM(16, 8), persistent=True, n_chains=7)
-    for _ in range(2):                                                           # epochs
+    for _ in range(2):  # epochs
         for batch in DataLoader(x, batch_size=10, shuffle=True, seed=0):
             trainer.train_step(batch)
     assert trainer.chain.shape == (7, 16) and trainer.step == 12
@@ -237,17 +240,23 @@ def test_base_rate_model_is_the_independent_bernoulli_baseline():
 
 def test_per_pixel_bernoulli_nll_against_a_hand_computation():
     x_train = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
-    p = np.array([(2 + 1) / 5, (1 + 1) / 5])                                   # add-one: (N m + 1) / (N + 2)
+    p = np.array([(2 + 1) / 5, (1 + 1) / 5])  # add-one: (N m + 1) / (N + 2)
     x_test = np.array([[1.0, 0.0], [0.5, 0.5]])
-    expected = -np.mean([np.log(p[0]) + np.log(1 - p[1]),
-                         0.5 * (np.log(p[0]) + np.log(1 - p[0]) + np.log(p[1]) + np.log(1 - p[1]))])
+    expected = -np.mean(
+        [np.log(p[0]) + np.log(1 - p[1]), 0.5 * (np.log(p[0]) + np.log(1 - p[0]) + np.log(p[1]) + np.log(1 - p[1]))]
+    )
     assert per_pixel_bernoulli_nll(x_train, x_test) == pytest.approx(expected, rel=1e-12)
 
 
 def test_rbm_demo_quick_writes_a_finite_report(tmp_path):
     command = [sys.executable, str(REPO / "demos" / "rbm_mnist.py"), "--quick", "--out", str(tmp_path)]
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                   "OPENBLAS_NUM_THREADS": "1"}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "NUMBA_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "report.json").read_text())["results"]
@@ -261,15 +270,22 @@ def test_rbm_demo_quick_writes_a_finite_report(tmp_path):
 
 # --- the trainer: exact resume through fit, the command line ----------------------------------------------
 
+
 @pytest.mark.parametrize("persistent", [False, True])
 def test_rbm_trainer_resumes_exactly(tmp_path, persistent):
     """CD-2 and PCD (its persistent chains in the state) with a decaying rate: killed after a checkpoint,
     resumed, every parameter, momentum buffer, counter and chain equal to an uninterrupted run's."""
     from trainer_contract import assert_resumes_exactly
+
     full, resumed = assert_resumes_exactly(
-        lambda: RBMTrainer(RBM(16, 8, init_std=0.5), lr=0.1, k=2, persistent=persistent, n_chains=3,
-                           lr_decay_steps=12), two_prototypes(n=24), tmp_path, epochs=2, batch_size=4, kill_at=7,
-        checkpoint_every=4)
+        lambda: RBMTrainer(RBM(16, 8, init_std=0.5), lr=0.1, k=2, persistent=persistent, n_chains=3, lr_decay_steps=12),
+        two_prototypes(n=24),
+        tmp_path,
+        epochs=2,
+        batch_size=4,
+        kill_at=7,
+        checkpoint_every=4,
+    )
     assert full.step == 12 and (full.chain is not None) == persistent
 
 
@@ -294,11 +310,12 @@ def test_rbm_trainer_refuses_a_state_that_does_not_fit():
     other = RBMTrainer(RBM(12, 8), persistent=True)
     with pytest.raises(ValueError, match=r"expected \(n_chains, 12\)"):
         other.load_state_dict(state)
-    assert other.step == 0 and other.chain is None                      # nothing assigned
+    assert other.step == 0 and other.chain is None  # nothing assigned
 
 
 def test_rbm_trainer_stops_before_a_nan_update():
     from minigan.training import NonFiniteLossError
+
     trainer = RBMTrainer(RBM(16, 8))
     before = trainer.rbm.W.numpy().copy()
     v = two_prototypes(n=4)
@@ -310,9 +327,28 @@ def test_rbm_trainer_stops_before_a_nan_update():
 
 def test_minigan_train_and_sample_an_rbm(tmp_path, capsys):
     from minigan.cli import main
+
     run = str(tmp_path / "rbm")
-    assert main(["train", "rbm", "--out", run, "--n-hidden", "6", "--epochs", "1", "--batch-size", "1000", "--pcd",
-                 "--no-progress", "--sample-epochs"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "rbm",
+                "--out",
+                run,
+                "--n-hidden",
+                "6",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "1000",
+                "--pcd",
+                "--no-progress",
+                "--sample-epochs",
+            ]
+        )
+        == 0
+    )
     state = mg.load(os.path.join(run, "checkpoint.safetensors"))
     assert state["step"] == 4 and state["trainable"]["chain"].shape == (1000, 784)
     assert main(["sample", "--run", run, "--n", "4"]) == 0

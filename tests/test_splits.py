@@ -1,5 +1,6 @@
 """minigan.data.splits.stratified: equal counts per class, no repeats, seeded, the demos' former copies'
 draws, clear errors."""
+
 import numpy as np
 import pytest
 
@@ -33,7 +34,8 @@ def test_errors_name_the_problem():
 
 def test_training_subset_is_everything_in_order_or_a_sorted_stratified_draw():
     from minigan.data.splits import training_subset
-    labels = np.repeat(np.arange(4), 5)                       # sorted by class, like mnist5k
+
+    labels = np.repeat(np.arange(4), 5)  # sorted by class, like mnist5k
     assert np.array_equal(training_subset(labels, 20, seed=0), np.arange(20))
     rows = training_subset(labels, 8, seed=1)
     assert np.all(np.diff(rows) > 0) and np.bincount(labels[rows]).tolist() == [2, 2, 2, 2]

@@ -1,5 +1,6 @@
 """The Tensor API a PyTorch user reaches for, creation functions, and the backends (CPU here; the CUDA
 path is tested where a GPU exists and skipped with the reason otherwise)."""
+
 import numpy as np
 import pytest
 
@@ -9,9 +10,9 @@ from minigan import backend
 
 
 def test_creation_dtypes_follow_pytorch():
-    assert mg.tensor([1.0, 2.0]).dtype == np.float32          # Python floats -> float32
+    assert mg.tensor([1.0, 2.0]).dtype == np.float32  # Python floats -> float32
     assert mg.tensor([1, 2]).dtype == np.int64
-    assert mg.tensor(np.zeros(2)).dtype == np.float64         # NumPy arrays keep their dtype
+    assert mg.tensor(np.zeros(2)).dtype == np.float64  # NumPy arrays keep their dtype
     assert mg.tensor([1, 2], dtype="float64").dtype == np.float64
     for make in (mg.zeros, mg.ones, mg.randn, mg.rand):
         t = make(2, 3)
@@ -27,7 +28,7 @@ def test_tensor_copies_its_input():
     assert t.numpy()[0] == 1.0
     n = t.numpy()
     n[1] = 7
-    assert t.numpy()[1] == 1.0                                 # .numpy() is a copy too
+    assert t.numpy()[1] == 1.0  # .numpy() is a copy too
 
 
 def test_methods_match_numpy():
@@ -52,7 +53,7 @@ def test_methods_match_numpy():
     np.testing.assert_array_equal((t > 5).numpy(), a > 5)
     assert t[0, 0, 1].item() == 1.0 and isinstance(t[0, 0, 1].item(), float)
     assert (2 ** mg.tensor([3.0])).item() == pytest.approx(8.0)
-    np.testing.assert_allclose((np.ones(4) + mg.tensor(a[0, 0])).numpy(), 1 + a[0, 0])   # ndarray + Tensor
+    np.testing.assert_allclose((np.ones(4) + mg.tensor(a[0, 0])).numpy(), 1 + a[0, 0])  # ndarray + Tensor
 
 
 def test_item_and_reshape_errors_are_clear():
@@ -106,23 +107,36 @@ def test_backend_info_names_the_kernel_path():
     assert "numpy" in text and ("numba" in text.lower() or "reference" in text.lower())
 
 
-@pytest.mark.parametrize("env, expected", [({"NUMBA_NUM_THREADS": "1"}, "1"), ({"NUMBA_NUM_THREADS": "2"}, "2"),
-                                           ({"NUMBA_NUM_THREADS": "2", "MINIGAN_KERNELS": "reference"}, "1")])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"NUMBA_NUM_THREADS": "1"}, "1"),
+        ({"NUMBA_NUM_THREADS": "2"}, "2"),
+        ({"NUMBA_NUM_THREADS": "2", "MINIGAN_KERNELS": "reference"}, "1"),
+    ],
+)
 def test_cpu_threads_follows_numba_and_the_kernel_path(env, expected):
     """What the demos print beside their wall time: Numba's thread count on the Numba path, 1 on the reference
     path (fresh processes: Numba's thread count is fixed at import)."""
     import os
     import subprocess
     import sys
+
     pytest.importorskip("numba")
     environment = {k: v for k, v in os.environ.items() if k not in ("NUMBA_NUM_THREADS", "MINIGAN_KERNELS")}
     environment.update(env)
-    result = subprocess.run([sys.executable, "-c", "import minigan as mg; print(mg.backend.cpu_threads())"],
-                            capture_output=True, text=True, env=environment, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import minigan as mg; print(mg.backend.cpu_threads())"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
     assert result.stdout.strip() == expected
 
 
 # --- the GPU path: runs where CuPy can allocate, skipped with the reason elsewhere ----------------------
+
 
 def _gpu_reason():
     try:

@@ -2,6 +2,7 @@
 in-place methods and their version counter, from_numpy/as_tensor, load's map_location,
 Conv2d(padding="same"/groups), the normalisation layers, Dropout2d, Upsample(bilinear) and Adadelta -- each
 against PyTorch where it has the same thing.  ``.data`` and the DCGAN tutorial's init: test_data_attribute.py."""
+
 import numpy as np
 import pytest
 
@@ -16,23 +17,31 @@ RNG = np.random.default_rng(7)
 
 
 def small_dcgan_discriminator(nn, ndf=4):
-    return nn.Sequential(nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
-                         nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
-                         nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+    return nn.Sequential(
+        nn.Conv2d(1, ndf, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 2),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False),
+        nn.Sigmoid(),
+    )
 
 
 # --- 1. load_state_dict(torch_model.state_dict()) in memory -----------------------------------------------
 
+
 def test_a_torch_state_dict_loads_in_memory_and_the_outputs_agree():
     theirs = small_dcgan_discriminator(torch.nn)
-    theirs.train()(torch.randn(5, 1, 16, 16))          # running statistics and num_batches_tracked move
+    theirs.train()(torch.randn(5, 1, 16, 16))  # running statistics and num_batches_tracked move
     ours = small_dcgan_discriminator(nn)
     ours.load_state_dict(theirs.state_dict())
     assert ours.state_dict()["3.num_batches_tracked"].item() == 1
     x = RNG.standard_normal((3, 1, 16, 16)).astype(np.float32)
     ours.eval(), theirs.eval()
-    np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_a_torch_state_dict_with_a_wrong_shape_changes_nothing():
@@ -41,7 +50,7 @@ def test_a_torch_state_dict_with_a_wrong_shape_changes_nothing():
     bad = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 3)).state_dict()
     with pytest.raises(RuntimeError, match=r"size mismatch for '1.weight'.*\(3, 4\).*\(2, 4\)"):
         ours.load_state_dict(bad)
-    for key, value in ours.state_dict().items():      # validate first, then assign: 0.weight is untouched
+    for key, value in ours.state_dict().items():  # validate first, then assign: 0.weight is untouched
         np.testing.assert_array_equal(value.numpy(), before[key])
 
 
@@ -53,13 +62,14 @@ def test_a_value_that_is_not_an_array_is_named():
 
 # --- 2. the in-place methods (the DCGAN tutorial's init through .data: tests/test_data_attribute.py) ----
 
+
 def test_in_place_methods_fill_and_bump_the_version_counter():
     w = nn.Linear(20, 30).weight
     version = w._version
     with mg.no_grad():
         w.normal_(0.0, 0.02)
     assert abs(w.numpy().std() - 0.02) < 0.002 and w._version == version + 1
-    w.detach().uniform_(-0.5, 0.5)                   # detach() shares the storage and the counter
+    w.detach().uniform_(-0.5, 0.5)  # detach() shares the storage and the counter
     assert -0.5 <= w.numpy().min() < -0.4 and 0.4 < w.numpy().max() < 0.5 and w._version == version + 2
     w.detach().clamp_(-0.1, 0.2)
     assert w.numpy().min() == pytest.approx(-0.1) and w.numpy().max() == pytest.approx(0.2)
@@ -89,6 +99,7 @@ def test_in_place_on_a_tensor_that_requires_grad_is_refused_outside_no_grad():
 
 # --- small habits ---------------------------------------------------------------------------------------
 
+
 def test_to_takes_dtypes_devices_and_tensors_as_pytorch():
     x = mg.randn(2, 3, requires_grad=True)
     for args in ((mg.float64,), ("float64",), (np.float64,), ("cpu", mg.float64), (mg.zeros(1, dtype="float64"),)):
@@ -96,7 +107,7 @@ def test_to_takes_dtypes_devices_and_tensors_as_pytorch():
         assert y.dtype == np.float64 and y.device == "cpu"
     assert x.to(dtype=mg.float64).dtype == np.float64 and x.to("cpu") is x and x.to(None) is x
     y = x.to(mg.float64)
-    y.sum().backward()                               # the gradient comes back cast to float32
+    y.sum().backward()  # the gradient comes back cast to float32
     assert x.grad.dtype == np.float32
     with pytest.raises(ValueError, match="to: 'gpu' is neither a device"):
         x.to("gpu")
@@ -148,21 +159,34 @@ def test_new_zeros_new_ones_tolist_item_and_friends():
 
 # --- 3. layers ------------------------------------------------------------------------------------------
 
+
 def _copy_parameters(ours, theirs):
     ours.load_state_dict(theirs.state_dict())
 
 
-@pytest.mark.parametrize("make", [
-    lambda nn: nn.Conv2d(4, 6, 3, padding="same", groups=2, dtype=DTYPE[nn]),
-    lambda nn: nn.Conv2d(4, 4, (2, 3), padding="same", dilation=(1, 2), dtype=DTYPE[nn]),
-    lambda nn: nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2, dtype=DTYPE[nn]),
-    lambda nn: nn.GroupNorm(2, 4, dtype=DTYPE[nn]),
-    lambda nn: nn.InstanceNorm2d(4, dtype=DTYPE[nn]),
-    lambda nn: nn.InstanceNorm2d(4, affine=True, track_running_stats=True, dtype=DTYPE[nn]),
-    lambda nn: nn.Upsample(scale_factor=2, mode="bilinear"),
-    lambda nn: nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True),
-], ids=["conv_same_groups", "conv_same_even_dilated", "conv_transpose_groups", "group_norm", "instance_norm",
-        "instance_norm_affine_tracked", "upsample_bilinear", "upsample_bilinear_align_corners"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda nn: nn.Conv2d(4, 6, 3, padding="same", groups=2, dtype=DTYPE[nn]),
+        lambda nn: nn.Conv2d(4, 4, (2, 3), padding="same", dilation=(1, 2), dtype=DTYPE[nn]),
+        lambda nn: nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2, dtype=DTYPE[nn]),
+        lambda nn: nn.GroupNorm(2, 4, dtype=DTYPE[nn]),
+        lambda nn: nn.InstanceNorm2d(4, dtype=DTYPE[nn]),
+        lambda nn: nn.InstanceNorm2d(4, affine=True, track_running_stats=True, dtype=DTYPE[nn]),
+        lambda nn: nn.Upsample(scale_factor=2, mode="bilinear"),
+        lambda nn: nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True),
+    ],
+    ids=[
+        "conv_same_groups",
+        "conv_same_even_dilated",
+        "conv_transpose_groups",
+        "group_norm",
+        "instance_norm",
+        "instance_norm_affine_tracked",
+        "upsample_bilinear",
+        "upsample_bilinear_align_corners",
+    ],
+)
 def test_layers_train_and_evaluate_as_pytorchs(make):
     """Outputs, parameter gradients, running statistics and state-dict keys over two training steps and
     one evaluation, in float64, after the parameters are copied from PyTorch."""
@@ -206,7 +230,7 @@ def test_dropout2d_zeroes_whole_channels_and_scales_the_rest():
     layer = nn.Dropout2d(0.25)
     y = layer(mg.ones(64, 32, 3, 3)).numpy()
     per_channel = y.reshape(64, 32, 9)
-    assert ((per_channel == 0).all(-1) | (per_channel == 1 / 0.75).all(-1)).all()     # a channel is all or none
+    assert ((per_channel == 0).all(-1) | (per_channel == 1 / 0.75).all(-1)).all()  # a channel is all or none
     dropped = (per_channel == 0).all(-1).mean()
     assert 0.2 < dropped < 0.3
     layer.eval()
@@ -219,6 +243,7 @@ def test_dropout2d_zeroes_whole_channels_and_scales_the_rest():
 
 
 # --- Adadelta (pytorch/examples' mnist) ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adadelta_follows_pytorchs_trajectory(weight_decay):
@@ -233,6 +258,6 @@ def test_adadelta_follows_pytorchs_trajectory(weight_decay):
         ((theirs - torch.tensor(target)) ** 4).sum().backward()
         opt.step(), opt_ref.step()
     np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
-    assert np.abs(ours.numpy() - w0).max() > 1e-3          # it moved
+    assert np.abs(ours.numpy() - w0).max() > 1e-3  # it moved
     state = opt.state_dict()["state"][0]
     np.testing.assert_allclose(state["acc_delta"].numpy(), opt_ref.state[theirs]["acc_delta"].numpy(), rtol=1e-12)

@@ -1,6 +1,7 @@
 """minigan.trainers.adversarial_loop (source 004's recipe): its train_step is the recipe written out (checked
 against the steps spelled out here with the same random draws), any binary classifier can be D, exact resume
 through fit, and `minigan train / sample / evaluate adversarial-loop` on the built-in digits."""
+
 import json
 
 import numpy as np
@@ -79,6 +80,7 @@ def test_adversarial_loop_resumes_exactly(discriminator, tmp_path):
     def build():
         D = DCGANDiscriminator(width=2) if discriminator == "dcgan" else LogisticRegression(784, 1)
         return AdversarialLoop(DCGANGenerator(latent_dim=4, width=2), D, lr=1e-3, lr_d=2e-3)
+
     full, resumed = assert_resumes_exactly(build, tiny_digits(), tmp_path, batch_size=4, kill_at=4)
     assert full.step == resumed.step == 6 and full.sample(2).shape == (2, 1, 28, 28)
 
@@ -86,12 +88,31 @@ def test_adversarial_loop_resumes_exactly(discriminator, tmp_path):
 def test_minigan_train_resume_sample_and_evaluate_the_loop(tmp_path, capsys):
     try:
         import minigan.data as data
+
         data.load("mnist5k")
     except (ModuleNotFoundError, FileNotFoundError) as error:
         pytest.skip(f"mnist5k unavailable: {error}")
     run = tmp_path / "run"
-    common = ["--out", str(run), "--n-train", "40", "--batch-size", "10", "--checkpoint-every", "3", "--no-progress",
-              "--sample-epochs", "--width", "2", "--latent-dim", "4", "--discriminator", "logistic", "--lr-d", "1e-3"]
+    common = [
+        "--out",
+        str(run),
+        "--n-train",
+        "40",
+        "--batch-size",
+        "10",
+        "--checkpoint-every",
+        "3",
+        "--no-progress",
+        "--sample-epochs",
+        "--width",
+        "2",
+        "--latent-dim",
+        "4",
+        "--discriminator",
+        "logistic",
+        "--lr-d",
+        "1e-3",
+    ]
     assert main(["train", "adversarial-loop", "--epochs", "1", *common]) == 0
     assert main(["train", "adversarial-loop", "--epochs", "2", "--resume", *common]) == 0
     config = read_run_config(str(run))

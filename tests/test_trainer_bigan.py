@@ -1,5 +1,6 @@
 """minigan.trainers.bigan and models.bigan: shapes, the D step lowers D's loss, the E/G step lowers theirs
 and leaves D alone, exact resume through fit, the no-graph maps."""
+
 import numpy as np
 from gan_data import bar_digits
 from trainer_contract import assert_resumes_exactly
@@ -10,8 +11,11 @@ from minigan.trainers.bigan import BiGAN
 
 
 def networks(latent_dim=8, hidden=32, dropout=0.0):
-    return BiGANEncoder(latent_dim, hidden), BiGANGenerator(latent_dim, hidden), BiGANDiscriminator(latent_dim, hidden,
-                                                                                                     dropout=dropout)
+    return (
+        BiGANEncoder(latent_dim, hidden),
+        BiGANGenerator(latent_dim, hidden),
+        BiGANDiscriminator(latent_dim, hidden, dropout=dropout),
+    )
 
 
 def small(seed=0, lr=1e-3):
@@ -34,7 +38,7 @@ def test_shapes():
 
 def test_discriminator_step_lowers_its_loss_on_a_fixed_batch():
     model = small(seed=1)
-    model.optimizer_eg.step = lambda: None                               # E, G frozen: D alone learns
+    model.optimizer_eg.step = lambda: None  # E, G frozen: D alone learns
     x, z = mg.tensor(bar_digits(32)[0].reshape(32, 784)), mg.randn(32, 8)
 
     def d_loss():
@@ -49,7 +53,7 @@ def test_discriminator_step_lowers_its_loss_on_a_fixed_batch():
 
 def test_encoder_generator_step_lowers_their_loss():
     model = small(seed=2)
-    model.optimizer_d.step = lambda: None                                # D frozen: E and G alone learn
+    model.optimizer_d.step = lambda: None  # D frozen: E and G alone learn
     x, z = mg.tensor(bar_digits(32)[0].reshape(32, 784)), mg.randn(32, 8)
 
     def eg_loss():
@@ -65,6 +69,13 @@ def test_encoder_generator_step_lowers_their_loss():
 
 
 def test_resumes_exactly_with_dropout_in_d(tmp_path):
-    full, resumed = assert_resumes_exactly(lambda: BiGAN(*networks(hidden=16, dropout=0.5)), bar_digits(16)[0],
-                                           tmp_path, epochs=2, batch_size=4, checkpoint_every=2, kill_at=3)
+    full, resumed = assert_resumes_exactly(
+        lambda: BiGAN(*networks(hidden=16, dropout=0.5)),
+        bar_digits(16)[0],
+        tmp_path,
+        epochs=2,
+        batch_size=4,
+        checkpoint_every=2,
+        kill_at=3,
+    )
     assert full.step == resumed.step == 8

@@ -1,5 +1,6 @@
 """minigan.trainers.conditional: the conditional DCGAN's networks use their label, train_step is the paper's
 eq. 2 written out (two D steps, then G), it resumes exactly through fit, and its measurement counts right."""
+
 import numpy as np
 import pytest
 from gan_data import ConstantJudge, bar_digits
@@ -14,8 +15,9 @@ from minigan.trainers.conditional import ConditionalGAN
 
 def tiny(seed=0, d_steps=2, lr=2e-4):
     mg.manual_seed(seed)
-    return ConditionalGAN(ConditionalDCGANGenerator(4, 10, width=4), ConditionalDCGANDiscriminator(10, width=4),
-                          d_steps=d_steps, lr=lr)
+    return ConditionalGAN(
+        ConditionalDCGANGenerator(4, 10, width=4), ConditionalDCGANDiscriminator(10, width=4), d_steps=d_steps, lr=lr
+    )
 
 
 def test_networks_have_the_documented_shapes_and_use_the_label():
@@ -65,15 +67,16 @@ def test_train_step_is_equation_2_written_out():
 
 def test_discriminator_steps_lower_its_loss():
     trainer = tiny(seed=2, lr=1e-3)
-    trainer.optimizer_g.step = lambda: None                              # G frozen: watch D alone learn
+    trainer.optimizer_g.step = lambda: None  # G frozen: watch D alone learn
     x, y = bar_digits(16)
     z, fake_y = mg.randn(16, 4), np.arange(16) % 10
 
     def d_loss():
         with mg.no_grad():
             fake = trainer.generator(z, fake_y)
-            return losses.d_loss_minimax(trainer.discriminator(mg.tensor(x), y),
-                                         trainer.discriminator(fake, fake_y)).item()
+            return losses.d_loss_minimax(
+                trainer.discriminator(mg.tensor(x), y), trainer.discriminator(fake, fake_y)
+            ).item()
 
     before = d_loss()
     for _ in range(3):
@@ -88,10 +91,15 @@ def test_unlabelled_batches_are_refused_with_a_clear_error():
 
 
 def test_resumes_exactly(tmp_path):
-    full, resumed = assert_resumes_exactly(lambda: ConditionalGAN(ConditionalDCGANGenerator(4, 10, width=4),
-                                                                  ConditionalDCGANDiscriminator(10, width=4)),
-                                           bar_digits(16), tmp_path, epochs=2, batch_size=4, checkpoint_every=2,
-                                           kill_at=3)
+    full, resumed = assert_resumes_exactly(
+        lambda: ConditionalGAN(ConditionalDCGANGenerator(4, 10, width=4), ConditionalDCGANDiscriminator(10, width=4)),
+        bar_digits(16),
+        tmp_path,
+        epochs=2,
+        batch_size=4,
+        checkpoint_every=2,
+        kill_at=3,
+    )
     assert full.step == resumed.step == 8
 
 
@@ -102,8 +110,8 @@ def test_sample_cycles_the_labels_and_conditional_accuracy_counts_per_label():
     mg.manual_seed(4)
     again = trainer.generate(trainer.noise(12), np.arange(12) % 10)
     assert images.shape == (12, 1, 28, 28) and np.array_equal(images.numpy(), again.numpy())
-    assert trainer.generator.training                                    # eval mode only while sampling
+    assert trainer.generator.training  # eval mode only while sampling
     result = trainer.conditional_accuracy(ConstantJudge(3), per_class=4)
-    assert result["accuracy"] == pytest.approx(0.1)                       # right for label 3 only
+    assert result["accuracy"] == pytest.approx(0.1)  # right for label 3 only
     assert result["per_class"] == [0.0] * 3 + [1.0] + [0.0] * 6
     assert result["coverage"]["covered"] == 1

@@ -1,6 +1,7 @@
 """minigan.trainers.gan / dcgan / wgan_clip: each train_step is its paper's Algorithm 1 written out (checked
 against the update spelled out here with the same random draws), the minimax and non-saturating generator
 losses, weight clipping, and exact resume through fit. Tiny networks on 4x4 or 28x28 images."""
+
 import numpy as np
 import pytest
 
@@ -23,13 +24,25 @@ def tiny_images(n=24, size=4, seed=0):
 
 
 def mlp_gan(generator_loss="nonsaturating", d_steps=1):
-    return GAN(MLPGenerator(latent_dim=3, hidden=8, data_dim=16), MLPDiscriminator(hidden=8, data_dim=16),
-               d_steps=d_steps, generator_loss=generator_loss, lr=1e-3, image_shape=(1, 4, 4))
+    return GAN(
+        MLPGenerator(latent_dim=3, hidden=8, data_dim=16),
+        MLPDiscriminator(hidden=8, data_dim=16),
+        d_steps=d_steps,
+        generator_loss=generator_loss,
+        lr=1e-3,
+        image_shape=(1, 4, 4),
+    )
 
 
 def mlp_wgan(clip_value=0.01):
-    return WGANClip(MLPGenerator(latent_dim=3, hidden=8, data_dim=16), MLPDiscriminator(hidden=8, data_dim=16),
-                    n_critic=2, clip_value=clip_value, lr=1e-3, image_shape=(1, 4, 4))
+    return WGANClip(
+        MLPGenerator(latent_dim=3, hidden=8, data_dim=16),
+        MLPDiscriminator(hidden=8, data_dim=16),
+        n_critic=2,
+        clip_value=clip_value,
+        lr=1e-3,
+        image_shape=(1, 4, 4),
+    )
 
 
 def set_grads(loss, parameters):
@@ -71,7 +84,7 @@ def test_gan_train_step_is_algorithm_1_written_out(generator_loss):
 
 
 def test_the_minimax_generator_loss_saturates_where_the_non_saturating_one_does_not():
-    logits = mg.tensor(np.full(4, -8.0, np.float32), requires_grad=True)      # D rejects the fakes
+    logits = mg.tensor(np.full(4, -8.0, np.float32), requires_grad=True)  # D rejects the fakes
     (minimax,) = autograd.grad(losses.g_loss_minimax(logits), [logits])
     (nonsaturating,) = autograd.grad(losses.g_loss_nonsaturating(logits), [logits])
     assert np.abs(minimax.numpy()).max() < 1e-3 < 0.2 < np.abs(nonsaturating.numpy()).min()
@@ -90,10 +103,10 @@ def test_wgan_clip_train_step_is_algorithm_1_written_out():
     for _ in range(2):
         with mg.no_grad():
             fake = G(mg.randn(8, 3))
-        set_grads(-(F.mean(f(x)) - F.mean(f(fake))), list(f.parameters()))   # ascend E f(x) - E f(G(z))
+        set_grads(-(F.mean(f(x)) - F.mean(f(fake))), list(f.parameters()))  # ascend E f(x) - E f(G(z))
         by_hand.optimizer_d.step()
         for p in f.parameters():
-            p.array[...] = np.clip(p.array, -0.01, 0.01)                         # w <- clip(w, -c, c)
+            p.array[...] = np.clip(p.array, -0.01, 0.01)  # w <- clip(w, -c, c)
             p.grad = None
     set_grads(-F.mean(f(G(mg.randn(8, 3)))), list(G.parameters()))
     by_hand.optimizer_g.step()
@@ -124,6 +137,7 @@ def test_wgan_clip_resumes_exactly(tmp_path):
 def test_dcgan_resumes_exactly(tmp_path):
     def build():
         return DCGAN(DCGANGenerator(latent_dim=4, width=2), DCGANDiscriminator(width=2), lr=1e-3)
+
     full, _ = assert_resumes_exactly(build, tiny_images(12, size=28), tmp_path, batch_size=4, kill_at=4)
     assert full.config()["family"] == "dcgan" and full.sample(2).shape == (2, 1, 28, 28)
 
@@ -132,6 +146,7 @@ def test_the_digit_judge_tells_real_digits_from_a_constant_generator():
     """gan.digit_judgement (what `minigan evaluate` prints for the GAN families): real digits read as all ten
     classes; a generator that always draws the same image covers one class. A small judge, on 600 digits."""
     from minigan import data
+
     try:
         train, test = data.load("mnist5k"), data.load("mnist5k", split="test")
     except (ModuleNotFoundError, FileNotFoundError) as error:
@@ -139,7 +154,7 @@ def test_the_digit_judge_tells_real_digits_from_a_constant_generator():
     rows, test_rows = stratified(train.y, 600, seed=0), stratified(test.y, 300, seed=0)
     split = ((train.x[rows], train.y[rows]), (test.x[test_rows], test.y[test_rows]))
 
-    class Replay:                              # "samples" are real test digits, in the generators' [-1, 1]
+    class Replay:  # "samples" are real test digits, in the generators' [-1, 1]
         def sample(self, n):
             return mg.tensor(test.x[test_rows[:n]] * 2 - 1)
 
@@ -156,6 +171,7 @@ def test_the_digit_judge_tells_real_digits_from_a_constant_generator():
 
 def test_n_train_takes_the_same_number_of_each_digit():
     from minigan.trainers.gan import mnist_images
+
     try:
         images = mnist_images(20, seed=1)
     except (ModuleNotFoundError, FileNotFoundError) as error:

@@ -1,5 +1,6 @@
 """minigan.trainers.infogan: the information terms fall as Q and G learn, the noise-prediction special case,
 exact resume through fit, and the code study's bookkeeping."""
+
 import numpy as np
 import pytest
 from gan_data import ConstantJudge, bar_digits
@@ -12,8 +13,11 @@ from minigan.trainers.infogan import InfoGAN
 
 def tiny(seed=0, lr=1e-3, categories=10, continuous=2, noise=8):
     mg.manual_seed(seed)
-    return InfoGAN(InfoGANGenerator(noise, categories, continuous, width=4),
-                   InfoGANDiscriminator(categories, continuous, width=4, hidden=16), lr=lr)
+    return InfoGAN(
+        InfoGANGenerator(noise, categories, continuous, width=4),
+        InfoGANDiscriminator(categories, continuous, width=4, hidden=16),
+        lr=lr,
+    )
 
 
 def test_networks_have_the_documented_shapes():
@@ -31,7 +35,7 @@ def test_information_losses_decrease():
     records = [trainer.train_step(real) for _ in range(15)]
     first = np.mean([r["info_categorical"] for r in records[:3]])
     last = np.mean([r["info_categorical"] for r in records[-3:]])
-    assert first > 2.0 and last < first - 0.4                           # log 10 = 2.30 at the start
+    assert first > 2.0 and last < first - 0.4  # log 10 = 2.30 at the start
     assert np.mean([r["info_continuous"] for r in records[-3:]]) < np.mean([r["info_continuous"] for r in records[:3]])
 
 
@@ -41,19 +45,31 @@ def test_noise_prediction_term_is_infogan_with_all_of_z_as_continuous_codes():
     InfoGAN's update is exactly that; the prediction loss falls."""
     real, _ = bar_digits(16)
     mg.manual_seed(8)
-    trainer = InfoGAN(InfoGANGenerator(0, 0, 16, width=4), InfoGANDiscriminator(0, 16, width=4, hidden=16),
-                      lambda_categorical=0.0, lambda_continuous=1.0, lr=1e-3)
+    trainer = InfoGAN(
+        InfoGANGenerator(0, 0, 16, width=4),
+        InfoGANDiscriminator(0, 16, width=4, hidden=16),
+        lambda_categorical=0.0,
+        lambda_continuous=1.0,
+        lr=1e-3,
+    )
     records = [trainer.train_step(real) for _ in range(12)]
     assert records[-1]["info_categorical"] == 0.0
-    assert np.mean([r["info_continuous"] for r in records[-3:]]) < np.mean([r["info_continuous"] for r in records[:3]]) - 1
+    assert (
+        np.mean([r["info_continuous"] for r in records[-3:]]) < np.mean([r["info_continuous"] for r in records[:3]]) - 1
+    )
     assert trainer.sample(3).shape == (3, 1, 28, 28)
 
 
 def test_resumes_exactly(tmp_path):
-    full, resumed = assert_resumes_exactly(lambda: InfoGAN(InfoGANGenerator(4, 10, 2, width=4),
-                                                           InfoGANDiscriminator(10, 2, width=4, hidden=16)),
-                                           bar_digits(16)[0], tmp_path, epochs=2, batch_size=4, checkpoint_every=2,
-                                           kill_at=3)
+    full, resumed = assert_resumes_exactly(
+        lambda: InfoGAN(InfoGANGenerator(4, 10, 2, width=4), InfoGANDiscriminator(10, 2, width=4, hidden=16)),
+        bar_digits(16)[0],
+        tmp_path,
+        epochs=2,
+        batch_size=4,
+        checkpoint_every=2,
+        kill_at=3,
+    )
     assert full.step == resumed.step == 8
 
 
@@ -63,9 +79,9 @@ def test_traversal_and_code_study_bookkeeping():
     grid = trainer.traversal(np.zeros(8, np.float32), 1, values)
     assert grid.shape == (30, 1, 28, 28)
     rows = grid.numpy().reshape(10, 3, -1)
-    assert not np.allclose(rows[0, 0], rows[0, 2])                      # the code moves along a row
+    assert not np.allclose(rows[0, 0], rows[0, 2])  # the code moves along a row
     study = trainer.code_study(ConstantJudge(7), n=200)
-    assert study["mutual_information_nats"] == pytest.approx(0.0, abs=1e-12)   # every image called 7
+    assert study["mutual_information_nats"] == pytest.approx(0.0, abs=1e-12)  # every image called 7
     assert study["digits_claimed"] == 1 and study["covered"] == 1
     table = np.array(study["table"])
     assert table.sum() == 200 and study["purity"] == pytest.approx(table.max() / 200)

@@ -1,5 +1,6 @@
 """minigan.trainers.wgan_gp: the WGAN-GP update (Gulrajani et al. 2017, Algorithm 1) lowers the critic loss,
 matches the update written out by hand, and resumes exactly through fit. Tiny networks on 8x8 images."""
+
 import numpy as np
 from trainer_contract import assert_resumes_exactly
 
@@ -14,9 +15,9 @@ class TinyGenerator(nn.Module):
     def __init__(self, latent_dim=4):
         super().__init__()
         self.latent_dim = latent_dim
-        self.project = nn.Linear(latent_dim, 4 * 4 * 4)                    # (N, 4) -> (N, 64)
+        self.project = nn.Linear(latent_dim, 4 * 4 * 4)  # (N, 4) -> (N, 64)
         self.bn = nn.BatchNorm2d(4)
-        self.deconv = nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1)      # (N, 4, 4, 4) -> (N, 3, 8, 8)
+        self.deconv = nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1)  # (N, 4, 4, 4) -> (N, 3, 8, 8)
 
     def forward(self, z):
         return self.deconv(F.relu(self.bn(F.reshape(self.project(z), (z.shape[0], 4, 4, 4)))))
@@ -25,8 +26,8 @@ class TinyGenerator(nn.Module):
 class TinyCritic(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 4, 4, stride=2, padding=1)                 # (N, 3, 8, 8) -> (N, 4, 4, 4)
-        self.head = nn.Linear(64, 1)                                        # (N, 64) -> (N, 1)
+        self.conv = nn.Conv2d(3, 4, 4, stride=2, padding=1)  # (N, 3, 8, 8) -> (N, 4, 4, 4)
+        self.head = nn.Linear(64, 1)  # (N, 64) -> (N, 1)
 
     def forward(self, x):
         return F.reshape(self.head(F.flatten(F.leaky_relu(self.conv(x), 0.2), 1)), (x.shape[0],))
@@ -50,21 +51,22 @@ def test_wgan_gp_networks_have_the_documented_shapes():
     x = G(mg.randn(3, 16))
     assert x.shape == (3, 3, 64, 64)
     assert D(x).shape == (3,)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())      # no batch norm in the critic
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())  # no batch norm in the critic
     assert any(isinstance(m, nn.LayerNorm) for m in WGANCritic(width=2, norm="layer").modules())
 
 
 def test_a_training_step_lowers_the_critic_loss():
     trainer = make_trainer(lr=1e-3, n_critic=5)
     real = mg.tensor(tiny_data(8))
-    fake = trainer.generate(trainer.noise(8))                               # fixed fakes and alphas
+    fake = trainer.generate(trainer.noise(8))  # fixed fakes and alphas
     alpha = np.linspace(0.1, 0.9, 8)
 
     def critic_loss():
         f = trainer.critic
         with mg.no_grad():
-            return (losses.critic_loss_wasserstein(f(real), f(fake))
-                    + losses.gradient_penalty(f, real, fake, alpha=alpha)).item()
+            return (
+                losses.critic_loss_wasserstein(f(real), f(fake)) + losses.gradient_penalty(f, real, fake, alpha=alpha)
+            ).item()
 
     before = critic_loss()
     for _ in range(3):
@@ -102,9 +104,15 @@ def test_train_step_is_algorithm_1_written_out():
 
 
 def test_wgan_gp_resumes_exactly(tmp_path):
-    full, resumed = assert_resumes_exactly(lambda: WGANGP(TinyGenerator(), TinyCritic(), n_critic=2),
-                                           tiny_data(), tmp_path, epochs=2, batch_size=8, checkpoint_every=2,
-                                           kill_at=4)
+    full, resumed = assert_resumes_exactly(
+        lambda: WGANGP(TinyGenerator(), TinyCritic(), n_critic=2),
+        tiny_data(),
+        tmp_path,
+        epochs=2,
+        batch_size=8,
+        checkpoint_every=2,
+        kill_at=4,
+    )
     assert full.step == resumed.step == 6
 
 
@@ -115,4 +123,4 @@ def test_sample_is_n_images_from_the_generator_in_eval_mode():
     mg.manual_seed(3)
     again = trainer.generate(trainer.noise(5))
     assert images.shape == (5, 3, 8, 8) and np.array_equal(images.numpy(), again.numpy())
-    assert trainer.generator.training                                       # mode restored
+    assert trainer.generator.training  # mode restored

@@ -3,6 +3,7 @@ resume equals an uninterrupted run, bit for bit; a run directory is never clobbe
 settings is refused naming them (epochs may grow, logged as an event); a grid a killed run did not draw is
 drawn on resume; sample grids leave the training RNG alone; a NaN stops the run and keeps the last good
 checkpoint. A toy trainer (a 2x2 linear map, noise from minigan's RNG) keeps the file fast."""
+
 import json
 import os
 
@@ -32,7 +33,7 @@ class ToyTrainer(Trainer):
         self.net = nn.Linear(2, 2)
         self.optimizer = optim.Adam(self.net.parameters(), lr=lr)
         self.step = 0
-        self.batches = []                       # what train_step received (type and shapes)
+        self.batches = []  # what train_step received (type and shapes)
 
     def components(self):
         return {"net": self.net, "optimizer": self.optimizer}
@@ -71,9 +72,9 @@ def toy_fit(out, epochs=2, data=None, seed=0, lr=0.05, **kwargs):
 
 def test_train_step_gets_each_batch_as_the_loader_yields_it(tmp_path):
     labelled = toy_fit(tmp_path / "pairs", epochs=1)
-    assert labelled.batches == [((4, 2), (4, 2))] * 4                      # (x, y) tuples, labels kept
+    assert labelled.batches == [((4, 2), (4, 2))] * 4  # (x, y) tuples, labels kept
     unlabelled = toy_fit(tmp_path / "x", epochs=1, data=(toy_data()[0],))
-    assert unlabelled.batches == [(4, 2)] * 4                              # a single array: the batch itself
+    assert unlabelled.batches == [(4, 2)] * 4  # a single array: the batch itself
 
 
 def test_toy_trainer_resumes_exactly(tmp_path):
@@ -83,9 +84,11 @@ def test_toy_trainer_resumes_exactly(tmp_path):
 
 def test_resume_checker_notices_a_difference(tmp_path):
     """The helper itself can fail: a trainer whose state misses its optimizer does not resume exactly."""
+
     class Forgetful(ToyTrainer):
         def components(self):
             return {"net": self.net}
+
     with pytest.raises(AssertionError):
         assert_resumes_exactly(Forgetful, toy_data(), tmp_path, kill_at=5)
 
@@ -104,8 +107,8 @@ def test_overwrite_starts_the_run_again(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     toy_fit(tmp_path, epochs=1, overwrite=True)
     assert [r["step"] for r in metrics_records(tmp_path)] == [1, 2, 3, 4]
-    assert not os.path.exists(tmp_path / "samples_epoch_002.npy")          # the old run's files are gone
-    assert (tmp_path / "notes.txt").read_text() == "mine"                  # nothing else is touched
+    assert not os.path.exists(tmp_path / "samples_epoch_002.npy")  # the old run's files are gone
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # nothing else is touched
     assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 1
 
 
@@ -140,10 +143,12 @@ def test_resume_may_extend_the_epochs_and_logs_the_change(tmp_path):
 def test_resuming_a_finished_run_returns_its_last_record(tmp_path):
     """Nothing is left to train, so fit returns the step and the last record of the log (what a demo's
     report reads), not None."""
+
     def run(**kwargs):
         mg.manual_seed(0)
         loader = DataLoader(*toy_data(), batch_size=4, shuffle=True, seed=1, drop_last=True)
         return fit(ToyTrainer(0.05), loader, 2, str(tmp_path), checkpoint_every=2, progress=False, **kwargs)
+
     finished = run()
     resumed = run(resume=True)
     assert resumed["step"] == finished["step"] == 8
@@ -156,15 +161,22 @@ def test_a_grid_the_killed_run_did_not_draw_is_drawn_on_resume(tmp_path):
 
     class KilledWhileSampling(ToyTrainer):
         def sample(self, n):
-            if self.step == 4:                  # epoch 1's grid, after its checkpoint
+            if self.step == 4:  # epoch 1's grid, after its checkpoint
                 raise Kill()
             return super().sample(n)
 
     mg.manual_seed(0)
     loader = DataLoader(*toy_data(), batch_size=4, shuffle=True, seed=1, drop_last=True)
     with pytest.raises(Kill):
-        fit(KilledWhileSampling(), loader, 2, str(tmp_path / "killed"), checkpoint_every=4, progress=False,
-            sample_epochs=(0, 1, 2))
+        fit(
+            KilledWhileSampling(),
+            loader,
+            2,
+            str(tmp_path / "killed"),
+            checkpoint_every=4,
+            progress=False,
+            sample_epochs=(0, 1, 2),
+        )
     assert not os.path.exists(tmp_path / "killed" / "samples_epoch_001.npy")
     toy_fit(tmp_path / "killed", epochs=2, sample_epochs=(0, 1, 2), resume=True, checkpoint_every=4)
     for epoch in (0, 1, 2):
@@ -177,14 +189,15 @@ def test_sample_grids_leave_the_training_random_stream_alone(tmp_path):
     sampled = toy_fit(tmp_path / "sampled", epochs=2, sample_epochs=(0, 1, 2))
     assert_states_equal(plain.state_dict(), sampled.state_dict())
     first, again = np.load(tmp_path / "sampled" / "samples_epoch_001.npy"), sampled.sample(32).numpy()
-    assert not np.array_equal(first, again)          # the grid's draws differ from the training stream's
+    assert not np.array_equal(first, again)  # the grid's draws differ from the training stream's
 
 
-@pytest.mark.parametrize("epochs, checkpoint_every, batch_size, match", [
-    (0, 2, 4, "epochs"), (2, 0, 4, "checkpoint_every"), (2, -1, 4, "checkpoint_every"),
-    (2, 2, 32, "no batch")])
+@pytest.mark.parametrize(
+    "epochs, checkpoint_every, batch_size, match",
+    [(0, 2, 4, "epochs"), (2, 0, 4, "checkpoint_every"), (2, -1, 4, "checkpoint_every"), (2, 2, 32, "no batch")],
+)
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, epochs, checkpoint_every, batch_size, match):
-    with pytest.raises(ValueError, match=match):      # (a DataLoader with no full batch is refused when made)
+    with pytest.raises(ValueError, match=match):  # (a DataLoader with no full batch is refused when made)
         loader = DataLoader(*toy_data(), batch_size=batch_size, shuffle=True, seed=1, drop_last=True)
         fit(ToyTrainer(), loader, epochs, str(tmp_path / "run"), checkpoint_every=checkpoint_every, progress=False)
     assert not os.path.exists(tmp_path / "run")
@@ -192,7 +205,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, epochs, 
 
 def test_fit_refuses_a_loader_without_batches(tmp_path):
     with pytest.raises(ValueError, match="fit: the loader yields no batch in an epoch"):
-        fit(ToyTrainer(), [], 1, str(tmp_path / "run"), progress=False)     # any loader, not only DataLoader
+        fit(ToyTrainer(), [], 1, str(tmp_path / "run"), progress=False)  # any loader, not only DataLoader
     assert not os.path.exists(tmp_path / "run")
 
 
@@ -202,7 +215,7 @@ def test_load_state_dict_restores_every_component_when_one_refuses():
     source.train_step(tuple(mg.tensor(a[:4]) for a in toy_data()))
     state = source.state_dict()
     before = target.state_dict()
-    state["optimizer"]["param_groups"] = []                   # the net loads first, then the optimizer refuses
+    state["optimizer"]["param_groups"] = []  # the net loads first, then the optimizer refuses
     with pytest.raises(ValueError):
         target.load_state_dict(state)
     assert_states_equal(before, target.state_dict())
@@ -214,7 +227,7 @@ def test_load_state_dict_restores_every_component_when_one_refuses():
 
 def test_a_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     x, y = toy_data(32)
-    x[21, 0] = np.nan                            # batch 2 (0-based) of the first epoch: step 3
+    x[21, 0] = np.nan  # batch 2 (0-based) of the first epoch: step 3
     mg.manual_seed(0)
     loader = DataLoader(x, y, batch_size=8, shuffle=False, drop_last=True)
     out = str(tmp_path / "nan")

@@ -1,6 +1,7 @@
 """No silent wrong gradient or value (issue 14, the engine): in-place changes to saved tensors are refused,
 gradients have their tensor's dtype, bad arguments get clear errors naming the op, and the softmax family is
 accurate in float32 far from zero."""
+
 import numpy as np
 import pytest
 
@@ -18,6 +19,7 @@ def leaf(values, dtype="float64"):
 
 # --- the version counter ----------------------------------------------------------------------------
 
+
 def test_zeroing_a_saved_leaf_is_refused_by_backward():
     a = leaf([1.0, 2.0, 3.0], "float32")
     y = (a * a).sum()
@@ -31,8 +33,7 @@ def test_zeroing_a_saved_leaf_is_refused_by_backward():
 
 def test_in_place_change_of_a_leaf_that_requires_grad_is_refused_outside_no_grad():
     a = leaf([1.0, 2.0])
-    for change in (a.zero_, lambda: a.fill_(3.0), lambda: a.copy_(np.zeros(2)),
-                   lambda: a.__setitem__(0, 5.0)):
+    for change in (a.zero_, lambda: a.fill_(3.0), lambda: a.copy_(np.zeros(2)), lambda: a.__setitem__(0, 5.0)):
         with pytest.raises(RuntimeError, match="in-place assignment to a tensor that requires grad"):
             change()
     np.testing.assert_array_equal(a.numpy(), [1.0, 2.0])
@@ -49,13 +50,17 @@ def test_assigning_into_a_constant_that_a_product_saved_is_refused():
     assert "input 1 of Mul" in str(error.value)
 
 
-@pytest.mark.parametrize("make_alias", [
-    lambda b: b.detach(),
-    lambda b: b.reshape(3, 1),
-    lambda b: b.reshape(3, 1).T,
-    lambda b: b[1:],
-    lambda b: F.unsqueeze(b, 0),
-], ids=["detach", "reshape", "transpose", "slice", "unsqueeze"])
+@pytest.mark.parametrize(
+    "make_alias",
+    [
+        lambda b: b.detach(),
+        lambda b: b.reshape(3, 1),
+        lambda b: b.reshape(3, 1).T,
+        lambda b: b[1:],
+        lambda b: F.unsqueeze(b, 0),
+    ],
+    ids=["detach", "reshape", "transpose", "slice", "unsqueeze"],
+)
 def test_a_change_through_a_view_is_seen_by_the_graph(make_alias):
     a = leaf([1.0, 2.0, 3.0])
     b = mg.tensor([4.0, 5.0, 6.0], dtype="float64")
@@ -78,7 +83,7 @@ def test_an_advanced_index_copy_does_not_share_the_counter():
 
 def test_a_changed_output_that_backward_reads_is_refused():
     x = leaf([0.5, -0.5])
-    y = F.exp(x)                      # Exp's backward reads its output
+    y = F.exp(x)  # Exp's backward reads its output
     with mg.no_grad():
         y[0] = 100.0
     with pytest.raises(RuntimeError, match="output 0 of Exp"):
@@ -112,7 +117,7 @@ def test_a_second_derivative_through_leaky_relu_sees_a_changed_input():
     v = leaf([1.0, 1.0])
     (g,) = mg.grad(F.leaky_relu(x, 0.2), x, grad_outputs=v, create_graph=True)
     with mg.no_grad():
-        x.fill_(-1.0)                 # flips the slope of the first element
+        x.fill_(-1.0)  # flips the slope of the first element
     with pytest.raises(RuntimeError, match=MODIFIED):
         g.sum().backward()
 
@@ -120,7 +125,7 @@ def test_a_second_derivative_through_leaky_relu_sees_a_changed_input():
 def test_in_place_methods_bump_the_version_and_change_the_values():
     t = mg.zeros(3, dtype="float64")
     t.fill_(2.0)
-    t.copy_(mg.tensor([1.0, 2.0, 3.0]))       # cast to float64
+    t.copy_(mg.tensor([1.0, 2.0, 3.0]))  # cast to float64
     t[0] = 9.0
     t.zero_()
     assert t._version == 4 and t.dtype == np.float64
@@ -133,14 +138,14 @@ def test_in_place_methods_bump_the_version_and_change_the_values():
 
 def test_module_loading_and_init_bump_the_versions():
     layer = nn.Linear(2, 2)
-    x = mg.randn(3, 2, requires_grad=True)       # the weight is read for x's gradient
+    x = mg.randn(3, 2, requires_grad=True)  # the weight is read for x's gradient
     y = layer(x).sum()
     before = layer.weight._version
     layer.load_state_dict({k: v.numpy() * 2 for k, v in layer.state_dict().items()})
     assert layer.weight._version == before + 1
     nn.init.zeros_(layer.bias)
     assert layer.bias._version >= 1
-    layer.state_dict()["bias"].fill_(0.5)                  # a state-dict value shares the parameter's counter
+    layer.state_dict()["bias"].fill_(0.5)  # a state-dict value shares the parameter's counter
     assert layer.bias._version >= 2 and np.all(layer.bias.numpy() == 0.5)
     with pytest.raises(RuntimeError, match=MODIFIED):
         y.backward()
@@ -148,11 +153,12 @@ def test_module_loading_and_init_bump_the_versions():
 
 # --- dtypes of gradients ----------------------------------------------------------------------------
 
+
 def test_a_float32_leaf_gets_a_float32_grad_from_a_float64_op():
     a = leaf([1.0, 2.0, 3.0], "float32")
     b = mg.tensor([0.5, 0.25, 0.125], dtype="float64")
     y = (a * b).sum()
-    assert y.dtype == np.float64                 # float32 op float64 -> float64, as in PyTorch
+    assert y.dtype == np.float64  # float32 op float64 -> float64, as in PyTorch
     y.backward()
     assert a.grad.dtype == np.float32 and a.grad.device == a.device
     np.testing.assert_array_equal(a.grad.numpy(), np.float32([0.5, 0.25, 0.125]))
@@ -165,14 +171,14 @@ def test_gradient_dtypes_through_create_graph_and_mixed_leaves():
     b = leaf([3.0, 4.0], "float64")
     (ga, gb) = mg.grad((a * a * b).sum(), [a, b], create_graph=True)
     assert ga.dtype == np.float32 and gb.dtype == np.float64
-    (gga,) = mg.grad(ga.sum(), a)                # d/da (2 a b) = 2 b, cast to float32
+    (gga,) = mg.grad(ga.sum(), a)  # d/da (2 a b) = 2 b, cast to float32
     assert gga.dtype == np.float32
     np.testing.assert_array_equal(gga.numpy(), np.float32([6.0, 8.0]))
 
 
 def test_integer_with_float_follows_pytorch_promotion():
     x = leaf([1.0, 2.0, 3.0], "float32")
-    n = mg.arange(3)                              # int64
+    n = mg.arange(3)  # int64
     for y in (x + n, n * x, x - n, x / (n + 1), F.where(n > 0, x, n)):
         assert y.dtype == np.float32
     assert (x * 2.0).dtype == np.float32 and (mg.arange(3) * 0.5).dtype == np.float32
@@ -181,10 +187,20 @@ def test_integer_with_float_follows_pytorch_promotion():
 def test_integer_tensors_in_real_valued_ops_give_float32_as_pytorch():
     n = mg.arange(4).reshape(2, 2)
     x = mg.randn(2, 2)
-    for y in (n @ x, (n + 1) / (n + 1), F.exp(n), F.log(n + 1), F.tanh(n), F.sigmoid(n), F.softplus(n), F.expm1(n),
-              n.logsumexp(), n ** 0.5):
+    for y in (
+        n @ x,
+        (n + 1) / (n + 1),
+        F.exp(n),
+        F.log(n + 1),
+        F.tanh(n),
+        F.sigmoid(n),
+        F.softplus(n),
+        F.expm1(n),
+        n.logsumexp(),
+        n**0.5,
+    ):
         assert y.dtype == np.float32
-    assert (n ** 2).dtype == np.int64 and (n * n).dtype == np.int64 and n.sum().dtype == np.int64
+    assert (n**2).dtype == np.int64 and (n * n).dtype == np.int64 and n.sum().dtype == np.int64
 
 
 def test_powers_that_would_be_nan_are_refused():
@@ -192,19 +208,22 @@ def test_powers_that_would_be_nan_are_refused():
     with pytest.raises(ValueError, match="rpow: the base of base \\*\\* tensor must be a positive number"):
         (-2.0) ** x
     with pytest.raises(ValueError, match="rpow"):
-        0.0 ** x
+        0.0**x
     with pytest.raises(ValueError, match="pow: a Tensor exponent needs a positive base"):
         F.pow(mg.tensor([-2.0, 1.0]), x)
-    np.testing.assert_allclose((2.0 ** x).numpy(), 2.0 ** x.numpy())
+    np.testing.assert_allclose((2.0**x).numpy(), 2.0 ** x.numpy())
     with pytest.raises(TypeError, match="neg: negation of a boolean tensor"):
         -(x > 1)
 
 
 def test_gradcheck_takes_one_tensor_and_refuses_bad_settings():
     x = leaf([0.5, -1.0, 2.0])
-    assert mg.gradcheck(F.tanh, x) and mg.gradgradcheck(F.tanh, x)      # one Tensor, not its rows
-    for settings, message in (({"eps": 0.0}, "eps must be > 0"), ({"atol": -1.0}, "atol must be >= 0"),
-                              ({"n_directions": 0}, "n_directions must be >= 1")):
+    assert mg.gradcheck(F.tanh, x) and mg.gradgradcheck(F.tanh, x)  # one Tensor, not its rows
+    for settings, message in (
+        ({"eps": 0.0}, "eps must be > 0"),
+        ({"atol": -1.0}, "atol must be >= 0"),
+        ({"n_directions": 0}, "n_directions must be >= 1"),
+    ):
         with pytest.raises(ValueError, match=f"gradcheck: {message}"):
             mg.gradcheck(F.tanh, (x,), **settings)
     with pytest.raises(TypeError, match="gradcheck: fn must return a Tensor"):
@@ -231,8 +250,12 @@ def test_a_grad_output_of_another_dtype_is_cast_to_the_output_dtype():
 
 @pytest.mark.parametrize("dtype", ["float16", "complex64", "longdouble"])
 def test_unsupported_dtypes_are_refused_at_creation_naming_the_supported_ones(dtype):
-    for make in (lambda: mg.zeros(2, dtype=dtype), lambda: mg.tensor(np.ones(2, dtype=dtype)),
-                 lambda: mg.Tensor(np.ones(2, dtype=dtype)), lambda: mg.randn(2, dtype=dtype)):
+    for make in (
+        lambda: mg.zeros(2, dtype=dtype),
+        lambda: mg.tensor(np.ones(2, dtype=dtype)),
+        lambda: mg.Tensor(np.ones(2, dtype=dtype)),
+        lambda: mg.randn(2, dtype=dtype),
+    ):
         with pytest.raises(TypeError, match="float32 or float64"):
             make()
     x = mg.ones(2)
@@ -251,13 +274,18 @@ def test_a_big_endian_array_becomes_a_native_tensor():
 @pytest.mark.parametrize("operand", ["a", None, {"a": 1}, b"x", object(), np.array(["a"])])
 def test_non_numeric_operands_are_a_type_error_naming_the_op(operand):
     x = mg.ones(2)
-    for op, name in ((lambda: x + operand, "Add"), (lambda: operand * x, "Mul"), (lambda: x / operand, "Div"),
-                     (lambda: x - operand, "Sub")):
+    for op, name in (
+        (lambda: x + operand, "Add"),
+        (lambda: operand * x, "Mul"),
+        (lambda: x / operand, "Div"),
+        (lambda: x - operand, "Sub"),
+    ):
         with pytest.raises(TypeError, match=name):
             op()
 
 
 # --- arguments checked at the op boundary -----------------------------------------------------------
+
 
 def _x2():
     return mg.randn(2, 3)
@@ -308,37 +336,105 @@ BAD_CALLS = [
     ("expand -1 leading", lambda: mg.randn(3).expand(-1, 3), ValueError, "expand: -1 .* new leading dimension"),
     ("reshape float size", lambda: _x2().reshape(2.5, 2), TypeError, "reshape: shape must hold integers"),
     ("reshape negative size", lambda: _x2().reshape(-2, -3), ValueError, "reshape: sizes in shape"),
-    ("getitem out of range", lambda: _x2()[5], IndexError, r"getitem: index 5 is not valid for a tensor of shape \(2, 3\)"),
+    (
+        "getitem out of range",
+        lambda: _x2()[5],
+        IndexError,
+        r"getitem: index 5 is not valid for a tensor of shape \(2, 3\)",
+    ),
     ("getitem float", lambda: _x2()[1.5], IndexError, "getitem: index 1.5"),
     ("setitem value", lambda: _x2().__setitem__(0, "a"), ValueError, "setitem: cannot assign"),
     # class targets
-    ("cross_entropy -1", lambda: F.cross_entropy(_x2(), mg.tensor(np.array([0, -1]))), ValueError,
-     r"cross_entropy: target values must be class indices in \[0, 3\), got -1"),
-    ("cross_entropy C", lambda: F.cross_entropy(_x2(), mg.tensor(np.array([3, 0]))), ValueError,
-     r"cross_entropy: .* in \[0, 3\), got 3"),
-    ("cross_entropy 1-D logits", lambda: F.cross_entropy(mg.randn(3), mg.tensor(np.array([0]))), ValueError,
-     r"cross_entropy: expected input \(N, C\)"),
+    (
+        "cross_entropy -1",
+        lambda: F.cross_entropy(_x2(), mg.tensor(np.array([0, -1]))),
+        ValueError,
+        r"cross_entropy: target values must be class indices in \[0, 3\), got -1",
+    ),
+    (
+        "cross_entropy C",
+        lambda: F.cross_entropy(_x2(), mg.tensor(np.array([3, 0]))),
+        ValueError,
+        r"cross_entropy: .* in \[0, 3\), got 3",
+    ),
+    (
+        "cross_entropy 1-D logits",
+        lambda: F.cross_entropy(mg.randn(3), mg.tensor(np.array([0]))),
+        ValueError,
+        r"cross_entropy: expected input \(N, C\)",
+    ),
     ("nll_loss -1", lambda: F.nll_loss(_x2(), mg.tensor(np.array([-1, 0]))), ValueError, "nll_loss: target values"),
-    ("nll_loss float targets", lambda: F.nll_loss(_x2(), mg.tensor([0.0, 1.0])), TypeError, "nll_loss: targets must be integer"),
-    ("cross_entropy reduction", lambda: F.cross_entropy(_x2(), mg.tensor(np.array([0, 1])), reduction="avg"),
-     ValueError, "cross_entropy: reduction must be"),
-    ("one_hot -1", lambda: F.one_hot(mg.tensor(np.array([-1, 0])), 3), ValueError, r"one_hot: labels values .* \[0, 3\)"),
-    ("one_hot classes", lambda: F.one_hot(mg.tensor(np.array([0])), 0), ValueError, "one_hot: num_classes must be >= 1"),
+    (
+        "nll_loss float targets",
+        lambda: F.nll_loss(_x2(), mg.tensor([0.0, 1.0])),
+        TypeError,
+        "nll_loss: targets must be integer",
+    ),
+    (
+        "cross_entropy reduction",
+        lambda: F.cross_entropy(_x2(), mg.tensor(np.array([0, 1])), reduction="avg"),
+        ValueError,
+        "cross_entropy: reduction must be",
+    ),
+    (
+        "one_hot -1",
+        lambda: F.one_hot(mg.tensor(np.array([-1, 0])), 3),
+        ValueError,
+        r"one_hot: labels values .* \[0, 3\)",
+    ),
+    (
+        "one_hot classes",
+        lambda: F.one_hot(mg.tensor(np.array([0])), 0),
+        ValueError,
+        "one_hot: num_classes must be >= 1",
+    ),
     # convolutions
-    ("conv2d dilation 0", lambda: F.conv2d(_x4(), _w4(), dilation=0), ValueError, "conv2d: dilation must be >= 1, got 0"),
+    (
+        "conv2d dilation 0",
+        lambda: F.conv2d(_x4(), _w4(), dilation=0),
+        ValueError,
+        "conv2d: dilation must be >= 1, got 0",
+    ),
     ("conv2d padding -1", lambda: F.conv2d(_x4(), _w4(), padding=-1), ValueError, "conv2d: padding must be >= 0"),
-    ("conv2d float stride", lambda: F.conv2d(_x4(), _w4(), stride=1.5), TypeError, "conv2d: stride must be an int or a pair"),
+    (
+        "conv2d float stride",
+        lambda: F.conv2d(_x4(), _w4(), stride=1.5),
+        TypeError,
+        "conv2d: stride must be an int or a pair",
+    ),
     ("conv2d stride 0", lambda: F.conv2d(_x4(), _w4(), stride=0), ValueError, "conv2d: stride must be >= 1"),
     ("conv2d stride triple", lambda: F.conv2d(_x4(), _w4(), stride=(1, 1, 1)), TypeError, "conv2d: stride"),
     ("conv2d float padding pair", lambda: F.conv2d(_x4(), _w4(), padding=(1.0, 1)), TypeError, "conv2d: padding"),
-    ("conv2d bias", lambda: F.conv2d(_x4(), _w4(), mg.randn(2)), ValueError, r"conv2d: bias has shape \(2,\), expected \(3,\)"),
-    ("conv2d int input", lambda: F.conv2d(mg.zeros(1, 2, 5, 5, dtype="int64"), _w4()), TypeError, "conv2d: expected floating"),
-    ("conv_transpose2d stride 0", lambda: F.conv_transpose2d(_x4(), mg.randn(2, 3, 3, 3), stride=0), ValueError,
-     "conv_transpose2d: stride must be >= 1"),
-    ("conv_transpose2d output_padding", lambda: F.conv_transpose2d(_x4(), mg.randn(2, 3, 3, 3), output_padding=-1),
-     ValueError, "conv_transpose2d: output_padding must be >= 0"),
-    ("conv_transpose2d dilation", lambda: F.conv_transpose2d(_x4(), mg.randn(2, 3, 3, 3), dilation=0), ValueError,
-     "conv_transpose2d: dilation must be >= 1"),
+    (
+        "conv2d bias",
+        lambda: F.conv2d(_x4(), _w4(), mg.randn(2)),
+        ValueError,
+        r"conv2d: bias has shape \(2,\), expected \(3,\)",
+    ),
+    (
+        "conv2d int input",
+        lambda: F.conv2d(mg.zeros(1, 2, 5, 5, dtype="int64"), _w4()),
+        TypeError,
+        "conv2d: expected floating",
+    ),
+    (
+        "conv_transpose2d stride 0",
+        lambda: F.conv_transpose2d(_x4(), mg.randn(2, 3, 3, 3), stride=0),
+        ValueError,
+        "conv_transpose2d: stride must be >= 1",
+    ),
+    (
+        "conv_transpose2d output_padding",
+        lambda: F.conv_transpose2d(_x4(), mg.randn(2, 3, 3, 3), output_padding=-1),
+        ValueError,
+        "conv_transpose2d: output_padding must be >= 0",
+    ),
+    (
+        "conv_transpose2d dilation",
+        lambda: F.conv_transpose2d(_x4(), mg.randn(2, 3, 3, 3), dilation=0),
+        ValueError,
+        "conv_transpose2d: dilation must be >= 1",
+    ),
     # pooling and resampling
     ("avg_pool2d kernel 0", lambda: F.avg_pool2d(_x4(), 0), ValueError, "avg_pool2d: kernel_size must be >= 1, got 0"),
     ("avg_pool2d stride 0", lambda: F.avg_pool2d(_x4(), 2, 0), ValueError, "avg_pool2d: stride must be >= 1"),
@@ -347,9 +443,18 @@ BAD_CALLS = [
     ("max_pool2d kernel 0", lambda: F.max_pool2d(_x4(), 0), ValueError, "max_pool2d: kernel_size must be >= 1"),
     ("max_pool2d stride 0", lambda: F.max_pool2d(_x4(), 2, 0), ValueError, "max_pool2d: stride must be >= 1"),
     ("max_pool2d too big", lambda: F.max_pool2d(_x4(), 7), ValueError, "max_pool2d: input .* too small"),
-    ("interpolate 0.1", lambda: F.interpolate(_x4(), scale_factor=0.1), ValueError,
-     "interpolate: scale_factor 0.1 gives an empty output"),
-    ("interpolate 0", lambda: F.interpolate(_x4(), scale_factor=0), ValueError, "interpolate: scale_factor must be positive"),
+    (
+        "interpolate 0.1",
+        lambda: F.interpolate(_x4(), scale_factor=0.1),
+        ValueError,
+        "interpolate: scale_factor 0.1 gives an empty output",
+    ),
+    (
+        "interpolate 0",
+        lambda: F.interpolate(_x4(), scale_factor=0),
+        ValueError,
+        "interpolate: scale_factor must be positive",
+    ),
     ("interpolate neither", lambda: F.interpolate(_x4()), ValueError, "interpolate: give exactly one"),
     ("pad negative", lambda: F.pad(_x2(), (-1, 1)), ValueError, "pad: sizes in pad must be non-negative"),
     ("pad float", lambda: F.pad(_x2(), (1.5, 1)), TypeError, "pad: pad must hold integers"),
@@ -359,27 +464,57 @@ BAD_CALLS = [
     ("pow str", lambda: _x2() ** "a", TypeError, "pow: exponent must be a real number"),
     ("clamp str", lambda: F.clamp(_x2(), min="a"), TypeError, "clamp: min must be a real number"),
     ("leaky_relu slope", lambda: F.leaky_relu(_x2(), "a"), TypeError, "leaky_relu: negative_slope"),
-    ("where non-bool", lambda: F.where(mg.ones(2), mg.ones(2), mg.zeros(2)), TypeError, "where: condition must be a boolean"),
+    (
+        "where non-bool",
+        lambda: F.where(mg.ones(2), mg.ones(2), mg.zeros(2)),
+        TypeError,
+        "where: condition must be a boolean",
+    ),
     ("where shapes", lambda: F.where(mg.ones(2) > 0, mg.ones(2), mg.zeros(3)), ValueError, "where: shapes"),
     ("batch_norm eps", lambda: F.batch_norm(_x4(), None, None, training=True, eps=-1.0), ValueError, "batch_norm: eps"),
-    ("batch_norm running stats", lambda: F.batch_norm(_x4(), mg.zeros(3), mg.ones(3)), ValueError,
-     r"batch_norm: running_mean has shape \(3,\), expected \(2,\)"),
+    (
+        "batch_norm running stats",
+        lambda: F.batch_norm(_x4(), mg.zeros(3), mg.ones(3)),
+        ValueError,
+        r"batch_norm: running_mean has shape \(3,\), expected \(2,\)",
+    ),
     ("batch_norm eval without stats", lambda: F.batch_norm(_x4(), None, None), ValueError, "batch_norm: evaluation"),
     ("layer_norm eps", lambda: F.layer_norm(_x2(), 3, eps=-1.0), ValueError, "layer_norm: eps"),
     ("linear bias", lambda: F.linear(_x2(), mg.randn(4, 3), mg.randn(3)), ValueError, r"linear: bias has shape \(3,\)"),
-    ("binary_cross_entropy range", lambda: F.binary_cross_entropy(mg.tensor([1.5, 0.5]), mg.tensor([1.0, 0.0])),
-     ValueError, r"binary_cross_entropy: every element of input must be a probability in \[0, 1\]"),
-    ("binary_cross_entropy NaN", lambda: F.binary_cross_entropy(mg.tensor([float("nan")]), mg.tensor([1.0])),
-     ValueError, "binary_cross_entropy: every element"),
+    (
+        "binary_cross_entropy range",
+        lambda: F.binary_cross_entropy(mg.tensor([1.5, 0.5]), mg.tensor([1.0, 0.0])),
+        ValueError,
+        r"binary_cross_entropy: every element of input must be a probability in \[0, 1\]",
+    ),
+    (
+        "binary_cross_entropy NaN",
+        lambda: F.binary_cross_entropy(mg.tensor([float("nan")]), mg.tensor([1.0])),
+        ValueError,
+        "binary_cross_entropy: every element",
+    ),
     ("mse_loss reduction", lambda: F.mse_loss(_x2(), _x2(), reduction="avg"), ValueError, "mse_loss: reduction"),
-    ("cast float16", lambda: F.cast(_x2(), "float16"), TypeError, "cast: unsupported dtype float16; .*float32 or float64"),
+    (
+        "cast float16",
+        lambda: F.cast(_x2(), "float16"),
+        TypeError,
+        "cast: unsupported dtype float16; .*float32 or float64",
+    ),
     ("randint low >= high", lambda: mg.randint(3, 3, (2,)), ValueError, "randint: expected low < high"),
     ("zeros negative", lambda: mg.zeros(-1, 2), ValueError, "zeros: sizes must be non-negative"),
-    ("layer_norm weight", lambda: F.layer_norm(_x2(), 3, mg.ones(1)), ValueError,
-     r"layer_norm: weight has shape \(1,\), expected normalized_shape \(3,\)"),
+    (
+        "layer_norm weight",
+        lambda: F.layer_norm(_x2(), 3, mg.ones(1)),
+        ValueError,
+        r"layer_norm: weight has shape \(1,\), expected normalized_shape \(3,\)",
+    ),
     ("mul_mask shapes", lambda: mg.ops.mul_mask(_x2(), np.ones(4, dtype=np.float32)), ValueError, "mul_mask: shapes"),
-    ("batch_norm_normalize 1-D", lambda: mg.ops.batch_norm_normalize(mg.randn(4)), ValueError,
-     "batch_norm_normalize: expected an input"),
+    (
+        "batch_norm_normalize 1-D",
+        lambda: mg.ops.batch_norm_normalize(mg.randn(4)),
+        ValueError,
+        "batch_norm_normalize: expected an input",
+    ),
     ("sum_to", lambda: mg.ops.sum_to(_x2(), (4,)), ValueError, r"sum_to: shape \(2, 3\) cannot be summed to \(4,\)"),
     ("init normal std", lambda: nn.init.normal_(mg.zeros(3), std=-1.0), ValueError, "normal_: expected std >= 0"),
     ("init uniform bounds", lambda: nn.init.uniform_(mg.zeros(3), 1.0, 0.0), ValueError, "uniform_: expected a <= b"),
@@ -393,10 +528,18 @@ BAD_CALLS = [
     ("Conv2d stride 0", lambda: nn.Conv2d(1, 2, 3, stride=0), ValueError, "Conv2d: stride must be >= 1"),
     ("Conv2d channels", lambda: nn.Conv2d(0, 2, 3), ValueError, "Conv2d: in_channels must be >= 1"),
     ("Conv2d dilation", lambda: nn.Conv2d(1, 2, 3, dilation=0), ValueError, "Conv2d: dilation must be >= 1"),
-    ("ConvTranspose2d padding", lambda: nn.ConvTranspose2d(1, 2, 3, padding=-1), ValueError,
-     "ConvTranspose2d: padding must be >= 0"),
-    ("ConvTranspose2d output_padding", lambda: nn.ConvTranspose2d(1, 2, 3, stride=2, output_padding=2), ValueError,
-     "ConvTranspose2d: output_padding"),
+    (
+        "ConvTranspose2d padding",
+        lambda: nn.ConvTranspose2d(1, 2, 3, padding=-1),
+        ValueError,
+        "ConvTranspose2d: padding must be >= 0",
+    ),
+    (
+        "ConvTranspose2d output_padding",
+        lambda: nn.ConvTranspose2d(1, 2, 3, stride=2, output_padding=2),
+        ValueError,
+        "ConvTranspose2d: output_padding",
+    ),
     ("BatchNorm2d 0", lambda: nn.BatchNorm2d(0), ValueError, "BatchNorm2d: num_features must be >= 1"),
     ("BatchNorm1d momentum", lambda: nn.BatchNorm1d(3, momentum=2.0), ValueError, "BatchNorm1d: momentum"),
     ("LayerNorm 0", lambda: nn.LayerNorm(0), ValueError, "LayerNorm: normalized_shape"),
@@ -423,7 +566,7 @@ def test_the_accepted_edges_of_the_checked_ranges_still_work():
     np.testing.assert_array_equal(F.cat([x, x], dim=-1).numpy(), np.concatenate([x.numpy()] * 2, axis=1))
     np.testing.assert_array_equal(F.stack([x, x], dim=2).numpy(), np.stack([x.numpy()] * 2, axis=2))
     np.testing.assert_array_equal(F.unsqueeze(x, -3).shape, (1, 2, 3))
-    assert mg.tensor(2.0).sum(0).item() == 2.0 and mg.tensor(2.0).sum(-1).item() == 2.0   # 0-d: dims 0, -1
+    assert mg.tensor(2.0).sum(0).item() == 2.0 and mg.tensor(2.0).sum(-1).item() == 2.0  # 0-d: dims 0, -1
     assert F.dropout(x, 1.0).numpy().sum() == 0.0 and F.dropout(x, 0.0) is x
     assert F.interpolate(mg.randn(1, 1, 2, 2), scale_factor=2.0).shape == (1, 1, 4, 4)
     assert F.flatten(mg.tensor(3.0)).shape == (1,)
@@ -433,6 +576,7 @@ def test_the_accepted_edges_of_the_checked_ranges_still_work():
 
 
 # --- accuracy in float32 far from zero ---------------------------------------------------------------
+
 
 def _ulps_of(values):
     """The spacing of float32 numbers at each value's magnitude (at least at 1: the results here are O(1))."""
@@ -468,7 +612,7 @@ def test_log_softmax_in_float32_is_as_close_as_pytorch(offset):
 
 def test_log_softmax_gradients_are_unchanged_by_the_shift():
     rng = np.random.default_rng(9)
-    x = mg.tensor(rng.standard_normal((3, 4)) + 50.0, requires_grad=True)     # float64
+    x = mg.tensor(rng.standard_normal((3, 4)) + 50.0, requires_grad=True)  # float64
     target = mg.tensor(np.array([1, 0, 3]))
     assert mg.gradcheck(lambda a: F.log_softmax(a, 1), (x,))
     assert mg.gradgradcheck(lambda a: F.softmax(a, 0), (x,))
@@ -481,20 +625,20 @@ def test_binary_cross_entropy_with_logits_is_accurate_where_the_loss_is_tiny():
     x64, t64 = x.astype(np.float64), t.astype(np.float64)
     exact = np.where(x64 >= 0, x64 * (1 - t64) + np.log1p(np.exp(-x64)), np.log1p(np.exp(x64)) - x64 * t64)
     got = F.binary_cross_entropy_with_logits(mg.tensor(x), mg.tensor(t), reduction="none").numpy()
-    np.testing.assert_allclose(got, exact, rtol=1e-6)          # softplus(x) - t x gave 0 for the first two
+    np.testing.assert_allclose(got, exact, rtol=1e-6)  # softplus(x) - t x gave 0 for the first two
     xs = mg.tensor(np.array([-3.0, 0.0, 0.5, 4.0]), requires_grad=True)
     ts = mg.tensor(np.array([0.2, 1.0, 0.0, 0.7]))
     assert mg.gradcheck(lambda a: F.binary_cross_entropy_with_logits(a, ts), (xs,))
     assert mg.gradgradcheck(lambda a: F.binary_cross_entropy_with_logits(a, ts), (xs,))
     (g,) = mg.grad(F.binary_cross_entropy_with_logits(xs, ts, reduction="sum"), xs)
-    np.testing.assert_allclose(g.numpy(), 1 / (1 + np.exp(-xs.numpy())) - ts.numpy())   # also at x = 0
+    np.testing.assert_allclose(g.numpy(), 1 / (1 + np.exp(-xs.numpy())) - ts.numpy())  # also at x = 0
 
 
 def test_kl_normal_is_accurate_near_the_prior():
     logvar = np.array([[1e-4, -1e-4, 3e-3, 0.5]], dtype=np.float32)
     mu = np.array([[1e-4, 0.0, 2e-3, 1.0]], dtype=np.float32)
     m, lv = mu.astype(np.float64), logvar.astype(np.float64)
-    exact = 0.5 * (m ** 2 + np.expm1(lv) - lv).sum(1)
+    exact = 0.5 * (m**2 + np.expm1(lv) - lv).sum(1)
     got = F.kl_normal(mg.tensor(mu), mg.tensor(logvar)).numpy()
     np.testing.assert_allclose(got, exact, rtol=1e-6)
     small = F.kl_normal(mg.tensor(mu[:, :2]), mg.tensor(logvar[:, :2])).numpy()
@@ -503,7 +647,7 @@ def test_kl_normal_is_accurate_near_the_prior():
 
 @pytest.mark.parametrize("fn", [F.logsigmoid, F.softplus], ids=["logsigmoid", "softplus"])
 def test_logsigmoid_and_softplus_are_accurate_in_float32_tails(fn):
-    x = np.array([-80.0, -30.0, -20.0, -1e-3, 0.0, 1e-3, 20.0, 30.0, 80.0], dtype=np.float32)   # e^-80: normal
+    x = np.array([-80.0, -30.0, -20.0, -1e-3, 0.0, 1e-3, 20.0, 30.0, 80.0], dtype=np.float32)  # e^-80: normal
     x64 = x.astype(np.float64)
     exact = -np.logaddexp(0, -x64) if fn is F.logsigmoid else np.logaddexp(0, x64)
     np.testing.assert_allclose(fn(mg.tensor(x)).numpy(), exact, rtol=2e-7, atol=0)
@@ -513,11 +657,11 @@ def test_sigmoid_keeps_its_relative_precision_in_the_left_tail():
     x = np.array([-80.0, -30.0, -20.0, -6.0, -1.0, 0.0, 1.0, 6.0, 20.0], dtype=np.float32)
     exact = 1 / (1 + np.exp(-x.astype(np.float64)))
     got = F.sigmoid(mg.tensor(x)).numpy()
-    np.testing.assert_allclose(got, exact, rtol=2e-7)        # (1 + tanh(x/2)) / 2 gave 0 at -20, 5e-6 off at -6
+    np.testing.assert_allclose(got, exact, rtol=2e-7)  # (1 + tanh(x/2)) / 2 gave 0 at -20, 5e-6 off at -6
     assert np.isnan(F.sigmoid(mg.tensor([float("nan")])).item())
 
 
 def test_elu_is_accurate_near_zero_in_float32():
     x = np.array([-0.03125, -1e-3, -1e-6, -2.0, 0.5], dtype=np.float32)
     exact = np.where(x > 0, x, np.expm1(x.astype(np.float64)))
-    np.testing.assert_allclose(F.elu(mg.tensor(x)).numpy(), exact, rtol=2e-7)   # exp(x) - 1 was 2.6e-6 off
+    np.testing.assert_allclose(F.elu(mg.tensor(x)).numpy(), exact, rtol=2e-7)  # exp(x) - 1 was 2.6e-6 off

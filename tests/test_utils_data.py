@@ -1,5 +1,6 @@
 """minigan.utils.data: torch.utils.data's names, batches and order semantics (not its random numbers)
 compared with PyTorch's; the loader resumes exactly under fit like minigan.data.DataLoader."""
+
 import collections
 
 import numpy as np
@@ -51,8 +52,9 @@ Y = np.arange(7, dtype=np.int64) % 3
 @pytest.mark.parametrize("batch_size, drop_last", [(1, False), (2, False), (3, True), (7, False), (10, False)])
 def test_a_tensor_dataset_in_order_gives_pytorchs_batches(batch_size, drop_last):
     ours = DataLoader(TensorDataset(mg.tensor(X), mg.tensor(Y)), batch_size=batch_size, drop_last=drop_last)
-    theirs = tdata.DataLoader(tdata.TensorDataset(torch.tensor(X), torch.tensor(Y)), batch_size=batch_size,
-                              drop_last=drop_last)
+    theirs = tdata.DataLoader(
+        tdata.TensorDataset(torch.tensor(X), torch.tensor(Y)), batch_size=batch_size, drop_last=drop_last
+    )
     assert len(ours) == len(theirs)
     assert_batches_equal(list(ours), list(theirs))
 
@@ -70,8 +72,15 @@ class Pairs(data.Dataset):
         return self.size
 
     def __getitem__(self, i):
-        return {"image": np.full((2, 2), i, dtype=np.float64), "label": i % 2, "weight": 0.5 * i,
-                "flag": i > 2, "name": f"sample{i}", "point": Point(i, float(i)), "pair": (i, [i, -i])}
+        return {
+            "image": np.full((2, 2), i, dtype=np.float64),
+            "label": i % 2,
+            "weight": 0.5 * i,
+            "flag": i > 2,
+            "name": f"sample{i}",
+            "point": Point(i, float(i)),
+            "pair": (i, [i, -i]),
+        }
 
 
 class TorchPairs(tdata.Dataset):
@@ -91,8 +100,9 @@ def test_default_collate_of_dicts_numbers_strings_and_tuples_matches_pytorchs():
     samples = [Pairs(4)[i] for i in range(4)]
     assert_batches_equal(default_collate(samples), tdata.default_collate(samples))
     tensors = [mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])]
-    assert_batches_equal(default_collate(tensors), tdata.default_collate([torch.tensor([1.0, 2.0]),
-                                                                          torch.tensor([3.0, 4.0])]))
+    assert_batches_equal(
+        default_collate(tensors), tdata.default_collate([torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])])
+    )
     with pytest.raises(TypeError, match="default_collate: a batch must hold .*; found NoneType"):
         default_collate([None, None])
 
@@ -108,14 +118,15 @@ def test_shuffling_gives_a_fresh_permutation_each_epoch_with_pytorchs_batch_size
         assert [len(b[0]) for b in batches] == [len(b[0]) for b in reference] == [4, 4, 2]
         order = np.concatenate([b[0].numpy() for b in batches])
         assert sorted(order.tolist()) == list(range(10))
-        np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), order * 2)   # rows stay aligned
+        np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), order * 2)  # rows stay aligned
         epochs.append(order.tolist())
     assert epochs[0] != epochs[1] or epochs[1] != epochs[2]
-    mg.manual_seed(0)                                          # reproducible under mg.manual_seed, as torch's
+    mg.manual_seed(0)  # reproducible under mg.manual_seed, as torch's
     again = DataLoader(dataset, batch_size=4, shuffle=True)
     assert np.concatenate([b[0].numpy() for b in again]).tolist() == epochs[0]
-    seeded = [list(DataLoader(dataset, batch_size=10, shuffle=True, generator=7))[0][0].numpy().tolist()
-              for _ in range(2)]
+    seeded = [
+        list(DataLoader(dataset, batch_size=10, shuffle=True, generator=7))[0][0].numpy().tolist() for _ in range(2)
+    ]
     assert seeded[0] == seeded[1]
     rng = np.random.default_rng(3)
     assert DataLoader(dataset, shuffle=True, generator=rng).rng is rng
@@ -135,9 +146,12 @@ def test_random_split_lengths_and_subsets_follow_pytorch():
         theirs = tdata.random_split(tdata.TensorDataset(torch.arange(10)), lengths)
         assert [len(s) for s in ours] == [len(s) for s in theirs]
         picked = sorted(int(s[i][0].item()) for s in ours for i in range(len(s)))
-        assert picked == list(range(10))                      # disjoint, covering everything
-    with pytest.raises(ValueError, match="random_split: lengths must be counts >= 0 summing to the data set's "
-                                         r"length 10, or fractions summing to 1; got \[3, 3\]"):
+        assert picked == list(range(10))  # disjoint, covering everything
+    with pytest.raises(
+        ValueError,
+        match="random_split: lengths must be counts >= 0 summing to the data set's "
+        r"length 10, or fractions summing to 1; got \[3, 3\]",
+    ):
         random_split(dataset, [3, 3])
     subset = Subset(dataset, [4, 1, 1])
     their_subset = tdata.Subset(tdata.TensorDataset(torch.arange(10)), [4, 1, 1])
@@ -154,13 +168,16 @@ def test_what_minigan_does_not_provide_is_refused_by_name():
         TensorDataset(mg.arange(3), mg.arange(4))
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         DataLoader(dataset, batch_size=0)
-    assert [b[0].numpy().tolist() for b in DataLoader(dataset, batch_size=3, num_workers=2, pin_memory=True)] == \
-        [[0, 1, 2], [3]]
+    assert [b[0].numpy().tolist() for b in DataLoader(dataset, batch_size=3, num_workers=2, pin_memory=True)] == [
+        [0, 1, 2],
+        [3],
+    ]
 
 
 def test_the_import_forms_of_ported_scripts_work():
     import minigan.utils.data as by_module
     from minigan.utils import data as by_package
+
     assert by_module is by_package is data and by_module.DataLoader is DataLoader
 
 
@@ -197,12 +214,12 @@ def test_a_run_over_a_shuffled_utils_loader_resumes_exactly(tmp_path):
 
     def loader():
         return DataLoader(TensorDataset(mg.tensor(x), mg.tensor(y)), batch_size=4, shuffle=True, generator=5)
+
     straight = Regression()
     fit(straight, loader(), epochs=3, out_dir=str(tmp_path / "straight"), checkpoint_every=2, sample_epochs=())
     halves = Regression()
     fit(halves, loader(), epochs=1, out_dir=str(tmp_path / "halves"), checkpoint_every=2, sample_epochs=())
     halves = Regression()
-    fit(halves, loader(), epochs=3, out_dir=str(tmp_path / "halves"), checkpoint_every=2, resume=True,
-        sample_epochs=())
+    fit(halves, loader(), epochs=3, out_dir=str(tmp_path / "halves"), checkpoint_every=2, resume=True, sample_epochs=())
     for key, value in straight.model.state_dict().items():
         assert halves.model.state_dict()[key].numpy().tobytes() == value.numpy().tobytes()

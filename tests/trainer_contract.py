@@ -10,6 +10,7 @@ compares every array and number of the trainer's state (networks, optimizers, co
 metrics log bit for bit against an uninterrupted run. Keep the data and networks tiny: a call is a few
 dozen steps.
 """
+
 import json
 import os
 
@@ -46,8 +47,7 @@ def assert_states_equal(a, b, what="state"):
     for key, value in flat_a.items():
         other = flat_b[key]
         if isinstance(value, np.ndarray):
-            assert value.dtype == other.dtype and np.array_equal(value, other, equal_nan=True), \
-                f"{what}: {key} differs"
+            assert value.dtype == other.dtype and np.array_equal(value, other, equal_nan=True), f"{what}: {key} differs"
         else:
             assert value == other, f"{what}: {key} is {value!r} vs {other!r}"
 
@@ -58,8 +58,9 @@ def metrics_records(out_dir):
         return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in file]
 
 
-def assert_resumes_exactly(build_trainer, data, tmp_path, epochs=2, batch_size=4, checkpoint_every=2,
-                           kill_at=3, seed=7):
+def assert_resumes_exactly(
+    build_trainer, data, tmp_path, epochs=2, batch_size=4, checkpoint_every=2, kill_at=3, seed=7
+):
     """See the module docstring. ``build_trainer()``: a new trainer (called after ``mg.manual_seed``);
     ``data``: an array or a tuple of arrays for ``DataLoader`` (the batches are what train_step gets).
     ``kill_at`` must come after a checkpoint (a multiple of ``checkpoint_every``) and before the end.
@@ -71,8 +72,16 @@ def assert_resumes_exactly(build_trainer, data, tmp_path, epochs=2, batch_size=4
         trainer = build_trainer()
         loader = DataLoader(*arrays, batch_size=batch_size, shuffle=True, seed=3, drop_last=True)
         assert epochs * len(loader) > kill_at > checkpoint_every, "kill_at must fall after a checkpoint, before the end"
-        fit(trainer, loader, epochs, out, checkpoint_every=checkpoint_every, resume=resume, progress=False,
-            callbacks=callbacks)
+        fit(
+            trainer,
+            loader,
+            epochs,
+            out,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            progress=False,
+            callbacks=callbacks,
+        )
         return trainer
 
     full = run(str(tmp_path / "full"))
@@ -80,14 +89,15 @@ def assert_resumes_exactly(build_trainer, data, tmp_path, epochs=2, batch_size=4
     def kill(step, record):
         if step == kill_at:
             raise Kill()
+
     try:
         run(str(tmp_path / "killed"), callbacks=[kill])
     except Kill:
         pass
     else:
         raise AssertionError("the run was not killed")
-    mg.manual_seed(12345)                       # a fresh process would not share the RNG state: scramble it
-    resumed = run(str(tmp_path / "killed"), resume=True, build_seed=seed + 1)   # other initial weights
+    mg.manual_seed(12345)  # a fresh process would not share the RNG state: scramble it
+    resumed = run(str(tmp_path / "killed"), resume=True, build_seed=seed + 1)  # other initial weights
 
     assert_states_equal(full.state_dict(), resumed.state_dict(), "trainer state after resume")
     assert metrics_records(str(tmp_path / "full")) == metrics_records(str(tmp_path / "killed"))

@@ -97,8 +97,15 @@ __all__ = [
 ]
 
 SOURCES = (
-    "shapes", "shapes-test", "mnist", "mnist5k", "fashion-mnist", "digits",
-    "8gaussians", "25gaussians", "swissroll",
+    "shapes",
+    "shapes-test",
+    "mnist",
+    "mnist5k",
+    "fashion-mnist",
+    "digits",
+    "8gaussians",
+    "25gaussians",
+    "swissroll",
 )
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 DIGITS_TRAIN_SIZE = 1500
@@ -135,7 +142,9 @@ def load_digits(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         raise ModuleNotFoundError("the 'digits' data set comes with scikit-learn: pip install scikit-learn") from None
     bunch = sklearn_load_digits()
     images, labels = bunch.images, bunch.target.astype(np.int64)
-    selection = {"train": slice(0, DIGITS_TRAIN_SIZE), "test": slice(DIGITS_TRAIN_SIZE, None), "all": slice(None)}[split]
+    selection = {"train": slice(0, DIGITS_TRAIN_SIZE), "test": slice(DIGITS_TRAIN_SIZE, None), "all": slice(None)}[
+        split
+    ]
     return images[selection], labels[selection]
 
 
@@ -144,8 +153,15 @@ def _images_dataset(name, images_uint8, labels, class_names, max_value=255.0) ->
     return Dataset(name, x, np.asarray(labels, dtype=np.int64), tuple(class_names))
 
 
-def load(name: str, split: str = "train", *, n: int | None = None, seed: int | None = None,
-         root: PathLike | None = None, download: bool = False) -> Dataset:
+def load(
+    name: str,
+    split: str = "train",
+    *,
+    n: int | None = None,
+    seed: int | None = None,
+    root: PathLike | None = None,
+    download: bool = False,
+) -> Dataset:
     """Load the data source ``name`` (one of ``SOURCES``) as a :class:`Dataset`.
 
     ``split``: "train" or "test" (MNIST-family and digits; "all" for mnist5k and digits; for "shapes",

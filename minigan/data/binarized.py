@@ -7,6 +7,7 @@ RBMs and VAEs with Bernoulli likelihoods on MNIST are trained this way (Salakhut
 the draw and the shuffle come from the loader's own generator ``rng``, drawn at the start of each epoch, so
 ``fit``, which checkpoints that generator as it was when the epoch began, replays a killed epoch exactly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ class BinarizedLoader(DataLoader):
         arrays = (binarize_dynamic(self.arrays[0], self.rng),) + self.arrays[1:]
         order = self.rng.permutation(self.num_samples) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            indices = order[start:start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
+            indices = (
+                order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
+            )
             batch = tuple(convert(array[indices]) for array in arrays)
             yield batch[0] if len(batch) == 1 else batch

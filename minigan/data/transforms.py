@@ -26,8 +26,12 @@ __all__ = [
 
 
 def _check_finite(name, value, positive=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or (positive and value <= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or (positive and value <= 0)
+    ):
         raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {value!r}")
 
 
@@ -71,9 +75,10 @@ def binarize_dynamic(x: ArrayLike, rng: np.random.Generator | int | None = None)
     ``rng``: a ``numpy.random.Generator`` (pass the same one across epochs) or a seed.
     """
     x = np.asarray(x, dtype=np.float32)
-    if not np.all((x >= 0) & (x <= 1)):                     # also refuses NaN, which compares False
-        raise ValueError("binarize_dynamic needs probabilities in [0, 1] (no NaN); scale the images first "
-                         "(scale_to_unit)")
+    if not np.all((x >= 0) & (x <= 1)):  # also refuses NaN, which compares False
+        raise ValueError(
+            "binarize_dynamic needs probabilities in [0, 1] (no NaN); scale the images first (scale_to_unit)"
+        )
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
@@ -90,8 +95,7 @@ def one_hot(labels: ArrayLike, num_classes: int | None = None, dtype: DType = np
         raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.size else 0
-    elif not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, (bool, np.bool_)) \
-            or num_classes < 0:
+    elif not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, (bool, np.bool_)) or num_classes < 0:
         raise ValueError(f"num_classes must be an integer >= 0, got {num_classes!r}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}), got range [{labels.min()}, {labels.max()}]")

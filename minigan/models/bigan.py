@@ -20,6 +20,7 @@ Networks (MLPs at the sizes of the paper's permutation-invariant MNIST model: tw
 
 Networks only: the game's update is ``minigan.trainers.bigan.BiGAN``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -57,10 +58,10 @@ class BiGANEncoder(nn.Module):
     def __init__(self, latent_dim: int = 50, hidden: int = 512, data_dim: int = 784) -> None:
         super().__init__()
         self.latent_dim, self.data_dim = int(latent_dim), int(data_dim)
-        self.net = _mlp((data_dim, hidden, hidden, latent_dim))       # (N, hidden) x2 -> (N, D)
+        self.net = _mlp((data_dim, hidden, hidden, latent_dim))  # (N, hidden) x2 -> (N, D)
 
     def forward(self, x: TensorLike) -> Tensor:
-        return self.net(_flat(x, self.data_dim))                       # (N, D)
+        return self.net(_flat(x, self.data_dim))  # (N, D)
 
 
 class BiGANGenerator(nn.Module):
@@ -69,12 +70,12 @@ class BiGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 50, hidden: int = 512, data_dim: int = 784) -> None:
         super().__init__()
         self.latent_dim, self.data_dim = int(latent_dim), int(data_dim)
-        self.net = nn.Sequential(_mlp((latent_dim, hidden, hidden, data_dim)), nn.Tanh())   # (N, 784)
+        self.net = nn.Sequential(_mlp((latent_dim, hidden, hidden, data_dim)), nn.Tanh())  # (N, 784)
 
     def forward(self, z: TensorLike) -> Tensor:
         if not isinstance(z, Tensor):
             z = Tensor(np.asarray(z, dtype=np.float32))
-        return self.net(z)                                             # (N, data_dim)
+        return self.net(z)  # (N, data_dim)
 
 
 class BiGANDiscriminator(nn.Module):
@@ -83,15 +84,15 @@ class BiGANDiscriminator(nn.Module):
     def __init__(self, latent_dim: int = 50, hidden: int = 512, data_dim: int = 784, dropout: float = 0.0) -> None:
         super().__init__()
         self.latent_dim, self.data_dim = int(latent_dim), int(data_dim)
-        layers = [nn.Linear(data_dim + latent_dim, hidden), nn.LeakyReLU(0.2)]      # (N, hidden)
+        layers = [nn.Linear(data_dim + latent_dim, hidden), nn.LeakyReLU(0.2)]  # (N, hidden)
         if dropout:
             layers.append(nn.Dropout(dropout))
-        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(0.2)]                    # (N, hidden)
+        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(0.2)]  # (N, hidden)
         if dropout:
             layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(hidden, 1))                                         # (N, 1)
+        layers.append(nn.Linear(hidden, 1))  # (N, 1)
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: TensorLike, z: TensorLike) -> Tensor:
-        pair = F.cat([_flat(x, self.data_dim), z], 1)                  # (N, 784 + D)
-        return self.net(pair).reshape(-1)                              # (N,)
+        pair = F.cat([_flat(x, self.data_dim), z], 1)  # (N, 784 + D)
+        return self.net(pair).reshape(-1)  # (N,)

@@ -24,6 +24,7 @@ References: Hinton, Osindero & Teh, A fast learning algorithm for deep belief ne
 Hinton & Salakhutdinov, Reducing the dimensionality of data with neural networks, Science 2006; Bengio,
 Lamblin, Popovici & Larochelle, Greedy layer-wise training of deep networks, NIPS 2006.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -53,15 +54,19 @@ class DBN(nn.Module):
 
     top_hidden: "bernoulli", or "gaussian" for a real-valued top code (H&S 2006's autoencoder)."""
 
-    def __init__(self, sizes: Sequence[int] = (784, 500, 500), top_hidden: str = "bernoulli",
-                 init_std: float = 0.01) -> None:
+    def __init__(
+        self, sizes: Sequence[int] = (784, 500, 500), top_hidden: str = "bernoulli", init_std: float = 0.01
+    ) -> None:
         super().__init__()
         if len(sizes) < 2:
             raise ValueError("a DBN needs at least (n_visible, n_hidden)")
         self.sizes = tuple(int(s) for s in sizes)
-        self.rbms = nn.ModuleList([RBM(n_in, n_out, hidden=top_hidden if k == len(sizes) - 2 else "bernoulli",
-                                       init_std=init_std)
-                                   for k, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]))])
+        self.rbms = nn.ModuleList(
+            [
+                RBM(n_in, n_out, hidden=top_hidden if k == len(sizes) - 2 else "bernoulli", init_std=init_std)
+                for k, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]))
+            ]
+        )
 
     def transform(self, x: TensorLike) -> Array:
         """The deterministic up-pass: E[h^L | ...E[h^1 | x]] (N, sizes[-1])."""
@@ -88,23 +93,24 @@ class DBNClassifier(nn.Module):
         model = cls(dbn.sizes, num_classes)
         with autograd.no_grad():
             for layer, rbm in zip(model.hidden, dbn.rbms):
-                layer.weight.array[...] = rbm.W.array.T                                       # (H, D)
+                layer.weight.array[...] = rbm.W.array.T  # (H, D)
                 layer.bias.array[...] = rbm.c.array
-            model.output.weight.array[...] = 0           # a fresh softmax layer on top of the features
+            model.output.weight.array[...] = 0  # a fresh softmax layer on top of the features
             model.output.bias.array[...] = 0
         return model
 
     def forward(self, x: TensorLike) -> Tensor:
         h = x.reshape(x.shape[0], -1)
         for layer in self.hidden:
-            h = F.sigmoid(layer(h))                                                       # (N, H_k)
-        return self.output(h)                                                             # (N, K) logits
+            h = F.sigmoid(layer(h))  # (N, H_k)
+        return self.output(h)  # (N, K) logits
 
     def predict(self, x: TensorLike, batch_size: int = 1000) -> numpy.ndarray:
         x = _rows(x)
         with autograd.no_grad():
-            return numpy.concatenate([self(Tensor(x[s:s + batch_size])).numpy().argmax(1)
-                                      for s in range(0, len(x), batch_size)])
+            return numpy.concatenate(
+                [self(Tensor(x[s : s + batch_size])).numpy().argmax(1) for s in range(0, len(x), batch_size)]
+            )
 
     def score(self, x: TensorLike, y: ArrayLike) -> float:
         return float(numpy.mean(self.predict(x) == numpy.asarray(y)))
@@ -132,10 +138,10 @@ class DeepAutoencoder(nn.Module):
         model = cls(dbn.sizes, linear_code=dbn.rbms[-1].hidden == "gaussian")
         with autograd.no_grad():
             for layer, rbm in zip(model.encoder, dbn.rbms):
-                layer.weight.array[...] = rbm.W.array.T                                       # (H, D)
+                layer.weight.array[...] = rbm.W.array.T  # (H, D)
                 layer.bias.array[...] = rbm.c.array
             for layer, rbm in zip(model.decoder, reversed(list(dbn.rbms))):
-                layer.weight.array[...] = rbm.W.array                                         # (D, H)
+                layer.weight.array[...] = rbm.W.array  # (D, H)
                 layer.bias.array[...] = rbm.b.array
         return model
 
@@ -145,7 +151,7 @@ class DeepAutoencoder(nn.Module):
             h = layer(h)
             if k < len(self.encoder) - 1 or not self.linear_code:
                 h = F.sigmoid(h)
-        return h                                                                          # (N, code)
+        return h  # (N, code)
 
     def decode_logits(self, code: Tensor) -> Tensor:
         h = code
@@ -153,7 +159,7 @@ class DeepAutoencoder(nn.Module):
             h = layer(h)
             if k < len(self.decoder) - 1:
                 h = F.sigmoid(h)
-        return h                                                                          # (N, D) logits
+        return h  # (N, D) logits
 
     def forward(self, x: TensorLike) -> Tensor:
         return F.sigmoid(self.decode_logits(self.encode(x)))
@@ -167,8 +173,9 @@ class DeepAutoencoder(nn.Module):
     def reconstruct(self, x: TensorLike, batch_size: int = 1000) -> numpy.ndarray:
         x = _rows(x)
         with autograd.no_grad():
-            return numpy.concatenate([self(Tensor(x[s:s + batch_size])).numpy()
-                                      for s in range(0, len(x), batch_size)])
+            return numpy.concatenate(
+                [self(Tensor(x[s : s + batch_size])).numpy() for s in range(0, len(x), batch_size)]
+            )
 
     def squared_error(self, x: TensorLike) -> float:
         """Mean over images of the summed squared pixel error, H&S 2006's reconstruction measure."""

@@ -13,6 +13,7 @@ The DCGAN guidelines: strided convolutions instead of pooling, batch norm in bot
 output nor D's input), ReLU in G with tanh at the output, leaky ReLU (slope 0.2) in D. ``batch_norm=False``
 gives the critic that WGAN-GP needs (the gradient penalty is per sample; batch norm would couple samples).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -33,12 +34,14 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * 7 * 7),                            # (N, 2w*49)
-            nn.Unflatten(1, (2 * width, 7, 7)),                                   # (N, 2w, 7, 7)
-            nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),         # (N, w, 14, 14)
-            nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),                 # (N, 1, 28, 28)
+            nn.Linear(latent_dim, 2 * width * 7 * 7),  # (N, 2w*49)
+            nn.Unflatten(1, (2 * width, 7, 7)),  # (N, 2w, 7, 7)
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),  # (N, w, 14, 14)
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
             nn.Tanh(),
         )
 
@@ -52,14 +55,14 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, width: int = 64, batch_norm: bool = True) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1),                          # (N, w, 14, 14)
+            nn.Conv2d(1, width, 4, stride=2, padding=1),  # (N, w, 14, 14)
             nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),                  # (N, 2w, 7, 7)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # (N, 2w, 7, 7)
             nn.BatchNorm2d(2 * width) if batch_norm else nn.Identity(),
             nn.LeakyReLU(0.2),
-            nn.Flatten(),                                                         # (N, 2w*49)
-            nn.Linear(2 * width * 7 * 7, 1),                                      # (N, 1)
+            nn.Flatten(),  # (N, 2w*49)
+            nn.Linear(2 * width * 7 * 7, 1),  # (N, 1)
         )
 
     def forward(self, x: TensorLike) -> Tensor:
-        return self.net(x).reshape(-1)                                            # (N,)
+        return self.net(x).reshape(-1)  # (N,)

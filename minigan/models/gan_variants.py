@@ -32,6 +32,7 @@ real classes directly. The body is DCGAN's discriminator without batch norm (rea
 batches would have different statistics), with dropout; ``features`` gives the penultimate activations
 for feature matching.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -43,8 +44,14 @@ from ..tensor import Tensor
 if TYPE_CHECKING:
     from ..typing import TensorLike
 
-__all__ = ["label_maps", "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "InfoGANGenerator",
-           "InfoGANDiscriminator", "SSGANDiscriminator"]
+__all__ = [
+    "label_maps",
+    "ConditionalDCGANGenerator",
+    "ConditionalDCGANDiscriminator",
+    "InfoGANGenerator",
+    "InfoGANDiscriminator",
+    "SSGANDiscriminator",
+]
 
 
 def label_maps(one_hot, height, width):
@@ -69,18 +76,18 @@ class ConditionalDCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, n_classes: int = 10, width: int = 64) -> None:
         super().__init__()
         self.latent_dim, self.n_classes, self.width = latent_dim, n_classes, width
-        self.project = nn.Linear(latent_dim + n_classes, 2 * width * 7 * 7)                  # (N, 2w*49)
+        self.project = nn.Linear(latent_dim + n_classes, 2 * width * 7 * 7)  # (N, 2w*49)
         self.bn0 = nn.BatchNorm2d(2 * width)
         self.deconv1 = nn.ConvTranspose2d(2 * width + n_classes, width, 4, stride=2, padding=1)  # (N, w, 14, 14)
         self.bn1 = nn.BatchNorm2d(width)
-        self.deconv2 = nn.ConvTranspose2d(width + n_classes, 1, 4, stride=2, padding=1)      # (N, 1, 28, 28)
+        self.deconv2 = nn.ConvTranspose2d(width + n_classes, 1, 4, stride=2, padding=1)  # (N, 1, 28, 28)
 
     def forward(self, z: TensorLike, labels: TensorLike) -> Tensor:
-        y = _one_hot(labels, self.n_classes, z)                                              # (N, K)
-        h = self.project(F.cat([z, y], 1))                                                   # (N, 2w*49)
-        h = F.relu(self.bn0(F.reshape(h, (z.shape[0], 2 * self.width, 7, 7))))             # (N, 2w, 7, 7)
-        h = F.relu(self.bn1(self.deconv1(F.cat([h, label_maps(y, 7, 7)], 1))))             # (N, w, 14, 14)
-        return F.tanh(self.deconv2(F.cat([h, label_maps(y, 14, 14)], 1)))                  # (N, 1, 28, 28)
+        y = _one_hot(labels, self.n_classes, z)  # (N, K)
+        h = self.project(F.cat([z, y], 1))  # (N, 2w*49)
+        h = F.relu(self.bn0(F.reshape(h, (z.shape[0], 2 * self.width, 7, 7))))  # (N, 2w, 7, 7)
+        h = F.relu(self.bn1(self.deconv1(F.cat([h, label_maps(y, 7, 7)], 1))))  # (N, w, 14, 14)
+        return F.tanh(self.deconv2(F.cat([h, label_maps(y, 14, 14)], 1)))  # (N, 1, 28, 28)
 
 
 class ConditionalDCGANDiscriminator(nn.Module):
@@ -89,17 +96,17 @@ class ConditionalDCGANDiscriminator(nn.Module):
     def __init__(self, n_classes: int = 10, width: int = 64) -> None:
         super().__init__()
         self.n_classes, self.width = n_classes, width
-        self.conv1 = nn.Conv2d(1 + n_classes, width, 4, stride=2, padding=1)                 # (N, w, 14, 14)
-        self.conv2 = nn.Conv2d(width + n_classes, 2 * width, 4, stride=2, padding=1)         # (N, 2w, 7, 7)
+        self.conv1 = nn.Conv2d(1 + n_classes, width, 4, stride=2, padding=1)  # (N, w, 14, 14)
+        self.conv2 = nn.Conv2d(width + n_classes, 2 * width, 4, stride=2, padding=1)  # (N, 2w, 7, 7)
         self.bn2 = nn.BatchNorm2d(2 * width)
-        self.head = nn.Linear(2 * width * 7 * 7 + n_classes, 1)                              # (N, 1)
+        self.head = nn.Linear(2 * width * 7 * 7 + n_classes, 1)  # (N, 1)
 
     def forward(self, x: TensorLike, labels: TensorLike) -> Tensor:
-        y = _one_hot(labels, self.n_classes, x)                                              # (N, K)
-        h = F.leaky_relu(self.conv1(F.cat([x, label_maps(y, 28, 28)], 1)), 0.2)            # (N, w, 14, 14)
+        y = _one_hot(labels, self.n_classes, x)  # (N, K)
+        h = F.leaky_relu(self.conv1(F.cat([x, label_maps(y, 28, 28)], 1)), 0.2)  # (N, w, 14, 14)
         h = F.leaky_relu(self.bn2(self.conv2(F.cat([h, label_maps(y, 14, 14)], 1))), 0.2)  # (N, 2w, 7, 7)
-        h = F.cat([F.flatten(h, 1), y], 1)                                                   # (N, 2w*49+K)
-        return F.reshape(self.head(h), (x.shape[0],))                                        # (N,)
+        h = F.cat([F.flatten(h, 1), y], 1)  # (N, 2w*49+K)
+        return F.reshape(self.head(h), (x.shape[0],))  # (N,)
 
 
 class InfoGANGenerator(nn.Module):
@@ -109,16 +116,17 @@ class InfoGANGenerator(nn.Module):
     def __init__(self, noise_dim: int = 62, n_categories: int = 10, n_continuous: int = 2, width: int = 64) -> None:
         super().__init__()
         from .dcgan import DCGANGenerator
+
         self.noise_dim, self.n_categories, self.n_continuous = noise_dim, n_categories, n_continuous
         self.latent_dim = noise_dim + n_categories + n_continuous
-        self.net = DCGANGenerator(self.latent_dim, width)                                    # (N, 1, 28, 28)
+        self.net = DCGANGenerator(self.latent_dim, width)  # (N, 1, 28, 28)
 
     def forward(self, z: TensorLike, categorical: TensorLike, continuous: TensorLike) -> Tensor:
         parts = [z]
         if self.n_categories:
-            parts.append(_one_hot(categorical, self.n_categories, z))                        # (N, K)
+            parts.append(_one_hot(categorical, self.n_categories, z))  # (N, K)
         if self.n_continuous:
-            parts.append(continuous if isinstance(continuous, Tensor) else Tensor(continuous))   # (N, C)
+            parts.append(continuous if isinstance(continuous, Tensor) else Tensor(continuous))  # (N, C)
         return self.net(F.cat(parts, 1))
 
 
@@ -130,26 +138,32 @@ class InfoGANDiscriminator(nn.Module):
         super().__init__()
         self.n_categories, self.n_continuous = n_categories, n_continuous
         self.body = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                  # (N, w, 14, 14)
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),                             # (N, 2w, 7, 7)
-            nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-            nn.Flatten(),                                                                     # (N, 2w*49)
-            nn.Linear(2 * width * 7 * 7, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2),  # (N, hidden)
+            nn.Conv2d(1, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # (N, w, 14, 14)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # (N, 2w, 7, 7)
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),  # (N, 2w*49)
+            nn.Linear(2 * width * 7 * 7, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.LeakyReLU(0.2),  # (N, hidden)
         )
-        self.d_head = nn.Linear(hidden, 1)                                                    # (N, 1)
+        self.d_head = nn.Linear(hidden, 1)  # (N, 1)
         self.q_head = nn.Sequential(
-            nn.Linear(hidden, 128), nn.BatchNorm1d(128), nn.LeakyReLU(0.2),                   # (N, 128)
-            nn.Linear(128, n_categories + 2 * n_continuous),                                 # (N, K + 2C)
+            nn.Linear(hidden, 128),
+            nn.BatchNorm1d(128),
+            nn.LeakyReLU(0.2),  # (N, 128)
+            nn.Linear(128, n_categories + 2 * n_continuous),  # (N, K + 2C)
         )
 
     def forward(self, x: TensorLike) -> Tensor:
-        return F.reshape(self.d_head(self.body(x)), (x.shape[0],))                           # (N,)
+        return F.reshape(self.d_head(self.body(x)), (x.shape[0],))  # (N,)
 
     def with_q(self, x: TensorLike) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        h = self.body(x)                                                                      # (N, hidden)
-        q = self.q_head(h)                                                                    # (N, K + 2C)
+        h = self.body(x)  # (N, hidden)
+        q = self.q_head(h)  # (N, K + 2C)
         k, c = self.n_categories, self.n_continuous
-        return (F.reshape(self.d_head(h), (x.shape[0],)), q[:, :k], q[:, k:k + c], q[:, k + c:k + 2 * c])
+        return (F.reshape(self.d_head(h), (x.shape[0],)), q[:, :k], q[:, k : k + c], q[:, k + c : k + 2 * c])
 
 
 class SSGANDiscriminator(nn.Module):
@@ -160,15 +174,18 @@ class SSGANDiscriminator(nn.Module):
         super().__init__()
         self.n_classes = n_classes
         self.body = nn.Sequential(
-            nn.Dropout(dropout * 0.5),                                                        # input dropout
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                  # (N, w, 14, 14)
+            nn.Dropout(dropout * 0.5),  # input dropout
+            nn.Conv2d(1, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # (N, w, 14, 14)
             nn.Dropout(dropout),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),          # (N, 2w, 7, 7)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # (N, 2w, 7, 7)
             nn.Dropout(dropout),
-            nn.Flatten(),                                                                     # (N, 2w*49)
-            nn.Linear(2 * width * 7 * 7, hidden), nn.LeakyReLU(0.2),                          # (N, hidden)
+            nn.Flatten(),  # (N, 2w*49)
+            nn.Linear(2 * width * 7 * 7, hidden),
+            nn.LeakyReLU(0.2),  # (N, hidden)
         )
-        self.head = nn.Linear(hidden, n_classes)                                              # (N, K)
+        self.head = nn.Linear(hidden, n_classes)  # (N, K)
 
     def features(self, x: TensorLike) -> Tensor:
         return self.body(x)

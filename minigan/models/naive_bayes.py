@@ -17,6 +17,7 @@ References: Ng & Jordan, On Discriminative vs. Generative Classifiers: A compari
 regression and naive Bayes, NIPS 2002; McCallum & Nigam, A Comparison of Event Models for Naive Bayes
 Text Classification, 1998 (the Bernoulli event model); scikit-learn's ``BernoulliNB``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -71,8 +72,9 @@ class BernoulliNaiveBayes:
         """x (N, ...) images or features, y (N,) labels -> self (the classes are the labels present)."""
         return self.partial_fit(x, y, classes=np.unique(np.asarray(y)), reset=True)
 
-    def partial_fit(self, x: TensorLike, y: ArrayLike, classes: ArrayLike | None = None,
-                    reset: bool = False) -> BernoulliNaiveBayes:
+    def partial_fit(
+        self, x: TensorLike, y: ArrayLike, classes: ArrayLike | None = None, reset: bool = False
+    ) -> BernoulliNaiveBayes:
         """Add a batch to the counts N_c and N_ci and refresh the probabilities: the model is a sum of
         counts, so fitting batch after batch gives exactly the model of one ``fit`` on all of them.
         ``classes`` (K,) is needed on the first call (or with reset=True); labels outside it raise."""
@@ -80,28 +82,35 @@ class BernoulliNaiveBayes:
             if classes is None:
                 raise ValueError("the first partial_fit needs classes=, the labels the model will know")
             self.classes_ = np.asarray(classes)
-            self.class_count_ = np.zeros(len(self.classes_))                          # (K,) N_c
-            self.feature_count_ = None                                                # (K, D) N_ci
+            self.class_count_ = np.zeros(len(self.classes_))  # (K,) N_c
+            self.feature_count_ = None  # (K, D) N_ci
         x, y = self._features(x), np.asarray(y)
-        onehot = (y[:, None] == self.classes_[None, :]).astype(np.float64)        # (N, K)
+        onehot = (y[:, None] == self.classes_[None, :]).astype(np.float64)  # (N, K)
         unknown = onehot.sum(1) == 0
         if unknown.any():
-            raise ValueError(f"labels {np.unique(y[unknown]).tolist()} are not among the classes "
-                             f"{self.classes_.tolist()}")
+            raise ValueError(
+                f"labels {np.unique(y[unknown]).tolist()} are not among the classes {self.classes_.tolist()}"
+            )
         counts = onehot.T @ x
         self.class_count_ = self.class_count_ + onehot.sum(0)
         self.feature_count_ = counts if self.feature_count_ is None else self.feature_count_ + counts
         self._update_probabilities()
         return self
 
-    def load_counts(self, classes: ArrayLike | None, class_count: ArrayLike,
-                    feature_count: ArrayLike) -> BernoulliNaiveBayes:
+    def load_counts(
+        self, classes: ArrayLike | None, class_count: ArrayLike, feature_count: ArrayLike
+    ) -> BernoulliNaiveBayes:
         """Set the model to the counts N_c (K,) and N_ci (K, D) of ``classes`` (K,) (a checkpoint's)."""
         classes = np.asarray(classes)
-        if np.shape(class_count) != classes.shape or np.ndim(feature_count) != 2 \
-                or np.shape(feature_count)[0] != len(classes):
-            raise ValueError(f"load_counts: counts of shapes {np.shape(class_count)} and {np.shape(feature_count)} "
-                             f"do not fit {len(classes)} classes")
+        if (
+            np.shape(class_count) != classes.shape
+            or np.ndim(feature_count) != 2
+            or np.shape(feature_count)[0] != len(classes)
+        ):
+            raise ValueError(
+                f"load_counts: counts of shapes {np.shape(class_count)} and {np.shape(feature_count)} "
+                f"do not fit {len(classes)} classes"
+            )
         self.classes_ = classes
         self.class_count_ = np.array(class_count, dtype=np.float64)
         self.feature_count_ = np.array(feature_count, dtype=np.float64)
@@ -109,9 +118,9 @@ class BernoulliNaiveBayes:
 
     def _update_probabilities(self):
         theta = (self.feature_count_ + self.alpha) / (self.class_count_[:, None] + 2 * self.alpha)
-        with np.errstate(divide="ignore", invalid="ignore"):   # alpha = 0 may give log 0 = -inf, as it should
-            self.feature_log_prob_ = np.log(theta)                                  # (K, D) log theta
-            self.feature_log_neg_prob_ = np.log1p(-theta)                           # (K, D) log(1 - theta)
+        with np.errstate(divide="ignore", invalid="ignore"):  # alpha = 0 may give log 0 = -inf, as it should
+            self.feature_log_prob_ = np.log(theta)  # (K, D) log theta
+            self.feature_log_neg_prob_ = np.log1p(-theta)  # (K, D) log(1 - theta)
             if self.fit_prior:
                 self.class_log_prior_ = np.log(self.class_count_ / self.class_count_.sum())
         if not self.fit_prior:
@@ -122,8 +131,8 @@ class BernoulliNaiveBayes:
         x = self._features(x)
         # x log theta + (1 - x) log(1 - theta); with alpha = 0 a log may be -inf, clipped to -1e30 so that
         # 0 * (-inf) = nan never appears (an impossible pixel still gives a hopeless -1e30).
-        log_p = np.maximum(self.feature_log_prob_, -1e30)                            # (K, D)
-        log_q = np.maximum(self.feature_log_neg_prob_, -1e30)                        # (K, D)
+        log_p = np.maximum(self.feature_log_prob_, -1e30)  # (K, D)
+        log_q = np.maximum(self.feature_log_neg_prob_, -1e30)  # (K, D)
         return x @ log_p.T + (1 - x) @ log_q.T + self.class_log_prior_
 
     def predict_log_proba(self, x: TensorLike) -> np.ndarray:
@@ -173,8 +182,8 @@ class LogisticRegression(nn.Module):
 
     def __init__(self, in_features: int = 784, num_classes: int = 10) -> None:
         super().__init__()
-        self.linear = nn.Linear(in_features, num_classes)                           # (N, K)
-        with autograd.no_grad():                       # start at the uniform classifier, as sklearn does
+        self.linear = nn.Linear(in_features, num_classes)  # (N, K)
+        with autograd.no_grad():  # start at the uniform classifier, as sklearn does
             self.linear.weight.array[...] = 0
             self.linear.bias.array[...] = 0
 
@@ -189,7 +198,7 @@ class LogisticRegression(nn.Module):
         out = []
         with autograd.no_grad():
             for start in range(0, len(x), batch_size):
-                out.append(F.softmax(self(x[start:start + batch_size]), 1).numpy())
+                out.append(F.softmax(self(x[start : start + batch_size]), 1).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.linear.out_features))
 
     def predict(self, x: TensorLike) -> np.ndarray:

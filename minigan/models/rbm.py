@@ -45,6 +45,7 @@ ICML 2008; Salakhutdinov & Murray, On the quantitative analysis of deep belief n
 Hinton, A practical guide to training restricted Boltzmann machines, UTML TR 2010-003; Neal, Annealed
 importance sampling, Statistics and Computing 2001; the deeplearning.net RBM tutorial (the source's code).
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,15 @@ if TYPE_CHECKING:
 
     from ..typing import Array, ArrayLike, Device, DType, TensorLike
 
-__all__ = ["RBM", "ais_log_partition", "log_partition_exact", "independent_bernoulli_log_likelihood",
-           "per_pixel_bernoulli_nll", "base_rate_biases", "ais_betas"]
+__all__ = [
+    "RBM",
+    "ais_log_partition",
+    "log_partition_exact",
+    "independent_bernoulli_log_likelihood",
+    "per_pixel_bernoulli_nll",
+    "base_rate_biases",
+    "ais_betas",
+]
 
 
 def _sigmoid(xp, a):
@@ -130,8 +138,15 @@ class RBM(nn.Module):
     Arrays go in as (N, D) (or (N, 1, 28, 28), flattened) and come out as xp arrays on W's device; all
     sampling uses ``minigan.backend.generator(device)``, so ``mg.manual_seed`` makes runs repeatable."""
 
-    def __init__(self, n_visible: int, n_hidden: int, hidden: str = "bernoulli", init_std: float = 0.01,
-                 device: Device = "cpu", dtype: DType = "float32") -> None:
+    def __init__(
+        self,
+        n_visible: int,
+        n_hidden: int,
+        hidden: str = "bernoulli",
+        init_std: float = 0.01,
+        device: Device = "cpu",
+        dtype: DType = "float32",
+    ) -> None:
         super().__init__()
         if hidden not in ("bernoulli", "gaussian"):
             raise ValueError(f"hidden must be 'bernoulli' or 'gaussian', got {hidden!r}")
@@ -139,9 +154,9 @@ class RBM(nn.Module):
         xp = backend.empty_module_for(device)
         rng = backend.generator(device)
         W = rng.standard_normal((self.n_visible, self.n_hidden)).astype(dtype) * init_std
-        self.W = nn.Parameter(Tensor(backend.to_device(xp.asarray(W, dtype=dtype), device)))     # (D, H)
+        self.W = nn.Parameter(Tensor(backend.to_device(xp.asarray(W, dtype=dtype), device)))  # (D, H)
         self.b = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_visible, dtype=dtype), device)))  # (D,)
-        self.c = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_hidden, dtype=dtype), device)))   # (H,)
+        self.c = nn.Parameter(Tensor(backend.to_device(xp.zeros(self.n_hidden, dtype=dtype), device)))  # (H,)
 
     def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, hidden={self.hidden}"
@@ -169,14 +184,14 @@ class RBM(nn.Module):
         """F(v) = -log sum_h exp(-E(v, h)) = -b^T v - sum_j softplus(c_j + v^T W_j): (N, D) -> (N,) array."""
         W, b, c = self.W.array, self.b.array, self.c.array
         v = _array(v, W)
-        a = v @ W + c                                                                   # (N, H)
+        a = v @ W + c  # (N, H)
         hidden_term = 0.5 * (a * a).sum(1) if self.hidden == "gaussian" else _softplus(self.xp, a).sum(1)
         return -(v @ b) - hidden_term
 
     def free_energy_tensor(self, v: TensorLike) -> Tensor:
         """F(v) as a minigan Tensor (N,), differentiable with respect to W, b and c (v is a constant)."""
         v = Tensor(_array(v, self.W.array))
-        a = F.matmul(v, self.W) + self.c                                                # (N, H)
+        a = F.matmul(v, self.W) + self.c  # (N, H)
         hidden_term = F.sum(a * a, 1) * 0.5 if self.hidden == "gaussian" else F.sum(F.softplus(a), 1)
         return -F.matmul(v, self.b) - hidden_term
 
@@ -219,13 +234,17 @@ class RBM(nn.Module):
             probs, v = self.gibbs_vhv(v)
         return probs, v
 
-    def sample(self, n: int, steps: int = 1000, v0: TensorLike | None = None,
-               keep_every: int | None = None) -> tuple[Array, Array] | list[Array]:
+    def sample(
+        self, n: int, steps: int = 1000, v0: TensorLike | None = None, keep_every: int | None = None
+    ) -> tuple[Array, Array] | list[Array]:
         """n samples after ``steps`` Gibbs steps from v0 (default: uniform random bits). With keep_every,
         a list of the chain's mean-field images p(v | h) every keep_every steps (for figures)."""
         xp = self.xp
-        v = _array(v0, self.W.array) if v0 is not None else self.bernoulli(xp.full((n, self.n_visible), 0.5,
-                                                                                      dtype=self.W.dtype))
+        v = (
+            _array(v0, self.W.array)
+            if v0 is not None
+            else self.bernoulli(xp.full((n, self.n_visible), 0.5, dtype=self.W.dtype))
+        )
         frames = []
         for step in range(1, steps + 1):
             probs, v = self.gibbs_vhv(v)
@@ -247,9 +266,11 @@ class RBM(nn.Module):
         h_data, h_model = self.hidden_mean(v_data), self.hidden_mean(v_model)
         positive_W = _product(v_data.T, h_data) / len(v_data)
         negative_W = _product(v_model.T, h_model) / len(v_model)
-        return {"W": -(positive_W - negative_W),
-                "b": -(v_data.mean(0) - v_model.mean(0)),
-                "c": -(h_data.mean(0) - h_model.mean(0))}
+        return {
+            "W": -(positive_W - negative_W),
+            "b": -(v_data.mean(0) - v_model.mean(0)),
+            "c": -(h_data.mean(0) - h_model.mean(0)),
+        }
 
     def free_energy_loss(self, v_data: TensorLike, v_model: TensorLike) -> Tensor:
         """The surrogate  mean F(v_data) - mean F(v_model)  as a Tensor: its autograd gradient (the negative
@@ -277,14 +298,14 @@ class RBM(nn.Module):
         total = xp.zeros(n, dtype=xp.float64)
         if n_bits >= d:
             bits = xp.broadcast_to(xp.arange(d), (n, d))
-        else:                       # bits drawn with replacement: still an unbiased estimate of the sum
+        else:  # bits drawn with replacement: still an unbiased estimate of the sum
             bits = self._rng().integers(0, d, size=(n, n_bits))
         rows = xp.arange(n)
         for j in range(bits.shape[1]):
             column = xp.asarray(bits[:, j])
             flipped = v.copy()
             flipped[rows, column] = 1 - flipped[rows, column]
-            total += -_softplus(xp, -(self.free_energy(flipped) - free))                 # log sigmoid
+            total += -_softplus(xp, -(self.free_energy(flipped) - free))  # log sigmoid
         return float(total.mean() * d / bits.shape[1])
 
     def log_likelihood(self, v: TensorLike, log_z: float) -> Array:
@@ -293,6 +314,7 @@ class RBM(nn.Module):
 
 
 # --- the partition function ---------------------------------------------------------------------------
+
 
 def log_partition_exact(rbm: RBM, chunk: int = 4096) -> float:
     """log Z exactly, enumerating all 2^H hidden (or 2^D visible) configurations of the smaller layer:
@@ -305,16 +327,16 @@ def log_partition_exact(rbm: RBM, chunk: int = 4096) -> float:
     W = backend.to_device(rbm.W.array, "cpu").astype(numpy.float64)
     b = backend.to_device(rbm.b.array, "cpu").astype(numpy.float64)
     c = backend.to_device(rbm.c.array, "cpu").astype(numpy.float64)
-    if W.shape[1] > W.shape[0]:                      # enumerate the visible layer instead (symmetry)
+    if W.shape[1] > W.shape[0]:  # enumerate the visible layer instead (symmetry)
         W, b, c = W.T, c, b
     n_enumerated = W.shape[1]
     if n_enumerated > 30:
         raise ValueError(f"2^{n_enumerated} terms is too many to enumerate")
     terms = []
     powers = 1 << numpy.arange(n_enumerated)
-    for start in range(0, 2 ** n_enumerated, chunk):
-        codes = numpy.arange(start, min(start + chunk, 2 ** n_enumerated))
-        h = ((codes[:, None] & powers) > 0).astype(numpy.float64)                     # (chunk, H)
+    for start in range(0, 2**n_enumerated, chunk):
+        codes = numpy.arange(start, min(start + chunk, 2**n_enumerated))
+        h = ((codes[:, None] & powers) > 0).astype(numpy.float64)  # (chunk, H)
         terms.append(h @ c + _softplus(numpy, h @ W.T + b).sum(1))
     return _logsumexp(numpy.concatenate(terms))
 
@@ -324,12 +346,22 @@ def ais_betas(n=14500):
     [0.9, 1], scaled to n inverse temperatures in total (n >= 20)."""
     n1, n2 = max(2, round(n * 500 / 14500)), max(2, round(n * 4000 / 14500))
     n3 = max(2, n - n1 - n2)
-    return numpy.concatenate([numpy.linspace(0, 0.5, n1, endpoint=False),
-                              numpy.linspace(0.5, 0.9, n2, endpoint=False), numpy.linspace(0.9, 1.0, n3)])
+    return numpy.concatenate(
+        [
+            numpy.linspace(0, 0.5, n1, endpoint=False),
+            numpy.linspace(0.5, 0.9, n2, endpoint=False),
+            numpy.linspace(0.9, 1.0, n3),
+        ]
+    )
 
 
-def ais_log_partition(rbm: RBM, base_visible_bias: ArrayLike | None = None, n_runs: int = 100,
-                      betas: ArrayLike | None = None, return_details: bool = False) -> float | dict[str, Any]:
+def ais_log_partition(
+    rbm: RBM,
+    base_visible_bias: ArrayLike | None = None,
+    n_runs: int = 100,
+    betas: ArrayLike | None = None,
+    return_details: bool = False,
+) -> float | dict[str, Any]:
     """Annealed importance sampling estimate of log Z (Neal 2001; Salakhutdinov & Murray 2008).
 
     Base model A: W = 0, c = 0, visible biases b_A (``base_rate_biases`` of the training data; default 0),
@@ -360,31 +392,37 @@ def ais_log_partition(rbm: RBM, base_visible_bias: ArrayLike | None = None, n_ru
         raise ValueError("betas must run from 0 to 1")
     rng = rbm._rng()
 
-    v = (rng.random((n_runs, len(b)), dtype=dtype) < _sigmoid(xp, b_A)).astype(dtype)   # exact sample of A
+    v = (rng.random((n_runs, len(b)), dtype=dtype) < _sigmoid(xp, b_A)).astype(dtype)  # exact sample of A
     log_w = xp.zeros(n_runs, dtype=xp.float64)
     b_A64, b64 = b_A.astype(xp.float64), b.astype(xp.float64)
     for beta_prev, beta in zip(betas[:-1], betas[1:]):
-        pre = v @ W + c                                                   # (n_runs, H), shared by both
+        pre = v @ W + c  # (n_runs, H), shared by both
         pre64, v64 = pre.astype(xp.float64), v.astype(xp.float64)
         # log p*_beta(v) - log p*_beta_prev(v), in float64 (the two terms nearly cancel)
-        log_w += ((beta - beta_prev) * (v64 @ (b64 - b_A64))
-                  + (_softplus(xp, beta * pre64) - _softplus(xp, beta_prev * pre64)).sum(1))
+        log_w += (beta - beta_prev) * (v64 @ (b64 - b_A64)) + (
+            _softplus(xp, beta * pre64) - _softplus(xp, beta_prev * pre64)
+        ).sum(1)
         # transition T_beta: block Gibbs on the RBM at inverse temperature beta
         h = (rng.random(pre.shape, dtype=dtype) < _sigmoid(xp, beta * pre)).astype(dtype)
-        v = (rng.random(v.shape, dtype=dtype)
-             < _sigmoid(xp, (1 - beta) * b_A + beta * (h @ W.T + b))).astype(dtype)
+        v = (rng.random(v.shape, dtype=dtype) < _sigmoid(xp, (1 - beta) * b_A + beta * (h @ W.T + b))).astype(dtype)
     # Z of p*_0(v) = exp(b_A^T v) * 2^H: the base model's visible sum times the H free hidden units
     log_z_A = float(_softplus(xp, b_A64).sum()) + len(c) * math.log(2.0)
     log_mean_w = _logsumexp(log_w) - math.log(n_runs)
     log_z = log_z_A + log_mean_w
     if not return_details:
         return log_z
-    w = xp.exp(log_w - log_w.max())                                       # weights scaled by max
+    w = xp.exp(log_w - log_w.max())  # weights scaled by max
     mean, stderr = float(w.mean()), float(w.std() / math.sqrt(n_runs))
     offset = float(log_w.max()) + log_z_A
-    return {"log_z": log_z, "log_z_A": log_z_A,
-            "effective_sample_size": float(w.sum() ** 2 / (w * w).sum()),     # 1 (one run dominates)..n_runs
-            "log_w_std": float(log_w.std()),
-            "log_z_low": offset + math.log(mean - 3 * stderr) if mean > 3 * stderr else float("-inf"),
-            "log_z_high": offset + math.log(mean + 3 * stderr),
-            "log_w": backend.to_device(log_w, "cpu"), "samples": v, "n_runs": n_runs, "n_betas": len(betas)}
+    return {
+        "log_z": log_z,
+        "log_z_A": log_z_A,
+        "effective_sample_size": float(w.sum() ** 2 / (w * w).sum()),  # 1 (one run dominates)..n_runs
+        "log_w_std": float(log_w.std()),
+        "log_z_low": offset + math.log(mean - 3 * stderr) if mean > 3 * stderr else float("-inf"),
+        "log_z_high": offset + math.log(mean + 3 * stderr),
+        "log_w": backend.to_device(log_w, "cpu"),
+        "samples": v,
+        "n_runs": n_runs,
+        "n_betas": len(betas),
+    }

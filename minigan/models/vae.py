@@ -31,6 +31,7 @@ tends to log p(x) as K grows:
 References: Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv:1312.6114); Burda, Grosse
 & Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016 (arXiv:1509.00519).
 """
+
 from __future__ import annotations
 
 import math
@@ -72,20 +73,21 @@ class VAE(nn.Module):
         self.hidden = hidden
         self.data_shape = tuple(data_shape)
         self.data_dim = math.prod(self.data_shape)
-        self.encoder = _mlp((self.data_dim,) + hidden)                               # (N, hidden[-1])
+        self.encoder = _mlp((self.data_dim,) + hidden)  # (N, hidden[-1])
         self.encoder_act = nn.ReLU()
-        self.fc_mu = nn.Linear(hidden[-1], self.latent_dim)                          # (N, D)
-        self.fc_logvar = nn.Linear(hidden[-1], self.latent_dim)                      # (N, D)
+        self.fc_mu = nn.Linear(hidden[-1], self.latent_dim)  # (N, D)
+        self.fc_logvar = nn.Linear(hidden[-1], self.latent_dim)  # (N, D)
         self.decoder = nn.Sequential(
-            nn.Linear(self.latent_dim, hidden[-1]), nn.ReLU(),                       # (N, hidden[-1])
-            _mlp(hidden[::-1] + (self.data_dim,)),                                   # (N, data_dim) logits
+            nn.Linear(self.latent_dim, hidden[-1]),
+            nn.ReLU(),  # (N, hidden[-1])
+            _mlp(hidden[::-1] + (self.data_dim,)),  # (N, data_dim) logits
         )
 
     def encode(self, x: TensorLike) -> tuple[Tensor, Tensor]:
         """q(z | x): x (N, *data_shape) or (N, data_dim) -> mu (N, D), logvar (N, D)."""
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        h = self.encoder_act(self.encoder(x.reshape(x.shape[0], self.data_dim)))   # (N, hidden[-1])
+        h = self.encoder_act(self.encoder(x.reshape(x.shape[0], self.data_dim)))  # (N, hidden[-1])
         return self.fc_mu(h), self.fc_logvar(h)
 
     def reparameterize(self, mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
@@ -137,6 +139,7 @@ class VAE(nn.Module):
 
 # --- bounds on log p(x) ------------------------------------------------------------------------------
 
+
 def log_mean_exp(log_w, axis=0):
     """log (1/K) sum_k exp(log_w_k) along ``axis`` (K = its length), by the engine's overflow-free
     ``logsumexp``: an xp array in, an xp array out."""
@@ -153,8 +156,8 @@ def importance_log_weights(model, x, mu, logvar, k):
             eps = randn(*mu.shape, dtype=mu.dtype, device=mu.device)
             z = model.reparameterize(mu, logvar, eps)
             log_px_z = -F.sum(F.binary_cross_entropy_with_logits(model.decode(z), flat, reduction="none"), 1)
-            log_pz = -0.5 * F.sum(z * z + math.log(2 * math.pi), 1)                 # N(z; 0, I)
-            log_qz = -0.5 * F.sum(eps * eps + logvar + math.log(2 * math.pi), 1)    # N(z; mu, sigma^2)
+            log_pz = -0.5 * F.sum(z * z + math.log(2 * math.pi), 1)  # N(z; 0, I)
+            log_qz = -0.5 * F.sum(eps * eps + logvar + math.log(2 * math.pi), 1)  # N(z; mu, sigma^2)
             log_w.append((log_px_z + log_pz - log_qz).array)
     return model.fc_mu.weight.xp.stack(log_w)
 
@@ -166,7 +169,7 @@ def negative_bounds(model, x, eval_samples=1, importance=0, batch=100):
     totals = {"neg_elbo": 0.0, "recon": 0.0, "kl": 0.0, "neg_iwae": 0.0}
     with autograd.no_grad():
         for start in range(0, len(x), batch):
-            xb = Tensor(backend.to_device(numpy.asarray(x[start:start + batch]), model.fc_mu.weight.device))
+            xb = Tensor(backend.to_device(numpy.asarray(x[start : start + batch]), model.fc_mu.weight.device))
             mu, logvar = model.encode(xb)
             for _ in range(eval_samples):
                 loss, recon, kl = losses.vae_loss(model.decode(model.reparameterize(mu, logvar)), xb, mu, logvar)
@@ -174,7 +177,9 @@ def negative_bounds(model, x, eval_samples=1, importance=0, batch=100):
                 totals["recon"] += recon.item() * len(xb) / eval_samples
                 totals["kl"] += kl.item() * len(xb) / eval_samples
             if importance:
-                totals["neg_iwae"] -= float(log_mean_exp(importance_log_weights(model, xb, mu, logvar, importance)).sum())
+                totals["neg_iwae"] -= float(
+                    log_mean_exp(importance_log_weights(model, xb, mu, logvar, importance)).sum()
+                )
     result = {name: value / len(x) for name, value in totals.items()}
     if not importance:
         result.pop("neg_iwae")

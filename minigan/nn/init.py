@@ -10,6 +10,7 @@ Random draws come from ``backend.generator(tensor.device)``, so ``minigan.manual
 Fans follow PyTorch: for a weight of shape (d0, d1, k...), fan_in = d1 * prod(k), fan_out = d0 * prod(k)
 (for a ConvTranspose2d weight (in, out, kh, kw) that makes fan_in = out * kh * kw, as in PyTorch).
 """
+
 from __future__ import annotations
 
 import math
@@ -23,15 +24,33 @@ if TYPE_CHECKING:
     from ..tensor import Tensor
     from ..typing import Array
 
-__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
-           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+__all__ = [
+    "calculate_gain",
+    "uniform_",
+    "normal_",
+    "constant_",
+    "zeros_",
+    "ones_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+]
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The gain that keeps activations' variance stable through ``nonlinearity``:
     linear/conv/sigmoid 1, tanh 5/3, relu sqrt 2, leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4."""
-    linear_like = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                   "conv_transpose3d", "sigmoid")
+    linear_like = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+    )
     if nonlinearity in linear_like:
         return 1.0
     if nonlinearity == "tanh":
@@ -42,7 +61,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         slope = 0.01 if param is None else param
         if isinstance(slope, bool) or not isinstance(slope, (int, float)):
             raise ValueError(f"negative_slope {slope!r} is not a number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
@@ -89,8 +108,9 @@ def _fill(tensor, values, op_name):
     return tensor
 
 
-def uniform_(tensor: Tensor | Array, a: float = 0.0, b: float = 1.0,
-             generator: numpy.random.Generator | None = None) -> Tensor | Array:
+def uniform_(
+    tensor: Tensor | Array, a: float = 0.0, b: float = 1.0, generator: numpy.random.Generator | None = None
+) -> Tensor | Array:
     """Fill with samples of U(a, b), a <= b."""
     if not a <= b:
         raise ValueError(f"nn.init.uniform_: expected a <= b, got a={a}, b={b}")
@@ -100,8 +120,9 @@ def uniform_(tensor: Tensor | Array, a: float = 0.0, b: float = 1.0,
     return _fill(tensor, sample.astype(array.dtype, copy=False), "uniform_")
 
 
-def normal_(tensor: Tensor | Array, mean: float = 0.0, std: float = 1.0,
-            generator: numpy.random.Generator | None = None) -> Tensor | Array:
+def normal_(
+    tensor: Tensor | Array, mean: float = 0.0, std: float = 1.0, generator: numpy.random.Generator | None = None
+) -> Tensor | Array:
     """Fill with samples of N(mean, std^2), std >= 0."""
     if not std >= 0:
         raise ValueError(f"nn.init.normal_: expected std >= 0, got {std}")
@@ -124,8 +145,9 @@ def ones_(tensor: Tensor | Array) -> Tensor | Array:
     return constant_(tensor, 1)
 
 
-def xavier_uniform_(tensor: Tensor | Array, gain: float = 1.0,
-                    generator: numpy.random.Generator | None = None) -> Tensor | Array:
+def xavier_uniform_(
+    tensor: Tensor | Array, gain: float = 1.0, generator: numpy.random.Generator | None = None
+) -> Tensor | Array:
     """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
@@ -134,8 +156,9 @@ def xavier_uniform_(tensor: Tensor | Array, gain: float = 1.0,
     return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor | Array, gain: float = 1.0,
-                   generator: numpy.random.Generator | None = None) -> Tensor | Array:
+def xavier_normal_(
+    tensor: Tensor | Array, gain: float = 1.0, generator: numpy.random.Generator | None = None
+) -> Tensor | Array:
     """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
@@ -143,8 +166,13 @@ def xavier_normal_(tensor: Tensor | Array, gain: float = 1.0,
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
-def kaiming_uniform_(tensor: Tensor | Array, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                     generator: numpy.random.Generator | None = None) -> Tensor | Array:
+def kaiming_uniform_(
+    tensor: Tensor | Array,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: numpy.random.Generator | None = None,
+) -> Tensor | Array:
     """He et al. (2015): U(-bound, bound), bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a).
     PyTorch's default for Linear and Conv weights is a = sqrt 5, which gives bound = 1 / sqrt(fan_in)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -152,8 +180,13 @@ def kaiming_uniform_(tensor: Tensor | Array, a: float = 0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Tensor | Array, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                    generator: numpy.random.Generator | None = None) -> Tensor | Array:
+def kaiming_normal_(
+    tensor: Tensor | Array,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: numpy.random.Generator | None = None,
+) -> Tensor | Array:
     """He et al. (2015): N(0, std^2), std = gain / sqrt(fan)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)

@@ -3,6 +3,7 @@
 Each layer holds its Parameters/buffers and calls one function of ``minigan.functional`` in ``forward``.
 ``device``/``dtype`` arguments say where the parameters live (default: float32 on the CPU).
 """
+
 from __future__ import annotations
 
 import math
@@ -23,12 +24,45 @@ if TYPE_CHECKING:
 
     from ..typing import Device, DType, IntPair, ShapeLike
 
-__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
-           "InstanceNorm2d", "Dropout", "Dropout2d",
-           "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
-           "Identity", "Sequential", "ModuleList", "Flatten", "Unflatten", "Upsample", "MaxPool2d",
-           "AvgPool2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
-           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
+__all__ = [
+    "Linear",
+    "Conv2d",
+    "ConvTranspose2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm2d",
+    "Dropout",
+    "Dropout2d",
+    "Embedding",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "Identity",
+    "Sequential",
+    "ModuleList",
+    "Flatten",
+    "Unflatten",
+    "Upsample",
+    "MaxPool2d",
+    "AvgPool2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "CircularPad1d",
+    "CircularPad2d",
+]
 
 
 def _pair(value):
@@ -49,8 +83,9 @@ def _check_conv_arguments(layer, in_channels, out_channels, kernel_size, stride,
     argcheck.int_pair(layer, "dilation", dilation, 1)
     argcheck.integer(layer, "groups", groups, 1)
     if in_channels % groups or out_channels % groups:
-        raise ValueError(f"{layer}: groups = {groups} must divide in_channels ({in_channels}) and out_channels "
-                         f"({out_channels})")
+        raise ValueError(
+            f"{layer}: groups = {groups} must divide in_channels ({in_channels}) and out_channels ({out_channels})"
+        )
 
 
 def _param(*shape, device, dtype):
@@ -69,11 +104,18 @@ def _default_init(weight, bias):
 
 # --- affine layers ----------------------------------------------------------------------------------
 
+
 class Linear(Module):
     """y = x W^T + b.   x (..., in_features) -> y (..., out_features);  W (out, in), b (out,)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Device | None = None,
-                 dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         argcheck.integer("Linear", "in_features", in_features, 1)
         argcheck.integer("Linear", "out_features", out_features, 1)
@@ -96,8 +138,7 @@ class Linear(Module):
 
 class _ConvNd(Module):
     def _conv_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding not in ((0, 0), "valid"):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
@@ -122,13 +163,25 @@ class Conv2d(_ConvNd):
     """2-D cross-correlation:  y[n, o] = b[o] + sum_c W[o, c] * x[n, c].
     x (N, C_in, H, W) -> y (N, C_out, (H + 2p - d(k-1) - 1)//s + 1, ...);  W (C_out, C_in, kh, kw)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
-                 padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Device | None = None, dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair | str = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got "
-                             f"{padding_mode!r}")
+            raise ValueError(
+                f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}"
+            )
         _check_conv_arguments("Conv2d", in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
@@ -145,8 +198,15 @@ class Conv2d(_ConvNd):
     def forward(self, x: Tensor) -> Tensor:
         if self.padding_mode == "zeros":
             return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        return F.conv2d(F.pad(x, self._pad_widths(), mode=self.padding_mode), self.weight, self.bias, self.stride,
-                        0, self.dilation, self.groups)
+        return F.conv2d(
+            F.pad(x, self._pad_widths(), mode=self.padding_mode),
+            self.weight,
+            self.bias,
+            self.stride,
+            0,
+            self.dilation,
+            self.groups,
+        )
 
     def _pad_widths(self) -> tuple[int, int, int, int]:
         """F.pad's (left, right, top, bottom) for a padding_mode other than zeros, as PyTorch's Conv2d: p on
@@ -165,22 +225,38 @@ class ConvTranspose2d(_ConvNd):
     x (N, C_in, H, W) -> y (N, C_out, (H-1)s - 2p + d(k-1) + output_padding + 1, ...);
     W (C_in, C_out, kh, kw) (PyTorch's layout)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
-                 padding: IntPair | str = 0, output_padding: IntPair = 0, groups: int = 1, bias: bool = True,
-                 dilation: IntPair = 1, padding_mode: str = "zeros", device: Device | None = None,
-                 dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair | str = 0,
+        output_padding: IntPair = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntPair = 1,
+        padding_mode: str = "zeros",
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         if padding_mode != "zeros":
             raise ValueError(f"ConvTranspose2d: padding_mode {padding_mode!r}: only 'zeros' (as in PyTorch)")
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r} (PyTorch has no "
-                             "'same' padding for transposed convolutions either)")
-        _check_conv_arguments("ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, dilation,
-                              groups)
+            raise ValueError(
+                f"ConvTranspose2d: padding must be an int or a pair, got {padding!r} (PyTorch has no "
+                "'same' padding for transposed convolutions either)"
+            )
+        _check_conv_arguments(
+            "ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, dilation, groups
+        )
         output_padding = argcheck.int_pair("ConvTranspose2d", "output_padding", output_padding, 0)
         if any(op >= max(s, d) for op, s, d in zip(output_padding, _pair(stride), _pair(dilation))):
-            raise ValueError(f"ConvTranspose2d: output_padding {output_padding} must be smaller than stride "
-                             f"{stride} or dilation {dilation}")
+            raise ValueError(
+                f"ConvTranspose2d: output_padding {output_padding} must be smaller than stride "
+                f"{stride} or dilation {dilation}"
+            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
@@ -193,11 +269,13 @@ class ConvTranspose2d(_ConvNd):
         self.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  self.groups, self.dilation)
+        return F.conv_transpose2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        )
 
 
 # --- normalisation ----------------------------------------------------------------------------------
+
 
 def _register_normalisation_state(module, num_features, affine, track_running_stats, device, dtype):
     """The parameters and buffers of batch and instance norm, all on ``device``: weight (C,) = 1 and bias
@@ -226,8 +304,16 @@ class _BatchNorm(Module):
 
     _expected_dims: tuple = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Device | None = None, dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         argcheck.integer(name, "num_features", num_features, 1)
@@ -252,11 +338,12 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._expected_dims:
-            raise ValueError(f"{type(self).__name__}: expected a {' or '.join(map(str, self._expected_dims))}-D "
-                             f"input, got shape {x.shape}")
+            raise ValueError(
+                f"{type(self).__name__}: expected a {' or '.join(map(str, self._expected_dims))}-D "
+                f"input, got shape {x.shape}"
+            )
         if x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}({self.num_features}): input {x.shape} has {x.shape[1]} "
-                             "channels")
+            raise ValueError(f"{type(self).__name__}({self.num_features}): input {x.shape} has {x.shape[1]} channels")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.array += 1
@@ -264,21 +351,33 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+        return F.batch_norm(
+            x,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm of x (N, C) or (N, C, L), statistics per channel C."""
+
     _expected_dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
     """Batch norm of x (N, C, H, W), statistics per channel C."""
+
     _expected_dims = (4,)
 
 
@@ -286,8 +385,15 @@ class LayerNorm(Module):
     """Layer normalisation (Ba et al., 2016) over the trailing ``normalized_shape`` axes of each sample:
     y = (x - mean) / sqrt(var + eps) * weight + bias;  weight, bias have shape normalized_shape."""
 
-    def __init__(self, normalized_shape: ShapeLike, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device: Device | None = None, dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        normalized_shape: ShapeLike,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         shape = argcheck.shape("LayerNorm", normalized_shape, "normalized_shape")
         if not shape or min(shape) < 1:
@@ -316,14 +422,20 @@ class GroupNorm(Module):
     """Group normalisation (Wu & He, 2018): the C channels of x (N, C, ...) in ``num_groups`` groups, each
     group of each sample normalised over its channels and spatial axes; weight (C,) = 1, bias (C,) = 0."""
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 device: Device | None = None, dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         argcheck.integer("GroupNorm", "num_groups", num_groups, 1)
         argcheck.integer("GroupNorm", "num_channels", num_channels, 1)
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
-                             f"({num_groups})")
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.affine = num_groups, num_channels, affine
         self.eps = argcheck.real("GroupNorm", "eps", eps, 0.0)
         if affine:
@@ -347,8 +459,16 @@ class InstanceNorm2d(Module):
     sample normalised over H, W.  PyTorch's defaults: affine=False, track_running_stats=False (the
     statistics of the input are used in training and in evaluation)."""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, device: Device | None = None, dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         argcheck.integer("InstanceNorm2d", "num_features", num_features, 1)
         self.num_features, self.affine, self.track_running_stats = num_features, affine, track_running_stats
@@ -365,13 +485,16 @@ class InstanceNorm2d(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"InstanceNorm2d: expected {self.num_features} channels, got input {x.shape}")
         use_input_stats = self.training or not self.track_running_stats
-        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
-                            self.momentum, self.eps)
+        y = F.instance_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, self.momentum, self.eps
+        )
         return F.squeeze(y, 0) if unbatched else y
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class Dropout(Module):
@@ -401,15 +524,24 @@ class Embedding(Module):
     W (num_embeddings, embedding_dim) ~ N(0, 1). The row ``padding_idx`` (if given) starts at zero and
     gets no gradient."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 device: Device | None = None, dtype: DType | None = None) -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        device: Device | None = None,
+        dtype: DType | None = None,
+    ) -> None:
         super().__init__()
         argcheck.integer("Embedding", "num_embeddings", num_embeddings, 1)
         argcheck.integer("Embedding", "embedding_dim", embedding_dim, 1)
-        if padding_idx is not None and not -num_embeddings <= argcheck.integer("Embedding", "padding_idx",
-                                                                               padding_idx) < num_embeddings:
-            raise ValueError(f"Embedding: padding_idx must be in [-{num_embeddings}, {num_embeddings}), got "
-                             f"{padding_idx}")
+        if (
+            padding_idx is not None
+            and not -num_embeddings <= argcheck.integer("Embedding", "padding_idx", padding_idx) < num_embeddings
+        ):
+            raise ValueError(
+                f"Embedding: padding_idx must be in [-{num_embeddings}, {num_embeddings}), got {padding_idx}"
+            )
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None and padding_idx < 0:
             padding_idx += num_embeddings
@@ -427,12 +559,14 @@ class Embedding(Module):
         if index.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {index.dtype}")
         if index.size and (int(index.min()) < 0 or int(index.max()) >= self.num_embeddings):
-            raise IndexError(f"Embedding: indices must be in [0, {self.num_embeddings}), got values in "
-                             f"[{int(index.min())}, {int(index.max())}]")
+            raise IndexError(
+                f"Embedding: indices must be in [0, {self.num_embeddings}), got values in "
+                f"[{int(index.min())}, {int(index.max())}]"
+            )
         y = ops.getitem(self.weight, index)
         if self.padding_idx is not None:
             is_pad = (index == self.padding_idx)[..., None]
-            y = ops.where(is_pad, Tensor(self.weight.array[index]), y)    # no gradient into the padding row
+            y = ops.where(is_pad, Tensor(self.weight.array[index]), y)  # no gradient into the padding row
         return y
 
     def extra_repr(self) -> str:
@@ -441,6 +575,7 @@ class Embedding(Module):
 
 
 # --- activations and shape layers -------------------------------------------------------------------
+
 
 class ReLU(Module):
     """max(x, 0)."""
@@ -570,7 +705,7 @@ class Unflatten(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         dim = argcheck.dim("Unflatten", self.dim, x.ndim)
-        return F.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])
+        return F.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1 :])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
@@ -580,8 +715,13 @@ class Upsample(Module):
     """Upsampling to ``size`` or by ``scale_factor``: mode "nearest" or "bilinear" (``align_corners`` False
     by default, as PyTorch); see ``F.interpolate``."""
 
-    def __init__(self, size: ShapeLike | None = None, scale_factor: float | tuple[float, float] | None = None,
-                 mode: str = "nearest", align_corners: bool | None = None) -> None:
+    def __init__(
+        self,
+        size: ShapeLike | None = None,
+        scale_factor: float | tuple[float, float] | None = None,
+        mode: str = "nearest",
+        align_corners: bool | None = None,
+    ) -> None:
         super().__init__()
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
@@ -590,8 +730,9 @@ class Upsample(Module):
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
-                             align_corners=self.align_corners)
+        return F.interpolate(
+            x, size=self.size, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners
+        )
 
     def extra_repr(self) -> str:
         return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"
@@ -613,8 +754,10 @@ class _PadNd(Module):
             padding = (int(padding),) * sides
         padding = argcheck.shape(name, padding, name="padding")
         if len(padding) != sides:
-            raise ValueError(f"{name}: padding must be an int or {sides} ints (left, right"
-                             f"{', top, bottom' if self.dims == 2 else ''}), got {padding}")
+            raise ValueError(
+                f"{name}: padding must be an int or {sides} ints (left, right"
+                f"{', top, bottom' if self.dims == 2 else ''}), got {padding}"
+            )
         self.padding, self.value = padding, value
 
     def forward(self, x: Tensor) -> Tensor:
@@ -626,6 +769,7 @@ class _PadNd(Module):
 
 class ZeroPad1d(_PadNd):
     """Zeros on both sides of the last dim."""
+
     dims = 1
 
 
@@ -635,6 +779,7 @@ class ZeroPad2d(_PadNd):
 
 class ConstantPad1d(_PadNd):
     """``value`` on both sides of the last dim."""
+
     dims = 1
 
     def __init__(self, padding: int | Sequence[int], value: float) -> None:
@@ -650,31 +795,37 @@ class ConstantPad2d(_PadNd):
 
 class ReflectionPad1d(_PadNd):
     """The last dim mirrored about its edge elements (see ``F.pad``)."""
+
     mode, dims = "reflect", 1
 
 
 class ReflectionPad2d(_PadNd):
     """The last two dims mirrored about their edge elements (CycleGAN's and pix2pix's generators)."""
+
     mode = "reflect"
 
 
 class ReplicationPad1d(_PadNd):
     """The edge elements of the last dim repeated."""
+
     mode, dims = "replicate", 1
 
 
 class ReplicationPad2d(_PadNd):
     """The edge elements of the last two dims repeated."""
+
     mode = "replicate"
 
 
 class CircularPad1d(_PadNd):
     """The last dim wrapped around."""
+
     mode, dims = "circular", 1
 
 
 class CircularPad2d(_PadNd):
     """The last two dims wrapped around."""
+
     mode = "circular"
 
 
@@ -707,6 +858,7 @@ class AvgPool2d(MaxPool2d):
 
 
 # --- containers -------------------------------------------------------------------------------------
+
 
 class Sequential(Module):
     """Modules applied in order: Sequential(a, b, c)(x) = c(b(a(x))). Children are named "0", "1", ...

@@ -10,6 +10,7 @@ A module owns three kinds of state, each in an ordered dict filled by ``__setatt
 Names are joined with dots (``"0.weight"``, ``"bn.running_mean"``), exactly as PyTorch names them, so a
 ``state_dict`` can be exchanged with PyTorch (through safetensors) key for key.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
@@ -79,8 +80,10 @@ class Module:
     # --- registration ---------------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"cannot assign {name!r} before Module.__init__() was called "
-                                 f"(call super().__init__() first in {type(self).__name__}.__init__)")
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() was called "
+                f"(call super().__init__() first in {type(self).__name__}.__init__)"
+            )
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
             self._forget(name)
@@ -90,18 +93,24 @@ class Module:
             modules[name] = value
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r} of "
-                                f"{type(self).__name__} (a Parameter or None is expected)")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to parameter {name!r} of "
+                    f"{type(self).__name__} (a Parameter or None is expected)"
+                )
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to sub-module {name!r} of "
-                                f"{type(self).__name__} (a Module or None is expected)")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to sub-module {name!r} of "
+                    f"{type(self).__name__} (a Module or None is expected)"
+                )
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r} of "
-                                f"{type(self).__name__} (a Tensor or None is expected)")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to buffer {name!r} of "
+                    f"{type(self).__name__} (a Tensor or None is expected)"
+                )
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -112,7 +121,7 @@ class Module:
         self._non_persistent_buffers.discard(name)
         self.__dict__.pop(name, None)
 
-    def __getattr__(self, name: str) -> Any:            # only called when normal lookup fails
+    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
         for table in ("_parameters", "_buffers", "_modules"):
             entries = self.__dict__.get(table)
             if entries is not None and name in entries:
@@ -242,7 +251,7 @@ class Module:
         Each Parameter keeps its identity (only its ``.array`` and ``.grad`` change), so an optimizer built
         before the move still holds the right objects."""
         if isinstance(device, str) and device not in ("cpu",) and not device.startswith("cuda"):
-            try:                                   # allow module.to("float64")
+            try:  # allow module.to("float64")
                 dtype, device = numpy.dtype(device), None
             except TypeError:
                 pass
@@ -260,7 +269,7 @@ class Module:
                 if p is None:
                     continue
                 p.array = convert(p.array)
-                p._bump_version()          # the values a saved graph holds have changed
+                p._bump_version()  # the values a saved graph holds have changed
                 if p.grad is not None:
                     p.grad = Tensor(convert(p.grad.array))
             for name, b in module._buffers.items():
@@ -282,8 +291,9 @@ class Module:
         return self.to(dtype=numpy.float64)
 
     # --- state dict -----------------------------------------------------------------------------------
-    def state_dict(self, destination: OrderedDict[str, Tensor] | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+    def state_dict(
+        self, destination: OrderedDict[str, Tensor] | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> OrderedDict[str, Tensor]:
         """An OrderedDict of dotted name -> Tensor for every parameter and persistent buffer.
 
         Without ``keep_vars`` the values are detached Tensors sharing the parameters' arrays, as in PyTorch
@@ -312,8 +322,10 @@ class Module:
         (complex into float, float into an integer buffer, strings, objects), is always an error naming the
         key. Returns (missing_keys, unexpected_keys)."""
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, got "
-                            f"{type(state_dict).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor, got "
+                f"{type(state_dict).__name__}"
+            )
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -328,23 +340,26 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            try:                                     # a Tensor, NumPy/CuPy, or any DLPack/__array__ value
+            try:  # a Tensor, NumPy/CuPy, or any DLPack/__array__ value
                 array = numpy.asarray(value) if isinstance(value, (list, tuple)) else as_array(value)
-            except (TypeError, ValueError) as error:                      # ragged lists and the like
+            except (TypeError, ValueError) as error:  # ragged lists and the like
                 errors.append(f"{key!r} is not an array ({type(value).__name__}: {error})")
                 continue
             if tuple(array.shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {key!r}: the checkpoint has shape {tuple(array.shape)}, "
-                              f"the module has shape {tuple(target.shape)}")
+                errors.append(
+                    f"size mismatch for {key!r}: the checkpoint has shape {tuple(array.shape)}, "
+                    f"the module has shape {tuple(target.shape)}"
+                )
                 continue
             if not _converts_within_kind(array.dtype, target.dtype):
-                errors.append(f"dtype mismatch for {key!r}: the checkpoint has {array.dtype}, which does not "
-                              f"convert to the module's {target.dtype} without changing its kind")
+                errors.append(
+                    f"dtype mismatch for {key!r}: the checkpoint has {array.dtype}, which does not "
+                    f"convert to the module's {target.dtype} without changing its kind"
+                )
                 continue
             arrays[key] = backend.to_device(array, target.device).astype(target.dtype, copy=False)
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
-                               + "\n  ".join(errors))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors))
         for key, array in arrays.items():
             own[key].array[...] = array
             own[key]._bump_version()
@@ -355,11 +370,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for hook in self._forward_pre_hooks.values():       # e.g. spectral norm recomputing the weight
+        for hook in self._forward_pre_hooks.values():  # e.g. spectral norm recomputing the weight
             replaced = hook(self, args)
             if replaced is not None:
                 args = replaced if isinstance(replaced, tuple) else (replaced,)
-        if autograd.active_tracers:     # minigan.graph's trace(): name the layer the ops inside belong to
+        if autograd.active_tracers:  # minigan.graph's trace(): name the layer the ops inside belong to
             return _observed_call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -396,7 +411,7 @@ def _zero_grad(p, set_to_none):
         return
     if set_to_none:
         p.grad = None
-    else:   # a fresh array: the old .grad may share its array with another tensor
+    else:  # a fresh array: the old .grad may share its array with another tensor
         p.grad = Tensor(p.xp.zeros_like(p.grad.array))
 
 

@@ -10,6 +10,7 @@ power-iteration step per training forward pass: v <- W^T u / ||W^T u||, u <- W v
 sigma = u^T W v, with u and v treated as constants when differentiating. It makes the critic (about)
 1-Lipschitz layer by layer — the constraint WGAN-GP enforces with its gradient penalty.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,14 @@ from .module import Module, Parameter
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
-           "spectral_norm", "remove_spectral_norm"]
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "parameters_to_vector",
+    "vector_to_parameters",
+    "spectral_norm",
+    "remove_spectral_norm",
+]
 
 
 def _with_grads(parameters):
@@ -32,8 +39,9 @@ def _with_grads(parameters):
     return [p for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
     """Scale the gradients in place so that their joint ``norm_type``-norm is at most ``max_norm``;
     returns the norm before clipping (a 0-d Tensor). As PyTorch: the factor is max_norm / (norm + 1e-6),
     applied only when below 1; ``norm_type`` may be ``inf``."""
@@ -72,6 +80,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
 def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated into one 1-D Tensor (differentiable, like PyTorch's)."""
     from .. import functional as F
+
     parameters = list(parameters)
     if not parameters:
         raise ValueError("parameters_to_vector: no parameters given")
@@ -83,16 +92,18 @@ def vector_to_parameters(vector: Tensor, parameters: Tensor | Iterable[Tensor]) 
     parameters = list(parameters)
     needed = sum(p.numel() if callable(getattr(p, "numel", None)) else int(p.array.size) for p in parameters)
     if vector.ndim != 1 or vector.shape[0] != needed:
-        raise ValueError(f"vector_to_parameters: vector has shape {tuple(vector.shape)}, the parameters need "
-                         f"({needed},)")
+        raise ValueError(
+            f"vector_to_parameters: vector has shape {tuple(vector.shape)}, the parameters need ({needed},)"
+        )
     offset = 0
     for p in parameters:
         size = int(p.array.size)
-        p.array[...] = vector.array[offset:offset + size].reshape(p.shape).astype(p.dtype, copy=False)
+        p.array[...] = vector.array[offset : offset + size].reshape(p.shape).astype(p.dtype, copy=False)
         offset += size
 
 
 # --- spectral normalisation -----------------------------------------------------------------------------
+
 
 def _as_matrix(weight, dim):
     """The weight as a (shape[dim], rest) matrix: dim 0 for Linear/Conv2d, 1 for ConvTranspose2d."""
@@ -119,19 +130,20 @@ class SpectralNorm:
         if do_power_iteration:
             xp = backend.get_array_module(weight.array)
             matrix = _as_matrix(weight.array, self.dim)
-            for _ in range(self.n_power_iterations):          # Miyato et al., Algorithm 1, the two updates
+            for _ in range(self.n_power_iterations):  # Miyato et al., Algorithm 1, the two updates
                 v.array[...] = _normalize(xp, matrix.T @ u.array, self.eps)
                 u.array[...] = _normalize(xp, matrix @ v.array, self.eps)
-        u_const, v_const = Tensor(u.array.copy()), Tensor(v.array.copy())      # constants for the gradient
-        sigma = (u_const * (_as_matrix(weight, self.dim) @ v_const)).sum()   # sigma(W) = u^T W v
+        u_const, v_const = Tensor(u.array.copy()), Tensor(v.array.copy())  # constants for the gradient
+        sigma = (u_const * (_as_matrix(weight, self.dim) @ v_const)).sum()  # sigma(W) = u^T W v
         return weight / sigma
 
     def __call__(self, module, args):
         module.__dict__[self.name] = self.compute_weight(module, do_power_iteration=module.training)
 
 
-def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12,
-                  dim: int | None = None) -> Module:
+def spectral_norm(
+    module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12, dim: int | None = None
+) -> Module:
     """Spectrally normalise ``module.<name>`` (PyTorch's ``torch.nn.utils.spectral_norm``): the parameter
     becomes ``<name>_orig``, the power iteration's vectors the buffers ``<name>_u`` (shape[dim],) and
     ``<name>_v`` (rest,) — all three in the state dict, under PyTorch's keys — and ``<name>`` is
@@ -149,7 +161,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
     xp = backend.get_array_module(weight.array)
     matrix = _as_matrix(weight.array, dim)
-    u0 = randn(matrix.shape[0], dtype=weight.dtype, device=weight.device).array     # minigan's seeded RNG
+    u0 = randn(matrix.shape[0], dtype=weight.dtype, device=weight.device).array  # minigan's seeded RNG
     v0 = randn(matrix.shape[1], dtype=weight.dtype, device=weight.device).array
     hook = SpectralNorm(name, n_power_iterations, dim, eps)
     del module._parameters[name]

@@ -3,6 +3,7 @@ softmax.
 
 A backward that would be several small ops (tanh's gy * (1 - y^2): three) is one primitive of its own
 (``tanh_backward``), itself differentiable from primitives, so that double backprop still works."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ class TanhBackward(Function):
     tanh_backward(ggx, y) again, y's is ggx * gy * (-2 y)."""
 
     def reads_input(self, index):
-        return index == 1 or self.needs_input_grad[1]     # y for both gradients, gy for y's
+        return index == 1 or self.needs_input_grad[1]  # y for both gradients, gy for y's
 
     def forward(self, gy, y):
         return gy * (1 - y * y)
@@ -70,7 +71,7 @@ class SigmoidBackward(Function):
     sigmoid_backward(ggx, y) again, y's is ggx * gy * (1 - 2 y)."""
 
     def reads_input(self, index):
-        return index == 1 or self.needs_input_grad[1]     # y for both gradients, gy for y's
+        return index == 1 or self.needs_input_grad[1]  # y for both gradients, gy for y's
 
     def forward(self, gy, y):
         return gy * (y * (1 - y))
@@ -145,7 +146,7 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = xp_of(x)
-        if x.size == 0:                                 # nothing to normalise (and no maximum to take)
+        if x.size == 0:  # nothing to normalise (and no maximum to take)
             return x.copy()
         m = xp.max(x, axis=self.axis, keepdims=True)
         shifted = x - xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
@@ -171,8 +172,6 @@ def softplus(x: Tensor) -> Tensor:
     return Softplus().apply(x)
 
 
-
-
 def tanh_backward(gy, y):
     return TanhBackward().apply(gy, y)
 
@@ -184,4 +183,3 @@ def sigmoid_backward(gy, y):
 def log_softmax(x, axis):
     """log softmax along the integer ``axis`` (checked by the caller, ``functional.log_softmax``)."""
     return LogSoftmax(axis).apply(x)
-

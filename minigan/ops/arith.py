@@ -1,5 +1,6 @@
 """Elementwise arithmetic primitives. Broadcasting follows NumPy; every backward sums its gradient back
 to its input's shape (``sum_to``)."""
+
 from __future__ import annotations
 
 import operator
@@ -44,8 +45,9 @@ def _binary(op_name, operator, a, b):
     except ValueError:
         if a.shape == b.shape:
             raise
-        raise ValueError(f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast "
-                         "together") from None
+        raise ValueError(
+            f"{op_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+        ) from None
 
 
 class Add(Function):
@@ -54,11 +56,11 @@ class Add(Function):
     reads_inputs = False
 
     def forward(self, a, b):
-        return _binary("add", kernels_for(a).add, a, b)      # Numba's parallel pass for big CPU arrays
+        return _binary("add", kernels_for(a).add, a, b)  # Numba's parallel pass for big CPU arrays
 
     def backward(self, gy):
         a, b = self.inputs
-        needs_a, needs_b = self.needs_input_grad       # a constant operand (x + 0.1) needs no sum_to
+        needs_a, needs_b = self.needs_input_grad  # a constant operand (x + 0.1) needs no sum_to
         return sum_to(gy, a.shape) if needs_a else None, sum_to(gy, b.shape) if needs_b else None
 
 
@@ -80,7 +82,7 @@ class Mul(Function):
     """y = a * b;  ga = gy * b, gb = gy * a."""
 
     def reads_input(self, index):
-        return self.needs_input_grad[1 - index]      # each input is read for the other's gradient
+        return self.needs_input_grad[1 - index]  # each input is read for the other's gradient
 
     def forward(self, a, b):
         return _binary("mul", kernels_for(a).multiply, a, b)
@@ -102,7 +104,7 @@ class AddScalar(Function):
         self.scalar = scalar
 
     def forward(self, x):
-        return x + self.scalar          # a Python number takes x's dtype (NumPy's and PyTorch's rule)
+        return x + self.scalar  # a Python number takes x's dtype (NumPy's and PyTorch's rule)
 
     def backward(self, gy):
         return gy
@@ -120,18 +122,18 @@ class MulScalar(Function):
         return x * self.scalar
 
     def backward(self, gy):
-        return MulScalar(self.scalar).apply(gy)        # gy has x's dtype: mul_scalar's check would pass
+        return MulScalar(self.scalar).apply(gy)  # gy has x's dtype: mul_scalar's check would pass
 
 
 class Div(Function):
     """y = a / b;  ga = gy / b, gb = -gy * a / b^2."""
 
     def reads_input(self, index):
-        return index == 1 or self.needs_input_grad[1]     # b for both gradients, a for b's
+        return index == 1 or self.needs_input_grad[1]  # b for both gradients, a for b's
 
     def forward(self, a, b):
         if a.dtype.kind != "f" and b.dtype.kind != "f":
-            a, b = as_floating(a), as_floating(b)       # true division of integers is real
+            a, b = as_floating(a), as_floating(b)  # true division of integers is real
         return _binary("div", operator.truediv, a, b)
 
     def backward(self, gy):
@@ -164,8 +166,8 @@ class PowScalar(Function):
 
     def forward(self, x):
         if x.dtype.kind != "f" and not argcheck.is_int(self.exponent):
-            x = as_floating(x)                          # an integer tensor to a real power is real
-        return x ** x.dtype.type(self.exponent) if x.dtype.kind == "f" else x ** self.exponent
+            x = as_floating(x)  # an integer tensor to a real power is real
+        return x ** x.dtype.type(self.exponent) if x.dtype.kind == "f" else x**self.exponent
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -275,7 +277,7 @@ def add(a: TensorLike, b: TensorLike) -> Tensor:
 
 
 def sub(a: TensorLike, b: TensorLike) -> Tensor:
-    if _takes_scalar(a, b):             # x - c is x + (-c), bit for bit (negating a float is exact)
+    if _takes_scalar(a, b):  # x - c is x + (-c), bit for bit (negating a float is exact)
         return AddScalar(-b).apply(a)
     return Sub().apply(a, b)
 
@@ -308,8 +310,10 @@ def mul_scalar(x: Tensor, scalar: float) -> Tensor:
 
 def _checked_scalar(op_name, x, scalar):
     if not _takes_scalar(x, scalar):
-        raise TypeError(f"{op_name}: expected a float32/float64 Tensor and a Python float or int, got "
-                        f"{type(x).__name__} and {type(scalar).__name__}; add/mul take any operands")
+        raise TypeError(
+            f"{op_name}: expected a float32/float64 Tensor and a Python float or int, got "
+            f"{type(x).__name__} and {type(scalar).__name__}; add/mul take any operands"
+        )
     return scalar
 
 

@@ -15,7 +15,8 @@ Shapes (PyTorch's layouts):
     conv2d_weight    x (N, C, H, W), gy (N, O, Ho, Wo) -> (O, C, kh, kw)
 Reference: Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016).
 """
-from minigan_kernels.reference import conv_output_size, conv_transpose_output_size   # kernels own the arithmetic
+
+from minigan_kernels.reference import conv_output_size, conv_transpose_output_size  # kernels own the arithmetic
 
 from .. import argcheck
 from ..backend import kernels_for
@@ -25,8 +26,10 @@ from .arith import Mul
 
 def _output_padding_to_match(input_hw, output_hw, kernel_hw, stride, padding, dilation):
     """The output_padding that makes conv_transpose2d of an (Ho, Wo) map come back to (H, W)."""
-    return tuple(h - ((ho - 1) * s - 2 * p + d * (k - 1) + 1)
-                 for h, ho, k, s, p, d in zip(input_hw, output_hw, kernel_hw, stride, padding, dilation))
+    return tuple(
+        h - ((ho - 1) * s - 2 * p + d * (k - 1) + 1)
+        for h, ho, k, s, p, d in zip(input_hw, output_hw, kernel_hw, stride, padding, dilation)
+    )
 
 
 def _check_float(op, *arrays):
@@ -38,29 +41,37 @@ def _check_float(op, *arrays):
 
 
 class Conv2d(Function):
-    reads_input = Mul.reads_input                    # x is read for W's gradient, W for x's
+    reads_input = Mul.reads_input  # x is read for W's gradient, W for x's
+
     def __init__(self, stride, padding, dilation):
         super().__init__()
         self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def forward(self, x, W):
         if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
-            raise ValueError(f"conv2d: input {tuple(x.shape)} and weight {tuple(W.shape)} do not match: expected "
-                             "input (N, C, H, W) and weight (O, C, kh, kw) with the same C")
+            raise ValueError(
+                f"conv2d: input {tuple(x.shape)} and weight {tuple(W.shape)} do not match: expected "
+                "input (N, C, H, W) and weight (O, C, kh, kw) with the same C"
+            )
         _check_float("conv2d", x, W)
-        out_hw = [conv_output_size(x.shape[2 + i], W.shape[2 + i], self.stride[i], self.padding[i],
-                                   self.dilation[i]) for i in range(2)]
+        out_hw = [
+            conv_output_size(x.shape[2 + i], W.shape[2 + i], self.stride[i], self.padding[i], self.dilation[i])
+            for i in range(2)
+        ]
         if min(out_hw) < 1:
-            raise ValueError(f"conv2d: input {tuple(x.shape)} is too small for kernel {tuple(W.shape[2:])} with "
-                             f"stride {self.stride}, padding {self.padding}, dilation {self.dilation}")
+            raise ValueError(
+                f"conv2d: input {tuple(x.shape)} is too small for kernel {tuple(W.shape[2:])} with "
+                f"stride {self.stride}, padding {self.padding}, dilation {self.dilation}"
+            )
         return kernels_for(x).conv2d(x, W, self.stride, self.padding, self.dilation)
 
     def backward(self, gy):
         x, W = self.inputs
         gx = gW = None
         if self.needs_input_grad[0]:
-            output_padding = _output_padding_to_match(x.shape[2:], gy.shape[2:], W.shape[2:], self.stride,
-                                                      self.padding, self.dilation)
+            output_padding = _output_padding_to_match(
+                x.shape[2:], gy.shape[2:], W.shape[2:], self.stride, self.padding, self.dilation
+            )
             gx = conv_transpose2d(gy, W, self.stride, self.padding, output_padding, self.dilation)
         if self.needs_input_grad[1]:
             gW = conv2d_weight(x, gy, W.shape[2:], self.stride, self.padding, self.dilation)
@@ -69,6 +80,7 @@ class Conv2d(Function):
 
 class ConvTranspose2d(Function):
     reads_input = Mul.reads_input
+
     def __init__(self, stride, padding, output_padding, dilation):
         super().__init__()
         self.stride, self.padding = stride, padding
@@ -76,32 +88,50 @@ class ConvTranspose2d(Function):
 
     def forward(self, x, W):
         if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[0]:
-            raise ValueError(f"conv_transpose2d: input {tuple(x.shape)} and weight {tuple(W.shape)} do not match: "
-                             "expected input (N, C, H, W) and weight (C, O, kh, kw) with the same C")
+            raise ValueError(
+                f"conv_transpose2d: input {tuple(x.shape)} and weight {tuple(W.shape)} do not match: "
+                "expected input (N, C, H, W) and weight (C, O, kh, kw) with the same C"
+            )
         _check_float("conv_transpose2d", x, W)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
-                raise ValueError(f"conv_transpose2d: output_padding {self.output_padding} must be smaller than "
-                                 f"stride {self.stride} or dilation {self.dilation}")
-        out_hw = [conv_transpose_output_size(x.shape[2 + i], W.shape[2 + i], self.stride[i], self.padding[i],
-                                             self.output_padding[i], self.dilation[i]) for i in range(2)]
+                raise ValueError(
+                    f"conv_transpose2d: output_padding {self.output_padding} must be smaller than "
+                    f"stride {self.stride} or dilation {self.dilation}"
+                )
+        out_hw = [
+            conv_transpose_output_size(
+                x.shape[2 + i],
+                W.shape[2 + i],
+                self.stride[i],
+                self.padding[i],
+                self.output_padding[i],
+                self.dilation[i],
+            )
+            for i in range(2)
+        ]
         if min(out_hw) < 1:
-            raise ValueError(f"conv_transpose2d: the output would be empty ({out_hw[0]} x {out_hw[1]}): padding "
-                             f"{self.padding} is too large for input {tuple(x.shape)}, kernel {tuple(W.shape[2:])}, "
-                             f"stride {self.stride}, dilation {self.dilation}")
-        return kernels_for(x).conv_transpose2d(x, W, self.stride, self.padding, self.output_padding,
-                                                self.dilation)
+            raise ValueError(
+                f"conv_transpose2d: the output would be empty ({out_hw[0]} x {out_hw[1]}): padding "
+                f"{self.padding} is too large for input {tuple(x.shape)}, kernel {tuple(W.shape[2:])}, "
+                f"stride {self.stride}, dilation {self.dilation}"
+            )
+        return kernels_for(x).conv_transpose2d(x, W, self.stride, self.padding, self.output_padding, self.dilation)
 
     def backward(self, gy):
         x, W = self.inputs
         gx = conv2d(gy, W, self.stride, self.padding, self.dilation) if self.needs_input_grad[0] else None
-        gW = (conv2d_weight(gy, x, W.shape[2:], self.stride, self.padding, self.dilation)
-              if self.needs_input_grad[1] else None)
+        gW = (
+            conv2d_weight(gy, x, W.shape[2:], self.stride, self.padding, self.dilation)
+            if self.needs_input_grad[1]
+            else None
+        )
         return gx, gW
 
 
 class Conv2dWeight(Function):
     reads_input = Mul.reads_input
+
     def __init__(self, kernel_size, stride, padding, dilation):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride
@@ -115,8 +145,9 @@ class Conv2dWeight(Function):
         x, gy = self.inputs
         g_x = g_gy = None
         if self.needs_input_grad[0]:
-            output_padding = _output_padding_to_match(x.shape[2:], gy.shape[2:], self.kernel_size, self.stride,
-                                                      self.padding, self.dilation)
+            output_padding = _output_padding_to_match(
+                x.shape[2:], gy.shape[2:], self.kernel_size, self.stride, self.padding, self.dilation
+            )
             g_x = conv_transpose2d(gy, ggW, self.stride, self.padding, output_padding, self.dilation)
         if self.needs_input_grad[1]:
             g_gy = conv2d(x, ggW, self.stride, self.padding, self.dilation)
@@ -125,8 +156,11 @@ class Conv2dWeight(Function):
 
 def _geometry(op, stride, padding, dilation):
     """Checked (stride, padding, dilation) pairs: stride and dilation >= 1, padding >= 0, all ints."""
-    return (argcheck.int_pair(op, "stride", stride, 1), argcheck.int_pair(op, "padding", padding, 0),
-            argcheck.int_pair(op, "dilation", dilation, 1))
+    return (
+        argcheck.int_pair(op, "stride", stride, 1),
+        argcheck.int_pair(op, "padding", padding, 0),
+        argcheck.int_pair(op, "dilation", dilation, 1),
+    )
 
 
 def conv2d(x, W, stride=1, padding=0, dilation=1):

@@ -1,4 +1,5 @@
 """Dtype casts and device moves, differentiable: the gradient is cast / moved back."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -49,12 +50,15 @@ class ToDevice(Function):
 
 def cast(x: Tensor, dtype: DType) -> Tensor:
     from ..tensor import check_dtype
+
     dtype = check_dtype(dtype, "cast")
     if x.dtype == dtype:
         return x
     if x.requires_grad and dtype.kind != "f":
-        raise TypeError(f"cast: cannot cast a tensor that requires grad to {dtype} (gradients need a "
-                        "floating-point dtype); detach it first")
+        raise TypeError(
+            f"cast: cannot cast a tensor that requires grad to {dtype} (gradients need a "
+            "floating-point dtype); detach it first"
+        )
     return Cast(dtype).apply(x)
 
 

@@ -5,6 +5,7 @@ The transpose flags let every backward product read its operands as they are sto
 a @ b in a is gy @ b^T, one matmul with ``transpose_b`` instead of a transpose op and a matmul (the BLAS
 reads a transposed operand in place; kernels/products.py).  The flags are closed under differentiation:
 the gradients of op(a) @ op(b) are again products with flags, so no transpose op is ever recorded."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -24,23 +25,24 @@ class MatMul(Function):
     when ``transpose_a`` / ``transpose_b``.  With a' = op(a), b' = op(b): ga' = gy @ b'^T, gb' = a'^T @ gy,
     each written as one product with flags (summed over broadcast batch axes)."""
 
-    transpose_a = False             # class-level defaults: a plain product stores nothing
+    transpose_a = False  # class-level defaults: a plain product stores nothing
     transpose_b = False
 
     def reads_input(self, index):
-        return self.needs_input_grad[1 - index]      # each input is read for the other's gradient
+        return self.needs_input_grad[1 - index]  # each input is read for the other's gradient
 
     def forward(self, a, b):
         if self.transpose_a:
-            a = a.swapaxes(-1, -2)      # views: the product reads them transposed, without a copy
+            a = a.swapaxes(-1, -2)  # views: the product reads them transposed, without a copy
         if self.transpose_b:
             b = b.swapaxes(-1, -2)
         if a.dtype != b.dtype:
-            a, b = promote(a, b)                        # an integer operand takes the floating one's dtype
+            a, b = promote(a, b)  # an integer operand takes the floating one's dtype
         if a.shape[-1] != b.shape[-2]:
-            raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
-                             f"({a.shape[-1]} != {b.shape[-2]})")
-        if a.shape[-1] == 1:            # an outer product: BLAS is slow at K = 1, broadcasting is not
+            raise ValueError(
+                f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned ({a.shape[-1]} != {b.shape[-2]})"
+            )
+        if a.shape[-1] == 1:  # an outer product: BLAS is slow at K = 1, broadcasting is not
             return a * b
         # The kernel module's product: on the CPU the private BLAS on Numba's threads (kernels/blas.py
         # says why NumPy's own BLAS would slow the convolutions that follow), else the array library's @.
@@ -50,12 +52,10 @@ class MatMul(Function):
         a, b = self.inputs
         ta, tb = self.transpose_a, self.transpose_b
         ga = gb = None
-        if self.needs_input_grad[0]:    # ga' = gy @ b'^T; with transpose_a, ga = ga'^T = b' @ gy^T
-            ga = sum_to(matmul_transposed(b, gy, tb, True) if ta else matmul_transposed(gy, b, False, not tb),
-                        a.shape)
-        if self.needs_input_grad[1]:    # gb' = a'^T @ gy; with transpose_b, gb = gb'^T = gy^T @ a'
-            gb = sum_to(matmul_transposed(gy, a, True, ta) if tb else matmul_transposed(a, gy, not ta, False),
-                        b.shape)
+        if self.needs_input_grad[0]:  # ga' = gy @ b'^T; with transpose_a, ga = ga'^T = b' @ gy^T
+            ga = sum_to(matmul_transposed(b, gy, tb, True) if ta else matmul_transposed(gy, b, False, not tb), a.shape)
+        if self.needs_input_grad[1]:  # gb' = a'^T @ gy; with transpose_b, gb = gb'^T = gy^T @ a'
+            gb = sum_to(matmul_transposed(gy, a, True, ta) if tb else matmul_transposed(a, gy, not ta, False), b.shape)
         return ga, gb
 
 
@@ -65,16 +65,16 @@ class Linear(Function):
     summed over N."""
 
     def reads_input(self, index):
-        return index < 2 and self.needs_input_grad[1 - index]     # x for W's gradient, W for x's; never b
+        return index < 2 and self.needs_input_grad[1 - index]  # x for W's gradient, W for x's; never b
 
     def forward(self, x, weight, bias=None):
         if x.dtype != weight.dtype:
             x, weight = promote(x, weight)
-        y = kernels_for(x).matmul(x, weight.T)          # weight.T: a view, read transposed by the BLAS
+        y = kernels_for(x).matmul(x, weight.T)  # weight.T: a view, read transposed by the BLAS
         if bias is None:
             return y
         if bias.dtype == y.dtype:
-            y += bias                                   # y is the product's own new array
+            y += bias  # y is the product's own new array
             return y
         y, bias = promote(y, bias)
         return y + bias
@@ -109,8 +109,9 @@ def linear(x, weight, bias=None):
 def matmul(a: TensorLike, b: TensorLike) -> Tensor:
     """``a @ b`` with NumPy's rules for 1-D operands (promoted to matrices, then squeezed)."""
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul: both operands must have at least one dimension, got shapes "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"matmul: both operands must have at least one dimension, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     squeeze_first = a.ndim == 1
     squeeze_last = b.ndim == 1
     if squeeze_first:

@@ -3,6 +3,7 @@ cross-entropy with integer class targets (the whole loss).  Each forward is one 
 ``minigan.functional`` took five to nine, and each backward is built from primitives (twice differentiable).
 ``minigan.functional`` checks the arguments and keeps the composites for the other options (pos_weight,
 class weights, ignored targets, label smoothing, probability targets, spatial dimensions)."""
+
 from ..function import Function, xp_of
 from .activation import log_softmax, sigmoid
 from .arith import as_floating, div, exp, mul, neg, promote, sub
@@ -16,12 +17,12 @@ class BinaryCrossEntropyWithLogits(Function):
     softplus(-x); for x < 0, softplus(x) - x t).  gx = gy * (sigmoid(x) - t), gt = -gy * x."""
 
     def reads_input(self, index):
-        return index == 0 or self.needs_input_grad[0]     # x for both gradients, t for x's
+        return index == 0 or self.needs_input_grad[0]  # x for both gradients, t for x's
 
     def forward(self, x, t):
         xp = xp_of(x, t)
-        x, t = promote(as_floating(x), t)                # integer targets take the logits' dtype
-        softplus_of_minus_abs = xp.log1p(xp.exp(-xp.abs(x)))    # (NumPy's float32 logaddexp is ~40x slower)
+        x, t = promote(as_floating(x), t)  # integer targets take the logits' dtype
+        softplus_of_minus_abs = xp.log1p(xp.exp(-xp.abs(x)))  # (NumPy's float32 logaddexp is ~40x slower)
         # max(x, 0) (1 - t) - min(x, 0) t is x (1 - t) + 0 for x >= 0 and 0 - x t for x < 0, the same values
         # as a where() of the two branches (NumPy's where takes ~6 ns per element on a random mask; this ~1)
         return softplus_of_minus_abs + (xp.maximum(x, 0) * (1 - t) - xp.minimum(x, 0) * t)
@@ -69,7 +70,7 @@ class CrossEntropyBackward(Function):
         self.labels, self.reduction = labels, reduction
 
     def reads_input(self, index):
-        return index == 0 or self.needs_input_grad[0]     # x for both gradients, gy for x's
+        return index == 0 or self.needs_input_grad[0]  # x for both gradients, gy for x's
 
     def forward(self, x, gy):
         xp = xp_of(x)

@@ -21,6 +21,7 @@ where a separate multiply and add would take two passes forward and four backwar
 time of a DCGAN step: ~6 ms of ~115 ms saved; bench/README.md, fifth round).  It keeps no activation but its input (x_hat is recomputed from x in the backward
 pass).
 """
+
 from .. import autograd
 from ..backend import kernels_for
 from ..function import Function
@@ -29,6 +30,7 @@ from ..function import Function
 def _normalize_composite(x, axes, eps):
     """x_hat through differentiable ops (used for the second-order backward)."""
     from .. import functional as F
+
     centered = F.sub(x, F.mean(x, axes, keepdim=True))
     variance = F.mean(F.mul(centered, centered), axes, keepdim=True)
     return F.mul(centered, F.pow(F.add(variance, float(eps)), -0.5))
@@ -53,8 +55,9 @@ class BatchNormNormalize(Function):
 
     def backward(self, gy):
         from ..tensor import Tensor
+
         (x,) = self.inputs
-        if autograd.grad_mode.enabled:           # create_graph=True: a differentiable gradient
+        if autograd.grad_mode.enabled:  # create_graph=True: a differentiable gradient
             with autograd.enable_grad():
                 x_hat = _normalize_composite(x, self.axes, self.eps)
                 (gx,) = autograd.grad(x_hat, x, grad_outputs=gy, create_graph=True)
@@ -67,7 +70,7 @@ class BatchNormAffine(Function):
     BatchNormNormalize; ``self.mean`` and ``self.var`` hold the batch statistics."""
 
     def reads_input(self, index):
-        return index != 2                            # x and weight; the bias only by shape
+        return index != 2  # x and weight; the bias only by shape
 
     def __init__(self, eps):
         super().__init__()
@@ -81,17 +84,21 @@ class BatchNormAffine(Function):
     def backward(self, gy):
         from ..tensor import Tensor
         from .. import functional as F
+
         x, weight, bias = self.inputs
-        if autograd.grad_mode.enabled:           # create_graph=True: through the composite, differentiably
+        if autograd.grad_mode.enabled:  # create_graph=True: through the composite, differentiably
             shape = (1, -1) + (1,) * (x.ndim - 2)
             with autograd.enable_grad():
-                y = F.add(F.mul(_normalize_composite(x, self.axes, self.eps), F.reshape(weight, shape)),
-                          F.reshape(bias, shape))
+                y = F.add(
+                    F.mul(_normalize_composite(x, self.axes, self.eps), F.reshape(weight, shape)),
+                    F.reshape(bias, shape),
+                )
                 wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
                 grads = iter(autograd.grad(y, wanted, grad_outputs=gy, create_graph=True))
             return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
         gx, g_weight, g_bias = kernels_for(gy.array).batch_norm_affine_backward(
-            gy.array, x.array, self.mean, self.inv_std, weight.array)
+            gy.array, x.array, self.mean, self.inv_std, weight.array
+        )
         return Tensor(gx), Tensor(g_weight), Tensor(g_bias)
 
 

@@ -1,4 +1,5 @@
 """Reductions: sum, max, logsumexp (the numerically stable log of a sum of exponentials)."""
+
 from .. import argcheck
 from ..function import Function, xp_of
 from .shape import broadcast_to, reshape
@@ -39,16 +40,19 @@ class Max(Function):
     def forward(self, x):
         self.axes = argcheck.dims("max", self.axis, x.ndim)
         if any(x.shape[a] == 0 for a in self.axes):
-            raise ValueError(f"max: cannot reduce an empty dimension (input shape {tuple(x.shape)}, dims "
-                             f"{self.axes}): there is no maximum")
+            raise ValueError(
+                f"max: cannot reduce an empty dimension (input shape {tuple(x.shape)}, dims "
+                f"{self.axes}): there is no maximum"
+            )
         return xp_of(x).max(x, axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
         from .arith import mul_mask
+
         (x,) = self.inputs
         shape = _keepdims_shape(x.shape, self.axes)
         y = self.output(0).array.reshape(shape)
-        is_max = (x.array == y)
+        is_max = x.array == y
         mask = is_max / is_max.sum(axis=self.axes, keepdims=True).astype(x.dtype)
         return mul_mask(broadcast_to(reshape(gy, shape), x.shape), mask.astype(x.dtype))
 
@@ -65,10 +69,11 @@ class LogSumExp(Function):
 
     def forward(self, x):
         from .arith import as_floating
+
         xp = xp_of(x)
         x = as_floating(x)
         self.axes = argcheck.dims("logsumexp", self.axis, x.ndim)
-        if any(x.shape[a] == 0 for a in self.axes):      # log of an empty sum: -inf, as PyTorch
+        if any(x.shape[a] == 0 for a in self.axes):  # log of an empty sum: -inf, as PyTorch
             shape = _keepdims_shape(x.shape, self.axes)
             y = xp.full(shape, -xp.inf, dtype=x.dtype)
             return y if self.keepdims else xp.squeeze(y, axis=self.axes)
@@ -79,6 +84,7 @@ class LogSumExp(Function):
 
     def backward(self, gy):
         from .arith import exp, mul, sub
+
         (x,) = self.inputs
         shape = _keepdims_shape(x.shape, self.axes)
         y = reshape(self.output(0), shape)
@@ -95,4 +101,3 @@ def max(x, axis=None, keepdims=False):
 
 def logsumexp(x, axis=None, keepdims=False):
     return LogSumExp(axis, keepdims).apply(x)
-

@@ -1,5 +1,6 @@
 """Shape primitives: reshape, transpose, broadcast_to and its adjoint sum_to, indexing and its adjoint
 (a scatter-add), concatenation, constant padding. Each backward is another op of this file."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -28,9 +29,10 @@ class Reshape(Function):
         try:
             y = x.reshape(self.shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot view a tensor of shape {tuple(x.shape)} ({x.size} elements) "
-                             f"as shape {self.shape}") from None
-        self.output_is_view = _shares_storage(y, x)     # a copy when x's strides do not allow a view
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {tuple(x.shape)} ({x.size} elements) as shape {self.shape}"
+            ) from None
+        self.output_is_view = _shares_storage(y, x)  # a copy when x's strides do not allow a view
         return y
 
     def backward(self, gy):
@@ -90,9 +92,10 @@ class SumTo(Function):
 
     def forward(self, x):
         lead = x.ndim - len(self.shape)
-        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape)
-                                           if n == 1 and x.shape[lead + i] != 1)
-        if not lead and x.ndim >= 2 and axes == (0,) + tuple(range(2, x.ndim)):    # a per-channel bias
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(self.shape) if n == 1 and x.shape[lead + i] != 1
+        )
+        if not lead and x.ndim >= 2 and axes == (0,) + tuple(range(2, x.ndim)):  # a per-channel bias
             return kernels_for(x).channel_sum(x).reshape(self.shape)
         y = x.sum(axis=axes, keepdims=True) if axes else x
         self.output_is_view = y is x
@@ -117,9 +120,11 @@ class GetItem(Function):
         try:
             y = x[self.index]
         except (IndexError, TypeError, ValueError) as error:
-            raise type(error)(f"getitem: index {_describe_index(self.index)} is not valid for a tensor of shape "
-                              f"{tuple(x.shape)}: {error}") from None
-        self.output_is_view = _is_basic_index(self.index)      # basic indexing gives a view, advanced a copy
+            raise type(error)(
+                f"getitem: index {_describe_index(self.index)} is not valid for a tensor of shape "
+                f"{tuple(x.shape)}: {error}"
+            ) from None
+        self.output_is_view = _is_basic_index(self.index)  # basic indexing gives a view, advanced a copy
         return y
 
     def backward(self, gy):
@@ -140,11 +145,12 @@ class GetItemGrad(Function):
         xp = xp_of(gy)
         gx = xp.zeros(self.shape, dtype=gy.dtype)
         if _is_basic_index(self.index):
-            gx[self.index] = gy          # basic indexing never repeats an element: plain assignment
+            gx[self.index] = gy  # basic indexing never repeats an element: plain assignment
         elif xp.__name__ == "numpy":
             xp.add.at(gx, self.index, gy)
         else:
             import cupyx
+
             cupyx.scatter_add(gx, self.index, gy)
         return gx
 
@@ -222,8 +228,9 @@ def transpose(x: Tensor, axes: Sequence[int]) -> Tensor:
     axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
     normalised = tuple(argcheck.dim("permute", a, x.ndim, "axis") for a in axes)
     if sorted(normalised) != list(range(x.ndim)):
-        raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of a tensor of shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"permute: {axes} is not a permutation of the {x.ndim} axes of a tensor of shape {tuple(x.shape)}"
+        )
     return Transpose(normalised).apply(x)
 
 
@@ -247,8 +254,7 @@ def sum_to(x, shape):
     shape = tuple(shape)
     lead = x.ndim - len(shape)
     if lead < 0 or any(n != 1 and n != x.shape[lead + i] for i, n in enumerate(shape)):
-        raise ValueError(f"sum_to: shape {tuple(x.shape)} cannot be summed to {shape} (it does not broadcast "
-                         "to it)")
+        raise ValueError(f"sum_to: shape {tuple(x.shape)} cannot be summed to {shape} (it does not broadcast to it)")
     return SumTo(shape).apply(x)
 
 
@@ -284,8 +290,9 @@ def pad(x, pad_width, value=0.0):
     """Constant padding, NumPy's ((before, after), ...) per axis, every width >= 0."""
     pad_width = tuple(tuple(p) for p in pad_width)
     if len(pad_width) != x.ndim or any(len(p) != 2 for p in pad_width):
-        raise ValueError(f"pad: expected one (before, after) pair per dimension of shape {tuple(x.shape)}, "
-                         f"got {pad_width}")
+        raise ValueError(
+            f"pad: expected one (before, after) pair per dimension of shape {tuple(x.shape)}, got {pad_width}"
+        )
     for p in pad_width:
         argcheck.shape("pad", p, "pad_width")
     return Pad(pad_width, value).apply(x)

@@ -4,6 +4,7 @@
 ``train_step`` is the paper's update), ``add_arguments(parser)`` and ``build(args)`` for the command line.
 ``FAMILIES`` maps each command-line name to its module; adding a family is adding one line here.
 """
+
 from . import dbn, dcgan, gan, naive_bayes, rbm, supervised, vae, wgan_clip, wgan_gp
 from . import adversarial_loop, bigan, conditional, infogan, ssgan
 

@@ -9,6 +9,7 @@ source's steps, with any binary classifier as the discriminator, on the real MNI
 The source's step 4 -- watch what D says and what it cannot see (the classes G covers) -- is a measurement,
 not part of the update: ``demos/adversarial_loop.py`` runs it as a callback of ``fit``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,8 +45,15 @@ class AdversarialLoop(gan.GAN):
     family = "adversarial-loop"
     progress_fields: ClassVar[dict] = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
 
-    def __init__(self, generator: Module, discriminator: Module, latent_dim: int | None = None, lr: float = 2e-4,
-                 lr_d: float | None = None, betas: tuple[float, float] = (0.5, 0.999)) -> None:
+    def __init__(
+        self,
+        generator: Module,
+        discriminator: Module,
+        latent_dim: int | None = None,
+        lr: float = 2e-4,
+        lr_d: float | None = None,
+        betas: tuple[float, float] = (0.5, 0.999),
+    ) -> None:
         super().__init__(generator, discriminator, latent_dim=latent_dim, lr=lr, betas=betas)
         self.lr_d = self.lr if lr_d is None else float(lr_d)
         self.optimizer_d = optim.Adam(discriminator.parameters(), lr=self.lr_d, betas=betas)
@@ -73,21 +81,33 @@ class AdversarialLoop(gan.GAN):
         check_finite(self.step + 1, g_loss=g_loss.item())
         step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)
         self.step += 1
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                "d_accuracy": discriminator_accuracy(real_logits, fake_logits)}
+        return {
+            "d_loss": d_loss.item(),
+            "g_loss": g_loss.item(),
+            "d_accuracy": discriminator_accuracy(real_logits, fake_logits),
+        }
 
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(epochs=16, batch_size=64)            # 16 x 62 = 992 rounds, the demo's schedule
+    parser.set_defaults(epochs=16, batch_size=64)  # 16 x 62 = 992 rounds, the demo's schedule
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
-    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
-                        help="train on N // 10 digits of each class (default all 4 000)")
+    parser.add_argument(
+        "--n-train",
+        type=int_in_range(10, 4000),
+        default=4000,
+        help="train on N // 10 digits of each class (default all 4 000)",
+    )
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=100)
     parser.add_argument("--width", type=int_in_range(1, 1024), default=32, help="channels of the DCGAN networks")
-    parser.add_argument("--discriminator", choices=DISCRIMINATORS, default="dcgan",
-                        help="D: the DCGAN discriminator or logistic regression on the pixels")
+    parser.add_argument(
+        "--discriminator",
+        choices=DISCRIMINATORS,
+        default="dcgan",
+        help="D: the DCGAN discriminator or logistic regression on the pixels",
+    )
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam's learning rate for G")
     parser.add_argument("--lr-d", type=positive_float, default=None, help="Adam's learning rate for D (default --lr)")
     parser.add_argument("--beta1", type=open_probability, default=0.5, help="Adam's beta1 (beta2 0.999)")
@@ -95,8 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import DCGANDiscriminator, DCGANGenerator, LogisticRegression
+
     generator = DCGANGenerator(args.latent_dim, args.width).to(args.device)
-    discriminator = (DCGANDiscriminator(args.width) if args.discriminator == "dcgan"
-                     else LogisticRegression(784, 1)).to(args.device)
+    discriminator = (
+        DCGANDiscriminator(args.width) if args.discriminator == "dcgan" else LogisticRegression(784, 1)
+    ).to(args.device)
     trainer = AdversarialLoop(generator, discriminator, lr=args.lr, lr_d=args.lr_d, betas=(args.beta1, 0.999))
     return trainer, gan.mnist_images(args.n_train, args.seed)

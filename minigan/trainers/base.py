@@ -33,6 +33,7 @@ arrays such as ``(x, y)``, which the CLI hands to ``DataLoader``). If the module
 counters first and restores every component if one of them refuses its state, so a bad checkpoint leaves
 the trainer as it was.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,10 +68,10 @@ class Trainer:
     """Defaults for the contract; a family subclasses it and writes ``__init__``, ``components``,
     ``train_step`` and ``config`` (and ``sample`` / ``evaluate`` where they apply)."""
 
-    family = None                      # the name on the command line, e.g. "wgan-gp"
-    counters = ("step",)               # integer attributes saved in the state dict
-    progress_fields = None             # {label: metric name} for fit's progress bar (None: every metric)
-    sample_range = (0.0, 1.0)          # the range of image samples, for fit's grids
+    family = None  # the name on the command line, e.g. "wgan-gp"
+    counters = ("step",)  # integer attributes saved in the state dict
+    progress_fields = None  # {label: metric name} for fit's progress bar (None: every metric)
+    sample_range = (0.0, 1.0)  # the range of image samples, for fit's grids
 
     def noise(self, n: int, device: str = "cpu") -> Tensor:
         """z ~ N(0, I), (n, latent_dim), from minigan's generator of ``device`` (seeded, and checkpointed by
@@ -127,6 +128,7 @@ class Trainer:
 
 # --- helpers for train_step -----------------------------------------------------------------------------
 
+
 def step_parameters(loss: Tensor, parameters: list[Tensor], optimizer: Optimizer) -> None:
     """One optimizer step on ``loss`` for ``parameters`` only: their gradients are set (other networks'
     ``.grad`` untouched), the optimizer steps, and the gradients are cleared."""
@@ -159,6 +161,6 @@ def eval_mode(*modules: Module) -> Iterator[None]:
 
 
 def describe_network(module: Module) -> str:
-    """"ClassName, N parameters": enough in a run's config to tell two network sizes apart."""
+    """ "ClassName, N parameters": enough in a run's config to tell two network sizes apart."""
     count = sum(int(np.prod(p.shape)) for p in module.parameters())
     return f"{type(module).__name__}, {count} parameters"

@@ -5,6 +5,7 @@ one-hot label joins G's input and every hidden map of both networks), mnist5k by
     minigan train cgan --out runs/cgan        # 4 000 labelled digits in [-1, 1], 30 epochs of batch 64
     minigan evaluate --run runs/cgan          # does G(z, y) draw the digit y? (the digit judge's accuracy)
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -44,8 +45,15 @@ class ConditionalGAN(Trainer):
     progress_fields = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator: Module, discriminator: Module, n_classes: int = 10, d_steps: int = 2,
-                 lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> None:
+    def __init__(
+        self,
+        generator: Module,
+        discriminator: Module,
+        n_classes: int = 10,
+        d_steps: int = 2,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+    ) -> None:
         if int(d_steps) < 1:
             raise ValueError(f"ConditionalGAN: d_steps must be >= 1, got {d_steps}")
         self.generator, self.discriminator = generator, discriminator
@@ -54,16 +62,27 @@ class ConditionalGAN(Trainer):
         self.optimizer_g = optim.Adam(generator.parameters(), lr=lr, betas=betas)
         self.optimizer_d = optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
         self.g_params, self.d_params = list(generator.parameters()), list(discriminator.parameters())
-        self.step = 0                                          # generator updates done
+        self.step = 0  # generator updates done
 
     def components(self) -> dict[str, Any]:
-        return {"generator": self.generator, "discriminator": self.discriminator,
-                "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "optimizer_g": self.optimizer_g,
+            "optimizer_d": self.optimizer_d,
+        }
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "latent_dim": self.latent_dim, "n_classes": self.n_classes,
-                "d_steps": self.d_steps, "lr": self.lr, "betas": list(self.betas),
-                "generator": describe_network(self.generator), "discriminator": describe_network(self.discriminator)}
+        return {
+            "family": self.family,
+            "latent_dim": self.latent_dim,
+            "n_classes": self.n_classes,
+            "d_steps": self.d_steps,
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "generator": describe_network(self.generator),
+            "discriminator": describe_network(self.discriminator),
+        }
 
     def random_labels(self, n: int) -> np.ndarray:
         """y~ ~ U{0..K-1}, (n,) int64, from minigan's RNG."""
@@ -71,8 +90,10 @@ class ConditionalGAN(Trainer):
 
     def train_step(self, batch: Batch) -> dict[str, float]:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise TypeError("ConditionalGAN.train_step needs labelled batches (x, y), as DataLoader(x, y) yields "
-                            f"them; got {type(batch).__name__}")
+            raise TypeError(
+                "ConditionalGAN.train_step needs labelled batches (x, y), as DataLoader(x, y) yields "
+                f"them; got {type(batch).__name__}"
+            )
         real, labels = batch
         real, labels = as_tensor(real), _labels(labels)
         n, device = real.shape[0], real.device
@@ -110,6 +131,7 @@ class ConditionalGAN(Trainer):
         digits, ``evaluate.digit_classifier``): its accuracy against y overall and per label, the samples'
         mode coverage and the judge's mean confidence."""
         from ..evaluate import judge_digits
+
         labels = np.repeat(np.arange(self.n_classes), per_class)
         z = np.random.default_rng(seed).normal(size=(len(labels), self.latent_dim)).astype(np.float32)
         summary, predicted, _ = judge_digits(judge, self.generate(z, labels), n_classes=self.n_classes)
@@ -121,13 +143,17 @@ class ConditionalGAN(Trainer):
         regression) learns the training digits; returns its accuracy on G(z, y) against y, its accuracy on the
         real test digits (the ceiling it allows) and chance."""
         from ..evaluate import digit_classifier
+
         train, test = data
         judge = digit_classifier(train, epochs=20, seed=0)
         result = self.conditional_accuracy(judge)
-        return {"judge_accuracy_on_G(z,y)": result["accuracy"],
-                "judge_accuracy_on_real_test": judge.score(test.x, test.y),
-                "chance": 1.0 / self.n_classes, "classes_covered": result["coverage"]["covered"],
-                "mean_max_probability": result["mean_max_probability"]}
+        return {
+            "judge_accuracy_on_G(z,y)": result["accuracy"],
+            "judge_accuracy_on_real_test": judge.score(test.x, test.y),
+            "chance": 1.0 / self.n_classes,
+            "classes_covered": result["coverage"]["covered"],
+            "mean_max_probability": result["mean_max_probability"],
+        }
 
 
 def _labels(labels):
@@ -137,17 +163,26 @@ def _labels(labels):
 
 def _game_metrics(d_loss, g_loss, real_logits, fake_logits):
     """The losses, D's mean probabilities on real and fake, and its real/fake accuracy."""
-    return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": float(F.sigmoid(real_logits).mean().item()),
-            "d_fake": float(F.sigmoid(fake_logits).mean().item()),
-            "d_accuracy": discriminator_accuracy(real_logits, fake_logits)}
+    return {
+        "d_loss": d_loss.item(),
+        "g_loss": g_loss.item(),
+        "d_real": float(F.sigmoid(real_logits).mean().item()),
+        "d_fake": float(F.sigmoid(fake_logits).mean().item()),
+        "d_accuracy": discriminator_accuracy(real_logits, fake_logits),
+    }
 
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=30, batch_size=64)
-    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
-                        help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)")
+    parser.add_argument(
+        "--n-train",
+        type=int_in_range(10, 4000),
+        default=4000,
+        help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)",
+    )
     parser.add_argument("--width", type=int_in_range(1, 512), default=32, help="channels of D's first layer")
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=100)
     parser.add_argument("--d-steps", type=int_in_range(1, 100), default=2, help="D updates per G update")
@@ -157,6 +192,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     """The conditional DCGAN and --n-train of mnist5k's 4 000 training digits, in [-1, 1] with their labels."""
     from ..models import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
+
     train = data.load("mnist5k")
     rows = training_subset(train.y, args.n_train, args.seed)
     generator = ConditionalDCGANGenerator(args.latent_dim, 10, args.width).to(args.device)

@@ -16,6 +16,7 @@ References: Hinton, Osindero & Teh, A fast learning algorithm for deep belief ne
 Bengio, Lamblin, Popovici & Larochelle, Greedy layer-wise training of deep networks, NIPS 2006 (fine-tuning
 by back-propagation, as here, instead of HOT's up-down algorithm).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -42,22 +43,35 @@ class DBNTrainer:
     Adam's rate for the classifier. binarize_input: the first RBM sees a Bernoulli draw of each grey-level
     batch (minigan's generator); the RBMs above see their lower layer's probabilities E[h | v]."""
 
-    def __init__(self, dbn: DBN, pretrain_steps: int, num_classes: int = 10, lr: float = 0.05, k: int = 1,
-                 momentum: float = 0.5, weight_decay: float = 2e-4, finetune_lr: float = 1e-3,
-                 binarize_input: bool = True) -> None:
+    def __init__(
+        self,
+        dbn: DBN,
+        pretrain_steps: int,
+        num_classes: int = 10,
+        lr: float = 0.05,
+        k: int = 1,
+        momentum: float = 0.5,
+        weight_decay: float = 2e-4,
+        finetune_lr: float = 1e-3,
+        binarize_input: bool = True,
+    ) -> None:
         if int(pretrain_steps) < 1:
             raise ValueError(f"pretrain_steps must be >= 1, got {pretrain_steps}")
         self.dbn, self.pretrain_steps, self.num_classes = dbn, int(pretrain_steps), int(num_classes)
-        self.rbm_settings = {"lr": float(lr), "k": int(k), "momentum": float(momentum),
-                             "weight_decay": float(weight_decay)}
+        self.rbm_settings = {
+            "lr": float(lr),
+            "k": int(k),
+            "momentum": float(momentum),
+            "weight_decay": float(weight_decay),
+        }
         self.finetune_lr, self.binarize_input = float(finetune_lr), bool(binarize_input)
         self.layer_trainers = [RBMTrainer(rbm, **self.rbm_settings) for rbm in dbn.rbms]
-        self.classifier = None       # made from the stack when pre-training ends
+        self.classifier = None  # made from the stack when pre-training ends
         self.step = 0
 
     @property
     def phase(self) -> str:
-        """"pretrain-k" (RBM k, 0-based) or "finetune", from the step counter."""
+        """ "pretrain-k" (RBM k, 0-based) or "finetune", from the step counter."""
         layer = self.step // self.pretrain_steps
         return f"pretrain-{layer}" if layer < len(self.dbn.rbms) else "finetune"
 
@@ -70,9 +84,9 @@ class DBNTrainer:
     def train_step(self, batch: Batch) -> dict[str, float]:
         """Greedy layer-wise training (HOT 2006), then back-propagation:
 
-            pretrain-k:  v^0 = x (a Bernoulli draw of it),  v^j = E[h^j | v^{j-1}] through the frozen RBMs
-                         below k; one CD-k update of RBM k on v^{k}  (``RBMTrainer.train_step``)
-            finetune:    one Adam step on the cross-entropy of the up-pass + softmax  (``ClassifierTrainer``)
+        pretrain-k:  v^0 = x (a Bernoulli draw of it),  v^j = E[h^j | v^{j-1}] through the frozen RBMs
+                     below k; one CD-k update of RBM k on v^{k}  (``RBMTrainer.train_step``)
+        finetune:    one Adam step on the cross-entropy of the up-pass + softmax  (``ClassifierTrainer``)
         """
         x, y = batch
         phase = self.phase
@@ -86,7 +100,7 @@ class DBNTrainer:
             v = v.reshape(v.shape[0], -1)
             if self.binarize_input:
                 v = self.dbn.rbms[0].bernoulli(v)
-            for rbm in self.dbn.rbms[:layer]:                  # the frozen layers below: their mean activations
+            for rbm in self.dbn.rbms[:layer]:  # the frozen layers below: their mean activations
                 v = rbm.hidden_mean(v)
             metrics = dict(self.layer_trainers[layer].train_step(v), layer=float(layer))
         self.step += 1
@@ -110,25 +124,37 @@ class DBNTrainer:
         return self.classifier.evaluate(data)
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "sizes": list(self.dbn.sizes), "num_classes": self.num_classes,
-                "pretrain_steps": self.pretrain_steps, **self.rbm_settings, "finetune_lr": self.finetune_lr,
-                "binarize_input": self.binarize_input}
+        return {
+            "family": self.family,
+            "sizes": list(self.dbn.sizes),
+            "num_classes": self.num_classes,
+            "pretrain_steps": self.pretrain_steps,
+            **self.rbm_settings,
+            "finetune_lr": self.finetune_lr,
+            "binarize_input": self.binarize_input,
+        }
 
     def state_dict(self) -> dict[str, Any]:
-        return {"layers": [trainer.state_dict() for trainer in self.layer_trainers], "step": self.step,
-                "phase": self.phase,
-                "classifier": None if self.classifier is None else self.classifier.state_dict()}
+        return {
+            "layers": [trainer.state_dict() for trainer in self.layer_trainers],
+            "step": self.step,
+            "phase": self.phase,
+            "classifier": None if self.classifier is None else self.classifier.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if len(state["layers"]) != len(self.layer_trainers):
-            raise ValueError(f"load_state_dict: the state has {len(state['layers'])} RBMs, this DBN "
-                             f"{len(self.layer_trainers)}")
+            raise ValueError(
+                f"load_state_dict: the state has {len(state['layers'])} RBMs, this DBN {len(self.layer_trainers)}"
+            )
         step, has_classifier = int(state["step"]), state["classifier"] is not None
         pretraining_steps = self.pretrain_steps * len(self.dbn.rbms)
         # the classifier is made at the first fine-tuning update: it exists exactly when step > pretraining
         if has_classifier != (step > pretraining_steps):
-            raise ValueError(f"load_state_dict: at step {step} (pre-training ends at {pretraining_steps}) the "
-                             f"state should {'not ' if not step > pretraining_steps else ''}hold a classifier")
+            raise ValueError(
+                f"load_state_dict: at step {step} (pre-training ends at {pretraining_steps}) the "
+                f"state should {'not ' if not step > pretraining_steps else ''}hold a classifier"
+            )
         for trainer, layer_state in zip(self.layer_trainers, state["layers"]):
             trainer.load_state_dict(layer_state)
         self.step = step
@@ -140,10 +166,12 @@ class DBNTrainer:
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(epochs=40, batch_size=20)           # 10 + 10 pre-training epochs, 20 of fine-tuning
-    parser.add_argument("--hidden", type=int_in_range(1, 100_000), nargs="+", default=[500, 500],
-                        help="the RBMs' hidden layers")
+    parser.set_defaults(epochs=40, batch_size=20)  # 10 + 10 pre-training epochs, 20 of fine-tuning
+    parser.add_argument(
+        "--hidden", type=int_in_range(1, 100_000), nargs="+", default=[500, 500], help="the RBMs' hidden layers"
+    )
     parser.add_argument("--pretrain-epochs", type=int_in_range(1, 100_000), default=10, help="epochs per RBM")
     parser.add_argument("--lr", type=positive_float, default=0.05, help="CD's learning rate")
     parser.add_argument("--k", type=int_in_range(1, 10_000), default=1, help="Gibbs steps per CD update")
@@ -154,19 +182,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from .. import data
+
     train = data.load("mnist5k")
     x = train.x.reshape(len(train.x), -1)
     if args.epochs <= args.pretrain_epochs * len(args.hidden):
-        raise ValueError(f"--epochs {args.epochs} leaves no fine-tuning after {args.pretrain_epochs} pre-training "
-                         f"epochs for each of {len(args.hidden)} RBMs")
+        raise ValueError(
+            f"--epochs {args.epochs} leaves no fine-tuning after {args.pretrain_epochs} pre-training "
+            f"epochs for each of {len(args.hidden)} RBMs"
+        )
     dbn = DBN((784, *args.hidden))
     dbn.to(args.device)
-    trainer = DBNTrainer(dbn, pretrain_steps=args.pretrain_epochs * (len(x) // args.batch_size), lr=args.lr, k=args.k,
-                         momentum=args.momentum, weight_decay=args.weight_decay, finetune_lr=args.finetune_lr)
+    trainer = DBNTrainer(
+        dbn,
+        pretrain_steps=args.pretrain_epochs * (len(x) // args.batch_size),
+        lr=args.lr,
+        k=args.k,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        finetune_lr=args.finetune_lr,
+    )
     return trainer, (x, train.y)
 
 
 def evaluation_data(args: argparse.Namespace) -> Any:
     from .. import data
+
     test = data.load("mnist5k", split="test")
     return test.x.reshape(len(test.x), -1), test.y

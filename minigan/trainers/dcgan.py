@@ -10,6 +10,7 @@ DCGAN adds is in the networks (strided convolutions, batch norm, ReLU/tanh in G,
 the paper's section 4 settings: Adam with lr 2e-4 and beta1 0.5, batch 128 (64 here, as pytorch/examples'
 MNIST variant).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -37,14 +38,22 @@ class DCGAN(gan.GAN):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=64)
     gan.add_adversarial_arguments(parser)
-    parser.add_argument("--width", type=int_in_range(1, 1024), default=32,
-                        help="channels of D's first layer and G's last hidden layer")
+    parser.add_argument(
+        "--width", type=int_in_range(1, 1024), default=32, help="channels of D's first layer and G's last hidden layer"
+    )
 
 
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import DCGANDiscriminator, DCGANGenerator
+
     generator = DCGANGenerator(args.latent_dim, args.width).to(args.device)
     discriminator = DCGANDiscriminator(args.width).to(args.device)
-    trainer = DCGAN(generator, discriminator, d_steps=args.d_steps, generator_loss=args.generator_loss, lr=args.lr,
-                    betas=(args.beta1, 0.999))
+    trainer = DCGAN(
+        generator,
+        discriminator,
+        d_steps=args.d_steps,
+        generator_loss=args.generator_loss,
+        lr=args.lr,
+        betas=(args.beta1, 0.999),
+    )
     return trainer, gan.mnist_images(args.n_train, args.seed)

@@ -5,6 +5,7 @@ arXiv:1406.2661, Algorithm 1), minimax or non-saturating generator loss, on the 
     minigan train gan --out runs/gan [--generator-loss minimax]     # 4 000 digits in [-1, 1], 784-256-256
     minigan evaluate --run runs/gan                                  # the digit judge on 2 000 samples
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,9 +60,17 @@ class GAN(Trainer):
     progress_fields: ClassVar[dict] = {"D": "d_loss", "G": "g_loss", "acc": "d_accuracy"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator: Module, discriminator: Module, latent_dim: int | None = None, d_steps: int = 1,
-                 generator_loss: str = "nonsaturating", lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 image_shape: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        generator: Module,
+        discriminator: Module,
+        latent_dim: int | None = None,
+        d_steps: int = 1,
+        generator_loss: str = "nonsaturating",
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        image_shape: tuple[int, ...] | None = None,
+    ) -> None:
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"GAN: generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
         if int(d_steps) < 1:
@@ -76,37 +85,53 @@ class GAN(Trainer):
         self.step = 0
 
     def components(self) -> dict[str, Any]:
-        return {"generator": self.generator, "discriminator": self.discriminator,
-                "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "optimizer_g": self.optimizer_g,
+            "optimizer_d": self.optimizer_d,
+        }
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "latent_dim": self.latent_dim, "d_steps": self.d_steps,
-                "generator_loss": self.generator_loss, "lr": self.lr, "betas": list(self.betas),
-                "generator": describe_network(self.generator),
-                "discriminator": describe_network(self.discriminator)}
+        return {
+            "family": self.family,
+            "latent_dim": self.latent_dim,
+            "d_steps": self.d_steps,
+            "generator_loss": self.generator_loss,
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "generator": describe_network(self.generator),
+            "discriminator": describe_network(self.discriminator),
+        }
 
     def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         if self.image_shape is not None:
-            real = F.reshape(real, (real.shape[0], -1))                       # images -> rows for an MLP
+            real = F.reshape(real, (real.shape[0], -1))  # images -> rows for an MLP
         n, device = real.shape[0], real.device
-        for _ in range(self.d_steps):                                        # Algorithm 1: for k steps
+        for _ in range(self.d_steps):  # Algorithm 1: for k steps
             with autograd.no_grad():
-                fake = self.generator(self.noise(n, device))                 # noise minibatch z ~ p_g(z)
+                fake = self.generator(self.noise(n, device))  # noise minibatch z ~ p_g(z)
             real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-            d_loss = losses.d_loss_minimax(real_logits, fake_logits)         # -[log D(x) + log(1 - D(G(z)))]
+            d_loss = losses.d_loss_minimax(real_logits, fake_logits)  # -[log D(x) + log(1 - D(G(z)))]
             check_finite(self.step + 1, d_loss=d_loss.item())
-            step_parameters(d_loss, list(self.discriminator.parameters()), self.optimizer_d)   # ascend for D
-        fake_logits_g = self.discriminator(self.generator(self.noise(n, device)))   # fresh z for G
-        g_loss = (losses.g_loss_nonsaturating(fake_logits_g) if self.generator_loss == "nonsaturating"
-                  else losses.g_loss_minimax(fake_logits_g))                 # -log D(G(z)) or log(1 - D(G(z)))
+            step_parameters(d_loss, list(self.discriminator.parameters()), self.optimizer_d)  # ascend for D
+        fake_logits_g = self.discriminator(self.generator(self.noise(n, device)))  # fresh z for G
+        g_loss = (
+            losses.g_loss_nonsaturating(fake_logits_g)
+            if self.generator_loss == "nonsaturating"
+            else losses.g_loss_minimax(fake_logits_g)
+        )  # -log D(G(z)) or log(1 - D(G(z)))
         check_finite(self.step + 1, g_loss=g_loss.item())
-        step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)           # descend for G
+        step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)  # descend for G
         self.step += 1
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                "d_real": float(F.sigmoid(real_logits).mean().item()),
-                "d_fake": float(F.sigmoid(fake_logits).mean().item()),
-                "d_accuracy": _d_accuracy(real_logits, fake_logits)}
+        return {
+            "d_loss": d_loss.item(),
+            "g_loss": g_loss.item(),
+            "d_real": float(F.sigmoid(real_logits).mean().item()),
+            "d_fake": float(F.sigmoid(fake_logits).mean().item()),
+            "d_accuracy": _d_accuracy(real_logits, fake_logits),
+        }
 
     def generate(self, z: TensorLike) -> Tensor:
         """G(z) in eval mode (batch norm's running statistics), no graph; images if ``image_shape``."""
@@ -126,24 +151,30 @@ class GAN(Trainer):
         return digit_judgement(self, data)
 
 
-def digit_judgement(trainer: Trainer, data: Any, n: int = 2000, seed: int = 0,
-                    classifier_epochs: int = 20) -> dict[str, Any]:
+def digit_judgement(
+    trainer: Trainer, data: Any, n: int = 2000, seed: int = 0, classifier_epochs: int = 20
+) -> dict[str, Any]:
     """What a real-digit classifier says about ``trainer.sample(n)`` (images in [-1, 1]): classes covered
     (>= 1 % of the samples), KL(histogram || uniform) in nats, the classifier's mean max probability, and
     its accuracy on the real test digits. ``data``: ((x_train, y_train), (x_test, y_test)), x in [0, 1]; the
     classifier is the demos' (``evaluate.digit_classifier``, ``classifier_epochs`` of Adam)."""
     from ..evaluate import digit_classifier, judge_digits
     from ..training import draw_samples
+
     (x_train, y_train), (x_test, y_test) = data
     classifier = digit_classifier((x_train, y_train), epochs=classifier_epochs, seed=seed)
     summary, _, _ = judge_digits(classifier, draw_samples(trainer, n, seed), value_range=(-1.0, 1.0))
-    return {"judge_test_accuracy": float(classifier.score(x_test, y_test)),
-            "classes_covered": summary["coverage"]["covered"],
-            "kl_to_uniform": summary["coverage"]["kl_to_reference"],
-            "mean_max_probability": summary["mean_max_probability"], "samples": n}
+    return {
+        "judge_test_accuracy": float(classifier.score(x_test, y_test)),
+        "classes_covered": summary["coverage"]["covered"],
+        "kl_to_uniform": summary["coverage"]["kl_to_reference"],
+        "mean_max_probability": summary["mean_max_probability"],
+        "samples": n,
+    }
 
 
 # --- the command line -----------------------------------------------------------------------------------
+
 
 def mnist_images(n: int | None = None, seed: int = 0) -> np.ndarray:
     """mnist5k's 4 000 training digits, or ``n // 10`` of each digit drawn under ``seed``
@@ -153,6 +184,7 @@ def mnist_images(n: int | None = None, seed: int = 0) -> np.ndarray:
 
     from .. import data
     from ..data.splits import stratified
+
     digits = data.load("mnist5k")
     x = np.asarray(digits.x, np.float32).reshape(-1, 1, 28, 28)
     if n is not None and n < len(x):
@@ -163,6 +195,7 @@ def mnist_images(n: int | None = None, seed: int = 0) -> np.ndarray:
 def evaluation_data(args: argparse.Namespace) -> Any:
     """(train, test) digits in [0, 1] with labels, for the judge."""
     from .. import data
+
     train, test = data.load("mnist5k"), data.load("mnist5k", split="test")
     return (train.x, train.y), (test.x, test.y)
 
@@ -170,11 +203,19 @@ def evaluation_data(args: argparse.Namespace) -> Any:
 def add_adversarial_arguments(parser, latent_dim=100):
     """Flags shared by the GAN and DCGAN families."""
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
-    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
-                        help="train on N // 10 digits of each class (default all 4 000)")
+    parser.add_argument(
+        "--n-train",
+        type=int_in_range(10, 4000),
+        default=4000,
+        help="train on N // 10 digits of each class (default all 4 000)",
+    )
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=latent_dim)
-    parser.add_argument("--d-steps", type=int_in_range(1, 100), default=1,
-                        help="discriminator updates per generator update (the paper's k)")
+    parser.add_argument(
+        "--d-steps",
+        type=int_in_range(1, 100),
+        default=1,
+        help="discriminator updates per generator update (the paper's k)",
+    )
     parser.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default="nonsaturating")
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam's learning rate")
     parser.add_argument("--beta1", type=open_probability, default=0.5, help="Adam's beta1 (beta2 0.999)")
@@ -188,8 +229,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..models import MLPDiscriminator, MLPGenerator
+
     generator = MLPGenerator(latent_dim=args.latent_dim, hidden=args.hidden).to(args.device)
     discriminator = MLPDiscriminator(hidden=args.hidden).to(args.device)
-    trainer = GAN(generator, discriminator, d_steps=args.d_steps, generator_loss=args.generator_loss, lr=args.lr,
-                  betas=(args.beta1, 0.999), image_shape=(1, 28, 28))
+    trainer = GAN(
+        generator,
+        discriminator,
+        d_steps=args.d_steps,
+        generator_loss=args.generator_loss,
+        lr=args.lr,
+        betas=(args.beta1, 0.999),
+        image_shape=(1, 28, 28),
+    )
     return trainer, mnist_images(args.n_train, args.seed)

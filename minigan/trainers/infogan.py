@@ -5,6 +5,7 @@ Adversarial Nets", 2016, arXiv:1606.03657) on the MNIST networks of its appendix
     minigan train infogan --out runs/infogan   # 4 000 digits in [-1, 1], 40 epochs of batch 64
     minigan evaluate --run runs/infogan        # does the categorical code learn the digit? (the digit judge)
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,17 @@ class InfoGAN(Trainer):
     progress_fields = {"D": "d_loss", "G": "g_loss", "Icat": "info_categorical", "Icont": "info_continuous"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator: Module, discriminator: Module, lambda_categorical: float = 1.0,
-                 lambda_continuous: float = 0.1, d_steps: int = 1, lr: float = 2e-4, lr_d: float | None = None,
-                 betas: tuple[float, float] = (0.5, 0.999)) -> None:
+    def __init__(
+        self,
+        generator: Module,
+        discriminator: Module,
+        lambda_categorical: float = 1.0,
+        lambda_continuous: float = 0.1,
+        d_steps: int = 1,
+        lr: float = 2e-4,
+        lr_d: float | None = None,
+        betas: tuple[float, float] = (0.5, 0.999),
+    ) -> None:
         if int(d_steps) < 1:
             raise ValueError(f"InfoGAN: d_steps must be >= 1, got {d_steps}")
         self.generator, self.discriminator = generator, discriminator
@@ -62,20 +71,33 @@ class InfoGAN(Trainer):
         self.lr, self.lr_d = float(lr), float(lr if lr_d is None else lr_d)
         self.betas = (float(betas[0]), float(betas[1]))
         self.optimizer_g = optim.Adam(generator.parameters(), lr=self.lr, betas=betas)
-        self.optimizer_d = optim.Adam(discriminator.parameters(), lr=self.lr_d, betas=betas)   # D and Q
+        self.optimizer_d = optim.Adam(discriminator.parameters(), lr=self.lr_d, betas=betas)  # D and Q
         self.g_params, self.d_params = list(generator.parameters()), list(discriminator.parameters())
-        self.step = 0                                          # generator updates done
+        self.step = 0  # generator updates done
 
     def components(self) -> dict[str, Any]:
-        return {"generator": self.generator, "discriminator": self.discriminator,
-                "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "optimizer_g": self.optimizer_g,
+            "optimizer_d": self.optimizer_d,
+        }
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "noise_dim": self.noise_dim, "n_categories": self.n_categories,
-                "n_continuous": self.n_continuous, "lambda_categorical": self.lambda_categorical,
-                "lambda_continuous": self.lambda_continuous, "d_steps": self.d_steps, "lr": self.lr,
-                "lr_d": self.lr_d, "betas": list(self.betas), "generator": describe_network(self.generator),
-                "discriminator": describe_network(self.discriminator)}
+        return {
+            "family": self.family,
+            "noise_dim": self.noise_dim,
+            "n_categories": self.n_categories,
+            "n_continuous": self.n_continuous,
+            "lambda_categorical": self.lambda_categorical,
+            "lambda_continuous": self.lambda_continuous,
+            "d_steps": self.d_steps,
+            "lr": self.lr,
+            "lr_d": self.lr_d,
+            "betas": list(self.betas),
+            "generator": describe_network(self.generator),
+            "discriminator": describe_network(self.discriminator),
+        }
 
     def codes(self, n: int) -> tuple[Tensor, np.ndarray, Tensor]:
         """(z (n, noise_dim) Tensor, c_cat (n,) ints, c_cont (n, C) Tensor) from minigan's RNG."""
@@ -85,8 +107,9 @@ class InfoGAN(Trainer):
         continuous = Tensor(rng.uniform(-1, 1, (n, self.n_continuous)).astype(np.float32))
         return z, categorical, continuous
 
-    def information_losses(self, images: Tensor, categorical: np.ndarray,
-                           continuous: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def information_losses(
+        self, images: Tensor, categorical: np.ndarray, continuous: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """(D's logits (N,), -E log Q(c_cat | x), -E log Q(c_cont | x)) in nats: L_I's two terms without H(c)."""
         logits, q_categorical, q_mean, q_logvar = self.discriminator.with_q(images)
         zero = F.sum(logits * 0.0)
@@ -111,17 +134,24 @@ class InfoGAN(Trainer):
         # (2) G: min  -log D(G(z, c))  - lambda L_I  with fresh codes (G, like Q, maximises the bound)
         z, categorical, continuous = self.codes(n)
         fake_logits_g, loss_cat_g, loss_cont_g = self.information_losses(
-            self.generator(z, categorical, continuous), categorical, continuous)
+            self.generator(z, categorical, continuous), categorical, continuous
+        )
         g_gan = losses.g_loss_nonsaturating(fake_logits_g)
         g_loss = g_gan + loss_cat_g * self.lambda_categorical + loss_cont_g * self.lambda_continuous
         check_finite(self.step + 1, g_loss=g_loss.item())
         step_parameters(g_loss, self.g_params, self.optimizer_g)
         self.step += 1
-        return {"d_loss": gan_loss.item(), "g_loss": g_gan.item(), "info_categorical": loss_cat_g.item(),
-                "info_continuous": loss_cont_g.item(), "d_accuracy": discriminator_accuracy(real_logits, fake_logits)}
+        return {
+            "d_loss": gan_loss.item(),
+            "g_loss": g_gan.item(),
+            "info_categorical": loss_cat_g.item(),
+            "info_continuous": loss_cont_g.item(),
+            "d_accuracy": discriminator_accuracy(real_logits, fake_logits),
+        }
 
-    def generate(self, z: TensorLike, categorical: ArrayLike | None = None,
-                 continuous: TensorLike | None = None) -> Tensor:
+    def generate(
+        self, z: TensorLike, categorical: ArrayLike | None = None, continuous: TensorLike | None = None
+    ) -> Tensor:
         """G(z, c) in eval mode, no graph; default codes: c_cat = 0..K-1 cycling, c_cont = 0."""
         z = as_tensor(z)
         n = z.shape[0]
@@ -140,8 +170,9 @@ class InfoGAN(Trainer):
         k, m = max(self.n_categories, 1), len(values)
         continuous = np.zeros((k * m, self.n_continuous), np.float32)
         continuous[:, code_index] = np.tile(values, k)
-        return self.generate(np.repeat(np.asarray(z_row, np.float32)[None], k * m, 0), np.repeat(np.arange(k), m),
-                             continuous)
+        return self.generate(
+            np.repeat(np.asarray(z_row, np.float32)[None], k * m, 0), np.repeat(np.arange(k), m), continuous
+        )
 
     def code_study(self, judge: LogisticRegression, n: int = 2000, seed: int = 1) -> dict[str, Any]:
         """What the codes learned, without labels: n images with random codes (from
@@ -153,6 +184,7 @@ class InfoGAN(Trainer):
         code with the width and the slant of the ink (``evaluate.ink_moments``)."""
         from .. import info
         from ..evaluate import ink_moments, judge_digits, matched_accuracy
+
         rng = np.random.default_rng(seed)
         z = rng.normal(size=(n, self.noise_dim)).astype(np.float32)
         categorical = rng.integers(0, self.n_categories, n)
@@ -161,19 +193,28 @@ class InfoGAN(Trainer):
         summary, predicted, _ = judge_digits(judge, images)
         table = info.contingency_table(categorical, predicted)
         width, slant = ink_moments(images)
-        correlations = {f"c{j + 1}_{name}": float(np.corrcoef(continuous[:, j], values)[0, 1])
-                        for j in range(self.n_continuous) for name, values in (("width", width), ("slant", slant))}
-        return {"mutual_information_nats": info.mutual_information(categorical, predicted),
-                "mutual_information_bits": info.mutual_information(categorical, predicted, base=2),
-                "normalized_mutual_information": info.normalized_mutual_information(categorical, predicted),
-                "purity": matched_accuracy(table)[0], "digits_claimed": int(len(set(table.argmax(1).tolist()))),
-                "covered": summary["coverage"]["covered"], "confidence": summary["mean_max_probability"],
-                "correlations": correlations, "table": table.tolist()}
+        correlations = {
+            f"c{j + 1}_{name}": float(np.corrcoef(continuous[:, j], values)[0, 1])
+            for j in range(self.n_continuous)
+            for name, values in (("width", width), ("slant", slant))
+        }
+        return {
+            "mutual_information_nats": info.mutual_information(categorical, predicted),
+            "mutual_information_bits": info.mutual_information(categorical, predicted, base=2),
+            "normalized_mutual_information": info.normalized_mutual_information(categorical, predicted),
+            "purity": matched_accuracy(table)[0],
+            "digits_claimed": int(len(set(table.argmax(1).tolist()))),
+            "covered": summary["coverage"]["covered"],
+            "confidence": summary["mean_max_probability"],
+            "correlations": correlations,
+            "table": table.tolist(),
+        }
 
     def evaluate(self, data: Any) -> dict[str, Any]:
         """``data``: mnist5k's training digits (a Dataset in [0, 1]) for the judge. Returns ``code_study``'s
         numbers on 2 000 samples (the table left out)."""
         from ..evaluate import digit_classifier
+
         study = self.code_study(digit_classifier(data, epochs=20, seed=0))
         correlations = study.pop("correlations")
         study.pop("table")
@@ -182,10 +223,15 @@ class InfoGAN(Trainer):
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=40, batch_size=64)
-    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
-                        help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)")
+    parser.add_argument(
+        "--n-train",
+        type=int_in_range(10, 4000),
+        default=4000,
+        help="train on N // 10 digits of each class (default all 4 000, drawn with --seed)",
+    )
     parser.add_argument("--width", type=int_in_range(1, 512), default=32, help="channels of D's first layer")
     parser.add_argument("--hidden", type=int_in_range(1, 4096), default=256, help="units of D's shared body")
     parser.add_argument("--noise-dim", type=int_in_range(1, 4096), default=62)
@@ -200,12 +246,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     """InfoGAN's MNIST networks and --n-train of mnist5k's 4 000 training digits, in [-1, 1] (no labels)."""
     from ..models import InfoGANDiscriminator, InfoGANGenerator
+
     train = data.load("mnist5k")
     rows = training_subset(train.y, args.n_train, args.seed)
     generator = InfoGANGenerator(args.noise_dim, args.categories, args.continuous, args.width).to(args.device)
     discriminator = InfoGANDiscriminator(args.categories, args.continuous, args.width, args.hidden).to(args.device)
-    trainer = InfoGAN(generator, discriminator, args.lambda_categorical, args.lambda_continuous, lr=args.lr,
-                      lr_d=args.lr_d)
+    trainer = InfoGAN(
+        generator, discriminator, args.lambda_categorical, args.lambda_continuous, lr=args.lr, lr_d=args.lr_d
+    )
     return trainer, (train.x[rows] * 2 - 1).astype(np.float32)
 
 

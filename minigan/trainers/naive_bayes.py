@@ -14,6 +14,7 @@ epoch would count every image twice (train it for one epoch).
 Reference: McCallum & Nigam, A Comparison of Event Models for Naive Bayes Text Classification, 1998 (the
 Bernoulli event model); Ng & Jordan, On Discriminative vs. Generative Classifiers, NIPS 2002.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -45,17 +46,18 @@ class NaiveBayesTrainer:
     family = "naive-bayes"
     progress_fields = {"images": "images"}
 
-    def __init__(self, model: BernoulliNaiveBayes, classes: Iterable[int] = range(10),
-                 n_features: int | None = None) -> None:
+    def __init__(
+        self, model: BernoulliNaiveBayes, classes: Iterable[int] = range(10), n_features: int | None = None
+    ) -> None:
         self.model, self.classes = model, numpy.asarray(list(classes))
-        self.n_features = None if n_features is None else int(n_features)     # D, for samples before any count
+        self.n_features = None if n_features is None else int(n_features)  # D, for samples before any count
         self.step = 0
 
     def train_step(self, batch: Batch) -> dict[str, float]:
         """Count a batch (x, y) of images and labels (McCallum & Nigam 1998, the Bernoulli event model):
 
-            N_c += #{n : y_n = c},     N_ci += #{n : y_n = c, x_ni = 1}
-            p(y = c) = N_c / N,        theta_ci = (N_ci + alpha) / (N_c + 2 alpha)     (Laplace smoothing)
+        N_c += #{n : y_n = c},     N_ci += #{n : y_n = c, x_ni = 1}
+        p(y = c) = N_c / N,        theta_ci = (N_ci + alpha) / (N_c + 2 alpha)     (Laplace smoothing)
         """
         x, y = batch
         self.model.partial_fit(_numpy(x), _numpy(y), classes=self.classes, reset=self.step == 0)
@@ -66,12 +68,13 @@ class NaiveBayesTrainer:
         """n images, the k-th of class c = k mod K, x_i ~ Bernoulli(theta_ci), from minigan's
         generator: (n, 1, s, s) when D is a square, else (n, D)."""
         from .. import backend
-        if self.step == 0:         # no count yet: theta = alpha / (2 alpha) = 1/2 for every pixel and class
+
+        if self.step == 0:  # no count yet: theta = alpha / (2 alpha) = 1/2 for every pixel and class
             if self.n_features is None:
                 raise ValueError("naive Bayes has counted no data yet and does not know its number of pixels")
             theta = numpy.full((n, self.n_features), 0.5)
         else:
-            theta = self.model.class_means()[numpy.arange(n) % len(self.model.classes_)]       # (n, D)
+            theta = self.model.class_means()[numpy.arange(n) % len(self.model.classes_)]  # (n, D)
         images = (backend.generator("cpu").random(theta.shape) < theta).astype(numpy.float32)
         side = int(round(theta.shape[1] ** 0.5))
         return Tensor(images.reshape(n, 1, side, side) if side * side == theta.shape[1] else images)
@@ -80,17 +83,24 @@ class NaiveBayesTrainer:
         """Accuracy and the mean negative log-likelihood -log p(x) (nats per image) on data = (x, y)."""
         x, y = data
         x = _numpy(x)
-        return {"accuracy": self.model.score(x, _numpy(y)),
-                "nll": float(-self.model.log_likelihood(x).mean())}
+        return {"accuracy": self.model.score(x, _numpy(y)), "nll": float(-self.model.log_likelihood(x).mean())}
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "alpha": self.model.alpha, "binarize": self.model.binarize,
-                "fit_prior": bool(self.model.fit_prior), "classes": self.classes.tolist()}
+        return {
+            "family": self.family,
+            "alpha": self.model.alpha,
+            "binarize": self.model.binarize,
+            "fit_prior": bool(self.model.fit_prior),
+            "classes": self.classes.tolist(),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         counted = self.step > 0
-        return {"class_count": self.model.class_count_ if counted else None,
-                "feature_count": self.model.feature_count_ if counted else None, "step": self.step}
+        return {
+            "class_count": self.model.class_count_ if counted else None,
+            "feature_count": self.model.feature_count_ if counted else None,
+            "step": self.step,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         step = int(state["step"])
@@ -103,6 +113,7 @@ class NaiveBayesTrainer:
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=1, batch_size=500)
     parser.add_argument("--alpha", type=non_negative_float, default=1.0, help="Laplace smoothing (pseudo-count)")
@@ -111,6 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from .. import data
+
     if args.epochs != 1:
         raise ValueError(f"naive Bayes counts every image once: --epochs must be 1, got {args.epochs}")
     train = data.load("mnist5k")
@@ -121,10 +133,12 @@ def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
 def make_loader(arrays: tuple[ArrayLike, ...], batch_size: int, seed: int, device: str) -> DataLoader:
     """Every image counted once: no batch dropped, no shuffle needed (counts do not depend on the order)."""
     from ..data import DataLoader
+
     return DataLoader(*arrays, batch_size=batch_size, shuffle=False, drop_last=False, device=device)
 
 
 def evaluation_data(args: argparse.Namespace) -> Any:
     from .. import data
+
     test = data.load("mnist5k", split="test")
     return test.x, test.y

@@ -18,6 +18,7 @@ ICML 2008; Hinton, A practical guide to training restricted Boltzmann machines, 
 momentum, weight decay and learning rates); Salakhutdinov & Murray, On the quantitative analysis of deep
 belief networks, ICML 2008 (AIS, ``evaluate``).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -49,19 +50,30 @@ class RBMTrainer(Trainer):
     family = "rbm"
     progress_fields = {"F gap": "free_energy_gap"}
 
-    def __init__(self, rbm: RBM, lr: float = 0.05, k: int = 1, persistent: bool = False, momentum: float = 0.5,
-                 weight_decay: float = 2e-4, n_chains: int | None = None, lr_decay_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        rbm: RBM,
+        lr: float = 0.05,
+        k: int = 1,
+        persistent: bool = False,
+        momentum: float = 0.5,
+        weight_decay: float = 2e-4,
+        n_chains: int | None = None,
+        lr_decay_steps: int | None = None,
+    ) -> None:
         if int(k) < 1:
             raise ValueError(f"k (Gibbs steps per update) must be >= 1, got {k}")
         self.rbm, self.lr, self.k, self.persistent = rbm, float(lr), int(k), bool(persistent)
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
         self.n_chains = None if n_chains is None else int(n_chains)
         self.lr_decay_steps = None if lr_decay_steps is None else int(lr_decay_steps)
-        self.optimizer = optim.SGD([{"params": [rbm.W], "weight_decay": self.weight_decay},
-                                    {"params": [rbm.b, rbm.c], "weight_decay": 0.0}], lr=self.lr,
-                                   momentum=self.momentum)
+        self.optimizer = optim.SGD(
+            [{"params": [rbm.W], "weight_decay": self.weight_decay}, {"params": [rbm.b, rbm.c], "weight_decay": 0.0}],
+            lr=self.lr,
+            momentum=self.momentum,
+        )
         self.step = 0
-        self.chain = None            # (n_chains, D): PCD's fantasy particles, carried from update to update
+        self.chain = None  # (n_chains, D): PCD's fantasy particles, carried from update to update
 
     def start_chains(self, v: TensorLike) -> None:
         """Set PCD's persistent chains to the rows of v (n_chains, D)."""
@@ -76,7 +88,7 @@ class RBMTrainer(Trainer):
         <.>_data uses E[h | v] at the batch, <.>_model at the negative particles v~ found by k block Gibbs
         steps v -> h ~ p(h|v) -> v' ~ p(v'|h) (``RBM.gibbs``), started at the batch (CD) or at the chains
         left by the previous update (PCD)."""
-        v_data = batch[0] if isinstance(batch, tuple) else batch           # labels, if any, are not used
+        v_data = batch[0] if isinstance(batch, tuple) else batch  # labels, if any, are not used
         v_data = v_data.array if isinstance(v_data, Tensor) else v_data
         v_data = v_data.reshape(v_data.shape[0], -1)
         # (1) negative phase: CD-k restarts the chains at the data, PCD continues its persistent chains
@@ -84,7 +96,7 @@ class RBMTrainer(Trainer):
             v_model = self.rbm.gibbs(v_data, self.k)[1]
         else:
             if self.chain is None:
-                self.start_chains(v_data[:self.n_chains or len(v_data)])
+                self.start_chains(v_data[: self.n_chains or len(v_data)])
             self.chain = self.rbm.gibbs(self.chain, self.k)[1]
             v_model = self.chain
         # (2) the gradient estimate -( <v h>_data - <v h>_model ) for W, b, c (RBM.cd_gradients)
@@ -106,7 +118,7 @@ class RBMTrainer(Trainer):
         """n samples p(v | h) after ``steps`` block Gibbs steps from uniform random bits: (n, 1, s, s) images
         when D is a square, else (n, D), in [0, 1]."""
         probs, _ = self.rbm.sample(n, steps=steps)
-        side = int(round(self.rbm.n_visible ** 0.5))
+        side = int(round(self.rbm.n_visible**0.5))
         return Tensor(probs.reshape(n, 1, side, side) if side * side == self.rbm.n_visible else probs)
 
     def evaluate(self, data: Any, n_runs: int = 100, n_betas: int = 14500) -> dict[str, Any]:
@@ -115,18 +127,33 @@ class RBMTrainer(Trainer):
         data: (v_test, v_train) (N, D) arrays, or v_test alone (its own pixel means for the base rates)."""
         v_test, v_train = data if isinstance(data, tuple) else (data, data)
         v_test = numpy.asarray(v_test.numpy() if isinstance(v_test, Tensor) else v_test).reshape(len(v_test), -1)
-        details = ais_log_partition(self.rbm, base_rate_biases(v_train), n_runs=n_runs, betas=ais_betas(n_betas),
-                                    return_details=True)
-        return {"test_log_likelihood": float(self.rbm.log_likelihood(v_test, details["log_z"]).mean()),
-                "log_z": details["log_z"], "log_z_low": details["log_z_low"], "log_z_high": details["log_z_high"],
-                "ais_effective_sample_size": details["effective_sample_size"], "ais_runs": n_runs,
-                "ais_temperatures": n_betas}
+        details = ais_log_partition(
+            self.rbm, base_rate_biases(v_train), n_runs=n_runs, betas=ais_betas(n_betas), return_details=True
+        )
+        return {
+            "test_log_likelihood": float(self.rbm.log_likelihood(v_test, details["log_z"]).mean()),
+            "log_z": details["log_z"],
+            "log_z_low": details["log_z_low"],
+            "log_z_high": details["log_z_high"],
+            "ais_effective_sample_size": details["effective_sample_size"],
+            "ais_runs": n_runs,
+            "ais_temperatures": n_betas,
+        }
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "n_visible": self.rbm.n_visible, "n_hidden": self.rbm.n_hidden,
-                "hidden_units": self.rbm.hidden, "lr": self.lr, "k": self.k, "persistent": self.persistent,
-                "momentum": self.momentum, "weight_decay": self.weight_decay, "n_chains": self.n_chains,
-                "lr_decay_steps": self.lr_decay_steps}
+        return {
+            "family": self.family,
+            "n_visible": self.rbm.n_visible,
+            "n_hidden": self.rbm.n_hidden,
+            "hidden_units": self.rbm.hidden,
+            "lr": self.lr,
+            "k": self.k,
+            "persistent": self.persistent,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "n_chains": self.n_chains,
+            "lr_decay_steps": self.lr_decay_steps,
+        }
 
     def components(self) -> dict[str, Any]:
         return {"rbm": self.rbm, "optimizer": self.optimizer}
@@ -142,22 +169,32 @@ class RBMTrainer(Trainer):
             if not self.persistent:
                 raise ValueError("load_state_dict: the state has persistent chains but this trainer runs CD, not PCD")
             if chain.ndim != 2 or chain.shape[1] != self.rbm.n_visible:
-                raise ValueError(f"load_state_dict: persistent chains of shape {tuple(chain.shape)}, expected "
-                                 f"(n_chains, {self.rbm.n_visible})")
+                raise ValueError(
+                    f"load_state_dict: persistent chains of shape {tuple(chain.shape)}, expected "
+                    f"(n_chains, {self.rbm.n_visible})"
+                )
         super().load_state_dict(state)
-        self.chain = None if chain is None else backend.to_device(chain.array if isinstance(chain, Tensor) else chain,
-                                                                  self.rbm.W.device).copy()
+        self.chain = (
+            None
+            if chain is None
+            else backend.to_device(chain.array if isinstance(chain, Tensor) else chain, self.rbm.W.device).copy()
+        )
 
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(epochs=15, batch_size=20)            # source 003: "after 15 epochs"
+    parser.set_defaults(epochs=15, batch_size=20)  # source 003: "after 15 epochs"
     parser.add_argument("--n-hidden", type=int_in_range(1, 100_000), default=500, help="hidden units")
     parser.add_argument("--k", type=int_in_range(1, 10_000), default=1, help="Gibbs steps per update (CD-k)")
     parser.add_argument("--pcd", action="store_true", help="persistent chains (Tieleman 2008) instead of CD")
-    parser.add_argument("--chains", type=int_in_range(1, 100_000), default=None,
-                        help="PCD's persistent chains (default: the batch size)")
+    parser.add_argument(
+        "--chains",
+        type=int_in_range(1, 100_000),
+        default=None,
+        help="PCD's persistent chains (default: the batch size)",
+    )
     parser.add_argument("--lr", type=positive_float, default=0.05, help="SGD's learning rate (PCD: 0.01)")
     parser.add_argument("--lr-decay", action="store_true", help="decay the learning rate linearly to 0")
     parser.add_argument("--momentum", type=open_probability, default=0.5)
@@ -167,6 +204,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _digits(split, seed):
     """mnist5k's digits (N, 784) in [0, 1] and a fixed binary draw of them (the test set's, the base rates')."""
     from .. import data
+
     x = data.load("mnist5k", split=split).x.reshape(-1, 784)
     return x, data.binarize_dynamic(x, rng=seed + (100 if split == "train" else 200))
 
@@ -174,17 +212,25 @@ def _digits(split, seed):
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     x, v_fixed = _digits("train", args.seed)
     rbm = RBM(784, args.n_hidden, device=args.device)
-    rbm.b.array[:] = backend.to_device(base_rate_biases(v_fixed).astype(numpy.float32), args.device)   # Hinton 2010
-    steps = args.epochs * (len(x) // args.batch_size)         # the loader drops a short last batch
-    trainer = RBMTrainer(rbm, lr=args.lr, k=args.k, persistent=args.pcd, momentum=args.momentum,
-                         weight_decay=args.weight_decay, n_chains=args.chains,
-                         lr_decay_steps=steps if args.lr_decay else None)
+    rbm.b.array[:] = backend.to_device(base_rate_biases(v_fixed).astype(numpy.float32), args.device)  # Hinton 2010
+    steps = args.epochs * (len(x) // args.batch_size)  # the loader drops a short last batch
+    trainer = RBMTrainer(
+        rbm,
+        lr=args.lr,
+        k=args.k,
+        persistent=args.pcd,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        n_chains=args.chains,
+        lr_decay_steps=steps if args.lr_decay else None,
+    )
     return trainer, x
 
 
 def make_loader(arrays: tuple[ArrayLike, ...], batch_size: int, seed: int, device: str) -> DataLoader:
     """Grey levels in, a fresh binary draw of every digit each epoch out (``data.BinarizedLoader``)."""
     from ..data import BinarizedLoader
+
     return BinarizedLoader(*arrays, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True, device=device)
 
 

@@ -7,6 +7,7 @@ fine-tuning) and an autoencoder (Hinton & Salakhutdinov 2006's unrolled DBN).
 One Adam step on a mini-batch is the whole algorithm (Kingma & Ba 2015); the losses are
 ``minigan.losses``. Before issue 16 this loop was written four times in the models and twice in the demos.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -67,7 +68,7 @@ class ClassifierTrainer(_AdamTrainer):
     def train_step(self, batch: Batch) -> dict[str, float]:
         """loss = -(1/N) sum_n log softmax(f(x_n))_{y_n} + (weight_decay / 2) sum ||W||^2; one Adam step."""
         x, y = batch
-        logits = self.model(x)                                                           # (N, K)
+        logits = self.model(x)  # (N, K)
         loss = F.cross_entropy(logits, y)
         if self.weight_decay:
             loss = loss + losses.l2_penalty(self.decayed, self.weight_decay)
@@ -81,8 +82,12 @@ class ClassifierTrainer(_AdamTrainer):
         return {"accuracy": self.model.score(x, y)}
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "model": type(self.model).__name__, "lr": self.lr,
-                "weight_decay": self.weight_decay}
+        return {
+            "family": self.family,
+            "model": type(self.model).__name__,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+        }
 
 
 class AutoencoderTrainer(_AdamTrainer):
@@ -106,8 +111,16 @@ class AutoencoderTrainer(_AdamTrainer):
         return {"family": self.family, "sizes": list(self.model.sizes), "lr": self.lr}
 
 
-def train_classifier(model: Module, x: ArrayLike, y: ArrayLike, epochs: int = 30, lr: float = 0.01,
-                     batch_size: int = 128, weight_decay: float = 1e-4, seed: int = 0) -> list[float]:
+def train_classifier(
+    model: Module,
+    x: ArrayLike,
+    y: ArrayLike,
+    epochs: int = 30,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> list[float]:
     """A measuring instrument, trained in memory: ``epochs`` passes of ``ClassifierTrainer`` over (x, y)
     shuffled by numpy.random.default_rng(seed) -- the digit judge, linear probes, baselines (what
     ``LogisticRegression.fit`` did before issue 16, with its defaults). A model under study trains through
@@ -126,8 +139,10 @@ def train_classifier(model: Module, x: ArrayLike, y: ArrayLike, epochs: int = 30
 
 # --- the command line: two families, each a namespace of the functions the CLI calls ------------------------
 
+
 def _mnist_rows(split):
     from .. import data
+
     digits = data.load("mnist5k", split=split)
     return digits.x.reshape(len(digits.x), -1), digits.y
 
@@ -144,14 +159,20 @@ class ClassifierFamily:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.set_defaults(epochs=30, batch_size=128)
-        parser.add_argument("--hidden", type=int_in_range(1, 100_000), nargs="*", default=[],
-                            help="sigmoid hidden layers (none: logistic regression)")
+        parser.add_argument(
+            "--hidden",
+            type=int_in_range(1, 100_000),
+            nargs="*",
+            default=[],
+            help="sigmoid hidden layers (none: logistic regression)",
+        )
         parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate")
         parser.add_argument("--weight-decay", type=non_negative_float, default=1e-4, help="L2 on the weights")
 
     @staticmethod
     def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
         from ..models import DBNClassifier, LogisticRegression
+
         model = (DBNClassifier((784, *args.hidden), 10) if args.hidden else LogisticRegression(784, 10)).to(args.device)
         return ClassifierTrainer(model, lr=args.lr, weight_decay=args.weight_decay), _mnist_rows("train")
 
@@ -172,13 +193,19 @@ class AutoencoderFamily:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.set_defaults(epochs=20, batch_size=64)
-        parser.add_argument("--sizes", type=int_in_range(1, 100_000), nargs="+", default=[500, 250, 30],
-                            help="encoder widths after the 784 pixels; the last is the code")
+        parser.add_argument(
+            "--sizes",
+            type=int_in_range(1, 100_000),
+            nargs="+",
+            default=[500, 250, 30],
+            help="encoder widths after the 784 pixels; the last is the code",
+        )
         parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
 
     @staticmethod
     def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
         from ..models import DeepAutoencoder
+
         model = DeepAutoencoder((784, *args.sizes), linear_code=True).to(args.device)
         return AutoencoderTrainer(model, lr=args.lr), _mnist_rows("train")[0]
 

@@ -14,6 +14,7 @@ The encoder, decoder and the reparameterisation are ``minigan/models/vae.py``, t
 Reference: Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv:1312.6114); Burda, Grosse &
 Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016 (the K-sample bound of ``evaluate``).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ class VAETrainer(Trainer):
             theta, phi <- one Adam step on the gradient of -(1/M) sum_x L(theta, phi; x)
         """
         x = batch[0] if isinstance(batch, tuple) else batch
-        logits, mu, logvar = self.vae(x)                   # encode, draw eps, decode: Bernoulli logits
+        logits, mu, logvar = self.vae(x)  # encode, draw eps, decode: Bernoulli logits
         loss, recon, kl = losses.vae_loss(logits, x, mu, logvar, beta=self.beta)
         check_finite(self.step + 1, neg_elbo=loss.item())
         self.optimizer.zero_grad()
@@ -78,8 +79,14 @@ class VAETrainer(Trainer):
         return negative_bounds(self.vae, x, eval_samples, importance)
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "latent_dim": self.vae.latent_dim, "hidden": list(self.vae.hidden),
-                "data_shape": list(self.vae.data_shape), "lr": self.lr, "beta": self.beta}
+        return {
+            "family": self.family,
+            "latent_dim": self.vae.latent_dim,
+            "hidden": list(self.vae.hidden),
+            "data_shape": list(self.vae.data_shape),
+            "lr": self.lr,
+            "beta": self.beta,
+        }
 
     def components(self) -> dict[str, Any]:
         return {"vae": self.vae, "optimizer": self.optimizer}
@@ -87,11 +94,11 @@ class VAETrainer(Trainer):
 
 # --- the command line -----------------------------------------------------------------------------------
 
-TEST_BINARIZE_SEED = 123            # the test set's one fixed Bernoulli draw (demos/vae_mnist.py's)
+TEST_BINARIZE_SEED = 123  # the test set's one fixed Bernoulli draw (demos/vae_mnist.py's)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(epochs=150, batch_size=100)          # 150 x 4 000 images = pytorch/examples' 10 x 60 000
+    parser.set_defaults(epochs=150, batch_size=100)  # 150 x 4 000 images = pytorch/examples' 10 x 60 000
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=20)
     parser.add_argument("--hidden", type=int_in_range(1, 100_000), default=400, help="units of the hidden layer")
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
@@ -100,6 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from .. import data
+
     vae = VAE(args.latent_dim, args.hidden).to(args.device)
     return VAETrainer(vae, lr=args.lr, beta=args.beta), data.load("mnist5k").x
 
@@ -107,10 +115,12 @@ def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
 def make_loader(arrays: tuple[ArrayLike, ...], batch_size: int, seed: int, device: str) -> DataLoader:
     """Grey levels in, a fresh binary draw of every digit each epoch out (``data.BinarizedLoader``)."""
     from ..data import BinarizedLoader
+
     return BinarizedLoader(*arrays, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True, device=device)
 
 
 def evaluation_data(args: argparse.Namespace) -> Any:
     """The 1 000 test digits, binarised once (seed 123)."""
     from .. import data
+
     return data.binarize_dynamic(data.load("mnist5k", split="test").x, TEST_BINARIZE_SEED)

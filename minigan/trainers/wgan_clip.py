@@ -5,6 +5,7 @@ DCGAN networks, ``--network dcgan``, without batch norm in the critic) and the r
     minigan train wgan-clip --out runs/wgan      # 4 000 digits in [-1, 1], RMSprop 5e-5, c = 0.01, n_critic 5
     minigan evaluate --run runs/wgan             # the digit judge on 2 000 samples
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,8 +51,16 @@ class WGANClip(Trainer):
     progress_fields: ClassVar[dict] = {"D": "critic_loss", "G": "g_loss", "W": "wasserstein"}
     sample_range = (-1.0, 1.0)
 
-    def __init__(self, generator: Module, critic: Module, latent_dim: int | None = None, n_critic: int = 5,
-                 clip_value: float = 0.01, lr: float = 5e-5, image_shape: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        generator: Module,
+        critic: Module,
+        latent_dim: int | None = None,
+        n_critic: int = 5,
+        clip_value: float = 0.01,
+        lr: float = 5e-5,
+        image_shape: tuple[int, ...] | None = None,
+    ) -> None:
         if int(n_critic) < 1:
             raise ValueError(f"WGANClip: n_critic must be >= 1, got {n_critic}")
         if not clip_value > 0:
@@ -65,35 +74,48 @@ class WGANClip(Trainer):
         self.step = 0
 
     def components(self) -> dict[str, Any]:
-        return {"generator": self.generator, "critic": self.critic,
-                "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        return {
+            "generator": self.generator,
+            "critic": self.critic,
+            "optimizer_g": self.optimizer_g,
+            "optimizer_d": self.optimizer_d,
+        }
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "latent_dim": self.latent_dim, "n_critic": self.n_critic,
-                "clip_value": self.clip_value, "lr": self.lr, "generator": describe_network(self.generator),
-                "critic": describe_network(self.critic)}
+        return {
+            "family": self.family,
+            "latent_dim": self.latent_dim,
+            "n_critic": self.n_critic,
+            "clip_value": self.clip_value,
+            "lr": self.lr,
+            "generator": describe_network(self.generator),
+            "critic": describe_network(self.critic),
+        }
 
     def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         if self.image_shape is not None:
-            real = F.reshape(real, (real.shape[0], -1))                       # images -> rows for an MLP
+            real = F.reshape(real, (real.shape[0], -1))  # images -> rows for an MLP
         n, device = real.shape[0], real.device
         critic_params = list(self.critic.parameters())
-        for _ in range(self.n_critic):                                       # Algorithm 1, lines 2-8
+        for _ in range(self.n_critic):  # Algorithm 1, lines 2-8
             with autograd.no_grad():
-                fake = self.generator(self.noise(n, device))                 # line 4: z ~ p(z)
+                fake = self.generator(self.noise(n, device))  # line 4: z ~ p(z)
             real_scores, fake_scores = self.critic(real), self.critic(fake)
-            critic_loss = losses.critic_loss_wasserstein(real_scores, fake_scores)   # line 5: -(E f(x) - E f(G(z)))
+            critic_loss = losses.critic_loss_wasserstein(real_scores, fake_scores)  # line 5: -(E f(x) - E f(G(z)))
             check_finite(self.step + 1, critic_loss=critic_loss.item())
-            step_parameters(critic_loss, critic_params, self.optimizer_d)    # line 6: RMSprop ascent on w
-            losses.clip_weights(critic_params, self.clip_value)              # line 7: w <- clip(w, -c, c)
-        fake_scores_g = self.critic(self.generator(self.noise(n, device)))   # line 9: fresh z
-        g_loss = losses.g_loss_wasserstein(fake_scores_g)                    # line 10: -E f(G(z))
+            step_parameters(critic_loss, critic_params, self.optimizer_d)  # line 6: RMSprop ascent on w
+            losses.clip_weights(critic_params, self.clip_value)  # line 7: w <- clip(w, -c, c)
+        fake_scores_g = self.critic(self.generator(self.noise(n, device)))  # line 9: fresh z
+        g_loss = losses.g_loss_wasserstein(fake_scores_g)  # line 10: -E f(G(z))
         check_finite(self.step + 1, g_loss=g_loss.item())
-        step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)   # line 11: RMSprop on theta
+        step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)  # line 11: RMSprop on theta
         self.step += 1
-        return {"critic_loss": critic_loss.item(), "g_loss": g_loss.item(),
-                "wasserstein": losses.wasserstein_estimate(real_scores, fake_scores)}
+        return {
+            "critic_loss": critic_loss.item(),
+            "g_loss": g_loss.item(),
+            "wasserstein": losses.wasserstein_estimate(real_scores, fake_scores),
+        }
 
     def generate(self, z: TensorLike) -> Tensor:
         with eval_mode(self.generator):
@@ -113,8 +135,12 @@ class WGANClip(Trainer):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=64)
     parser.add_argument("--data", default="mnist5k", choices=["mnist5k"], help="4 000 real MNIST digits")
-    parser.add_argument("--n-train", type=int_in_range(10, 4000), default=4000,
-                        help="train on N // 10 digits of each class (default all 4 000)")
+    parser.add_argument(
+        "--n-train",
+        type=int_in_range(10, 4000),
+        default=4000,
+        help="train on N // 10 digits of each class (default all 4 000)",
+    )
     parser.add_argument("--network", default="mlp", choices=["mlp", "dcgan"])
     parser.add_argument("--latent-dim", type=int_in_range(1, 4096), default=100)
     parser.add_argument("--hidden", type=int_in_range(1, 8192), default=256, help="MLP: units per hidden layer")
@@ -131,12 +157,22 @@ def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
         MLPDiscriminator,
         MLPGenerator,
     )
+
     if args.network == "mlp":
         generator, critic = MLPGenerator(args.latent_dim, args.hidden), MLPDiscriminator(args.hidden)
         image_shape = (1, 28, 28)
     else:
-        generator, critic = DCGANGenerator(args.latent_dim, args.width), DCGANDiscriminator(args.width, batch_norm=False)
+        generator, critic = (
+            DCGANGenerator(args.latent_dim, args.width),
+            DCGANDiscriminator(args.width, batch_norm=False),
+        )
         image_shape = None
-    trainer = WGANClip(generator.to(args.device), critic.to(args.device), n_critic=args.n_critic,
-                       clip_value=args.clip_value, lr=args.lr, image_shape=image_shape)
+    trainer = WGANClip(
+        generator.to(args.device),
+        critic.to(args.device),
+        n_critic=args.n_critic,
+        clip_value=args.clip_value,
+        lr=args.lr,
+        image_shape=image_shape,
+    )
     return trainer, gan.mnist_images(args.n_train, args.seed)

@@ -5,6 +5,7 @@ generated shapes of source 000 by default.
     minigan train wgan-gp --out runs/shapes              # 2 classes x 300 shapes, 20 epochs, batch 8
     minigan evaluate --run runs/shapes                   # the critic as a classifier of the 10 test classes
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,8 +45,16 @@ class WGANGP(Trainer):
     family = "wgan-gp"
     progress_fields: ClassVar[dict] = {"D": "critic_loss", "G": "g_loss", "W": "wasserstein", "GP": "gp"}
 
-    def __init__(self, generator: Module, critic: Module, latent_dim: int | None = None, n_critic: int = 5,
-                 lambda_gp: float = 10.0, lr: float = 1e-4, betas: tuple[float, float] = (0.0, 0.9)) -> None:
+    def __init__(
+        self,
+        generator: Module,
+        critic: Module,
+        latent_dim: int | None = None,
+        n_critic: int = 5,
+        lambda_gp: float = 10.0,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.0, 0.9),
+    ) -> None:
         if int(n_critic) < 1:
             raise ValueError(f"WGANGP: n_critic must be >= 1, got {n_critic}")
         self.generator, self.critic = generator, critic
@@ -54,36 +63,51 @@ class WGANGP(Trainer):
         self.lr, self.betas = float(lr), (float(betas[0]), float(betas[1]))
         self.optimizer_g = optim.Adam(generator.parameters(), lr=lr, betas=betas)
         self.optimizer_d = optim.Adam(critic.parameters(), lr=lr, betas=betas)
-        self.step = 0                       # generator updates done
+        self.step = 0  # generator updates done
 
     def components(self) -> dict[str, Any]:
-        return {"generator": self.generator, "critic": self.critic,
-                "optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+        return {
+            "generator": self.generator,
+            "critic": self.critic,
+            "optimizer_g": self.optimizer_g,
+            "optimizer_d": self.optimizer_d,
+        }
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.family, "latent_dim": self.latent_dim, "n_critic": self.n_critic,
-                "lambda_gp": self.lambda_gp, "lr": self.lr, "betas": list(self.betas),
-                "generator": describe_network(self.generator), "critic": describe_network(self.critic)}
+        return {
+            "family": self.family,
+            "latent_dim": self.latent_dim,
+            "n_critic": self.n_critic,
+            "lambda_gp": self.lambda_gp,
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "generator": describe_network(self.generator),
+            "critic": describe_network(self.critic),
+        }
 
     def train_step(self, real: Batch) -> dict[str, float]:
         real = as_tensor(real)
         n, device = real.shape[0], real.device
-        for _ in range(self.n_critic):                                  # Algorithm 1, lines 2-10
+        for _ in range(self.n_critic):  # Algorithm 1, lines 2-10
             with autograd.no_grad():
-                fake = self.generator(self.noise(n, device))            # lines 4-5: z ~ p(z), x~ = G(z)
+                fake = self.generator(self.noise(n, device))  # lines 4-5: z ~ p(z), x~ = G(z)
             real_scores, fake_scores = self.critic(real), self.critic(fake)
             # lines 6-7: x_hat = eps x + (1 - eps) x~;  L = f(x~) - f(x) + lambda (||grad f(x_hat)|| - 1)^2
             penalty = losses.gradient_penalty(self.critic, real, fake, self.lambda_gp)
             critic_loss = losses.critic_loss_wasserstein(real_scores, fake_scores) + penalty
             check_finite(self.step + 1, critic_loss=critic_loss.item(), gp=penalty.item())
-            step_parameters(critic_loss, list(self.critic.parameters()), self.optimizer_d)   # line 9: Adam on w
-        fake_scores_g = self.critic(self.generator(self.noise(n, device)))   # line 11: fresh z
-        g_loss = losses.g_loss_wasserstein(fake_scores_g)                     # line 12: -E f(G(z))
+            step_parameters(critic_loss, list(self.critic.parameters()), self.optimizer_d)  # line 9: Adam on w
+        fake_scores_g = self.critic(self.generator(self.noise(n, device)))  # line 11: fresh z
+        g_loss = losses.g_loss_wasserstein(fake_scores_g)  # line 12: -E f(G(z))
         check_finite(self.step + 1, g_loss=g_loss.item())
-        step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)        # line 12: Adam on theta
+        step_parameters(g_loss, list(self.generator.parameters()), self.optimizer_g)  # line 12: Adam on theta
         self.step += 1
-        return {"critic_loss": critic_loss.item(), "gp": penalty.item(), "g_loss": g_loss.item(),
-                "wasserstein": losses.wasserstein_estimate(real_scores, fake_scores)}
+        return {
+            "critic_loss": critic_loss.item(),
+            "gp": penalty.item(),
+            "g_loss": g_loss.item(),
+            "wasserstein": losses.wasserstein_estimate(real_scores, fake_scores),
+        }
 
     def generate(self, z: TensorLike) -> Tensor:
         """Images G(z) in eval mode (batch norm's running statistics), without a graph."""
@@ -99,15 +123,22 @@ class WGANGP(Trainer):
         """Source 000's measurement: the critic's scores as a 1-D classifier of the test classes. ``data``:
         (images, labels, class names); returns how many class pairs it separates (ROC AUC, orientation-free)."""
         from ..evaluate import critic_scores, separation
+
         images, labels, names = data
         _, _, summary = separation(critic_scores(self.critic, images), labels, names)
         noise = summary["noise_only"]
-        return {"pairs": summary["pairs"], "pairs_auc_ge_0.9": summary["auc_ge_0.9"],
-                "pairs_auc_ge_0.99": summary["auc_ge_0.99"], "min_auc": summary["min_auc"],
-                "noise_only_pairs": len(noise), "noise_only_auc_ge_0.99": summary["noise_only_ge_0.99"]}
+        return {
+            "pairs": summary["pairs"],
+            "pairs_auc_ge_0.9": summary["auc_ge_0.9"],
+            "pairs_auc_ge_0.99": summary["auc_ge_0.99"],
+            "min_auc": summary["min_auc"],
+            "noise_only_pairs": len(noise),
+            "noise_only_auc_ge_0.99": summary["noise_only_ge_0.99"],
+        }
 
 
 # --- the command line -----------------------------------------------------------------------------------
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(epochs=20, batch_size=8)
@@ -123,6 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
     from ..data import shapes_train
     from ..models import WGANCritic, WGANGenerator
+
     images, _, _ = shapes_train(n_per_class=args.n_per_class, seed=args.seed)
     generator = WGANGenerator(latent_dim=args.latent_dim, width=args.width).to(args.device)
     critic = WGANCritic(width=args.width).to(args.device)
@@ -132,4 +164,5 @@ def build(args: argparse.Namespace) -> tuple[Trainer, Any]:
 def evaluation_data(args: argparse.Namespace) -> Any:
     """Source 000's test set: 10 classes, 40 images each."""
     from ..data import shapes_test
+
     return shapes_test(n_per_class=40, seed=1)

@@ -22,6 +22,7 @@ as in ``minigan.data.DataLoader``, so ``minigan.training.fit`` checkpoints it an
 first arguments are arrays, not a data set, and its batch size defaults to 64); both share the batching
 code of ``minigan.data.loader.Batching``.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,10 @@ class TensorDataset(Dataset):
         self.tensors = tuple(t if isinstance(t, Tensor) else tensor(numpy.asarray(t)) for t in tensors)
         sizes = [t.shape[0] if t.ndim else None for t in self.tensors]
         if None in sizes or len(set(sizes)) != 1:
-            raise ValueError(f"TensorDataset: every tensor needs the same first (sample) dimension, got shapes "
-                             f"{[t.shape for t in self.tensors]}")
+            raise ValueError(
+                f"TensorDataset: every tensor needs the same first (sample) dimension, got shapes "
+                f"{[t.shape for t in self.tensors]}"
+            )
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
@@ -91,17 +94,20 @@ def _rng(generator: int | numpy.random.Generator | None, where: str) -> numpy.ra
     """A numpy Generator from ``generator`` (None: seeded from minigan's CPU generator, an int seed, or a
     numpy Generator used as it is)."""
     if generator is None:
-        return numpy.random.default_rng(int(backend.generator("cpu").integers(2 ** 63)))
+        return numpy.random.default_rng(int(backend.generator("cpu").integers(2**63)))
     if isinstance(generator, numpy.random.Generator):
         return generator
     if isinstance(generator, numbers.Integral) and not isinstance(generator, bool) and generator >= 0:
         return numpy.random.default_rng(int(generator))
-    raise TypeError(f"{where}: generator must be None, a seed (an int >= 0) or a numpy.random.Generator, got "
-                    f"{type(generator).__name__} (minigan has no torch.Generator)")
+    raise TypeError(
+        f"{where}: generator must be None, a seed (an int >= 0) or a numpy.random.Generator, got "
+        f"{type(generator).__name__} (minigan has no torch.Generator)"
+    )
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int | float],
-                 generator: int | numpy.random.Generator | None = None) -> list[Subset]:
+def random_split(
+    dataset: Dataset, lengths: Sequence[int | float], generator: int | numpy.random.Generator | None = None
+) -> list[Subset]:
     """``dataset`` split at random into ``Subset``s of the given ``lengths``: counts summing to its length,
     or fractions summing to 1 (each floor(fraction * n), the remainder handed out one by one from the
     first, as PyTorch)."""
@@ -114,13 +120,17 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
-    if not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0 for k in lengths) \
-            or sum(lengths) != n:
-        raise ValueError(f"random_split: lengths must be counts >= 0 summing to the data set's length {n}, or "
-                         f"fractions summing to 1; got {lengths}")
+    if (
+        not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0 for k in lengths)
+        or sum(lengths) != n
+    ):
+        raise ValueError(
+            f"random_split: lengths must be counts >= 0 summing to the data set's length {n}, or "
+            f"fractions summing to 1; got {lengths}"
+        )
     order = _rng(generator, "random_split").permutation(n)
     starts = numpy.cumsum([0] + lengths)
-    return [Subset(dataset, order[start:start + k].tolist()) for start, k in zip(starts, lengths)]
+    return [Subset(dataset, order[start : start + k].tolist()) for start, k in zip(starts, lengths)]
 
 
 def default_collate(batch: list[Any]) -> Any:
@@ -128,6 +138,7 @@ def default_collate(batch: list[Any]) -> Any:
     stacked along a new first dim, Python floats/ints/bools as float64/int64/bool tensors, strings left as a
     list, and dicts, tuples and lists collated field by field (tuples give lists; named tuples stay)."""
     from ..functional import stack
+
     first = batch[0]
     if isinstance(first, Tensor):
         return stack(batch)
@@ -149,36 +160,57 @@ def default_collate(batch: list[Any]) -> Any:
         if len({len(sample) for sample in batch}) != 1:
             raise ValueError("default_collate: the samples of a batch must all have the same number of fields")
         return [default_collate(list(field)) for field in zip(*batch)]
-    raise TypeError(f"default_collate: a batch must hold tensors, NumPy arrays, numbers, strings, dicts or "
-                    f"sequences; found {type(first).__name__}")
+    raise TypeError(
+        f"default_collate: a batch must hold tensors, NumPy arrays, numbers, strings, dicts or "
+        f"sequences; found {type(first).__name__}"
+    )
 
 
 class DataLoader(Batching):
     """Batches of a data set, as ``torch.utils.data.DataLoader`` (see the module docstring)."""
 
-    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, sampler: None = None,
-                 batch_sampler: None = None, num_workers: int = 0, collate_fn: Callable[[list[Any]], Any] | None = None,
-                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0, worker_init_fn: None = None,
-                 generator: int | numpy.random.Generator | None = None, *, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False) -> None:
-        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler),
-                            ("worker_init_fn", worker_init_fn)):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        sampler: None = None,
+        batch_sampler: None = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: None = None,
+        generator: int | numpy.random.Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+    ) -> None:
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler), ("worker_init_fn", worker_init_fn)):
             if value is not None:
-                raise NotImplementedError(f"DataLoader: {name} is not provided by minigan (use shuffle, "
-                                          "batch_size and drop_last, or a Subset)")
+                raise NotImplementedError(
+                    f"DataLoader: {name} is not provided by minigan (use shuffle, "
+                    "batch_size and drop_last, or a Subset)"
+                )
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
         self.dataset = dataset
         self.collate_fn = collate_fn
-        self._set_batching(len(dataset), batch_size, shuffle, drop_last,
-                           _rng(generator, "DataLoader") if shuffle else numpy.random.default_rng(0))
+        self._set_batching(
+            len(dataset),
+            batch_size,
+            shuffle,
+            drop_last,
+            _rng(generator, "DataLoader") if shuffle else numpy.random.default_rng(0),
+        )
 
     def __iter__(self) -> Iterator[Any]:
         whole_tensors = isinstance(self.dataset, TensorDataset) and self.collate_fn is None
         for indices in self._index_batches():
-            if whole_tensors:      # the same batch default_collate would stack, gathered in one indexing
+            if whole_tensors:  # the same batch default_collate would stack, gathered in one indexing
                 yield [t[indices] for t in self.dataset.tensors]
             else:
                 samples = [self.dataset[int(i)] for i in indices]

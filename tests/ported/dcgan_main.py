@@ -13,26 +13,26 @@ from generated_data import GeneratedLoader
 
 
 parser = argparse.ArgumentParser()
-parser.add_argument('--dataset', required=True, help='generated')
-parser.add_argument('--dataroot', required=False, help='path to dataset')
-parser.add_argument('--workers', type=int, help='number of data loading workers', default=2)
-parser.add_argument('--batchSize', type=int, default=64, help='input batch size')
-parser.add_argument('--imageSize', type=int, default=64, help='the height / width of the input image to network')
-parser.add_argument('--nz', type=int, default=100, help='size of the latent z vector')
-parser.add_argument('--ngf', type=int, default=64, help='number of generator filters')
-parser.add_argument('--ndf', type=int, default=64, help='number of discriminator filters')
-parser.add_argument('--niter', type=int, default=25, help='number of epochs to train for')
-parser.add_argument('--lr', type=float, default=0.0002, help='learning rate, default=0.0002')
-parser.add_argument('--beta1', type=float, default=0.5, help='beta1 for adam. default=0.5')
-parser.add_argument('--dry-run', action='store_true', help='check a single training cycle works')
-parser.add_argument('--ngpu', type=int, default=1, help='number of GPUs to use')
-parser.add_argument('--netG', default='', help="path to netG (to continue training)")
-parser.add_argument('--netD', default='', help="path to netD (to continue training)")
-parser.add_argument('--outf', default='.', help='folder to output images and model checkpoints')
-parser.add_argument('--manualSeed', type=int, help='manual seed')
-parser.add_argument('--classes', default='bedroom', help='comma separated list of classes for the lsun data set')
-parser.add_argument('--accel', action='store_true', default=False, help='enables accelerator')
-parser.add_argument('--numImages', type=int, default=256, help='size of the generated dataset')
+parser.add_argument("--dataset", required=True, help="generated")
+parser.add_argument("--dataroot", required=False, help="path to dataset")
+parser.add_argument("--workers", type=int, help="number of data loading workers", default=2)
+parser.add_argument("--batchSize", type=int, default=64, help="input batch size")
+parser.add_argument("--imageSize", type=int, default=64, help="the height / width of the input image to network")
+parser.add_argument("--nz", type=int, default=100, help="size of the latent z vector")
+parser.add_argument("--ngf", type=int, default=64, help="number of generator filters")
+parser.add_argument("--ndf", type=int, default=64, help="number of discriminator filters")
+parser.add_argument("--niter", type=int, default=25, help="number of epochs to train for")
+parser.add_argument("--lr", type=float, default=0.0002, help="learning rate, default=0.0002")
+parser.add_argument("--beta1", type=float, default=0.5, help="beta1 for adam. default=0.5")
+parser.add_argument("--dry-run", action="store_true", help="check a single training cycle works")
+parser.add_argument("--ngpu", type=int, default=1, help="number of GPUs to use")
+parser.add_argument("--netG", default="", help="path to netG (to continue training)")
+parser.add_argument("--netD", default="", help="path to netD (to continue training)")
+parser.add_argument("--outf", default=".", help="folder to output images and model checkpoints")
+parser.add_argument("--manualSeed", type=int, help="manual seed")
+parser.add_argument("--classes", default="bedroom", help="comma separated list of classes for the lsun data set")
+parser.add_argument("--accel", action="store_true", default=False, help="enables accelerator")
+parser.add_argument("--numImages", type=int, default=256, help="size of the generated dataset")
 
 opt = parser.parse_args()
 print(opt)
@@ -55,10 +55,17 @@ else:
 
 print(f"Using device: {device}")
 
-if opt.dataset == 'generated':
+if opt.dataset == "generated":
     # images in [-1, 1], as transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) makes them
-    dataloader = GeneratedLoader(torch.from_numpy, opt.numImages, opt.batchSize, channels=3, size=opt.imageSize,
-                                 seed=opt.manualSeed, transform=lambda x: (x - 0.5) / 0.5)
+    dataloader = GeneratedLoader(
+        torch.from_numpy,
+        opt.numImages,
+        opt.batchSize,
+        channels=3,
+        size=opt.imageSize,
+        seed=opt.manualSeed,
+        transform=lambda x: (x - 0.5) / 0.5,
+    )
     nc = 3
 
 ngpu = int(opt.ngpu)
@@ -70,9 +77,9 @@ ndf = int(opt.ndf)
 # custom weights initialization called on netG and netD
 def weights_init(m):
     classname = m.__class__.__name__
-    if classname.find('Conv') != -1:
+    if classname.find("Conv") != -1:
         torch.nn.init.normal_(m.weight, 0.0, 0.02)
-    elif classname.find('BatchNorm') != -1:
+    elif classname.find("BatchNorm") != -1:
         torch.nn.init.normal_(m.weight, 1.0, 0.02)
         torch.nn.init.zeros_(m.bias)
 
@@ -83,7 +90,7 @@ class Generator(nn.Module):
         self.ngpu = ngpu
         self.main = nn.Sequential(
             # input is Z, going into a convolution
-            nn.ConvTranspose2d(     nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
             nn.BatchNorm2d(ngf * 8),
             nn.ReLU(True),
             # state size. (ngf*8) x 4 x 4
@@ -95,12 +102,12 @@ class Generator(nn.Module):
             nn.BatchNorm2d(ngf * 2),
             nn.ReLU(True),
             # state size. (ngf*2) x 16 x 16
-            nn.ConvTranspose2d(ngf * 2,     ngf, 4, 2, 1, bias=False),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
             nn.BatchNorm2d(ngf),
             nn.ReLU(True),
             # state size. (ngf) x 32 x 32
-            nn.ConvTranspose2d(    ngf,      nc, 4, 2, 1, bias=False),
-            nn.Tanh()
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
             # state size. (nc) x 64 x 64
         )
 
@@ -115,7 +122,7 @@ class Generator(nn.Module):
 
 netG = Generator(ngpu).to(device)
 netG.apply(weights_init)
-if opt.netG != '':
+if opt.netG != "":
     netG.load_state_dict(torch.load(opt.netG))
 print(netG)
 
@@ -142,7 +149,7 @@ class Discriminator(nn.Module):
             nn.LeakyReLU(0.2, inplace=True),
             # state size. (ndf*8) x 4 x 4
             nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
-            nn.Sigmoid()
+            nn.Sigmoid(),
         )
 
     def forward(self, input):
@@ -156,7 +163,7 @@ class Discriminator(nn.Module):
 
 netD = Discriminator(ngpu).to(device)
 netD.apply(weights_init)
-if opt.netD != '':
+if opt.netD != "":
     netD.load_state_dict(torch.load(opt.netD))
 print(netD)
 
@@ -183,8 +190,7 @@ for epoch in range(opt.niter):
         netD.zero_grad()
         real_cpu = data[0].to(device)
         batch_size = real_cpu.size(0)
-        label = torch.full((batch_size,), real_label,
-                           dtype=real_cpu.dtype, device=device)
+        label = torch.full((batch_size,), real_label, dtype=real_cpu.dtype, device=device)
 
         output = netD(real_cpu)
         errD_real = criterion(output, label)
@@ -213,9 +219,10 @@ for epoch in range(opt.niter):
         D_G_z2 = output.mean().item()
         optimizerG.step()
 
-        print('[%d/%d][%d/%d] Loss_D: %.4f Loss_G: %.4f D(x): %.4f D(G(z)): %.4f / %.4f'
-              % (epoch, opt.niter, i, len(dataloader),
-                 errD.item(), errG.item(), D_x, D_G_z1, D_G_z2))
+        print(
+            "[%d/%d][%d/%d] Loss_D: %.4f Loss_G: %.4f D(x): %.4f D(G(z)): %.4f / %.4f"
+            % (epoch, opt.niter, i, len(dataloader), errD.item(), errG.item(), D_x, D_G_z1, D_G_z2)
+        )
         history.append((errD.item(), errG.item(), D_x, D_G_z1, D_G_z2))
         if i % 100 == 0:
             fake = netG(fixed_noise)
@@ -223,5 +230,5 @@ for epoch in range(opt.niter):
         if opt.dry_run:
             break
     # do checkpointing
-    torch.save(netG.state_dict(), '%s/netG_epoch_%d.pth' % (opt.outf, epoch))
-    torch.save(netD.state_dict(), '%s/netD_epoch_%d.pth' % (opt.outf, epoch))
+    torch.save(netG.state_dict(), "%s/netG_epoch_%d.pth" % (opt.outf, epoch))
+    torch.save(netD.state_dict(), "%s/netD_epoch_%d.pth" % (opt.outf, epoch))

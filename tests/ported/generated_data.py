@@ -3,6 +3,7 @@ torch.utils.data.DataLoader), for the ported pytorch/examples scripts: the same 
 PyTorch (each script converts them with its own ``from_numpy``). ``GeneratedMNIST`` is a map-style data set
 that the mnist script batches with each library's own ``torch.utils.data.DataLoader``; ``GeneratedLoader``
 yields batches itself, with the DataLoader attributes the scripts read (``dataset``, ``len``, iteration)."""
+
 import numpy as np
 
 
