@@ -10,6 +10,7 @@ Kept because the closing note of issue 17 quotes its tables and the next round r
 split wraps each Function subclass's `forward` (the arithmetic of a forward op and of every backward op,
 which are primitives run through apply) with a CPU-time counter, in this process only; no library code changes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,7 @@ def timed_forwards(totals):
                 entry = totals[_name]
                 entry[0] += time.thread_time() - start
                 entry[1] += 1
+
         cls.forward = wrapped
 
 
@@ -77,6 +79,7 @@ def wgan_models(width=16, batch=8):
     from minigan.models import WGANCritic, WGANGenerator
     from minigan.trainers.wgan_gp import WGANGP
     from minigan.data import shapes_train
+
     mg.manual_seed(0)
     G, D = WGANGenerator(latent_dim=128, width=width), WGANCritic(width=width)
     images, _, _ = shapes_train(n_per_class=batch)
@@ -86,15 +89,18 @@ def wgan_models(width=16, batch=8):
 
 def profile_wgan(steps):
     import numba
+
     numba.set_num_threads(1)
     import minigan as mg
+
     G, D, model, real = wgan_models()
     real = mg.tensor(real)
     for _ in range(2):
-        model.train_step(real)                 # JIT and first allocations
+        model.train_step(real)  # JIT and first allocations
     totals = collections.defaultdict(lambda: [0.0, 0])
     timed_forwards(totals)
     from minigan import optim
+
     opt_time = [0.0]
     original_step = optim.Adam.step
 
@@ -104,6 +110,7 @@ def profile_wgan(steps):
             return original_step(self, *a, **k)
         finally:
             opt_time[0] += time.thread_time() - start
+
     optim.Adam.step = step
     start = time.thread_time()
     for _ in range(steps):
@@ -122,7 +129,9 @@ def profile_wgan(steps):
     print(f"  {'engine Python (the rest)':30s} {rest:8.1f} ms  {rest / total:6.1%}")
     print("top op types (forward arrays of forward and backward ops), ms per step, calls per step:")
     for name, (seconds, calls) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:18]:
-        print(f"  {name:28s} {seconds / steps * 1e3:8.2f} ms {calls // steps:6d} calls  {seconds / calls * 1e6:8.1f} us/call")
+        print(
+            f"  {name:28s} {seconds / steps * 1e3:8.2f} ms {calls // steps:6d} calls  {seconds / calls * 1e6:8.1f} us/call"
+        )
     optim.Adam.step = original_step
     profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
@@ -137,6 +146,7 @@ def profile_torch(steps):
     import torch
     from torch.profiler import ProfilerActivity, profile
     from bench_wgan_step import torch_networks, torch_step
+
     torch.set_num_threads(1)
     G, D, _, real = wgan_models()
     tG, tD = torch_networks(16, 128)
@@ -175,19 +185,25 @@ def _resident_by_mapping():
 
 def profile_memory(model_name, side):
     import tracemalloc
+
     lines = [f"after interpreter start: RSS {_status_mib('VmRSS'):.0f} MiB"]
     import numpy  # noqa: F401
+
     lines.append(f"after import numpy: RSS {_status_mib('VmRSS'):.0f} MiB")
     import numba
+
     numba.set_num_threads(1)
     import minigan  # noqa: F401
     import minigan_kernels as kernels
+
     kernels.select("numpy")
     lines.append(f"after import minigan + kernels.select: RSS {_status_mib('VmRSS'):.0f} MiB")
     from bench_models import minigan_epoch, torch_epoch
+
     epoch, weights = minigan_epoch(model_name)
     if side == "torch":
         import torch
+
         torch.set_num_threads(1)
         epoch = torch_epoch(model_name, weights)
         lines.append(f"after import torch: RSS {_status_mib('VmRSS'):.0f} MiB")
@@ -201,15 +217,19 @@ def profile_memory(model_name, side):
     current, peak = tracemalloc.get_traced_memory()
     snapshot = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    lines.append(f"after first epoch: RSS {_status_mib('VmRSS'):.0f} MiB, peak {_status_mib('VmHWM'):.0f} MiB "
-                 f"(peak above built {_status_mib('VmHWM') - built:.0f}); tracemalloc (NumPy arrays and Python "
-                 f"objects allocated during the epoch): still live {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB")
+    lines.append(
+        f"after first epoch: RSS {_status_mib('VmRSS'):.0f} MiB, peak {_status_mib('VmHWM'):.0f} MiB "
+        f"(peak above built {_status_mib('VmHWM') - built:.0f}); tracemalloc (NumPy arrays and Python "
+        f"objects allocated during the epoch): still live {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB"
+    )
     after = _resident_by_mapping()
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")
     second = _status_mib("VmRSS")
     epoch()
-    lines.append(f"second epoch: RSS {_status_mib('VmRSS'):.0f} MiB, peak above its start {_status_mib('VmHWM') - second:.0f} MiB")
+    lines.append(
+        f"second epoch: RSS {_status_mib('VmRSS'):.0f} MiB, peak above its start {_status_mib('VmHWM') - second:.0f} MiB"
+    )
     print(f"[{model_name}, {side}]")
     print("\n".join(lines))
     print("tracemalloc, largest live allocation sites after the first epoch:")
@@ -235,9 +255,11 @@ def _functions_of(loss):
 
 def profile_chain():
     import numba
+
     numba.set_num_threads(1)
     import minigan as mg
     import minigan.functional as F
+
     x = mg.randn(8, requires_grad=True)
 
     def forward():
@@ -245,6 +267,7 @@ def profile_chain():
         for i in range(200):
             h = F.tanh(h * 1.01 + 0.1) if i % 2 else h * h * 0.5 + h
         return h.sum()
+
     for _ in range(3):
         forward().backward()
         x.grad = None
@@ -258,6 +281,7 @@ def profile_chain():
     x.grad = None
     # the same sweep with every op's backward method timed (its primitives' applies included)
     from minigan.function import Function
+
     inside = [0.0, 0]
     originals = {}
     for cls in {type(f) for f in _functions_of(forward())}:
@@ -270,6 +294,7 @@ def profile_chain():
             finally:
                 inside[0] += time.thread_time() - start
                 inside[1] += 1
+
         cls.backward = timed
     losses = [forward() for _ in range(runs)]
     start = time.thread_time()
@@ -279,7 +304,7 @@ def profile_chain():
     clock = time.thread_time()
     for _ in range(100000):
         time.thread_time()
-    clock = (time.thread_time() - clock) / 100000 * 1e6        # one clock read, us
+    clock = (time.thread_time() - clock) / 100000 * 1e6  # one clock read, us
     for cls, original in originals.items():
         if original is None:
             del cls.backward
@@ -287,12 +312,14 @@ def profile_chain():
             cls.backward = original
     x.grad = None
     in_backward = inside[0] / ops * 1e6
-    print(f"backward sweep of the 601-op chain, no profiler, one thread: {sweep:.2f} us per op; with each op's "
-          f"backward timed: {timed_sweep:.2f} us per op, of which the ops' backward methods (their primitive "
-          f"applies included) {in_backward:.2f} us and the sweep's own bookkeeping "
-          f"{timed_sweep - in_backward - 2 * clock:.2f} us (two clock reads of {clock:.2f} us taken out); "
-          f"{inside[1] / runs:.0f} backward calls per run; {Function.__name__} subclasses: "
-          f"{sorted(cls.__name__ for cls in originals)}")
+    print(
+        f"backward sweep of the 601-op chain, no profiler, one thread: {sweep:.2f} us per op; with each op's "
+        f"backward timed: {timed_sweep:.2f} us per op, of which the ops' backward methods (their primitive "
+        f"applies included) {in_backward:.2f} us and the sweep's own bookkeeping "
+        f"{timed_sweep - in_backward - 2 * clock:.2f} us (two clock reads of {clock:.2f} us taken out); "
+        f"{inside[1] / runs:.0f} backward calls per run; {Function.__name__} subclasses: "
+        f"{sorted(cls.__name__ for cls in originals)}"
+    )
     losses = [forward() for _ in range(runs)]
     profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
@@ -301,8 +328,10 @@ def profile_chain():
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = stats.total_tt
-    print(f"backward sweep of the 601-op chain under cProfile: {total / ops * 1e6:.2f} us per op (profiled; "
-          f"cProfile inflates, shares matter)")
+    print(
+        f"backward sweep of the 601-op chain under cProfile: {total / ops * 1e6:.2f} us per op (profiled; "
+        f"cProfile inflates, shares matter)"
+    )
     rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:22]
     print(f"{'tottime us/op':>13s} {'cumtime us/op':>13s} {'calls/op':>8s}  function")
     for (filename, line, func), (cc, nc, tt, ct, _) in rows:
