@@ -5,6 +5,8 @@
     python bench/profile_obstacles.py torch [--steps 3]     # (a) PyTorch's same step under torch.profiler
     python bench/profile_obstacles.py memory MODEL [--side torch]  # (b) RSS after import / warm-up / one epoch, tracemalloc
     python bench/profile_obstacles.py chain                 # (c) cProfile of the 601-op chain's backward sweep
+    python bench/profile_obstacles.py rbm [rbm-pcd] [--side torch]  # (d) one RBM CD-1 epoch: products, sampling...
+    python bench/profile_obstacles.py mlp-gan [--side torch]        # (d) one MLP GAN epoch: by op type + cProfile
 
 Kept because the closing note of issue 17 quotes its tables and the next round re-runs them.  The op-type
 split wraps each Function subclass's `forward` (the arithmetic of a forward op and of every backward op,
@@ -47,8 +49,9 @@ def category(name):
     return "elementwise/reductions/shape"
 
 
-def timed_forwards(totals):
-    """Wrap every Function subclass's own forward with a CPU-time counter keyed by the class name."""
+def timed_forwards(totals, clock=time.thread_time):
+    """Wrap every Function subclass's own forward with a counter of its time by `clock` (CPU time of this
+    thread by default) keyed by the class name."""
     from minigan.function import Function
 
     def subclasses(cls):
@@ -62,12 +65,12 @@ def timed_forwards(totals):
         original = cls.__dict__["forward"]
 
         def wrapped(self, *arrays, _original=original, _name=cls.__name__):
-            start = time.thread_time()
+            start = clock()
             try:
                 return _original(self, *arrays)
             finally:
                 entry = totals[_name]
-                entry[0] += time.thread_time() - start
+                entry[0] += clock() - start
                 entry[1] += 1
 
         cls.forward = wrapped
@@ -339,19 +342,219 @@ def profile_chain():
         print(f"{tt / ops * 1e6:13.2f} {ct / ops * 1e6:13.2f} {nc / ops:8.2f}  {where}")
 
 
+def timed_attribute(owner, attribute, totals, key, clock=time.thread_time):
+    """Replace owner.attribute (a function looked up at call time) with one that adds its time by `clock`
+    (CPU time of this thread by default) and calls to totals[key]; returns the function that puts the original
+    back."""
+    original = getattr(owner, attribute)
+
+    def wrapped(*args, **kwargs):
+        start = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            entry = totals[key]
+            entry[0] += clock() - start
+            entry[1] += 1
+
+    setattr(owner, attribute, wrapped)
+    return lambda: setattr(owner, attribute, original)
+
+
+def _epoch_ms(epoch, clock=time.thread_time):
+    start = clock()
+    epoch()
+    return (clock() - start) * 1e3
+
+
+def _clock(threads):
+    """CPU time of this thread for one thread; wall time for more (the BLAS workers' time is then
+    elsewhere), which on a shared machine counts waiting for a core too."""
+    return (time.thread_time, "CPU") if threads == 1 else (time.perf_counter, "wall")
+
+
+def _print_cprofile(epoch, rows=22):
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    epoch()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"cProfile of one more epoch ({stats.total_tt * 1e3:.0f} ms profiled; cProfile inflates, shares matter):")
+    print(f"{'tottime ms':>10s} {'cumtime ms':>10s} {'calls':>7s}  function")
+    for (filename, line, func), (cc, nc, tt, ct, _) in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:rows]:
+        where = f"{os.path.relpath(filename, os.path.dirname(HERE)) if filename.startswith('/') else filename}:{line}({func})"
+        print(f"{tt * 1e3:10.1f} {ct * 1e3:10.1f} {nc:7d}  {where}")
+
+
+def _torch_epoch_profile(model, threads):
+    """PyTorch's epoch of bench_models.py: CPU ms of one epoch, then torch.profiler's table of another."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from bench_models import minigan_epoch, torch_epoch
+
+    torch.set_num_threads(threads)
+    clock, kind = _clock(threads)
+    epoch = torch_epoch(model, minigan_epoch(model)[1])
+    epoch()  # first allocations
+    print(f"PyTorch {model} epoch, {threads} thread(s), {kind} ms: {_epoch_ms(epoch, clock):.1f}")
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        epoch()
+    print("torch.profiler, one more epoch:")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=22))
+
+
+def _minigan_products(totals, clock):
+    """Time the kernel module's matmul (every product of the MLPs and the RBM) and, inside it, the private
+    BLAS calls (the rest of matmul's time is NumPy's `@` for the small products and the checks)."""
+    import minigan_kernels
+    from minigan_kernels import products
+
+    module = minigan_kernels.select("numpy")
+    return [
+        timed_attribute(module, "matmul", totals, "products (kernels matmul)", clock),
+        timed_attribute(products, "_matmul_2d", totals, "  of which private BLAS", clock),
+        timed_attribute(products, "_matmul_batch", totals, "  of which private BLAS", clock),
+    ]
+
+
+def _print_items(title, total, totals, epochs, outside):
+    """Rows of totals (CPU s, calls over `epochs` epochs) as ms per epoch and shares; `outside` names the rows
+    that do not overlap, whose sum is taken from the total to give "the rest"."""
+    print(title)
+    for key, (seconds, calls) in sorted(totals.items(), key=lambda kv: -kv[1][0]):
+        ms = seconds / epochs * 1e3
+        print(
+            f"  {key:44s} {ms:8.1f} ms {ms / total:6.1%} {calls // epochs:7d} calls {seconds / max(calls, 1) * 1e6:8.1f} us/call"
+        )
+    rest = total - sum(totals[key][0] for key in outside) / epochs * 1e3
+    print(f"  {'the rest (see the cProfile table)':44s} {rest:8.1f} ms {rest / total:6.1%}")
+
+
+def profile_rbm(model, side, epochs, threads):
+    if side == "torch":
+        return _torch_epoch_profile(model, threads)
+    import numba
+
+    numba.set_num_threads(threads)
+    clock, kind = _clock(threads)
+    import numpy as np
+    from minigan import optim
+    from minigan.models import rbm as rbm_module
+    from bench_models import minigan_epoch
+
+    epoch, _ = minigan_epoch(model)
+    epoch()  # JIT, first allocations, momentum buffers
+    plain = sum(_epoch_ms(epoch, clock) for _ in range(epochs)) / epochs
+    totals = collections.defaultdict(lambda: [0.0, 0])
+    restore = _minigan_products(totals, clock)
+    restore += [
+        timed_attribute(rbm_module, "_sigmoid", totals, "sigmoid (0.5 * (1 + tanh(a / 2)))", clock),
+        timed_attribute(rbm_module.RBM, "bernoulli", totals, "Bernoulli sampling (random < p, astype)", clock),
+        timed_attribute(optim.SGD, "step", totals, "SGD step (momentum, weight decay)", clock),
+        timed_attribute(rbm_module.RBM, "cd_gradients", totals, "cd_gradients (cumulative: 2 products...)", clock),
+    ]
+    timed = sum(_epoch_ms(epoch, clock) for _ in range(epochs)) / epochs
+    for put_back in reversed(restore):
+        put_back()
+    print(f"minigan {model} epoch, {threads} thread(s), {kind} ms: {plain:.1f} (with the items timed: {timed:.1f})")
+    outside = [
+        "products (kernels matmul)",
+        "sigmoid (0.5 * (1 + tanh(a / 2)))",
+        "Bernoulli sampling (random < p, astype)",
+        "SGD step (momentum, weight decay)",
+    ]
+    _print_items(f"items, {kind} ms per epoch (shares of the timed epoch):", timed, totals, epochs, outside)
+    # what a Bernoulli draw of one batch costs, split: the uniform draw, then the comparison and the cast
+    generator = np.random.default_rng(0)
+    for shape in ((20, 500), (20, 784)):
+        p = generator.random(shape, dtype=np.float32)
+        reps = 2000
+        start = time.thread_time()
+        for _ in range(reps):
+            u = generator.random(shape, dtype=np.float32)
+        draw = (time.thread_time() - start) / reps * 1e6
+        start = time.thread_time()
+        for _ in range(reps):
+            (u < p).astype(np.float32)
+        cast = (time.thread_time() - start) / reps * 1e6
+        start = time.thread_time()
+        for _ in range(reps):
+            0.5 * (1.0 + np.tanh(0.5 * p))
+        sigmoid = (time.thread_time() - start) / reps * 1e6
+        print(
+            f"  one {shape} batch: uniform draw {draw:.1f} us, compare + astype {cast:.1f} us; "
+            f"sigmoid by tanh {sigmoid:.1f} us"
+        )
+    _print_cprofile(epoch)
+
+
+def profile_mlp_gan(side, epochs, threads):
+    if side == "torch":
+        return _torch_epoch_profile("mlp-gan", threads)
+    import numba
+
+    numba.set_num_threads(threads)
+    clock, kind = _clock(threads)
+    from minigan import optim
+    from bench_models import minigan_epoch
+
+    epoch, _ = minigan_epoch("mlp-gan")
+    epoch()  # JIT, first allocations, Adam state
+    plain = sum(_epoch_ms(epoch, clock) for _ in range(epochs)) / epochs
+    print(f"minigan mlp-gan epoch, {threads} thread(s), {kind} ms: {plain:.1f}")
+    _print_cprofile(epoch)  # before the forwards are wrapped (for good, in this process)
+    op_totals = collections.defaultdict(lambda: [0.0, 0])
+    timed_forwards(op_totals, clock)
+    totals = collections.defaultdict(lambda: [0.0, 0])
+    restore = _minigan_products(totals, clock)
+    restore.append(timed_attribute(optim.Adam, "step", totals, "Adam steps", clock))
+    timed = sum(_epoch_ms(epoch, clock) for _ in range(epochs)) / epochs
+    for put_back in reversed(restore):
+        put_back()
+    by_category = collections.defaultdict(lambda: [0.0, 0])
+    for name, (seconds, calls) in op_totals.items():
+        entry = by_category[f"ops: {category(name)}"]
+        entry[0] += seconds
+        entry[1] += calls
+    print(f"with the items timed: {timed:.1f} ms per epoch")
+    rows = dict(by_category)
+    rows.update(totals)
+    outside = [key for key in rows if key.startswith("ops:")] + ["Adam steps"]
+    _print_items(
+        f"items, {kind} ms per epoch (ops: the forward arrays of forward and backward ops; products: inside them):",
+        timed,
+        rows,
+        epochs,
+        outside,
+    )
+    print("top op types, ms per epoch, calls per epoch:")
+    for name, (seconds, calls) in sorted(op_totals.items(), key=lambda kv: -kv[1][0])[:16]:
+        print(
+            f"  {name:28s} {seconds / epochs * 1e3:8.1f} ms {calls // epochs:7d} calls {seconds / calls * 1e6:8.1f} us/call"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["wgan", "torch", "memory", "chain"])
-    parser.add_argument("model", nargs="?", default="vae-2")
+    parser.add_argument("what", choices=["wgan", "torch", "memory", "chain", "rbm", "mlp-gan"])
+    parser.add_argument("model", nargs="?", default=None, help="memory: vae-2 unless named; rbm: rbm-cd1 or rbm-pcd")
+    parser.add_argument("--threads", type=int, default=1, help="rbm, mlp-gan: threads per side (more: wall time)")
+    parser.add_argument("--epochs", type=int, default=2, help="rbm, mlp-gan: timed epochs (after one untimed)")
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--side", choices=["minigan", "torch"], default="minigan", help="memory: which side trains")
+    parser.add_argument(
+        "--side", choices=["minigan", "torch"], default="minigan", help="memory, rbm, mlp-gan: which side"
+    )
     args = parser.parse_args()
     if args.what == "wgan":
         profile_wgan(args.steps)
     elif args.what == "torch":
         profile_torch(args.steps)
     elif args.what == "memory":
-        profile_memory(args.model, args.side)
+        profile_memory(args.model or "vae-2", args.side)
+    elif args.what == "rbm":
+        profile_rbm(args.model or "rbm-cd1", args.side, args.epochs, args.threads)
+    elif args.what == "mlp-gan":
+        profile_mlp_gan(args.side, args.epochs, args.threads)
     else:
         profile_chain()
 
