@@ -386,7 +386,7 @@ def _print_cprofile(epoch, rows=22):
         print(f"{tt * 1e3:10.1f} {ct * 1e3:10.1f} {nc:7d}  {where}")
 
 
-def _torch_epoch_profile(model, threads):
+def _torch_epoch_profile(model, threads, epochs):
     """PyTorch's epoch of bench_models.py: CPU ms of one epoch, then torch.profiler's table of another."""
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -396,7 +396,8 @@ def _torch_epoch_profile(model, threads):
     clock, kind = _clock(threads)
     epoch = torch_epoch(model, minigan_epoch(model)[1])
     epoch()  # first allocations
-    print(f"PyTorch {model} epoch, {threads} thread(s), {kind} ms: {_epoch_ms(epoch, clock):.1f}")
+    times = [_epoch_ms(epoch, clock) for _ in range(epochs)]
+    print(f"PyTorch {model} epoch, {threads} thread(s), {kind} ms: {sum(times) / epochs:.1f} (mean of {epochs})")
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         epoch()
     print("torch.profiler, one more epoch:")
@@ -432,7 +433,7 @@ def _print_items(title, total, totals, epochs, outside):
 
 def profile_rbm(model, side, epochs, threads):
     if side == "torch":
-        return _torch_epoch_profile(model, threads)
+        return _torch_epoch_profile(model, threads, epochs)
     import numba
 
     numba.set_num_threads(threads)
@@ -456,7 +457,9 @@ def profile_rbm(model, side, epochs, threads):
     timed = sum(_epoch_ms(epoch, clock) for _ in range(epochs)) / epochs
     for put_back in reversed(restore):
         put_back()
-    print(f"minigan {model} epoch, {threads} thread(s), {kind} ms: {plain:.1f} (with the items timed: {timed:.1f})")
+    print(
+        f"minigan {model} epoch, {threads} thread(s), {kind} ms: {plain:.1f} (mean of {epochs}; with the items timed: {timed:.1f})"
+    )
     outside = [
         "products (kernels matmul)",
         "sigmoid (0.5 * (1 + tanh(a / 2)))",
@@ -490,7 +493,7 @@ def profile_rbm(model, side, epochs, threads):
 
 def profile_mlp_gan(side, epochs, threads):
     if side == "torch":
-        return _torch_epoch_profile("mlp-gan", threads)
+        return _torch_epoch_profile("mlp-gan", threads, epochs)
     import numba
 
     numba.set_num_threads(threads)
@@ -501,7 +504,7 @@ def profile_mlp_gan(side, epochs, threads):
     epoch, _ = minigan_epoch("mlp-gan")
     epoch()  # JIT, first allocations, Adam state
     plain = sum(_epoch_ms(epoch, clock) for _ in range(epochs)) / epochs
-    print(f"minigan mlp-gan epoch, {threads} thread(s), {kind} ms: {plain:.1f}")
+    print(f"minigan mlp-gan epoch, {threads} thread(s), {kind} ms: {plain:.1f} (mean of {epochs})")
     _print_cprofile(epoch)  # before the forwards are wrapped (for good, in this process)
     op_totals = collections.defaultdict(lambda: [0.0, 0])
     timed_forwards(op_totals, clock)
