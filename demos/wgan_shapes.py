@@ -36,7 +36,6 @@ import time
 import minigan as mg
 from minigan import argtypes, critic_classifier, report, viz
 from minigan.data import DataLoader, shapes_test, shapes_train
-from minigan.evaluate import critic_scores
 from minigan.models import WGANCritic, WGANGenerator
 from minigan.trainers.wgan_gp import WGANGP
 from minigan.training import CHECKPOINT_NAME, fit, read_run_config
@@ -149,28 +148,21 @@ def main(argv=None):
             title=f"WGAN-GP, {e} epochs",
         )
 
-    # -- 2. score the 10 test classes with each trained critic, and with the baselines ----------------------------
-    test_x, test_y, names = shapes_test(n_per_class=q.get("test_per_class", TEST_PER_CLASS), seed=1)
-    scores = {name: critic_scores(trainer.critic, test_x) for name, (trainer, _, _) in trained.items()}
-    baselines = critic_classifier.baseline_scores(
-        test_x, lambda: WGANCritic(width=width), seeds=range(q.get("baseline_seeds", args.baseline_seeds))
-    )
-
+    # -- 2. score the 10 test classes with each trained critic, and with the baselines; ---------------------------
     # -- 3. separation of the 45 class pairs, class positions across retrainings; figures and the report ---------
-    results = critic_classifier.results(scores, baselines, test_y, names)
+    test_x, test_y, names = shapes_test(n_per_class=q.get("test_per_class", TEST_PER_CLASS), seed=1)
     main_run = f"{epochs}ep"
-    critic_classifier.figures(
-        scores,
-        baselines,
+    results = critic_classifier.measure_runs(
+        trained,
+        runs,
+        lambda: WGANCritic(width=width),
+        range(q.get("baseline_seeds", args.baseline_seeds)),
+        test_x,
         test_y,
         names,
         args.out,
         main=main_run,
-        samples={n: os.path.join(args.out, f"run_{n}", f"samples_epoch_{e:03d}.png") for n, e in runs.items()},
-        titles={n: f"{e} epoch(s)" for n, e in runs.items()},
     )
-    for name, (_, steps, seconds) in trained.items():
-        results["runs"][name].update(epochs=runs[name], steps=steps, train_wall_seconds=round(seconds, 1))
     results["schedule"] = {
         "main_epochs": epochs,
         "short_epochs": list(short_epochs),

@@ -271,7 +271,6 @@ def _demo(args, parser):
     separation tables beside the baselines, histograms, report.md and report.json in ``--out``."""
     from . import critic_classifier, report, viz
     from .data import shapes_test
-    from .evaluate import critic_scores
     from .models import WGANCritic
 
     if args.quick:  # seconds: tiny networks and data, every step once
@@ -313,22 +312,19 @@ def _demo(args, parser):
         trained[name] = (trainer, int(state["step"]), float(state["extra"]["elapsed"]))
 
     test_x, test_y, names = shapes_test(n_per_class=test_per_class, seed=1)
-    scores = {name: critic_scores(trainer.critic, test_x) for name, (trainer, _, _) in trained.items()}
-    baselines = critic_classifier.baseline_scores(test_x, lambda: WGANCritic(width=width), seeds=range(baseline_seeds))
-    results = critic_classifier.results(scores, baselines, test_y, names)
     main_run = f"{epochs}ep"
-    critic_classifier.figures(
-        scores,
-        baselines,
+    results = critic_classifier.measure_runs(
+        trained,
+        runs,
+        lambda: WGANCritic(width=width),
+        range(baseline_seeds),
+        test_x,
         test_y,
         names,
         args.out,
         main=main_run,
-        samples={n: os.path.join(args.out, f"run_{n}", f"samples_epoch_{e:03d}.png") for n, e in runs.items()},
-        titles={n: f"{e} epoch(s)" for n, e in runs.items()},
     )
-    for name, (_, steps, seconds) in trained.items():
-        results["runs"][name].update(epochs=runs[name], steps=steps, train_wall_seconds=round(seconds, 1))
+    for name in trained:
         viz.loss_curves(
             os.path.join(args.out, f"run_{name}", "metrics.jsonl"),
             os.path.join(args.out, f"losses_{name}.png"),

@@ -10,6 +10,8 @@ shortened run) train their critics and then compose these pieces:
     critic_classifier.figures(scores, baselines, test_y, names, out, main="20ep", samples={...})
     critic_classifier.report_tables(rep, results, main="20ep")
 
+(``measure_runs`` does the first four lines' work for runs trained into ``out/run_<name>``.)
+
 The numbers are ``evaluate.separation`` (ROC AUC of each of the 45 pairs, orientation-free) and
 ``evaluate.spearman``; this module gathers them into one JSON-able dict, draws the figures and writes the
 tables through ``minigan.report``.
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from .nn import Module
     from .report import Report
 
-__all__ = ["REFERENCE_CLASS", "baseline_scores", "figures", "report_tables", "results"]
+__all__ = ["REFERENCE_CLASS", "baseline_scores", "figures", "measure_runs", "report_tables", "results"]
 
 REFERENCE_CLASS = "square (0.85,+1) 0.03"  # the class source 000 centres its partial-training figures on
 
@@ -136,6 +138,38 @@ def figures(
         os.path.join(out, "scores_baseline_intensity.png"),
         title="baseline: mean pixel intensity",
     )
+
+
+def measure_runs(
+    trained: Mapping[str, tuple[Any, int, float]],
+    epochs: Mapping[str, int],
+    make_critic: Callable[[], Module],
+    baseline_seeds: Iterable[int],
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    class_names: Sequence[str],
+    out: str,
+    main: str,
+) -> dict[str, Any]:
+    """Steps 2 and 3 of the experiment for runs trained into ``out/run_<name>``: score the test classes with
+    each run's critic (``trained``: {name: (WGAN-GP trainer, steps, training seconds)}; ``epochs``: {name:
+    epochs}) and with the baselines, then ``results`` with each run's schedule added, and ``figures``."""
+    scores = {name: critic_scores(trainer.critic, test_x) for name, (trainer, _, _) in trained.items()}
+    baselines = baseline_scores(test_x, make_critic, seeds=baseline_seeds)
+    summary = results(scores, baselines, test_y, class_names)
+    figures(
+        scores,
+        baselines,
+        test_y,
+        class_names,
+        out,
+        main=main,
+        samples={n: os.path.join(out, f"run_{n}", f"samples_epoch_{e:03d}.png") for n, e in epochs.items()},
+        titles={n: f"{e} epoch(s)" for n, e in epochs.items()},
+    )
+    for name, (_, steps, seconds) in trained.items():
+        summary["runs"][name].update(epochs=epochs[name], steps=steps, train_wall_seconds=round(seconds, 1))
+    return summary
 
 
 def _separation_row(label, summary):
